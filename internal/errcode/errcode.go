@@ -1,0 +1,98 @@
+// Package errcode gives every rejection a stable, machine-readable code.
+// Services return *Error; the API edge turns it into
+// {"error": {"code", "message"}} with the matching HTTP status, and the Go
+// client turns that back into the same *Error, so callers check codes the
+// same way in process and over HTTP.
+package errcode
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/specie/specie/internal/money"
+)
+
+// Code is a stable error code. Codes are API: never rename one.
+type Code string
+
+// The codes. DESIGN.md section 7 lists the first seven.
+const (
+	DoubleSpend       Code = "double_spend"       // an input is already spent (or the tx was already committed)
+	InsufficientFunds Code = "insufficient_funds" // a wallet or reserve holds too little
+	LimitExceeded     Code = "limit_exceeded"     // a policy limit would be broken
+	BadSignature      Code = "bad_signature"      // a signature does not verify or is missing
+	Unauthorized      Code = "unauthorized"       // no valid credential, or not allowed to act here
+	Malformed         Code = "malformed"          // the request cannot be parsed or breaks a format rule
+	NotFound          Code = "not_found"          // no such wallet, note, transaction or proposal
+	UnknownNote       Code = "unknown_note"       // an input note never existed on the ledger
+	Conflict          Code = "conflict"           // the request clashes with the current state (e.g. approving twice)
+	Unavailable       Code = "unavailable"        // a peer or the ledger cannot be reached; retry
+	Internal          Code = "internal"           // a bug or storage failure; nothing was reported committed
+)
+
+// Error is a rejection with a code.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	// Status overrides the code's default HTTP status (e.g. 403 rather than
+	// 401 for a valid credential used on someone else's wallet).
+	Status int `json:"-"`
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// New makes an error with a code.
+func New(c Code, format string, a ...any) *Error {
+	return &Error{Code: c, Message: fmt.Sprintf(format, a...)}
+}
+
+// Forbidden is Unauthorized with status 403: the caller is known but may not
+// act on this resource.
+func Forbidden(format string, a ...any) *Error {
+	e := New(Unauthorized, format, a...)
+	e.Status = http.StatusForbidden
+	return e
+}
+
+// Of returns the code carried by err, Malformed for money.ErrMalformed, and
+// Internal for anything else.
+func Of(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, money.ErrMalformed) {
+		return Malformed
+	}
+	return Internal
+}
+
+// Is reports whether err carries code c.
+func Is(err error, c Code) bool { return Of(err) == c }
+
+// HTTPStatus is the status the API answers with for err.
+func HTTPStatus(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Status != 0 {
+		return e.Status
+	}
+	switch Of(err) {
+	case DoubleSpend, Conflict:
+		return http.StatusConflict
+	case InsufficientFunds, LimitExceeded, UnknownNote:
+		return http.StatusUnprocessableEntity
+	case BadSignature, Malformed:
+		return http.StatusBadRequest
+	case Unauthorized:
+		return http.StatusUnauthorized
+	case NotFound:
+		return http.StatusNotFound
+	case Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,230 @@
+// Package roles holds the contracts between Specie's organisations: the
+// ledger operator, the issuer (central bank) and the intermediaries. Each is
+// a Go interface with plain data types. The services implement them, and so
+// does the HTTP client, so a role never imports another role's package and
+// in-process wiring is the same contract without the socket.
+package roles
+
+import (
+	"context"
+	"time"
+
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/money"
+)
+
+// Ledger is the central bank's ledger core: it validates and commits
+// transactions and serves the verifiable log. It never learns who owns what.
+type Ledger interface {
+	// Info describes the network: its ID, currency and authority keys.
+	Info(ctx context.Context) (LedgerInfo, error)
+	// Submit validates tx and returns once it is durably committed, or
+	// with an *errcode.Error saying why it was rejected (then nothing changed).
+	Submit(ctx context.Context, tx *money.Tx) (Receipt, error)
+	// SubmitBatch submits many transactions; results are in the same order.
+	// A rejected transaction does not affect the others.
+	SubmitBatch(ctx context.Context, txs []*money.Tx) ([]Result, error)
+	// Tx reports a committed transaction with its batch header and an
+	// inclusion proof; errcode.NotFound if it was never committed.
+	Tx(ctx context.Context, id money.TxID) (TxInfo, error)
+	// Note reports whether a note is unspent, spent, or unknown.
+	Note(ctx context.Context, id money.NoteID) (NoteInfo, error)
+	// Supply reports minted, redeemed and outstanding totals.
+	Supply(ctx context.Context) (LedgerSupply, error)
+	// Headers returns up to limit batch headers starting at sequence from.
+	Headers(ctx context.Context, from uint64, limit int) ([]money.BatchHeader, error)
+}
+
+// LedgerInfo is what a participant needs to build valid transactions.
+type LedgerInfo struct {
+	Network    money.Network      `json:"network"`
+	MintKeys   []crypto.PublicKey `json:"mint_keys"`   // issuer officer keys
+	MintQuorum int                `json:"mint_quorum"` // m of len(MintKeys)
+	RedeemKeys []crypto.PublicKey `json:"redeem_keys"` // issuer keys that may acknowledge a redeem
+	Shards     int                `json:"shards"`
+}
+
+// Receipt says where a committed transaction sits in the log.
+type Receipt struct {
+	TxID  money.TxID `json:"txid"`
+	Batch uint64     `json:"batch"`
+	Index uint32     `json:"index"`
+}
+
+// Result is one transaction's outcome within a batch submission.
+type Result struct {
+	Receipt Receipt `json:"receipt"`
+	Err     error   `json:"-"` // nil when committed; an *errcode.Error otherwise
+}
+
+// TxInfo proves a transaction's inclusion in the log.
+type TxInfo struct {
+	TxID   money.TxID        `json:"txid"`
+	Status string            `json:"status"` // "committed"
+	Kind   string            `json:"kind"`
+	Header money.BatchHeader `json:"header"`
+	Index  uint32            `json:"index"`
+	Proof  []money.Hash      `json:"proof"`
+}
+
+// Note statuses.
+const (
+	NoteUnspent = "unspent"
+	NoteSpent   = "spent"
+	NoteUnknown = "unknown"
+)
+
+// NoteInfo reports one note ID's state.
+type NoteInfo struct {
+	ID     money.NoteID `json:"id"`
+	Status string       `json:"status"`
+	Value  uint64       `json:"value,omitempty"` // known while unspent
+}
+
+// LedgerSupply is the ledger's own view of the money supply.
+type LedgerSupply struct {
+	Minted      uint64 `json:"minted"`
+	Redeemed    uint64 `json:"redeemed"`
+	Outstanding uint64 `json:"outstanding"`
+	Unspent     uint64 `json:"unspent_notes"`
+	Batches     uint64 `json:"batches"`
+}
+
+// Issuer is the central bank's issuance desk: m-of-n approved mints against
+// an intermediary's reserves, and redemption back into reserves.
+type Issuer interface {
+	// ProposeMint drafts a mint of amount to intermediary `to`, checked
+	// against its reserves. Nothing moves until a quorum approves.
+	ProposeMint(ctx context.Context, to string, amount uint64) (Mint, error)
+	// ApproveMint adds one officer's signature over the mint's txid (domain
+	// crypto.Mint). When the quorum is reached the mint is committed, the
+	// reserve debited and the notes delivered to the intermediary.
+	ApproveMint(ctx context.Context, id money.TxID, key crypto.PublicKey, sig money.Sig) (Mint, error)
+	// GetMint reports a proposal.
+	GetMint(ctx context.Context, id money.TxID) (Mint, error)
+	// Redeem takes a redeem transaction signed by the calling intermediary,
+	// acknowledges it with an issuer key, commits it, and credits the
+	// destroyed amount to the caller's reserve account.
+	Redeem(ctx context.Context, tx *money.Tx) (Redemption, error)
+	// Supply reports the ledger supply together with every reserve account.
+	Supply(ctx context.Context) (Supply, error)
+}
+
+// Mint statuses.
+const (
+	MintPending   = "pending"
+	MintCommitted = "committed"
+	MintRejected  = "rejected"
+)
+
+// Mint is a proposal to create money for an intermediary.
+type Mint struct {
+	ID        money.TxID         `json:"id"` // the mint transaction's txid: what officers sign
+	To        string             `json:"to"`
+	Amount    uint64             `json:"amount"`
+	Status    string             `json:"status"`
+	Approvals []money.KeySig     `json:"-"`
+	Approvers []crypto.PublicKey `json:"approvers"`
+	Quorum    int                `json:"quorum"`
+	Receipt   *Receipt           `json:"receipt,omitempty"`
+	Reason    string             `json:"reason,omitempty"` // why it was rejected
+	Tx        *money.Tx          `json:"-"`
+	Created   time.Time          `json:"created"`
+}
+
+// Redemption is the outcome of a redeem.
+type Redemption struct {
+	Intermediary string  `json:"intermediary"`
+	Amount       uint64  `json:"amount"`
+	Receipt      Receipt `json:"receipt"`
+}
+
+// Supply is the whole picture the central bank publishes.
+type Supply struct {
+	LedgerSupply
+	Currency money.Currency `json:"currency"`
+	Reserves []Reserve      `json:"reserves"`
+}
+
+// Reserve is an intermediary's reserve account at the central bank.
+type Reserve struct {
+	Intermediary string `json:"intermediary"`
+	Balance      uint64 `json:"balance"`
+}
+
+// Intermediary is a bank or payment provider running custodial wallets.
+type Intermediary interface {
+	// Name is the intermediary's identifier, the prefix of its wallet IDs.
+	Name() string
+	// OpenWallet opens a custodial wallet for a customer.
+	OpenWallet(ctx context.Context, owner string) (Wallet, error)
+	// Wallet reports a wallet and its balance (the sum of its unspent notes).
+	Wallet(ctx context.Context, id string) (Wallet, error)
+	// History lists a wallet's payments, newest last.
+	History(ctx context.Context, id string) ([]Entry, error)
+	// Pay moves amount from a wallet of this intermediary to any wallet,
+	// here or at another intermediary, and returns once committed.
+	Pay(ctx context.Context, p Payment) (PaymentResult, error)
+	// ReceiveLock returns the lock that pays wallet id; other
+	// intermediaries ask it before paying one of this one's wallets.
+	ReceiveLock(ctx context.Context, id string) (money.Lock, error)
+	// Deliver hands over a committed transaction that pays this
+	// intermediary's wallets; it checks the ledger and credits them.
+	// Delivering the same transaction twice credits once.
+	Deliver(ctx context.Context, tx *money.Tx) error
+	// Redeem returns amount from the treasury wallet to the central bank,
+	// credited to this intermediary's reserve account.
+	Redeem(ctx context.Context, amount uint64) (Redemption, error)
+}
+
+// TreasurySuffix names an intermediary's own wallet, which receives mints,
+// funds customers and holds notes it will redeem: "<name>.treasury".
+const TreasurySuffix = ".treasury"
+
+// Wallet is a custodial wallet.
+type Wallet struct {
+	ID      string     `json:"id"` // "<intermediary>.<random>", e.g. "bank-a.k3j9x2"
+	Owner   string     `json:"owner"`
+	Lock    money.Lock `json:"-"`
+	Balance uint64     `json:"balance"`
+	Notes   int        `json:"notes"`
+	Created time.Time  `json:"created"`
+}
+
+// Payment asks an intermediary to pay.
+type Payment struct {
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Amount    uint64 `json:"amount"`
+	Reference string `json:"reference,omitempty"` // free text shown in history
+}
+
+// PaymentResult is a committed payment.
+type PaymentResult struct {
+	TxID    money.TxID `json:"txid"`
+	Receipt Receipt    `json:"receipt"`
+	From    string     `json:"from"`
+	To      string     `json:"to"`
+	Amount  uint64     `json:"amount"`
+}
+
+// Entry is one line of a wallet's history.
+type Entry struct {
+	TxID         money.TxID `json:"txid"`
+	Direction    string     `json:"direction"` // "in" or "out"
+	Amount       uint64     `json:"amount"`
+	Counterparty string     `json:"counterparty,omitempty"`
+	Reference    string     `json:"reference,omitempty"`
+	Batch        uint64     `json:"batch"`
+	Time         time.Time  `json:"time"`
+}
+
+// IntermediaryOf returns the intermediary name a wallet ID belongs to.
+func IntermediaryOf(walletID string) string {
+	for i := 0; i < len(walletID); i++ {
+		if walletID[i] == '.' {
+			return walletID[:i]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,185 @@
+// Package store is Specie's persistence: one Pebble database under one data
+// directory, behind a narrow interface of gets, prefix scans and atomic
+// batches. Every role keeps its state in its own store.
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// ErrNotFound reports a missing key.
+var ErrNotFound = errors.New("not found")
+
+// Options tunes a store. The zero value suits a small service.
+type Options struct {
+	// CacheBytes is the block cache size; 0 means 64 MiB.
+	CacheBytes int64
+}
+
+// DB is an open store.
+type DB struct {
+	db    *pebble.DB
+	cache *pebble.Cache
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, o Options) (*DB, error) {
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 64 << 20
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	opts := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		Logger:                      quietLogger{},
+	}
+	for i := range opts.Levels {
+		// Point lookups of note IDs dominate; bloom filters spare most
+		// of the disk reads for keys that are not there.
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	return &DB{db: db, cache: cache}, nil
+}
+
+// Close flushes nothing extra (every committed batch is already in the WAL)
+// and releases the store.
+func (d *DB) Close() error {
+	err := d.db.Close()
+	d.cache.Unref()
+	return err
+}
+
+// Get returns a copy of the value at key, or ErrNotFound.
+func (d *DB) Get(key []byte) ([]byte, error) {
+	var out []byte
+	err := d.View(key, func(v []byte) { out = append([]byte(nil), v...) })
+	return out, err
+}
+
+// View calls fn with the value at key without copying it; fn must not keep
+// the slice. It returns ErrNotFound when the key is absent.
+func (d *DB) View(key []byte, fn func(v []byte)) error {
+	v, closer, err := d.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store get: %w", err)
+	}
+	fn(v)
+	return closer.Close()
+}
+
+// Has reports whether key is present.
+func (d *DB) Has(key []byte) (bool, error) {
+	err := d.View(key, func([]byte) {})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Scan calls fn for every key with the given prefix, in key order, starting
+// at start (or the prefix itself when start is nil). fn's slices are only
+// valid during the call. Returning ErrStop ends the scan early without error.
+func (d *DB) Scan(prefix, start []byte, fn func(k, v []byte) error) error {
+	if start == nil {
+		start = prefix
+	}
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("store scan: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("store scan: %w", err)
+		}
+		if err := fn(it.Key(), v); err != nil {
+			it.Close()
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("store scan: %w", err)
+	}
+	return nil
+}
+
+// ErrStop ends a Scan early.
+var ErrStop = errors.New("stop scan")
+
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Batch is a set of writes that commit together or not at all.
+type Batch struct{ b *pebble.Batch }
+
+// NewBatch starts an atomic write.
+func (d *DB) NewBatch() *Batch { return &Batch{b: d.db.NewBatch()} }
+
+// Set queues key=value.
+func (b *Batch) Set(key, value []byte) { _ = b.b.Set(key, value, nil) }
+
+// Delete queues the removal of key.
+func (b *Batch) Delete(key []byte) { _ = b.b.Delete(key, nil) }
+
+// Len is the number of queued writes' bytes, for sizing decisions.
+func (b *Batch) Len() int { return b.b.Len() }
+
+// Commit applies the batch atomically; with sync it returns only after the
+// write is on stable storage (fsync). The batch cannot be reused.
+func (b *Batch) Commit(sync bool) error {
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	err := b.b.Commit(opt)
+	b.b.Close()
+	if err != nil {
+		return fmt.Errorf("store commit: %w", err)
+	}
+	return nil
+}
+
+// Discard drops a batch without applying it.
+func (b *Batch) Discard() { b.b.Close() }
+
+// DiskBytes is the store's size on disk.
+func (d *DB) DiskBytes() uint64 {
+	return d.db.Metrics().DiskSpaceUsage()
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(format string, a ...any) {
+	fmt.Printf("store: "+format+"\n", a...)
+}
+func (quietLogger) Fatalf(format string, a ...any) {
+	panic(fmt.Sprintf("store: "+format, a...))
+}

@@ -416,3 +416,6 @@ func decodeBatch(b []byte) (money.BatchHeader, []money.Hash, error) {
 	}
 	return h, ids, nil
 }
+
+// Config returns the configuration the ledger runs with (defaults filled in).
+func (l *Ledger) Config() Config { return l.cfg }

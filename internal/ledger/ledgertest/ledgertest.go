@@ -6,6 +6,7 @@ package ledgertest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"slices"
 
@@ -22,12 +23,24 @@ type Net struct {
 }
 
 // New makes a network with fresh keys.
-func New() *Net {
+func New() *Net { return NewFromSeed(Nonce()) }
+
+// NewFromSeed makes a network whose keys derive from seed, so two processes
+// can share one.
+func NewFromSeed(seed uint64) *Net {
 	n := &Net{Network: money.Network{ID: "specie-test", Currency: money.Currency{Code: "USD", Exponent: 2}}}
-	for i := 0; i < 3; i++ {
-		n.Officers = append(n.Officers, MustKey())
+	key := func(i byte) *crypto.PrivateKey {
+		s := sha256.Sum256(binary.BigEndian.AppendUint64([]byte{i}, seed))
+		k, err := crypto.KeyFromSeed(s[:])
+		if err != nil {
+			panic(err)
+		}
+		return k
 	}
-	n.RedeemKey = MustKey()
+	for i := byte(0); i < 3; i++ {
+		n.Officers = append(n.Officers, key(i))
+	}
+	n.RedeemKey = key(3)
 	return n
 }
 

@@ -280,7 +280,9 @@ func (s *sim) check(step int) {
 }
 
 func sortOwned(o []owned) {
-	less := func(a, b owned) bool { return fmt.Sprint(a.note.TxID, a.note.Index) < fmt.Sprint(b.note.TxID, b.note.Index) }
+	less := func(a, b owned) bool {
+		return fmt.Sprint(a.note.TxID, a.note.Index) < fmt.Sprint(b.note.TxID, b.note.Index)
+	}
 	for i := 1; i < len(o); i++ {
 		for j := i; j > 0 && less(o[j], o[j-1]); j-- {
 			o[j], o[j-1] = o[j-1], o[j]

@@ -126,14 +126,23 @@ func TestDecoderRejectsNonCanonical(t *testing.T) {
 	manyInputs := append([]byte(nil), good...)
 	binary.BigEndian.PutUint16(manyInputs[10:], 65)
 	cases := map[string][]byte{
-		"empty":             {},
-		"trailing byte":     append(append([]byte(nil), good...), 0),
-		"truncated":         good[:len(good)-1],
-		"unknown version":   append([]byte{2}, good[1:]...),
-		"unknown kind":      append([]byte{1, 9}, good[2:]...),
-		"duplicate input":   mutate(func(tx *money.Tx) { tx.Inputs[1] = tx.Inputs[0]; tx.Outputs = tx.Outputs[:1]; tx.Outputs[0].Value = 120 }),
-		"zero output":       mutate(func(tx *money.Tx) { tx.Outputs[1].Value = 0; tx.Outputs[0].Value = 100 }),
-		"zero input":        mutate(func(tx *money.Tx) { tx.Inputs[1].Value = 0; tx.Outputs[1].Value = 0; tx.Outputs = tx.Outputs[:1]; tx.Outputs[0].Value = 60 }),
+		"empty":           {},
+		"trailing byte":   append(append([]byte(nil), good...), 0),
+		"truncated":       good[:len(good)-1],
+		"unknown version": append([]byte{2}, good[1:]...),
+		"unknown kind":    append([]byte{1, 9}, good[2:]...),
+		"duplicate input": mutate(func(tx *money.Tx) {
+			tx.Inputs[1] = tx.Inputs[0]
+			tx.Outputs = tx.Outputs[:1]
+			tx.Outputs[0].Value = 120
+		}),
+		"zero output": mutate(func(tx *money.Tx) { tx.Outputs[1].Value = 0; tx.Outputs[0].Value = 100 }),
+		"zero input": mutate(func(tx *money.Tx) {
+			tx.Inputs[1].Value = 0
+			tx.Outputs[1].Value = 0
+			tx.Outputs = tx.Outputs[:1]
+			tx.Outputs[0].Value = 60
+		}),
 		"sum overflow":      overflow,
 		"outputs != inputs": mutate(func(tx *money.Tx) { tx.Outputs[0].Value = 100 }),
 		"unknown lock":      mutate(func(tx *money.Tx) { tx.Outputs[0].Lock.Kind = 2 }),

@@ -70,15 +70,14 @@ type Intermediary struct {
 	// note, so "already credited?" and "credit" happen as one step.
 	applyMu sync.Mutex
 
-	walletMu    sync.Mutex
-	walletLocks map[string]*sync.Mutex // per-wallet: coin selection and reservation
+	// walletMu guards wallets and inflight.
+	walletMu sync.Mutex
+	wallets  map[string]*walletState
+	inflight map[money.TxID]string // spends whose outcome is being awaited -> paying wallet
 
 	keys sync.Map // wallet id -> *crypto.PrivateKey
 
 	outboxMu sync.Mutex // outbox entry updates after a delivery attempt
-
-	inflightMu sync.Mutex
-	inflight   map[money.TxID]struct{} // spends whose submit has not returned
 
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
@@ -120,15 +119,15 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
 	}
 	in := &Intermediary{
-		cfg:         cfg,
-		db:          db,
-		ledger:      ledger,
-		issuer:      issuer,
-		peers:       peers,
-		log:         log.With("intermediary", cfg.Name),
-		self:        roles.Principal{Name: cfg.Name, Role: roles.RoleIntermediary},
-		walletLocks: make(map[string]*sync.Mutex),
-		inflight:    make(map[money.TxID]struct{}),
+		cfg:      cfg,
+		db:       db,
+		ledger:   ledger,
+		issuer:   issuer,
+		peers:    peers,
+		log:      log.With("intermediary", cfg.Name),
+		self:     roles.Principal{Name: cfg.Name, Role: roles.RoleIntermediary},
+		wallets:  make(map[string]*walletState),
+		inflight: make(map[money.TxID]string),
 	}
 	if err := in.ensureTreasury(); err != nil {
 		db.Close()
@@ -275,16 +274,28 @@ func (in *Intermediary) now() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-func (in *Intermediary) walletLock(id string) *sync.Mutex {
+// walletState is a wallet's in-memory coordination: its lock, held while
+// selecting and reserving notes so no two spends pick the same note, and a
+// channel closed whenever one of its spends lands, so a payment that must
+// wait for change can wait.
+type walletState struct {
+	mu       sync.Mutex
+	inflight int           // guarded by Intermediary.walletMu
+	changed  chan struct{} // guarded by Intermediary.walletMu
+}
+
+func (in *Intermediary) walletState(id string) *walletState {
 	in.walletMu.Lock()
 	defer in.walletMu.Unlock()
-	m, ok := in.walletLocks[id]
+	ws, ok := in.wallets[id]
 	if !ok {
-		m = new(sync.Mutex)
-		in.walletLocks[id] = m
+		ws = &walletState{changed: make(chan struct{})}
+		in.wallets[id] = ws
 	}
-	return m
+	return ws
 }
+
+func (in *Intermediary) walletLock(id string) *sync.Mutex { return &in.walletState(id).mu }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 

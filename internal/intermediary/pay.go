@@ -73,7 +73,7 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 
 	ownLock := money.KeyLock(key.Public())
 	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference}
-	tx, txid, err := in.reserve(&from, key, p.Amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
 		tx := &money.Tx{Kind: money.Transfer, Inputs: inputs, Outputs: []money.Output{{Value: p.Amount, Lock: toLock}}}
 		if sum > p.Amount {
 			tx.Outputs = append(tx.Outputs, money.Output{Value: sum - p.Amount, Lock: ownLock})
@@ -128,7 +128,7 @@ func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemp
 	}
 	ownLock := money.KeyLock(key.Public())
 	pend := pendingRec{Kind: kindRedeem, From: treasury.ID, Amount: amount, Reference: "redeem to central bank reserves"}
-	tx, txid, err := in.reserve(&treasury, key, amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+	tx, txid, err := in.reserve(ctx, &treasury, key, amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
 		tx := &money.Tx{Kind: money.Redeem, Inputs: inputs}
 		if sum > amount {
 			tx.Outputs = []money.Output{{Value: sum - amount, Lock: ownLock}}
@@ -189,11 +189,31 @@ func rejected(err error) bool {
 // notes reserved together with a pending record, all under the wallet's
 // lock so no two spends ever select the same note. The txid is marked in
 // flight until landed is called.
-func (in *Intermediary) reserve(w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
+//
+// When the free notes fall short only because other spends of this wallet
+// are in flight (their change has not come back yet), it waits for them to
+// land and tries again rather than failing.
+func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
-	m := in.walletLock(w.ID)
-	m.Lock()
-	defer m.Unlock()
+	ws := in.walletState(w.ID)
+	for {
+		changed, busy := in.waitable(ws) // taken before looking, so no landing is missed
+		tx, txid, err := in.tryReserve(ws, w, key, amount, pend, build)
+		if err == nil || !busy || !errcode.Is(err, errcode.InsufficientFunds) {
+			return tx, txid, err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, money.TxID{}, errcode.New(errcode.Unavailable, "waiting for payments in flight from %s: %v", w.ID, ctx.Err())
+		}
+	}
+}
+
+func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
+	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
 
 	notes, err := in.notes(w.ID)
 	if err != nil {
@@ -227,7 +247,7 @@ func (in *Intermediary) reserve(w *walletRec, key *crypto.PrivateKey, amount uin
 		b.Set(noteKey(w.ID, n.TxID, n.Index), r.encode())
 	}
 	b.Set(pendingKey(txid), pv)
-	in.takeoff(txid) // before the record is visible, so the resolver leaves it alone
+	in.takeoff(txid, w.ID) // before the record is visible, so the resolver leaves it alone
 	if err := b.Commit(true); err != nil {
 		in.landed(txid)
 		return nil, money.TxID{}, internalErr("reserve notes", err)
@@ -288,23 +308,44 @@ func selectNotes(notes []noteRec, amount uint64) ([]money.Note, uint64, error) {
 		"%d would need more than %d notes; the %d largest hold %d", amount, money.MaxInputs, money.MaxInputs, sum)
 }
 
-func (in *Intermediary) takeoff(txid money.TxID) {
-	in.inflightMu.Lock()
-	in.inflight[txid] = struct{}{}
-	in.inflightMu.Unlock()
+// takeoff marks txid, a spend from wallet, as awaiting its outcome.
+func (in *Intermediary) takeoff(txid money.TxID, wallet string) {
+	ws := in.walletState(wallet)
+	in.walletMu.Lock()
+	in.inflight[txid] = wallet
+	ws.inflight++
+	in.walletMu.Unlock()
 }
 
+// landed ends what takeoff began and wakes payments waiting on the wallet.
 func (in *Intermediary) landed(txid money.TxID) {
-	in.inflightMu.Lock()
+	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
+	wallet, ok := in.inflight[txid]
+	if !ok {
+		return
+	}
 	delete(in.inflight, txid)
-	in.inflightMu.Unlock()
+	if ws := in.wallets[wallet]; ws != nil {
+		ws.inflight--
+		close(ws.changed)
+		ws.changed = make(chan struct{})
+	}
 }
 
 func (in *Intermediary) isInflight(txid money.TxID) bool {
-	in.inflightMu.Lock()
-	defer in.inflightMu.Unlock()
+	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
 	_, ok := in.inflight[txid]
 	return ok
+}
+
+// waitable returns a channel closed when a spend of the wallet lands, and
+// whether any spend of it is in flight at all.
+func (in *Intermediary) waitable(ws *walletState) (<-chan struct{}, bool) {
+	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
+	return ws.changed, ws.inflight > 0
 }
 
 func (in *Intermediary) peer(name string) (roles.Intermediary, bool) {

@@ -224,11 +224,11 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 		return nil, money.TxID{}, err
 	}
 	tx := build(inputs, sum)
+	tx.InputSigs = make([]money.Sig, len(tx.Inputs))
 	if err := tx.Check(); err != nil {
 		return nil, money.TxID{}, internalErr("build transaction", err)
 	}
 	txid := in.cfg.Network.TxID(tx)
-	tx.InputSigs = make([]money.Sig, len(tx.Inputs))
 	for i := range tx.Inputs {
 		tx.InputSigs[i] = key.Sign(crypto.Spend, in.cfg.Network.ID, txid)
 	}

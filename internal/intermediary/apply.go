@@ -164,7 +164,7 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 	}
 	for _, w := range order {
 		if !(hasPend && w == pend.From) {
-			in.log.Info("wallet credited", "wallet", w, "txid", txid, "amount", credited[w])
+			in.log.Debug("wallet credited", "wallet", w, "txid", txid, "amount", credited[w])
 		}
 	}
 	return nil
@@ -356,7 +356,7 @@ func (in *Intermediary) deliverOne(ctx context.Context, txid money.TxID) bool {
 		if cerr := b.Commit(true); cerr != nil {
 			in.log.Error("delivered but outbox entry not removed; it will be delivered again", "txid", txid, "err", cerr)
 		}
-		in.log.Info("payment delivered", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1)
+		in.log.Debug("payment delivered", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1)
 		return true
 	}
 	in.log.Warn("delivery failed; will retry", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1, "err", err)

@@ -600,9 +600,12 @@ func TestLedgerUnreachable(t *testing.T) {
 
 	t.Run("committed but the answer was lost, settled at restart", func(t *testing.T) {
 		e.link.lostReply.Store(true)
-		_, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: 100, Reference: "rent"})
+		res, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: 100, Reference: "rent"})
 		e.link.lostReply.Store(false)
 		wantCode(t, err, errcode.Unavailable, 0)
+		if _, err := e.ledger.Tx(context.Background(), res.TxID); err != nil {
+			t.Fatalf("the unknown-outcome result names txid %s, which the ledger does not have: %v", res.TxID, err)
+		}
 		if e.balance(bob) != 0 {
 			t.Fatal("bob credited before the payment was settled")
 		}

@@ -20,7 +20,8 @@ const MaxReferenceLen = 512
 // A ledger rejection is returned unchanged and leaves everything as it was.
 // When the ledger cannot be reached the outcome is unknown: the notes stay
 // reserved, errcode.Unavailable is returned, and the spend is settled later
-// by asking the ledger (ResolvePending, the background loop, or Open).
+// by asking the ledger (ResolvePending, the background loop, or Open); the
+// result then carries only the TxID, From, To and Amount.
 func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
 	if err := in.enter(); err != nil {
 		return roles.PaymentResult{}, err
@@ -87,13 +88,18 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 
 	receipt, err := in.ledger.Submit(in.asSelf(ctx), tx)
 	if err != nil {
-		return roles.PaymentResult{}, in.settleFailure(txid, "payment", err)
+		err = in.settleFailure(txid, "payment", err)
+		if errcode.Is(err, errcode.Unavailable) {
+			// Outcome unknown: say which transaction to watch.
+			return roles.PaymentResult{TxID: txid, From: p.From, To: p.To, Amount: p.Amount}, err
+		}
+		return roles.PaymentResult{}, err
 	}
 	if err := in.applyCommitted(txid, tx, receipt.Batch); err != nil {
 		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
 	}
-	in.log.Info("payment committed", "txid", txid, "from", p.From, "to", p.To, "amount", p.Amount, "batch", receipt.Batch)
+	in.log.Debug("payment committed", "txid", txid, "from", p.From, "to", p.To, "amount", p.Amount, "batch", receipt.Batch)
 	if peer != "" {
 		in.deliverOne(ctx, txid)
 	}
@@ -167,7 +173,7 @@ func (in *Intermediary) settleFailure(txid money.TxID, what string, err error) e
 		if uerr := in.unreserve(txid); uerr != nil {
 			in.log.Error(what+" rejected but notes not released; will settle from the ledger", "txid", txid, "err", uerr)
 		}
-		in.log.Info(what+" rejected", "txid", txid, "code", errcode.Of(err), "err", err)
+		in.log.Debug(what+" rejected", "txid", txid, "code", errcode.Of(err), "err", err)
 		return err
 	}
 	in.log.Warn(what+" outcome unknown; notes stay reserved until the ledger answers", "txid", txid, "err", err)
@@ -197,10 +203,21 @@ func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.P
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws := in.walletState(w.ID)
 	for {
-		changed, busy := in.waitable(ws) // taken before looking, so no landing is missed
+		changed, _ := in.waitable(ws) // taken before looking, so no landing is missed
 		tx, txid, err := in.tryReserve(ws, w, key, amount, pend, build)
-		if err == nil || !busy || !errcode.Is(err, errcode.InsufficientFunds) {
+		if err == nil || !errcode.Is(err, errcode.InsufficientFunds) {
 			return tx, txid, err
+		}
+		// Asked after looking: a spend that took off before we looked is
+		// either still in flight (wait for it) or has landed (changed is
+		// closed, look again).
+		if _, busy := in.waitable(ws); !busy {
+			select {
+			case <-changed:
+				continue
+			default:
+				return nil, money.TxID{}, err
+			}
 		}
 		select {
 		case <-changed:

@@ -38,7 +38,7 @@ func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
 		}
 		return err
 	}
-	if info.Status != "committed" || info.TxID != txid {
+	if info.Status != "committed" || (info.TxID != money.TxID{} && info.TxID != txid) {
 		return errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
 	}
 	if err := in.applyCommitted(txid, tx, info.Header.Seq); err != nil {

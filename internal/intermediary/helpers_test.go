@@ -269,18 +269,31 @@ func wantCode(t *testing.T, err error, code errcode.Code, status int) {
 
 // faultyLedger is the real ledger behind a link that can fail: with down
 // set nothing reaches the ledger; with lostReply the transaction reaches it
-// but the answer is lost. Both look the same to the caller: unavailable.
+// but the answer is lost (both look the same to the caller: unavailable);
+// with tamper a signature is damaged on the way, so the ledger rejects it;
+// with resubmit a retried send answers double_spend for a committed tx.
 type faultyLedger struct {
 	*ledger.Ledger
 	down      atomic.Bool
 	lostReply atomic.Bool
+	tamper    atomic.Bool
+	resubmit  atomic.Bool // the link sends twice; the caller sees the second answer
 }
 
 func (f *faultyLedger) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
 	if f.down.Load() {
 		return roles.Receipt{}, errcode.New(errcode.Unavailable, "ledger unreachable")
 	}
+	if f.tamper.Load() && len(tx.InputSigs) > 0 {
+		c := *tx
+		c.InputSigs = slices.Clone(tx.InputSigs)
+		c.InputSigs[0][0] ^= 1
+		tx = &c
+	}
 	r, err := f.Ledger.Submit(ctx, tx)
+	if f.resubmit.Load() {
+		r, err = f.Ledger.Submit(ctx, tx)
+	}
 	if f.lostReply.Load() {
 		return roles.Receipt{}, errcode.New(errcode.Unavailable, "connection reset")
 	}

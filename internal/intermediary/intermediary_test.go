@@ -258,6 +258,58 @@ func TestPayRejectedChangesNothing(t *testing.T) {
 	e.checkConservation(all...)
 }
 
+// A payment the ledger rejects returns the ledger's error unchanged and
+// leaves every wallet as it was, its notes free to spend again.
+func TestPayLedgerRejectionChangesNothing(t *testing.T) {
+	e := newEnv(t, "bank-a", "bank-b")
+	a := e.bank("bank-a")
+	alice := e.wallet("bank-a", "alice", 800)
+	bob := e.wallet("bank-a", "bob", 0)
+	dave := e.wallet("bank-b", "dave", 0)
+	all := []string{a.Treasury(), e.bank("bank-b").Treasury(), alice, bob, dave}
+
+	for _, to := range []string{bob, dave} {
+		before := e.snapshot(all...)
+		e.link.tamper.Store(true)
+		_, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: to, Amount: 300})
+		e.link.tamper.Store(false)
+		wantCode(t, err, errcode.BadSignature, http.StatusBadRequest)
+		if after := e.snapshot(all...); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
+		}
+	}
+	// The notes were released, not lost: all of it can be paid.
+	if _, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: dave, Amount: 800}); err != nil {
+		t.Fatal(err)
+	}
+	if e.balance(alice) != 0 || e.balance(dave) != 800 {
+		t.Fatalf("alice %d dave %d", e.balance(alice), e.balance(dave))
+	}
+}
+
+// A link that retries a submission gets double_spend for a transaction
+// that did commit; the payment is committed, not released.
+func TestPayCommittedDespiteDoubleSpendAnswer(t *testing.T) {
+	e := newEnv(t, "bank-a")
+	a := e.bank("bank-a")
+	alice := e.wallet("bank-a", "alice", 800)
+	bob := e.wallet("bank-a", "bob", 0)
+	e.link.resubmit.Store(true)
+	defer e.link.resubmit.Store(false)
+	res, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.balance(alice) != 500 || e.balance(bob) != 300 || res.Receipt.Batch == 0 {
+		t.Fatalf("alice %d bob %d receipt %+v", e.balance(alice), e.balance(bob), res.Receipt)
+	}
+	e.link.resubmit.Store(false)
+	if _, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: 500}); err != nil {
+		t.Fatalf("the change note must be spendable: %v", err)
+	}
+	e.checkConservation(a.Treasury(), alice, bob)
+}
+
 // A wallet whose money sits in more than money.MaxInputs small notes cannot
 // pay it in one transaction; it says so and nothing changes.
 func TestPayTooManyNotes(t *testing.T) {

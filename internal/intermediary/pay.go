@@ -88,6 +88,9 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 
 	receipt, err := in.ledger.Submit(in.asSelf(ctx), tx)
 	if err != nil {
+		receipt, err = in.committedAnyway(ctx, txid, err)
+	}
+	if err != nil {
 		err = in.settleFailure(txid, "payment", err)
 		if errcode.Is(err, errcode.Unavailable) {
 			// Outcome unknown: say which transaction to watch.
@@ -148,6 +151,12 @@ func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemp
 
 	red, err := in.issuer.Redeem(in.asSelf(ctx), cloneTx(tx))
 	if err != nil {
+		var r roles.Receipt
+		if r, err = in.committedAnyway(ctx, txid, err); err == nil {
+			red = roles.Redemption{Receipt: r}
+		}
+	}
+	if err != nil {
 		return roles.Redemption{}, in.settleFailure(txid, "redemption", err)
 	}
 	if err := in.applyCommitted(txid, tx, red.Receipt.Batch); err != nil {
@@ -160,8 +169,28 @@ func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemp
 	if red.Amount == 0 {
 		red.Amount = amount
 	}
-	in.log.Info("redemption committed", "txid", txid, "amount", amount, "batch", red.Receipt.Batch)
+	in.log.Debug("redemption committed", "txid", txid, "amount", amount, "batch", red.Receipt.Batch)
 	return red, nil
+}
+
+// committedAnyway checks a double_spend answer, which also means "this very
+// transaction is already committed" (a retried submission whose first try
+// went through). Releasing the notes then would be wrong, so it asks the
+// ledger: committed gives a receipt; unknown to the ledger keeps the
+// rejection; no answer makes the outcome unknown.
+func (in *Intermediary) committedAnyway(ctx context.Context, txid money.TxID, err error) (roles.Receipt, error) {
+	if !errcode.Is(err, errcode.DoubleSpend) {
+		return roles.Receipt{}, err
+	}
+	info, terr := in.ledger.Tx(in.asSelf(ctx), txid)
+	switch {
+	case terr == nil && info.Status == "committed":
+		in.log.Warn("ledger answered double_spend for a transaction it has committed; treating it as committed", "txid", txid)
+		return roles.Receipt{TxID: txid, Batch: info.Header.Seq, Index: info.Index}, nil
+	case terr == nil || errcode.Is(terr, errcode.NotFound):
+		return roles.Receipt{}, err
+	}
+	return roles.Receipt{}, errcode.New(errcode.Unavailable, "%v; and checking whether it committed failed: %v", err, terr)
 }
 
 // settleFailure handles a spend that did not come back committed. A

@@ -2,11 +2,13 @@ package issuer_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/money"
 	"github.com/specie/specie/internal/roles"
 )
@@ -318,5 +320,32 @@ func TestConcurrentApprovalsDebitOnce(t *testing.T) {
 	}
 	if s, _ := e.ledger.Supply(bg); s.Minted != 123 {
 		t.Fatalf("minted %d", s.Minted)
+	}
+}
+
+func TestOpenRejectsBadConfig(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name   string
+		change func(c *issuer.Config)
+	}{
+		{"another network", func(c *issuer.Config) { c.Network.ID = "elsewhere" }},
+		{"quorum above officers", func(c *issuer.Config) { c.MintQuorum = 4 }},
+		{"zero quorum", func(c *issuer.Config) { c.MintQuorum = 0 }},
+		{"duplicate officer", func(c *issuer.Config) { c.MintKeys = append(c.MintKeys[:2:2], c.MintKeys[0]) }},
+		{"no redeem key", func(c *issuer.Config) { c.RedeemKey = nil }},
+		{"bad currency", func(c *issuer.Config) { c.Network.Currency.Code = "DOLLAR" }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := e.cfg
+			cfg.MintKeys = slices.Clone(e.cfg.MintKeys)
+			c.change(&cfg)
+			is, err := issuer.Open(t.TempDir(), cfg, e.ledger, e.directory)
+			if err == nil {
+				is.Close()
+				t.Fatal("opened")
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -108,7 +109,11 @@ func Open(dir string, cfg Config, ledger roles.Ledger, dir2 Directory) (*Issuer,
 		db.Close()
 		return nil, fmt.Errorf("open issuer: %w", err)
 	}
-	is.checkLedger(is.bg)
+	if err := is.checkLedger(is.bg); err != nil {
+		is.cancel()
+		db.Close()
+		return nil, fmt.Errorf("open issuer: %w", err)
+	}
 	is.reconcileAll(is.bg)
 	go is.loop()
 	return is, nil
@@ -152,28 +157,28 @@ func validate(cfg *Config, ledger roles.Ledger, dir Directory) error {
 	return nil
 }
 
-// checkLedger compares the ledger's settings with ours, so a misconfigured
-// network fails at start rather than at the first mint. An unreachable
-// ledger is only logged: the desk can still answer reads.
-func (is *Issuer) checkLedger(ctx context.Context) {
+// checkLedger compares the ledger's settings with the desk's, so a desk
+// pointed at another network fails at start rather than at the first mint.
+// An unreachable ledger is only logged: the desk can still answer reads,
+// and a redeem key or officer set the ledger does not know is logged too.
+func (is *Issuer) checkLedger(ctx context.Context) error {
 	info, err := is.ledger.Info(ctx)
 	if err != nil {
 		is.log.Warn("cannot reach the ledger at start", "err", err)
-		return
+		return nil
 	}
 	if info.Network.ID != is.cfg.Network.ID {
-		is.log.Error("ledger is on another network", "ledger", info.Network.ID, "issuer", is.cfg.Network.ID)
+		return fmt.Errorf("ledger is on network %q, the issuer on %q", info.Network.ID, is.cfg.Network.ID)
 	}
-	pub := is.cfg.RedeemKey.Public()
-	found := false
-	for _, k := range info.RedeemKeys {
-		if k == pub {
-			found = true
+	if !slices.Contains(info.RedeemKeys, is.cfg.RedeemKey.Public()) {
+		is.log.Error("the issuer's redeem key is not one of the ledger's redeem keys; redeems will be rejected", "key", is.cfg.RedeemKey.Public())
+	}
+	for _, k := range is.cfg.MintKeys {
+		if !slices.Contains(info.MintKeys, k) {
+			is.log.Error("an officer key is not one of the ledger's mint keys; mints it approves will be rejected", "key", k)
 		}
 	}
-	if !found {
-		is.log.Error("the issuer's redeem key is not one of the ledger's redeem keys; redeems will be rejected", "key", pub)
-	}
+	return nil
 }
 
 // Close stops the retry loop and closes the store. Undelivered mints stay in

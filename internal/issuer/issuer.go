@@ -82,39 +82,48 @@ var self = roles.Principal{Name: "issuer", Role: roles.RoleIssuer}
 // Open opens (creating at first use) the desk's store in dir, reconciles any
 // submission a crash interrupted with the ledger, and starts the background
 // loop that retries deliveries. ledger is where mints and redeems are
-// committed; dir finds intermediaries to deliver minted notes to.
-func Open(dir string, cfg Config, ledger roles.Ledger, dir2 Directory) (*Issuer, error) {
-	if err := validate(&cfg, ledger, dir2); err != nil {
-		return nil, fmt.Errorf("open issuer: %w", err)
-	}
-	db, err := store.Open(dir, store.Options{CacheBytes: 8 << 20})
-	if err != nil {
+// committed; intermediaries finds where to deliver minted notes.
+func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries Directory) (*Issuer, error) {
+	if err := validate(&cfg, ledger, intermediaries); err != nil {
 		return nil, fmt.Errorf("open issuer: %w", err)
 	}
 	is := &Issuer{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		db:     db,
 		ledger: ledger,
-		dir:    dir2,
+		dir:    intermediaries,
 		mkeys:  make(map[crypto.PublicKey]bool, len(cfg.MintKeys)),
 		busy:   make(map[money.TxID]bool),
 		done:   make(chan struct{}),
 	}
-	is.bg, is.cancel = context.WithCancel(roles.WithCaller(context.Background(), self))
 	for _, k := range cfg.MintKeys {
 		is.mkeys[k] = true
 	}
-	if err := is.load(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open issuer: %w", err)
-	}
-	if err := is.checkLedger(is.bg); err != nil {
+	is.bg, is.cancel = context.WithCancel(roles.WithCaller(context.Background(), self))
+	fail := func(err error) (*Issuer, error) {
 		is.cancel()
-		db.Close()
+		if is.db != nil {
+			is.db.Close()
+		}
 		return nil, fmt.Errorf("open issuer: %w", err)
 	}
-	is.reconcileAll(is.bg)
+	// Before anything is written: a desk pointed at the wrong network must
+	// not create reserve accounts.
+	ctx, cancel := context.WithTimeout(is.bg, lookupTimeout)
+	err := is.checkLedger(ctx)
+	cancel()
+	if err != nil {
+		return fail(err)
+	}
+	if is.db, err = store.Open(dir, store.Options{CacheBytes: 8 << 20}); err != nil {
+		return fail(err)
+	}
+	if err := is.load(); err != nil {
+		return fail(err)
+	}
+	ctx, cancel = context.WithTimeout(is.bg, lookupTimeout)
+	is.reconcileAll(ctx)
+	cancel()
 	go is.loop()
 	return is, nil
 }

@@ -77,8 +77,10 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 	if err := is.checkReserve(to, amount); err != nil {
 		return roles.Mint{}, err
 	}
-	if has, err := is.db.Has(key(prefProp, id[:])); err != nil || has {
-		return roles.Mint{}, errcode.New(errcode.Conflict, "mint %s already exists (%v)", id, err)
+	if has, err := is.db.Has(key(prefProp, id[:])); err != nil {
+		return roles.Mint{}, errcode.New(errcode.Internal, "read proposal %s: %v", id, err)
+	} else if has {
+		return roles.Mint{}, errcode.New(errcode.Conflict, "mint %s already exists", id)
 	}
 	if err := is.saveProposal(id, p); err != nil {
 		return roles.Mint{}, err

@@ -419,3 +419,6 @@ func decodeBatch(b []byte) (money.BatchHeader, []money.Hash, error) {
 
 // Config returns the configuration the ledger runs with (defaults filled in).
 func (l *Ledger) Config() Config { return l.cfg }
+
+// DiskBytes is the size of the ledger's store on disk.
+func (l *Ledger) DiskBytes() uint64 { return l.db.DiskBytes() }

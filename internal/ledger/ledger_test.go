@@ -285,3 +285,31 @@ func TestRestartResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestGenesisThenSpend(t *testing.T) {
+	n := ledgertest.New()
+	l := open(t, n, t.TempDir())
+	defer l.Close()
+	k := ledgertest.MustKey()
+	var first *money.Tx
+	err := l.Genesis(200, func(i uint64) money.Output { return ledgertest.To(k, i+1) }, func(tx *money.Tx, _ money.TxID) {
+		if first == nil {
+			first = &money.Tx{Kind: tx.Kind, Nonce: tx.Nonce, Outputs: append([]money.Output(nil), tx.Outputs...)}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := snap(t, l)
+	if s.supply.Minted != 200*201/2 || s.supply.Unspent != 200 || s.headers != 1 {
+		t.Fatalf("after genesis %+v", s)
+	}
+	note := n.Notes(first)[3]
+	mustSubmit(t, l, n.Spend(money.Transfer, []money.Note{note}, []*crypto.PrivateKey{k}, ledgertest.To(k, note.Value)))
+	if err := l.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Genesis(1, func(uint64) money.Output { return ledgertest.To(k, 1) }, nil); err == nil {
+		t.Fatal("second genesis accepted")
+	}
+}

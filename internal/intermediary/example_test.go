@@ -6,15 +6,17 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/specie/specie/internal/crypto"
 	"github.com/specie/specie/internal/intermediary"
+	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
 	"github.com/specie/specie/internal/roles"
 )
 
-// Two banks on one ledger: bank-a's treasury receives minted money, funds
-// Alice's wallet, and Alice pays Bob, who banks with bank-b.
+// Two banks on one ledger: the issuer mints into bank-a's treasury, which
+// funds Alice's wallet; Alice pays Bob, who banks with bank-b; bank-a
+// redeems part of its treasury.
 func Example() {
 	dir, _ := os.MkdirTemp("", "specie-example")
 	defer os.RemoveAll(dir)
@@ -34,9 +36,23 @@ func Example() {
 		b, ok := banks[name]
 		return b, ok
 	}
+	// The central bank's issuance desk: 2 of 3 officers approve a mint,
+	// against the bank's reserve account.
+	icfg := issuer.Config{Network: net.Network, MintQuorum: 2, RedeemKey: net.RedeemKey,
+		Reserves: map[string]uint64{"bank-a": 1_000_000, "bank-b": 1_000_000}, Logger: quiet}
+	for _, k := range net.Officers {
+		icfg.MintKeys = append(icfg.MintKeys, k.Public())
+	}
+	desk, err := issuer.Open(filepath.Join(dir, "issuer"), icfg, l, issuer.Directory(directory))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer desk.Close()
+
 	for _, name := range []string{"bank-a", "bank-b"} {
 		cfg := intermediary.Config{Name: name, Network: net.Network, Logger: quiet}
-		b, err := intermediary.Open(filepath.Join(dir, name), cfg, l, nil, directory)
+		b, err := intermediary.Open(filepath.Join(dir, name), cfg, l, desk, directory)
 		if err != nil {
 			fmt.Println(err)
 			return
@@ -49,17 +65,19 @@ func Example() {
 	ctxA := roles.WithCaller(context.Background(), roles.Principal{Name: "bank-a", Role: roles.RoleIntermediary})
 	ctxB := roles.WithCaller(context.Background(), roles.Principal{Name: "bank-b", Role: roles.RoleIntermediary})
 
-	// The issuer mints 100.00 into bank-a's treasury and delivers it.
-	issuer := roles.WithCaller(context.Background(), roles.Principal{Name: "issuer", Role: roles.RoleIssuer})
-	lock, _ := a.ReceiveLock(issuer, a.Treasury())
-	mint := net.Mint([]int{0, 1}, money.Output{Value: 10000, Lock: lock})
-	if _, err := l.Submit(issuer, mint); err != nil {
+	// The issuer mints 100.00 for bank-a; on quorum it is committed and
+	// delivered to bank-a's treasury.
+	officers := roles.WithCaller(context.Background(), roles.Principal{Name: "issuer", Role: roles.RoleIssuer})
+	m, err := desk.ProposeMint(officers, "bank-a", 10000)
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if err := a.Deliver(issuer, mint); err != nil {
-		fmt.Println(err)
-		return
+	for _, k := range net.Officers[:2] {
+		if m, err = desk.ApproveMint(officers, m.ID, k.Public(), k.Sign(crypto.Mint, net.Network.ID, m.ID)); err != nil {
+			fmt.Println(err)
+			return
+		}
 	}
 
 	alice, _ := a.OpenWallet(ctxA, "Alice")
@@ -82,9 +100,19 @@ func Example() {
 	fmt.Println("bob", cur.Format(wb.Balance))
 	h, _ := b.History(ctxB, bob.ID)
 	fmt.Println("bob's history:", h[0].Direction, cur.Format(h[0].Amount))
+
+	// bank-a returns 20.00 to the central bank: its reserve grows back.
+	if _, err := a.Redeem(ctxA, 2000); err != nil {
+		fmt.Println(err)
+		return
+	}
+	reserve, _ := desk.Reserve("bank-a")
+	wt, _ = a.Wallet(ctxA, a.Treasury())
+	fmt.Println("after redeeming: treasury", cur.Format(wt.Balance), "reserve", cur.Format(reserve))
 	// Output:
 	// treasury 50.00
 	// alice 37.50
 	// bob 12.50
 	// bob's history: in 12.50
+	// after redeeming: treasury 30.00 reserve 9920.00
 }

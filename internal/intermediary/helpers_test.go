@@ -13,6 +13,7 @@ import (
 	"github.com/specie/specie/internal/crypto"
 	"github.com/specie/specie/internal/errcode"
 	"github.com/specie/specie/internal/intermediary"
+	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/internal/money"
@@ -21,15 +22,18 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// env is a network on one machine: the real ledger, a test issuer desk
-// that acknowledges redeems with the real redeem key, and intermediaries
-// that find each other through a Directory.
+// openingReserve is each bank's reserve account at the issuer.
+const openingReserve = 10_000_000
+
+// env is a network on one machine: the real ledger, the real issuer desk
+// (reserve accounts for bank-a and bank-b only), and intermediaries that
+// find each other through a Directory.
 type env struct {
 	t      *testing.T
 	net    *ledgertest.Net
 	ledger *ledger.Ledger
 	link   *faultyLedger // what the intermediaries see: the ledger, with faults on demand
-	issuer *testIssuer
+	issuer *issuer.Issuer
 	root   string
 
 	mu    sync.Mutex
@@ -50,7 +54,16 @@ func newEnv(t *testing.T, names ...string) *env {
 	}
 	e.ledger = l
 	e.link = &faultyLedger{Ledger: l}
-	e.issuer = &testIssuer{net: e.net, ledger: l, reserves: map[string]uint64{}}
+	icfg := issuer.Config{Network: e.net.Network, MintQuorum: 2, RedeemKey: e.net.RedeemKey,
+		Reserves: map[string]uint64{"bank-a": openingReserve, "bank-b": openingReserve}, Logger: quiet}
+	for _, k := range e.net.Officers {
+		icfg.MintKeys = append(icfg.MintKeys, k.Public())
+	}
+	is, err := issuer.Open(filepath.Join(e.root, "issuer"), icfg, l, issuer.Directory(e.directory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.issuer = is
 	t.Cleanup(func() {
 		e.mu.Lock()
 		banks := e.banks
@@ -60,6 +73,9 @@ func newEnv(t *testing.T, names ...string) *env {
 			if err := b.Close(); err != nil {
 				t.Error(err)
 			}
+		}
+		if err := is.Close(); err != nil {
+			t.Error(err)
 		}
 		if err := l.Close(); err != nil {
 			t.Error(err)
@@ -130,9 +146,9 @@ func as(name string) context.Context {
 
 var asIssuer = roles.WithCaller(context.Background(), roles.Principal{Name: "issuer", Role: roles.RoleIssuer})
 
-// mint creates notes of the given values in bank's treasury the way the
-// issuer does: a mint signed by an officer quorum, committed on the real
-// ledger, then delivered. It returns the mint transaction.
+// mint creates notes of the given values in bank's treasury directly, the
+// way the issuer does but with several outputs: a mint signed by an officer
+// quorum, committed on the real ledger, then delivered.
 func (e *env) mint(bank string, values ...uint64) *money.Tx {
 	e.t.Helper()
 	b := e.bank(bank)
@@ -154,8 +170,29 @@ func (e *env) mint(bank string, values ...uint64) *money.Tx {
 	return tx
 }
 
-// wallet opens a wallet at bank and pays it amount from the treasury
-// (minting the money first).
+// issue mints amount to bank through the issuer desk: proposed against the
+// bank's reserve, approved by two officers, committed and delivered by the
+// issuer to the bank's treasury.
+func (e *env) issue(bank string, amount uint64) roles.Mint {
+	e.t.Helper()
+	m, err := e.issuer.ProposeMint(asIssuer, bank, amount)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, i := range []int{0, 1} {
+		k := e.net.Officers[i]
+		if m, err = e.issuer.ApproveMint(asIssuer, m.ID, k.Public(), k.Sign(crypto.Mint, e.net.Network.ID, m.ID)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if m.Status != roles.MintCommitted {
+		e.t.Fatalf("mint %+v", m)
+	}
+	return m
+}
+
+// wallet opens a wallet at bank and pays it amount from the treasury,
+// issuing the money first.
 func (e *env) wallet(bank, owner string, amount uint64) string {
 	e.t.Helper()
 	b := e.bank(bank)
@@ -164,7 +201,7 @@ func (e *env) wallet(bank, owner string, amount uint64) string {
 		e.t.Fatal(err)
 	}
 	if amount > 0 {
-		e.mint(bank, amount)
+		e.issue(bank, amount)
 		if _, err := b.Pay(as(bank), roles.Payment{From: b.Treasury(), To: w.ID, Amount: amount}); err != nil {
 			e.t.Fatal(err)
 		}
@@ -305,84 +342,6 @@ func (f *faultyLedger) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, err
 		return roles.TxInfo{}, errcode.New(errcode.Unavailable, "ledger unreachable")
 	}
 	return f.Ledger.Tx(ctx, id)
-}
-
-// testIssuer is the issuer's redeem desk, reduced to what Redeem needs: it
-// acknowledges the redeem with the real redeem key, submits it to the real
-// ledger and credits the caller's reserve. The issuer service proper is
-// built elsewhere.
-type testIssuer struct {
-	net    *ledgertest.Net
-	ledger roles.Ledger
-	refuse atomic.Bool // acknowledge nothing: the ledger then rejects the redeem
-
-	mu       sync.Mutex
-	reserves map[string]uint64
-}
-
-func (i *testIssuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, error) {
-	p, ok := roles.Caller(ctx)
-	if !ok || p.Role != roles.RoleIntermediary {
-		return roles.Redemption{}, errcode.New(errcode.Unauthorized, "intermediaries only")
-	}
-	if err := tx.Check(); err != nil {
-		return roles.Redemption{}, err
-	}
-	if !i.refuse.Load() {
-		id := i.net.Network.TxID(tx)
-		k := i.net.RedeemKey
-		tx.Auth = []money.KeySig{{Key: k.Public(), Sig: k.Sign(crypto.Redeem, i.net.Network.ID, id)}}
-	}
-	r, err := i.ledger.Submit(ctx, tx)
-	if err != nil {
-		return roles.Redemption{}, err
-	}
-	in, out := tx.Sums()
-	i.mu.Lock()
-	i.reserves[p.Name] += in - out
-	i.mu.Unlock()
-	return roles.Redemption{Intermediary: p.Name, Amount: in - out, Receipt: r}, nil
-}
-
-func (i *testIssuer) reserve(name string) uint64 {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.reserves[name]
-}
-
-func (i *testIssuer) ProposeMint(context.Context, string, uint64) (roles.Mint, error) {
-	return roles.Mint{}, errcode.New(errcode.Internal, "test issuer: mints are made by the test directly")
-}
-
-func (i *testIssuer) ApproveMint(context.Context, money.TxID, crypto.PublicKey, money.Sig) (roles.Mint, error) {
-	return roles.Mint{}, errcode.New(errcode.Internal, "test issuer: mints are made by the test directly")
-}
-
-func (i *testIssuer) GetMint(context.Context, money.TxID) (roles.Mint, error) {
-	return roles.Mint{}, errcode.New(errcode.NotFound, "test issuer keeps no mints")
-}
-
-func (i *testIssuer) Supply(ctx context.Context) (roles.Supply, error) {
-	s, err := i.ledger.Supply(ctx)
-	if err != nil {
-		return roles.Supply{}, err
-	}
-	out := roles.Supply{LedgerSupply: s, Currency: i.net.Network.Currency}
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	for n, v := range i.reserves {
-		out.Reserves = append(out.Reserves, roles.Reserve{Intermediary: n, Balance: v})
-	}
-	slices.SortFunc(out.Reserves, func(a, b roles.Reserve) int {
-		if a.Intermediary < b.Intermediary {
-			return -1
-		}
-		if a.Intermediary > b.Intermediary {
-			return 1
-		}
-		return 0
-	})
-	return out, nil
 }
 
 // flakyPeer is a real intermediary reached over a link that can drop

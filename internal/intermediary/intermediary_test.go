@@ -545,10 +545,21 @@ func TestReopenResumes(t *testing.T) {
 }
 
 func TestRedeem(t *testing.T) {
-	e := newEnv(t, "bank-a")
+	e := newEnv(t, "bank-a", "bank-c") // bank-c has no reserve account at the issuer
 	a := e.bank("bank-a")
 	tr := a.Treasury()
-	e.mint("bank-a", 400, 600)
+	e.issue("bank-a", 400)
+	e.issue("bank-a", 600)
+	reserve := func() uint64 {
+		r, ok := e.issuer.Reserve("bank-a")
+		if !ok {
+			t.Fatal("bank-a has no reserve account")
+		}
+		return r
+	}
+	if got := reserve(); got != openingReserve-1000 {
+		t.Fatalf("reserve after minting 1000: %d", got)
+	}
 
 	red, err := a.Redeem(as("bank-a"), 300)
 	if err != nil {
@@ -560,8 +571,8 @@ func TestRedeem(t *testing.T) {
 	if got := e.balance(tr); got != 700 {
 		t.Fatalf("treasury %d, want 700", got)
 	}
-	if got := e.issuer.reserve("bank-a"); got != 300 {
-		t.Fatalf("reserve credited %d, want 300", got)
+	if got := reserve(); got != openingReserve-700 {
+		t.Fatalf("reserve %d after redeeming 300, want %d", got, openingReserve-700)
 	}
 	sup, _ := e.ledger.Supply(context.Background())
 	if sup.Redeemed != 300 || sup.Outstanding != 700 {
@@ -572,30 +583,37 @@ func TestRedeem(t *testing.T) {
 		t.Fatalf("treasury's last entry %+v", last)
 	}
 
+	e.mint("bank-c", 500)
 	rejected := []struct {
 		name   string
+		bank   string
 		ctx    context.Context
 		amount uint64
-		refuse bool
 		code   errcode.Code
+		status int
 	}{
-		{"more than the treasury holds", as("bank-a"), 701, false, errcode.InsufficientFunds},
-		{"zero", as("bank-a"), 0, false, errcode.Malformed},
-		{"another bank's credential", as("bank-b"), 100, false, errcode.Unauthorized},
-		{"no credential", context.Background(), 100, false, errcode.Unauthorized},
-		{"issuer does not acknowledge", as("bank-a"), 100, true, errcode.Unauthorized},
+		{"more than the treasury holds", "bank-a", as("bank-a"), 701, errcode.InsufficientFunds, http.StatusUnprocessableEntity},
+		{"zero", "bank-a", as("bank-a"), 0, errcode.Malformed, http.StatusBadRequest},
+		{"another bank's credential", "bank-a", as("bank-c"), 100, errcode.Unauthorized, http.StatusForbidden},
+		{"no credential", "bank-a", context.Background(), 100, errcode.Unauthorized, http.StatusUnauthorized},
+		{"issuer refuses: no reserve account", "bank-c", as("bank-c"), 100, errcode.Unauthorized, http.StatusForbidden},
 	}
 	for _, tc := range rejected {
 		t.Run(tc.name, func(t *testing.T) {
-			e.issuer.refuse.Store(tc.refuse)
-			defer e.issuer.refuse.Store(false)
-			before := e.snapshot(tr)
-			_, err := a.Redeem(tc.ctx, tc.amount)
-			wantCode(t, err, tc.code, 0)
-			if after := e.snapshot(tr); fmt.Sprint(after) != fmt.Sprint(before) {
+			ids := []string{tr, e.bank("bank-c").Treasury()}
+			before, rBefore := e.snapshot(ids...), reserve()
+			_, err := e.bank(tc.bank).Redeem(tc.ctx, tc.amount)
+			wantCode(t, err, tc.code, tc.status)
+			if after := e.snapshot(ids...); fmt.Sprint(after) != fmt.Sprint(before) || reserve() != rBefore {
 				t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
 			}
 		})
+	}
+	// bank-c's notes were released: it can still pay with them.
+	c := e.bank("bank-c")
+	carol := e.wallet("bank-c", "carol", 0)
+	if _, err := c.Pay(as("bank-c"), roles.Payment{From: c.Treasury(), To: carol, Amount: 500}); err != nil {
+		t.Fatal(err)
 	}
 
 	// All of it: no change note.
@@ -605,10 +623,29 @@ func TestRedeem(t *testing.T) {
 	if w, _ := a.Wallet(as("bank-a"), tr); w.Balance != 0 || w.Notes != 0 {
 		t.Fatalf("treasury %+v after redeeming everything", w)
 	}
-	if got := e.issuer.reserve("bank-a"); got != 1000 {
-		t.Fatalf("reserve credited %d, want 1000", got)
+	if got := reserve(); got != openingReserve {
+		t.Fatalf("reserve %d after redeeming all, want %d", got, openingReserve)
 	}
-	e.checkConservation(tr)
+	e.checkConservation(tr, c.Treasury(), carol)
+}
+
+// Mints made through the issuer desk arrive in the treasury by Deliver.
+func TestIssuedMintArrives(t *testing.T) {
+	e := newEnv(t, "bank-a")
+	a := e.bank("bank-a")
+	m := e.issue("bank-a", 12_345)
+	w, err := a.Wallet(as("bank-a"), a.Treasury())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Balance != 12_345 || w.Notes != 1 {
+		t.Fatalf("treasury %+v", w)
+	}
+	h := e.history(a.Treasury())
+	if len(h) != 1 || h[0].TxID != m.ID || h[0].Direction != "in" || h[0].Amount != 12_345 || h[0].Reference != "mint" {
+		t.Fatalf("treasury history %+v", h)
+	}
+	e.checkConservation(a.Treasury())
 }
 
 // When the ledger cannot be reached the payment's outcome is unknown: the

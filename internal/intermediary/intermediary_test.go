@@ -102,7 +102,7 @@ func TestFundTreasuryBalanceIsSumOfNotes(t *testing.T) {
 	}
 
 	alice := e.wallet("bank-a", "alice", 0)
-	res, err := a.Pay(as("bank-a"), roles.Payment{From: tr, To: alice, Amount: 300, Reference: "float"})
+	res, err := a.Pay(as("bank-a"), roles.Payment{From: tr, To: alice, Amount: 300, Reference: "till"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,13 @@ func (l *Ledger) explainMissing(c *checked, input int, batch []*checked) error {
 }
 
 func (l *Ledger) answer(batch []*checked, seq uint64) {
+	committed := 0
+	for _, c := range batch {
+		if c.err == nil {
+			committed++
+		}
+	}
+	l.stats.batch(committed, batch)
 	var idx uint32
 	for _, c := range batch {
 		if c.err != nil {

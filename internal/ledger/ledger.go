@@ -51,6 +51,8 @@ type Ledger struct {
 	closed chan struct{}
 	wg     sync.WaitGroup
 
+	stats counters
+
 	mu    sync.RWMutex // guards meta
 	meta  meta
 	fatal error // a storage failure stops the ledger; nothing after it commits
@@ -155,6 +157,9 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 	l.verifyParallel(cs)
 	for _, c := range cs {
 		if c.err != nil {
+			l.stats.mu.Lock()
+			l.stats.reject(c.err)
+			l.stats.mu.Unlock()
 			continue
 		}
 		c.done = make(chan result, 1)

@@ -347,12 +347,28 @@ func ParseSig(s string) (money.Sig, error) {
 
 // --- strict decoding ---
 
-// DecodeStrict reads exactly one JSON value from r into v, rejecting
-// unknown fields and anything after the value. Failures are Malformed
-// *errcode.Errors (an oversize body included, as reported by
-// http.MaxBytesReader).
+// DecodeStrict reads exactly one JSON object from r into v, rejecting
+// unknown fields, other top-level values (null, arrays) and anything after
+// the object. Failures are Malformed *errcode.Errors (an oversize body
+// included, as reported by http.MaxBytesReader).
 func DecodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return malformedJSON(err)
+	}
+	return DecodeStrictBytes(b, v)
+}
+
+// DecodeStrictBytes is DecodeStrict over a byte slice.
+func DecodeStrictBytes(b []byte, v any) error {
+	trimmed := bytes.TrimLeft(b, " \t\r\n")
+	if len(trimmed) == 0 {
+		return errcode.New(errcode.Malformed, "body: empty, want a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return errcode.New(errcode.Malformed, "body: want a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return malformedJSON(err)
@@ -364,12 +380,9 @@ func DecodeStrict(r io.Reader, v any) error {
 	case err != nil:
 		return malformedJSON(err)
 	default:
-		return errcode.New(errcode.Malformed, "body: unexpected data after the JSON value")
+		return errcode.New(errcode.Malformed, "body: unexpected data after the JSON object")
 	}
 }
-
-// DecodeStrictBytes is DecodeStrict over a byte slice.
-func DecodeStrictBytes(b []byte, v any) error { return DecodeStrict(bytes.NewReader(b), v) }
 
 func malformedJSON(err error) error {
 	var tooBig *http.MaxBytesError
@@ -541,11 +554,19 @@ func badResponse(what string, err error) error {
 func (w Info) ToInfo() roles.LedgerInfo {
 	return roles.LedgerInfo{
 		Network:    money.Network{ID: w.Network.ID, Currency: money.Currency{Code: w.Network.Currency.Code, Exponent: w.Network.Currency.Exponent}},
-		MintKeys:   w.MintKeys,
+		MintKeys:   nilIfEmpty(w.MintKeys),
 		MintQuorum: w.MintQuorum,
-		RedeemKeys: w.RedeemKeys,
+		RedeemKeys: nilIfEmpty(w.RedeemKeys),
 		Shards:     w.Shards,
 	}
+}
+
+// nilIfEmpty keeps "no items" as nil on the Go side, as services return it.
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 // ToHeader converts back to a batch header.
@@ -579,7 +600,7 @@ func (w TxInfo) ToTxInfo() (roles.TxInfo, error) {
 	if err != nil {
 		return roles.TxInfo{}, err
 	}
-	return roles.TxInfo{TxID: w.TxID, Status: w.Status, Kind: w.Kind, Header: h, Index: w.Index, Proof: w.Proof}, nil
+	return roles.TxInfo{TxID: w.TxID, Status: w.Status, Kind: w.Kind, Header: h, Index: w.Index, Proof: nilIfEmpty(w.Proof)}, nil
 }
 
 // ToNoteInfo converts back a note report.
@@ -644,7 +665,7 @@ func (w Mint) ToMint() (roles.Mint, error) {
 		return roles.Mint{}, badResponse("mint amount", err)
 	}
 	m := roles.Mint{
-		ID: w.ID, To: w.To, Amount: amt, Status: w.Status, Approvers: w.Approvers,
+		ID: w.ID, To: w.To, Amount: amt, Status: w.Status, Approvers: nilIfEmpty(w.Approvers),
 		Quorum: w.Quorum, Receipt: w.Receipt, Reason: w.Reason, Created: w.Created,
 	}
 	if len(w.Approvals) > 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
 // ErrNotFound reports a missing key.
@@ -44,6 +45,9 @@ func Open(dir string, o Options) (*DB, error) {
 		// Point lookups of note IDs dominate; bloom filters spare most
 		// of the disk reads for keys that are not there.
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		// Keys are mostly SHA-256 hashes: compression would spend CPU
+		// for no space.
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {

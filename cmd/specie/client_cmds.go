@@ -1,0 +1,358 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/specie/specie/internal/audit"
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+func issuerCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "issuer", Short: "Central bank issuance: propose and approve mints, redeem"}
+	var to, amount string
+	propose := &cobra.Command{
+		Use:   "propose --to INTERMEDIARY --amount AMOUNT",
+		Short: "Propose a mint to an intermediary, against its reserves (needs officer approvals)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			v, cur, err := g.amount(ctx, amount)
+			if err != nil {
+				return err
+			}
+			c, err := g.client("issuer")
+			if err != nil {
+				return err
+			}
+			m, err := c.Issuer().ProposeMint(ctx, to, v)
+			if err != nil {
+				return err
+			}
+			return g.print(m, fmt.Sprintf("mint %s proposed: %s %s to %s, %s, needs %d approvals\napprove with: specie issuer approve %s --officer 1",
+				m.ID, cur.Format(m.Amount), cur.Code, m.To, m.Status, m.Quorum, m.ID))
+		},
+	}
+	propose.Flags().StringVar(&to, "to", "", "intermediary receiving the money")
+	propose.Flags().StringVar(&amount, "amount", "", `amount: decimal ("1000000.00") or minor units ("100000000")`)
+	propose.MarkFlagRequired("to")
+	propose.MarkFlagRequired("amount")
+
+	var keyFile string
+	var officer int
+	approve := &cobra.Command{
+		Use:   "approve MINT-ID (--key FILE | --officer N)",
+		Short: "Sign a proposed mint with an officer key; the mint commits when the quorum is reached",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			id, err := money.ParseHash(args[0])
+			if err != nil {
+				return err
+			}
+			if keyFile == "" && officer > 0 {
+				cfg, err := g.config()
+				if err != nil {
+					return err
+				}
+				if officer > len(cfg.OfficerKeyFiles) {
+					return fmt.Errorf("officer %d: the devnet has %d", officer, len(cfg.OfficerKeyFiles))
+				}
+				keyFile = cfg.OfficerKeyFiles[officer-1]
+			}
+			if keyFile == "" {
+				return fmt.Errorf("give --key FILE or --officer N")
+			}
+			key, err := crypto.LoadKey(keyFile)
+			if err != nil {
+				return err
+			}
+			net, err := g.network(ctx)
+			if err != nil {
+				return err
+			}
+			c, err := g.client("issuer")
+			if err != nil {
+				return err
+			}
+			sig := key.Sign(crypto.Mint, net.ID, id)
+			m, err := c.Issuer().ApproveMint(ctx, id, key.Public(), sig)
+			if err != nil {
+				return err
+			}
+			text := fmt.Sprintf("mint %s: %d of %d approvals, %s", m.ID, len(m.Approvers), m.Quorum, m.Status)
+			if m.Receipt != nil {
+				text += fmt.Sprintf(" in batch %d; %s %s delivered to %s", m.Receipt.Batch, net.Currency.Format(m.Amount), net.Currency.Code, m.To)
+			}
+			return g.print(m, text)
+		},
+	}
+	approve.Flags().StringVar(&keyFile, "key", "", "officer key file")
+	approve.Flags().IntVar(&officer, "officer", 0, "use devnet officer N's key from the data directory")
+
+	show := &cobra.Command{
+		Use:   "show MINT-ID",
+		Short: "Show a mint proposal",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := money.ParseHash(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.client("issuer")
+			if err != nil {
+				return err
+			}
+			m, err := c.Issuer().GetMint(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			return g.print(m, fmt.Sprintf("mint %s to %s: amount %d (minor units), %s, %d of %d approvals %s", m.ID, m.To, m.Amount, m.Status, len(m.Approvers), m.Quorum, m.Reason))
+		},
+	}
+
+	var bank string
+	redeem := &cobra.Command{
+		Use:   "redeem --intermediary NAME --amount AMOUNT",
+		Short: "An intermediary returns money from its treasury to the central bank, credited to its reserves",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			v, cur, err := g.amount(ctx, amount)
+			if err != nil {
+				return err
+			}
+			c, err := g.client(bank)
+			if err != nil {
+				return err
+			}
+			r, err := c.Intermediary(bank).Redeem(ctx, v)
+			if err != nil {
+				return err
+			}
+			return g.print(r, fmt.Sprintf("%s redeemed %s %s in batch %d (tx %s); credited to its reserve account",
+				r.Intermediary, cur.Format(r.Amount), cur.Code, r.Receipt.Batch, r.Receipt.TxID))
+		},
+	}
+	redeem.Flags().StringVar(&bank, "intermediary", "", "intermediary redeeming")
+	redeem.Flags().StringVar(&amount, "amount", "", "amount to redeem")
+	redeem.MarkFlagRequired("intermediary")
+	redeem.MarkFlagRequired("amount")
+	cmd.AddCommand(propose, approve, show, redeem)
+	return cmd
+}
+
+func walletCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "wallet", Short: "Custodial wallets at an intermediary: open, balance, history, pay"}
+	var bank, owner string
+	open := &cobra.Command{
+		Use:   "open --intermediary NAME --owner CUSTOMER",
+		Short: "Open a custodial wallet for a customer",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client(bank)
+			if err != nil {
+				return err
+			}
+			w, err := c.Intermediary(bank).OpenWallet(cmd.Context(), owner)
+			if err != nil {
+				return err
+			}
+			return g.print(w, fmt.Sprintf("wallet %s opened for %s", w.ID, w.Owner))
+		},
+	}
+	open.Flags().StringVar(&bank, "intermediary", "bank-a", "intermediary opening the wallet")
+	open.Flags().StringVar(&owner, "owner", "", "customer reference")
+	open.MarkFlagRequired("owner")
+
+	balance := &cobra.Command{
+		Use:   "balance WALLET-ID",
+		Short: "Show a wallet's balance (the sum of its unspent notes)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := walletOwner(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.client(name)
+			if err != nil {
+				return err
+			}
+			w, err := c.Intermediary(name).Wallet(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			net, err := g.network(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.print(w, fmt.Sprintf("%s (%s): %s %s in %d notes", w.ID, w.Owner, net.Currency.Format(w.Balance), net.Currency.Code, w.Notes))
+		},
+	}
+	history := &cobra.Command{
+		Use:   "history WALLET-ID",
+		Short: "List a wallet's payments",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := walletOwner(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.client(name)
+			if err != nil {
+				return err
+			}
+			es, err := c.Intermediary(name).History(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			net, err := g.network(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			for _, e := range es {
+				sign := "+"
+				if e.Direction == "out" {
+					sign = "-"
+				}
+				fmt.Fprintf(&b, "%s  %s%s  %-22s batch %-6d %s %s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), sign, net.Currency.Format(e.Amount), e.Counterparty, e.Batch, e.TxID.String()[:16], e.Reference)
+			}
+			if len(es) == 0 {
+				b.WriteString("no payments yet")
+			}
+			if es == nil {
+				es = []roles.Entry{}
+			}
+			return g.print(es, b.String())
+		},
+	}
+	var from, to, amount, ref string
+	pay := &cobra.Command{
+		Use:   "pay --from WALLET --to WALLET --amount AMOUNT",
+		Short: "Pay from a wallet to any wallet, at this or another intermediary",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			name, err := walletOwner(from)
+			if err != nil {
+				return err
+			}
+			v, cur, err := g.amount(ctx, amount)
+			if err != nil {
+				return err
+			}
+			c, err := g.client(name)
+			if err != nil {
+				return err
+			}
+			r, err := c.Intermediary(name).Pay(ctx, roles.Payment{From: from, To: to, Amount: v, Reference: ref})
+			if err != nil {
+				return err
+			}
+			return g.print(r, fmt.Sprintf("paid %s %s from %s to %s: committed in batch %d, tx %s", cur.Format(r.Amount), cur.Code, r.From, r.To, r.Receipt.Batch, r.TxID))
+		},
+	}
+	pay.Flags().StringVar(&from, "from", "", "paying wallet")
+	pay.Flags().StringVar(&to, "to", "", "receiving wallet")
+	pay.Flags().StringVar(&amount, "amount", "", `amount: decimal ("12.50") or minor units ("1250")`)
+	pay.Flags().StringVar(&ref, "reference", "", "text shown in both histories")
+	for _, f := range []string{"from", "to", "amount"} {
+		pay.MarkFlagRequired(f)
+	}
+	cmd.AddCommand(open, balance, history, pay)
+	return cmd
+}
+
+func txCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "tx", Short: "Transactions on the ledger"}
+	show := &cobra.Command{
+		Use:   "show TXID",
+		Short: "Show a committed transaction and check its Merkle inclusion proof",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := money.ParseHash(args[0])
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c, err := g.client("")
+			if err != nil {
+				return err
+			}
+			info, err := c.Ledger().Tx(ctx, id)
+			if err != nil {
+				return err
+			}
+			net, err := g.network(ctx)
+			if err != nil {
+				return err
+			}
+			if err := audit.VerifyTx(net, info, nil); err != nil {
+				return err
+			}
+			return g.print(info, fmt.Sprintf("%s %s: %s in batch %d at index %d of %d; inclusion proof (%d hashes) verified against root %s",
+				info.Kind, info.TxID, info.Status, info.Header.Seq, info.Index, info.Header.TxCount, len(info.Proof), info.Header.TxRoot))
+		},
+	}
+	cmd.AddCommand(show)
+	return cmd
+}
+
+func logCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "log", Short: "The ledger's verifiable log"}
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Fetch every batch header, check the hash chain and that the published supply matches it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			c, err := g.client("")
+			if err != nil {
+				return err
+			}
+			net, err := g.network(ctx)
+			if err != nil {
+				return err
+			}
+			s, err := audit.VerifyLog(ctx, c.Ledger())
+			if err != nil {
+				return err
+			}
+			cur := net.Currency
+			return g.print(s, fmt.Sprintf("log verified: %d batches, %d transactions, head %s\nsupply: minted %s, redeemed %s, outstanding %s %s; matches the published supply",
+				s.Batches, s.Transactions, s.Head, cur.Format(s.Minted), cur.Format(s.Redeemed), cur.Format(s.Outstanding), cur.Code))
+		},
+	}
+	cmd.AddCommand(verify)
+	return cmd
+}
+
+func supplyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "supply",
+		Short: "Show minted, redeemed and outstanding money and the reserve accounts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client("")
+			if err != nil {
+				return err
+			}
+			s, err := c.Issuer().Supply(cmd.Context())
+			if err != nil {
+				return err
+			}
+			cur := s.Currency
+			var b strings.Builder
+			fmt.Fprintf(&b, "minted %s, redeemed %s, outstanding %s %s in %d unspent notes (%d batches)\n", cur.Format(s.Minted), cur.Format(s.Redeemed), cur.Format(s.Outstanding), cur.Code, s.Unspent, s.Batches)
+			for _, r := range s.Reserves {
+				fmt.Fprintf(&b, "reserve %-10s %s\n", r.Intermediary, cur.Format(r.Balance))
+			}
+			return g.print(s, b.String())
+		},
+	}
+}

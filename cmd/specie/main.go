@@ -1,0 +1,150 @@
+// Command specie is the one binary of the Specie digital fiat currency
+// platform: it runs the network (`specie up`, `specie serve ...`) and is the
+// command-line client for every role (issuer, wallets, log verification).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/specie/specie/client"
+	"github.com/specie/specie/internal/devnet"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+func main() {
+	root := newRoot(os.Stdout)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "specie:", oneLine(err))
+		os.Exit(1)
+	}
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// globals are the flags every client subcommand shares.
+type globals struct {
+	api     string
+	token   string
+	as      string
+	data    string
+	json    bool
+	out     io.Writer
+	cfg     *devnet.Config
+	cfgErr  error
+	cfgRead bool
+}
+
+func newRoot(out io.Writer) *cobra.Command {
+	g := &globals{out: out}
+	root := &cobra.Command{
+		Use:           "specie",
+		Short:         "Specie: a digital fiat currency network and its command-line client",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.api, "api", envOr("SPECIE_API", "http://127.0.0.1:8080"), "base URL of the Specie HTTP API (env SPECIE_API)")
+	pf.StringVar(&g.token, "token", os.Getenv("SPECIE_TOKEN"), "API credential (env SPECIE_TOKEN); by default taken from the devnet config for the role acting")
+	pf.StringVar(&g.as, "as", "", "act as this principal (issuer, bank-a, ...) using its credential from the devnet config")
+	pf.StringVar(&g.data, "data", "./specie-data", "data directory (holds devnet.json and keys)")
+	pf.BoolVar(&g.json, "json", false, "print JSON instead of text")
+	root.AddCommand(upCmd(g), serveCmd(g), devnetCmd(g), issuerCmd(g), walletCmd(g), txCmd(g), logCmd(g), supplyCmd(g), benchCmd(g))
+	return root
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// config reads the devnet config from the data directory, once.
+func (g *globals) config() (*devnet.Config, error) {
+	if !g.cfgRead {
+		g.cfgRead = true
+		g.cfg, g.cfgErr = devnet.Load(filepath.Join(g.data, devnet.ConfigFile))
+	}
+	return g.cfg, g.cfgErr
+}
+
+// client returns an API client acting as principal `who` unless a token or
+// --as was given explicitly.
+func (g *globals) client(who string) (*client.Client, error) {
+	tok := g.token
+	if g.as != "" {
+		who = g.as
+	}
+	if tok == "" && who != "" {
+		cfg, err := g.config()
+		if err != nil {
+			return nil, fmt.Errorf("no --token given and no devnet config to take %s's credential from: %w", who, err)
+		}
+		t, ok := cfg.Token(who)
+		if !ok {
+			return nil, fmt.Errorf("no credential for %q in %s", who, filepath.Join(g.data, devnet.ConfigFile))
+		}
+		tok = t
+	}
+	return client.New(g.api, tok), nil
+}
+
+// currency finds the network's currency: from the API, else the config.
+func (g *globals) network(ctx context.Context) (money.Network, error) {
+	c := client.New(g.api, "")
+	if info, err := c.Ledger().Info(ctx); err == nil {
+		return info.Network, nil
+	}
+	cfg, err := g.config()
+	if err != nil {
+		return money.Network{}, fmt.Errorf("cannot learn the network from %s or a devnet config: %w", g.api, err)
+	}
+	return cfg.Network, nil
+}
+
+func (g *globals) amount(ctx context.Context, s string) (uint64, money.Currency, error) {
+	net, err := g.network(ctx)
+	if err != nil {
+		return 0, money.Currency{}, err
+	}
+	v, err := net.Currency.Parse(s)
+	if err != nil {
+		return 0, net.Currency, err
+	}
+	if v == 0 {
+		return 0, net.Currency, errors.New("amount must be positive")
+	}
+	return v, net.Currency, nil
+}
+
+// print writes v as JSON with --json, else the text.
+func (g *globals) print(v any, text string) error {
+	if g.json {
+		enc := json.NewEncoder(g.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	_, err := fmt.Fprintln(g.out, strings.TrimRight(text, "\n"))
+	return err
+}
+
+func walletOwner(id string) (string, error) {
+	name := roles.IntermediaryOf(id)
+	if name == "" {
+		return "", errcode.New(errcode.Malformed, "wallet id %q: want <intermediary>.<id>", id)
+	}
+	return name, nil
+}

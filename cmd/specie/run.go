@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/specie/specie/internal/devnet"
+)
+
+func logger() *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("SPECIE_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func upCmd(g *globals) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a complete network in one process: ledger, issuer, bank-a, bank-b and the HTTP API",
+		Long: `Start a complete Specie network on this machine with embedded storage.
+
+The first start creates the network under --data (keys, credentials, config);
+later starts resume it exactly. Stop with Ctrl-C.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, created, err := devnet.Up(g.data, addr, logger())
+			if err != nil {
+				return err
+			}
+			printUp(g, n, created)
+			return waitForSignal(n)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "http", "127.0.0.1:8080", "address for the HTTP API")
+	return cmd
+}
+
+func printUp(g *globals, n *devnet.Node, created bool) {
+	c := n.Config
+	state := "resumed"
+	if created {
+		state = "created"
+	}
+	sup, _ := n.Ledger.Supply(context.Background())
+	var b strings.Builder
+	fmt.Fprintf(&b, "Specie network %s (%s) %s, data in %s\n", c.Network.ID, c.Network.Currency.Code, state, g.data)
+	fmt.Fprintf(&b, "  HTTP API      %s/v1   (health %s/healthz, metrics %s/metrics)\n", n.URL, n.URL, n.URL)
+	fmt.Fprintf(&b, "  ledger        %d shards, %d batches, outstanding %s\n", c.Shards, sup.Batches, c.Network.Currency.Format(sup.Outstanding))
+	fmt.Fprintf(&b, "  issuer        mint approval %d of %d officer keys:\n", c.MintQuorum, len(c.MintKeys))
+	for _, f := range c.OfficerKeyFiles {
+		fmt.Fprintf(&b, "                  %s\n", f)
+	}
+	for _, e := range c.Intermediaries {
+		fmt.Fprintf(&b, "  %-13s intermediary, wallets %s.*, treasury %s.treasury\n", e.Name, e.Name, e.Name)
+	}
+	fmt.Fprintf(&b, "Credentials (Authorization: Bearer <token>; the CLI reads them from %s):\n", filepath.Join(g.data, devnet.ConfigFile))
+	fmt.Fprintf(&b, "  %-8s %s\n", "issuer", c.Issuer.Token)
+	for _, e := range c.Intermediaries {
+		fmt.Fprintf(&b, "  %-8s %s\n", e.Name, e.Token)
+	}
+	fmt.Fprintf(&b, "Ready. Ctrl-C stops.\n")
+	fmt.Fprint(g.out, b.String())
+}
+
+func waitForSignal(n *devnet.Node) error {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		fmt.Fprintf(os.Stderr, "specie: %s, shutting down\n", s)
+	case <-n.Done():
+	}
+	return n.Close()
+}
+
+func serveCmd(g *globals) *cobra.Command {
+	var cfgPath, addr, name string
+	cmd := &cobra.Command{
+		Use:   "serve ledger|issuer|intermediary",
+		Short: "Run one role as its own process, talking to the others over HTTP",
+		Long: `Run one role of the network as its own process with its own data directory.
+The roles find each other and their credentials in the config written by
+'specie devnet init'. Example:
+
+  specie devnet init --data net --base-port 18080
+  specie serve ledger --config net/devnet.json --data net/ledger
+  specie serve issuer --config net/devnet.json --data net/issuer
+  specie serve intermediary --name bank-a --config net/devnet.json --data net/bank-a
+  specie serve intermediary --name bank-b --config net/devnet.json --data net/bank-b`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := devnet.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			role := args[0]
+			if addr == "" {
+				u := ""
+				switch role {
+				case "ledger":
+					u = cfg.Ledger.URL
+				case "issuer":
+					u = cfg.Issuer.URL
+				case "intermediary":
+					e, ok := cfg.Intermediary(name)
+					if !ok {
+						return fmt.Errorf("intermediary %q is not in %s", name, cfgPath)
+					}
+					u = e.URL
+				}
+				if addr, err = devnet.AddrOf(u); err != nil && role != "" {
+					return fmt.Errorf("serve %s: %w", role, err)
+				}
+			}
+			n, err := devnet.Serve(cfg, role, name, g.data, addr, logger())
+			if err != nil {
+				return err
+			}
+			who := role
+			if name != "" {
+				who += " " + name
+			}
+			fmt.Fprintf(g.out, "Specie %s serving %s/v1, data in %s\n", who, n.URL, g.data)
+			return waitForSignal(n)
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "./specie-data/devnet.json", "network config written by 'specie devnet init'")
+	cmd.Flags().StringVar(&addr, "http", "", "listen address (default: the role's URL in the config)")
+	cmd.Flags().StringVar(&name, "name", "", "intermediary name (for 'serve intermediary')")
+	return cmd
+}
+
+func devnetCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "devnet", Short: "Create network configurations"}
+	var base int
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write keys, credentials and a config for a network whose roles run as separate processes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o := devnet.DefaultInit("")
+			o.RoleURLs = map[string]string{}
+			for i, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {
+				o.RoleURLs[role] = fmt.Sprintf("http://127.0.0.1:%d", base+1+i)
+			}
+			c, err := devnet.Init(g.data, o)
+			if err != nil {
+				return err
+			}
+			return g.print(c, fmt.Sprintf("network %s written to %s: ledger %s, issuer %s, bank-a %s, bank-b %s",
+				c.Network.ID, filepath.Join(g.data, devnet.ConfigFile), c.Ledger.URL, c.Issuer.URL, c.Intermediaries[0].URL, c.Intermediaries[1].URL))
+		},
+	}
+	initCmd.Flags().IntVar(&base, "base-port", 18080, "ledger listens on base+1, issuer base+2, bank-a base+3, bank-b base+4")
+	cmd.AddCommand(initCmd)
+	return cmd
+}

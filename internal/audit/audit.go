@@ -1,0 +1,119 @@
+// Package audit lets a third party check the ledger without trusting its
+// operator: it verifies the hash chain of batch headers, the supply the
+// headers commit to, and any transaction's Merkle inclusion proof.
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// Summary is what a verified log shows.
+type Summary struct {
+	Batches      uint64     `json:"batches"`
+	Transactions uint64     `json:"transactions"`
+	Head         money.Hash `json:"head"`
+	Minted       uint64     `json:"minted"`
+	Redeemed     uint64     `json:"redeemed"`
+	Outstanding  uint64     `json:"outstanding"`
+	// SupplyMatches says the published supply equals what the last header
+	// commits to.
+	SupplyMatches bool `json:"supply_matches"`
+}
+
+// Chain checks headers incrementally. Feed it every header from 1 on.
+type Chain struct {
+	net money.Network
+	sum Summary
+	// last is the previous header, to check monotonic supply.
+	last *money.BatchHeader
+}
+
+// NewChain starts verifying the log of network net.
+func NewChain(net money.Network) *Chain { return &Chain{net: net} }
+
+// Add checks the next header: its sequence number, that it names the hash
+// of the previous header, and that minted and redeemed only grow with
+// redeemed never above minted.
+func (c *Chain) Add(h money.BatchHeader) error {
+	want := c.sum.Batches + 1
+	if h.Seq != want {
+		return fmt.Errorf("batch %d: expected sequence %d", h.Seq, want)
+	}
+	if h.Prev != c.sum.Head {
+		return fmt.Errorf("batch %d: previous hash %s, but batch %d hashes to %s", h.Seq, h.Prev, h.Seq-1, c.sum.Head)
+	}
+	if c.last != nil && (h.Minted < c.last.Minted || h.Redeemed < c.last.Redeemed) {
+		return fmt.Errorf("batch %d: supply totals went backwards", h.Seq)
+	}
+	if h.Redeemed > h.Minted {
+		return fmt.Errorf("batch %d: redeemed %d exceeds minted %d", h.Seq, h.Redeemed, h.Minted)
+	}
+	if h.TxCount == 0 {
+		return fmt.Errorf("batch %d: empty batch", h.Seq)
+	}
+	c.sum.Batches = h.Seq
+	c.sum.Transactions += uint64(h.TxCount)
+	c.sum.Head = c.net.HeaderHash(&h)
+	c.sum.Minted, c.sum.Redeemed, c.sum.Outstanding = h.Minted, h.Redeemed, h.Minted-h.Redeemed
+	c.last = &h
+	return nil
+}
+
+// Summary reports what has been verified so far.
+func (c *Chain) Summary() Summary { return c.sum }
+
+// VerifyLog fetches every header from the ledger, checks the chain, and
+// compares the supply the ledger publishes with what the headers commit to.
+func VerifyLog(ctx context.Context, l roles.Ledger) (Summary, error) {
+	info, err := l.Info(ctx)
+	if err != nil {
+		return Summary{}, fmt.Errorf("verify log: %w", err)
+	}
+	c := NewChain(info.Network)
+	for from := uint64(1); ; {
+		hs, err := l.Headers(ctx, from, 1000)
+		if err != nil {
+			return c.Summary(), fmt.Errorf("verify log: headers from %d: %w", from, err)
+		}
+		for _, h := range hs {
+			if err := c.Add(h); err != nil {
+				return c.Summary(), fmt.Errorf("verify log: %w", err)
+			}
+		}
+		if len(hs) == 0 {
+			break
+		}
+		from += uint64(len(hs))
+	}
+	s, err := l.Supply(ctx)
+	if err != nil {
+		return c.Summary(), fmt.Errorf("verify log: supply: %w", err)
+	}
+	sum := c.Summary()
+	sum.SupplyMatches = s.Minted == sum.Minted && s.Redeemed == sum.Redeemed && s.Outstanding == sum.Outstanding && s.Batches >= sum.Batches
+	if !sum.SupplyMatches {
+		return sum, fmt.Errorf("verify log: published supply (minted %d, redeemed %d) differs from the log (minted %d, redeemed %d)", s.Minted, s.Redeemed, sum.Minted, sum.Redeemed)
+	}
+	return sum, nil
+}
+
+// VerifyTx checks a transaction's inclusion proof against its batch header,
+// and that the header is the one the verified chain holds at that sequence
+// when chain headers are given (by seq).
+func VerifyTx(net money.Network, info roles.TxInfo, headerAt func(seq uint64) (money.BatchHeader, bool)) error {
+	h := info.Header
+	if err := money.VerifyInclusion(info.TxID, uint64(info.Index), uint64(h.TxCount), info.Proof, h.TxRoot); err != nil {
+		return fmt.Errorf("transaction %s: %w", info.TxID, err)
+	}
+	if headerAt != nil {
+		ch, ok := headerAt(h.Seq)
+		if !ok || net.HeaderHash(&ch) != net.HeaderHash(&h) {
+			return fmt.Errorf("transaction %s: batch %d header differs from the log", info.TxID, h.Seq)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,348 @@
+// Package bench generates real signed load against a Specie ledger, in
+// process or over HTTP, and measures committed throughput, commit latency,
+// CPU, memory and disk. Every transaction is a fresh Ed25519-signed transfer;
+// notes are pre-funded (genesis in process, real mints over HTTP) and
+// transactions pre-signed before the clock starts, so the figures measure
+// the ledger, not the load generator.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// Options choose the load.
+type Options struct {
+	Duration    time.Duration // how long to offer load
+	Rate        int           // transactions per second, open loop; 0 = as fast as possible (closed loop)
+	Notes       uint64        // unspent notes before the run
+	MaxTx       int           // transactions pre-signed (the run stops early if they run out)
+	Inputs      int           // inputs per transaction
+	Outputs     int           // outputs per transaction
+	Workers     int           // concurrent submitters (closed loop)
+	ClientBatch int           // transactions per submission, as an intermediary would batch
+	Bound       bool          // also measure the signature-verification bound
+	Progress    io.Writer     // progress line once a second, or nil
+}
+
+// Report is the one JSON object `specie bench` prints.
+type Report struct {
+	Mode         string         `json:"mode"`
+	Notes        uint64         `json:"notes"`
+	Inputs       int            `json:"inputs"`
+	Outputs      int            `json:"outputs"`
+	Rate         int            `json:"rate,omitempty"`
+	DurationS    float64        `json:"duration_s"`
+	Offered      int            `json:"offered"`
+	Committed    int            `json:"committed"`
+	CommittedTxS float64        `json:"committed_tx_s"`
+	LatencyMs    Latency        `json:"latency_ms"`
+	Rejected     map[string]int `json:"rejected"`
+	CPUSPerTx    float64        `json:"cpu_s_per_tx"`
+	CPUNote      string         `json:"cpu_note,omitempty"`
+	RSSBytes     uint64         `json:"rss_bytes"`
+	DiskPerNote  float64        `json:"disk_bytes_per_note,omitempty"`
+	BoundTxS     float64        `json:"bound_tx_s,omitempty"`
+	RatioToBound float64        `json:"ratio_to_bound,omitempty"`
+	Cores        int            `json:"cores"`
+	SetupS       float64        `json:"setup_s"`
+}
+
+// Latency percentiles, submit (or scheduled send) to durable commit.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+}
+
+// Target is the ledger under load plus what the bench needs around it.
+type Target struct {
+	Ledger roles.Ledger
+	// Fund makes `count` notes spendable by keys; in process it is the
+	// genesis path, over HTTP real mints. It also brings the unspent set to
+	// `total` notes where it can.
+	Fund func(total uint64, owners []*crypto.PrivateKey, count int, value uint64) ([]money.Note, []int, error)
+	// CPUSeconds reports the ledger's process CPU time (nil: this process).
+	CPUSeconds func() (float64, error)
+	// Disk reports bytes on disk of the ledger, or 0 if unknown.
+	Disk func() uint64
+	Mode string
+}
+
+// Run funds notes, pre-signs transactions, optionally measures the bound,
+// then offers load for the duration and reports.
+func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, error) {
+	o.defaults()
+	r := Report{Mode: t.Mode, Notes: o.Notes, Inputs: o.Inputs, Outputs: o.Outputs, Rate: o.Rate, Cores: runtime.GOMAXPROCS(0), Rejected: map[string]int{}}
+	setup := time.Now()
+	owners := make([]*crypto.PrivateKey, 256)
+	for i := range owners {
+		owners[i] = ledgertest.MustKey()
+	}
+	need := o.MaxTx * o.Inputs
+	notes, owner, err := t.Fund(o.Notes, owners, need, 1_000_00)
+	if err != nil {
+		return r, fmt.Errorf("bench: fund notes: %w", err)
+	}
+	txs := sign(net, notes, owner, owners, o)
+	r.SetupS = time.Since(setup).Seconds()
+	if o.Bound {
+		r.BoundTxS = bound(net, txs, o.Inputs)
+	}
+
+	cpu0, err := t.cpu()
+	if err != nil {
+		return r, err
+	}
+	lat, offered, elapsed := o.load(ctx, t.Ledger, txs, r.Rejected)
+	cpu1, _ := t.cpu()
+	r.DurationS = elapsed.Seconds()
+	r.Offered = offered
+	r.Committed = len(lat)
+	if elapsed > 0 {
+		r.CommittedTxS = float64(len(lat)) / elapsed.Seconds()
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		pct := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / 1e6 }
+		r.LatencyMs = Latency{P50: pct(0.50), P99: pct(0.99), P999: pct(0.999)}
+		r.CPUSPerTx = (cpu1 - cpu0) / float64(len(lat))
+	}
+	if t.CPUSeconds == nil {
+		r.CPUNote = "CPU of this process (ledger and load generator together)"
+	} else {
+		r.CPUNote = "CPU of the ledger process, from its /metrics"
+	}
+	r.RSSBytes = rss()
+	if t.Disk != nil && o.Notes > 0 {
+		r.DiskPerNote = float64(t.Disk()) / float64(o.Notes)
+	}
+	if r.BoundTxS > 0 {
+		r.RatioToBound = r.CommittedTxS / r.BoundTxS
+	}
+	return r, nil
+}
+
+func (o *Options) defaults() {
+	if o.Duration <= 0 {
+		o.Duration = 15 * time.Second
+	}
+	if o.Inputs <= 0 {
+		o.Inputs = 2
+	}
+	if o.Outputs <= 0 {
+		o.Outputs = 2
+	}
+	if o.MaxTx <= 0 {
+		o.MaxTx = 600_000
+	}
+	if o.Notes < uint64(o.MaxTx*o.Inputs) {
+		o.Notes = uint64(o.MaxTx * o.Inputs)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.ClientBatch <= 0 {
+		o.ClientBatch = 256
+	}
+}
+
+func (t Target) cpu() (float64, error) {
+	if t.CPUSeconds != nil {
+		return t.CPUSeconds()
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("bench: getrusage: %w", err)
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime), nil
+}
+
+// sign builds and signs every transaction on all cores: each spends the
+// next `Inputs` funded notes and pays `Outputs` bench keys.
+func sign(net money.Network, notes []money.Note, owner []int, owners []*crypto.PrivateKey, o Options) []*money.Tx {
+	n := len(notes) / o.Inputs
+	txs := make([]*money.Tx, n)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			keys := make([]*crypto.PrivateKey, o.Inputs)
+			for i := w; i < n; i += workers {
+				in := notes[i*o.Inputs : (i+1)*o.Inputs]
+				var total uint64
+				for j := range in {
+					keys[j] = owners[owner[i*o.Inputs+j]]
+					total += in[j].Value
+				}
+				outs := make([]money.Output, o.Outputs)
+				for j := range outs {
+					outs[j] = money.Output{Value: total / uint64(o.Outputs), Lock: money.KeyLock(owners[(i+j)%len(owners)].Public())}
+				}
+				outs[0].Value += total % uint64(o.Outputs)
+				tx := &money.Tx{Kind: money.Transfer, Nonce: uint64(i), Inputs: in, Outputs: outs}
+				ledgertest.SignSpend(net, tx, keys)
+				txs[i] = tx
+			}
+		}(w)
+	}
+	wg.Wait()
+	return txs
+}
+
+// bound measures how many of these transactions' signatures all cores
+// verify per second with the ledger's verification code (crypto.Batch),
+// doing nothing else, and converts it to transactions per second.
+func bound(net money.Network, txs []*money.Tx, inputs int) float64 {
+	sample := txs[:min(len(txs), 40_000)]
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (len(sample) + workers - 1) / workers
+	start := time.Now()
+	var wg sync.WaitGroup
+	for s := 0; s < len(sample); s += chunk {
+		wg.Add(1)
+		go func(part []*money.Tx) {
+			defer wg.Done()
+			b := crypto.NewBatch(512)
+			for _, tx := range part {
+				id := net.TxID(tx)
+				for j := range tx.Inputs {
+					b.Add(crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, net.ID, id, tx.InputSigs[j])
+				}
+				if b.Len() >= 512 {
+					b.Verify()
+				}
+			}
+			b.Verify()
+		}(sample[s:min(s+chunk, len(sample))])
+	}
+	wg.Wait()
+	return float64(len(sample)) / time.Since(start).Seconds()
+}
+
+// load offers the transactions and returns each committed one's latency in
+// nanoseconds.
+func (o Options) load(ctx context.Context, l roles.Ledger, txs []*money.Tx, rejected map[string]int) ([]int64, int, time.Duration) {
+	var mu sync.Mutex
+	lat := make([]int64, 0, len(txs))
+	var next atomic.Int64
+	var committed atomic.Int64
+	record := func(rs []roles.Result, err error, since time.Time, n int) {
+		d := time.Since(since).Nanoseconds()
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			rejected[string(errcode.Of(err))] += n
+			return
+		}
+		for _, r := range rs {
+			if r.Err != nil {
+				rejected[string(errcode.Of(r.Err))]++
+				continue
+			}
+			lat = append(lat, d)
+		}
+		committed.Add(int64(len(rs)))
+	}
+	start := time.Now()
+	deadline := start.Add(o.Duration)
+	stop := make(chan struct{})
+	if o.Progress != nil {
+		go func() {
+			tk := time.NewTicker(time.Second)
+			defer tk.Stop()
+			for {
+				select {
+				case <-stop:
+					fmt.Fprintf(o.Progress, "\r\033[K")
+					return
+				case now := <-tk.C:
+					el := now.Sub(start)
+					frac := min(1, el.Seconds()/o.Duration.Seconds())
+					bar := int(frac * 30)
+					fmt.Fprintf(o.Progress, "\r[%-30s] %3.0f%%  %d committed  %.0f tx/s", string(slices.Repeat([]byte{'#'}, bar)), frac*100, committed.Load(), float64(committed.Load())/el.Seconds())
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	offered := 0
+	if o.Rate <= 0 {
+		for w := 0; w < o.Workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) && ctx.Err() == nil {
+					s := int(next.Add(int64(o.ClientBatch))) - o.ClientBatch
+					if s >= len(txs) {
+						return
+					}
+					part := txs[s:min(s+o.ClientBatch, len(txs))]
+					t0 := time.Now()
+					rs, err := l.SubmitBatch(ctx, part)
+					record(rs, err, t0, len(part))
+				}
+			}()
+		}
+		wg.Wait()
+		offered = min(int(next.Load()), len(txs))
+	} else {
+		// Open loop: every millisecond send what the schedule says is due,
+		// timing latency from the scheduled moment, so queueing in a slow
+		// server shows up in the figures instead of slowing the generator.
+		tick := time.NewTicker(time.Millisecond)
+		sent := 0
+		for now := range tick.C {
+			if !now.Before(deadline) || sent >= len(txs) || ctx.Err() != nil {
+				break
+			}
+			due := min(int(float64(o.Rate)*now.Sub(start).Seconds()), len(txs))
+			if due <= sent {
+				continue
+			}
+			part := txs[sent:due]
+			sched := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second)))
+			sent = due
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rs, err := l.SubmitBatch(ctx, part)
+				record(rs, err, sched, len(part))
+			}()
+		}
+		tick.Stop()
+		wg.Wait()
+		offered = sent
+	}
+	elapsed := time.Since(start)
+	close(stop)
+	return lat, offered, elapsed
+}
+
+// rss is this process's resident set size.
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res uint64
+	fmt.Sscan(string(b), &size, &res)
+	return res * uint64(os.Getpagesize())
+}

@@ -1,0 +1,107 @@
+package devnet_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/specie/specie/internal/devnet"
+)
+
+// TestScenarioFourProcesses runs the scenario with the ledger, the issuer,
+// bank-a and bank-b as four separate `specie serve` processes, each with
+// its own data directory, talking to each other only over HTTP on loopback.
+func TestScenarioFourProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts four processes")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "specie")
+	build := exec.Command("go", "build", "-o", bin, "github.com/specie/specie/cmd/specie")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("build specie: %v", err)
+	}
+	o := devnet.DefaultInit("")
+	o.RoleURLs = map[string]string{}
+	for _, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {
+		o.RoleURLs[role] = "http://" + freeAddr(t)
+	}
+	cfg, err := devnet.Init(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, devnet.ConfigFile)
+	start := func(args ...string) {
+		name := args[0]
+		if len(args) > 1 {
+			name = args[len(args)-1]
+		}
+		full := append([]string{"serve"}, args...)
+		full = append(full, "--config", cfgPath, "--data", filepath.Join(dir, "data-"+name))
+		cmd := exec.Command(bin, full...)
+		logf, err := os.Create(filepath.Join(dir, name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+			logf.Close()
+			if t.Failed() {
+				b, _ := os.ReadFile(logf.Name())
+				t.Logf("--- %s log ---\n%s", name, b)
+			}
+		})
+	}
+	start("ledger")
+	start("issuer")
+	start("intermediary", "--name", "bank-a")
+	start("intermediary", "--name", "bank-b")
+	for _, u := range []string{cfg.Ledger.URL, cfg.Issuer.URL, cfg.Intermediaries[0].URL, cfg.Intermediaries[1].URL} {
+		waitHealthy(t, u)
+	}
+	p := newParties(t, cfg, cfg.Ledger.URL, cfg.Issuer.URL, cfg.Intermediaries[0].URL, cfg.Intermediaries[1].URL)
+	runScenario(t, p)
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHealthy(t *testing.T, url string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal(fmt.Errorf("%s not healthy after 30s", url))
+}

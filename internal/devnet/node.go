@@ -1,0 +1,227 @@
+package devnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/specie/specie/client"
+	"github.com/specie/specie/internal/api"
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/intermediary"
+	"github.com/specie/specie/internal/issuer"
+	"github.com/specie/specie/internal/ledger"
+	"github.com/specie/specie/internal/roles"
+)
+
+// Node is a running process of the network: every role (`specie up`) or one.
+type Node struct {
+	Config *Config
+	Ledger *ledger.Ledger
+	Issuer *issuer.Issuer
+	Banks  map[string]*intermediary.Intermediary
+	// URL is where this node's HTTP API listens.
+	URL string
+
+	srv    *http.Server
+	closed chan struct{}
+	serr   error
+}
+
+// Up starts every role in one process with embedded storage under dir,
+// creating the network on first start and resuming it after.
+func Up(dir, addr string, log *slog.Logger) (*Node, bool, error) {
+	cfg, created, err := LoadOrInit(dir, DefaultInit("http://"+addr))
+	if err != nil {
+		return nil, false, err
+	}
+	n := &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}
+	fail := func(err error) (*Node, bool, error) {
+		n.closeServices()
+		return nil, false, err
+	}
+	n.Ledger, err = ledger.Open(filepath.Join(dir, "ledger"), cfg.ledgerConfig(log))
+	if err != nil {
+		return fail(err)
+	}
+	var mu sync.RWMutex
+	peers := func(name string) (roles.Intermediary, bool) {
+		mu.RLock()
+		defer mu.RUnlock()
+		b, ok := n.Banks[name]
+		if !ok {
+			return nil, false
+		}
+		return b, true
+	}
+	icfg, err := cfg.issuerConfig()
+	if err != nil {
+		return fail(err)
+	}
+	n.Issuer, err = issuer.Open(filepath.Join(dir, "issuer"), icfg, n.Ledger, issuer.Directory(peers))
+	if err != nil {
+		return fail(err)
+	}
+	for _, e := range cfg.Intermediaries {
+		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network}, n.Ledger, n.Issuer, intermediary.Directory(peers))
+		if err != nil {
+			return fail(err)
+		}
+		mu.Lock()
+		n.Banks[e.Name] = b
+		mu.Unlock()
+	}
+	banks := map[string]roles.Intermediary{}
+	for name, b := range n.Banks {
+		banks[name] = b
+	}
+	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}); err != nil {
+		return fail(err)
+	}
+	return n, created, nil
+}
+
+// Serve starts one role as its own process: "ledger", "issuer", or
+// "intermediary" with its name. It keeps its state under dataDir and talks
+// to the other roles only over HTTP, with its own credential.
+func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*Node, error) {
+	n := &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}
+	var err error
+	ac := api.Config{Credentials: cfg.credentials(), Logger: log}
+	switch role {
+	case "ledger":
+		n.Ledger, err = ledger.Open(dataDir, cfg.ledgerConfig(log))
+		if err != nil {
+			return nil, err
+		}
+		ac.Ledger = n.Ledger
+	case "issuer":
+		icfg, err := cfg.issuerConfig()
+		if err != nil {
+			return nil, err
+		}
+		led := client.New(cfg.Ledger.URL, cfg.Issuer.Token).Ledger()
+		peers := func(p string) (roles.Intermediary, bool) {
+			e, ok := cfg.Intermediary(p)
+			if !ok {
+				return nil, false
+			}
+			return client.New(e.URL, cfg.Issuer.Token).Intermediary(p), true
+		}
+		n.Issuer, err = issuer.Open(dataDir, icfg, led, issuer.Directory(peers))
+		if err != nil {
+			return nil, err
+		}
+		ac.Issuer = n.Issuer
+	case "intermediary":
+		self, ok := cfg.Intermediary(name)
+		if !ok {
+			return nil, fmt.Errorf("serve intermediary: %q is not in the config", name)
+		}
+		led := client.New(cfg.Ledger.URL, self.Token).Ledger()
+		iss := client.New(cfg.Issuer.URL, self.Token).Issuer()
+		peers := func(p string) (roles.Intermediary, bool) {
+			e, ok := cfg.Intermediary(p)
+			if !ok {
+				return nil, false
+			}
+			return client.New(e.URL, self.Token).Intermediary(p), true
+		}
+		b, err := intermediary.Open(dataDir, intermediary.Config{Name: name, Network: cfg.Network}, led, iss, intermediary.Directory(peers))
+		if err != nil {
+			return nil, err
+		}
+		n.Banks[name] = b
+		ac.Intermediaries = map[string]roles.Intermediary{name: b}
+	default:
+		return nil, fmt.Errorf("serve: unknown role %q (want ledger, issuer or intermediary)", role)
+	}
+	if err := n.serve(addr, ac); err != nil {
+		n.closeServices()
+		return nil, err
+	}
+	return n, nil
+}
+
+// AddrOf returns the host:port of a role's URL.
+func AddrOf(u string) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return "", fmt.Errorf("bad URL %q", u)
+	}
+	return p.Host, nil
+}
+
+func (c *Config) ledgerConfig(log *slog.Logger) ledger.Config {
+	return ledger.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKeys: c.RedeemKeys, Shards: c.Shards, Logger: log}
+}
+
+func (c *Config) issuerConfig() (issuer.Config, error) {
+	rk, err := crypto.LoadKey(c.RedeemKeyFile)
+	if err != nil {
+		return issuer.Config{}, err
+	}
+	return issuer.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKey: rk, Reserves: c.Reserves}, nil
+}
+
+func (c *Config) credentials() []api.Credential {
+	var out []api.Credential
+	for tok, p := range c.Principals() {
+		out = append(out, api.Credential{Token: tok, Principal: p})
+	}
+	return out
+}
+
+func (n *Node) serve(addr string, ac api.Config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	n.URL = "http://" + ln.Addr().String()
+	n.srv = &http.Server{Handler: api.New(ac).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.closed = make(chan struct{})
+	go func() {
+		defer close(n.closed)
+		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			n.serr = err
+		}
+	}()
+	return nil
+}
+
+// Done is closed when the HTTP server stops.
+func (n *Node) Done() <-chan struct{} { return n.closed }
+
+// Close stops the HTTP server, then every role, last the ledger.
+func (n *Node) Close() error {
+	var errs []error
+	if n.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, n.srv.Shutdown(ctx))
+		cancel()
+		<-n.closed
+	}
+	errs = append(errs, n.closeServices())
+	return errors.Join(errs...)
+}
+
+func (n *Node) closeServices() error {
+	var errs []error
+	for _, b := range n.Banks {
+		errs = append(errs, b.Close())
+	}
+	if n.Issuer != nil {
+		errs = append(errs, n.Issuer.Close())
+	}
+	if n.Ledger != nil {
+		errs = append(errs, n.Ledger.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,280 @@
+package issuer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// Redeem acknowledges a redeem transaction signed by the calling
+// intermediary with the issuer's redeem key, commits it, and credits the
+// destroyed amount (inputs minus outputs) to the caller's reserve account.
+// Redeeming the same transaction again returns the first outcome and
+// credits nothing more. A ledger rejection is returned unchanged and
+// changes nothing.
+func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, error) {
+	caller, ok := roles.Caller(ctx)
+	if !ok || caller.Role != roles.RoleIntermediary {
+		return roles.Redemption{}, errcode.New(errcode.Unauthorized, "only an intermediary may redeem")
+	}
+	if tx == nil || tx.Kind != money.Redeem {
+		return roles.Redemption{}, errcode.New(errcode.Malformed, "not a redeem transaction")
+	}
+	// Work on a copy: the issuer's acknowledgement replaces any Auth.
+	rtx := *tx
+	rtx.Auth = nil
+	if err := rtx.Check(); err != nil {
+		return roles.Redemption{}, errcode.New(errcode.Malformed, "redeem: %v", err)
+	}
+	in, out := rtx.Sums()
+	amount := in - out
+	id := is.cfg.Network.TxID(&rtx)
+	rtx.Auth = []money.KeySig{{
+		Key: is.cfg.RedeemKey.Public(),
+		Sig: is.cfg.RedeemKey.Sign(crypto.Redeem, is.cfg.Network.ID, id),
+	}}
+	rec := redemption{Intermediary: caller.Name, Amount: amount}
+
+	is.mu.Lock()
+	if err := is.usable(); err != nil {
+		is.mu.Unlock()
+		return roles.Redemption{}, err
+	}
+	if _, ok := is.reserves[caller.Name]; !ok {
+		is.mu.Unlock()
+		return roles.Redemption{}, errcode.Forbidden("%q has no reserve account", caller.Name)
+	}
+	done, err := is.getRedemption(prefRedeem, id)
+	if err == nil && done == nil {
+		var pending *redemption
+		pending, err = is.getRedemption(prefIntent, id)
+		if err == nil && pending != nil && pending.Intermediary != caller.Name {
+			err = errcode.Forbidden("redeem %s was submitted by another intermediary", id)
+		}
+	}
+	if err != nil {
+		is.mu.Unlock()
+		return roles.Redemption{}, err
+	}
+	if done != nil {
+		is.mu.Unlock()
+		if done.Intermediary != caller.Name {
+			return roles.Redemption{}, errcode.Forbidden("redeem %s was credited to another intermediary", id)
+		}
+		return done.outcome(), nil
+	}
+	if is.busy[id] {
+		is.mu.Unlock()
+		return roles.Redemption{}, errcode.New(errcode.Conflict, "redeem %s is already being submitted", id)
+	}
+	// Persist the intent first: after a crash, Open asks the ledger.
+	if err := is.putIntent(id, &rec); err != nil {
+		is.mu.Unlock()
+		return roles.Redemption{}, err
+	}
+	is.busy[id] = true
+	is.mu.Unlock()
+
+	rc, err := is.ledger.Submit(ctx, &rtx)
+	if err == nil {
+		return is.credit(id, rc)
+	}
+	switch errcode.Of(err) {
+	case errcode.DoubleSpend, errcode.Unavailable, errcode.Internal:
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		found, rc, lerr := is.lookupTx(lctx, id)
+		cancel()
+		if lerr != nil {
+			is.mu.Lock()
+			delete(is.busy, id) // the intent stays: the retry loop asks again
+			is.mu.Unlock()
+			is.log.Warn("redeem outcome unknown; will ask the ledger again", "id", id, "submit", err, "lookup", lerr)
+			return roles.Redemption{}, err
+		}
+		if found {
+			// Committed by an earlier attempt whose answer was lost.
+			return is.credit(id, rc)
+		}
+	}
+	is.dropIntent(id)
+	is.log.Info("ledger rejected redeem", "id", id, "intermediary", caller.Name, "err", err)
+	return roles.Redemption{}, err
+}
+
+func (r *redemption) outcome() roles.Redemption {
+	out := roles.Redemption{Intermediary: r.Intermediary, Amount: r.Amount}
+	if r.Receipt != nil {
+		out.Receipt = *r.Receipt
+	}
+	return out
+}
+
+// putIntent records that a redeem may be at the ledger. Caller holds mu.
+func (is *Issuer) putIntent(id money.TxID, r *redemption) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return errcode.New(errcode.Internal, "encode redeem %s: %v", id, err)
+	}
+	b := is.db.NewBatch()
+	b.Set(key(prefIntent, id[:]), v)
+	if err := b.Commit(true); err != nil {
+		return errcode.New(errcode.Internal, "record redeem %s: %v", id, err)
+	}
+	return nil
+}
+
+// dropIntent forgets a redeem the ledger did not commit.
+func (is *Issuer) dropIntent(id money.TxID) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	delete(is.busy, id)
+	if is.closed {
+		return
+	}
+	b := is.db.NewBatch()
+	b.Delete(key(prefIntent, id[:]))
+	if err := b.Commit(true); err != nil {
+		is.log.Error("cannot drop redeem intent", "id", id, "err", err)
+	}
+}
+
+// credit records a committed redeem: in one batch the reserve is credited
+// and the intent becomes a redemption. A redemption already credited is
+// returned as it is, so nothing is credited twice.
+func (is *Issuer) credit(id money.TxID, rc roles.Receipt) (roles.Redemption, error) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	delete(is.busy, id)
+	if err := is.usable(); err != nil {
+		return roles.Redemption{}, err
+	}
+	done, err := is.getRedemption(prefRedeem, id)
+	if err != nil {
+		return roles.Redemption{}, err
+	}
+	if done != nil {
+		return done.outcome(), nil
+	}
+	r, err := is.getRedemption(prefIntent, id)
+	if err != nil {
+		return roles.Redemption{}, err
+	}
+	if r == nil {
+		return roles.Redemption{}, errcode.New(errcode.Internal, "redeem %s committed but its record is gone", id)
+	}
+	bal, err := money.Add(is.reserves[r.Intermediary], r.Amount)
+	if err != nil {
+		is.log.Error("reserve would overflow", "id", id, "intermediary", r.Intermediary)
+		return roles.Redemption{}, errcode.New(errcode.Internal, "redeem %s: reserve of %s overflows", id, r.Intermediary)
+	}
+	r.Receipt = &rc
+	v, err := json.Marshal(r)
+	if err != nil {
+		return roles.Redemption{}, errcode.New(errcode.Internal, "encode redeem %s: %v", id, err)
+	}
+	b := is.db.NewBatch()
+	b.Delete(key(prefIntent, id[:]))
+	b.Set(key(prefRedeem, id[:]), v)
+	b.Set(key(prefReserv, []byte(r.Intermediary)), encodeU64(bal))
+	if err := b.Commit(true); err != nil {
+		return roles.Redemption{}, errcode.New(errcode.Internal, "credit redeem %s: %v", id, err)
+	}
+	is.reserves[r.Intermediary] = bal
+	cur := is.cfg.Network.Currency
+	is.log.Info("redeem committed", "id", id, "intermediary", r.Intermediary, "amount", cur.Format(r.Amount),
+		"batch", rc.Batch, "reserve", cur.Format(bal))
+	return r.outcome(), nil
+}
+
+// reconcileAll settles every mint and redeem a crash or a lost ledger answer
+// left undecided: committed ones are finished (once), the others are
+// returned to pending (mints) or forgotten (redeems).
+func (is *Issuer) reconcileAll(ctx context.Context) {
+	is.mu.Lock()
+	if is.closed {
+		is.mu.Unlock()
+		return
+	}
+	var mints []money.TxID
+	for id := range is.open {
+		if is.busy[id] {
+			continue
+		}
+		p, err := is.getProposal(id)
+		if err != nil {
+			is.log.Error("read open proposal", "id", id, "err", err)
+			continue
+		}
+		// A pending proposal with a full quorum was submitted before.
+		if p.Status == statusSubmitting || len(p.Approvals) >= is.cfg.MintQuorum {
+			mints = append(mints, id)
+		}
+	}
+	var redeems []money.TxID
+	err := is.db.Scan(prefIntent, nil, func(k, _ []byte) error {
+		var id money.TxID
+		if len(k) != len(prefIntent)+len(id) {
+			return fmt.Errorf("bad redeem intent key %x", k)
+		}
+		copy(id[:], k[len(prefIntent):])
+		if !is.busy[id] {
+			redeems = append(redeems, id)
+		}
+		return nil
+	})
+	for _, id := range mints {
+		is.busy[id] = true
+	}
+	for _, id := range redeems {
+		is.busy[id] = true
+	}
+	is.mu.Unlock()
+	if err != nil {
+		is.log.Error("read redeem intents", "err", err)
+	}
+
+	for _, id := range mints {
+		found, rc, err := is.lookupTx(ctx, id)
+		switch {
+		case err != nil:
+			is.release(id)
+			is.log.Warn("cannot ask the ledger about a mint; will retry", "id", id, "err", err)
+		case found:
+			if _, err := is.finishMint(id, rc); err != nil {
+				is.log.Error("cannot finish committed mint", "id", id, "err", err)
+				continue
+			}
+			if err := is.deliverOne(ctx, id); err != nil {
+				is.log.Warn("mint not delivered yet; will retry", "id", id, "err", err)
+			}
+		default:
+			is.backToPending(id)
+		}
+	}
+	for _, id := range redeems {
+		found, rc, err := is.lookupTx(ctx, id)
+		switch {
+		case err != nil:
+			is.release(id)
+			is.log.Warn("cannot ask the ledger about a redeem; will retry", "id", id, "err", err)
+		case found:
+			if _, err := is.credit(id, rc); err != nil {
+				is.log.Error("cannot credit committed redeem", "id", id, "err", err)
+			}
+		default:
+			is.dropIntent(id)
+			is.log.Info("interrupted redeem was not committed; forgotten", "id", id)
+		}
+	}
+}
+
+func (is *Issuer) release(id money.TxID) {
+	is.mu.Lock()
+	delete(is.busy, id)
+	is.mu.Unlock()
+}

@@ -1,0 +1,353 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/store"
+)
+
+// commitLoop is the single sequencer: it takes whatever validated
+// transactions are waiting (up to MaxBatch), commits them as one batch with
+// one fsync, and answers every waiter. While one batch is being written the
+// next one accumulates, so fsync cost is shared by many transactions.
+func (l *Ledger) commitLoop() {
+	defer l.wg.Done()
+	batch := make([]*checked, 0, l.cfg.MaxBatch)
+	for {
+		select {
+		case c := <-l.queue:
+			batch = append(batch[:0], c)
+		case <-l.closed:
+			l.drain()
+			return
+		}
+	fill:
+		for len(batch) < l.cfg.MaxBatch {
+			select {
+			case c := <-l.queue:
+				batch = append(batch, c)
+			default:
+				break fill
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+// drain answers transactions still queued at shutdown: they were never
+// committed.
+func (l *Ledger) drain() {
+	for {
+		select {
+		case c := <-l.queue:
+			c.done <- result{err: errcode.New(errcode.Unavailable, "ledger is shutting down")}
+		default:
+			return
+		}
+	}
+}
+
+// commit runs one batch through the state machine and makes it durable.
+func (l *Ledger) commit(batch []*checked) {
+	if l.fatal != nil {
+		for _, c := range batch {
+			c.done <- result{err: errcode.New(errcode.Unavailable, "ledger stopped after a storage failure: %v", l.fatal)}
+		}
+		return
+	}
+	view, err := l.lookup(batch)
+	if err != nil {
+		l.fail(batch, err)
+		return
+	}
+	l.mu.RLock()
+	before := l.meta
+	l.mu.RUnlock()
+	out, err := apply(&before, batch, view)
+	if err != nil {
+		l.fail(batch, err)
+		return
+	}
+	for i, c := range batch {
+		if out.errs[i] != nil {
+			c.err = out.errs[i]
+		}
+	}
+	for i, c := range batch {
+		if out.missing[i] >= 0 {
+			c.err = l.explainMissing(c, out.missing[i], batch)
+		}
+	}
+	if len(out.ids) == 0 {
+		l.answer(batch, 0)
+		return
+	}
+	if err := l.persist(batch, &out); err != nil {
+		l.fail(batch, err)
+		return
+	}
+	l.mu.Lock()
+	l.meta = out.after
+	l.mu.Unlock()
+	l.answer(batch, out.after.seq)
+}
+
+// explainMissing tells a spent note from one that never existed: a note
+// whose creating transaction is committed (or commits in this batch) was
+// spent; otherwise it is unknown.
+func (l *Ledger) explainMissing(c *checked, input int, batch []*checked) error {
+	n := &c.tx.Inputs[input]
+	for _, o := range batch {
+		if o.err == nil && o.id == n.TxID {
+			return errcode.New(errcode.UnknownNote, "input %d: note %s is created in the same batch; resubmit after it commits", input, c.ins[input])
+		}
+	}
+	loc, err := l.db.Get(txKey(nil, &n.TxID))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && len(loc) == txLocSize && n.Index >= uint32(binary.BigEndian.Uint16(loc[13:]))) {
+		return errcode.New(errcode.UnknownNote, "input %d: note %s was never created", input, c.ins[input])
+	}
+	return c.err
+}
+
+func (l *Ledger) answer(batch []*checked, seq uint64) {
+	var idx uint32
+	for _, c := range batch {
+		if c.err != nil {
+			c.done <- result{err: c.err}
+			continue
+		}
+		c.done <- result{receipt: receiptPos{batch: seq, index: idx}}
+		idx++
+	}
+}
+
+// fail stops the ledger: after a storage error we cannot know what is on
+// disk, so nothing more is accepted until a restart reloads it.
+func (l *Ledger) fail(batch []*checked, err error) {
+	l.log.Error("commit failed; ledger stopped", "err", err)
+	l.fatal = err
+	for _, c := range batch {
+		c.done <- result{err: errcode.New(errcode.Internal, "commit failed: %v", err)}
+	}
+}
+
+// view is the part of the ledger state a batch reads: for each input
+// note, whether it was unspent before the batch, and for each mint, whether
+// its txid was already committed.
+type view struct {
+	unspent   map[money.NoteID]bool
+	committed map[money.TxID]bool
+}
+
+// lookup reads the state the batch depends on, one goroutine per group of
+// shards, so reads from different shards proceed in parallel.
+func (l *Ledger) lookup(batch []*checked) (view, error) {
+	v := view{unspent: make(map[money.NoteID]bool), committed: make(map[money.TxID]bool)}
+	shards := make([][]money.NoteID, l.cfg.Shards)
+	for _, c := range batch {
+		for i := range c.ins {
+			s := l.shardOf(&c.ins[i])
+			shards[s] = append(shards[s], c.ins[i])
+		}
+		if c.tx.Kind == money.Mint {
+			ok, err := l.db.Has(txKey(nil, &c.id))
+			if err != nil {
+				return v, fmt.Errorf("lookup mint %s: %w", c.id, err)
+			}
+			v.committed[c.id] = ok
+		}
+	}
+	workers := min(l.cfg.Shards, 8)
+	found := make([][]bool, l.cfg.Shards)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var key []byte
+			for s := w; s < l.cfg.Shards; s += workers {
+				found[s] = make([]bool, len(shards[s]))
+				for i := range shards[s] {
+					key = noteKey(key, &shards[s][i])
+					ok, err := l.db.Has(key)
+					if err != nil {
+						errs[w] = fmt.Errorf("lookup shard %d: %w", s, err)
+						return
+					}
+					found[s][i] = ok
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return v, err
+	}
+	for s := range shards {
+		for i, id := range shards[s] {
+			v.unspent[id] = found[s][i]
+		}
+	}
+	return v, nil
+}
+
+// outcome is what the state machine decided for one batch.
+type outcome struct {
+	errs    []error // per transaction; nil when it commits
+	missing []int   // per transaction: the input that was not unspent, or -1
+	ids     []money.TxID
+	after   meta
+	header  money.BatchHeader
+}
+
+// apply is the state machine step. It is a pure function of the state
+// before the batch (meta and the view) and the batch's order: transactions
+// are taken in order; one commits when every input was unspent before the
+// batch and not spent by an earlier transaction of the batch. It asserts
+// conservation of money before returning: an error here is a bug, and the
+// batch is refused whole.
+func apply(before *meta, batch []*checked, v view) (outcome, error) {
+	out := outcome{errs: make([]error, len(batch)), missing: make([]int, len(batch)), after: *before}
+	spent := make(map[money.NoteID]struct{}, len(v.unspent))
+	minted := make(map[money.TxID]struct{})
+	m := &out.after
+	for i, c := range batch {
+		out.missing[i] = -1
+		if c.tx.Kind == money.Mint {
+			_, dup := minted[c.id]
+			if v.committed[c.id] || dup {
+				out.errs[i] = errcode.New(errcode.DoubleSpend, "mint %s was already committed", c.id)
+				continue
+			}
+		}
+		ok := true
+		for j := range c.ins {
+			if _, gone := spent[c.ins[j]]; gone || !v.unspent[c.ins[j]] {
+				out.errs[i] = errcode.New(errcode.DoubleSpend, "input %d: note %s is already spent", j, c.ins[j])
+				out.missing[i] = j
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		switch c.tx.Kind {
+		case money.Mint:
+			if m.minted+c.out < m.minted {
+				out.errs[i] = errcode.New(errcode.LimitExceeded, "mint %s would overflow the supply", c.id)
+				continue
+			}
+			minted[c.id] = struct{}{}
+			m.minted += c.out
+		case money.Redeem:
+			m.redeemed += c.in - c.out
+		}
+		for j := range c.ins {
+			spent[c.ins[j]] = struct{}{}
+		}
+		m.unspentSum = m.unspentSum - c.in + c.out
+		m.unspent = m.unspent - uint64(len(c.ins)) + uint64(len(c.tx.Outputs))
+		out.ids = append(out.ids, c.id)
+	}
+	if len(out.ids) == 0 {
+		return out, nil
+	}
+	if err := m.conserved(); err != nil {
+		return out, fmt.Errorf("batch %d: %w", before.seq+1, err)
+	}
+	m.seq = before.seq + 1
+	out.header = money.BatchHeader{
+		Seq:      m.seq,
+		Prev:     before.head,
+		TxRoot:   money.MerkleRoot(out.ids),
+		TxCount:  uint32(len(out.ids)),
+		Minted:   m.minted,
+		Redeemed: m.redeemed,
+	}
+	return out, nil
+}
+
+// persist writes the batch's effects in one atomic, fsynced store batch.
+func (l *Ledger) persist(batch []*checked, out *outcome) error {
+	b := l.db.NewBatch()
+	var key, val []byte
+	var idx uint32
+	for i, c := range batch {
+		if out.errs[i] != nil {
+			continue
+		}
+		for j := range c.ins {
+			b.Delete(noteKey(key, &c.ins[j]))
+		}
+		for j := range c.tx.Outputs {
+			n := money.Note{TxID: c.id, Index: uint32(j), Output: c.tx.Outputs[j]}
+			id := l.net.NoteID(&n)
+			val = binary.BigEndian.AppendUint64(val[:0], n.Value)
+			b.Set(noteKey(key, &id), val)
+		}
+		val = binary.BigEndian.AppendUint64(val[:0], out.after.seq)
+		val = binary.BigEndian.AppendUint32(val, idx)
+		val = append(val, byte(c.tx.Kind))
+		val = binary.BigEndian.AppendUint16(val, uint16(len(c.tx.Outputs)))
+		b.Set(txKey(key, &c.id), val)
+		idx++
+	}
+	b.Set(batchKey(out.after.seq), encodeBatch(&out.header, out.ids))
+	out.after.head = l.net.HeaderHash(&out.header)
+	b.Set([]byte(keyMeta), out.after.encode())
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("commit batch %d: %w", out.after.seq, err)
+	}
+	return nil
+}
+
+// CheckInvariants scans the whole unspent set and checks it against the
+// running totals and the log: conservation (invariant 1) and the hash chain.
+// It reads everything, so it is for audits and tests, not the hot path.
+func (l *Ledger) CheckInvariants() error {
+	l.mu.RLock()
+	m := l.meta
+	l.mu.RUnlock()
+	var sum, count uint64
+	err := l.db.Scan([]byte{prefixNote}, nil, func(_, v []byte) error {
+		var err error
+		sum, err = money.Add(sum, binary.BigEndian.Uint64(v))
+		count++
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("scan unspent: %w", err)
+	}
+	if sum != m.minted-m.redeemed || sum != m.unspentSum || count != m.unspent {
+		return fmt.Errorf("conservation broken: unspent notes hold %d in %d notes; totals say %d (minted %d - redeemed %d) in %d notes",
+			sum, count, m.minted-m.redeemed, m.minted, m.redeemed, m.unspent)
+	}
+	var prev money.Hash
+	var seq uint64
+	err = l.db.Scan([]byte{prefixBatch}, nil, func(_, v []byte) error {
+		h, ids, err := decodeBatch(v)
+		if err != nil {
+			return err
+		}
+		seq++
+		if h.Seq != seq || h.Prev != prev || h.TxRoot != money.MerkleRoot(ids) {
+			return fmt.Errorf("log broken at batch %d", h.Seq)
+		}
+		prev = l.net.HeaderHash(&h)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if seq != m.seq || prev != m.head {
+		return fmt.Errorf("log head: %d batches, meta says %d", seq, m.seq)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package ledger_test
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/ledger"
+	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/money"
+)
+
+const crashSeed = 42
+
+// TestCrashRecovery runs a child process that commits under load and prints
+// each txid once the ledger reports it committed; the parent kills it with
+// SIGKILL at a random moment, reopens the data directory, and checks that
+// every reported transaction is there and that money is conserved. Three
+// rounds on the same directory.
+func TestCrashRecovery(t *testing.T) {
+	if dir := os.Getenv("SPECIE_CRASH_CHILD"); dir != "" {
+		crashChild(dir)
+		return
+	}
+	dir := t.TempDir()
+	n := ledgertest.NewFromSeed(crashSeed)
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t.Logf("seed %d", seed)
+	var reported []money.TxID
+	for round := 0; round < 3; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$")
+		cmd.Env = append(os.Environ(), "SPECIE_CRASH_CHILD="+dir)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		// Wait until the child is committing, then kill it at a random point.
+		var got int
+		deadline := time.After(60 * time.Second)
+		killAt := 200 + rng.IntN(2000)
+	read:
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					break read
+				}
+				id, err := money.ParseHash(line)
+				if err != nil {
+					continue
+				}
+				reported = append(reported, id)
+				got++
+				if got == killAt {
+					cmd.Process.Signal(syscall.SIGKILL)
+				}
+			case <-deadline:
+				cmd.Process.Signal(syscall.SIGKILL)
+				t.Fatalf("round %d: child reported only %d commits in 60s", round, got)
+			}
+		}
+		cmd.Wait()
+		t.Logf("round %d: killed after %d reported commits", round, got)
+
+		l, err := ledger.Open(dir, n.Config())
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill: %v", round, err)
+		}
+		for _, id := range reported {
+			if _, err := l.Tx(ctx, id); err != nil {
+				t.Fatalf("round %d: transaction %s was reported committed but is lost: %v", round, id, err)
+			}
+		}
+		if err := l.CheckInvariants(); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		l.Close()
+	}
+}
+
+// crashChild commits payments forever from four goroutines, printing each
+// committed txid.
+func crashChild(dir string) {
+	n := ledgertest.NewFromSeed(crashSeed)
+	l, err := ledger.Open(dir, n.Config())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	var mu sync.Mutex
+	report := func(id money.TxID) {
+		mu.Lock()
+		os.Stdout.WriteString(id.String() + "\n")
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := ledgertest.MustKey()
+			mint := n.Mint([]int{0, 1}, ledgertest.To(k, 1_000_000))
+			if _, err := l.Submit(ctx, mint); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			report(n.Network.TxID(mint))
+			note := n.Notes(mint)[0]
+			for i := 0; ; i++ {
+				var txs []*money.Tx
+				// A chain of payments back to the same key, in batches.
+				tx := n.Spend(money.Transfer, []money.Note{note}, []*crypto.PrivateKey{k}, ledgertest.To(k, note.Value-1), ledgertest.To(k, 1))
+				txs = append(txs, tx)
+				rs, err := l.SubmitBatch(ctx, txs)
+				if err != nil || rs[0].Err != nil {
+					fmt.Fprintln(os.Stderr, "child:", err, rs[0].Err, strconv.Itoa(i))
+					os.Exit(2)
+				}
+				report(rs[0].Receipt.TxID)
+				note = n.Notes(tx)[0]
+			}
+		}()
+	}
+	wg.Wait()
+}

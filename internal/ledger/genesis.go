@@ -1,0 +1,77 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/specie/specie/internal/money"
+)
+
+// GenesisOutputs is how many notes each genesis transaction creates.
+const GenesisOutputs = money.MaxOutputs
+
+// Genesis loads an initial unspent set into an empty ledger in bulk: the
+// state a network starts from when money is migrated from an existing
+// system, and how the load generator pre-funds millions of notes before
+// its clock starts. The notes are the outputs of unsigned genesis mint
+// transactions (nonce = their number) recorded as batch 1 of the log, so
+// supply and the log stay verifiable. It refuses a ledger that has already
+// committed anything. created, if not nil, sees each genesis transaction.
+func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created func(tx *money.Tx, id money.TxID)) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.meta.seq != 0 {
+		return fmt.Errorf("genesis: ledger already has %d batches", l.meta.seq)
+	}
+	m := l.meta
+	var ids []money.Hash
+	b := l.db.NewBatch()
+	var key, val []byte
+	tx := &money.Tx{Kind: money.Mint}
+	for i, nonce := uint64(0), uint64(0); i < n; nonce++ {
+		tx.Nonce = nonce
+		tx.Outputs = tx.Outputs[:0]
+		for ; i < n && len(tx.Outputs) < GenesisOutputs; i++ {
+			tx.Outputs = append(tx.Outputs, output(i))
+		}
+		id := l.net.TxID(tx)
+		for j := range tx.Outputs {
+			note := money.Note{TxID: id, Index: uint32(j), Output: tx.Outputs[j]}
+			nid := l.net.NoteID(&note)
+			val = binary.BigEndian.AppendUint64(val[:0], note.Value)
+			b.Set(noteKey(key, &nid), val)
+			var err error
+			if m.minted, err = money.Add(m.minted, note.Value); err != nil {
+				b.Discard()
+				return fmt.Errorf("genesis: %w", err)
+			}
+		}
+		m.unspent += uint64(len(tx.Outputs))
+		val = binary.BigEndian.AppendUint64(val[:0], 1)
+		val = binary.BigEndian.AppendUint32(val, uint32(len(ids)))
+		val = append(val, byte(money.Mint))
+		val = binary.BigEndian.AppendUint16(val, uint16(len(tx.Outputs)))
+		b.Set(txKey(key, &id), val)
+		ids = append(ids, id)
+		if created != nil {
+			created(tx, id)
+		}
+		if b.Len() > 32<<20 {
+			if err := b.Commit(false); err != nil {
+				return fmt.Errorf("genesis: %w", err)
+			}
+			b = l.db.NewBatch()
+		}
+	}
+	m.unspentSum = m.minted
+	m.seq = 1
+	h := money.BatchHeader{Seq: 1, TxRoot: money.MerkleRoot(ids), TxCount: uint32(len(ids)), Minted: m.minted}
+	b.Set(batchKey(1), encodeBatch(&h, ids))
+	m.head = l.net.HeaderHash(&h)
+	b.Set([]byte(keyMeta), m.encode())
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	l.meta = m
+	return nil
+}

@@ -1,0 +1,424 @@
+// Package ledger is Specie's ledger core: stateless validation of
+// transactions and a deterministic, sharded commit state machine over the
+// set of unspent note IDs, with a hash-chained, Merkle-rooted log of batches.
+//
+// The state machine has no network or clock of its own. Transactions reach
+// it in batches; the state after batch k depends only on batches 1..k and
+// their order, never on timing, so the batch log can later be replicated by a
+// consensus engine. Storage is passed in (internal/store, Pebble), and every
+// batch commits with one fsync (group commit).
+package ledger
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/internal/store"
+)
+
+// Config sets up a ledger. Network and the authority keys must be the same
+// on every restart.
+type Config struct {
+	Network    money.Network
+	MintKeys   []crypto.PublicKey // issuer officer keys
+	MintQuorum int                // approvals a mint needs
+	RedeemKeys []crypto.PublicKey // issuer keys that acknowledge a redeem
+	Shards     int                // partitions of the unspent set by note-ID prefix; default 16
+	MaxBatch   int                // transactions per commit (per fsync); default 4096
+	CacheBytes int64              // Pebble block cache; default 256 MiB
+	Logger     *slog.Logger
+}
+
+// Ledger is an open ledger core. It implements roles.Ledger.
+type Ledger struct {
+	cfg        Config
+	net        money.Network
+	db         *store.DB
+	mintKeys   map[[32]byte]bool
+	redeemKeys map[[32]byte]bool
+	log        *slog.Logger
+
+	queue  chan *checked
+	closed chan struct{}
+	wg     sync.WaitGroup
+
+	mu    sync.RWMutex // guards meta
+	meta  meta
+	fatal error // a storage failure stops the ledger; nothing after it commits
+}
+
+var _ roles.Ledger = (*Ledger)(nil)
+
+// Open opens or creates a ledger in dir and starts its commit loop.
+func Open(dir string, cfg Config) (*Ledger, error) {
+	if err := cfg.Network.Validate(); err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	if cfg.MintQuorum < 1 || cfg.MintQuorum > len(cfg.MintKeys) {
+		return nil, fmt.Errorf("open ledger: mint quorum %d of %d keys", cfg.MintQuorum, len(cfg.MintKeys))
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = 16
+	}
+	if cfg.Shards > 256 {
+		return nil, fmt.Errorf("open ledger: %d shards, at most 256", cfg.Shards)
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 4096
+	}
+	if cfg.CacheBytes == 0 {
+		cfg.CacheBytes = 256 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	db, err := store.Open(dir, store.Options{CacheBytes: cfg.CacheBytes})
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	l := &Ledger{
+		cfg:        cfg,
+		net:        cfg.Network,
+		db:         db,
+		mintKeys:   keySet(cfg.MintKeys),
+		redeemKeys: keySet(cfg.RedeemKeys),
+		log:        cfg.Logger.With("role", "ledger"),
+		queue:      make(chan *checked, 4*cfg.MaxBatch),
+		closed:     make(chan struct{}),
+	}
+	if err := l.loadMeta(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.wg.Add(1)
+	go l.commitLoop()
+	return l, nil
+}
+
+func keySet(keys []crypto.PublicKey) map[[32]byte]bool {
+	m := make(map[[32]byte]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+// Close stops accepting transactions, finishes the batch in flight and
+// closes the store.
+func (l *Ledger) Close() error {
+	select {
+	case <-l.closed:
+		return nil
+	default:
+	}
+	close(l.closed)
+	l.wg.Wait()
+	return l.db.Close()
+}
+
+// Info describes the network.
+func (l *Ledger) Info(context.Context) (roles.LedgerInfo, error) {
+	return roles.LedgerInfo{
+		Network:    l.net,
+		MintKeys:   l.cfg.MintKeys,
+		MintQuorum: l.cfg.MintQuorum,
+		RedeemKeys: l.cfg.RedeemKeys,
+		Shards:     l.cfg.Shards,
+	}, nil
+}
+
+// Submit validates tx and waits until it is durably committed or rejected.
+func (l *Ledger) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
+	rs, err := l.SubmitBatch(ctx, []*money.Tx{tx})
+	if err != nil {
+		return roles.Receipt{}, err
+	}
+	return rs[0].Receipt, rs[0].Err
+}
+
+// SubmitBatch validates txs on all cores, queues the valid ones for commit
+// in the given order, and waits for every outcome.
+func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
+	cs := make([]*checked, len(txs))
+	for i, tx := range txs {
+		cs[i] = l.prepare(tx)
+	}
+	l.verifyParallel(cs)
+	for _, c := range cs {
+		if c.err != nil {
+			continue
+		}
+		c.done = make(chan result, 1)
+		select {
+		case l.queue <- c:
+		case <-l.closed:
+			c.err = errcode.New(errcode.Unavailable, "ledger is shutting down")
+			c.done = nil
+		case <-ctx.Done():
+			c.err = errcode.New(errcode.Unavailable, "submit: %v", ctx.Err())
+			c.done = nil
+		}
+	}
+	out := make([]roles.Result, len(cs))
+	for i, c := range cs {
+		out[i].Receipt.TxID = c.id
+		if c.done == nil {
+			out[i].Err = c.err
+			continue
+		}
+		// Once queued, the outcome is decided by the commit loop; wait for
+		// it even if ctx ends, so no caller is told "failed" for a
+		// transaction that then commits.
+		r := <-c.done
+		out[i].Err = r.err
+		out[i].Receipt.Batch = r.receipt.batch
+		out[i].Receipt.Index = r.receipt.index
+	}
+	return out, nil
+}
+
+// verifyParallel splits signature verification across cores, batching the
+// signatures each core checks.
+func (l *Ledger) verifyParallel(cs []*checked) {
+	workers := runtime.GOMAXPROCS(0)
+	const minChunk = 64
+	if len(cs) < 2*minChunk || workers == 1 {
+		l.verifySigs(crypto.NewBatch(len(cs)*2), cs)
+		return
+	}
+	chunk := (len(cs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := 0; start < len(cs); start += chunk {
+		end := min(start+chunk, len(cs))
+		wg.Add(1)
+		go func(part []*checked) {
+			defer wg.Done()
+			l.verifySigs(crypto.NewBatch(len(part)*2), part)
+		}(cs[start:end])
+	}
+	wg.Wait()
+}
+
+// Keys in the store. Note IDs are spread evenly, so a shard (a range of
+// note-ID prefixes) is a contiguous key range.
+const (
+	prefixNote  = 'n' // 'n' + note ID -> value (8 bytes)
+	prefixTx    = 't' // 't' + txid -> batch seq (8), index (4), kind (1), outputs (2)
+	txLocSize   = 15
+	prefixBatch = 'b' // 'b' + seq (8) -> header, then the batch's txids
+	keyMeta     = "m"
+)
+
+func noteKey(buf []byte, id *money.NoteID) []byte {
+	buf = append(buf[:0], prefixNote)
+	return append(buf, id[:]...)
+}
+
+func txKey(buf []byte, id *money.TxID) []byte {
+	buf = append(buf[:0], prefixTx)
+	return append(buf, id[:]...)
+}
+
+func batchKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixBatch}, seq)
+}
+
+// shardOf maps a note ID to its shard by its first two bytes.
+func (l *Ledger) shardOf(id *money.NoteID) int {
+	return int(uint32(binary.BigEndian.Uint16(id[:2])) * uint32(l.cfg.Shards) >> 16)
+}
+
+// meta is the ledger's running totals, persisted with every batch.
+type meta struct {
+	seq        uint64     // last committed batch
+	head       money.Hash // hash of header seq
+	minted     uint64
+	redeemed   uint64
+	unspent    uint64 // number of unspent notes
+	unspentSum uint64 // their total value
+}
+
+func (m *meta) encode() []byte {
+	b := binary.BigEndian.AppendUint64(nil, m.seq)
+	b = append(b, m.head[:]...)
+	for _, v := range []uint64{m.minted, m.redeemed, m.unspent, m.unspentSum} {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+func (m *meta) decode(b []byte) error {
+	if len(b) != 8+32+32 {
+		return fmt.Errorf("ledger meta: %d bytes", len(b))
+	}
+	m.seq = binary.BigEndian.Uint64(b)
+	copy(m.head[:], b[8:40])
+	m.minted = binary.BigEndian.Uint64(b[40:])
+	m.redeemed = binary.BigEndian.Uint64(b[48:])
+	m.unspent = binary.BigEndian.Uint64(b[56:])
+	m.unspentSum = binary.BigEndian.Uint64(b[64:])
+	return nil
+}
+
+func (l *Ledger) loadMeta() error {
+	b, err := l.db.Get([]byte(keyMeta))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load ledger meta: %w", err)
+	}
+	if err := l.meta.decode(b); err != nil {
+		return err
+	}
+	if err := l.meta.conserved(); err != nil {
+		return fmt.Errorf("load ledger meta: %w", err)
+	}
+	return nil
+}
+
+// conserved asserts invariant 1: the unspent notes hold exactly what was
+// minted and not redeemed.
+func (m *meta) conserved() error {
+	if m.redeemed > m.minted || m.unspentSum != m.minted-m.redeemed {
+		return fmt.Errorf("conservation broken: unspent %d != minted %d - redeemed %d", m.unspentSum, m.minted, m.redeemed)
+	}
+	return nil
+}
+
+// Supply reports the running totals.
+func (l *Ledger) Supply(context.Context) (roles.LedgerSupply, error) {
+	l.mu.RLock()
+	m := l.meta
+	l.mu.RUnlock()
+	return roles.LedgerSupply{
+		Minted:      m.minted,
+		Redeemed:    m.redeemed,
+		Outstanding: m.minted - m.redeemed,
+		Unspent:     m.unspent,
+		Batches:     m.seq,
+	}, nil
+}
+
+// Note reports whether a note is unspent. The ledger keeps no record of
+// spent notes, only of unspent ones, so a note that is not unspent is
+// reported "unknown" (spent, or never created).
+func (l *Ledger) Note(_ context.Context, id money.NoteID) (roles.NoteInfo, error) {
+	info := roles.NoteInfo{ID: id, Status: roles.NoteUnknown}
+	err := l.db.View(noteKey(nil, &id), func(v []byte) {
+		info.Status = roles.NoteUnspent
+		info.Value = binary.BigEndian.Uint64(v)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return info, errcode.New(errcode.Internal, "note %s: %v", id, err)
+	}
+	return info, nil
+}
+
+// Tx returns a committed transaction's batch header and inclusion proof.
+func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
+	loc, err := l.db.Get(txKey(nil, &id))
+	if errors.Is(err, store.ErrNotFound) {
+		return roles.TxInfo{}, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
+	}
+	if err != nil {
+		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
+	}
+	seq := binary.BigEndian.Uint64(loc)
+	index := binary.BigEndian.Uint32(loc[8:])
+	h, ids, err := l.batch(seq)
+	if err != nil {
+		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
+	}
+	return roles.TxInfo{
+		TxID:   id,
+		Status: "committed",
+		Kind:   money.Kind(loc[12]).String(),
+		Header: h,
+		Index:  index,
+		Proof:  money.MerkleProof(ids, int(index)),
+	}, nil
+}
+
+// Headers returns up to limit headers from sequence from on.
+func (l *Ledger) Headers(_ context.Context, from uint64, limit int) ([]money.BatchHeader, error) {
+	if from == 0 {
+		from = 1
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	var out []money.BatchHeader
+	err := l.db.Scan([]byte{prefixBatch}, batchKey(from), func(_, v []byte) error {
+		h, _, err := decodeBatch(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, h)
+		if len(out) == limit {
+			return store.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errcode.New(errcode.Internal, "headers: %v", err)
+	}
+	return out, nil
+}
+
+func (l *Ledger) batch(seq uint64) (money.BatchHeader, []money.Hash, error) {
+	v, err := l.db.Get(batchKey(seq))
+	if err != nil {
+		return money.BatchHeader{}, nil, fmt.Errorf("batch %d: %w", seq, err)
+	}
+	return decodeBatch(v)
+}
+
+const headerSize = 8 + 32 + 32 + 4 + 8 + 8
+
+func encodeBatch(h *money.BatchHeader, ids []money.Hash) []byte {
+	b := make([]byte, 0, headerSize+32*len(ids))
+	b = binary.BigEndian.AppendUint64(b, h.Seq)
+	b = append(b, h.Prev[:]...)
+	b = append(b, h.TxRoot[:]...)
+	b = binary.BigEndian.AppendUint32(b, h.TxCount)
+	b = binary.BigEndian.AppendUint64(b, h.Minted)
+	b = binary.BigEndian.AppendUint64(b, h.Redeemed)
+	for i := range ids {
+		b = append(b, ids[i][:]...)
+	}
+	return b
+}
+
+func decodeBatch(b []byte) (money.BatchHeader, []money.Hash, error) {
+	var h money.BatchHeader
+	if len(b) < headerSize || (len(b)-headerSize)%32 != 0 {
+		return h, nil, fmt.Errorf("batch record: %d bytes", len(b))
+	}
+	h.Seq = binary.BigEndian.Uint64(b)
+	copy(h.Prev[:], b[8:])
+	copy(h.TxRoot[:], b[40:])
+	h.TxCount = binary.BigEndian.Uint32(b[72:])
+	h.Minted = binary.BigEndian.Uint64(b[76:])
+	h.Redeemed = binary.BigEndian.Uint64(b[84:])
+	ids := make([]money.Hash, (len(b)-headerSize)/32)
+	for i := range ids {
+		copy(ids[i][:], b[headerSize+32*i:])
+	}
+	return h, ids, nil
+}
+
+// Config returns the configuration the ledger runs with (defaults filled in).
+func (l *Ledger) Config() Config { return l.cfg }
+
+// DiskBytes is the size of the ledger's store on disk.
+func (l *Ledger) DiskBytes() uint64 { return l.db.DiskBytes() }

@@ -1,0 +1,118 @@
+package ledger
+
+import (
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+)
+
+// Validation is stateless: format, sums and signatures. It needs no ledger
+// state, so it runs on every core (and could run on other machines) before a
+// transaction reaches the sequenced commit path.
+
+// checked is a transaction that passed stateless validation, with the IDs
+// the commit path needs precomputed.
+type checked struct {
+	tx   *money.Tx
+	id   money.TxID
+	ins  []money.NoteID
+	in   uint64
+	out  uint64
+	err  error // set when validation failed
+	done chan result
+}
+
+type result struct {
+	receipt receiptPos
+	err     error
+}
+
+type receiptPos struct {
+	batch uint64
+	index uint32
+}
+
+// prepare checks format and sums and computes IDs; signatures are checked
+// separately so that many can be verified in one batch.
+func (l *Ledger) prepare(tx *money.Tx) *checked {
+	c := &checked{tx: tx}
+	if err := tx.Check(); err != nil {
+		c.err = errcode.New(errcode.Malformed, "%v", err)
+		return c
+	}
+	c.id = l.net.TxID(tx)
+	c.ins = make([]money.NoteID, len(tx.Inputs))
+	for i := range tx.Inputs {
+		c.ins[i] = l.net.NoteID(&tx.Inputs[i])
+	}
+	c.in, c.out = tx.Sums()
+	if err := l.checkAuthorityKeys(tx); err != nil {
+		c.err = err
+	}
+	return c
+}
+
+// checkAuthorityKeys enforces who may sign what, before any signature math:
+// a mint needs a quorum of distinct mint keys, a redeem at least one redeem
+// key, and no transaction may carry a key outside its set.
+func (l *Ledger) checkAuthorityKeys(tx *money.Tx) error {
+	switch tx.Kind {
+	case money.Mint:
+		for _, a := range tx.Auth {
+			if !l.mintKeys[a.Key] {
+				return errcode.New(errcode.Unauthorized, "mint signed by %x, which is not an issuer key", a.Key[:4])
+			}
+		}
+		if len(tx.Auth) < l.cfg.MintQuorum {
+			return errcode.New(errcode.Unauthorized, "mint has %d issuer approvals, needs %d", len(tx.Auth), l.cfg.MintQuorum)
+		}
+	case money.Redeem:
+		if len(tx.Auth) == 0 {
+			return errcode.New(errcode.Unauthorized, "redeem lacks the issuer's acknowledgement")
+		}
+		for _, a := range tx.Auth {
+			if !l.redeemKeys[a.Key] {
+				return errcode.New(errcode.Unauthorized, "redeem signed by %x, which is not an issuer redeem key", a.Key[:4])
+			}
+		}
+	}
+	return nil
+}
+
+// verifySigs checks every signature of the prepared transactions in one
+// batch, marking the ones that fail. A failed batch falls back to single
+// verification inside crypto.Batch, so the outcome for each transaction is
+// the same however they were grouped.
+func (l *Ledger) verifySigs(b *crypto.Batch, cs []*checked) {
+	owner := make([]int, 0, len(cs)*2)
+	for i, c := range cs {
+		if c.err != nil {
+			continue
+		}
+		tx := c.tx
+		for j := range tx.Inputs {
+			b.Add(crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, l.net.ID, c.id, tx.InputSigs[j])
+			owner = append(owner, i)
+		}
+		d := crypto.Mint
+		if tx.Kind == money.Redeem {
+			d = crypto.Redeem
+		}
+		for j := range tx.Auth {
+			b.Add(crypto.PublicKey(tx.Auth[j].Key), d, l.net.ID, c.id, tx.Auth[j].Sig)
+			owner = append(owner, i)
+		}
+	}
+	ok, valid := b.Verify()
+	if ok {
+		return
+	}
+	for k, v := range valid {
+		if !v {
+			c := cs[owner[k]]
+			if c.err == nil {
+				c.err = errcode.New(errcode.BadSignature, "transaction %s: a signature does not verify", c.id)
+			}
+		}
+	}
+}

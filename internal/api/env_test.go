@@ -140,14 +140,29 @@ func (r response) json(t *testing.T) map[string]any {
 // raw sends one request with a raw body and returns what came back.
 func (e *env) raw(t *testing.T, method, path, token string, body io.Reader) response {
 	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	return rawURL(t, method, e.srv.URL+path, token, body)
+}
+
+func httpPost(t *testing.T, url, token, body string) response {
+	t.Helper()
+	return rawURL(t, "POST", url, token, strings.NewReader(body))
+}
+
+func httpGet(t *testing.T, url string) response {
+	t.Helper()
+	return rawURL(t, "GET", url, "", nil)
+}
+
+func rawURL(t *testing.T, method, url, token string, body io.Reader) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := e.srv.Client().Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,6 +112,13 @@ func (r *recorder) Calls() []call {
 	return append([]call(nil), r.calls...)
 }
 
+// reset forgets the calls seen so far (long fuzz runs).
+func (r *recorder) reset() {
+	r.mu.Lock()
+	r.calls = nil
+	r.mu.Unlock()
+}
+
 func (r *recorder) last() call {
 	c := r.Calls()
 	if len(c) == 0 {

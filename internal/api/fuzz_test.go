@@ -78,6 +78,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		path := fuzzRoutes[int(route)%len(fuzzRoutes)]
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+bankATok)
+		led.reset()
+		iss.reset()
+		bank.reset()
 		w := httptest.NewRecorder()
 		before := calls()
 		h.ServeHTTP(w, req)

@@ -1,0 +1,429 @@
+package intermediary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// Deliver hands over a committed transaction that pays this intermediary's
+// wallets. The ledger must confirm it is committed; then every output whose
+// lock belongs to a wallet here is credited to that wallet, once per
+// (txid, output index) however often it is delivered. Outputs for locks
+// unknown here are ignored.
+func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
+	if err := in.enter(); err != nil {
+		return err
+	}
+	defer in.exit()
+	if err := in.authorizeParticipant(ctx); err != nil {
+		return err
+	}
+	if tx == nil {
+		return errcode.New(errcode.Malformed, "no transaction")
+	}
+	if err := tx.Check(); err != nil {
+		return errcode.New(errcode.Malformed, "%v", err)
+	}
+	txid := in.cfg.Network.TxID(tx)
+	info, err := in.ledger.Tx(in.asSelf(ctx), txid)
+	if err != nil {
+		if errcode.Is(err, errcode.NotFound) {
+			return errcode.New(errcode.NotFound, "transaction %s is not committed on the ledger", txid)
+		}
+		return err
+	}
+	if info.Status != "committed" || (info.TxID != money.TxID{} && info.TxID != txid) {
+		return errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
+	}
+	if err := in.applyCommitted(txid, tx, info.Header.Seq); err != nil {
+		return internalErr("deliver "+txid.String(), err)
+	}
+	return nil
+}
+
+// applyCommitted records a transaction the ledger has committed, in one
+// atomic store batch: notes of ours it spends are removed, outputs paying
+// wallets here are credited unless already credited, and history is
+// written. When the transaction is one of our pending spends, its pending
+// record is removed and, if a peer's wallet is paid, an outbox entry is
+// added. Applying the same transaction again changes nothing.
+func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64) error {
+	in.applyMu.Lock()
+	defer in.applyMu.Unlock()
+
+	var pend pendingRec
+	hasPend, err := getJSON(in.db, pendingKey(txid), &pend)
+	if err != nil {
+		return fmt.Errorf("pending %s: %w", txid, err)
+	}
+	b := in.db.NewBatch()
+	writes := false
+	now := in.now()
+
+	for _, n := range tx.Inputs {
+		w, err := in.walletOfLock(n.Lock)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		if w == "" {
+			continue
+		}
+		k := noteKey(w, n.TxID, n.Index)
+		ok, err := in.db.Has(k)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		if ok {
+			b.Delete(k)
+			writes = true
+		}
+	}
+
+	var order []string
+	credited := map[string]uint64{}
+	for i, o := range tx.Outputs {
+		w, err := in.walletOfLock(o.Lock)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		if w == "" {
+			continue
+		}
+		dk := doneKey(txid, uint32(i))
+		done, err := in.db.Has(dk)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		if done {
+			continue
+		}
+		r := noteRec{Note: money.Note{TxID: txid, Index: uint32(i), Output: o}, State: stateUnspent}
+		b.Set(noteKey(w, txid, uint32(i)), r.encode())
+		b.Set(dk, []byte(w))
+		if _, seen := credited[w]; !seen {
+			order = append(order, w)
+		}
+		if credited[w], err = money.Add(credited[w], o.Value); err != nil {
+			b.Discard()
+			return err
+		}
+		writes = true
+	}
+
+	if hasPend {
+		e := roles.Entry{TxID: txid, Direction: "out", Amount: pend.Amount, Counterparty: pend.To,
+			Reference: pend.Reference, Batch: batch, Time: now}
+		if err := setEntry(b, pend.From, e); err != nil {
+			b.Discard()
+			return err
+		}
+		b.Delete(pendingKey(txid))
+		if pend.Peer != "" {
+			ov, err := jsonBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, Created: now})
+			if err != nil {
+				b.Discard()
+				return err
+			}
+			b.Set(outboxKey(txid), ov)
+		}
+		writes = true
+	}
+	for _, w := range order {
+		if hasPend && w == pend.From {
+			continue // change
+		}
+		e := roles.Entry{TxID: txid, Direction: "in", Amount: credited[w], Batch: batch, Time: now}
+		switch {
+		case hasPend:
+			e.Counterparty, e.Reference = pend.From, pend.Reference
+		case tx.Kind == money.Mint:
+			e.Reference = "mint"
+		}
+		if err := setEntry(b, w, e); err != nil {
+			b.Discard()
+			return err
+		}
+	}
+
+	if !writes {
+		b.Discard()
+		return nil
+	}
+	if err := b.Commit(true); err != nil {
+		return err
+	}
+	for _, w := range order {
+		if !(hasPend && w == pend.From) {
+			in.log.Debug("wallet credited", "wallet", w, "txid", txid, "amount", credited[w])
+		}
+	}
+	return nil
+}
+
+func setEntry(b interface{ Set(k, v []byte) }, wallet string, e roles.Entry) error {
+	v, err := jsonBytes(e)
+	if err != nil {
+		return err
+	}
+	b.Set(historyKey(wallet, e.Time.UnixNano(), e.TxID, e.Direction), v)
+	return nil
+}
+
+// unreserve releases the notes of a pending spend that did not commit and
+// drops the pending record, leaving the wallet exactly as before the spend.
+func (in *Intermediary) unreserve(txid money.TxID) error {
+	in.applyMu.Lock()
+	defer in.applyMu.Unlock()
+
+	var pend pendingRec
+	ok, err := getJSON(in.db, pendingKey(txid), &pend)
+	if err != nil || !ok {
+		return err
+	}
+	var tx money.Tx
+	if err := tx.UnmarshalBinary(pend.Tx); err != nil {
+		return fmt.Errorf("pending %s: %w", txid, err)
+	}
+	b := in.db.NewBatch()
+	for _, n := range tx.Inputs {
+		k := noteKey(pend.From, n.TxID, n.Index)
+		v, err := in.db.Get(k)
+		if err != nil {
+			continue // gone: nothing to release
+		}
+		r, err := decodeNote(k, v)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		if r.State == stateReserved && r.For == txid {
+			r.State, r.For = stateUnspent, money.TxID{}
+			b.Set(k, r.encode())
+		}
+	}
+	b.Delete(pendingKey(txid))
+	return b.Commit(true)
+}
+
+// ResolvePending settles spends whose outcome is unknown (the ledger or the
+// issuer could not be reached, or the process stopped mid-spend) by asking
+// the ledger: committed spends are finished, spends the ledger never saw
+// are released once older than Config.SettleAfter. It returns an error if
+// any spend could not be settled yet.
+func (in *Intermediary) ResolvePending(ctx context.Context) error {
+	if err := in.enter(); err != nil {
+		return err
+	}
+	defer in.exit()
+	return in.resolvePending(ctx)
+}
+
+func (in *Intermediary) resolvePending(ctx context.Context) error {
+	type item struct {
+		txid money.TxID
+		rec  pendingRec
+	}
+	var items []item
+	err := in.db.Scan([]byte(pPending), nil, func(k, v []byte) error {
+		var it item
+		copy(it.txid[:], k[len(pPending):])
+		if err := jsonUnmarshal(v, &it.rec); err != nil {
+			return err
+		}
+		items = append(items, it)
+		return nil
+	})
+	if err != nil {
+		return internalErr("scan pending", err)
+	}
+	var errs []error
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if in.isInflight(it.txid) {
+			continue
+		}
+		if err := in.resolveOne(ctx, it.txid, &it.rec); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", it.txid, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errcode.New(errcode.Unavailable, "%d pending spends not settled: %v", len(errs), errors.Join(errs...))
+	}
+	return nil
+}
+
+func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pendingRec) error {
+	info, err := in.ledger.Tx(in.asSelf(ctx), txid)
+	switch {
+	case err == nil && info.Status == "committed":
+		var tx money.Tx
+		if err := tx.UnmarshalBinary(rec.Tx); err != nil {
+			return err
+		}
+		if err := in.applyCommitted(txid, &tx, info.Header.Seq); err != nil {
+			return err
+		}
+		in.log.Info("pending spend settled: committed", "txid", txid, "kind", rec.Kind)
+		if rec.Peer != "" {
+			in.deliverOne(ctx, txid)
+		}
+		return nil
+	case errcode.Is(err, errcode.NotFound):
+		if age := time.Since(rec.Created); age < in.cfg.SettleAfter {
+			return fmt.Errorf("not on the ledger yet after %s; waiting %s before releasing its notes", age.Round(time.Millisecond), in.cfg.SettleAfter)
+		}
+		if err := in.unreserve(txid); err != nil {
+			return err
+		}
+		in.log.Info("pending spend settled: never committed, notes released", "txid", txid, "kind", rec.Kind)
+		return nil
+	case err == nil:
+		return fmt.Errorf("ledger reports status %q", info.Status)
+	}
+	return err
+}
+
+// RetryDeliveries hands every committed payment not yet accepted by the
+// recipient's intermediary over again. It returns an error naming how many
+// remain undelivered.
+func (in *Intermediary) RetryDeliveries(ctx context.Context) error {
+	if err := in.enter(); err != nil {
+		return err
+	}
+	defer in.exit()
+	return in.retryDeliveries(ctx)
+}
+
+func (in *Intermediary) retryDeliveries(ctx context.Context) error {
+	var ids []money.TxID
+	err := in.db.Scan([]byte(pOutbox), nil, func(k, _ []byte) error {
+		var id money.TxID
+		copy(id[:], k[len(pOutbox):])
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		return internalErr("scan outbox", err)
+	}
+	left := 0
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !in.deliverOne(ctx, id) {
+			left++
+		}
+	}
+	if left > 0 {
+		return errcode.New(errcode.Unavailable, "%d of %d deliveries still pending", left, len(ids))
+	}
+	return nil
+}
+
+// deliverOne tries once to hand the outbox entry txid to its peer and
+// reports whether it is delivered (or was already).
+func (in *Intermediary) deliverOne(ctx context.Context, txid money.TxID) bool {
+	var rec outboxRec
+	found, err := getJSON(in.db, outboxKey(txid), &rec)
+	if err != nil {
+		in.log.Error("reading outbox", "txid", txid, "err", err)
+		return false
+	}
+	if !found {
+		return true
+	}
+	// The peer is called without holding any lock: two attempts may
+	// overlap, which Deliver's idempotence makes harmless.
+	err = in.tryDeliver(ctx, &rec)
+
+	in.outboxMu.Lock()
+	defer in.outboxMu.Unlock()
+	if err == nil {
+		b := in.db.NewBatch()
+		b.Delete(outboxKey(txid))
+		if cerr := b.Commit(true); cerr != nil {
+			in.log.Error("delivered but outbox entry not removed; it will be delivered again", "txid", txid, "err", cerr)
+		}
+		in.log.Debug("payment delivered", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1)
+		return true
+	}
+	in.log.Warn("delivery failed; will retry", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1, "err", err)
+	// Count the attempt unless another attempt delivered it meanwhile.
+	var cur outboxRec
+	if still, gerr := getJSON(in.db, outboxKey(txid), &cur); gerr != nil || !still {
+		return !still && gerr == nil
+	}
+	cur.Attempts++
+	cur.LastErr = err.Error()
+	if v, jerr := jsonBytes(cur); jerr == nil {
+		b := in.db.NewBatch()
+		b.Set(outboxKey(txid), v)
+		if cerr := b.Commit(false); cerr != nil {
+			in.log.Error("updating outbox", "txid", txid, "err", cerr)
+		}
+	}
+	return false
+}
+
+func (in *Intermediary) tryDeliver(ctx context.Context, rec *outboxRec) error {
+	p, ok := in.peer(rec.Peer)
+	if !ok {
+		return errcode.New(errcode.NotFound, "no intermediary %q", rec.Peer)
+	}
+	var tx money.Tx
+	if err := tx.UnmarshalBinary(rec.Tx); err != nil {
+		return err
+	}
+	return p.Deliver(in.asSelf(ctx), &tx)
+}
+
+// Outbox lists the txids of committed payments not yet accepted by the
+// recipient's intermediary.
+func (in *Intermediary) Outbox() ([]money.TxID, error) {
+	if err := in.enter(); err != nil {
+		return nil, err
+	}
+	defer in.exit()
+	var ids []money.TxID
+	err := in.db.Scan([]byte(pOutbox), nil, func(k, _ []byte) error {
+		var id money.TxID
+		copy(id[:], k[len(pOutbox):])
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		return nil, internalErr("scan outbox", err)
+	}
+	return ids, nil
+}
+
+// Pending lists the txids of spends whose outcome is not yet settled.
+func (in *Intermediary) Pending() ([]money.TxID, error) {
+	if err := in.enter(); err != nil {
+		return nil, err
+	}
+	defer in.exit()
+	var ids []money.TxID
+	err := in.db.Scan([]byte(pPending), nil, func(k, _ []byte) error {
+		var id money.TxID
+		copy(id[:], k[len(pPending):])
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		return nil, internalErr("scan pending", err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,543 @@
+// Package intermediary is a bank or payment provider running custodial
+// wallets: it holds one Ed25519 key per wallet, keeps the wallet's notes,
+// pays other wallets here or at other intermediaries through the ledger, and
+// hands committed payments over to the intermediary that holds the
+// recipient's wallet.
+//
+// Balances are never stored: a wallet's balance is the sum of the notes it
+// holds. Every spend reserves its input notes durably before the transaction
+// leaves the intermediary, so a crash or an unreachable ledger never loses or
+// double-selects a note; the outcome is settled later by asking the ledger.
+package intermediary
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/internal/store"
+)
+
+// Config names an intermediary and the network it works on.
+type Config struct {
+	// Name identifies the intermediary ("bank-a"); wallet IDs are
+	// "<name>.<random>" and the treasury is "<name>.treasury".
+	Name    string
+	Network money.Network
+	// RetryInterval is how often undelivered payments are retried and
+	// spends of unknown outcome are settled; 0 means 5 seconds, negative
+	// disables the background loop (call RetryDeliveries and
+	// ResolvePending yourself).
+	RetryInterval time.Duration
+	// SettleAfter is how long after a spend was submitted the ledger's
+	// "never heard of it" is taken as final and its notes are released,
+	// so a request still travelling to the ledger cannot commit after its
+	// notes were spent again. 0 means 30 seconds; negative means at once.
+	// Committed spends are always settled at once.
+	SettleAfter time.Duration
+	// Logger receives the intermediary's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Directory finds another intermediary by name: in process the service
+// itself, over HTTP its client.
+type Directory func(name string) (roles.Intermediary, bool)
+
+// MaxOwnerLen bounds a wallet owner's name in bytes.
+const MaxOwnerLen = 256
+
+// Intermediary runs custodial wallets. It implements roles.Intermediary.
+type Intermediary struct {
+	cfg    Config
+	db     *store.DB
+	ledger roles.Ledger
+	issuer roles.Issuer
+	peers  Directory
+	log    *slog.Logger
+	self   roles.Principal
+
+	// applyMu serialises every write that settles a spend or credits a
+	// note, so "already credited?" and "credit" happen as one step.
+	applyMu sync.Mutex
+
+	// walletMu guards wallets and inflight.
+	walletMu sync.Mutex
+	wallets  map[string]*walletState
+	inflight map[money.TxID]string // spends whose outcome is being awaited -> paying wallet
+
+	keys sync.Map // wallet id -> *crypto.PrivateKey
+
+	outboxMu sync.Mutex // outbox entry updates after a delivery attempt
+
+	clockMu sync.Mutex
+	last    int64 // last history timestamp handed out, unix nanos
+
+	mu     sync.Mutex
+	closed bool
+	active sync.WaitGroup
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+var _ roles.Intermediary = (*Intermediary)(nil)
+
+// Open opens (creating on first use) the intermediary's store in dir,
+// creates the treasury wallet if missing, settles any spend left unsettled
+// by a crash, and starts the background delivery loop.
+func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peers Directory) (*Intermediary, error) {
+	if cfg.Name == "" || strings.ContainsAny(cfg.Name, ".\x00/") {
+		return nil, fmt.Errorf("intermediary name %q: want a non-empty name without '.', '/' or NUL", cfg.Name)
+	}
+	if err := cfg.Network.Validate(); err != nil {
+		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
+	}
+	if ledger == nil {
+		return nil, fmt.Errorf("intermediary %s: no ledger", cfg.Name)
+	}
+	if cfg.RetryInterval == 0 {
+		cfg.RetryInterval = 5 * time.Second
+	}
+	if cfg.SettleAfter == 0 {
+		cfg.SettleAfter = 30 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
+	}
+	in := &Intermediary{
+		cfg:      cfg,
+		db:       db,
+		ledger:   ledger,
+		issuer:   issuer,
+		peers:    peers,
+		log:      log.With("intermediary", cfg.Name),
+		self:     roles.Principal{Name: cfg.Name, Role: roles.RoleIntermediary},
+		wallets:  make(map[string]*walletState),
+		inflight: make(map[money.TxID]string),
+	}
+	if err := in.ensureTreasury(); err != nil {
+		db.Close()
+		return nil, err
+	}
+
+	// Settle what a crash left behind. An unreachable ledger or peer is
+	// not fatal: the background loop (or the operator) retries.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := in.ResolvePending(ctx); err != nil {
+		in.log.Warn("pending spends not settled at open", "err", err)
+	}
+	cancel()
+
+	loopCtx, stop := context.WithCancel(context.Background())
+	in.stop = stop
+	in.done = make(chan struct{})
+	go in.loop(loopCtx)
+	return in, nil
+}
+
+// Close stops the background loop, waits for calls in progress and closes
+// the store.
+func (in *Intermediary) Close() error {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return nil
+	}
+	in.closed = true
+	in.mu.Unlock()
+	in.stop()
+	<-in.done
+	in.active.Wait()
+	if err := in.db.Close(); err != nil {
+		return fmt.Errorf("intermediary %s: close: %w", in.cfg.Name, err)
+	}
+	return nil
+}
+
+// enter marks a call in progress; it fails once Close has begun.
+func (in *Intermediary) enter() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return errcode.New(errcode.Unavailable, "intermediary %s is closed", in.cfg.Name)
+	}
+	in.active.Add(1)
+	return nil
+}
+
+func (in *Intermediary) exit() { in.active.Done() }
+
+func (in *Intermediary) loop(ctx context.Context) {
+	defer close(in.done)
+	if in.cfg.RetryInterval < 0 {
+		return
+	}
+	t := time.NewTicker(in.cfg.RetryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := in.enter(); err != nil {
+			return
+		}
+		if err := in.resolvePending(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("settling pending spends", "err", err)
+		}
+		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("retrying deliveries", "err", err)
+		}
+		in.exit()
+	}
+}
+
+// Name is the intermediary's identifier, the prefix of its wallet IDs.
+func (in *Intermediary) Name() string { return in.cfg.Name }
+
+// Treasury is the ID of the intermediary's own wallet, which receives mints
+// and holds the notes it redeems.
+func (in *Intermediary) Treasury() string { return in.cfg.Name + roles.TreasurySuffix }
+
+// asSelf is ctx carrying this intermediary's own credential, for calls to
+// the ledger, the issuer and peers.
+func (in *Intermediary) asSelf(ctx context.Context) context.Context {
+	return roles.WithCaller(ctx, in.self)
+}
+
+// authorizeOwn admits only this intermediary's own credential: customers
+// reach their wallets through it, never directly.
+func (in *Intermediary) authorizeOwn(ctx context.Context) error {
+	p, ok := roles.Caller(ctx)
+	if !ok {
+		return errcode.New(errcode.Unauthorized, "no credential")
+	}
+	if p.Name != in.cfg.Name {
+		return errcode.Forbidden("%s may not act on %s's wallets", p.Name, in.cfg.Name)
+	}
+	return nil
+}
+
+// authorizeParticipant admits other intermediaries and the issuer, which
+// ask for receive locks and deliver payments.
+func (in *Intermediary) authorizeParticipant(ctx context.Context) error {
+	p, ok := roles.Caller(ctx)
+	if !ok {
+		return errcode.New(errcode.Unauthorized, "no credential")
+	}
+	if p.Role != roles.RoleIntermediary && p.Role != roles.RoleIssuer {
+		return errcode.Forbidden("%s (role %q) may not call %s", p.Name, p.Role, in.cfg.Name)
+	}
+	return nil
+}
+
+// ownWallet checks that id names a wallet of this intermediary, by prefix.
+func (in *Intermediary) ownWallet(id string) error {
+	if id == "" {
+		return errcode.New(errcode.Malformed, "empty wallet id")
+	}
+	if owner := roles.IntermediaryOf(id); owner != in.cfg.Name {
+		return errcode.Forbidden("wallet %s is not held by %s", id, in.cfg.Name)
+	}
+	return nil
+}
+
+func internalErr(what string, err error) error {
+	return errcode.New(errcode.Internal, "%s: %v", what, err)
+}
+
+// now hands out strictly increasing timestamps, so history keys never
+// collide and stay in the order things happened.
+func (in *Intermediary) now() time.Time {
+	in.clockMu.Lock()
+	defer in.clockMu.Unlock()
+	n := time.Now().UnixNano()
+	if n <= in.last {
+		n = in.last + 1
+	}
+	in.last = n
+	return time.Unix(0, n).UTC()
+}
+
+// walletState is a wallet's in-memory coordination: its lock, held while
+// selecting and reserving notes so no two spends pick the same note, and a
+// channel closed whenever one of its spends lands, so a payment that must
+// wait for change can wait.
+type walletState struct {
+	mu       sync.Mutex
+	inflight int           // guarded by Intermediary.walletMu
+	changed  chan struct{} // guarded by Intermediary.walletMu
+}
+
+func (in *Intermediary) walletState(id string) *walletState {
+	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
+	ws, ok := in.wallets[id]
+	if !ok {
+		ws = &walletState{changed: make(chan struct{})}
+		in.wallets[id] = ws
+	}
+	return ws
+}
+
+func (in *Intermediary) walletLock(id string) *sync.Mutex { return &in.walletState(id).mu }
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func randomSuffix() (string, error) {
+	var b [7]byte // 56 bits; 10 base32 characters use 50 of them
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("wallet id: %w", err)
+	}
+	return strings.ToLower(idEncoding.EncodeToString(b[:]))[:10], nil
+}
+
+func (in *Intermediary) ensureTreasury() error {
+	id := in.Treasury()
+	ok, err := in.db.Has(walletKey(id))
+	if err != nil {
+		return fmt.Errorf("intermediary %s: %w", in.cfg.Name, err)
+	}
+	if ok {
+		return nil
+	}
+	if _, err := in.createWallet(id, in.cfg.Name); err != nil {
+		return fmt.Errorf("intermediary %s: create treasury: %w", in.cfg.Name, err)
+	}
+	in.log.Info("treasury created", "wallet", id)
+	return nil
+}
+
+// createWallet makes a key and stores the wallet with its lock index.
+func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return roles.Wallet{}, err
+	}
+	rec := walletRec{ID: id, Owner: owner, Created: in.now(), Seed: key.Seed()}
+	lock := money.KeyLock(key.Public())
+	b := in.db.NewBatch()
+	v, err := jsonBytes(rec)
+	if err != nil {
+		b.Discard()
+		return roles.Wallet{}, err
+	}
+	b.Set(walletKey(id), v)
+	b.Set(lockKey(lock), []byte(id))
+	if err := b.Commit(true); err != nil {
+		return roles.Wallet{}, err
+	}
+	in.keys.Store(id, key)
+	return roles.Wallet{ID: id, Owner: owner, Lock: lock, Created: rec.Created}, nil
+}
+
+// OpenWallet opens a custodial wallet for a customer.
+func (in *Intermediary) OpenWallet(ctx context.Context, owner string) (roles.Wallet, error) {
+	if err := in.enter(); err != nil {
+		return roles.Wallet{}, err
+	}
+	defer in.exit()
+	if err := in.authorizeOwn(ctx); err != nil {
+		return roles.Wallet{}, err
+	}
+	if strings.TrimSpace(owner) == "" || len(owner) > MaxOwnerLen {
+		return roles.Wallet{}, errcode.New(errcode.Malformed, "owner: want 1 to %d bytes of text", MaxOwnerLen)
+	}
+	for range 8 {
+		suffix, err := randomSuffix()
+		if err != nil {
+			return roles.Wallet{}, internalErr("open wallet", err)
+		}
+		id := in.cfg.Name + "." + suffix
+		// Hold the wallet's lock so two opens never race for one ID.
+		m := in.walletLock(id)
+		m.Lock()
+		exists, err := in.db.Has(walletKey(id))
+		if err != nil {
+			m.Unlock()
+			return roles.Wallet{}, internalErr("open wallet", err)
+		}
+		if exists {
+			m.Unlock()
+			continue
+		}
+		w, err := in.createWallet(id, owner)
+		m.Unlock()
+		if err != nil {
+			return roles.Wallet{}, internalErr("open wallet", err)
+		}
+		in.log.Info("wallet opened", "wallet", id)
+		return w, nil
+	}
+	return roles.Wallet{}, errcode.New(errcode.Internal, "open wallet: no free wallet id")
+}
+
+// loadWallet reads a wallet record; errcode.NotFound when absent.
+func (in *Intermediary) loadWallet(id string) (walletRec, error) {
+	var rec walletRec
+	found, err := getJSON(in.db, walletKey(id), &rec)
+	if err != nil {
+		return rec, internalErr("wallet "+id, err)
+	}
+	if !found {
+		return rec, errcode.New(errcode.NotFound, "no wallet %s", id)
+	}
+	return rec, nil
+}
+
+// key returns the wallet's private key, cached after first use.
+func (in *Intermediary) key(rec *walletRec) (*crypto.PrivateKey, error) {
+	if k, ok := in.keys.Load(rec.ID); ok {
+		return k.(*crypto.PrivateKey), nil
+	}
+	k, err := crypto.KeyFromSeed(rec.Seed)
+	if err != nil {
+		return nil, internalErr("wallet "+rec.ID+" key", err)
+	}
+	in.keys.Store(rec.ID, k)
+	return k, nil
+}
+
+// notes lists a wallet's notes in key order.
+func (in *Intermediary) notes(id string) ([]noteRec, error) {
+	var out []noteRec
+	err := in.db.Scan(notePrefix(id), nil, func(k, v []byte) error {
+		r, err := decodeNote(k, v)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, internalErr("notes of "+id, err)
+	}
+	return out, nil
+}
+
+// Wallet reports a wallet and its balance: the sum of its unspent notes.
+// Notes reserved by a payment in flight are not counted.
+func (in *Intermediary) Wallet(ctx context.Context, id string) (roles.Wallet, error) {
+	if err := in.enter(); err != nil {
+		return roles.Wallet{}, err
+	}
+	defer in.exit()
+	if err := in.authorizeOwn(ctx); err != nil {
+		return roles.Wallet{}, err
+	}
+	if err := in.ownWallet(id); err != nil {
+		return roles.Wallet{}, err
+	}
+	return in.wallet(id)
+}
+
+func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
+	rec, err := in.loadWallet(id)
+	if err != nil {
+		return roles.Wallet{}, err
+	}
+	k, err := in.key(&rec)
+	if err != nil {
+		return roles.Wallet{}, err
+	}
+	w := roles.Wallet{ID: rec.ID, Owner: rec.Owner, Lock: money.KeyLock(k.Public()), Created: rec.Created}
+	notes, err := in.notes(id)
+	if err != nil {
+		return roles.Wallet{}, err
+	}
+	for _, n := range notes {
+		if n.State != stateUnspent {
+			continue
+		}
+		if w.Balance, err = money.Add(w.Balance, n.Note.Value); err != nil {
+			return roles.Wallet{}, internalErr("balance of "+id, err)
+		}
+		w.Notes++
+	}
+	return w, nil
+}
+
+// History lists a wallet's payments, newest last.
+func (in *Intermediary) History(ctx context.Context, id string) ([]roles.Entry, error) {
+	if err := in.enter(); err != nil {
+		return nil, err
+	}
+	defer in.exit()
+	if err := in.authorizeOwn(ctx); err != nil {
+		return nil, err
+	}
+	if err := in.ownWallet(id); err != nil {
+		return nil, err
+	}
+	if _, err := in.loadWallet(id); err != nil {
+		return nil, err
+	}
+	out := []roles.Entry{}
+	err := in.db.Scan(historyPrefix(id), nil, func(_, v []byte) error {
+		var e roles.Entry
+		if err := jsonUnmarshal(v, &e); err != nil {
+			return err
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, internalErr("history of "+id, err)
+	}
+	return out, nil
+}
+
+// ReceiveLock returns the lock that pays wallet id. Other intermediaries
+// (and the issuer) ask for it before paying one of this one's wallets.
+func (in *Intermediary) ReceiveLock(ctx context.Context, id string) (money.Lock, error) {
+	if err := in.enter(); err != nil {
+		return money.Lock{}, err
+	}
+	defer in.exit()
+	if err := in.authorizeParticipant(ctx); err != nil {
+		return money.Lock{}, err
+	}
+	if roles.IntermediaryOf(id) != in.cfg.Name {
+		return money.Lock{}, errcode.New(errcode.NotFound, "no wallet %s at %s", id, in.cfg.Name)
+	}
+	return in.receiveLock(id)
+}
+
+func (in *Intermediary) receiveLock(id string) (money.Lock, error) {
+	rec, err := in.loadWallet(id)
+	if err != nil {
+		return money.Lock{}, err
+	}
+	k, err := in.key(&rec)
+	if err != nil {
+		return money.Lock{}, err
+	}
+	return money.KeyLock(k.Public()), nil
+}
+
+// walletOfLock returns the wallet a lock pays, or "" if none here.
+func (in *Intermediary) walletOfLock(l money.Lock) (string, error) {
+	v, err := in.db.Get(lockKey(l))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(v), nil
+}

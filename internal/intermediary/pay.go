@@ -1,0 +1,417 @@
+package intermediary
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// MaxReferenceLen bounds a payment reference in bytes.
+const MaxReferenceLen = 512
+
+// Pay moves p.Amount from a wallet of this intermediary to any wallet, here
+// or at another intermediary, and returns once the ledger has committed it.
+//
+// A ledger rejection is returned unchanged and leaves everything as it was.
+// When the ledger cannot be reached the outcome is unknown: the notes stay
+// reserved, errcode.Unavailable is returned, and the spend is settled later
+// by asking the ledger (ResolvePending, the background loop, or Open); the
+// result then carries only the TxID, From, To and Amount.
+func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
+	if err := in.enter(); err != nil {
+		return roles.PaymentResult{}, err
+	}
+	defer in.exit()
+	if err := in.authorizeOwn(ctx); err != nil {
+		return roles.PaymentResult{}, err
+	}
+	if p.Amount == 0 {
+		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "amount must be positive")
+	}
+	if p.To == "" {
+		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "no recipient wallet")
+	}
+	if p.From == p.To {
+		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "a wallet cannot pay itself")
+	}
+	if len(p.Reference) > MaxReferenceLen {
+		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "reference longer than %d bytes", MaxReferenceLen)
+	}
+	if err := in.ownWallet(p.From); err != nil {
+		return roles.PaymentResult{}, err
+	}
+	from, err := in.loadWallet(p.From)
+	if err != nil {
+		return roles.PaymentResult{}, err
+	}
+	key, err := in.key(&from)
+	if err != nil {
+		return roles.PaymentResult{}, err
+	}
+
+	// Where the money goes: a wallet here, or one a peer vouches for.
+	var toLock money.Lock
+	peer := ""
+	if name := roles.IntermediaryOf(p.To); name == in.cfg.Name {
+		if toLock, err = in.receiveLock(p.To); err != nil {
+			return roles.PaymentResult{}, err
+		}
+	} else {
+		other, ok := in.peer(name)
+		if !ok {
+			return roles.PaymentResult{}, errcode.New(errcode.NotFound, "no intermediary %q for wallet %s", name, p.To)
+		}
+		if toLock, err = other.ReceiveLock(in.asSelf(ctx), p.To); err != nil {
+			return roles.PaymentResult{}, err
+		}
+		peer = name
+	}
+
+	ownLock := money.KeyLock(key.Public())
+	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference}
+	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+		tx := &money.Tx{Kind: money.Transfer, Inputs: inputs, Outputs: []money.Output{{Value: p.Amount, Lock: toLock}}}
+		if sum > p.Amount {
+			tx.Outputs = append(tx.Outputs, money.Output{Value: sum - p.Amount, Lock: ownLock})
+		}
+		return tx
+	})
+	if err != nil {
+		return roles.PaymentResult{}, err
+	}
+	defer in.landed(txid)
+
+	receipt, err := in.ledger.Submit(in.asSelf(ctx), tx)
+	if err != nil {
+		receipt, err = in.committedAnyway(ctx, txid, err)
+	}
+	if err != nil {
+		err = in.settleFailure(txid, "payment", err)
+		if errcode.Is(err, errcode.Unavailable) {
+			// Outcome unknown: say which transaction to watch.
+			return roles.PaymentResult{TxID: txid, From: p.From, To: p.To, Amount: p.Amount}, err
+		}
+		return roles.PaymentResult{}, err
+	}
+	if err := in.applyCommitted(txid, tx, receipt.Batch); err != nil {
+		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
+		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
+	}
+	in.log.Debug("payment committed", "txid", txid, "from", p.From, "to", p.To, "amount", p.Amount, "batch", receipt.Batch)
+	if peer != "" {
+		in.deliverOne(ctx, txid)
+	}
+	return roles.PaymentResult{TxID: txid, Receipt: receipt, From: p.From, To: p.To, Amount: p.Amount}, nil
+}
+
+// Redeem returns amount from the treasury to the central bank: it spends
+// treasury notes in a redeem transaction (change back to the treasury),
+// which the issuer acknowledges, commits and credits to this intermediary's
+// reserve account. Outcomes are handled as in Pay.
+func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemption, error) {
+	if err := in.enter(); err != nil {
+		return roles.Redemption{}, err
+	}
+	defer in.exit()
+	if err := in.authorizeOwn(ctx); err != nil {
+		return roles.Redemption{}, err
+	}
+	if amount == 0 {
+		return roles.Redemption{}, errcode.New(errcode.Malformed, "amount must be positive")
+	}
+	if in.issuer == nil {
+		return roles.Redemption{}, errcode.New(errcode.Unavailable, "%s has no issuer connection", in.cfg.Name)
+	}
+	treasury, err := in.loadWallet(in.Treasury())
+	if err != nil {
+		return roles.Redemption{}, err
+	}
+	key, err := in.key(&treasury)
+	if err != nil {
+		return roles.Redemption{}, err
+	}
+	ownLock := money.KeyLock(key.Public())
+	pend := pendingRec{Kind: kindRedeem, From: treasury.ID, Amount: amount, Reference: "redeem to central bank reserves"}
+	tx, txid, err := in.reserve(ctx, &treasury, key, amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+		tx := &money.Tx{Kind: money.Redeem, Inputs: inputs}
+		if sum > amount {
+			tx.Outputs = []money.Output{{Value: sum - amount, Lock: ownLock}}
+		}
+		return tx
+	})
+	if err != nil {
+		return roles.Redemption{}, err
+	}
+	defer in.landed(txid)
+
+	red, err := in.issuer.Redeem(in.asSelf(ctx), cloneTx(tx))
+	if err != nil {
+		var r roles.Receipt
+		if r, err = in.committedAnyway(ctx, txid, err); err == nil {
+			red = roles.Redemption{Receipt: r}
+		}
+	}
+	if err != nil {
+		return roles.Redemption{}, in.settleFailure(txid, "redemption", err)
+	}
+	if err := in.applyCommitted(txid, tx, red.Receipt.Batch); err != nil {
+		in.log.Error("redemption committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
+		return roles.Redemption{}, internalErr("redemption "+txid.String()+" committed, recording it failed", err)
+	}
+	if red.Intermediary == "" {
+		red.Intermediary = in.cfg.Name
+	}
+	if red.Amount == 0 {
+		red.Amount = amount
+	}
+	in.log.Debug("redemption committed", "txid", txid, "amount", amount, "batch", red.Receipt.Batch)
+	return red, nil
+}
+
+// committedAnyway checks a double_spend answer, which also means "this very
+// transaction is already committed" (a retried submission whose first try
+// went through). Releasing the notes then would be wrong, so it asks the
+// ledger: committed gives a receipt; unknown to the ledger keeps the
+// rejection; no answer makes the outcome unknown.
+func (in *Intermediary) committedAnyway(ctx context.Context, txid money.TxID, err error) (roles.Receipt, error) {
+	if !errcode.Is(err, errcode.DoubleSpend) {
+		return roles.Receipt{}, err
+	}
+	info, terr := in.ledger.Tx(in.asSelf(ctx), txid)
+	switch {
+	case terr == nil && info.Status == "committed":
+		in.log.Warn("ledger answered double_spend for a transaction it has committed; treating it as committed", "txid", txid)
+		return roles.Receipt{TxID: txid, Batch: info.Header.Seq, Index: info.Index}, nil
+	case terr == nil || errcode.Is(terr, errcode.NotFound):
+		return roles.Receipt{}, err
+	}
+	return roles.Receipt{}, errcode.New(errcode.Unavailable, "%v; and checking whether it committed failed: %v", err, terr)
+}
+
+// settleFailure handles a spend that did not come back committed. A
+// definite rejection releases the notes and passes the error on unchanged;
+// anything else (unreachable, timeout, internal) leaves the outcome unknown,
+// so the notes stay reserved until the ledger says what happened.
+func (in *Intermediary) settleFailure(txid money.TxID, what string, err error) error {
+	if rejected(err) {
+		if uerr := in.unreserve(txid); uerr != nil {
+			in.log.Error(what+" rejected but notes not released; will settle from the ledger", "txid", txid, "err", uerr)
+		}
+		in.log.Debug(what+" rejected", "txid", txid, "code", errcode.Of(err), "err", err)
+		return err
+	}
+	in.log.Warn(what+" outcome unknown; notes stay reserved until the ledger answers", "txid", txid, "err", err)
+	return errcode.New(errcode.Unavailable, "%s %s: outcome unknown, it will be settled with the ledger: %v", what, txid, err)
+}
+
+// rejected reports whether err is a definite "no": an *errcode.Error other
+// than unavailable or internal.
+func rejected(err error) bool {
+	var e *errcode.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code != errcode.Unavailable && e.Code != errcode.Internal
+}
+
+// reserve selects notes of wallet w covering amount, builds the transaction
+// with build, signs every input with the wallet key, and durably marks the
+// notes reserved together with a pending record, all under the wallet's
+// lock so no two spends ever select the same note. The txid is marked in
+// flight until landed is called.
+//
+// When the free notes fall short only because other spends of this wallet
+// are in flight (their change has not come back yet), it waits for them to
+// land and tries again rather than failing.
+func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
+	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
+	ws := in.walletState(w.ID)
+	for {
+		changed, _ := in.waitable(ws) // taken before looking, so no landing is missed
+		tx, txid, err := in.tryReserve(ws, w, key, amount, pend, build)
+		if err == nil || !errcode.Is(err, errcode.InsufficientFunds) {
+			return tx, txid, err
+		}
+		// Asked after looking: a spend that took off before we looked is
+		// either still in flight (wait for it) or has landed (changed is
+		// closed, look again).
+		if _, busy := in.waitable(ws); !busy {
+			select {
+			case <-changed:
+				continue
+			default:
+				return nil, money.TxID{}, err
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, money.TxID{}, errcode.New(errcode.Unavailable, "waiting for payments in flight from %s: %v", w.ID, ctx.Err())
+		}
+	}
+}
+
+func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
+	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+
+	notes, err := in.notes(w.ID)
+	if err != nil {
+		return nil, money.TxID{}, err
+	}
+	inputs, sum, err := selectNotes(notes, amount)
+	if err != nil {
+		return nil, money.TxID{}, err
+	}
+	tx := build(inputs, sum)
+	tx.InputSigs = make([]money.Sig, len(tx.Inputs))
+	if err := tx.Check(); err != nil {
+		return nil, money.TxID{}, internalErr("build transaction", err)
+	}
+	txid := in.cfg.Network.TxID(tx)
+	for i := range tx.Inputs {
+		tx.InputSigs[i] = key.Sign(crypto.Spend, in.cfg.Network.ID, txid)
+	}
+	if pend.Tx, err = tx.MarshalBinary(); err != nil {
+		return nil, money.TxID{}, internalErr("encode transaction", err)
+	}
+	pend.Created = in.now()
+	pv, err := jsonBytes(pend)
+	if err != nil {
+		return nil, money.TxID{}, internalErr("pending record", err)
+	}
+
+	b := in.db.NewBatch()
+	for _, n := range inputs {
+		r := noteRec{Note: n, State: stateReserved, For: txid}
+		b.Set(noteKey(w.ID, n.TxID, n.Index), r.encode())
+	}
+	b.Set(pendingKey(txid), pv)
+	in.takeoff(txid, w.ID) // before the record is visible, so the resolver leaves it alone
+	if err := b.Commit(true); err != nil {
+		in.landed(txid)
+		return nil, money.TxID{}, internalErr("reserve notes", err)
+	}
+	return tx, txid, nil
+}
+
+// selectNotes picks unspent notes covering amount: the smallest single note
+// that covers it if there is one (least change, fewest inputs), otherwise the
+// largest notes first, at most money.MaxInputs of them.
+func selectNotes(notes []noteRec, amount uint64) ([]money.Note, uint64, error) {
+	var avail []money.Note
+	var total uint64
+	for _, r := range notes {
+		if r.State != stateUnspent {
+			continue
+		}
+		avail = append(avail, r.Note)
+		t, err := money.Add(total, r.Note.Value)
+		if err != nil {
+			t = ^uint64(0) // more than any amount; the sum below is bounded by MaxInputs notes
+		}
+		total = t
+	}
+	if total < amount {
+		return nil, 0, errcode.New(errcode.InsufficientFunds, "available %d is less than %d", total, amount)
+	}
+	best := -1
+	for i := range avail {
+		if avail[i].Value >= amount && (best < 0 || avail[i].Value < avail[best].Value) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return []money.Note{avail[best]}, avail[best].Value, nil
+	}
+	slices.SortFunc(avail, func(a, b money.Note) int {
+		switch {
+		case a.Value > b.Value:
+			return -1
+		case a.Value < b.Value:
+			return 1
+		}
+		return 0
+	})
+	var sum uint64
+	for i := 0; i < len(avail) && i < money.MaxInputs; i++ {
+		s, err := money.Add(sum, avail[i].Value)
+		if err != nil {
+			return nil, 0, errcode.New(errcode.Malformed, "amount %d too large to pay from these notes", amount)
+		}
+		sum = s
+		if sum >= amount {
+			return slices.Clone(avail[:i+1]), sum, nil
+		}
+	}
+	return nil, 0, errcode.New(errcode.InsufficientFunds,
+		"%d would need more than %d notes; the %d largest hold %d", amount, money.MaxInputs, money.MaxInputs, sum)
+}
+
+// takeoff marks txid, a spend from wallet, as awaiting its outcome.
+func (in *Intermediary) takeoff(txid money.TxID, wallet string) {
+	ws := in.walletState(wallet)
+	in.walletMu.Lock()
+	in.inflight[txid] = wallet
+	ws.inflight++
+	in.walletMu.Unlock()
+}
+
+// landed ends what takeoff began and wakes payments waiting on the wallet.
+func (in *Intermediary) landed(txid money.TxID) {
+	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
+	wallet, ok := in.inflight[txid]
+	if !ok {
+		return
+	}
+	delete(in.inflight, txid)
+	if ws := in.wallets[wallet]; ws != nil {
+		ws.inflight--
+		close(ws.changed)
+		ws.changed = make(chan struct{})
+	}
+}
+
+func (in *Intermediary) isInflight(txid money.TxID) bool {
+	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
+	_, ok := in.inflight[txid]
+	return ok
+}
+
+// waitable returns a channel closed when a spend of the wallet lands, and
+// whether any spend of it is in flight at all.
+func (in *Intermediary) waitable(ws *walletState) (<-chan struct{}, bool) {
+	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
+	return ws.changed, ws.inflight > 0
+}
+
+func (in *Intermediary) peer(name string) (roles.Intermediary, bool) {
+	if in.peers == nil || name == "" || name == in.cfg.Name {
+		return nil, false
+	}
+	p, ok := in.peers(name)
+	if !ok || p == nil {
+		return nil, false
+	}
+	return p, true
+}
+
+// cloneTx copies a transaction so a callee may add signatures without
+// touching the caller's copy.
+func cloneTx(tx *money.Tx) *money.Tx {
+	c := *tx
+	c.Inputs = slices.Clone(tx.Inputs)
+	c.Outputs = slices.Clone(tx.Outputs)
+	c.InputSigs = slices.Clone(tx.InputSigs)
+	c.Auth = slices.Clone(tx.Auth)
+	return &c
+}

@@ -1,0 +1,191 @@
+package intermediary
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/store"
+)
+
+// Key layout of the intermediary's store. Wallet IDs never contain a zero
+// byte, so "<prefix><wallet>\x00" is a prefix that matches one wallet only.
+//
+//	w/<wallet>                          walletRec (JSON)
+//	l/<lock kind><lock key>             wallet id: which wallet a lock pays
+//	n/<wallet>\x00<txid><index>         noteRec (binary): a note the wallet holds
+//	d/<txid><index>                     wallet id: output already credited (never removed)
+//	h/<wallet>\x00<nanos><txid><dir>    roles.Entry (JSON)
+//	p/<txid>                            pendingRec (JSON): a spend submitted, outcome not yet applied
+//	o/<txid>                            outboxRec (JSON): a committed tx a peer has not yet accepted
+const (
+	pWallet  = "w/"
+	pLock    = "l/"
+	pNote    = "n/"
+	pDone    = "d/"
+	pHistory = "h/"
+	pPending = "p/"
+	pOutbox  = "o/"
+)
+
+func walletKey(id string) []byte { return append([]byte(pWallet), id...) }
+
+func lockKey(l money.Lock) []byte {
+	k := make([]byte, 0, len(pLock)+33)
+	k = append(k, pLock...)
+	k = append(k, l.Kind)
+	return append(k, l.Key[:]...)
+}
+
+func notePrefix(wallet string) []byte {
+	k := make([]byte, 0, len(pNote)+len(wallet)+1+36)
+	k = append(k, pNote...)
+	k = append(k, wallet...)
+	return append(k, 0)
+}
+
+func noteKey(wallet string, id money.TxID, index uint32) []byte {
+	k := notePrefix(wallet)
+	k = append(k, id[:]...)
+	return binary.BigEndian.AppendUint32(k, index)
+}
+
+func doneKey(id money.TxID, index uint32) []byte {
+	k := make([]byte, 0, len(pDone)+36)
+	k = append(k, pDone...)
+	k = append(k, id[:]...)
+	return binary.BigEndian.AppendUint32(k, index)
+}
+
+func historyPrefix(wallet string) []byte {
+	k := make([]byte, 0, len(pHistory)+len(wallet)+1+41)
+	k = append(k, pHistory...)
+	k = append(k, wallet...)
+	return append(k, 0)
+}
+
+func historyKey(wallet string, nanos int64, id money.TxID, dir string) []byte {
+	k := historyPrefix(wallet)
+	k = binary.BigEndian.AppendUint64(k, uint64(nanos))
+	k = append(k, id[:]...)
+	return append(k, dir[0])
+}
+
+func pendingKey(id money.TxID) []byte { return append([]byte(pPending), id[:]...) }
+
+func outboxKey(id money.TxID) []byte { return append([]byte(pOutbox), id[:]...) }
+
+// walletRec is a custodial wallet as stored. The seed is the wallet's
+// private key: custody means the intermediary holds it.
+type walletRec struct {
+	ID      string    `json:"id"`
+	Owner   string    `json:"owner"`
+	Created time.Time `json:"created"`
+	Seed    []byte    `json:"seed"`
+}
+
+// Note states.
+const (
+	stateUnspent  byte = 1
+	stateReserved byte = 2 // an input of a spend whose outcome is not yet applied
+)
+
+// noteRec is a note a wallet holds. While reserved it names the pending
+// transaction that spends it.
+type noteRec struct {
+	Note  money.Note
+	State byte
+	For   money.TxID // the pending txid when reserved
+}
+
+const noteRecSize = 8 + 1 + 32 + 1 + 32
+
+func (r *noteRec) encode() []byte {
+	b := make([]byte, 0, noteRecSize)
+	b = binary.BigEndian.AppendUint64(b, r.Note.Value)
+	b = append(b, r.Note.Lock.Kind)
+	b = append(b, r.Note.Lock.Key[:]...)
+	b = append(b, r.State)
+	return append(b, r.For[:]...)
+}
+
+// decodeNote reads a note record; key is its store key, which carries the
+// note's txid and index.
+func decodeNote(key, v []byte) (noteRec, error) {
+	var r noteRec
+	if len(v) != noteRecSize || len(key) < 36 {
+		return r, fmt.Errorf("note record: %d bytes", len(v))
+	}
+	tail := key[len(key)-36:]
+	copy(r.Note.TxID[:], tail[:32])
+	r.Note.Index = binary.BigEndian.Uint32(tail[32:])
+	r.Note.Value = binary.BigEndian.Uint64(v)
+	r.Note.Lock.Kind = v[8]
+	copy(r.Note.Lock.Key[:], v[9:41])
+	r.State = v[41]
+	copy(r.For[:], v[42:])
+	return r, nil
+}
+
+// Pending kinds.
+const (
+	kindPay    = "pay"
+	kindRedeem = "redeem"
+)
+
+// pendingRec is a spend whose inputs are reserved: written before the
+// transaction leaves the intermediary, removed in the same batch that applies
+// its outcome, so a crash at any point leaves enough to finish the job.
+type pendingRec struct {
+	Kind      string    `json:"kind"`
+	From      string    `json:"from"`
+	To        string    `json:"to,omitempty"`   // recipient wallet id
+	Peer      string    `json:"peer,omitempty"` // recipient's intermediary, when not this one
+	Amount    uint64    `json:"amount"`
+	Reference string    `json:"reference,omitempty"`
+	Tx        []byte    `json:"tx"` // canonical encoding
+	Created   time.Time `json:"created"`
+}
+
+// outboxRec is a committed transaction still to be delivered to a peer.
+type outboxRec struct {
+	Peer     string    `json:"peer"`
+	Tx       []byte    `json:"tx"`
+	Attempts int       `json:"attempts"`
+	Created  time.Time `json:"created"`
+	LastErr  string    `json:"last_error,omitempty"`
+}
+
+// getJSON reads a JSON record; found is false when the key is absent.
+func getJSON(db *store.DB, key []byte, v any) (found bool, err error) {
+	var decErr error
+	err = db.View(key, func(b []byte) { decErr = jsonUnmarshal(b, v) })
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if decErr != nil {
+		return false, decErr
+	}
+	return true, nil
+}
+
+func jsonBytes(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+func jsonUnmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %T: %w", v, err)
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+// Package client is the Go client for Specie's HTTP API. It implements the
+// same role interfaces as the services themselves (roles.Ledger,
+// roles.Issuer, roles.Intermediary), so a program can talk to a role in
+// process or over HTTP with the same code.
+//
+// The bearer token given to New is the caller's identity; a roles.Caller
+// carried by a context is ignored. Rejections come back as *errcode.Error
+// with the server's code and the HTTP status, so callers check codes the
+// same way in process and over HTTP:
+//
+//	c := client.New("http://127.0.0.1:8080", token)
+//	_, err := c.Ledger().Submit(ctx, tx)
+//	if errcode.Is(err, errcode.DoubleSpend) { ... }
+//
+// Transport failures (connection refused, timeouts, a dropped response)
+// are errcode.Unavailable, wrapping the cause for errors.Is.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/specie/specie/internal/api/wire"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// Default timeouts. Submits return only once the ledger has durably
+// committed, so the overall timeout is generous.
+const (
+	DefaultTimeout     = 30 * time.Second
+	DefaultDialTimeout = 5 * time.Second
+	// maxResponse bounds how much of a response body is read.
+	maxResponse = 64 << 20
+)
+
+// Client talks to one Specie API server. It is safe for concurrent use and
+// keeps connections alive, so one Client can carry heavy parallel load.
+type Client struct {
+	base  string
+	token string
+	hc    *http.Client
+	ua    string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient replaces the client's HTTP client (timeouts, transport,
+// TLS settings) entirely.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithTimeout sets the overall timeout of each request (DefaultTimeout
+// unless set). Apply it after WithHTTPClient to change a supplied client.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		hc := *c.hc
+		hc.Timeout = d
+		c.hc = &hc
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
+
+// NewTransport is the transport New uses: keep-alives with many idle
+// connections per host, for batch and parallel load against one server.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: DefaultDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// New returns a client for the API at baseURL (e.g. "http://127.0.0.1:8080")
+// that authenticates with token; an empty token makes anonymous requests,
+// enough for the public reads.
+func New(baseURL, token string, opts ...Option) *Client {
+	c := &Client{
+		base:  strings.TrimRight(baseURL, "/"),
+		token: token,
+		hc:    &http.Client{Timeout: DefaultTimeout, Transport: NewTransport()},
+		ua:    "specie-client/1",
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Ledger returns the ledger core served at the base URL.
+func (c *Client) Ledger() roles.Ledger { return ledgerClient{c} }
+
+// Issuer returns the issuer served at the base URL.
+func (c *Client) Issuer() roles.Issuer { return issuerClient{c} }
+
+// Intermediary returns the intermediary called name served at the base URL.
+func (c *Client) Intermediary(name string) roles.Intermediary {
+	return interClient{c: c, name: name, prefix: "/v1/intermediaries/" + url.PathEscape(name)}
+}
+
+// Health checks GET /healthz; nil means the server answers.
+func (c *Client) Health(ctx context.Context) error {
+	var h wire.Health
+	if err := c.do(ctx, http.MethodGet, "/healthz", nil, &h); err != nil {
+		return err
+	}
+	if h.Status != "ok" {
+		return errcode.New(errcode.Unavailable, "healthz: status %q", h.Status)
+	}
+	return nil
+}
+
+// transportError is errcode.Unavailable carrying the failure that caused
+// it, so both errcode.Is(err, errcode.Unavailable) and errors.Is(err,
+// context.DeadlineExceeded) hold.
+type transportError struct {
+	code  *errcode.Error
+	cause error
+}
+
+func (e *transportError) Error() string   { return e.code.Error() }
+func (e *transportError) Unwrap() []error { return []error{e.code, e.cause} }
+
+func unavailable(what string, cause error) error {
+	return &transportError{code: errcode.New(errcode.Unavailable, "%s: %v", what, cause), cause: cause}
+}
+
+// do sends one request. in (if not nil) is sent as JSON; a 2xx response is
+// decoded into out (if not nil); anything else becomes an *errcode.Error.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return errcode.New(errcode.Malformed, "encode request: %v", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return errcode.New(errcode.Malformed, "%s %s: %v", method, path, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	what := method + " " + path
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return unavailable(what, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return unavailable(what+": read response", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return responseError(what, resp.StatusCode, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return errcode.New(errcode.Internal, "%s: decode response: %v", what, err)
+	}
+	return nil
+}
+
+// responseError rebuilds the server's *errcode.Error from an error
+// response. A body that is not the API's error JSON (a proxy's page, say)
+// gets a code from the status alone.
+func responseError(what string, status int, data []byte) error {
+	var eb wire.ErrorBody
+	if err := json.Unmarshal(data, &eb); err == nil && eb.Error.Code != "" {
+		return &errcode.Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: status}
+	}
+	code := errcode.Internal
+	switch {
+	case status == http.StatusBadRequest:
+		code = errcode.Malformed
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		code = errcode.Unauthorized
+	case status == http.StatusNotFound:
+		code = errcode.NotFound
+	case status == http.StatusConflict:
+		code = errcode.Conflict
+	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
+		code = errcode.Unavailable
+	}
+	snippet := string(data)
+	if len(snippet) > 200 {
+		snippet = snippet[:200] + "..."
+	}
+	return &errcode.Error{Code: code, Message: fmt.Sprintf("%s: HTTP %d: %s", what, status, strings.TrimSpace(snippet)), Status: status}
+}
+
+// wireError converts one batch entry's error back.
+func wireError(e *wire.Error) error {
+	if e == nil {
+		return errcode.New(errcode.Internal, "batch result has neither receipt nor error")
+	}
+	return &errcode.Error{Code: e.Code, Message: e.Message}
+}
+
+func hexSig(s money.Sig) string { return hex.EncodeToString(s[:]) }

@@ -1,0 +1,241 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/specie/specie/internal/api/wire"
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// ledgerClient implements roles.Ledger over HTTP.
+type ledgerClient struct{ c *Client }
+
+var _ roles.Ledger = ledgerClient{}
+
+func (l ledgerClient) Info(ctx context.Context) (roles.LedgerInfo, error) {
+	var w wire.Info
+	if err := l.c.do(ctx, http.MethodGet, "/v1/info", nil, &w); err != nil {
+		return roles.LedgerInfo{}, err
+	}
+	return w.ToInfo(), nil
+}
+
+func encodeTx(tx *money.Tx) (string, error) {
+	if tx == nil {
+		return "", errcode.New(errcode.Malformed, "nil transaction")
+	}
+	s, err := wire.EncodeTx(tx)
+	if err != nil {
+		return "", errcode.New(errcode.Malformed, "%v", err)
+	}
+	return s, nil
+}
+
+func (l ledgerClient) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
+	s, err := encodeTx(tx)
+	if err != nil {
+		return roles.Receipt{}, err
+	}
+	var rc roles.Receipt
+	if err := l.c.do(ctx, http.MethodPost, "/v1/transactions", wire.TxRequest{Tx: s}, &rc); err != nil {
+		return roles.Receipt{}, err
+	}
+	return rc, nil
+}
+
+func (l ledgerClient) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
+	req := wire.BatchRequest{Txs: make([]string, len(txs))}
+	for i, tx := range txs {
+		var err error
+		if req.Txs[i], err = encodeTx(tx); err != nil {
+			return nil, err
+		}
+	}
+	var resp wire.BatchResponse
+	if err := l.c.do(ctx, http.MethodPost, "/v1/transactions/batch", req, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Results) != len(txs) {
+		return nil, errcode.New(errcode.Internal, "batch: %d results for %d transactions", len(resp.Results), len(txs))
+	}
+	out := make([]roles.Result, len(txs))
+	for i, r := range resp.Results {
+		if r.Receipt != nil && r.Error == nil {
+			out[i].Receipt = *r.Receipt
+			continue
+		}
+		out[i].Err = wireError(r.Error)
+	}
+	return out, nil
+}
+
+func (l ledgerClient) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, error) {
+	var w wire.TxInfo
+	if err := l.c.do(ctx, http.MethodGet, "/v1/transactions/"+id.String(), nil, &w); err != nil {
+		return roles.TxInfo{}, err
+	}
+	return w.ToTxInfo()
+}
+
+func (l ledgerClient) Note(ctx context.Context, id money.NoteID) (roles.NoteInfo, error) {
+	var w wire.NoteInfo
+	if err := l.c.do(ctx, http.MethodGet, "/v1/notes/"+id.String(), nil, &w); err != nil {
+		return roles.NoteInfo{}, err
+	}
+	return w.ToNoteInfo()
+}
+
+func (l ledgerClient) Supply(ctx context.Context) (roles.LedgerSupply, error) {
+	var w wire.Supply
+	if err := l.c.do(ctx, http.MethodGet, "/v1/supply", nil, &w); err != nil {
+		return roles.LedgerSupply{}, err
+	}
+	return w.ToLedgerSupply()
+}
+
+// Headers asks for up to limit headers; the server caps one page at 1000.
+func (l ledgerClient) Headers(ctx context.Context, from uint64, limit int) ([]money.BatchHeader, error) {
+	q := url.Values{}
+	q.Set("from", strconv.FormatUint(from, 10))
+	q.Set("limit", strconv.Itoa(limit))
+	var w wire.Headers
+	if err := l.c.do(ctx, http.MethodGet, "/v1/log/headers?"+q.Encode(), nil, &w); err != nil {
+		return nil, err
+	}
+	return w.ToHeaders()
+}
+
+// issuerClient implements roles.Issuer over HTTP.
+type issuerClient struct{ c *Client }
+
+var _ roles.Issuer = issuerClient{}
+
+func (is issuerClient) ProposeMint(ctx context.Context, to string, amount uint64) (roles.Mint, error) {
+	var w wire.Mint
+	req := wire.MintRequest{To: to, Amount: wire.FormatAmount(amount)}
+	if err := is.c.do(ctx, http.MethodPost, "/v1/issuer/mints", req, &w); err != nil {
+		return roles.Mint{}, err
+	}
+	return w.ToMint()
+}
+
+func (is issuerClient) ApproveMint(ctx context.Context, id money.TxID, key crypto.PublicKey, sig money.Sig) (roles.Mint, error) {
+	var w wire.Mint
+	req := wire.ApprovalRequest{Key: key.String(), Signature: hexSig(sig)}
+	if err := is.c.do(ctx, http.MethodPost, "/v1/issuer/mints/"+id.String()+"/approvals", req, &w); err != nil {
+		return roles.Mint{}, err
+	}
+	return w.ToMint()
+}
+
+func (is issuerClient) GetMint(ctx context.Context, id money.TxID) (roles.Mint, error) {
+	var w wire.Mint
+	if err := is.c.do(ctx, http.MethodGet, "/v1/issuer/mints/"+id.String(), nil, &w); err != nil {
+		return roles.Mint{}, err
+	}
+	return w.ToMint()
+}
+
+func (is issuerClient) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, error) {
+	s, err := encodeTx(tx)
+	if err != nil {
+		return roles.Redemption{}, err
+	}
+	var w wire.Redemption
+	if err := is.c.do(ctx, http.MethodPost, "/v1/issuer/redeems", wire.TxRequest{Tx: s}, &w); err != nil {
+		return roles.Redemption{}, err
+	}
+	return w.ToRedemption()
+}
+
+// Supply reads GET /v1/supply; from a server that does not run the issuer
+// (no reserves in the answer) it is errcode.NotFound.
+func (is issuerClient) Supply(ctx context.Context) (roles.Supply, error) {
+	var w wire.Supply
+	if err := is.c.do(ctx, http.MethodGet, "/v1/supply", nil, &w); err != nil {
+		return roles.Supply{}, err
+	}
+	return w.ToSupply()
+}
+
+// interClient implements roles.Intermediary over HTTP.
+type interClient struct {
+	c      *Client
+	name   string
+	prefix string
+}
+
+var _ roles.Intermediary = interClient{}
+
+func (ic interClient) Name() string { return ic.name }
+
+func (ic interClient) walletPath(id string) string {
+	return ic.prefix + "/wallets/" + url.PathEscape(id)
+}
+
+func (ic interClient) OpenWallet(ctx context.Context, owner string) (roles.Wallet, error) {
+	var w wire.Wallet
+	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/wallets", wire.OpenWalletRequest{Owner: owner}, &w); err != nil {
+		return roles.Wallet{}, err
+	}
+	return w.ToWallet()
+}
+
+func (ic interClient) Wallet(ctx context.Context, id string) (roles.Wallet, error) {
+	var w wire.Wallet
+	if err := ic.c.do(ctx, http.MethodGet, ic.walletPath(id), nil, &w); err != nil {
+		return roles.Wallet{}, err
+	}
+	return w.ToWallet()
+}
+
+func (ic interClient) History(ctx context.Context, id string) ([]roles.Entry, error) {
+	var w wire.History
+	if err := ic.c.do(ctx, http.MethodGet, ic.walletPath(id)+"/history", nil, &w); err != nil {
+		return nil, err
+	}
+	return w.ToEntries()
+}
+
+func (ic interClient) Pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
+	req := wire.PaymentRequest{From: p.From, To: p.To, Amount: wire.FormatAmount(p.Amount), Reference: p.Reference}
+	var w wire.PaymentResult
+	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/payments", req, &w); err != nil {
+		return roles.PaymentResult{}, err
+	}
+	return w.ToPaymentResult()
+}
+
+func (ic interClient) ReceiveLock(ctx context.Context, id string) (money.Lock, error) {
+	var w wire.LockResponse
+	if err := ic.c.do(ctx, http.MethodGet, ic.walletPath(id)+"/lock", nil, &w); err != nil {
+		return money.Lock{}, err
+	}
+	l, err := wire.ParseLock(w.Lock)
+	if err != nil {
+		return money.Lock{}, errcode.New(errcode.Internal, "response lock: %v", err)
+	}
+	return l, nil
+}
+
+func (ic interClient) Deliver(ctx context.Context, tx *money.Tx) error {
+	s, err := encodeTx(tx)
+	if err != nil {
+		return err
+	}
+	return ic.c.do(ctx, http.MethodPost, ic.prefix+"/deliveries", wire.TxRequest{Tx: s}, nil)
+}
+
+func (ic interClient) Redeem(ctx context.Context, amount uint64) (roles.Redemption, error) {
+	var w wire.Redemption
+	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/redeems", wire.RedeemRequest{Amount: wire.FormatAmount(amount)}, &w); err != nil {
+		return roles.Redemption{}, err
+	}
+	return w.ToRedemption()
+}

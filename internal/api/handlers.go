@@ -1,0 +1,360 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/specie/specie/internal/api/wire"
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// decodeBody reads a strict JSON body of at most limit bytes into v.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	return wire.DecodeStrict(r.Body, v)
+}
+
+// decodeTxBody reads {"tx": "<base64>"} into a checked transaction.
+func decodeTxBody(w http.ResponseWriter, r *http.Request) (*money.Tx, error) {
+	var req wire.TxRequest
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return nil, err
+	}
+	return wire.DecodeTx(req.Tx)
+}
+
+func hashParam(r *http.Request, name string) (money.Hash, error) {
+	h, err := money.ParseHash(r.PathValue(name))
+	if err != nil {
+		return h, errcode.New(errcode.Malformed, "%s: %v", name, err)
+	}
+	return h, nil
+}
+
+// --- ledger ---
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
+	info, err := s.cfg.Ledger.Info(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromInfo(info))
+	return nil
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
+	tx, err := decodeTxBody(w, r)
+	if err != nil {
+		return err
+	}
+	rc, err := s.cfg.Ledger.Submit(r.Context(), tx)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rc)
+	return nil
+}
+
+// submitBatch submits every decodable transaction in one call. An entry
+// that does not decode gets its own malformed result and the rest go on,
+// as a rejected transaction does not affect the others.
+func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
+	var req wire.BatchRequest
+	if err := decodeBody(w, r, MaxBatchBody, &req); err != nil {
+		return err
+	}
+	if len(req.Txs) > MaxBatchTxs {
+		return errcode.New(errcode.Malformed, "batch of %d transactions exceeds %d", len(req.Txs), MaxBatchTxs)
+	}
+	out := wire.BatchResponse{Results: make([]wire.BatchResult, len(req.Txs))}
+	txs := make([]*money.Tx, 0, len(req.Txs))
+	pos := make([]int, 0, len(req.Txs)) // pos[k] is the request index of txs[k]
+	for i, s := range req.Txs {
+		tx, err := wire.DecodeTx(s)
+		if err != nil {
+			body, _ := errorBody(fmt.Errorf("txs[%d]: %w", i, err))
+			out.Results[i].Error = &body
+			continue
+		}
+		txs = append(txs, tx)
+		pos = append(pos, i)
+	}
+	if len(txs) > 0 {
+		res, err := s.cfg.Ledger.SubmitBatch(r.Context(), txs)
+		if err != nil {
+			return err
+		}
+		if len(res) != len(txs) {
+			return fmt.Errorf("ledger returned %d results for %d transactions", len(res), len(txs))
+		}
+		for k, rs := range res {
+			i := pos[k]
+			if rs.Err != nil {
+				body, known := errorBody(rs.Err)
+				if !known {
+					s.log.Error("internal error in batch", "index", i, "err", rs.Err)
+				}
+				out.Results[i].Error = &body
+				continue
+			}
+			rc := rs.Receipt
+			out.Results[i].Receipt = &rc
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) tx(w http.ResponseWriter, r *http.Request) error {
+	id, err := hashParam(r, "txid")
+	if err != nil {
+		return err
+	}
+	info, err := s.cfg.Ledger.Tx(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromTxInfo(info, s.displayCurrency(r.Context())))
+	return nil
+}
+
+func (s *Server) note(w http.ResponseWriter, r *http.Request) error {
+	id, err := hashParam(r, "noteid")
+	if err != nil {
+		return err
+	}
+	info, err := s.cfg.Ledger.Note(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromNoteInfo(info, s.displayCurrency(r.Context())))
+	return nil
+}
+
+// headers serves GET /v1/log/headers?from=1&limit=100; limit is capped at
+// MaxHeaders.
+func (s *Server) headers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	from, limit := uint64(1), 100
+	if v := q.Get("from"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			return errcode.New(errcode.Malformed, "from %q: want a batch sequence number >= 1", v)
+		}
+		from = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return errcode.New(errcode.Malformed, "limit %q: want a positive integer", v)
+		}
+		limit = min(n, MaxHeaders)
+	}
+	hs, err := s.cfg.Ledger.Headers(r.Context(), from, limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromHeaders(hs, s.displayCurrency(r.Context())))
+	return nil
+}
+
+// supply serves the issuer's view (with reserves) when the issuer runs
+// here, the ledger's otherwise.
+func (s *Server) supply(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Issuer != nil {
+		sup, err := s.cfg.Issuer.Supply(r.Context())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, wire.FromSupply(sup))
+		return nil
+	}
+	sup, err := s.cfg.Ledger.Supply(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromLedgerSupply(sup, s.displayCurrency(r.Context())))
+	return nil
+}
+
+// --- issuer ---
+
+func (s *Server) writeMint(w http.ResponseWriter, r *http.Request, status int, m roles.Mint) error {
+	out, err := wire.FromMint(m, s.displayCurrency(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, out)
+	return nil
+}
+
+func (s *Server) proposeMint(w http.ResponseWriter, r *http.Request) error {
+	var req wire.MintRequest
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	amt, err := s.parseAmount(r.Context(), "amount", req.Amount)
+	if err != nil {
+		return err
+	}
+	m, err := s.cfg.Issuer.ProposeMint(r.Context(), req.To, amt)
+	if err != nil {
+		return err
+	}
+	return s.writeMint(w, r, http.StatusCreated, m)
+}
+
+func (s *Server) getMint(w http.ResponseWriter, r *http.Request) error {
+	id, err := hashParam(r, "id")
+	if err != nil {
+		return err
+	}
+	m, err := s.cfg.Issuer.GetMint(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.writeMint(w, r, http.StatusOK, m)
+}
+
+func (s *Server) approveMint(w http.ResponseWriter, r *http.Request) error {
+	id, err := hashParam(r, "id")
+	if err != nil {
+		return err
+	}
+	var req wire.ApprovalRequest
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	key, err := crypto.ParsePublicKey(req.Key)
+	if err != nil {
+		return errcode.New(errcode.Malformed, "key: %v", err)
+	}
+	sig, err := wire.ParseSig(req.Signature)
+	if err != nil {
+		return errcode.New(errcode.Malformed, "%v", err)
+	}
+	m, err := s.cfg.Issuer.ApproveMint(r.Context(), id, key, sig)
+	if err != nil {
+		return err
+	}
+	return s.writeMint(w, r, http.StatusOK, m)
+}
+
+func (s *Server) issuerRedeem(w http.ResponseWriter, r *http.Request) error {
+	tx, err := decodeTxBody(w, r)
+	if err != nil {
+		return err
+	}
+	red, err := s.cfg.Issuer.Redeem(r.Context(), tx)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromRedemption(red, s.displayCurrency(r.Context())))
+	return nil
+}
+
+// --- intermediaries ---
+
+type interFunc func(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error
+
+// inter resolves {name} to a served intermediary: 404 not_found if none.
+func (s *Server) inter(h interFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		name := r.PathValue("name")
+		in := s.cfg.Intermediaries[name]
+		if in == nil {
+			return errcode.New(errcode.NotFound, "no intermediary %q served here", name)
+		}
+		return h(w, r, in)
+	}
+}
+
+func (s *Server) openWallet(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	var req wire.OpenWalletRequest
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	wl, err := in.OpenWallet(r.Context(), req.Owner)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, wire.FromWallet(wl, s.displayCurrency(r.Context())))
+	return nil
+}
+
+func (s *Server) wallet(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	wl, err := in.Wallet(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromWallet(wl, s.displayCurrency(r.Context())))
+	return nil
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	es, err := in.History(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromHistory(es, s.displayCurrency(r.Context())))
+	return nil
+}
+
+func (s *Server) lock(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	l, err := in.ReceiveLock(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.LockResponse{Lock: l.String()})
+	return nil
+}
+
+func (s *Server) pay(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	var req wire.PaymentRequest
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	amt, err := s.parseAmount(r.Context(), "amount", req.Amount)
+	if err != nil {
+		return err
+	}
+	res, err := in.Pay(r.Context(), roles.Payment{From: req.From, To: req.To, Amount: amt, Reference: req.Reference})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromPaymentResult(res, s.displayCurrency(r.Context())))
+	return nil
+}
+
+func (s *Server) deliver(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	tx, err := decodeTxBody(w, r)
+	if err != nil {
+		return err
+	}
+	if err := in.Deliver(r.Context(), tx); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.DeliveryResponse{Status: "delivered"})
+	return nil
+}
+
+func (s *Server) interRedeem(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	var req wire.RedeemRequest
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	amt, err := s.parseAmount(r.Context(), "amount", req.Amount)
+	if err != nil {
+		return err
+	}
+	red, err := in.Redeem(r.Context(), amt)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromRedemption(red, s.displayCurrency(r.Context())))
+	return nil
+}

@@ -1,0 +1,462 @@
+// Package api serves Specie's roles over HTTP: the ledger core, the issuer
+// and any number of intermediaries, each only if this process runs it. The
+// routes, JSON shapes and error codes are described in api/openapi.yaml; the
+// JSON types live in internal/api/wire, shared with the Go client.
+//
+// The server authenticates (bearer token to roles.Principal) and translates;
+// it never authorizes. The services decide what a principal may do and
+// answer with errcode.Unauthorized or errcode.Forbidden.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/specie/specie/internal/api/wire"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
+)
+
+// Body size limits. Anything larger is rejected as malformed before the
+// service sees it.
+const (
+	MaxBody      = 1 << 20  // 1 MiB for every JSON body
+	MaxBatchBody = 16 << 20 // 16 MiB for POST /v1/transactions/batch
+	MaxBatchTxs  = 10000    // transactions in one batch request
+	MaxHeaders   = 1000     // headers in one GET /v1/log/headers page
+)
+
+// Credential maps a bearer token to the principal it authenticates.
+type Credential struct {
+	Token     string
+	Principal roles.Principal
+}
+
+// Config says which roles this process serves and who may call it.
+type Config struct {
+	Ledger         roles.Ledger                  // nil if this process does not serve the ledger
+	Issuer         roles.Issuer                  // nil if not served here
+	Intermediaries map[string]roles.Intermediary // by name; empty if none served here
+	Credentials    []Credential
+	Logger         *slog.Logger // nil discards logs
+	// Currency is the network currency for decimal amounts. Optional: when
+	// zero it is asked of Ledger.Info or Issuer.Supply on first need and
+	// cached. An intermediary-only process should set it.
+	Currency money.Currency
+}
+
+// Server is the HTTP API. Create it with New; serve Handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	tokens  map[[32]byte]roles.Principal
+	mux     *http.ServeMux
+	handler http.Handler
+
+	curMu sync.Mutex
+	cur   *money.Currency
+
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New builds a server for cfg. Routes exist only for the roles cfg serves;
+// any other path answers 404 not_found.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, log: cfg.Logger, tokens: make(map[[32]byte]roles.Principal), mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, c := range cfg.Credentials {
+		if c.Token != "" {
+			s.tokens[sha256.Sum256([]byte(c.Token))] = c.Principal
+		}
+	}
+	if cfg.Currency.Code != "" {
+		c := cfg.Currency
+		s.cur = &c
+	}
+	s.reg = prometheus.NewRegistry()
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "specie_http_requests_total",
+		Help: "HTTP requests by route pattern and status code.",
+	}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "specie_http_request_duration_seconds",
+		Help:    "HTTP request latency by route pattern.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route"})
+	s.reg.MustRegister(s.requests, s.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.routes()
+	s.handler = s.middleware(s.mux)
+	return s
+}
+
+// Handler is the whole API with logging, metrics and panic recovery.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry is the Prometheus registry behind /metrics, so a process can add
+// its own collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, wire.Health{Status: "ok"})
+	})
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+
+	if s.cfg.Ledger != nil {
+		m.HandleFunc("GET /v1/info", s.public(s.info))
+		m.HandleFunc("POST /v1/transactions", s.submitter(s.submit))
+		m.HandleFunc("POST /v1/transactions/batch", s.submitter(s.submitBatch))
+		m.HandleFunc("GET /v1/transactions/{txid}", s.public(s.tx))
+		m.HandleFunc("GET /v1/notes/{noteid}", s.public(s.note))
+		m.HandleFunc("GET /v1/log/headers", s.public(s.headers))
+	}
+	if s.cfg.Ledger != nil || s.cfg.Issuer != nil {
+		m.HandleFunc("GET /v1/supply", s.public(s.supply))
+	}
+	if s.cfg.Issuer != nil {
+		m.HandleFunc("POST /v1/issuer/mints", s.authed(s.proposeMint))
+		m.HandleFunc("GET /v1/issuer/mints/{id}", s.authed(s.getMint))
+		m.HandleFunc("POST /v1/issuer/mints/{id}/approvals", s.authed(s.approveMint))
+		m.HandleFunc("POST /v1/issuer/redeems", s.authed(s.issuerRedeem))
+	}
+	if len(s.cfg.Intermediaries) > 0 {
+		const p = "/v1/intermediaries/{name}"
+		m.HandleFunc("POST "+p+"/wallets", s.authed(s.inter(s.openWallet)))
+		m.HandleFunc("GET "+p+"/wallets/{id}", s.authed(s.inter(s.wallet)))
+		m.HandleFunc("GET "+p+"/wallets/{id}/history", s.authed(s.inter(s.history)))
+		m.HandleFunc("GET "+p+"/wallets/{id}/lock", s.authed(s.inter(s.lock)))
+		m.HandleFunc("POST "+p+"/payments", s.authed(s.inter(s.pay)))
+		m.HandleFunc("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
+		m.HandleFunc("POST "+p+"/redeems", s.authed(s.inter(s.interRedeem)))
+	}
+}
+
+// --- middleware ---
+
+// reqState is shared between the outer middleware and the handlers, so the
+// access log can name the principal and the error code.
+type reqState struct {
+	principal string
+	errCode   errcode.Code
+}
+
+type stateKey struct{}
+
+func stateOf(r *http.Request) *reqState {
+	if st, ok := r.Context().Value(stateKey{}).(*reqState); ok {
+		return st
+	}
+	return &reqState{}
+}
+
+// statusWriter records the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// bufferWriter captures what the mux writes for unmatched requests, so it
+// can be replaced by a JSON error.
+type bufferWriter struct {
+	h      http.Header
+	status int
+}
+
+func (b *bufferWriter) Header() http.Header { return b.h }
+func (b *bufferWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return len(p), nil
+}
+
+func (s *Server) middleware(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		st := &reqState{}
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		sw := &statusWriter{ResponseWriter: w}
+		h, route := mux.Handler(r)
+		if route == "" {
+			route = "unmatched"
+			h = s.unmatched(h)
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					st.errCode = errcode.Internal
+					writeJSON(sw, http.StatusInternalServerError, wire.ErrorBody{Error: wire.Error{Code: errcode.Internal, Message: "internal error"}})
+				}
+			}
+			d := time.Since(start)
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+			s.latency.WithLabelValues(route).Observe(d.Seconds())
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "duration", d}
+			if st.principal != "" {
+				attrs = append(attrs, "principal", st.principal)
+			}
+			if st.errCode != "" {
+				attrs = append(attrs, "code", string(st.errCode))
+			}
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.Log(r.Context(), level, "http request", attrs...)
+		}()
+		if route == "unmatched" {
+			h.ServeHTTP(sw, r)
+			return
+		}
+		mux.ServeHTTP(sw, r)
+	})
+}
+
+// unmatched turns the mux's plain-text 404 and 405 into error JSON and lets
+// anything else (redirects to a cleaned path) through.
+func (s *Server) unmatched(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := &bufferWriter{h: make(http.Header)}
+		h.ServeHTTP(buf, r)
+		switch buf.status {
+		case http.StatusNotFound:
+			s.writeError(w, r, errcode.New(errcode.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+		case http.StatusMethodNotAllowed:
+			if allow := buf.h.Get("Allow"); allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			e := errcode.New(errcode.Malformed, "method %s not allowed on %s", r.Method, r.URL.Path)
+			e.Status = http.StatusMethodNotAllowed
+			s.writeError(w, r, e)
+		default:
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// --- authentication ---
+
+// principalOf authenticates the request. ok is false when a token is
+// present but unknown, or the header is not a bearer token.
+func (s *Server) principalOf(r *http.Request) (p roles.Principal, present, ok bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return p, false, true
+	}
+	scheme, token, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return p, true, false
+	}
+	p, ok = s.tokens[sha256.Sum256([]byte(strings.TrimSpace(token)))]
+	return p, true, ok
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// public serves a read anyone may make. A token, if sent, must be valid;
+// its principal then reaches the service.
+func (s *Server) public(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, present, ok := s.principalOf(r)
+		if !ok {
+			s.unauthorized(w, r, "invalid bearer token")
+			return
+		}
+		if present {
+			stateOf(r).principal = p.Name
+			r = r.WithContext(roles.WithCaller(r.Context(), p))
+		}
+		s.run(w, r, h)
+	}
+}
+
+// authed serves a route that needs a valid token.
+func (s *Server) authed(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, present, ok := s.principalOf(r)
+		switch {
+		case !present:
+			s.unauthorized(w, r, "missing bearer token")
+			return
+		case !ok:
+			s.unauthorized(w, r, "invalid bearer token")
+			return
+		}
+		stateOf(r).principal = p.Name
+		s.run(w, r.WithContext(roles.WithCaller(r.Context(), p)), h)
+	}
+}
+
+// submitter serves a ledger submit: only issuer and intermediary
+// principals submit transactions.
+func (s *Server) submitter(h handlerFunc) http.HandlerFunc {
+	return s.authed(func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := roles.Caller(r.Context())
+		if p.Role != roles.RoleIssuer && p.Role != roles.RoleIntermediary {
+			return errcode.Forbidden("principal %q (role %q) may not submit transactions", p.Name, p.Role)
+		}
+		return h(w, r)
+	})
+}
+
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="specie"`)
+	s.writeError(w, r, errcode.New(errcode.Unauthorized, "%s", msg))
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request, h handlerFunc) {
+	if err := h(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// --- responses ---
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Every body is a wire type; this cannot fail short of a bug.
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"encode response"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// errorBody is what the API says about err. Codes and messages of
+// *errcode.Errors pass through; anything else is an internal error whose
+// detail is logged, not sent.
+func errorBody(err error) (wire.Error, bool) {
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		return wire.Error{Code: e.Code, Message: e.Message}, true
+	}
+	if errors.Is(err, money.ErrMalformed) {
+		return wire.Error{Code: errcode.Malformed, Message: err.Error()}, true
+	}
+	return wire.Error{Code: errcode.Internal, Message: "internal error"}, false
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body, known := errorBody(err)
+	if !known {
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	stateOf(r).errCode = body.Code
+	writeJSON(w, errcode.HTTPStatus(err), wire.ErrorBody{Error: body})
+}
+
+// --- currency ---
+
+// currency returns the network currency, asking the ledger or the issuer
+// once and caching the answer.
+func (s *Server) currency(ctx context.Context) (*money.Currency, error) {
+	s.curMu.Lock()
+	defer s.curMu.Unlock()
+	if s.cur != nil {
+		return s.cur, nil
+	}
+	var c money.Currency
+	switch {
+	case s.cfg.Ledger != nil:
+		info, err := s.cfg.Ledger.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c = info.Network.Currency
+	case s.cfg.Issuer != nil:
+		sup, err := s.cfg.Issuer.Supply(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c = sup.Currency
+	}
+	if c.Code == "" {
+		return nil, errcode.New(errcode.Malformed, "this server does not know the network currency: send amounts in minor units")
+	}
+	s.cur = &c
+	return s.cur, nil
+}
+
+// displayCurrency is the currency for *_decimal fields, or nil if unknown.
+func (s *Server) displayCurrency(ctx context.Context) *money.Currency {
+	c, err := s.currency(ctx)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// parseAmount reads an input amount: digits are minor units, a decimal
+// is read with the network currency. Zero is never a valid amount.
+func (s *Server) parseAmount(ctx context.Context, field, v string) (uint64, error) {
+	var n uint64
+	var err error
+	if strings.Contains(v, ".") {
+		var cur *money.Currency
+		if cur, err = s.currency(ctx); err != nil {
+			return 0, err
+		}
+		n, err = cur.Parse(v)
+	} else {
+		n, err = wire.ParseMinor(v)
+	}
+	if err != nil {
+		return 0, errcode.New(errcode.Malformed, "%s: %v", field, err)
+	}
+	if n == 0 {
+		return 0, errcode.New(errcode.Malformed, "%s: must be positive", field)
+	}
+	return n, nil
+}

@@ -1,0 +1,165 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/internal/money"
+)
+
+func TestParseMinor(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"0", 0, true}, {"1", 1, true}, {"0042", 42, true},
+		{"18446744073709551615", 18446744073709551615, true},
+		{"18446744073709551616", 0, false},
+		{"", 0, false}, {"1.0", 0, false}, {"-1", 0, false}, {"+1", 0, false},
+		{"1e5", 0, false}, {" 1", 0, false}, {"1_000", 0, false}, {"٣", 0, false},
+	} {
+		got, err := ParseMinor(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParseMinor(%q) = %d, %v; want %d ok=%v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+func TestParseLock(t *testing.T) {
+	k, _ := crypto.KeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	l := money.KeyLock(k.Public())
+	got, err := ParseLock(l.String())
+	if err != nil || got != l {
+		t.Fatalf("round trip: %v %v", got, err)
+	}
+	for _, bad := range []string{"", k.Public().String(), "ed25519:" + k.Public().String()[:62], "ed25519:" + strings.Repeat("z", 64), "ED25519:" + k.Public().String()} {
+		if _, err := ParseLock(bad); err == nil {
+			t.Errorf("ParseLock(%q) accepted", bad)
+		}
+	}
+}
+
+func TestDecodeStrict(t *testing.T) {
+	type req struct {
+		A string `json:"a"`
+	}
+	for _, c := range []struct {
+		body string
+		ok   bool
+	}{
+		{`{"a":"x"}`, true},
+		{" \n{\"a\":\"x\"}\n ", true},
+		{`{}`, true},
+		{`{"a":"x"}{}`, false},
+		{`{"a":"x"} x`, false},
+		{`{"a":"x","b":1}`, false},
+		{`{"a":1}`, false},
+		{`null`, false},
+		{`[]`, false},
+		{`"a"`, false},
+		{``, false},
+		{`   `, false},
+		{`{"a":"x"`, false},
+	} {
+		var r req
+		err := DecodeStrictBytes([]byte(c.body), &r)
+		if (err == nil) != c.ok {
+			t.Errorf("%q: err %v, want ok=%v", c.body, err, c.ok)
+		}
+		if err != nil && !errcode.Is(err, errcode.Malformed) {
+			t.Errorf("%q: code %s, want malformed", c.body, errcode.Of(err))
+		}
+	}
+	// An oversize body, cut by http.MaxBytesReader, is malformed too.
+	w := httptest.NewRecorder()
+	body := http.MaxBytesReader(w, strReader(`{"a":"`+strings.Repeat("x", 100)+`"}`), 10)
+	var r req
+	err := DecodeStrict(body, &r)
+	if !errcode.Is(err, errcode.Malformed) || !strings.Contains(err.Error(), "larger than 10 bytes") {
+		t.Fatalf("oversize: %v", err)
+	}
+}
+
+func strReader(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+
+func TestDecodeTx(t *testing.T) {
+	k, _ := crypto.KeyFromSeed(bytes.Repeat([]byte{1}, 32))
+	net := money.Network{ID: "n", Currency: money.Currency{Code: "USD", Exponent: 2}}
+	tx := &money.Tx{Kind: money.Transfer, Inputs: []money.Note{{Index: 1, Output: money.Output{Value: 5, Lock: money.KeyLock(k.Public())}}},
+		Outputs: []money.Output{{Value: 5, Lock: money.KeyLock(k.Public())}}}
+	tx.InputSigs = []money.Sig{k.Sign(crypto.Spend, net.ID, net.TxID(tx))}
+	s, err := EncodeTx(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeTx(s)
+	if err != nil || net.TxID(got) != net.TxID(tx) || got.InputSigs[0] != tx.InputSigs[0] {
+		t.Fatalf("round trip: %v", err)
+	}
+	raw, _ := tx.MarshalBinary()
+	for _, bad := range []string{
+		"", "@@", base64.RawStdEncoding.EncodeToString(raw), base64.URLEncoding.EncodeToString(append(raw, 0xfb, 0xff)),
+		base64.StdEncoding.EncodeToString(raw[:len(raw)-1]), base64.StdEncoding.EncodeToString(append(raw, 0)),
+	} {
+		if _, err := DecodeTx(bad); !errcode.Is(err, errcode.Malformed) {
+			t.Errorf("DecodeTx(%.20q): %v, want malformed", bad, err)
+		}
+	}
+}
+
+// FuzzDecodeTx: any string either decodes to a transaction that
+// re-encodes to the same bytes, or is rejected as malformed.
+func FuzzDecodeTx(f *testing.F) {
+	k, _ := crypto.KeyFromSeed(bytes.Repeat([]byte{1}, 32))
+	tx := &money.Tx{Kind: money.Mint, Nonce: 3, Outputs: []money.Output{{Value: 5, Lock: money.KeyLock(k.Public())}}}
+	s, _ := EncodeTx(tx)
+	for _, seed := range []string{s, "", "AAAA", "AQ==", "AQ=", "A\nQ==", s + "=", strings.ToLower(s)} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tx, err := DecodeTx(s)
+		if err != nil {
+			var e *errcode.Error
+			if !errors.As(err, &e) || e.Code != errcode.Malformed {
+				t.Fatalf("%q: %v is not malformed", s, err)
+			}
+			return
+		}
+		again, err := EncodeTx(tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := base64.StdEncoding.DecodeString(s)
+		out, _ := base64.StdEncoding.DecodeString(again)
+		if !bytes.Equal(in, out) {
+			t.Fatalf("%q decoded to a transaction that encodes differently", s)
+		}
+	})
+}
+
+// FuzzDecodeStrict: the strict JSON decoder never panics and accepts only
+// one object.
+func FuzzDecodeStrict(f *testing.F) {
+	for _, s := range []string{`{"from":"a","to":"b","amount":"1","reference":"r"}`, `{}`, `null`, `{"amount":1}`, `{"a":1}{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p PaymentRequest
+		err := DecodeStrictBytes(b, &p)
+		if err != nil && !errcode.Is(err, errcode.Malformed) {
+			t.Fatalf("%q: %v", b, err)
+		}
+		if err == nil && bytes.TrimLeft(b, " \t\r\n")[0] != '{' {
+			t.Fatalf("%q accepted without an object", b)
+		}
+	})
+}

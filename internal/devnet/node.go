@@ -140,6 +140,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*No
 		}
 		n.Banks[name] = b
 		ac.Intermediaries = map[string]roles.Intermediary{name: b}
+		ac.Currency = cfg.Network.Currency
 	default:
 		return nil, fmt.Errorf("serve: unknown role %q (want ledger, issuer or intermediary)", role)
 	}

@@ -204,7 +204,7 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 // signatures each core checks.
 func (l *Ledger) verifyParallel(cs []*checked) {
 	workers := runtime.GOMAXPROCS(0)
-	const minChunk = 64
+	const minChunk = 256 // transactions: batches of ~512 signatures verify fastest per signature
 	if len(cs) < 2*minChunk || workers == 1 {
 		l.verifySigs(crypto.NewBatch(len(cs)*2), cs)
 		return

@@ -47,8 +47,12 @@ type Ledger struct {
 	redeemKeys map[[32]byte]bool
 	log        *slog.Logger
 
-	queue  chan *checked
-	closed chan struct{}
+	queue   chan *checked
+	verifyQ chan *part
+	closed  chan struct{}
+	// gate orders submissions against Close: senders hold it shared, Close
+	// takes it exclusively, so nothing is queued after the queues drain.
+	gate sync.RWMutex
 	wg     sync.WaitGroup
 
 	stats counters
@@ -97,6 +101,7 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		redeemKeys: keySet(cfg.RedeemKeys),
 		log:        cfg.Logger.With("role", "ledger"),
 		queue:      make(chan *checked, 4*cfg.MaxBatch),
+		verifyQ:    make(chan *part, 1024),
 		closed:     make(chan struct{}),
 	}
 	if err := l.loadMeta(); err != nil {
@@ -111,6 +116,10 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	}
 	l.wg.Add(1)
 	go l.commitLoop()
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		l.wg.Add(1)
+		go l.verifier()
+	}
 	return l, nil
 }
 
@@ -130,8 +139,25 @@ func (l *Ledger) Close() error {
 		return nil
 	default:
 	}
+	l.gate.Lock()
 	close(l.closed)
+	l.gate.Unlock()
 	l.wg.Wait()
+	// Parts the verifiers did not reach: fail them so submitters return.
+	for {
+		select {
+		case p := <-l.verifyQ:
+			for _, c := range p.cs {
+				if c.err == nil {
+					c.err = errcode.New(errcode.Unavailable, "ledger is shutting down")
+				}
+			}
+			p.wg.Done()
+			continue
+		default:
+		}
+		break
+	}
 	l.notes.close()
 	return l.db.Close()
 }
@@ -158,13 +184,44 @@ func (l *Ledger) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error
 
 // SubmitBatch validates txs on all cores, queues the valid ones for commit
 // in the given order, and waits for every outcome.
+//
+// Signatures are verified by a pool of verifier goroutines, one per core,
+// that each gather queued work from all submitters into batches of up to
+// verifyBatch transactions: under load every batch is large (cheapest per
+// signature), with no load a lone transaction is verified at once.
 func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
 	cs := make([]*checked, len(txs))
 	for i, tx := range txs {
 		cs[i] = l.prepare(tx)
 	}
-	l.verifyParallel(cs)
+	// Split into parts for the verifiers; wait for all of them, then queue
+	// for commit in the caller's order.
+	var wg sync.WaitGroup
+	l.gate.RLock()
+	select {
+	case <-l.closed:
+		l.gate.RUnlock()
+		return nil, errcode.New(errcode.Unavailable, "ledger is shutting down")
+	default:
+	}
+	for s := 0; s < len(cs); s += verifyBatch {
+		wg.Add(1)
+		l.verifyQ <- &part{cs: cs[s:min(s+verifyBatch, len(cs))], wg: &wg}
+	}
+	l.gate.RUnlock()
+	wg.Wait()
+
+	l.gate.RLock()
+	shut := false
+	select {
+	case <-l.closed:
+		shut = true
+	default:
+	}
 	for _, c := range cs {
+		if c.err == nil && shut {
+			c.err = errcode.New(errcode.Unavailable, "ledger is shutting down")
+		}
 		if c.err != nil {
 			l.stats.mu.Lock()
 			l.stats.reject(c.err)
@@ -172,16 +229,16 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 			continue
 		}
 		c.done = make(chan result, 1)
+		// Close cannot begin while the gate is held, so the commit loop is
+		// alive and the queue drains.
 		select {
 		case l.queue <- c:
-		case <-l.closed:
-			c.err = errcode.New(errcode.Unavailable, "ledger is shutting down")
-			c.done = nil
 		case <-ctx.Done():
 			c.err = errcode.New(errcode.Unavailable, "submit: %v", ctx.Err())
 			c.done = nil
 		}
 	}
+	l.gate.RUnlock()
 	out := make([]roles.Result, len(cs))
 	for i, c := range cs {
 		out[i].Receipt.TxID = c.id
@@ -200,26 +257,50 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 	return out, nil
 }
 
-// verifyParallel splits signature verification across cores, batching the
-// signatures each core checks.
-func (l *Ledger) verifyParallel(cs []*checked) {
-	workers := runtime.GOMAXPROCS(0)
-	const minChunk = 256 // transactions: batches of ~512 signatures verify fastest per signature
-	if len(cs) < 2*minChunk || workers == 1 {
-		l.verifySigs(crypto.NewBatch(len(cs)*2), cs)
-		return
+// verifyBatch is how many transactions a verifier checks at once: about
+// 512 signatures, where batch verification is cheapest per signature.
+const verifyBatch = 256
+
+// part is a slice of one submission waiting for signature verification.
+type part struct {
+	cs []*checked
+	wg *sync.WaitGroup
+}
+
+// verifier takes parts from all submitters, gathers what is waiting into
+// one batch and verifies it.
+func (l *Ledger) verifier() {
+	defer l.wg.Done()
+	b := crypto.NewBatch(2 * verifyBatch)
+	var parts []*part
+	var cs []*checked
+	for {
+		select {
+		case p := <-l.verifyQ:
+			parts = append(parts[:0], p)
+		case <-l.closed:
+			return
+		}
+		n := len(parts[0].cs)
+	gather:
+		for n < verifyBatch {
+			select {
+			case p := <-l.verifyQ:
+				parts = append(parts, p)
+				n += len(p.cs)
+			default:
+				break gather
+			}
+		}
+		cs = cs[:0]
+		for _, p := range parts {
+			cs = append(cs, p.cs...)
+		}
+		l.verifySigs(b, cs)
+		for _, p := range parts {
+			p.wg.Done()
+		}
 	}
-	chunk := (len(cs) + workers - 1) / workers
-	var wg sync.WaitGroup
-	for start := 0; start < len(cs); start += chunk {
-		end := min(start+chunk, len(cs))
-		wg.Add(1)
-		go func(part []*checked) {
-			defer wg.Done()
-			l.verifySigs(crypto.NewBatch(len(part)*2), part)
-		}(cs[start:end])
-	}
-	wg.Wait()
 }
 
 // Keys in the store. Note IDs are spread evenly, so a shard (a range of

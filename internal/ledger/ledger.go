@@ -53,7 +53,7 @@ type Ledger struct {
 	// gate orders submissions against Close: senders hold it shared, Close
 	// takes it exclusively, so nothing is queued after the queues drain.
 	gate sync.RWMutex
-	wg     sync.WaitGroup
+	wg   sync.WaitGroup
 
 	stats counters
 	ops   []writeOp // reused by the commit loop

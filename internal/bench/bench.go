@@ -82,6 +82,8 @@ type Target struct {
 	CPUSeconds func() (float64, error)
 	// Disk reports bytes on disk of the ledger, or 0 if unknown.
 	Disk func() uint64
+	// RSS reports the ledger process's resident memory (nil: this process).
+	RSS  func() uint64
 	Mode string
 }
 
@@ -137,7 +139,11 @@ func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, e
 	} else {
 		r.CPUNote = "CPU of the ledger process, from its /metrics"
 	}
-	r.RSSBytes = rss()
+	if t.RSS != nil {
+		r.RSSBytes = t.RSS()
+	} else {
+		r.RSSBytes = rss()
+	}
 	if t.Disk != nil && o.Notes > 0 {
 		r.DiskPerNote = float64(t.Disk()) / float64(o.Notes)
 	}

@@ -55,7 +55,11 @@ func Remote(url string, l roles.Ledger, officers []*crypto.PrivateKey, net money
 		Mode:   "http",
 		Ledger: l,
 		CPUSeconds: func() (float64, error) {
-			return scrapeCPU(url)
+			return scrape(url, "process_cpu_seconds_total")
+		},
+		RSS: func() uint64 {
+			v, _ := scrape(url, "process_resident_memory_bytes")
+			return uint64(v)
 		},
 		Fund: func(total uint64, owners []*crypto.PrivateKey, count int, value uint64) ([]money.Note, []int, error) {
 			ctx := context.Background()
@@ -84,17 +88,25 @@ func Remote(url string, l roles.Ledger, officers []*crypto.PrivateKey, net money
 						return fmt.Errorf("funding mint: %w", r.Err)
 					}
 					for _, n := range tn.Notes(batch[i]) {
-						notes = append(notes, n)
-						owner = append(owner, len(owner)%len(owners))
+						if len(notes) < count {
+							notes = append(notes, n)
+							owner = append(owner, len(owner)%len(owners))
+						}
 					}
 				}
 				batch = batch[:0]
 				return nil
 			}
-			for made := 0; made < count; {
+			other := ledgertest.MustKey()
+			all := max(uint64(count), total)
+			for made := uint64(0); made < all; {
 				outs := make([]money.Output, 0, money.MaxOutputs)
-				for ; made < count && len(outs) < money.MaxOutputs; made++ {
-					outs = append(outs, money.Output{Value: value, Lock: money.KeyLock(owners[made%len(owners)].Public())})
+				for ; made < all && len(outs) < money.MaxOutputs; made++ {
+					lock := money.KeyLock(other.Public())
+					if made < uint64(count) {
+						lock = money.KeyLock(owners[made%uint64(len(owners))].Public())
+					}
+					outs = append(outs, money.Output{Value: value, Lock: lock})
 				}
 				batch = append(batch, tn.Mint(approvers, outs...))
 				if len(batch) == 256 {
@@ -113,19 +125,19 @@ func Remote(url string, l roles.Ledger, officers []*crypto.PrivateKey, net money
 	}
 }
 
-// scrapeCPU reads process_cpu_seconds_total from a Prometheus endpoint.
-func scrapeCPU(url string) (float64, error) {
+// scrape reads one unlabelled metric from a Prometheus endpoint.
+func scrape(url, metric string) (float64, error) {
 	resp, err := http.Get(strings.TrimRight(url, "/") + "/metrics")
 	if err != nil {
-		return 0, fmt.Errorf("scrape cpu: %w", err)
+		return 0, fmt.Errorf("scrape %s: %w", metric, err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "process_cpu_seconds_total "); ok {
+		if v, ok := strings.CutPrefix(line, metric+" "); ok {
 			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 	}
-	return 0, fmt.Errorf("scrape cpu: no process_cpu_seconds_total at %s/metrics", url)
+	return 0, fmt.Errorf("scrape: no %s at %s/metrics", metric, url)
 }

@@ -186,7 +186,11 @@ func (n *Node) serve(addr string, ac api.Config) error {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	n.URL = "http://" + ln.Addr().String()
-	n.srv = &http.Server{Handler: api.New(ac).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := api.New(ac)
+	if n.Ledger != nil {
+		srv.Registry().MustRegister(newLedgerCollector(n.Ledger))
+	}
+	n.srv = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.closed = make(chan struct{})
 	go func() {
 		defer close(n.closed)

@@ -2,6 +2,9 @@ package devnet_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/specie/specie/client"
@@ -238,5 +241,25 @@ func TestScenarioOneProcess(t *testing.T) {
 	}
 	if err := n.Ledger.CheckInvariants(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLedgerMetrics checks that /metrics carries the ledger's counters.
+func TestLedgerMetrics(t *testing.T) {
+	n, _, err := devnet.Up(t.TempDir(), "127.0.0.1:0", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	resp, err := http.Get(n.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, m := range []string{"specie_ledger_batches_total 0", "specie_ledger_committed_total 0", "specie_ledger_queued 0", "process_cpu_seconds_total"} {
+		if !strings.Contains(string(b), m) {
+			t.Errorf("/metrics lacks %q", m)
+		}
 	}
 }

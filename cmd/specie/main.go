@@ -96,7 +96,7 @@ func (g *globals) client(who string) (*client.Client, error) {
 		}
 		t, ok := cfg.Token(who)
 		if !ok {
-			return nil, fmt.Errorf("no credential for %q in %s", who, filepath.Join(g.data, devnet.ConfigFile))
+			return nil, errcode.New(errcode.NotFound, "no credential for %q in %s (it has %s)", who, filepath.Join(g.data, devnet.ConfigFile), strings.Join(principals(cfg), ", "))
 		}
 		tok = t
 	}
@@ -122,6 +122,15 @@ func (g *globals) network(ctx context.Context) (money.Network, error) {
 	}
 	g.net = &cfg.Network
 	return cfg.Network, nil
+}
+
+// principals names everyone the config holds a credential for.
+func principals(cfg *devnet.Config) []string {
+	names := []string{"issuer"}
+	for _, e := range cfg.Intermediaries {
+		names = append(names, e.Name)
+	}
+	return names
 }
 
 // currency is the network currency for the *_decimal fields of --json

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/internal/errcode"
 	"github.com/specie/specie/internal/money"
 	"github.com/specie/specie/internal/roles"
 )
@@ -33,7 +36,11 @@ func issuerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(m, fmt.Sprintf("mint %s proposed: %s %s to %s, %s, needs %d approvals\napprove with: specie issuer approve %s --officer 1",
+			wm, err := wire.FromMint(m, &cur)
+			if err != nil {
+				return err
+			}
+			return g.print(wm, fmt.Sprintf("mint %s proposed: %s %s to %s, %s, needs %d approvals\napprove with: specie issuer approve %s --officer 1",
 				m.ID, cur.Format(m.Amount), cur.Code, m.To, m.Status, m.Quorum, m.ID))
 		},
 	}
@@ -50,7 +57,7 @@ func issuerCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			id, err := money.ParseHash(args[0])
+			id, err := hashArg("mint ID", args[0])
 			if err != nil {
 				return err
 			}
@@ -60,12 +67,12 @@ func issuerCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if officer > len(cfg.OfficerKeyFiles) {
-					return fmt.Errorf("officer %d: the devnet has %d", officer, len(cfg.OfficerKeyFiles))
+					return errcode.New(errcode.Malformed, "--officer %d: the devnet has %d officers", officer, len(cfg.OfficerKeyFiles))
 				}
 				keyFile = cfg.OfficerKeyFiles[officer-1]
 			}
 			if keyFile == "" {
-				return fmt.Errorf("give --key FILE or --officer N")
+				return errcode.New(errcode.Malformed, "give --key FILE or --officer N (1, 2, ...)")
 			}
 			key, err := crypto.LoadKey(keyFile)
 			if err != nil {
@@ -88,7 +95,11 @@ func issuerCmd(g *globals) *cobra.Command {
 			if m.Receipt != nil {
 				text += fmt.Sprintf(" in batch %d; %s %s delivered to %s", m.Receipt.Batch, net.Currency.Format(m.Amount), net.Currency.Code, m.To)
 			}
-			return g.print(m, text)
+			wm, err := wire.FromMint(m, &net.Currency)
+			if err != nil {
+				return err
+			}
+			return g.print(wm, text)
 		},
 	}
 	approve.Flags().StringVar(&keyFile, "key", "", "officer key file")
@@ -99,7 +110,8 @@ func issuerCmd(g *globals) *cobra.Command {
 		Short: "Show a mint proposal",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := money.ParseHash(args[0])
+			ctx := cmd.Context()
+			id, err := hashArg("mint ID", args[0])
 			if err != nil {
 				return err
 			}
@@ -107,11 +119,26 @@ func issuerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := c.Issuer().GetMint(cmd.Context(), id)
+			m, err := c.Issuer().GetMint(ctx, id)
 			if err != nil {
 				return err
 			}
-			return g.print(m, fmt.Sprintf("mint %s to %s: amount %d (minor units), %s, %d of %d approvals %s", m.ID, m.To, m.Amount, m.Status, len(m.Approvers), m.Quorum, m.Reason))
+			net, err := g.network(ctx)
+			if err != nil {
+				return err
+			}
+			text := fmt.Sprintf("mint %s to %s: %s %s, %s, %d of %d approvals", m.ID, m.To, net.Currency.Format(m.Amount), net.Currency.Code, m.Status, len(m.Approvers), m.Quorum)
+			if m.Receipt != nil {
+				text += fmt.Sprintf(", in batch %d", m.Receipt.Batch)
+			}
+			if m.Reason != "" {
+				text += ": " + m.Reason
+			}
+			wm, err := wire.FromMint(m, &net.Currency)
+			if err != nil {
+				return err
+			}
+			return g.print(wm, text)
 		},
 	}
 
@@ -134,7 +161,7 @@ func issuerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(r, fmt.Sprintf("%s redeemed %s %s in batch %d (tx %s); credited to its reserve account",
+			return g.print(wire.FromRedemption(r, &cur), fmt.Sprintf("%s redeemed %s %s in batch %d (tx %s); credited to its reserve account",
 				r.Intermediary, cur.Format(r.Amount), cur.Code, r.Receipt.Batch, r.Receipt.TxID))
 		},
 	}
@@ -162,7 +189,7 @@ func walletCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(w, fmt.Sprintf("wallet %s opened for %s", w.ID, w.Owner))
+			return g.print(wire.FromWallet(w, g.currency(cmd.Context())), fmt.Sprintf("wallet %s opened for %s", w.ID, w.Owner))
 		},
 	}
 	open.Flags().StringVar(&bank, "intermediary", "bank-a", "intermediary opening the wallet")
@@ -190,7 +217,7 @@ func walletCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(w, fmt.Sprintf("%s (%s): %s %s in %d notes", w.ID, w.Owner, net.Currency.Format(w.Balance), net.Currency.Code, w.Notes))
+			return g.print(wire.FromWallet(w, &net.Currency), fmt.Sprintf("%s (%s): %s %s in %d notes", w.ID, w.Owner, net.Currency.Format(w.Balance), net.Currency.Code, w.Notes))
 		},
 	}
 	history := &cobra.Command{
@@ -220,15 +247,13 @@ func walletCmd(g *globals) *cobra.Command {
 				if e.Direction == "out" {
 					sign = "-"
 				}
-				fmt.Fprintf(&b, "%s  %s%s  %-22s batch %-6d %s %s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), sign, net.Currency.Format(e.Amount), e.Counterparty, e.Batch, e.TxID.String()[:16], e.Reference)
+				line := fmt.Sprintf("%s  %s%s  %-22s batch %-6d %s %s", e.Time.UTC().Format("2006-01-02 15:04:05"), sign, net.Currency.Format(e.Amount), e.Counterparty, e.Batch, e.TxID.String()[:16], e.Reference)
+				b.WriteString(strings.TrimRight(line, " ") + "\n")
 			}
 			if len(es) == 0 {
 				b.WriteString("no payments yet")
 			}
-			if es == nil {
-				es = []roles.Entry{}
-			}
-			return g.print(es, b.String())
+			return g.print(wire.FromHistory(es, &net.Currency), b.String())
 		},
 	}
 	var from, to, amount, ref string
@@ -254,7 +279,7 @@ func walletCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(r, fmt.Sprintf("paid %s %s from %s to %s: committed in batch %d, tx %s", cur.Format(r.Amount), cur.Code, r.From, r.To, r.Receipt.Batch, r.TxID))
+			return g.print(wire.FromPaymentResult(r, &cur), fmt.Sprintf("paid %s %s from %s to %s: committed in batch %d, tx %s", cur.Format(r.Amount), cur.Code, r.From, r.To, r.Receipt.Batch, r.TxID))
 		},
 	}
 	pay.Flags().StringVar(&from, "from", "", "paying wallet")
@@ -272,10 +297,14 @@ func txCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "tx", Short: "Transactions on the ledger"}
 	show := &cobra.Command{
 		Use:   "show TXID",
-		Short: "Show a committed transaction and check its Merkle inclusion proof",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show a committed transaction and check its inclusion proof and its batch's place in the hash chain",
+		Long: `Show a committed transaction. The CLI checks, without trusting the server,
+that the Merkle inclusion proof leads from the txid to the root in the batch
+header, and that this header is the one the log's hash chain holds at that
+sequence number (every header from batch 1 on is fetched and chained).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := money.ParseHash(args[0])
+			id, err := hashArg("txid", args[0])
 			if err != nil {
 				return err
 			}
@@ -292,15 +321,60 @@ func txCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := audit.VerifyTx(net, info, nil); err != nil {
+			chained, err := chainTo(ctx, c.Ledger(), net, info.Header.Seq)
+			if err != nil {
 				return err
 			}
-			return g.print(info, fmt.Sprintf("%s %s: %s in batch %d at index %d of %d; inclusion proof (%d hashes) verified against root %s",
-				info.Kind, info.TxID, info.Status, info.Header.Seq, info.Index, info.Header.TxCount, len(info.Proof), info.Header.TxRoot))
+			at := func(seq uint64) (money.BatchHeader, bool) { return chained, seq == chained.Seq }
+			if err := audit.VerifyTx(net, info, at); err != nil {
+				return err
+			}
+			return g.print(wire.FromTxInfo(info, &net.Currency), fmt.Sprintf("%s %s: %s in batch %d at index %d of %d\ninclusion proof (%d hashes) verified against root %s; batch %d verified in the hash chain from batch 1",
+				info.Kind, info.TxID, info.Status, info.Header.Seq, info.Index, info.Header.TxCount, len(info.Proof), info.Header.TxRoot, info.Header.Seq))
 		},
 	}
 	cmd.AddCommand(show)
 	return cmd
+}
+
+// chainTo fetches and chains headers 1..seq and returns header seq as the
+// chain holds it.
+func chainTo(ctx context.Context, l roles.Ledger, net money.Network, seq uint64) (money.BatchHeader, error) {
+	chain := audit.NewChain(net)
+	for from := uint64(1); from <= seq; {
+		hs, err := l.Headers(ctx, from, int(min(seq-from+1, 1000)))
+		if err != nil {
+			return money.BatchHeader{}, fmt.Errorf("headers from %d: %w", from, err)
+		}
+		if len(hs) == 0 {
+			return money.BatchHeader{}, fmt.Errorf("the log ends before batch %d", seq)
+		}
+		for _, h := range hs {
+			if err := chain.Add(h); err != nil {
+				return money.BatchHeader{}, fmt.Errorf("verify log: %w", err)
+			}
+			if h.Seq == seq {
+				return h, nil
+			}
+		}
+		from += uint64(len(hs))
+	}
+	return money.BatchHeader{}, fmt.Errorf("the log has no batch %d", seq)
+}
+
+// logSummary is `log verify --json`: audit.Summary with the API's amount
+// strings and their decimal forms.
+type logSummary struct {
+	Batches            uint64     `json:"batches"`
+	Transactions       uint64     `json:"transactions"`
+	Head               money.Hash `json:"head"`
+	Minted             string     `json:"minted"`
+	Redeemed           string     `json:"redeemed"`
+	Outstanding        string     `json:"outstanding"`
+	MintedDecimal      string     `json:"minted_decimal"`
+	RedeemedDecimal    string     `json:"redeemed_decimal"`
+	OutstandingDecimal string     `json:"outstanding_decimal"`
+	SupplyMatches      bool       `json:"supply_matches"`
 }
 
 func logCmd(g *globals) *cobra.Command {
@@ -324,7 +398,13 @@ func logCmd(g *globals) *cobra.Command {
 				return err
 			}
 			cur := net.Currency
-			return g.print(s, fmt.Sprintf("log verified: %d batches, %d transactions, head %s\nsupply: minted %s, redeemed %s, outstanding %s %s; matches the published supply",
+			out := logSummary{
+				Batches: s.Batches, Transactions: s.Transactions, Head: s.Head,
+				Minted: wire.FormatAmount(s.Minted), Redeemed: wire.FormatAmount(s.Redeemed), Outstanding: wire.FormatAmount(s.Outstanding),
+				MintedDecimal: cur.Format(s.Minted), RedeemedDecimal: cur.Format(s.Redeemed), OutstandingDecimal: cur.Format(s.Outstanding),
+				SupplyMatches: s.SupplyMatches,
+			}
+			return g.print(out, fmt.Sprintf("log verified: %d batches, %d transactions, head %s\nsupply: minted %s, redeemed %s, outstanding %s %s; matches the published supply",
 				s.Batches, s.Transactions, s.Head, cur.Format(s.Minted), cur.Format(s.Redeemed), cur.Format(s.Outstanding), cur.Code))
 		},
 	}
@@ -352,7 +432,7 @@ func supplyCmd(g *globals) *cobra.Command {
 			for _, r := range s.Reserves {
 				fmt.Fprintf(&b, "reserve %-10s %s\n", r.Intermediary, cur.Format(r.Balance))
 			}
-			return g.print(s, b.String())
+			return g.print(wire.FromSupply(s), b.String())
 		},
 	}
 }

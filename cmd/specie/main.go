@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,6 +44,7 @@ type globals struct {
 	cfg     *devnet.Config
 	cfgErr  error
 	cfgRead bool
+	net     *money.Network
 }
 
 func newRoot(out io.Writer) *cobra.Command {
@@ -55,6 +55,7 @@ func newRoot(out io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetOut(out) // help and usage go where the output goes
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.api, "api", envOr("SPECIE_API", "http://127.0.0.1:8080"), "base URL of the Specie HTTP API (env SPECIE_API)")
 	pf.StringVar(&g.token, "token", os.Getenv("SPECIE_TOKEN"), "API credential (env SPECIE_TOKEN); by default taken from the devnet config for the role acting")
@@ -95,26 +96,56 @@ func (g *globals) client(who string) (*client.Client, error) {
 		}
 		t, ok := cfg.Token(who)
 		if !ok {
-			return nil, fmt.Errorf("no credential for %q in %s", who, filepath.Join(g.data, devnet.ConfigFile))
+			return nil, errcode.New(errcode.NotFound, "no credential for %q in %s (it has %s)", who, filepath.Join(g.data, devnet.ConfigFile), strings.Join(principals(cfg), ", "))
 		}
 		tok = t
 	}
 	return client.New(g.api, tok), nil
 }
 
-// currency finds the network's currency: from the API, else the config.
+// network finds the network (ID and currency): from the API, else the
+// devnet config. When neither answers, the API's error (usually
+// unavailable) is what the user sees.
 func (g *globals) network(ctx context.Context) (money.Network, error) {
+	if g.net != nil {
+		return *g.net, nil
+	}
 	c := client.New(g.api, "")
-	if info, err := c.Ledger().Info(ctx); err == nil {
+	info, apiErr := c.Ledger().Info(ctx)
+	if apiErr == nil {
+		g.net = &info.Network
 		return info.Network, nil
 	}
 	cfg, err := g.config()
 	if err != nil {
-		return money.Network{}, fmt.Errorf("cannot learn the network from %s or a devnet config: %w", g.api, err)
+		return money.Network{}, fmt.Errorf("%w (and no devnet config in %s to learn the network from)", apiErr, g.data)
 	}
+	g.net = &cfg.Network
 	return cfg.Network, nil
 }
 
+// principals names everyone the config holds a credential for.
+func principals(cfg *devnet.Config) []string {
+	names := []string{"issuer"}
+	for _, e := range cfg.Intermediaries {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// currency is the network currency for the *_decimal fields of --json
+// output, or nil when the network cannot be learnt.
+func (g *globals) currency(ctx context.Context) *money.Currency {
+	net, err := g.network(ctx)
+	if err != nil {
+		return nil
+	}
+	return &net.Currency
+}
+
+// amount reads an --amount flag: a decimal in the network currency
+// ("12.50") or minor units ("1250"); zero, signs, letters and excess
+// decimal places are malformed.
 func (g *globals) amount(ctx context.Context, s string) (uint64, money.Currency, error) {
 	net, err := g.network(ctx)
 	if err != nil {
@@ -122,12 +153,21 @@ func (g *globals) amount(ctx context.Context, s string) (uint64, money.Currency,
 	}
 	v, err := net.Currency.Parse(s)
 	if err != nil {
-		return 0, net.Currency, err
+		return 0, net.Currency, errcode.New(errcode.Malformed, "--amount: %v", err)
 	}
 	if v == 0 {
-		return 0, net.Currency, errors.New("amount must be positive")
+		return 0, net.Currency, errcode.New(errcode.Malformed, "--amount %q: must be positive", s)
 	}
 	return v, net.Currency, nil
+}
+
+// hashArg reads a txid or mint ID argument.
+func hashArg(what, s string) (money.Hash, error) {
+	h, err := money.ParseHash(s)
+	if err != nil {
+		return h, errcode.New(errcode.Malformed, "%s: %v", what, err)
+	}
+	return h, nil
 }
 
 // print writes v as JSON with --json, else the text.

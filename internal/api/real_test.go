@@ -275,7 +275,7 @@ func TestRealNetwork(t *testing.T) {
 	id, err := money.ParseHash(r.json(t)["id"].(string))
 	noErr(t, err)
 	_, err = e.bankC.Issuer().ProposeMint(ctx, "bank-a", 1)
-	wantCode(t, "mint proposed by an intermediary", err, errcode.Unauthorized, 401)
+	wantCode(t, "mint proposed by an intermediary", err, errcode.Unauthorized, 403)
 	_, err = is.ProposeMint(ctx, "bank-z", 1)
 	wantCode(t, "mint to an unknown intermediary", err, errcode.NotFound, 404)
 	_, err = is.ProposeMint(ctx, "bank-b", openingReserve+1)

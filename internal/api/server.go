@@ -9,6 +9,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -362,7 +363,11 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, h handlerFunc) {
 // --- responses ---
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // messages are JSON for programs, not HTML
+	err := enc.Encode(v)
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
 		// Every body is a wire type; this cannot fail short of a bug.
 		status = http.StatusInternalServerError

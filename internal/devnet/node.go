@@ -61,7 +61,7 @@ func Up(dir, addr string, log *slog.Logger) (*Node, bool, error) {
 		}
 		return b, true
 	}
-	icfg, err := cfg.issuerConfig()
+	icfg, err := cfg.issuerConfig(log)
 	if err != nil {
 		return fail(err)
 	}
@@ -70,7 +70,7 @@ func Up(dir, addr string, log *slog.Logger) (*Node, bool, error) {
 		return fail(err)
 	}
 	for _, e := range cfg.Intermediaries {
-		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network}, n.Ledger, n.Issuer, intermediary.Directory(peers))
+		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, n.Ledger, n.Issuer, intermediary.Directory(peers))
 		if err != nil {
 			return fail(err)
 		}
@@ -103,7 +103,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*No
 		}
 		ac.Ledger = n.Ledger
 	case "issuer":
-		icfg, err := cfg.issuerConfig()
+		icfg, err := cfg.issuerConfig(log)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +134,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*No
 			}
 			return client.New(e.URL, self.Token).Intermediary(p), true
 		}
-		b, err := intermediary.Open(dataDir, intermediary.Config{Name: name, Network: cfg.Network}, led, iss, intermediary.Directory(peers))
+		b, err := intermediary.Open(dataDir, intermediary.Config{Name: name, Network: cfg.Network, Logger: log}, led, iss, intermediary.Directory(peers))
 		if err != nil {
 			return nil, err
 		}
@@ -164,12 +164,12 @@ func (c *Config) ledgerConfig(log *slog.Logger) ledger.Config {
 	return ledger.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKeys: c.RedeemKeys, Shards: c.Shards, Logger: log}
 }
 
-func (c *Config) issuerConfig() (issuer.Config, error) {
+func (c *Config) issuerConfig(log *slog.Logger) (issuer.Config, error) {
 	rk, err := crypto.LoadKey(c.RedeemKeyFile)
 	if err != nil {
 		return issuer.Config{}, err
 	}
-	return issuer.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKey: rk, Reserves: c.Reserves}, nil
+	return issuer.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKey: rk, Reserves: c.Reserves, Logger: log}, nil
 }
 
 func (c *Config) credentials() []api.Credential {

@@ -265,7 +265,7 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	if err != nil {
 		return nil, money.TxID{}, err
 	}
-	inputs, sum, err := selectNotes(notes, amount)
+	inputs, sum, err := selectNotes(notes, amount, in.cfg.Network.Currency)
 	if err != nil {
 		return nil, money.TxID{}, err
 	}
@@ -304,7 +304,7 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 // selectNotes picks unspent notes covering amount: the smallest single note
 // that covers it if there is one (least change, fewest inputs), otherwise the
 // largest notes first, at most money.MaxInputs of them.
-func selectNotes(notes []noteRec, amount uint64) ([]money.Note, uint64, error) {
+func selectNotes(notes []noteRec, amount uint64, cur money.Currency) ([]money.Note, uint64, error) {
 	var avail []money.Note
 	var total uint64
 	for _, r := range notes {
@@ -319,7 +319,7 @@ func selectNotes(notes []noteRec, amount uint64) ([]money.Note, uint64, error) {
 		total = t
 	}
 	if total < amount {
-		return nil, 0, errcode.New(errcode.InsufficientFunds, "available %d is less than %d", total, amount)
+		return nil, 0, errcode.New(errcode.InsufficientFunds, "available %s %s is less than %s", cur.Format(total), cur.Code, cur.Format(amount))
 	}
 	best := -1
 	for i := range avail {

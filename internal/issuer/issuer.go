@@ -235,8 +235,11 @@ func (is *Issuer) loop() {
 // principal from their credential).
 func requireIssuer(ctx context.Context) error {
 	p, ok := roles.Caller(ctx)
-	if !ok || p.Role != roles.RoleIssuer {
+	if !ok {
 		return errcode.New(errcode.Unauthorized, "only the issuer may manage mints")
+	}
+	if p.Role != roles.RoleIssuer {
+		return errcode.Forbidden("only the issuer may manage mints, not %s", p.Name)
 	}
 	return nil
 }

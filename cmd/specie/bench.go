@@ -20,6 +20,7 @@ func benchCmd(g *globals) *cobra.Command {
 	var target, dir string
 	var inproc bool
 	var shards int
+	var cpuprofile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Generate real signed load against a ledger and print throughput, latency, CPU, memory and disk as JSON",
@@ -78,6 +79,14 @@ and credentials are read from --data). Prints one JSON object.
 				net = cfg.Network
 				t = bench.Remote(target, l, officers, net)
 			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				o.Profile = f
+			}
 			r, err := bench.Run(ctx, net, t, o)
 			if err != nil {
 				return err
@@ -102,6 +111,7 @@ and credentials are read from --data). Prints one JSON object.
 	f.IntVar(&o.Outputs, "outputs", 2, "outputs per transaction")
 	f.IntVar(&o.Workers, "workers", 16, "concurrent submitters (closed loop)")
 	f.IntVar(&o.ClientBatch, "client-batch", 256, "transactions per submission")
+	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the timed run to this file (go tool pprof -top)")
 	f.BoolVar(&o.Bound, "bound", false, "also measure the signature-verification bound on all cores")
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type Options struct {
 	ClientBatch int           // transactions per submission, as an intermediary would batch
 	Bound       bool          // also measure the signature-verification bound
 	Progress    io.Writer     // progress line once a second, or nil
+	Profile     io.Writer     // CPU profile of the timed run, or nil
 }
 
 // Report is the one JSON object `specie bench` prints.
@@ -108,7 +110,15 @@ func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, e
 	if err != nil {
 		return r, err
 	}
+	if o.Profile != nil {
+		if err := pprof.StartCPUProfile(o.Profile); err != nil {
+			return r, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+	}
 	lat, offered, elapsed := o.load(ctx, t.Ledger, txs, r.Rejected)
+	if o.Profile != nil {
+		pprof.StopCPUProfile()
+	}
 	cpu1, _ := t.cpu()
 	r.DurationS = elapsed.Seconds()
 	r.Offered = offered

@@ -41,6 +41,14 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 			val = binary.BigEndian.AppendUint64(val[:0], note.Value)
 			b.Set(noteKey(key, &nid), val)
 			var err error
+			sh := &l.notes.shards[l.shardOf(&nid)]
+			sh.mu.Lock()
+			err = sh.put(&nid, note.Value)
+			sh.mu.Unlock()
+			if err != nil {
+				b.Discard()
+				return fmt.Errorf("genesis: %w", err)
+			}
 			if m.minted, err = money.Add(m.minted, note.Value); err != nil {
 				b.Discard()
 				return fmt.Errorf("genesis: %w", err)

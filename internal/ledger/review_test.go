@@ -190,6 +190,21 @@ func TestReviewBugChainedSpendDependsOnBatching(t *testing.T) {
 	if rejected > 0 {
 		t.Errorf("%d of 20 spends of an output created just before them in the same submission were rejected (last: %v)", rejected, last)
 	}
+	// Order decides: a second spend of that output is a double spend, and a
+	// spend submitted before the transaction creating its note is unknown.
+	mint := n.Mint([]int{0, 1}, ledgertest.To(k, 10))
+	spendA := n.Spend(money.Transfer, n.Notes(mint), []*crypto.PrivateKey{k}, ledgertest.To(k, 10))
+	spendB := n.Spend(money.Transfer, n.Notes(mint), []*crypto.PrivateKey{k}, ledgertest.To(k, 5), ledgertest.To(k, 5))
+	rs, err := l.SubmitBatch(context.Background(), []*money.Tx{mint, spendA, spendB})
+	if err != nil || rs[0].Err != nil || rs[1].Err != nil || !errcode.Is(rs[2].Err, errcode.DoubleSpend) {
+		t.Errorf("[mint, spend, spend again]: %v; %v, %v, %v; want ok, ok, double_spend", err, rs[0].Err, rs[1].Err, rs[2].Err)
+	}
+	mint = n.Mint([]int{0, 1}, ledgertest.To(k, 10))
+	early := n.Spend(money.Transfer, n.Notes(mint), []*crypto.PrivateKey{k}, ledgertest.To(k, 10))
+	rs, err = l.SubmitBatch(context.Background(), []*money.Tx{early, mint})
+	if err != nil || !errcode.Is(rs[0].Err, errcode.UnknownNote) || rs[1].Err != nil {
+		t.Errorf("[spend, mint]: %v; %v, %v; want unknown_note, ok", err, rs[0].Err, rs[1].Err)
+	}
 	if err := l.CheckInvariants(); err != nil {
 		t.Fatal(err)
 	}

@@ -93,8 +93,10 @@ func (l *Ledger) commit(batch []*checked) {
 		return
 	}
 	if err := l.index(batch, &out); err != nil {
-		l.fail(batch, err)
-		return
+		// The batch is durable, so it is answered as committed; only the
+		// in-memory index is off. Stop here: a restart rebuilds it.
+		l.log.Error("note index update failed; ledger stopped", "err", err)
+		l.fatal = err
 	}
 	l.mu.Lock()
 	l.meta = out.after
@@ -107,9 +109,17 @@ func (l *Ledger) commit(batch []*checked) {
 // spent; otherwise it is unknown.
 func (l *Ledger) explainMissing(c *checked, input int, batch []*checked) error {
 	n := &c.tx.Inputs[input]
+	later := false
 	for _, o := range batch {
+		if o == c {
+			later = true
+			continue
+		}
 		if o.err == nil && o.id == n.TxID {
-			return errcode.New(errcode.UnknownNote, "input %d: note %s is created in the same batch; resubmit after it commits", input, c.ins[input])
+			if later {
+				return errcode.New(errcode.UnknownNote, "input %d: note %s is created later in the same batch; submit it before its spend", input, c.ins[input])
+			}
+			return c.err // created earlier in the batch, and spent there
 		}
 	}
 	loc, err := l.db.Get(txKey(nil, &n.TxID))
@@ -185,6 +195,9 @@ type outcome struct {
 	after   meta
 	header  money.BatchHeader
 	created []created // notes the batch creates, filled by persist
+	// transient are notes created and spent within the batch: never
+	// written to the store or the index.
+	transient map[money.NoteID]struct{}
 }
 
 type created struct {
@@ -195,13 +208,16 @@ type created struct {
 // apply is the state machine step. It is a pure function of the state
 // before the batch (meta and the view) and the batch's order: transactions
 // are taken in order; one commits when every input was unspent before the
-// batch and not spent by an earlier transaction of the batch. It asserts
+// batch or created by an earlier transaction of the batch, and not spent by
+// an earlier transaction of the batch. It asserts
 // conservation of money before returning: an error here is a bug, and the
 // batch is refused whole.
 func apply(before *meta, batch []*checked, v view) (outcome, error) {
 	out := outcome{errs: make([]error, len(batch)), missing: make([]int, len(batch)), after: *before}
 	spent := make(map[money.NoteID]struct{}, 2*len(batch))
 	minted := make(map[money.TxID]struct{})
+	made := make(map[money.NoteID]uint64) // outputs of earlier transactions of the batch
+	out.transient = make(map[money.NoteID]struct{})
 	m := &out.after
 	for i, c := range batch {
 		out.missing[i] = -1
@@ -214,7 +230,8 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 		}
 		ok := true
 		for j := range c.ins {
-			if _, gone := spent[c.ins[j]]; gone || !v.unspent(&c.ins[j], c.tx.Inputs[j].Value) {
+			value := c.tx.Inputs[j].Value
+			if _, gone := spent[c.ins[j]]; gone || !(v.unspent(&c.ins[j], value) || made[c.ins[j]] == value) {
 				out.errs[i] = errcode.New(errcode.DoubleSpend, "input %d: note %s is already spent", j, c.ins[j])
 				out.missing[i] = j
 				ok = false
@@ -237,6 +254,12 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 		}
 		for j := range c.ins {
 			spent[c.ins[j]] = struct{}{}
+			if _, ok := made[c.ins[j]]; ok {
+				out.transient[c.ins[j]] = struct{}{}
+			}
+		}
+		for j := range c.outs {
+			made[c.outs[j]] = c.tx.Outputs[j].Value
 		}
 		m.unspentSum = m.unspentSum - c.in + c.out
 		m.unspent = m.unspent - uint64(len(c.ins)) + uint64(len(c.tx.Outputs))
@@ -271,14 +294,19 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 			continue
 		}
 		for j := range c.ins {
+			if _, ok := out.transient[c.ins[j]]; ok {
+				continue
+			}
 			ops = append(ops, writeOp{key: noteKey33(prefixNote, &c.ins[j]), del: true})
 		}
-		for j := range c.tx.Outputs {
-			n := money.Note{TxID: c.id, Index: uint32(j), Output: c.tx.Outputs[j]}
-			id := l.net.NoteID(&n)
-			out.created = append(out.created, created{id, n.Value})
+		for j := range c.outs {
+			id, value := c.outs[j], c.tx.Outputs[j].Value
+			if _, ok := out.transient[id]; ok {
+				continue
+			}
+			out.created = append(out.created, created{id, value})
 			o := writeOp{key: noteKey33(prefixNote, &id), vlen: 8}
-			binary.BigEndian.PutUint64(o.val[:], n.Value)
+			binary.BigEndian.PutUint64(o.val[:], value)
 			ops = append(ops, o)
 		}
 		o := writeOp{key: noteKey33(prefixTx, &c.id), vlen: txLocSize}
@@ -319,6 +347,9 @@ func (l *Ledger) index(batch []*checked, out *outcome) error {
 			continue
 		}
 		for j := range c.ins {
+			if _, ok := out.transient[c.ins[j]]; ok {
+				continue
+			}
 			if !l.notes.shards[l.shardOf(&c.ins[j])].del(&c.ins[j]) {
 				return fmt.Errorf("index batch %d: spent note %s missing", out.after.seq, c.ins[j])
 			}

@@ -23,6 +23,36 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 	if l.meta.seq != 0 {
 		return fmt.Errorf("genesis: ledger already has %d batches", l.meta.seq)
 	}
+	if n == 0 {
+		return fmt.Errorf("genesis: no notes")
+	}
+	// Check every output before writing anything, as Tx.Check would for a
+	// mint, so a genesis that cannot succeed leaves no note in the store or
+	// the index. output must return the same value for i on every call.
+	var total uint64
+	for i := uint64(0); i < n; i++ {
+		o := output(i)
+		if o.Value == 0 || o.Lock.Kind != money.LockEd25519 {
+			return fmt.Errorf("genesis: output %d: zero value or unknown lock kind %d", i, o.Lock.Kind)
+		}
+		var err error
+		if total, err = money.Add(total, o.Value); err != nil {
+			return fmt.Errorf("genesis: outputs overflow: %w", err)
+		}
+	}
+	// Past this point only the store or the index can fail. The ledger was
+	// empty, so emptying the index undoes it; chunks already committed to
+	// the store make the next Open refuse (note count != totals).
+	undo := func(err error) error {
+		for i := range l.notes.shards {
+			sh := &l.notes.shards[i]
+			sh.mu.Lock()
+			clear(sh.slots)
+			sh.count = 0
+			sh.mu.Unlock()
+		}
+		return fmt.Errorf("genesis: %w", err)
+	}
 	m := l.meta
 	var ids []money.Hash
 	b := l.db.NewBatch()
@@ -47,12 +77,9 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 			sh.mu.Unlock()
 			if err != nil {
 				b.Discard()
-				return fmt.Errorf("genesis: %w", err)
+				return undo(err)
 			}
-			if m.minted, err = money.Add(m.minted, note.Value); err != nil {
-				b.Discard()
-				return fmt.Errorf("genesis: %w", err)
-			}
+			m.minted += note.Value // cannot overflow: checked above
 		}
 		m.unspent += uint64(len(tx.Outputs))
 		val = binary.BigEndian.AppendUint64(val[:0], 1)
@@ -66,7 +93,7 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 		}
 		if b.Len() > 32<<20 {
 			if err := b.Commit(false); err != nil {
-				return fmt.Errorf("genesis: %w", err)
+				return undo(err)
 			}
 			b = l.db.NewBatch()
 		}
@@ -78,7 +105,7 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 	m.head = l.net.HeaderHash(&h)
 	b.Set([]byte(keyMeta), m.encode())
 	if err := b.Commit(true); err != nil {
-		return fmt.Errorf("genesis: %w", err)
+		return undo(err)
 	}
 	l.meta = m
 	return nil

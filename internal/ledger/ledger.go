@@ -108,6 +108,10 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := l.checkNetwork(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	l.notes = newNoteSet(cfg.Shards)
 	if err := l.loadIndex(); err != nil {
 		l.notes.close()
@@ -134,12 +138,13 @@ func keySet(keys []crypto.PublicKey) map[[32]byte]bool {
 // Close stops accepting transactions, finishes the batch in flight and
 // closes the store.
 func (l *Ledger) Close() error {
+	l.gate.Lock()
 	select {
 	case <-l.closed:
+		l.gate.Unlock()
 		return nil
 	default:
 	}
-	l.gate.Lock()
 	close(l.closed)
 	l.gate.Unlock()
 	l.wg.Wait()
@@ -303,6 +308,39 @@ func (l *Ledger) verifier() {
 	}
 }
 
+// enter admits a call that uses the store or the note index, or says the
+// ledger is closed. The caller must call release when done.
+func (l *Ledger) enter() (release func(), err error) {
+	l.gate.RLock()
+	select {
+	case <-l.closed:
+		l.gate.RUnlock()
+		return nil, errcode.New(errcode.Unavailable, "ledger is closed")
+	default:
+		return l.gate.RUnlock, nil
+	}
+}
+
+// checkNetwork pins the network on first open: note IDs, signatures and
+// the log's hashes are bound to it, so reopening under another one would
+// strand every note and break the chain.
+func (l *Ledger) checkNetwork() error {
+	want := fmt.Appendf(nil, "%s/%s/%d", l.net.ID, l.net.Currency.Code, l.net.Currency.Exponent)
+	got, err := l.db.Get([]byte(keyNetwork))
+	if errors.Is(err, store.ErrNotFound) {
+		b := l.db.NewBatch()
+		b.Set([]byte(keyNetwork), want)
+		return b.Commit(true)
+	}
+	if err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	}
+	if string(got) != string(want) {
+		return fmt.Errorf("open ledger: the data directory belongs to network %s, not %s", got, want)
+	}
+	return nil
+}
+
 // Keys in the store. Note IDs are spread evenly, so a shard (a range of
 // note-ID prefixes) is a contiguous key range.
 const (
@@ -311,6 +349,7 @@ const (
 	txLocSize   = 15
 	prefixBatch = 'b' // 'b' + seq (8) -> header, then the batch's txids
 	keyMeta     = "m"
+	keyNetwork  = "c" // network ID, currency code and exponent
 )
 
 func noteKey(buf []byte, id *money.NoteID) []byte {
@@ -409,6 +448,11 @@ func (l *Ledger) Supply(context.Context) (roles.LedgerSupply, error) {
 // reported "unknown" (spent, or never created).
 func (l *Ledger) Note(_ context.Context, id money.NoteID) (roles.NoteInfo, error) {
 	info := roles.NoteInfo{ID: id, Status: roles.NoteUnknown}
+	release, err := l.enter()
+	if err != nil {
+		return info, err
+	}
+	defer release()
 	if v := l.notes.get(l.shardOf(&id), &id); v != 0 {
 		// The index holds 24 bytes of each ID; confirm the full ID.
 		err := l.db.View(noteKey(nil, &id), func(b []byte) {
@@ -442,6 +486,11 @@ func (l *Ledger) loadIndex() error {
 
 // Tx returns a committed transaction's batch header and inclusion proof.
 func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
+	release, err := l.enter()
+	if err != nil {
+		return roles.TxInfo{}, err
+	}
+	defer release()
 	loc, err := l.db.Get(txKey(nil, &id))
 	if errors.Is(err, store.ErrNotFound) {
 		return roles.TxInfo{}, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
@@ -467,6 +516,11 @@ func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
 
 // Headers returns up to limit headers from sequence from on.
 func (l *Ledger) Headers(_ context.Context, from uint64, limit int) ([]money.BatchHeader, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if from == 0 {
 		from = 1
 	}
@@ -474,7 +528,7 @@ func (l *Ledger) Headers(_ context.Context, from uint64, limit int) ([]money.Bat
 		limit = 1000
 	}
 	var out []money.BatchHeader
-	err := l.db.Scan([]byte{prefixBatch}, batchKey(from), func(_, v []byte) error {
+	err = l.db.Scan([]byte{prefixBatch}, batchKey(from), func(_, v []byte) error {
 		h, _, err := decodeBatch(v)
 		if err != nil {
 			return err

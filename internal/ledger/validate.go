@@ -16,6 +16,7 @@ type checked struct {
 	tx   *money.Tx
 	id   money.TxID
 	ins  []money.NoteID
+	outs []money.NoteID // the notes the transaction creates
 	in   uint64
 	out  uint64
 	err  error // set when validation failed
@@ -36,6 +37,10 @@ type receiptPos struct {
 // separately so that many can be verified in one batch.
 func (l *Ledger) prepare(tx *money.Tx) *checked {
 	c := &checked{tx: tx}
+	if tx == nil {
+		c.err = errcode.New(errcode.Malformed, "no transaction")
+		return c
+	}
 	if err := tx.Check(); err != nil {
 		c.err = errcode.New(errcode.Malformed, "%v", err)
 		return c
@@ -44,6 +49,11 @@ func (l *Ledger) prepare(tx *money.Tx) *checked {
 	c.ins = make([]money.NoteID, len(tx.Inputs))
 	for i := range tx.Inputs {
 		c.ins[i] = l.net.NoteID(&tx.Inputs[i])
+	}
+	c.outs = make([]money.NoteID, len(tx.Outputs))
+	for j := range tx.Outputs {
+		n := money.Note{TxID: c.id, Index: uint32(j), Output: tx.Outputs[j]}
+		c.outs[j] = l.net.NoteID(&n)
 	}
 	c.in, c.out = tx.Sums()
 	if err := l.checkAuthorityKeys(tx); err != nil {

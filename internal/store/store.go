@@ -4,6 +4,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -99,7 +100,7 @@ func (d *DB) Has(key []byte) (bool, error) {
 // at start (or the prefix itself when start is nil). fn's slices are only
 // valid during the call. Returning ErrStop ends the scan early without error.
 func (d *DB) Scan(prefix, start []byte, fn func(k, v []byte) error) error {
-	if start == nil {
+	if start == nil || bytes.Compare(start, prefix) < 0 {
 		start = prefix
 	}
 	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: prefixEnd(prefix)})

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"time"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -88,9 +89,13 @@ func (l *Ledger) commit(batch []*checked) {
 		l.answer(batch, 0)
 		return
 	}
+	t0 := time.Now()
 	if err := l.persist(batch, &out); err != nil {
 		l.fail(batch, err)
 		return
+	}
+	if d := time.Since(t0); d > 100*time.Millisecond {
+		l.log.Warn("slow batch commit", "batch", out.after.seq, "transactions", len(out.ids), "took", d)
 	}
 	if err := l.index(batch, &out); err != nil {
 		// The batch is durable, so it is answered as committed; only the

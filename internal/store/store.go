@@ -39,8 +39,8 @@ func Open(dir string, o Options) (*DB, error) {
 		Cache:                       cache,
 		MemTableSize:                64 << 20,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       4,
-		L0StopWritesThreshold:       24,
+		L0CompactionThreshold:       8,
+		L0StopWritesThreshold:       48,
 		Logger:                      quietLogger{},
 	}
 	for i := range opts.Levels {

@@ -203,10 +203,19 @@ func (ic interClient) History(ctx context.Context, id string) ([]roles.Entry, er
 	return w.ToEntries()
 }
 
+// Pay sends p.IdempotencyKey, when set, both in the body and as the
+// Idempotency-Key header, so calling Pay again with the same Payment after
+// a timeout or an unavailable answer is safe.
 func (ic interClient) Pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
-	req := wire.PaymentRequest{From: p.From, To: p.To, Amount: wire.FormatAmount(p.Amount), Reference: p.Reference}
+	req := wire.PaymentRequest{From: p.From, To: p.To, Amount: wire.FormatAmount(p.Amount), Reference: p.Reference, IdempotencyKey: p.IdempotencyKey}
+	var h http.Header
+	if p.IdempotencyKey != "" && headerSafe(p.IdempotencyKey) {
+		// A key that is no valid header value travels in the body alone,
+		// for the server to reject as malformed.
+		h = http.Header{wire.IdempotencyKeyHeader: {p.IdempotencyKey}}
+	}
 	var w wire.PaymentResult
-	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/payments", req, &w); err != nil {
+	if err := ic.c.doWith(ctx, http.MethodPost, ic.prefix+"/payments", h, req, &w); err != nil {
 		return roles.PaymentResult{}, err
 	}
 	return w.ToPaymentResult()
@@ -238,4 +247,14 @@ func (ic interClient) Redeem(ctx context.Context, amount uint64) (roles.Redempti
 		return roles.Redemption{}, err
 	}
 	return w.ToRedemption()
+}
+
+// headerSafe reports whether s is printable ASCII, safe as a header value.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

@@ -256,11 +256,18 @@ func walletCmd(g *globals) *cobra.Command {
 			return g.print(wire.FromHistory(es, &net.Currency), b.String())
 		},
 	}
-	var from, to, amount, ref string
+	var from, to, amount, ref, idemKey string
 	pay := &cobra.Command{
-		Use:   "pay --from WALLET --to WALLET --amount AMOUNT",
+		Use:   "pay --from WALLET --to WALLET --amount AMOUNT [--idempotency-key KEY]",
 		Short: "Pay from a wallet to any wallet, at this or another intermediary",
-		Args:  cobra.NoArgs,
+		Long: `Pay from a wallet to any wallet, at this or another intermediary.
+
+With --idempotency-key the payment is safe to retry: if it fails with
+"unavailable" (the outcome is unknown; the message names the txid, see
+specie tx show), run the same command again with the same key. It pays at
+most once and answers the first result; the same key with a different
+payment is a conflict.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			name, err := walletOwner(from)
@@ -275,7 +282,7 @@ func walletCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := c.Intermediary(name).Pay(ctx, roles.Payment{From: from, To: to, Amount: v, Reference: ref})
+			r, err := c.Intermediary(name).Pay(ctx, roles.Payment{From: from, To: to, Amount: v, Reference: ref, IdempotencyKey: idemKey})
 			if err != nil {
 				return err
 			}
@@ -286,6 +293,7 @@ func walletCmd(g *globals) *cobra.Command {
 	pay.Flags().StringVar(&to, "to", "", "receiving wallet")
 	pay.Flags().StringVar(&amount, "amount", "", `amount: decimal ("12.50") or minor units ("1250")`)
 	pay.Flags().StringVar(&ref, "reference", "", "text shown in both histories")
+	pay.Flags().StringVar(&idemKey, "idempotency-key", "", "makes retrying safe: the same key and payment pay once (1 to 128 printable ASCII characters)")
 	for _, f := range []string{"from", "to", "amount"} {
 		pay.MarkFlagRequired(f)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/internal/crypto"
@@ -322,12 +323,37 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, in roles.Intermedia
 	if err != nil {
 		return err
 	}
-	res, err := in.Pay(r.Context(), roles.Payment{From: req.From, To: req.To, Amount: amt, Reference: req.Reference})
+	key, err := idempotencyKey(r, req.IdempotencyKey)
+	if err != nil {
+		return err
+	}
+	res, err := in.Pay(r.Context(), roles.Payment{From: req.From, To: req.To, Amount: amt, Reference: req.Reference, IdempotencyKey: key})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, wire.FromPaymentResult(res, s.displayCurrency(r.Context())))
 	return nil
+}
+
+// idempotencyKey is the payment's key from the body field or the
+// Idempotency-Key header. Both may be given if they agree (the body wins:
+// HTTP strips spaces around a header value); an empty or repeated header
+// is malformed. The service checks the key's format.
+func idempotencyKey(r *http.Request, body string) (string, error) {
+	hs := r.Header.Values(wire.IdempotencyKeyHeader)
+	switch {
+	case len(hs) == 0:
+		return body, nil
+	case len(hs) > 1:
+		return "", errcode.New(errcode.Malformed, "%s header given %d times", wire.IdempotencyKeyHeader, len(hs))
+	case hs[0] == "":
+		return "", errcode.New(errcode.Malformed, "%s header is empty", wire.IdempotencyKeyHeader)
+	case body == "":
+		return hs[0], nil
+	case strings.Trim(body, " \t") != hs[0]:
+		return "", errcode.New(errcode.Malformed, "idempotency_key in the body and the %s header differ", wire.IdempotencyKeyHeader)
+	}
+	return body, nil
 }
 
 func (s *Server) deliver(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {

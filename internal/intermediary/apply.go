@@ -9,6 +9,7 @@ import (
 	"github.com/specie/specie/internal/errcode"
 	"github.com/specie/specie/internal/money"
 	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/internal/store"
 )
 
 // Deliver hands over a committed transaction that pays this intermediary's
@@ -41,7 +42,7 @@ func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
 	if info.Status != "committed" || (info.TxID != money.TxID{} && info.TxID != txid) {
 		return errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
 	}
-	if err := in.applyCommitted(txid, tx, info.Header.Seq); err != nil {
+	if err := in.applyCommitted(txid, tx, info.Header.Seq, info.Index); err != nil {
 		return internalErr("deliver "+txid.String(), err)
 	}
 	return nil
@@ -52,8 +53,9 @@ func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
 // wallets here are credited unless already credited, and history is
 // written. When the transaction is one of our pending spends, its pending
 // record is removed and, if a peer's wallet is paid, an outbox entry is
-// added. Applying the same transaction again changes nothing.
-func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64) error {
+// added, and its idempotency key, if any, remembers the receipt (batch and
+// index in it). Applying the same transaction again changes nothing.
+func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64, index uint32) error {
 	in.applyMu.Lock()
 	defer in.applyMu.Unlock()
 
@@ -136,6 +138,12 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 			}
 			b.Set(outboxKey(txid), ov)
 		}
+		if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
+			r.State, r.Receipt = idemCommitted, roles.Receipt{TxID: txid, Batch: batch, Index: index}
+		}); err != nil {
+			b.Discard()
+			return err
+		}
 		writes = true
 	}
 	for _, w := range order {
@@ -181,7 +189,10 @@ func setEntry(b interface{ Set(k, v []byte) }, wallet string, e roles.Entry) err
 
 // unreserve releases the notes of a pending spend that did not commit and
 // drops the pending record, leaving the wallet exactly as before the spend.
-func (in *Intermediary) unreserve(txid money.TxID) error {
+// A payment's idempotency key remembers rejection, the ledger's definite
+// "no"; when rejection is nil (the ledger never committed it) the key is
+// released, so a retry pays.
+func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 	in.applyMu.Lock()
 	defer in.applyMu.Unlock()
 
@@ -212,7 +223,44 @@ func (in *Intermediary) unreserve(txid money.TxID) error {
 		}
 	}
 	b.Delete(pendingKey(txid))
+	if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
+		if rejection == nil {
+			r.State = "" // released
+			return
+		}
+		rejectInto(r, rejection)
+	}); err != nil {
+		b.Discard()
+		return err
+	}
 	return b.Commit(true)
+}
+
+// settleIdemRec adds to b the update of the idempotency record key, if it
+// is pending on txid, by set; a record set to state "" is deleted.
+func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxID, set func(*idemRec)) error {
+	if key == "" {
+		return nil
+	}
+	var rec idemRec
+	found, err := getJSON(in.db, idemKey(key), &rec)
+	if err != nil {
+		return fmt.Errorf("idempotency key of %s: %w", txid, err)
+	}
+	if !found || rec.State != idemPending || rec.TxID != txid {
+		return nil
+	}
+	set(&rec)
+	if rec.State == "" {
+		b.Delete(idemKey(key))
+		return nil
+	}
+	v, err := jsonBytes(rec)
+	if err != nil {
+		return err
+	}
+	b.Set(idemKey(key), v)
+	return nil
 }
 
 // ResolvePending settles spends whose outcome is unknown (the ledger or the
@@ -272,7 +320,7 @@ func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pe
 		if err := tx.UnmarshalBinary(rec.Tx); err != nil {
 			return err
 		}
-		if err := in.applyCommitted(txid, &tx, info.Header.Seq); err != nil {
+		if err := in.applyCommitted(txid, &tx, info.Header.Seq, info.Index); err != nil {
 			return err
 		}
 		in.log.Info("pending spend settled: committed", "txid", txid, "kind", rec.Kind)
@@ -284,7 +332,7 @@ func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pe
 		if age := time.Since(rec.Created); age < in.cfg.SettleAfter {
 			return fmt.Errorf("not on the ledger yet after %s; waiting %s before releasing its notes", age.Round(time.Millisecond), in.cfg.SettleAfter)
 		}
-		if err := in.unreserve(txid); err != nil {
+		if err := in.unreserve(txid, nil); err != nil {
 			return err
 		}
 		in.log.Info("pending spend settled: never committed, notes released", "txid", txid, "kind", rec.Kind)

@@ -315,9 +315,15 @@ type faultyLedger struct {
 	lostReply atomic.Bool
 	tamper    atomic.Bool
 	resubmit  atomic.Bool // the link sends twice; the caller sees the second answer
+	// hold, when set, is called before a submission travels: a test
+	// blocks in it to keep a payment in flight.
+	hold atomic.Pointer[func()]
 }
 
 func (f *faultyLedger) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
+	if h := f.hold.Load(); h != nil {
+		(*h)()
+	}
 	if f.down.Load() {
 		return roles.Receipt{}, errcode.New(errcode.Unavailable, "ledger unreachable")
 	}

@@ -77,6 +77,11 @@ type Intermediary struct {
 
 	keys sync.Map // wallet id -> *crypto.PrivateKey
 
+	// idemMu guards idemLocks: one lock per idempotency key in use, so
+	// attempts with one key run one at a time.
+	idemMu    sync.Mutex
+	idemLocks map[string]*idemLock
+
 	outboxMu sync.Mutex // outbox entry updates after a delivery attempt
 
 	clockMu sync.Mutex
@@ -119,15 +124,16 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
 	}
 	in := &Intermediary{
-		cfg:      cfg,
-		db:       db,
-		ledger:   ledger,
-		issuer:   issuer,
-		peers:    peers,
-		log:      log.With("intermediary", cfg.Name),
-		self:     roles.Principal{Name: cfg.Name, Role: roles.RoleIntermediary},
-		wallets:  make(map[string]*walletState),
-		inflight: make(map[money.TxID]string),
+		cfg:       cfg,
+		db:        db,
+		ledger:    ledger,
+		issuer:    issuer,
+		peers:     peers,
+		log:       log.With("intermediary", cfg.Name),
+		self:      roles.Principal{Name: cfg.Name, Role: roles.RoleIntermediary},
+		wallets:   make(map[string]*walletState),
+		inflight:  make(map[money.TxID]string),
+		idemLocks: make(map[string]*idemLock),
 	}
 	if err := in.ensureTreasury(); err != nil {
 		db.Close()

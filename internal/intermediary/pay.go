@@ -2,7 +2,11 @@ package intermediary
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/specie/specie/internal/crypto"
@@ -19,9 +23,13 @@ const MaxReferenceLen = 512
 //
 // A ledger rejection is returned unchanged and leaves everything as it was.
 // When the ledger cannot be reached the outcome is unknown: the notes stay
-// reserved, errcode.Unavailable is returned, and the spend is settled later
-// by asking the ledger (ResolvePending, the background loop, or Open); the
-// result then carries only the TxID, From, To and Amount.
+// reserved, errcode.Unavailable is returned (its message names the txid),
+// and the spend is settled later by asking the ledger (ResolvePending, the
+// background loop, or Open); the result then carries only the TxID, From,
+// To and Amount.
+//
+// With p.IdempotencyKey set, Pay is safe to retry: see roles.Payment and
+// payOnce.
 func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
 	if err := in.enter(); err != nil {
 		return roles.PaymentResult{}, err
@@ -42,9 +50,22 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 	if len(p.Reference) > MaxReferenceLen {
 		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "reference longer than %d bytes", MaxReferenceLen)
 	}
+	if err := checkIdempotencyKey(p.IdempotencyKey); err != nil {
+		return roles.PaymentResult{}, err
+	}
 	if err := in.ownWallet(p.From); err != nil {
 		return roles.PaymentResult{}, err
 	}
+	if p.IdempotencyKey != "" {
+		return in.payOnce(ctx, p)
+	}
+	return in.pay(ctx, p)
+}
+
+// pay makes a checked payment. With an idempotency key, the caller holds
+// the key's lock and no record of the key exists: reserving writes it
+// (pending), and settling the spend settles it.
+func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
 	from, err := in.loadWallet(p.From)
 	if err != nil {
 		return roles.PaymentResult{}, err
@@ -73,7 +94,7 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 	}
 
 	ownLock := money.KeyLock(key.Public())
-	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference}
+	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey}
 	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
 		tx := &money.Tx{Kind: money.Transfer, Inputs: inputs, Outputs: []money.Output{{Value: p.Amount, Lock: toLock}}}
 		if sum > p.Amount {
@@ -82,6 +103,10 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 		return tx
 	})
 	if err != nil {
+		if p.IdempotencyKey != "" && errcode.Is(err, errcode.InsufficientFunds) {
+			// Definite, and nothing was built: remember the rejection.
+			in.rememberRejection(p, err)
+		}
 		return roles.PaymentResult{}, err
 	}
 	defer in.landed(txid)
@@ -98,7 +123,7 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 		}
 		return roles.PaymentResult{}, err
 	}
-	if err := in.applyCommitted(txid, tx, receipt.Batch); err != nil {
+	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index); err != nil {
 		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
 	}
@@ -107,6 +132,177 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 		in.deliverOne(ctx, txid)
 	}
 	return roles.PaymentResult{TxID: txid, Receipt: receipt, From: p.From, To: p.To, Amount: p.Amount}, nil
+}
+
+// checkIdempotencyKey admits "" (no key) and 1 to
+// roles.MaxIdempotencyKeyLen printable ASCII characters.
+func checkIdempotencyKey(k string) error {
+	if len(k) > roles.MaxIdempotencyKeyLen {
+		return errcode.New(errcode.Malformed, "idempotency key longer than %d characters", roles.MaxIdempotencyKeyLen)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return errcode.New(errcode.Malformed, "idempotency key: want printable ASCII characters, byte %d is 0x%02x", i, k[i])
+		}
+	}
+	return nil
+}
+
+// fingerprint identifies a payment request for its idempotency key: a
+// retry must ask for exactly the same payment.
+func fingerprint(from, to string, amount uint64, reference string) string {
+	h := sha256.New()
+	h.Write([]byte("specie/payment-idempotency/v1\x00"))
+	for _, s := range []string{from, to, reference} {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	h.Write(binary.BigEndian.AppendUint64(nil, amount))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// payOnce is Pay with an idempotency key. Attempts with one key run one
+// at a time (a retry waits for an attempt in progress, as long as its
+// context allows); each looks up what the key already did:
+//
+//   - nothing: pay, recording the key with the spend;
+//   - a different request: errcode.Conflict, nothing changes;
+//   - committed: the original result, same txid;
+//   - rejected: the same rejection;
+//   - outcome unknown: ask the ledger now; committed or rejected as above,
+//     certainly never committed (the key is then released): pay; still
+//     unknown: errcode.Unavailable naming the txid. A second transaction
+//     is never built while the first could still commit.
+func (in *Intermediary) payOnce(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
+	fp := fingerprint(p.From, p.To, p.Amount, p.Reference)
+	unlock, err := in.lockIdem(ctx, p.IdempotencyKey)
+	if err != nil {
+		msg := "a payment with this idempotency key is in progress; retry later"
+		res := roles.PaymentResult{}
+		if rec, found, _ := in.loadIdem(p.IdempotencyKey); found && rec.Fingerprint == fp && rec.State == idemPending {
+			res = roles.PaymentResult{TxID: rec.TxID, From: p.From, To: p.To, Amount: p.Amount}
+			msg = fmt.Sprintf("payment %s with this idempotency key is in progress; retry later (look it up with: specie tx show %s)", rec.TxID, rec.TxID)
+		}
+		return res, errcode.New(errcode.Unavailable, "%s: %v", msg, err)
+	}
+	defer unlock()
+
+	rec, found, err := in.loadIdem(p.IdempotencyKey)
+	if err != nil {
+		return roles.PaymentResult{}, err
+	}
+	if found && rec.Fingerprint != fp {
+		return roles.PaymentResult{}, errcode.New(errcode.Conflict, "idempotency key reused for a different payment")
+	}
+	var unsettled error
+	if found && rec.State == idemPending {
+		unsettled = in.settleIdem(ctx, rec.TxID)
+		if rec, found, err = in.loadIdem(p.IdempotencyKey); err != nil {
+			return roles.PaymentResult{}, err
+		}
+	}
+	if !found {
+		return in.pay(ctx, p)
+	}
+	switch rec.State {
+	case idemCommitted:
+		in.log.Debug("payment retried with its idempotency key; answering the committed result", "txid", rec.TxID)
+		return roles.PaymentResult{TxID: rec.TxID, Receipt: rec.Receipt, From: p.From, To: p.To, Amount: p.Amount}, nil
+	case idemRejected:
+		return roles.PaymentResult{}, &errcode.Error{Code: rec.Code, Message: rec.Message, Status: rec.Status}
+	}
+	if unsettled == nil {
+		unsettled = errors.New("not settled yet")
+	}
+	return roles.PaymentResult{TxID: rec.TxID, From: p.From, To: p.To, Amount: p.Amount}, errcode.New(errcode.Unavailable,
+		"payment %s with this idempotency key: outcome still unknown, it will be settled with the ledger; retry later (look it up with: specie tx show %s): %v",
+		rec.TxID, rec.TxID, unsettled)
+}
+
+// settleIdem asks the ledger about the pending spend txid, as the
+// background loop would, unless it is still in flight.
+func (in *Intermediary) settleIdem(ctx context.Context, txid money.TxID) error {
+	if in.isInflight(txid) {
+		return errors.New("still in flight")
+	}
+	var pend pendingRec
+	found, err := getJSON(in.db, pendingKey(txid), &pend)
+	if err != nil {
+		return internalErr("pending "+txid.String(), err)
+	}
+	if !found {
+		return nil // settled meanwhile
+	}
+	return in.resolveOne(ctx, txid, &pend)
+}
+
+func (in *Intermediary) loadIdem(key string) (idemRec, bool, error) {
+	var rec idemRec
+	found, err := getJSON(in.db, idemKey(key), &rec)
+	if err != nil {
+		return rec, false, internalErr("idempotency key", err)
+	}
+	return rec, found, nil
+}
+
+// rememberRejection records that the payment p, made with its idempotency
+// key, was rejected with err before any transaction was built. Failing to
+// record it is only logged: a retry then tries again, which is safe.
+func (in *Intermediary) rememberRejection(p roles.Payment, err error) {
+	rec := idemRec{Fingerprint: fingerprint(p.From, p.To, p.Amount, p.Reference), State: idemRejected, Created: in.now()}
+	rejectInto(&rec, err)
+	v, jerr := jsonBytes(rec)
+	if jerr == nil {
+		b := in.db.NewBatch()
+		b.Set(idemKey(p.IdempotencyKey), v)
+		jerr = b.Commit(true)
+	}
+	if jerr != nil {
+		in.log.Error("rejection not recorded with its idempotency key; a retry will try again", "err", jerr)
+	}
+}
+
+// rejectInto marks rec rejected with err's code, message and status.
+func rejectInto(rec *idemRec, err error) {
+	rec.State = idemRejected
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		rec.Code, rec.Message, rec.Status = e.Code, e.Message, e.Status
+		return
+	}
+	rec.Code, rec.Message = errcode.Of(err), err.Error()
+}
+
+// idemLock serialises the attempts of one idempotency key.
+type idemLock struct {
+	ch   chan struct{} // holds a token while an attempt runs
+	refs int           // attempts holding or waiting; guarded by Intermediary.idemMu
+}
+
+// lockIdem waits until no other attempt with key runs, or ctx ends.
+func (in *Intermediary) lockIdem(ctx context.Context, key string) (unlock func(), err error) {
+	in.idemMu.Lock()
+	l := in.idemLocks[key]
+	if l == nil {
+		l = &idemLock{ch: make(chan struct{}, 1)}
+		in.idemLocks[key] = l
+	}
+	l.refs++
+	in.idemMu.Unlock()
+	release := func() {
+		in.idemMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(in.idemLocks, key)
+		}
+		in.idemMu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }
 
 // Redeem returns amount from the treasury to the central bank: it spends
@@ -159,7 +355,7 @@ func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemp
 	if err != nil {
 		return roles.Redemption{}, in.settleFailure(txid, "redemption", err)
 	}
-	if err := in.applyCommitted(txid, tx, red.Receipt.Batch); err != nil {
+	if err := in.applyCommitted(txid, tx, red.Receipt.Batch, red.Receipt.Index); err != nil {
 		in.log.Error("redemption committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.Redemption{}, internalErr("redemption "+txid.String()+" committed, recording it failed", err)
 	}
@@ -199,14 +395,14 @@ func (in *Intermediary) committedAnyway(ctx context.Context, txid money.TxID, er
 // so the notes stay reserved until the ledger says what happened.
 func (in *Intermediary) settleFailure(txid money.TxID, what string, err error) error {
 	if rejected(err) {
-		if uerr := in.unreserve(txid); uerr != nil {
+		if uerr := in.unreserve(txid, err); uerr != nil {
 			in.log.Error(what+" rejected but notes not released; will settle from the ledger", "txid", txid, "err", uerr)
 		}
 		in.log.Debug(what+" rejected", "txid", txid, "code", errcode.Of(err), "err", err)
 		return err
 	}
 	in.log.Warn(what+" outcome unknown; notes stay reserved until the ledger answers", "txid", txid, "err", err)
-	return errcode.New(errcode.Unavailable, "%s %s: outcome unknown, it will be settled with the ledger: %v", what, txid, err)
+	return errcode.New(errcode.Unavailable, "%s %s: outcome unknown, it will be settled with the ledger (look it up with: specie tx show %s): %v", what, txid, txid, err)
 }
 
 // rejected reports whether err is a definite "no": an *errcode.Error other
@@ -293,6 +489,15 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 		b.Set(noteKey(w.ID, n.TxID, n.Index), r.encode())
 	}
 	b.Set(pendingKey(txid), pv)
+	if pend.IdemKey != "" {
+		iv, err := jsonBytes(idemRec{Fingerprint: fingerprint(pend.From, pend.To, pend.Amount, pend.Reference),
+			State: idemPending, TxID: txid, Created: pend.Created})
+		if err != nil {
+			b.Discard()
+			return nil, money.TxID{}, internalErr("idempotency record", err)
+		}
+		b.Set(idemKey(pend.IdemKey), iv)
+	}
 	in.takeoff(txid, w.ID) // before the record is visible, so the resolver leaves it alone
 	if err := b.Commit(true); err != nil {
 		in.landed(txid)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/specie/specie/internal/errcode"
 	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/roles"
 	"github.com/specie/specie/internal/store"
 )
 
@@ -21,6 +23,7 @@ import (
 //	h/<wallet>\x00<nanos><txid><dir>    roles.Entry (JSON)
 //	p/<txid>                            pendingRec (JSON): a spend submitted, outcome not yet applied
 //	o/<txid>                            outboxRec (JSON): a committed tx a peer has not yet accepted
+//	i/<idempotency key>                 idemRec (JSON): a payment's key, request fingerprint and outcome (never removed once settled)
 const (
 	pWallet  = "w/"
 	pLock    = "l/"
@@ -29,6 +32,7 @@ const (
 	pHistory = "h/"
 	pPending = "p/"
 	pOutbox  = "o/"
+	pIdem    = "i/"
 )
 
 func walletKey(id string) []byte { return append([]byte(pWallet), id...) }
@@ -77,6 +81,8 @@ func historyKey(wallet string, nanos int64, id money.TxID, dir string) []byte {
 func pendingKey(id money.TxID) []byte { return append([]byte(pPending), id[:]...) }
 
 func outboxKey(id money.TxID) []byte { return append([]byte(pOutbox), id[:]...) }
+
+func idemKey(key string) []byte { return append([]byte(pIdem), key...) }
 
 // walletRec is a custodial wallet as stored. The seed is the wallet's
 // private key: custody means the intermediary holds it.
@@ -146,8 +152,32 @@ type pendingRec struct {
 	Peer      string    `json:"peer,omitempty"` // recipient's intermediary, when not this one
 	Amount    uint64    `json:"amount"`
 	Reference string    `json:"reference,omitempty"`
-	Tx        []byte    `json:"tx"` // canonical encoding
+	IdemKey   string    `json:"idempotency_key,omitempty"` // the payment's idempotency key, whose idemRec settles with it
+	Tx        []byte    `json:"tx"`                        // canonical encoding
 	Created   time.Time `json:"created"`
+}
+
+// Idempotency record states.
+const (
+	idemPending   = "pending"   // spend reserved, outcome not yet known; TxID set
+	idemCommitted = "committed" // Receipt set
+	idemRejected  = "rejected"  // Code and Message set; TxID set if a transaction was built
+)
+
+// idemRec remembers a payment made with an idempotency key: a fingerprint
+// of its request, so a retry can be told from a different payment, and its
+// outcome, so a retry gets the same answer. Written pending in the batch
+// that reserves the notes and settled in the batch that applies the
+// outcome; deleted when the ledger has certainly not committed the spend.
+type idemRec struct {
+	Fingerprint string        `json:"fingerprint"` // hex SHA-256 of from, to, amount, reference
+	State       string        `json:"state"`
+	TxID        money.TxID    `json:"txid,omitzero"`
+	Receipt     roles.Receipt `json:"receipt,omitzero"`
+	Code        errcode.Code  `json:"code,omitempty"`
+	Message     string        `json:"message,omitempty"`
+	Status      int           `json:"status,omitempty"` // HTTP status override of the rejection, if any
+	Created     time.Time     `json:"created"`
 }
 
 // outboxRec is a committed transaction still to be delivered to a peer.

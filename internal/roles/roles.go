@@ -163,7 +163,8 @@ type Intermediary interface {
 	// History lists a wallet's payments, newest last.
 	History(ctx context.Context, id string) ([]Entry, error)
 	// Pay moves amount from a wallet of this intermediary to any wallet,
-	// here or at another intermediary, and returns once committed.
+	// here or at another intermediary, and returns once committed. With
+	// p.IdempotencyKey set it is safe to retry (see Payment).
 	Pay(ctx context.Context, p Payment) (PaymentResult, error)
 	// ReceiveLock returns the lock that pays wallet id; other
 	// intermediaries ask it before paying one of this one's wallets.
@@ -192,12 +193,31 @@ type Wallet struct {
 }
 
 // Payment asks an intermediary to pay.
+//
+// IdempotencyKey, optional, makes the payment safe to retry after a timeout
+// or an unavailable answer, when the caller cannot tell whether money
+// moved. It is 1 to MaxIdempotencyKeyLen printable ASCII characters (0x20
+// to 0x7e); anything else is malformed. The intermediary remembers, per
+// intermediary (one key space shared by all its wallets) and durably, each
+// key with its request (From, To, Amount, Reference) and outcome: a retry
+// with the same key and request returns the original result (the same
+// txid) or the same rejection and never pays twice, even after a restart;
+// while the first attempt's outcome is still unknown it answers
+// unavailable naming that txid. The same key with a different request is
+// errcode.Conflict and changes nothing. A request refused before any money
+// could move (malformed, unauthorized, unknown wallet) is not remembered,
+// and a key whose payment the ledger never committed is released once
+// that is certain, so a retry then pays.
 type Payment struct {
-	From      string `json:"from"`
-	To        string `json:"to"`
-	Amount    uint64 `json:"amount"`
-	Reference string `json:"reference,omitempty"` // free text shown in history
+	From           string `json:"from"`
+	To             string `json:"to"`
+	Amount         uint64 `json:"amount"`
+	Reference      string `json:"reference,omitempty"`       // free text shown in history
+	IdempotencyKey string `json:"idempotency_key,omitempty"` // see above; "" means none
 }
+
+// MaxIdempotencyKeyLen bounds Payment.IdempotencyKey in bytes.
+const MaxIdempotencyKeyLen = 128
 
 // PaymentResult is a committed payment.
 type PaymentResult struct {

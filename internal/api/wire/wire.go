@@ -224,13 +224,20 @@ type History struct {
 	Entries []Entry `json:"entries"`
 }
 
-// PaymentRequest is POST /v1/intermediaries/{name}/payments.
+// PaymentRequest is POST /v1/intermediaries/{name}/payments. The
+// idempotency key may come here or in the Idempotency-Key header
+// (IdempotencyKeyHeader); see roles.Payment.
 type PaymentRequest struct {
-	From      string `json:"from"`
-	To        string `json:"to"`
-	Amount    string `json:"amount"`
-	Reference string `json:"reference,omitempty"`
+	From           string `json:"from"`
+	To             string `json:"to"`
+	Amount         string `json:"amount"`
+	Reference      string `json:"reference,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
+
+// IdempotencyKeyHeader is the standard request header that carries a
+// payment's idempotency key, as an alternative to the body field.
+const IdempotencyKeyHeader = "Idempotency-Key"
 
 // PaymentResult is a committed payment.
 type PaymentResult struct {

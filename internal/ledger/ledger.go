@@ -33,7 +33,7 @@ type Config struct {
 	MintQuorum int                // approvals a mint needs
 	RedeemKeys []crypto.PublicKey // issuer keys that acknowledge a redeem
 	Shards     int                // partitions of the unspent set by note-ID prefix; default 16
-	MaxBatch   int                // transactions per commit (per fsync); default 4096
+	MaxBatch   int                // transactions per commit (per fsync); default 1024
 	CacheBytes int64              // Pebble block cache; default 256 MiB
 	Logger     *slog.Logger
 }
@@ -81,7 +81,7 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger: %d shards, at most 256", cfg.Shards)
 	}
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 4096
+		cfg.MaxBatch = 1024
 	}
 	if cfg.CacheBytes == 0 {
 		cfg.CacheBytes = 256 << 20

@@ -322,7 +322,16 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 		ops = append(ops, o)
 		idx++
 	}
-	slices.SortFunc(ops, func(a, b writeOp) int { return bytes.Compare(a.key[:], b.key[:]) })
+	slices.SortFunc(ops, func(a, b writeOp) int {
+		// The first 8 bytes (prefix and 7 hash bytes) almost always decide.
+		if x, y := binary.BigEndian.Uint64(a.key[:8]), binary.BigEndian.Uint64(b.key[:8]); x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+		return bytes.Compare(a.key[8:], b.key[8:])
+	})
 	b := l.db.NewBatch()
 	for i := range ops {
 		if ops[i].del {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
@@ -44,9 +43,6 @@ func Open(dir string, o Options) (*DB, error) {
 		Logger:                      quietLogger{},
 	}
 	for i := range opts.Levels {
-		// Point lookups of note IDs dominate; bloom filters spare most
-		// of the disk reads for keys that are not there.
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		// Keys are mostly SHA-256 hashes: compression would spend CPU
 		// for no space.
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }

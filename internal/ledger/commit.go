@@ -1,12 +1,12 @@
 package ledger
 
 import (
-	"time"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/specie/specie/internal/errcode"
 	"github.com/specie/specie/internal/money"

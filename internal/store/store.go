@@ -43,6 +43,8 @@ func Open(dir string, o Options) (*DB, error) {
 		Logger:                      quietLogger{},
 	}
 	for i := range opts.Levels {
+		// No bloom filters: the ledger answers "is this note unspent?"
+		// from its in-memory index, so point reads of absent keys are rare.
 		// Keys are mostly SHA-256 hashes: compression would spend CPU
 		// for no space.
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }

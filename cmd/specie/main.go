@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,14 @@ import (
 )
 
 func main() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		// Twice as many Ps as cores: signature verifiers keep every core
+		// busy, and the extra threads let the kernel run the commit loop
+		// as soon as its fsync returns instead of after a verifier's time
+		// slice. Measured on 2 cores: p99 at 36k tx/s falls from ~156 ms
+		// to ~97 ms, throughput unchanged (docs/performance.md).
+		runtime.GOMAXPROCS(2 * runtime.NumCPU())
+	}
 	root := newRoot(os.Stdout)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "specie:", oneLine(err))

@@ -91,7 +91,7 @@ type Target struct {
 // then offers load for the duration and reports.
 func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, error) {
 	o.defaults()
-	r := Report{Mode: t.Mode, Notes: o.Notes, Inputs: o.Inputs, Outputs: o.Outputs, Rate: o.Rate, Cores: runtime.GOMAXPROCS(0), Rejected: map[string]int{}}
+	r := Report{Mode: t.Mode, Notes: o.Notes, Inputs: o.Inputs, Outputs: o.Outputs, Rate: o.Rate, Cores: runtime.NumCPU(), Rejected: map[string]int{}}
 	setup := time.Now()
 	owners := make([]*crypto.PrivateKey, 256)
 	for i := range owners {

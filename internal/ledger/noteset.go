@@ -1,7 +1,7 @@
 package ledger
 
 import (
-	"encoding/binary"
+	"hash/maphash"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -33,6 +33,7 @@ type setShard struct {
 	slots []slot // len is a capacity; empty slots have value 0
 	mem   []byte // the mapping behind slots
 	count int
+	seed  maphash.Seed
 }
 
 type slot struct {
@@ -48,6 +49,7 @@ const (
 func newNoteSet(shards int) *noteSet {
 	s := &noteSet{shards: make([]setShard, shards)}
 	for i := range s.shards {
+		s.shards[i].seed = maphash.MakeSeed()
 		if err := s.shards[i].alloc(minSlots); err != nil {
 			panic(err) // mapping 32 KiB at start-up: out of memory
 		}
@@ -75,10 +77,13 @@ func (sh *setShard) alloc(n int) error {
 	return nil
 }
 
-// home is the slot a key would like: its bytes 2..10 (bytes 0..2 chose the
-// shard) scaled onto the table without division.
-func home(id *money.NoteID, n int) int {
-	hi, _ := bits.Mul64(binary.LittleEndian.Uint64(id[2:10]), uint64(n))
+// home is the slot a key would like: a hash of it keyed by a seed chosen
+// at random for each process, scaled onto the table without division. Note
+// IDs are SHA-256 outputs, but anyone can grind transactions until their
+// note IDs share leading bytes; with a secret seed they cannot aim at one
+// probe run and turn lookups into linear scans (hash flooding).
+func (sh *setShard) home(k *[24]byte, n int) int {
+	hi, _ := bits.Mul64(maphash.Bytes(sh.seed, k[:]), uint64(n))
 	return int(hi)
 }
 
@@ -99,7 +104,7 @@ func (s *noteSet) get(shard int, id *money.NoteID) uint64 {
 func (sh *setShard) getLocked(id *money.NoteID) uint64 {
 	k := key24(id)
 	n := len(sh.slots)
-	for i := home(id, n); ; i++ {
+	for i := sh.home(&k, n); ; i++ {
 		if i == n {
 			i = 0
 		}
@@ -120,7 +125,8 @@ func (sh *setShard) put(id *money.NoteID, v uint64) error {
 			return err
 		}
 	}
-	sh.insert(key24(id), home(id, len(sh.slots)), v)
+	k := key24(id)
+	sh.insert(k, sh.home(&k, len(sh.slots)), v)
 	sh.count++
 	return nil
 }
@@ -145,9 +151,7 @@ func (sh *setShard) grow() error {
 	}
 	for i := range old {
 		if old[i].value != 0 {
-			var id money.NoteID
-			copy(id[:], old[i].key[:])
-			sh.insert(old[i].key, home(&id, len(sh.slots)), old[i].value)
+			sh.insert(old[i].key, sh.home(&old[i].key, len(sh.slots)), old[i].value)
 		}
 	}
 	return syscall.Munmap(oldMem)
@@ -158,7 +162,7 @@ func (sh *setShard) grow() error {
 func (sh *setShard) del(id *money.NoteID) bool {
 	k := key24(id)
 	n := len(sh.slots)
-	i := home(id, n)
+	i := sh.home(&k, n)
 	for ; ; i = (i + 1) % n {
 		if sh.slots[i].value == 0 {
 			return false
@@ -175,9 +179,7 @@ func (sh *setShard) del(id *money.NoteID) bool {
 		if sl.value == 0 {
 			break
 		}
-		var sid money.NoteID
-		copy(sid[:], sl.key[:])
-		h := home(&sid, n)
+		h := sh.home(&sl.key, n)
 		// Move sl into the hole at i unless its home lies cyclically in (i, j].
 		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
 			sh.slots[i] = sl

@@ -1,8 +1,8 @@
 package ledger
 
 import (
-	"hash/maphash"
 	"fmt"
+	"hash/maphash"
 	"math/bits"
 	"sync"
 	"syscall"

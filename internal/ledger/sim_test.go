@@ -30,7 +30,7 @@ func TestSimulation(t *testing.T) {
 		}
 		seed = v
 	}
-	steps := 400
+	steps := 1000
 	if testing.Short() {
 		steps = 40
 	}

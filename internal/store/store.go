@@ -102,6 +102,9 @@ func (d *DB) Scan(prefix, start []byte, fn func(k, v []byte) error) error {
 	if start == nil || bytes.Compare(start, prefix) < 0 {
 		start = prefix
 	}
+	if len(start) == 0 {
+		start = nil // Pebble wants no bound, not an empty one
+	}
 	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return fmt.Errorf("store scan: %w", err)

@@ -56,6 +56,8 @@ func (l *Ledger) drain() {
 
 // commit runs one batch through the state machine and makes it durable.
 func (l *Ledger) commit(batch []*checked) {
+	l.stepMu.Lock()
+	defer l.stepMu.Unlock()
 	if l.fatal != nil {
 		for _, c := range batch {
 			c.done <- result{err: errcode.New(errcode.Unavailable, "ledger stopped after a storage failure: %v", l.fatal)}

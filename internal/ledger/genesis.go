@@ -18,6 +18,8 @@ const GenesisOutputs = money.MaxOutputs
 // supply and the log stay verifiable. It refuses a ledger that has already
 // committed anything. created, if not nil, sees each genesis transaction.
 func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created func(tx *money.Tx, id money.TxID)) error {
+	l.stepMu.Lock()
+	defer l.stepMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.meta.seq != 0 {

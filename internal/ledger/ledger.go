@@ -56,6 +56,9 @@ type Ledger struct {
 	wg   sync.WaitGroup
 
 	stats counters
+	// stepMu is held for each state machine step (a batch, or genesis),
+	// so genesis cannot interleave with a commit.
+	stepMu sync.Mutex
 	ops   []writeOp // reused by the commit loop
 	notes *noteSet  // in-memory index of the unspent set
 
@@ -73,6 +76,11 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	}
 	if cfg.MintQuorum < 1 || cfg.MintQuorum > len(cfg.MintKeys) {
 		return nil, fmt.Errorf("open ledger: mint quorum %d of %d keys", cfg.MintQuorum, len(cfg.MintKeys))
+	}
+	if len(keySet(cfg.MintKeys)) != len(cfg.MintKeys) {
+		// A repeated key would count once, and could make the quorum
+		// unreachable without anyone noticing until a mint failed.
+		return nil, fmt.Errorf("open ledger: a mint key is listed twice")
 	}
 	if cfg.Shards <= 0 {
 		cfg.Shards = 16

@@ -313,3 +313,13 @@ func TestGenesisThenSpend(t *testing.T) {
 		t.Fatal("second genesis accepted")
 	}
 }
+
+func TestOpenRejectsRepeatedMintKey(t *testing.T) {
+	n := ledgertest.New()
+	cfg := n.Config()
+	cfg.MintKeys[2] = cfg.MintKeys[0]
+	if l, err := ledger.Open(t.TempDir(), cfg); err == nil {
+		l.Close()
+		t.Fatal("ledger opened with a repeated mint key")
+	}
+}

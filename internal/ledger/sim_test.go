@@ -30,7 +30,7 @@ func TestSimulation(t *testing.T) {
 		}
 		seed = v
 	}
-	steps := 1000
+	steps := 600
 	if testing.Short() {
 		steps = 40
 	}

@@ -59,8 +59,8 @@ type Ledger struct {
 	// stepMu is held for each state machine step (a batch, or genesis),
 	// so genesis cannot interleave with a commit.
 	stepMu sync.Mutex
-	ops   []writeOp // reused by the commit loop
-	notes *noteSet  // in-memory index of the unspent set
+	ops    []writeOp // reused by the commit loop
+	notes  *noteSet  // in-memory index of the unspent set
 
 	mu    sync.RWMutex // guards meta
 	meta  meta

@@ -201,19 +201,11 @@ func walletCmd(g *globals) *cobra.Command {
 		Short: "Show a wallet's balance (the sum of its unspent notes)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := walletOwner(args[0])
+			bank, net, err := g.walletBank(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			c, err := g.client(name)
-			if err != nil {
-				return err
-			}
-			w, err := c.Intermediary(name).Wallet(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			net, err := g.network(cmd.Context())
+			w, err := bank.Wallet(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -225,19 +217,11 @@ func walletCmd(g *globals) *cobra.Command {
 		Short: "List a wallet's payments",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := walletOwner(args[0])
+			bank, net, err := g.walletBank(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			c, err := g.client(name)
-			if err != nil {
-				return err
-			}
-			es, err := c.Intermediary(name).History(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			net, err := g.network(cmd.Context())
+			es, err := bank.History(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -443,4 +427,22 @@ func supplyCmd(g *globals) *cobra.Command {
 			return g.print(wire.FromSupply(s), b.String())
 		},
 	}
+}
+
+// walletBank finds the intermediary holding a wallet, acting with that
+// intermediary's credential, and the network (for formatting amounts).
+func (g *globals) walletBank(ctx context.Context, id string) (roles.Intermediary, money.Network, error) {
+	name, err := walletOwner(id)
+	if err != nil {
+		return nil, money.Network{}, err
+	}
+	c, err := g.client(name)
+	if err != nil {
+		return nil, money.Network{}, err
+	}
+	net, err := g.network(ctx)
+	if err != nil {
+		return nil, money.Network{}, err
+	}
+	return c.Intermediary(name), net, nil
 }

@@ -27,7 +27,9 @@ func benchCmd(g *globals) *cobra.Command {
 		Long: `Generate real load: fresh Ed25519-signed transfers (default 2 inputs, 2 outputs),
 pre-funded and pre-signed before the clock starts, against an in-process ledger
 (--inproc, the default) or a running network (--target URL, whose officer keys
-and credentials are read from --data). Prints one JSON object.
+and credentials are read from --data; its funding mints go straight to the
+ledger, bypassing the issuer's reserve accounts, so use a throwaway network).
+Prints one JSON object.
 
   specie bench --inproc --notes 1000000 --duration 15s --bound
   specie bench --inproc --rate 20000

@@ -43,7 +43,9 @@ type slot struct {
 
 const (
 	minSlots = 1 << 10
-	maxLoad  = 0.90
+	// Tables grow past 9/10 full (integer arithmetic: no floats here).
+	maxLoadNum = 9
+	maxLoadDen = 10
 )
 
 func newNoteSet(shards int) *noteSet {
@@ -120,7 +122,7 @@ func (sh *setShard) getLocked(id *money.NoteID) uint64 {
 
 // put adds an unspent note. The caller holds the shard's write lock.
 func (sh *setShard) put(id *money.NoteID, v uint64) error {
-	if float64(sh.count+1) > maxLoad*float64(len(sh.slots)) {
+	if (sh.count+1)*maxLoadDen > maxLoadNum*len(sh.slots) {
 		if err := sh.grow(); err != nil {
 			return err
 		}

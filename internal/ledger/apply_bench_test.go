@@ -12,7 +12,11 @@ import (
 // in-memory unspent index (1M notes over 16 shards), then applied to it.
 func BenchmarkShardApply(b *testing.B) {
 	const shards, notes, batchSize = 16, 1 << 20, 1024
-	l := &Ledger{cfg: Config{Shards: shards}, notes: newNoteSet(shards)}
+	set, err := newNoteSet(shards)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := &Ledger{cfg: Config{Shards: shards}, notes: set}
 	defer l.notes.close()
 	id := func(i uint64) (n money.NoteID) {
 		binary.BigEndian.PutUint64(n[:], i*0x9E3779B97F4A7C15)

@@ -120,7 +120,10 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		db.Close()
 		return nil, err
 	}
-	l.notes = newNoteSet(cfg.Shards)
+	if l.notes, err = newNoteSet(cfg.Shards); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
 	if err := l.loadIndex(); err != nil {
 		l.notes.close()
 		db.Close()

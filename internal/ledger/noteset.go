@@ -48,15 +48,16 @@ const (
 	maxLoadDen = 10
 )
 
-func newNoteSet(shards int) *noteSet {
+func newNoteSet(shards int) (*noteSet, error) {
 	s := &noteSet{shards: make([]setShard, shards)}
 	for i := range s.shards {
 		s.shards[i].seed = maphash.MakeSeed()
 		if err := s.shards[i].alloc(minSlots); err != nil {
-			panic(err) // mapping 32 KiB at start-up: out of memory
+			s.close()
+			return nil, err
 		}
 	}
-	return s
+	return s, nil
 }
 
 func (s *noteSet) close() {

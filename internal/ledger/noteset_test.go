@@ -12,7 +12,10 @@ import (
 func TestNoteSetAgainstMap(t *testing.T) {
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 7))
-	s := newNoteSet(1)
+	s, err := newNoteSet(1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer s.close()
 	sh := &s.shards[0]
 	model := map[money.NoteID]uint64{}

@@ -2,7 +2,6 @@ package devnet_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -23,12 +22,7 @@ func TestUpSurvivesKill(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "specie")
-	build := exec.Command("go", "build", "-o", bin, "github.com/specie/specie/cmd/specie")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build specie: %v", err)
-	}
+	bin := buildSpecie(t, dir)
 	data := filepath.Join(dir, "data")
 	addr := freeAddr(t)
 	url := "http://" + addr

@@ -22,12 +22,7 @@ func TestScenarioFourProcesses(t *testing.T) {
 		t.Skip("builds the binary and starts four processes")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "specie")
-	build := exec.Command("go", "build", "-o", bin, "github.com/specie/specie/cmd/specie")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build specie: %v", err)
-	}
+	bin := buildSpecie(t, dir)
 	o := devnet.DefaultInit("")
 	o.RoleURLs = map[string]string{}
 	for _, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {

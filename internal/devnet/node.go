@@ -65,12 +65,12 @@ func Up(dir, addr string, log *slog.Logger) (*Node, bool, error) {
 	if err != nil {
 		return fail(err)
 	}
-	n.Issuer, err = issuer.Open(filepath.Join(dir, "issuer"), icfg, n.Ledger, issuer.Directory(peers))
+	n.Issuer, err = issuer.Open(filepath.Join(dir, "issuer"), icfg, n.Ledger, roles.Directory(peers))
 	if err != nil {
 		return fail(err)
 	}
 	for _, e := range cfg.Intermediaries {
-		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, n.Ledger, n.Issuer, intermediary.Directory(peers))
+		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, n.Ledger, n.Issuer, roles.Directory(peers))
 		if err != nil {
 			return fail(err)
 		}
@@ -108,14 +108,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*No
 			return nil, err
 		}
 		led := client.New(cfg.Ledger.URL, cfg.Issuer.Token).Ledger()
-		peers := func(p string) (roles.Intermediary, bool) {
-			e, ok := cfg.Intermediary(p)
-			if !ok {
-				return nil, false
-			}
-			return client.New(e.URL, cfg.Issuer.Token).Intermediary(p), true
-		}
-		n.Issuer, err = issuer.Open(dataDir, icfg, led, issuer.Directory(peers))
+		n.Issuer, err = issuer.Open(dataDir, icfg, led, cfg.remotePeers(cfg.Issuer.Token))
 		if err != nil {
 			return nil, err
 		}
@@ -127,14 +120,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*No
 		}
 		led := client.New(cfg.Ledger.URL, self.Token).Ledger()
 		iss := client.New(cfg.Issuer.URL, self.Token).Issuer()
-		peers := func(p string) (roles.Intermediary, bool) {
-			e, ok := cfg.Intermediary(p)
-			if !ok {
-				return nil, false
-			}
-			return client.New(e.URL, self.Token).Intermediary(p), true
-		}
-		b, err := intermediary.Open(dataDir, intermediary.Config{Name: name, Network: cfg.Network, Logger: log}, led, iss, intermediary.Directory(peers))
+		b, err := intermediary.Open(dataDir, intermediary.Config{Name: name, Network: cfg.Network, Logger: log}, led, iss, cfg.remotePeers(self.Token))
 		if err != nil {
 			return nil, err
 		}
@@ -149,6 +135,17 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*No
 		return nil, err
 	}
 	return n, nil
+}
+
+// remotePeers reaches the config's intermediaries over HTTP with token.
+func (c *Config) remotePeers(token string) roles.Directory {
+	return func(name string) (roles.Intermediary, bool) {
+		e, ok := c.Intermediary(name)
+		if !ok {
+			return nil, false
+		}
+		return client.New(e.URL, token).Intermediary(name), true
+	}
 }
 
 // AddrOf returns the host:port of a role's URL.

@@ -1,19 +1,17 @@
 package intermediary_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/internal/errcode"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/ledger"
@@ -126,52 +124,19 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("seed %d", seed)
 	reported := map[money.TxID]string{} // txid -> payer
 	for round := range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashSafety$")
-		cmd.Env = append(os.Environ(), "SPECIE_INTER_CRASH_CHILD="+dir, "SPECIE_INTER_CRASH_WALLETS="+strings.Join(wallets, ","))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
+		env := []string{"SPECIE_INTER_CRASH_CHILD=" + dir, "SPECIE_INTER_CRASH_WALLETS=" + strings.Join(wallets, ",")}
+		got := crashtest.RunAndKill(t, "TestCrashSafety", env, 20+rng.IntN(150), func(line string) bool {
+			f := strings.Fields(line)
+			if len(f) != 3 || f[0] != "paid" {
+				return false
 			}
-			close(lines)
-		}()
-		killAt := 20 + rng.IntN(150)
-		got := 0
-		deadline := time.After(60 * time.Second)
-	read:
-		for {
-			select {
-			case line, ok := <-lines:
-				if !ok {
-					break read
-				}
-				f := strings.Fields(line)
-				if len(f) != 3 || f[0] != "paid" {
-					continue
-				}
-				id, err := money.ParseHash(f[1])
-				if err != nil {
-					continue
-				}
-				reported[id] = f[2]
-				if got++; got == killAt {
-					cmd.Process.Signal(syscall.SIGKILL)
-				}
-			case <-deadline:
-				cmd.Process.Signal(syscall.SIGKILL)
-				t.Fatalf("round %d: child reported only %d payments in 60s", round, got)
+			id, err := money.ParseHash(f[1])
+			if err != nil {
+				return false
 			}
-		}
-		cmd.Wait()
+			reported[id] = f[2]
+			return true
+		})
 		t.Logf("round %d: killed after %d reported payments", round, got)
 		checkAfterCrash(t, dir, wallets, reported)
 	}

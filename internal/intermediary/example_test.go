@@ -43,7 +43,7 @@ func Example() {
 	for _, k := range net.Officers {
 		icfg.MintKeys = append(icfg.MintKeys, k.Public())
 	}
-	desk, err := issuer.Open(filepath.Join(dir, "issuer"), icfg, l, issuer.Directory(directory))
+	desk, err := issuer.Open(filepath.Join(dir, "issuer"), icfg, l, roles.Directory(directory))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -59,7 +59,7 @@ func newEnv(t *testing.T, names ...string) *env {
 	for _, k := range e.net.Officers {
 		icfg.MintKeys = append(icfg.MintKeys, k.Public())
 	}
-	is, err := issuer.Open(filepath.Join(e.root, "issuer"), icfg, l, issuer.Directory(e.directory))
+	is, err := issuer.Open(filepath.Join(e.root, "issuer"), icfg, l, roles.Directory(e.directory))
 	if err != nil {
 		t.Fatal(err)
 	}

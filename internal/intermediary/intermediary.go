@@ -49,10 +49,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Directory finds another intermediary by name: in process the service
-// itself, over HTTP its client.
-type Directory func(name string) (roles.Intermediary, bool)
-
 // MaxOwnerLen bounds a wallet owner's name in bytes.
 const MaxOwnerLen = 256
 
@@ -62,7 +58,7 @@ type Intermediary struct {
 	db     *store.DB
 	ledger roles.Ledger
 	issuer roles.Issuer
-	peers  Directory
+	peers  roles.Directory
 	log    *slog.Logger
 	self   roles.Principal
 
@@ -99,7 +95,7 @@ var _ roles.Intermediary = (*Intermediary)(nil)
 // Open opens (creating on first use) the intermediary's store in dir,
 // creates the treasury wallet if missing, settles any spend left unsettled
 // by a crash, and starts the background delivery loop.
-func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peers Directory) (*Intermediary, error) {
+func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peers roles.Directory) (*Intermediary, error) {
 	if cfg.Name == "" || strings.ContainsAny(cfg.Name, ".\x00/") {
 		return nil, fmt.Errorf("intermediary name %q: want a non-empty name without '.', '/' or NUL", cfg.Name)
 	}

@@ -44,17 +44,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Directory finds an intermediary to deliver minted notes to (in process:
-// the service; over HTTP: the client).
-type Directory func(name string) (roles.Intermediary, bool)
-
 // Issuer is the issuance desk. It is safe for concurrent use.
 type Issuer struct {
 	cfg    Config
 	log    *slog.Logger
 	db     *store.DB
 	ledger roles.Ledger
-	dir    Directory
+	dir    roles.Directory
 	mkeys  map[crypto.PublicKey]bool
 
 	// mu guards the store's money state and the caches below; it is never
@@ -83,7 +79,7 @@ var self = roles.Principal{Name: "issuer", Role: roles.RoleIssuer}
 // submission a crash interrupted with the ledger, and starts the background
 // loop that retries deliveries. ledger is where mints and redeems are
 // committed; intermediaries finds where to deliver minted notes.
-func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries Directory) (*Issuer, error) {
+func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries roles.Directory) (*Issuer, error) {
 	if err := validate(&cfg, ledger, intermediaries); err != nil {
 		return nil, fmt.Errorf("open issuer: %w", err)
 	}
@@ -128,7 +124,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries Directory)
 	return is, nil
 }
 
-func validate(cfg *Config, ledger roles.Ledger, dir Directory) error {
+func validate(cfg *Config, ledger roles.Ledger, dir roles.Directory) error {
 	if err := cfg.Network.Validate(); err != nil {
 		return err
 	}

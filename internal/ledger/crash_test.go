@@ -1,17 +1,15 @@
 package ledger_test
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/internal/crypto"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
@@ -37,50 +35,15 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("seed %d", seed)
 	var reported []money.TxID
 	for round := 0; round < 3; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$")
-		cmd.Env = append(os.Environ(), "SPECIE_CRASH_CHILD="+dir)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
+		// Kill the child at a random point once it is committing.
+		got := crashtest.RunAndKill(t, "TestCrashRecovery", []string{"SPECIE_CRASH_CHILD=" + dir}, 200+rng.IntN(2000), func(line string) bool {
+			id, err := money.ParseHash(line)
+			if err != nil {
+				return false
 			}
-			close(lines)
-		}()
-		// Wait until the child is committing, then kill it at a random point.
-		var got int
-		deadline := time.After(60 * time.Second)
-		killAt := 200 + rng.IntN(2000)
-	read:
-		for {
-			select {
-			case line, ok := <-lines:
-				if !ok {
-					break read
-				}
-				id, err := money.ParseHash(line)
-				if err != nil {
-					continue
-				}
-				reported = append(reported, id)
-				got++
-				if got == killAt {
-					cmd.Process.Signal(syscall.SIGKILL)
-				}
-			case <-deadline:
-				cmd.Process.Signal(syscall.SIGKILL)
-				t.Fatalf("round %d: child reported only %d commits in 60s", round, got)
-			}
-		}
-		cmd.Wait()
+			reported = append(reported, id)
+			return true
+		})
 		t.Logf("round %d: killed after %d reported commits", round, got)
 
 		l, err := ledger.Open(dir, n.Config())

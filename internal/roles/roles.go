@@ -239,6 +239,11 @@ type Entry struct {
 	Time         time.Time  `json:"time"`
 }
 
+// Directory finds an intermediary by name: in process the service itself,
+// across processes an HTTP client holding the caller's credential. The
+// issuer uses one to deliver minted notes, intermediaries to reach peers.
+type Directory func(name string) (Intermediary, bool)
+
 // IntermediaryOf returns the intermediary name a wallet ID belongs to.
 func IntermediaryOf(walletID string) string {
 	for i := 0; i < len(walletID); i++ {

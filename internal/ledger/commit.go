@@ -129,7 +129,7 @@ func (l *Ledger) explainMissing(c *checked, input int, batch []*checked) error {
 			return c.err // created earlier in the batch, and spent there
 		}
 	}
-	loc, err := l.db.Get(txKey(nil, &n.TxID))
+	loc, err := l.db.Get(keySlice(hashKey(prefixTx, &n.TxID)))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && len(loc) == txLocSize && n.Index >= uint32(binary.BigEndian.Uint16(loc[13:]))) {
 		return errcode.New(errcode.UnknownNote, "input %d: note %s was never created", input, c.ins[input])
 	}
@@ -184,7 +184,7 @@ func (l *Ledger) lookup(batch []*checked) (view, error) {
 	}
 	for _, c := range batch {
 		if c.tx.Kind == money.Mint {
-			ok, err := l.db.Has(txKey(nil, &c.id))
+			ok, err := l.db.Has(keySlice(hashKey(prefixTx, &c.id)))
 			if err != nil {
 				return v, fmt.Errorf("lookup mint %s: %w", c.id, err)
 			}
@@ -304,7 +304,7 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 			if _, ok := out.transient[c.ins[j]]; ok {
 				continue
 			}
-			ops = append(ops, writeOp{key: noteKey33(prefixNote, &c.ins[j]), del: true})
+			ops = append(ops, writeOp{key: hashKey(prefixNote, &c.ins[j]), del: true})
 		}
 		for j := range c.outs {
 			id, value := c.outs[j], c.tx.Outputs[j].Value
@@ -312,16 +312,11 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 				continue
 			}
 			out.created = append(out.created, created{id, value})
-			o := writeOp{key: noteKey33(prefixNote, &id), vlen: 8}
+			o := writeOp{key: hashKey(prefixNote, &id), vlen: 8}
 			binary.BigEndian.PutUint64(o.val[:], value)
 			ops = append(ops, o)
 		}
-		o := writeOp{key: noteKey33(prefixTx, &c.id), vlen: txLocSize}
-		binary.BigEndian.PutUint64(o.val[:], out.after.seq)
-		binary.BigEndian.PutUint32(o.val[8:], idx)
-		o.val[12] = byte(c.tx.Kind)
-		binary.BigEndian.PutUint16(o.val[13:], uint16(len(c.tx.Outputs)))
-		ops = append(ops, o)
+		ops = append(ops, writeOp{key: hashKey(prefixTx, &c.id), val: txLoc(out.after.seq, idx, c.tx.Kind, len(c.tx.Outputs)), vlen: txLocSize})
 		idx++
 	}
 	slices.SortFunc(ops, func(a, b writeOp) int {
@@ -385,12 +380,6 @@ type writeOp struct {
 	val  [txLocSize]byte
 	vlen uint8
 	del  bool
-}
-
-func noteKey33(prefix byte, id *money.Hash) (k [33]byte) {
-	k[0] = prefix
-	copy(k[1:], id[:])
-	return k
 }
 
 // CheckInvariants scans the whole unspent set and checks it against the

@@ -58,7 +58,7 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 	m := l.meta
 	var ids []money.Hash
 	b := l.db.NewBatch()
-	var key, val []byte
+	var val []byte
 	tx := &money.Tx{Kind: money.Mint}
 	for i, nonce := uint64(0), uint64(0); i < n; nonce++ {
 		tx.Nonce = nonce
@@ -71,7 +71,8 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 			note := money.Note{TxID: id, Index: uint32(j), Output: tx.Outputs[j]}
 			nid := l.net.NoteID(&note)
 			val = binary.BigEndian.AppendUint64(val[:0], note.Value)
-			b.Set(noteKey(key, &nid), val)
+			nk := hashKey(prefixNote, &nid)
+			b.Set(nk[:], val)
 			var err error
 			sh := &l.notes.shards[l.shardOf(&nid)]
 			sh.mu.Lock()
@@ -84,11 +85,8 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 			m.minted += note.Value // cannot overflow: checked above
 		}
 		m.unspent += uint64(len(tx.Outputs))
-		val = binary.BigEndian.AppendUint64(val[:0], 1)
-		val = binary.BigEndian.AppendUint32(val, uint32(len(ids)))
-		val = append(val, byte(money.Mint))
-		val = binary.BigEndian.AppendUint16(val, uint16(len(tx.Outputs)))
-		b.Set(txKey(key, &id), val)
+		tk, loc := hashKey(prefixTx, &id), txLoc(1, uint32(len(ids)), money.Mint, len(tx.Outputs))
+		b.Set(tk[:], loc[:])
 		ids = append(ids, id)
 		if created != nil {
 			created(tx, id)

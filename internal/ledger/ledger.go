@@ -363,14 +363,22 @@ const (
 	keyNetwork  = "c" // network ID, currency code and exponent
 )
 
-func noteKey(buf []byte, id *money.NoteID) []byte {
-	buf = append(buf[:0], prefixNote)
-	return append(buf, id[:]...)
+// hashKey is the store key of a note (prefixNote) or a txid (prefixTx).
+func hashKey(prefix byte, id *money.Hash) (k [33]byte) {
+	k[0] = prefix
+	copy(k[1:], id[:])
+	return k
 }
 
-func txKey(buf []byte, id *money.TxID) []byte {
-	buf = append(buf[:0], prefixTx)
-	return append(buf, id[:]...)
+func keySlice(k [33]byte) []byte { return k[:] }
+
+// txLoc is the value of a txid's key: where it sits in the log.
+func txLoc(seq uint64, index uint32, kind money.Kind, outputs int) (v [txLocSize]byte) {
+	binary.BigEndian.PutUint64(v[:], seq)
+	binary.BigEndian.PutUint32(v[8:], index)
+	v[12] = byte(kind)
+	binary.BigEndian.PutUint16(v[13:], uint16(outputs))
+	return v
 }
 
 func batchKey(seq uint64) []byte {
@@ -466,7 +474,7 @@ func (l *Ledger) Note(_ context.Context, id money.NoteID) (roles.NoteInfo, error
 	defer release()
 	if v := l.notes.get(l.shardOf(&id), &id); v != 0 {
 		// The index holds 24 bytes of each ID; confirm the full ID.
-		err := l.db.View(noteKey(nil, &id), func(b []byte) {
+		err := l.db.View(keySlice(hashKey(prefixNote, &id)), func(b []byte) {
 			info.Status = roles.NoteUnspent
 			info.Value = binary.BigEndian.Uint64(b)
 		})
@@ -502,7 +510,7 @@ func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
 		return roles.TxInfo{}, err
 	}
 	defer release()
-	loc, err := l.db.Get(txKey(nil, &id))
+	loc, err := l.db.Get(keySlice(hashKey(prefixTx, &id)))
 	if errors.Is(err, store.ErrNotFound) {
 		return roles.TxInfo{}, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
 	}

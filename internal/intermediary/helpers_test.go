@@ -2,6 +2,7 @@ package intermediary_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -237,6 +238,15 @@ type snapshot struct {
 	Supply  roles.LedgerSupply
 	Pending int
 	Outbox  int
+}
+
+// unchanged fails t unless the wallets ids look exactly as in before:
+// what every rejected request must leave behind.
+func (e *env) unchanged(t testing.TB, before snapshot, ids ...string) {
+	t.Helper()
+	if after := e.snapshot(ids...); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
+	}
 }
 
 func (e *env) snapshot(ids ...string) snapshot {

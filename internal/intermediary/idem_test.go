@@ -187,9 +187,7 @@ func TestIdempotencyKeyConflict(t *testing.T) {
 			if !strings.Contains(err.Error(), "idempotency key reused for a different payment") {
 				t.Fatalf("message %q", err)
 			}
-			if after := e.snapshot(all...); fmt.Sprint(after) != fmt.Sprint(before) {
-				t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
-			}
+			e.unchanged(t, before, all...)
 		})
 	}
 	// The original request still answers its result.
@@ -235,9 +233,7 @@ func TestIdempotentPayRejected(t *testing.T) {
 				if err.Error() != first.Error() {
 					t.Fatalf("retry answered %q, first %q", err, first)
 				}
-				if after := e.snapshot(all...); fmt.Sprint(after) != fmt.Sprint(before) {
-					t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
-				}
+				e.unchanged(t, before, all...)
 			}
 		})
 	}
@@ -307,9 +303,7 @@ func TestIdempotencyKeyFormat(t *testing.T) {
 				return
 			}
 			wantCode(t, err, errcode.Malformed, http.StatusBadRequest)
-			if after := e.snapshot(all...); fmt.Sprint(after) != fmt.Sprint(before) {
-				t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
-			}
+			e.unchanged(t, before, all...)
 		})
 	}
 }

@@ -236,9 +236,7 @@ func TestPayRejectedChangesNothing(t *testing.T) {
 			before := e.snapshot(all...)
 			_, err := tc.bank.Pay(tc.ctx, tc.p)
 			wantCode(t, err, tc.code, tc.status)
-			if after := e.snapshot(all...); fmt.Sprint(after) != fmt.Sprint(before) {
-				t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
-			}
+			e.unchanged(t, before, all...)
 		})
 	}
 
@@ -274,9 +272,7 @@ func TestPayLedgerRejectionChangesNothing(t *testing.T) {
 		_, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: to, Amount: 300})
 		e.link.tamper.Store(false)
 		wantCode(t, err, errcode.BadSignature, http.StatusBadRequest)
-		if after := e.snapshot(all...); fmt.Sprint(after) != fmt.Sprint(before) {
-			t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
-		}
+		e.unchanged(t, before, all...)
 	}
 	// The notes were released, not lost: all of it can be paid.
 	if _, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: dave, Amount: 800}); err != nil {
@@ -327,9 +323,7 @@ func TestPayTooManyNotes(t *testing.T) {
 	before := e.snapshot(all...)
 	_, err := a.Pay(as("bank-a"), roles.Payment{From: a.Treasury(), To: carol, Amount: 10 * (money.MaxInputs + 1)})
 	wantCode(t, err, errcode.InsufficientFunds, 0)
-	if after := e.snapshot(all...); fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
-	}
+	e.unchanged(t, before, all...)
 	// Exactly MaxInputs notes still pay.
 	if _, err := a.Pay(as("bank-a"), roles.Payment{From: a.Treasury(), To: carol, Amount: 10 * money.MaxInputs}); err != nil {
 		t.Fatal(err)
@@ -427,9 +421,7 @@ func TestDeliver(t *testing.T) {
 		before := e.snapshot(bob)
 		err := b.Deliver(as("bank-a"), pay)
 		wantCode(t, err, errcode.NotFound, http.StatusNotFound)
-		if after := e.snapshot(bob); fmt.Sprint(after) != fmt.Sprint(before) {
-			t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
-		}
+		e.unchanged(t, before, bob)
 	})
 
 	rejected := []struct {
@@ -447,9 +439,7 @@ func TestDeliver(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.snapshot(bob)
 			wantCode(t, b.Deliver(tc.ctx, tc.tx), tc.code, 0)
-			if after := e.snapshot(bob); fmt.Sprint(after) != fmt.Sprint(before) {
-				t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
-			}
+			e.unchanged(t, before, bob)
 		})
 	}
 

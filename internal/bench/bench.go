@@ -102,10 +102,15 @@ func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, e
 	if err != nil {
 		return r, fmt.Errorf("bench: fund notes: %w", err)
 	}
-	txs := sign(net, notes, owner, owners, o)
+	txs, err := sign(net, notes, owner, owners, o)
+	if err != nil {
+		return r, err
+	}
 	r.SetupS = time.Since(setup).Seconds()
 	if o.Bound {
-		r.BoundTxS = bound(net, txs, o.Inputs)
+		if r.BoundTxS, err = bound(net, txs, o.Inputs); err != nil {
+			return r, err
+		}
 	}
 
 	cpu0, err := t.cpu()
@@ -189,18 +194,82 @@ func (t Target) cpu() (float64, error) {
 	return tv(ru.Utime) + tv(ru.Stime), nil
 }
 
-// sign builds and signs every transaction on all cores: each spends the
-// next `Inputs` funded notes and pays `Outputs` bench keys.
-func sign(net money.Network, notes []money.Note, owner []int, owners []*crypto.PrivateKey, o Options) []*money.Tx {
+// signed holds the pre-signed transactions in canonical binary form, in
+// memory without pointers, so the garbage collector has nothing to mark in
+// it during the timed run: a real ledger's transactions arrive over the
+// network and die after commit, and hundreds of MB of live *money.Tx would
+// lengthen every GC cycle in the bench's process and inflate the ledger's
+// tail latency. Transaction i is buf[off[i]:off[i+1]].
+type signed struct {
+	buf []byte
+	off []int
+}
+
+func (s *signed) len() int { return len(s.off) - 1 }
+
+// decode returns fresh transactions lo..hi-1, as a server would decode a
+// submission. One submission's transactions share a few backing arrays
+// (each slice capped to its own part) instead of four allocations each;
+// they die once the ledger is done with them.
+func (s *signed) decode(lo, hi int) ([]*money.Tx, error) {
+	n := hi - lo
+	if n <= 0 {
+		return nil, nil
+	}
+	ptrs := make([]*money.Tx, n)
+	vals := make([]money.Tx, n)
+	at := func(k int) error {
+		i := lo + k
+		if err := vals[k].UnmarshalBinary(s.buf[s.off[i]:s.off[i+1]]); err != nil {
+			return fmt.Errorf("bench: decode pre-signed tx %d: %w", i, err)
+		}
+		ptrs[k] = &vals[k]
+		return nil
+	}
+	// All bench transactions have one shape: the first is decoded on its
+	// own and sizes the shared arrays of the rest (UnmarshalBinary still
+	// allocates for any that would not fit).
+	if err := at(0); err != nil {
+		return nil, err
+	}
+	ni, no := len(vals[0].Inputs), len(vals[0].Outputs)
+	ins := make([]money.Note, (n-1)*ni)
+	sigs := make([]money.Sig, (n-1)*ni)
+	outs := make([]money.Output, (n-1)*no)
+	for k := 1; k < n; k++ {
+		j := k - 1
+		tx := &vals[k]
+		tx.Inputs = ins[j*ni : j*ni : (j+1)*ni]
+		tx.InputSigs = sigs[j*ni : j*ni : (j+1)*ni]
+		tx.Outputs = outs[j*no : j*no : (j+1)*no]
+		if err := at(k); err != nil {
+			return nil, err
+		}
+	}
+	return ptrs, nil
+}
+
+// sign builds and signs every transaction on all cores and keeps only its
+// encoding: each spends the next `Inputs` funded notes and pays `Outputs`
+// bench keys. All have one shape, so one encoded size, and each worker
+// encodes straight into its transaction's place in the buffer.
+func sign(net money.Network, notes []money.Note, owner []int, owners []*crypto.PrivateKey, o Options) (*signed, error) {
 	n := len(notes) / o.Inputs
-	txs := make([]*money.Tx, n)
+	size := (&money.Tx{Inputs: make([]money.Note, o.Inputs), Outputs: make([]money.Output, o.Outputs)}).EncodedSize()
+	s := &signed{buf: make([]byte, n*size), off: make([]int, n+1)}
+	for i := range s.off {
+		s.off[i] = i * size
+	}
 	var wg sync.WaitGroup
+	var bad atomic.Int64
+	bad.Store(-1)
 	workers := runtime.GOMAXPROCS(0)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			keys := make([]*crypto.PrivateKey, o.Inputs)
+			tx := &money.Tx{Kind: money.Transfer, Outputs: make([]money.Output, o.Outputs)}
 			for i := w; i < n; i += workers {
 				in := notes[i*o.Inputs : (i+1)*o.Inputs]
 				var total uint64
@@ -208,26 +277,40 @@ func sign(net money.Network, notes []money.Note, owner []int, owners []*crypto.P
 					keys[j] = owners[owner[i*o.Inputs+j]]
 					total += in[j].Value
 				}
-				outs := make([]money.Output, o.Outputs)
+				outs := tx.Outputs
 				for j := range outs {
 					outs[j] = money.Output{Value: total / uint64(o.Outputs), Lock: money.KeyLock(owners[(i+j)%len(owners)].Public())}
 				}
 				outs[0].Value += total % uint64(o.Outputs)
-				tx := &money.Tx{Kind: money.Transfer, Nonce: uint64(i), Inputs: in, Outputs: outs}
+				tx.Nonce = uint64(i)
+				tx.Inputs = in
 				ledgertest.SignSpend(net, tx, keys)
-				txs[i] = tx
+				dst := s.buf[s.off[i]:s.off[i]:s.off[i+1]]
+				if b, err := tx.AppendBinary(dst); err != nil || len(b) != size || &b[0] != &s.buf[s.off[i]] {
+					bad.CompareAndSwap(-1, int64(i))
+				}
 			}
 		}(w)
 	}
 	wg.Wait()
-	return txs
+	if i := bad.Load(); i >= 0 {
+		return nil, fmt.Errorf("bench: pre-signed tx %d does not encode to %d bytes", i, size)
+	}
+	return s, nil
 }
 
 // bound measures how many of these transactions' signatures all cores
 // verify per second with the ledger's verification code (crypto.Batch),
-// doing nothing else, and converts it to transactions per second.
-func bound(net money.Network, txs []*money.Tx, inputs int) float64 {
-	sample := txs[:min(len(txs), 40_000)]
+// doing nothing else, and converts it to transactions per second. The
+// sample is decoded before the clock starts.
+func bound(net money.Network, txs *signed, inputs int) (float64, error) {
+	sample, err := txs.decode(0, min(txs.len(), 40_000))
+	if err != nil {
+		return 0, err
+	}
+	if len(sample) == 0 {
+		return 0, nil
+	}
 	workers := runtime.GOMAXPROCS(0)
 	chunk := (len(sample) + workers - 1) / workers
 	start := time.Now()
@@ -250,14 +333,17 @@ func bound(net money.Network, txs []*money.Tx, inputs int) float64 {
 		}(sample[s:min(s+chunk, len(sample))])
 	}
 	wg.Wait()
-	return float64(len(sample)) / time.Since(start).Seconds()
+	return float64(len(sample)) / time.Since(start).Seconds(), nil
 }
 
 // load offers the transactions and returns each committed one's latency in
-// nanoseconds.
-func (o Options) load(ctx context.Context, l roles.Ledger, txs []*money.Tx, rejected map[string]int) ([]int64, int, time.Duration) {
+// nanoseconds. Each submission's transactions are decoded from their
+// encoding just before it is sent, inside the measured latency (as a
+// server's decoding would be).
+func (o Options) load(ctx context.Context, l roles.Ledger, txs *signed, rejected map[string]int) ([]int64, int, time.Duration) {
 	var mu sync.Mutex
-	lat := make([]int64, 0, len(txs))
+	n := txs.len()
+	lat := make([]int64, 0, n)
 	var next atomic.Int64
 	var committed atomic.Int64
 	record := func(rs []roles.Result, err error, since time.Time, n int) {
@@ -307,18 +393,23 @@ func (o Options) load(ctx context.Context, l roles.Ledger, txs []*money.Tx, reje
 				defer wg.Done()
 				for time.Now().Before(deadline) && ctx.Err() == nil {
 					s := int(next.Add(int64(o.ClientBatch))) - o.ClientBatch
-					if s >= len(txs) {
+					if s >= n {
 						return
 					}
-					part := txs[s:min(s+o.ClientBatch, len(txs))]
+					e := min(s+o.ClientBatch, n)
 					t0 := time.Now()
+					part, err := txs.decode(s, e)
+					if err != nil {
+						record(nil, err, t0, e-s)
+						continue
+					}
 					rs, err := l.SubmitBatch(ctx, part)
 					record(rs, err, t0, len(part))
 				}
 			}()
 		}
 		wg.Wait()
-		offered = min(int(next.Load()), len(txs))
+		offered = min(int(next.Load()), n)
 	} else {
 		// Open loop: every millisecond send what the schedule says is due,
 		// timing latency from the scheduled moment, so queueing in a slow
@@ -326,19 +417,24 @@ func (o Options) load(ctx context.Context, l roles.Ledger, txs []*money.Tx, reje
 		tick := time.NewTicker(time.Millisecond)
 		sent := 0
 		for now := range tick.C {
-			if !now.Before(deadline) || sent >= len(txs) || ctx.Err() != nil {
+			if !now.Before(deadline) || sent >= n || ctx.Err() != nil {
 				break
 			}
-			due := min(int(float64(o.Rate)*now.Sub(start).Seconds()), len(txs))
+			due := min(int(float64(o.Rate)*now.Sub(start).Seconds()), n)
 			if due <= sent {
 				continue
 			}
-			part := txs[sent:due]
+			lo, hi := sent, due
 			sched := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second)))
 			sent = due
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				part, err := txs.decode(lo, hi)
+				if err != nil {
+					record(nil, err, sched, hi-lo)
+					return
+				}
 				rs, err := l.SubmitBatch(ctx, part)
 				record(rs, err, sched, len(part))
 			}()

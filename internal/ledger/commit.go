@@ -92,16 +92,22 @@ func (l *Ledger) commit(batch []*checked) {
 		return
 	}
 	t0 := time.Now()
-	if err := l.persist(batch, &out); err != nil {
+	body, err := l.persist(batch, &out)
+	if err != nil {
 		l.fail(batch, err)
 		return
 	}
 	if d := time.Since(t0); d > 100*time.Millisecond {
 		l.log.Warn("slow batch commit", "batch", out.after.seq, "transactions", len(out.ids), "took", d)
 	}
+	// The batch is durable: it is answered as committed whatever happens
+	// next. A failure below only stops the ledger; a restart redoes the
+	// batch from the log.
+	if err := l.storeBatch(batch, &out, body); err != nil {
+		l.log.Error("store update failed; ledger stopped", "err", err)
+		l.fatal = err
+	}
 	if err := l.index(batch, &out); err != nil {
-		// The batch is durable, so it is answered as committed; only the
-		// in-memory index is off. Stop here: a restart rebuilds it.
 		l.log.Error("note index update failed; ledger stopped", "err", err)
 		l.fatal = err
 	}
@@ -109,6 +115,7 @@ func (l *Ledger) commit(batch []*checked) {
 	l.meta = out.after
 	l.mu.Unlock()
 	l.answer(batch, out.after.seq)
+	l.snapshotTick()
 }
 
 // explainMissing tells a spent note from one that never existed: a note
@@ -290,33 +297,47 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 	return out, nil
 }
 
-// persist writes the batch's effects in one atomic, fsynced store batch.
-// The writes are sorted by key first: Pebble's memtable insert is much
-// cheaper for ascending keys, and nothing depends on their order.
-func (l *Ledger) persist(batch []*checked, out *outcome) error {
+// persist makes the batch durable: its record is appended to the log and
+// fsynced (one fsync for the whole batch). It returns the batch's log entry
+// as the store keeps it.
+func (l *Ledger) persist(batch []*checked, out *outcome) ([]byte, error) {
+	seq := out.after.seq
+	out.after.head = l.net.HeaderHash(&out.header)
+	for i, c := range batch {
+		if out.errs[i] != nil {
+			continue
+		}
+		for j := range c.outs {
+			if _, ok := out.transient[c.outs[j]]; !ok {
+				out.created = append(out.created, created{c.outs[j], c.tx.Outputs[j].Value})
+			}
+		}
+	}
+	body := encodeBatch(&out.header, out.ids)
+	l.rec = appendRecord(l.rec[:0], body, &out.after, batch, out)
+	if err := l.wal.Append(seq, l.rec); err != nil {
+		return nil, fmt.Errorf("log batch %d: %w", seq, err)
+	}
+	if err := l.wal.Sync(); err != nil {
+		return nil, fmt.Errorf("sync batch %d: %w", seq, err)
+	}
+	l.logBytes += int64(len(l.rec))
+	return body, nil
+}
+
+// storeBatch writes a durable batch's keys to the store (its log entry,
+// each txid's place, the totals) without an fsync: the log already holds
+// the batch, and recovery redoes these writes from it. The writes are
+// sorted by key first: Pebble's memtable insert is much cheaper for
+// ascending keys.
+func (l *Ledger) storeBatch(batch []*checked, out *outcome, body []byte) error {
 	ops := l.ops[:0]
 	var idx uint32
 	for i, c := range batch {
 		if out.errs[i] != nil {
 			continue
 		}
-		for j := range c.ins {
-			if _, ok := out.transient[c.ins[j]]; ok {
-				continue
-			}
-			ops = append(ops, writeOp{key: hashKey(prefixNote, &c.ins[j]), del: true})
-		}
-		for j := range c.outs {
-			id, value := c.outs[j], c.tx.Outputs[j].Value
-			if _, ok := out.transient[id]; ok {
-				continue
-			}
-			out.created = append(out.created, created{id, value})
-			o := writeOp{key: hashKey(prefixNote, &id), vlen: 8}
-			binary.BigEndian.PutUint64(o.val[:], value)
-			ops = append(ops, o)
-		}
-		ops = append(ops, writeOp{key: hashKey(prefixTx, &c.id), val: txLoc(out.after.seq, idx, c.tx.Kind, len(c.tx.Outputs)), vlen: txLocSize})
+		ops = append(ops, writeOp{key: hashKey(prefixTx, &c.id), val: txLoc(out.after.seq, idx, c.tx.Kind, len(c.tx.Outputs))})
 		idx++
 	}
 	slices.SortFunc(ops, func(a, b writeOp) int {
@@ -331,18 +352,13 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 	})
 	b := l.db.NewBatch()
 	for i := range ops {
-		if ops[i].del {
-			b.Delete(ops[i].key[:])
-		} else {
-			b.Set(ops[i].key[:], ops[i].val[:ops[i].vlen])
-		}
+		b.Set(ops[i].key[:], ops[i].val[:])
 	}
 	l.ops = ops
-	b.Set(batchKey(out.after.seq), encodeBatch(&out.header, out.ids))
-	out.after.head = l.net.HeaderHash(&out.header)
+	b.Set(batchKey(out.after.seq), body)
 	b.Set([]byte(keyMeta), out.after.encode())
-	if err := b.Commit(true); err != nil {
-		return fmt.Errorf("commit batch %d: %w", out.after.seq, err)
+	if err := b.Commit(false); err != nil {
+		return fmt.Errorf("store batch %d: %w", out.after.seq, err)
 	}
 	return nil
 }
@@ -374,55 +390,42 @@ func (l *Ledger) index(batch []*checked, out *outcome) error {
 	return nil
 }
 
-// writeOp is one key written by a batch.
+// writeOp is one txid key written by a batch.
 type writeOp struct {
-	key  [33]byte
-	val  [txLocSize]byte
-	vlen uint8
-	del  bool
+	key [33]byte
+	val [txLocSize]byte
 }
 
-// CheckInvariants scans the whole unspent set and checks it against the
-// running totals and the log: conservation (invariant 1) and the hash chain.
-// It reads everything, so it is for audits and tests, not the hot path.
+// CheckInvariants checks the live state against the running totals and
+// against what is on disk: conservation (invariant 1), the unspent set read
+// back from the snapshots and the log (durability), and the hash chain of
+// the log. It reads everything and holds up commits while it runs, so it is
+// for audits and tests, not the hot path.
 func (l *Ledger) CheckInvariants() error {
+	l.stepMu.Lock()
+	defer l.stepMu.Unlock()
 	l.mu.RLock()
 	m := l.meta
 	l.mu.RUnlock()
-	var sum, count uint64
-	err := l.db.Scan([]byte{prefixNote}, nil, func(_, v []byte) error {
-		var err error
-		sum, err = money.Add(sum, binary.BigEndian.Uint64(v))
-		count++
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("scan unspent: %w", err)
-	}
-	var indexed uint64
-	for i := range l.notes.shards {
-		sh := &l.notes.shards[i]
-		sh.mu.RLock()
-		indexed += uint64(sh.count)
-		sh.mu.RUnlock()
-	}
-	err = l.db.Scan([]byte{prefixNote}, nil, func(k, v []byte) error {
-		var id money.NoteID
-		copy(id[:], k[1:])
-		if got := l.notes.get(l.shardOf(&id), &id); got != binary.BigEndian.Uint64(v) {
-			return fmt.Errorf("note index: %s holds %d, store says %d", id, got, binary.BigEndian.Uint64(v))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if indexed != count {
-		return fmt.Errorf("note index holds %d notes, store %d", indexed, count)
-	}
+	count, sum := sumSet(l.notes)
 	if sum != m.minted-m.redeemed || sum != m.unspentSum || count != m.unspent {
 		return fmt.Errorf("conservation broken: unspent notes hold %d in %d notes; totals say %d (minted %d - redeemed %d) in %d notes",
 			sum, count, m.minted-m.redeemed, m.minted, m.redeemed, m.unspent)
+	}
+	disk, err := l.rebuild()
+	if err != nil {
+		return fmt.Errorf("read the unspent set back from disk: %w", err)
+	}
+	defer disk.close()
+	if dc, ds := sumSet(disk); dc != count || ds != sum {
+		return fmt.Errorf("on disk: %d notes holding %d; in memory %d holding %d", dc, ds, count, sum)
+	}
+	for i := range disk.shards {
+		for _, sl := range disk.shards[i].slots {
+			if sl.value != 0 && l.notes.shards[i].getKey(sl.key) != sl.value {
+				return fmt.Errorf("note %x holds %d on disk, %d in memory", sl.key[:8], sl.value, l.notes.shards[i].getKey(sl.key))
+			}
+		}
 	}
 	var prev money.Hash
 	var seq uint64

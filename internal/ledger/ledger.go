@@ -15,8 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
+	"syscall"
 
 	"github.com/specie/specie/internal/crypto"
 	"github.com/specie/specie/internal/errcode"
@@ -35,7 +39,17 @@ type Config struct {
 	Shards     int                // partitions of the unspent set by note-ID prefix; default 16
 	MaxBatch   int                // transactions per commit (per fsync); default 1024
 	CacheBytes int64              // Pebble block cache; default 256 MiB
-	Logger     *slog.Logger
+	// Verifiers is how many goroutines verify signatures; default one per
+	// core (not per P: Ps beyond the cores stay free for the commit loop
+	// and the submitters, so they never queue behind a verification).
+	Verifiers int
+	// SnapshotEvery is how many bytes of log are written between two shard
+	// snapshots (one shard at a time, round robin); default 32 MiB. The log
+	// kept is about Shards times this.
+	SnapshotEvery int64
+	// LogSegmentBytes is the size of one log file; default 64 MiB.
+	LogSegmentBytes int64
+	Logger          *slog.Logger
 }
 
 // Ledger is an open ledger core. It implements roles.Ledger.
@@ -43,6 +57,8 @@ type Ledger struct {
 	cfg        Config
 	net        money.Network
 	db         *store.DB
+	wal        *store.Log
+	snapPath   string
 	mintKeys   map[[32]byte]bool
 	redeemKeys map[[32]byte]bool
 	log        *slog.Logger
@@ -60,7 +76,16 @@ type Ledger struct {
 	// so genesis cannot interleave with a commit.
 	stepMu sync.Mutex
 	ops    []writeOp // reused by the commit loop
+	rec    []byte    // reused by the commit loop: the batch's log record
 	notes  *noteSet  // in-memory index of the unspent set
+
+	// Snapshots, owned by the commit loop (see durable.go).
+	snapSeq  []uint64 // per shard: the batch its snapshot on disk is of (0: none)
+	snapBusy bool     // a snapshot is being written
+	snapDone chan snapJob
+	snapBuf  []byte // staging copy of one shard, outside the Go heap
+	logBytes int64  // bytes of log written since open
+	snapMark int64  // logBytes when the last snapshot started
 
 	mu    sync.RWMutex // guards meta
 	meta  meta
@@ -94,6 +119,18 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	if cfg.CacheBytes == 0 {
 		cfg.CacheBytes = 256 << 20
 	}
+	if cfg.Verifiers <= 0 {
+		cfg.Verifiers = min(runtime.NumCPU(), runtime.GOMAXPROCS(0))
+		if v, err := strconv.Atoi(os.Getenv("SPECIE_VERIFIERS")); err == nil && v > 0 {
+			cfg.Verifiers = v
+		}
+	}
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = 32 << 20
+	}
+	if cfg.LogSegmentBytes <= 0 {
+		cfg.LogSegmentBytes = 64 << 20
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -101,10 +138,18 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
+	wal, err := store.OpenLog(filepath.Join(dir, walDir), store.LogOptions{SegmentBytes: cfg.LogSegmentBytes})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
 	l := &Ledger{
 		cfg:        cfg,
 		net:        cfg.Network,
 		db:         db,
+		wal:        wal,
+		snapPath:   filepath.Join(dir, snapDir),
+		snapDone:   make(chan snapJob, 1),
 		mintKeys:   keySet(cfg.MintKeys),
 		redeemKeys: keySet(cfg.RedeemKeys),
 		log:        cfg.Logger.With("role", "ledger"),
@@ -113,25 +158,24 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		closed:     make(chan struct{}),
 	}
 	if err := l.loadMeta(); err != nil {
-		db.Close()
+		l.closeStorage()
 		return nil, err
 	}
 	if err := l.checkNetwork(); err != nil {
-		db.Close()
+		l.closeStorage()
 		return nil, err
 	}
 	if l.notes, err = newNoteSet(cfg.Shards); err != nil {
-		db.Close()
+		l.closeStorage()
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
-	if err := l.loadIndex(); err != nil {
-		l.notes.close()
-		db.Close()
-		return nil, err
+	if err := l.recoverState(); err != nil {
+		l.closeStorage()
+		return nil, fmt.Errorf("open ledger: %w", err)
 	}
 	l.wg.Add(1)
 	go l.commitLoop()
-	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+	for i := 0; i < cfg.Verifiers; i++ {
 		l.wg.Add(1)
 		go l.verifier()
 	}
@@ -174,8 +218,23 @@ func (l *Ledger) Close() error {
 		}
 		break
 	}
-	l.notes.close()
-	return l.db.Close()
+	return l.closeStorage()
+}
+
+// closeStorage releases the index, the log and the store.
+func (l *Ledger) closeStorage() error {
+	if l.notes != nil {
+		l.notes.close()
+	}
+	if l.snapBuf != nil {
+		syscall.Munmap(l.snapBuf)
+		l.snapBuf = nil
+	}
+	err := l.wal.Close()
+	if cerr := l.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Info describes the network.
@@ -355,7 +414,7 @@ func (l *Ledger) checkNetwork() error {
 // Keys in the store. Note IDs are spread evenly, so a shard (a range of
 // note-ID prefixes) is a contiguous key range.
 const (
-	prefixNote  = 'n' // 'n' + note ID -> value (8 bytes)
+	prefixNote  = 'n' // 'n' + note ID -> value (8 bytes); only in stores of the old format
 	prefixTx    = 't' // 't' + txid -> batch seq (8), index (4), kind (1), outputs (2)
 	txLocSize   = 15
 	prefixBatch = 'b' // 'b' + seq (8) -> header, then the batch's txids
@@ -472,20 +531,17 @@ func (l *Ledger) Note(_ context.Context, id money.NoteID) (roles.NoteInfo, error
 		return info, err
 	}
 	defer release()
+	// The index holds 192 bits of each ID: a false match would take a
+	// second preimage of SHA-256 truncated to 192 bits.
 	if v := l.notes.get(l.shardOf(&id), &id); v != 0 {
-		// The index holds 24 bytes of each ID; confirm the full ID.
-		err := l.db.View(keySlice(hashKey(prefixNote, &id)), func(b []byte) {
-			info.Status = roles.NoteUnspent
-			info.Value = binary.BigEndian.Uint64(b)
-		})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return info, errcode.New(errcode.Internal, "note %s: %v", id, err)
-		}
+		info.Status = roles.NoteUnspent
+		info.Value = v
 	}
 	return info, nil
 }
 
-// loadIndex rebuilds the in-memory unspent index from the store.
+// loadIndex fills the index from a store of the old format, which kept
+// every unspent note as a key (see migrate).
 func (l *Ledger) loadIndex() error {
 	var n uint64
 	err := l.db.Scan([]byte{prefixNote}, nil, func(k, v []byte) error {
@@ -609,5 +665,7 @@ func decodeBatch(b []byte) (money.BatchHeader, []money.Hash, error) {
 // Config returns the configuration the ledger runs with (defaults filled in).
 func (l *Ledger) Config() Config { return l.cfg }
 
-// DiskBytes is the size of the ledger's store on disk.
-func (l *Ledger) DiskBytes() uint64 { return l.db.DiskBytes() }
+// DiskBytes is the size of the ledger on disk: store, log and snapshots.
+func (l *Ledger) DiskBytes() uint64 {
+	return l.db.DiskBytes() + uint64(l.wal.Bytes()) + l.snapshotBytes()
+}

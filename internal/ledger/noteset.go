@@ -12,7 +12,8 @@ import (
 )
 
 // noteSet is the in-memory index of the unspent set, one open-addressing
-// hash table per shard. Pebble holds the durable copy; this index answers
+// hash table per shard. Shard snapshots and the log are the durable copy
+// (durable.go); this index answers
 // "is this note unspent, and for how much?" without touching the LSM tree,
 // which is what keeps commit speed flat from a million notes to a hundred
 // million.
@@ -105,7 +106,10 @@ func (s *noteSet) get(shard int, id *money.NoteID) uint64 {
 }
 
 func (sh *setShard) getLocked(id *money.NoteID) uint64 {
-	k := key24(id)
+	return sh.getKey(key24(id))
+}
+
+func (sh *setShard) getKey(k [24]byte) uint64 {
 	n := len(sh.slots)
 	for i := sh.home(&k, n); ; i++ {
 		if i == n {
@@ -123,12 +127,15 @@ func (sh *setShard) getLocked(id *money.NoteID) uint64 {
 
 // put adds an unspent note. The caller holds the shard's write lock.
 func (sh *setShard) put(id *money.NoteID, v uint64) error {
+	return sh.putKey(key24(id), v)
+}
+
+func (sh *setShard) putKey(k [24]byte, v uint64) error {
 	if (sh.count+1)*maxLoadDen > maxLoadNum*len(sh.slots) {
 		if err := sh.grow(); err != nil {
 			return err
 		}
 	}
-	k := key24(id)
 	sh.insert(k, sh.home(&k, len(sh.slots)), v)
 	sh.count++
 	return nil

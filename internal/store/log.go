@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 )
 
 // The ledger's own write-ahead log: each committed batch of transactions is
@@ -46,11 +47,11 @@ type Log struct {
 	f        *os.File  // the last segment, open for appends; nil when empty
 	first    uint64
 	last     uint64
-	bytes    int64
-	buf      []byte // one record, reused by Append
-	unsynced bool   // appended since the last sync
-	newFile  bool   // a segment was created since the last sync
-	err      error  // sticky: a failed write or sync, or errLogClosed
+	bytes    atomic.Int64 // read by Bytes from any goroutine
+	buf      []byte       // one record, reused by Append
+	unsynced bool         // appended since the last sync
+	newFile  bool         // a segment was created since the last sync
+	err      error        // sticky: a failed write or sync, or errLogClosed
 }
 
 type segment struct {
@@ -118,7 +119,7 @@ func OpenLog(dir string, o LogOptions) (*Log, error) {
 		}
 		l.segs = append(l.segs, s)
 		l.last = s.last
-		l.bytes += s.size
+		l.bytes.Add(s.size)
 	}
 	if removed {
 		if err := syncDir(dir); err != nil {
@@ -265,8 +266,9 @@ func (l *Log) First() uint64 { return l.first }
 // Last is the sequence number of the newest record held; 0 when empty.
 func (l *Log) Last() uint64 { return l.last }
 
-// Bytes is the total size of the segment files, for triggering snapshots and reporting disk use.
-func (l *Log) Bytes() int64 { return l.bytes }
+// Bytes is the total size of the segment files, for reporting disk use; unlike the
+// other methods it may be called from any goroutine.
+func (l *Log) Bytes() int64 { return l.bytes.Load() }
 
 // Append adds a record. seq must be Last()+1, or anything >= 1 when the log is empty (a log may start
 // after a snapshot, e.g. at 2). The record is written to the OS (write syscall) but not synced.
@@ -299,7 +301,8 @@ func (l *Log) Append(seq uint64, payload []byte) error {
 	}
 	s := &l.segs[len(l.segs)-1]
 	s.last, s.size = seq, s.size+int64(len(b))
-	l.last, l.bytes, l.unsynced = seq, l.bytes+int64(len(b)), true
+	l.last, l.unsynced = seq, true
+	l.bytes.Add(int64(len(b)))
 	if l.first == 0 {
 		l.first = seq
 	}
@@ -429,7 +432,7 @@ func (l *Log) DropBefore(seq uint64) error {
 		if err := os.Remove(segmentPath(l.dir, l.segs[0].first)); err != nil {
 			return fmt.Errorf("log: drop before %d: %w", seq, err)
 		}
-		l.bytes -= l.segs[0].size
+		l.bytes.Add(-l.segs[0].size)
 		l.segs = l.segs[1:]
 		l.first = l.segs[0].first
 		dropped++
@@ -458,10 +461,11 @@ func (l *Log) Reset() error {
 			l.err = fmt.Errorf("log: reset: %w", err)
 			return l.err
 		}
-		l.bytes -= l.segs[0].size
+		l.bytes.Add(-l.segs[0].size)
 		l.segs = l.segs[1:]
 	}
-	l.first, l.last, l.bytes, l.newFile = 0, 0, 0, false
+	l.first, l.last, l.newFile = 0, 0, false
+	l.bytes.Store(0)
 	if err := syncDir(l.dir); err != nil {
 		l.err = err
 		return err

@@ -155,6 +155,9 @@ func (b *Batch) Set(key, value []byte) { _ = b.b.Set(key, value, nil) }
 // Delete queues the removal of key.
 func (b *Batch) Delete(key []byte) { _ = b.b.Delete(key, nil) }
 
+// DeleteRange queues the removal of every key in [start, end).
+func (b *Batch) DeleteRange(start, end []byte) { _ = b.b.DeleteRange(start, end, nil) }
+
 // Len is the number of queued writes' bytes, for sizing decisions.
 func (b *Batch) Len() int { return b.b.Len() }
 
@@ -175,6 +178,16 @@ func (b *Batch) Commit(sync bool) error {
 
 // Discard drops a batch without applying it.
 func (b *Batch) Discard() { b.b.Close() }
+
+// Sync makes every write committed so far durable, including those
+// committed without sync: for a caller that writes without fsync on its hot
+// path and must know, now and then, that all of it is on disk.
+func (d *DB) Sync() error {
+	if err := d.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("store sync: %w", err)
+	}
+	return nil
+}
 
 // DiskBytes is the store's size on disk.
 func (d *DB) DiskBytes() uint64 {

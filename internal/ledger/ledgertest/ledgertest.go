@@ -46,7 +46,9 @@ func NewFromSeed(seed uint64) *Net {
 
 // Config is a ledger configuration for this network.
 func (n *Net) Config() ledger.Config {
-	c := ledger.Config{Network: n.Network, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{n.RedeemKey.Public()}}
+	c := ledger.Config{Network: n.Network, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{n.RedeemKey.Public()},
+		// Small, so that tests snapshot shards and drop log segments often.
+		SnapshotEvery: 16 << 10, LogSegmentBytes: 64 << 10}
 	for _, k := range n.Officers {
 		c.MintKeys = append(c.MintKeys, k.Public())
 	}

@@ -1,0 +1,708 @@
+package ledger
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/internal/store"
+)
+
+// Durability. A batch is committed once its record is in the write-ahead
+// log (store.Log, one fsync per batch). The unspent set lives in memory
+// (noteSet) and on disk as one snapshot file per shard plus the log records
+// after it; recovery loads each shard's newest snapshot and replays the log
+// from there. Snapshots are taken one shard at a time, round robin, as the
+// log grows, so no pause copies the whole set, and the log is cut behind
+// the oldest snapshot. Pebble holds what is looked up by key (batch headers
+// and txids, each txid's place in the log, the running totals); it is
+// written after the log without an fsync of its own, and recovery replays
+// the log into it too. This is the "log plus periodic snapshots" of the
+// design: the random-key churn of the unspent set never reaches the LSM
+// tree, whose flushes and compactions were what stalled commits.
+
+const (
+	recordVersion = 1
+	walDir        = "wal"
+	snapDir       = "snap"
+	snapMagic     = "SPCSNAP1"
+	snapHeader    = 8 + 2 + 2 + 8 + 8 + 8
+	snapEntry     = 32 // 24 bytes of note ID, 8 of value
+	// keyFormat marks a store whose unspent set lives in snapshots and the
+	// log. Stores written before it kept every note under prefixNote.
+	keyFormat   = "f"
+	formatValue = "2"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// record is one batch as the log holds it: everything needed to redo the
+// batch's effect on the unspent set and on the store.
+type record struct {
+	header     money.BatchHeader
+	ids        []money.Hash
+	body       []byte // encodeBatch(header, ids), the store's batch value
+	unspent    uint64
+	unspentSum uint64
+	kinds      []money.Kind
+	outputs    []uint16
+	dels       []money.NoteID
+	puts       []created
+}
+
+// appendRecord encodes a committed batch's record.
+func appendRecord(b []byte, body []byte, after *meta, batch []*checked, out *outcome) []byte {
+	b = append(b, recordVersion)
+	b = binary.BigEndian.AppendUint64(b, after.unspent)
+	b = binary.BigEndian.AppendUint64(b, after.unspentSum)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
+	b = append(b, body...)
+	ndel := 0
+	for i, c := range batch {
+		if out.errs[i] != nil {
+			continue
+		}
+		b = append(b, byte(c.tx.Kind))
+		b = binary.BigEndian.AppendUint16(b, uint16(len(c.tx.Outputs)))
+		for j := range c.ins {
+			if _, ok := out.transient[c.ins[j]]; !ok {
+				ndel++
+			}
+		}
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(ndel))
+	for i, c := range batch {
+		if out.errs[i] != nil {
+			continue
+		}
+		for j := range c.ins {
+			if _, ok := out.transient[c.ins[j]]; !ok {
+				b = append(b, c.ins[j][:]...)
+			}
+		}
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(out.created)))
+	for _, n := range out.created {
+		b = append(b, n.id[:]...)
+		b = binary.BigEndian.AppendUint64(b, n.value)
+	}
+	return b
+}
+
+// decodeRecord parses a log record strictly: a record that does not
+// decode exactly is damage, never something to guess around.
+func decodeRecord(b []byte) (record, error) {
+	var r record
+	d := &recDecoder{b: b}
+	if v := d.u8(); v != recordVersion && d.err == nil {
+		return r, fmt.Errorf("log record version %d", v)
+	}
+	r.unspent = d.u64()
+	r.unspentSum = d.u64()
+	r.body = d.take(int(d.u32()))
+	if d.err != nil {
+		return r, d.err
+	}
+	var err error
+	if r.header, r.ids, err = decodeBatch(r.body); err != nil {
+		return r, err
+	}
+	if int(r.header.TxCount) != len(r.ids) {
+		return r, fmt.Errorf("log record: header counts %d transactions, lists %d", r.header.TxCount, len(r.ids))
+	}
+	r.kinds = make([]money.Kind, len(r.ids))
+	r.outputs = make([]uint16, len(r.ids))
+	for i := range r.ids {
+		r.kinds[i] = money.Kind(d.u8())
+		r.outputs[i] = d.u16()
+	}
+	n := int(d.u32())
+	if d.err == nil && n > len(d.b)/32 {
+		return r, fmt.Errorf("log record: %d spent notes in %d bytes", n, len(d.b))
+	}
+	r.dels = make([]money.NoteID, n)
+	for i := range r.dels {
+		copy(r.dels[i][:], d.take(32))
+	}
+	n = int(d.u32())
+	if d.err == nil && n > len(d.b)/40 {
+		return r, fmt.Errorf("log record: %d created notes in %d bytes", n, len(d.b))
+	}
+	r.puts = make([]created, n)
+	for i := range r.puts {
+		copy(r.puts[i].id[:], d.take(32))
+		r.puts[i].value = d.u64()
+		if r.puts[i].value == 0 && d.err == nil {
+			return r, fmt.Errorf("log record: created note %d has value 0", i)
+		}
+	}
+	if d.err != nil {
+		return r, d.err
+	}
+	if len(d.b) != 0 {
+		return r, fmt.Errorf("log record: %d trailing bytes", len(d.b))
+	}
+	return r, nil
+}
+
+type recDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *recDecoder) take(n int) []byte {
+	if d.err != nil || n < 0 || n > len(d.b) {
+		if d.err == nil {
+			d.err = errors.New("log record: truncated")
+		}
+		return make([]byte, max(n, 0))
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recDecoder) u8() uint8   { return d.take(1)[0] }
+func (d *recDecoder) u16() uint16 { return binary.BigEndian.Uint16(d.take(2)) }
+func (d *recDecoder) u32() uint32 { return binary.BigEndian.Uint32(d.take(4)) }
+func (d *recDecoder) u64() uint64 { return binary.BigEndian.Uint64(d.take(8)) }
+
+// redoNotes applies a record's spends and creations to the shards whose
+// snapshot is older than the record. A spend of a note that is not there
+// means the snapshots and the log disagree: damage, reported, never
+// papered over.
+func (l *Ledger) redoNotes(set *noteSet, snap []uint64, seq uint64, r *record) error {
+	for i := range r.dels {
+		s := l.shardOf(&r.dels[i])
+		if seq <= snap[s] {
+			continue
+		}
+		if !set.shards[s].del(&r.dels[i]) {
+			return fmt.Errorf("log record %d spends note %s, which is not unspent", seq, r.dels[i])
+		}
+	}
+	for i := range r.puts {
+		s := l.shardOf(&r.puts[i].id)
+		if seq <= snap[s] {
+			continue
+		}
+		if err := set.shards[s].put(&r.puts[i].id, r.puts[i].value); err != nil {
+			return fmt.Errorf("log record %d: %w", seq, err)
+		}
+	}
+	return nil
+}
+
+// redoStore writes a record's effect on the store into b.
+func redoStore(b *store.Batch, net money.Network, r *record, m *meta) {
+	for i := range r.ids {
+		k, v := hashKey(prefixTx, &r.ids[i]), txLoc(r.header.Seq, uint32(i), r.kinds[i], int(r.outputs[i]))
+		b.Set(k[:], v[:])
+	}
+	b.Set(batchKey(r.header.Seq), r.body)
+	*m = meta{seq: r.header.Seq, head: net.HeaderHash(&r.header), minted: r.header.Minted, redeemed: r.header.Redeemed, unspent: r.unspent, unspentSum: r.unspentSum}
+	b.Set([]byte(keyMeta), m.encode())
+}
+
+// snapName is the file holding shard's snapshot as of batch seq.
+func snapName(shard int, seq uint64) string {
+	return fmt.Sprintf("%03d-%020d.snap", shard, seq)
+}
+
+// listSnapshots finds the newest snapshot of each shard, removing older
+// ones and unfinished temporary files.
+func (l *Ledger) listSnapshots(dir string) ([]uint64, error) {
+	seqs := make([]uint64, l.cfg.Shards)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	var stale []string
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, ".tmp") {
+			stale = append(stale, name)
+			continue
+		}
+		shard, seq, ok := parseSnapName(name)
+		if !ok {
+			continue
+		}
+		if shard >= l.cfg.Shards {
+			return nil, fmt.Errorf("snapshot %s: the data directory was written with more than %d shards", name, l.cfg.Shards)
+		}
+		if seq > seqs[shard] {
+			if seqs[shard] > 0 {
+				stale = append(stale, snapName(shard, seqs[shard]))
+			}
+			seqs[shard] = seq
+		} else {
+			stale = append(stale, name)
+		}
+	}
+	for _, name := range stale {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return nil, fmt.Errorf("remove stale snapshot: %w", err)
+		}
+	}
+	return seqs, nil
+}
+
+func parseSnapName(name string) (shard int, seq uint64, ok bool) {
+	a, b, found := strings.Cut(strings.TrimSuffix(name, ".snap"), "-")
+	if !found || !strings.HasSuffix(name, ".snap") || len(a) != 3 || len(b) != 20 {
+		return 0, 0, false
+	}
+	s, err1 := strconv.Atoi(a)
+	q, err2 := strconv.ParseUint(b, 10, 64)
+	return s, q, err1 == nil && err2 == nil
+}
+
+// snapJob is one shard's snapshot: its entries copied out of the index by
+// the commit loop, written to disk by a background goroutine.
+type snapJob struct {
+	shard int
+	seq   uint64
+	count uint64
+	sum   uint64
+	data  []byte // count entries of snapEntry bytes
+	err   error
+}
+
+// stage copies shard's entries into buf (grown as needed, outside the Go
+// heap). Only the commit loop writes the index, and it is the caller, so
+// the copy is a consistent picture of the shard after batch seq.
+func (l *Ledger) stage(buf []byte, set *noteSet, shard int, seq uint64) (snapJob, []byte, error) {
+	sh := &set.shards[shard]
+	need := sh.count * snapEntry
+	if len(buf) < need {
+		if buf != nil {
+			syscall.Munmap(buf)
+		}
+		var err error
+		if buf, err = mapBytes(need + need/4 + snapEntry); err != nil {
+			return snapJob{}, nil, err
+		}
+	}
+	j := snapJob{shard: shard, seq: seq}
+	off := 0
+	for i := range sh.slots {
+		sl := &sh.slots[i]
+		if sl.value == 0 {
+			continue
+		}
+		copy(buf[off:], sl.key[:])
+		binary.BigEndian.PutUint64(buf[off+24:], sl.value)
+		off += snapEntry
+		j.sum += sl.value
+	}
+	j.count = uint64(off / snapEntry)
+	j.data = buf[:off]
+	return j, buf, nil
+}
+
+func mapBytes(n int) ([]byte, error) {
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("map %d bytes: %w", n, err)
+	}
+	return b, nil
+}
+
+// writeSnapshot makes a staged shard durable: a temporary file, fsynced,
+// renamed into place, and the directory fsynced, so a crash leaves either
+// the old snapshot or the new one, never half of one.
+func writeSnapshot(dir string, shards int, j *snapJob) error {
+	final := filepath.Join(dir, snapName(j.shard, j.seq))
+	tmp := final + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("snapshot shard %d: %w", j.shard, err)
+	}
+	crc := crc32.New(castagnoli)
+	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
+	h := make([]byte, 0, snapHeader)
+	h = append(h, snapMagic...)
+	h = binary.BigEndian.AppendUint16(h, uint16(j.shard))
+	h = binary.BigEndian.AppendUint16(h, uint16(shards))
+	h = binary.BigEndian.AppendUint64(h, j.seq)
+	h = binary.BigEndian.AppendUint64(h, j.count)
+	h = binary.BigEndian.AppendUint64(h, j.sum)
+	w.Write(h)
+	w.Write(j.data)
+	err = w.Flush()
+	if err == nil {
+		_, err = f.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("snapshot shard %d at batch %d: %w", j.shard, j.seq, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// loadSnapshot reads shard's snapshot at seq into set, checking its
+// header, checksum, count and sum.
+func (l *Ledger) loadSnapshot(dir string, set *noteSet, shard int, seq uint64) error {
+	name := filepath.Join(dir, snapName(shard, seq))
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("load snapshot: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("load snapshot: %w", err)
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("snapshot %s: %s", name, fmt.Sprintf(format, a...))
+	}
+	size := st.Size()
+	if size < snapHeader+4 || (size-snapHeader-4)%snapEntry != 0 {
+		return bad("%d bytes", size)
+	}
+	crc := crc32.New(castagnoli)
+	r := bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, size-4), crc), 1<<20)
+	h := make([]byte, snapHeader)
+	if _, err := io.ReadFull(r, h); err != nil {
+		return bad("%v", err)
+	}
+	if string(h[:8]) != snapMagic || int(binary.BigEndian.Uint16(h[8:])) != shard || binary.BigEndian.Uint64(h[12:]) != seq {
+		return bad("header does not match its name")
+	}
+	if n := int(binary.BigEndian.Uint16(h[10:])); n != l.cfg.Shards {
+		return bad("written with %d shards, the ledger runs %d", n, l.cfg.Shards)
+	}
+	count, sum := binary.BigEndian.Uint64(h[20:]), binary.BigEndian.Uint64(h[28:])
+	if count != uint64(size-snapHeader-4)/snapEntry {
+		return bad("header counts %d notes", count)
+	}
+	sh := &set.shards[shard]
+	var e [snapEntry]byte
+	var got uint64
+	for i := uint64(0); i < count; i++ {
+		if _, err := io.ReadFull(r, e[:]); err != nil {
+			return bad("%v", err)
+		}
+		var k [24]byte
+		copy(k[:], e[:24])
+		v := binary.BigEndian.Uint64(e[24:])
+		if v == 0 {
+			return bad("note %d has value 0", i)
+		}
+		if got, err = money.Add(got, v); err != nil {
+			return bad("values overflow")
+		}
+		if err := sh.putKey(k, v); err != nil {
+			return fmt.Errorf("load snapshot: %w", err)
+		}
+	}
+	var tail [4]byte
+	if _, err := io.ReadFull(f, tail[:]); err != nil {
+		return bad("%v", err)
+	}
+	if binary.BigEndian.Uint32(tail[:]) != crc.Sum32() {
+		return bad("checksum mismatch")
+	}
+	if got != sum {
+		return bad("notes sum to %d, header says %d", got, sum)
+	}
+	return nil
+}
+
+// sumSet totals the index: count and value of every unspent note.
+func sumSet(set *noteSet) (count, sum uint64) {
+	for i := range set.shards {
+		sh := &set.shards[i]
+		for j := range sh.slots {
+			sum += sh.slots[j].value
+		}
+		count += uint64(sh.count)
+	}
+	return count, sum
+}
+
+// recoverState rebuilds the unspent index from the snapshots and the log,
+// and brings the store up to the log's last record.
+func (l *Ledger) recoverState() error {
+	if err := os.MkdirAll(l.snapPath, 0o700); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	_, err := l.db.Get([]byte(keyFormat))
+	if errors.Is(err, store.ErrNotFound) {
+		if l.meta.seq > 0 {
+			return l.migrate()
+		}
+		b := l.db.NewBatch()
+		b.Set([]byte(keyFormat), []byte(formatValue))
+		if err := b.Commit(true); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	seqs, err := l.listSnapshots(l.snapPath)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	p := l.meta.seq
+	last := max(p, l.wal.Last())
+	for i, s := range seqs {
+		if s <= last {
+			continue
+		}
+		if last != 0 {
+			return fmt.Errorf("recover: snapshot of shard %d is at batch %d, past the last committed batch %d", i, s, last)
+		}
+		// A genesis that stopped before committing: nothing was.
+		for j, s := range seqs {
+			if s > 0 {
+				if err := os.Remove(filepath.Join(l.snapPath, snapName(j, s))); err != nil {
+					return fmt.Errorf("recover: %w", err)
+				}
+			}
+		}
+		clear(seqs)
+		break
+	}
+	for i, s := range seqs {
+		if s > 0 {
+			if err := l.loadSnapshot(l.snapPath, l.notes, i, s); err != nil {
+				return fmt.Errorf("recover: %w", err)
+			}
+		}
+	}
+	from := min(p, slices.Min(seqs)) + 1
+	if from <= last {
+		if l.wal.Last() != last || l.wal.First() > from || l.wal.First() == 0 {
+			return fmt.Errorf("recover: the log holds batches %d to %d; recovery needs %d to %d", l.wal.First(), l.wal.Last(), from, last)
+		}
+		b := l.db.NewBatch()
+		m := l.meta
+		err := l.wal.Replay(from, func(seq uint64, payload []byte) error {
+			r, err := decodeRecord(payload)
+			if err != nil {
+				return fmt.Errorf("log record %d: %w", seq, err)
+			}
+			if r.header.Seq != seq {
+				return fmt.Errorf("log record %d holds batch %d", seq, r.header.Seq)
+			}
+			if err := l.redoNotes(l.notes, seqs, seq, &r); err != nil {
+				return err
+			}
+			if seq <= p {
+				return nil
+			}
+			if seq != m.seq+1 || r.header.Prev != m.head {
+				return fmt.Errorf("log record %d does not follow batch %d", seq, m.seq)
+			}
+			redoStore(b, l.net, &r, &m)
+			if err := m.conserved(); err != nil {
+				return fmt.Errorf("log record %d: %w", seq, err)
+			}
+			if b.Len() > 32<<20 {
+				if err := b.Commit(false); err != nil {
+					return err
+				}
+				b = l.db.NewBatch()
+			}
+			return nil
+		})
+		if err != nil {
+			b.Discard()
+			return fmt.Errorf("recover: %w", err)
+		}
+		if err := b.Commit(true); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		l.meta = m
+	}
+	if count, sum := sumSet(l.notes); count != l.meta.unspent || sum != l.meta.unspentSum {
+		return fmt.Errorf("recover: snapshots and log give %d notes holding %d; totals say %d holding %d", count, sum, l.meta.unspent, l.meta.unspentSum)
+	}
+	l.snapSeq = seqs
+	return nil
+}
+
+// migrate moves a store written before snapshots (every unspent note a
+// key) to snapshots: load the notes, snapshot every shard at the current
+// batch, then delete the keys. A crash part way leaves the old format,
+// and the next open migrates again.
+func (l *Ledger) migrate() error {
+	if l.wal.Last() != 0 {
+		return fmt.Errorf("recover: store of the old format next to a log")
+	}
+	if err := l.loadIndex(); err != nil {
+		return err
+	}
+	seqs, err := l.snapshotAll(l.meta.seq)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	b := l.db.NewBatch()
+	b.DeleteRange([]byte{prefixNote}, []byte{prefixNote + 1})
+	b.Set([]byte(keyFormat), []byte(formatValue))
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	l.snapSeq = seqs
+	l.log.Info("moved the unspent set from the store to snapshots", "notes", l.meta.unspent, "batch", l.meta.seq)
+	return nil
+}
+
+// snapshotAll writes every shard's snapshot at batch seq, in this
+// goroutine: for genesis and migration, when nothing else runs.
+func (l *Ledger) snapshotAll(seq uint64) ([]uint64, error) {
+	seqs := make([]uint64, l.cfg.Shards)
+	for i := range seqs {
+		j, buf, err := l.stage(l.snapBuf, l.notes, i, seq)
+		l.snapBuf = buf
+		if err != nil {
+			return nil, err
+		}
+		if err := writeSnapshot(l.snapPath, l.cfg.Shards, &j); err != nil {
+			return nil, err
+		}
+		seqs[i] = seq
+	}
+	return seqs, nil
+}
+
+// snapshotTick runs in the commit loop after each batch: it retires a
+// finished snapshot (dropping the log behind the oldest one) and starts
+// the oldest shard's next once the log has grown by SnapshotEvery bytes.
+func (l *Ledger) snapshotTick() {
+	select {
+	case j := <-l.snapDone:
+		l.snapBusy = false
+		l.finishSnapshot(j)
+	default:
+	}
+	if l.snapBusy || l.fatal != nil || l.logBytes-l.snapMark < l.cfg.SnapshotEvery {
+		return
+	}
+	// The oldest snapshot goes next: it is what holds the log back.
+	shard := 0
+	for i, s := range l.snapSeq {
+		if s < l.snapSeq[shard] {
+			shard = i
+		}
+	}
+	j, buf, err := l.stage(l.snapBuf, l.notes, shard, l.meta.seq)
+	l.snapBuf = buf
+	if err != nil {
+		l.log.Error("shard snapshot not started", "shard", shard, "err", err)
+		return
+	}
+	l.snapMark = l.logBytes
+	l.snapBusy = true
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		t0 := time.Now()
+		j.err = writeSnapshot(l.snapPath, l.cfg.Shards, &j)
+		l.log.Debug("shard snapshot written", "shard", j.shard, "batch", j.seq, "notes", j.count, "took", time.Since(t0))
+		if j.err == nil {
+			// The store was written without fsync; before the log
+			// behind this snapshot may go, what it redid must be on disk.
+			j.err = l.db.Sync()
+		}
+		l.snapDone <- j
+	}()
+}
+
+func (l *Ledger) finishSnapshot(j snapJob) {
+	if j.err != nil {
+		l.log.Error("shard snapshot failed; the log is kept and the shard tried again later", "shard", j.shard, "err", j.err)
+		return
+	}
+	old := l.snapSeq[j.shard]
+	l.snapSeq[j.shard] = j.seq
+	if old > 0 && old != j.seq {
+		if err := os.Remove(filepath.Join(l.snapPath, snapName(j.shard, old))); err != nil {
+			l.log.Warn("old snapshot not removed", "err", err)
+		}
+	}
+	if err := l.wal.DropBefore(slices.Min(l.snapSeq) + 1); err != nil {
+		l.log.Warn("log segments not dropped", "err", err)
+	}
+}
+
+// rebuild reads the unspent set back from disk (snapshots and log) into a
+// fresh index, for checking the live one. The caller holds stepMu.
+func (l *Ledger) rebuild() (*noteSet, error) {
+	set, err := newNoteSet(l.cfg.Shards)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range l.snapSeq {
+		if s > 0 {
+			if err := l.loadSnapshot(l.snapPath, set, i, s); err != nil {
+				set.close()
+				return nil, err
+			}
+		}
+	}
+	from := slices.Min(l.snapSeq) + 1
+	if from <= l.meta.seq {
+		err = l.wal.Replay(from, func(seq uint64, payload []byte) error {
+			r, err := decodeRecord(payload)
+			if err != nil {
+				return fmt.Errorf("log record %d: %w", seq, err)
+			}
+			return l.redoNotes(set, l.snapSeq, seq, &r)
+		})
+		if err != nil {
+			set.close()
+			return nil, err
+		}
+	}
+	return set, nil
+}
+
+// snapshotBytes is the size of the current snapshot files.
+func (l *Ledger) snapshotBytes() uint64 {
+	var n uint64
+	ents, _ := os.ReadDir(l.snapPath)
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil {
+			n += uint64(info.Size())
+		}
+	}
+	return n
+}

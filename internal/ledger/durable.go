@@ -166,7 +166,10 @@ func (d *recDecoder) take(n int) []byte {
 		if d.err == nil {
 			d.err = errors.New("log record: truncated")
 		}
-		return make([]byte, max(n, 0))
+		// Zeros for the fixed-width readers; never an allocation sized
+		// by a damaged length field.
+		var zero [8]byte
+		return zero[:min(max(n, 0), 8)]
 	}
 	v := d.b[:n]
 	d.b = d.b[n:]

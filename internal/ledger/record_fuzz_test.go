@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/binary"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -35,6 +36,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:len(good)-1])
 	f.Add([]byte{recordVersion})
+	f.Add(hugeLength())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRecord(b)
 		if err != nil {
@@ -69,5 +71,25 @@ func TestDecodeRecord(t *testing.T) {
 		if _, err := decodeRecord(bad); err == nil {
 			t.Errorf("decoded a damaged record of %d bytes", len(bad))
 		}
+	}
+}
+
+// hugeLength is a record whose batch length field claims 4 GiB: found by
+// FuzzDecodeRecord, when the decoder still allocated what a damaged length
+// asked for (4 GiB per bad record, a crash on open for a small machine).
+func hugeLength() []byte {
+	b := sampleRecord()[:17]
+	return binary.BigEndian.AppendUint32(b, 0xffffffff)
+}
+
+func TestDecodeRecordDoesNotTrustLengths(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := decodeRecord(hugeLength()); err == nil {
+		t.Fatal("decoded a record whose length field points past its end")
+	}
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		t.Fatalf("decoding a 21-byte record allocated %d bytes", d)
 	}
 }

@@ -24,11 +24,11 @@ import (
 
 func main() {
 	if os.Getenv("GOMAXPROCS") == "" {
-		// Twice as many Ps as cores: signature verifiers keep every core
-		// busy, and the extra threads let the kernel run the commit loop
-		// as soon as its fsync returns instead of after a verifier's time
-		// slice. Measured on 2 cores: p99 at 36k tx/s falls from ~156 ms
-		// to ~97 ms, throughput unchanged (docs/performance.md).
+		// Twice as many Ps as cores: the ledger runs one signature
+		// verifier per core, and the spare Ps let the commit loop, the
+		// submitters and the store's background work run as soon as they
+		// wake instead of queueing behind a verification for up to a
+		// scheduler time slice (docs/performance.md).
 		runtime.GOMAXPROCS(2 * runtime.NumCPU())
 	}
 	root := newRoot(os.Stdout)

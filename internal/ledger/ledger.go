@@ -5,8 +5,9 @@
 // The state machine has no network or clock of its own. Transactions reach
 // it in batches; the state after batch k depends only on batches 1..k and
 // their order, never on timing, so the batch log can later be replicated by a
-// consensus engine. Storage is passed in (internal/store, Pebble), and every
-// batch commits with one fsync (group commit).
+// consensus engine. Durability is a log of batches (internal/store's Log,
+// one fsync per batch: group commit) plus periodic per-shard snapshots of the
+// unspent set; Pebble holds what is looked up by key (durable.go).
 package ledger
 
 import (
@@ -15,10 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"syscall"
 
@@ -121,9 +120,6 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	}
 	if cfg.Verifiers <= 0 {
 		cfg.Verifiers = min(runtime.NumCPU(), runtime.GOMAXPROCS(0))
-		if v, err := strconv.Atoi(os.Getenv("SPECIE_VERIFIERS")); err == nil && v > 0 {
-			cfg.Verifiers = v
-		}
 	}
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = 32 << 20

@@ -220,3 +220,32 @@ func TestOpenMigratesNoteKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Snapshots of a genesis that never committed its batch (a crash between
+// writing them and the store's totals) are discarded: the ledger opens
+// empty and a genesis can run again.
+func TestOpenDiscardsSnapshotsOfUncommittedGenesis(t *testing.T) {
+	n := ledgertest.New()
+	dir := t.TempDir()
+	l := open(t, n, dir)
+	l.Close()
+	stale := filepath.Join(dir, "snap", "003-00000000000000000001.snap")
+	if err := os.WriteFile(stale, []byte("half a genesis"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, n, dir)
+	defer l.Close()
+	if s := snap(t, l); s.supply.Batches != 0 || s.supply.Unspent != 0 {
+		t.Fatalf("opened with %+v", s)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale genesis snapshot kept: %v", err)
+	}
+	k := ledgertest.MustKey()
+	if err := l.Genesis(100, func(uint64) money.Output { return ledgertest.To(k, 5) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -358,25 +358,13 @@ func writeSnapshot(dir string, shards int, j *snapJob) error {
 		err = os.Rename(tmp, final)
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = store.SyncDir(dir)
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("snapshot shard %d at batch %d: %w", j.shard, j.seq, err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // loadSnapshot reads shard's snapshot at seq into set, checking its

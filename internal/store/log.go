@@ -77,7 +77,7 @@ func OpenLog(dir string, o LogOptions) (*Log, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("log: create %s: %w", dir, err)
 		}
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := SyncDir(filepath.Dir(dir)); err != nil {
 			return nil, err
 		}
 	}
@@ -122,7 +122,7 @@ func OpenLog(dir string, o LogOptions) (*Log, error) {
 		l.bytes.Add(s.size)
 	}
 	if removed {
-		if err := syncDir(dir); err != nil {
+		if err := SyncDir(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -350,7 +350,7 @@ func (l *Log) Sync() error {
 		l.unsynced = false
 	}
 	if l.newFile {
-		if err := syncDir(l.dir); err != nil {
+		if err := SyncDir(l.dir); err != nil {
 			l.err = err
 			return err
 		}
@@ -359,17 +359,19 @@ func (l *Log) Sync() error {
 	return nil
 }
 
-func syncDir(dir string) error {
+// SyncDir makes a directory's entries durable: the files created, renamed
+// or removed in it since, which fsync of the files themselves does not.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("log: sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	err = d.Sync()
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("log: sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }
@@ -438,7 +440,7 @@ func (l *Log) DropBefore(seq uint64) error {
 		dropped++
 	}
 	if dropped > 0 {
-		return syncDir(l.dir)
+		return SyncDir(l.dir)
 	}
 	return nil
 }
@@ -466,7 +468,7 @@ func (l *Log) Reset() error {
 	}
 	l.first, l.last, l.newFile = 0, 0, false
 	l.bytes.Store(0)
-	if err := syncDir(l.dir); err != nil {
+	if err := SyncDir(l.dir); err != nil {
 		l.err = err
 		return err
 	}

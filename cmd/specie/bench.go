@@ -56,7 +56,7 @@ Prints one JSON object.
 				cfg.Shards = shards
 				// The ledger's own defaults, not the test network's small
 				// snapshot and log-segment sizes.
-				cfg.SnapshotEvery, cfg.LogSegmentBytes = 0, 0
+				cfg.SnapshotEvery, cfg.SnapshotSlice, cfg.LogSegmentBytes = 0, 0, 0
 				l, err := ledger.Open(dir, cfg)
 				if err != nil {
 					return err

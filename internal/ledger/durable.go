@@ -272,47 +272,44 @@ func parseSnapName(name string) (shard int, seq uint64, ok bool) {
 	return s, q, err1 == nil && err2 == nil
 }
 
-// snapJob is one shard's snapshot: its entries copied out of the index by
-// the commit loop, written to disk by a background goroutine.
+// snapJob is one shard's snapshot: an image of its table as of batch seq
+// (copied by the commit loop, see cowCopy), written to disk by a background
+// goroutine.
 type snapJob struct {
 	shard int
 	seq   uint64
-	count uint64
-	sum   uint64
-	data  []byte // count entries of snapEntry bytes
+	img   []byte // raw slots
 	err   error
 }
 
-// stage copies shard's entries into buf (grown as needed, outside the Go
-// heap). Only the commit loop writes the index, and it is the caller, so
-// the copy is a consistent picture of the shard after batch seq.
-func (l *Ledger) stage(buf []byte, set *noteSet, shard int, seq uint64) (snapJob, []byte, error) {
+// snapBuffer returns the staging buffer, grown (outside the Go heap) to
+// hold at least n bytes. Only called when no snapshot is in flight.
+func (l *Ledger) snapBuffer(n int) ([]byte, error) {
+	if len(l.snapBuf) < n {
+		if l.snapBuf != nil {
+			syscall.Munmap(l.snapBuf)
+			l.snapBuf = nil
+		}
+		b, err := mapBytes(n + n/4 + slotSize)
+		if err != nil {
+			return nil, err
+		}
+		l.snapBuf = b
+	}
+	return l.snapBuf, nil
+}
+
+// stage copies a whole shard at once, for genesis and migration, when
+// nothing else runs.
+func (l *Ledger) stage(set *noteSet, shard int, seq uint64) (snapJob, error) {
 	sh := &set.shards[shard]
-	need := sh.count * snapEntry
-	if len(buf) < need {
-		if buf != nil {
-			syscall.Munmap(buf)
-		}
-		var err error
-		if buf, err = mapBytes(need + need/4 + snapEntry); err != nil {
-			return snapJob{}, nil, err
-		}
+	buf, err := l.snapBuffer(len(sh.slots) * slotSize)
+	if err != nil {
+		return snapJob{}, err
 	}
-	j := snapJob{shard: shard, seq: seq}
-	off := 0
-	for i := range sh.slots {
-		sl := &sh.slots[i]
-		if sl.value == 0 {
-			continue
-		}
-		copy(buf[off:], sl.key[:])
-		binary.BigEndian.PutUint64(buf[off+24:], sl.value)
-		off += snapEntry
-		j.sum += sl.value
-	}
-	j.count = uint64(off / snapEntry)
-	j.data = buf[:off]
-	return j, buf, nil
+	c := sh.startCopy(buf)
+	sh.copySome(c, len(c.img))
+	return snapJob{shard: shard, seq: seq, img: c.img}, nil
 }
 
 func mapBytes(n int) ([]byte, error) {
@@ -335,15 +332,30 @@ func writeSnapshot(dir string, shards int, j *snapJob) error {
 	}
 	crc := crc32.New(castagnoli)
 	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
+	slots := imageSlots(j.img)
+	var count, sum uint64
+	for i := range slots {
+		if slots[i].value != 0 {
+			count++
+			sum += slots[i].value
+		}
+	}
 	h := make([]byte, 0, snapHeader)
 	h = append(h, snapMagic...)
 	h = binary.BigEndian.AppendUint16(h, uint16(j.shard))
 	h = binary.BigEndian.AppendUint16(h, uint16(shards))
 	h = binary.BigEndian.AppendUint64(h, j.seq)
-	h = binary.BigEndian.AppendUint64(h, j.count)
-	h = binary.BigEndian.AppendUint64(h, j.sum)
+	h = binary.BigEndian.AppendUint64(h, count)
+	h = binary.BigEndian.AppendUint64(h, sum)
 	w.Write(h)
-	w.Write(j.data)
+	var e [snapEntry]byte
+	for i := range slots {
+		if slots[i].value != 0 {
+			copy(e[:24], slots[i].key[:])
+			binary.BigEndian.PutUint64(e[24:], slots[i].value)
+			w.Write(e[:])
+		}
+	}
 	err = w.Flush()
 	if err == nil {
 		_, err = f.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
@@ -581,8 +593,7 @@ func (l *Ledger) migrate() error {
 func (l *Ledger) snapshotAll(seq uint64) ([]uint64, error) {
 	seqs := make([]uint64, l.cfg.Shards)
 	for i := range seqs {
-		j, buf, err := l.stage(l.snapBuf, l.notes, i, seq)
-		l.snapBuf = buf
+		j, err := l.stage(l.notes, i, seq)
 		if err != nil {
 			return nil, err
 		}
@@ -595,8 +606,10 @@ func (l *Ledger) snapshotAll(seq uint64) ([]uint64, error) {
 }
 
 // snapshotTick runs in the commit loop after each batch: it retires a
-// finished snapshot (dropping the log behind the oldest one) and starts
-// the oldest shard's next once the log has grown by SnapshotEvery bytes.
+// finished snapshot (dropping the log behind the oldest one), goes on
+// copying the shard being snapshotted (SnapshotSlice bytes a batch), hands
+// a complete copy to a background writer, and starts the oldest shard's
+// copy once the log has grown by SnapshotEvery bytes.
 func (l *Ledger) snapshotTick() {
 	select {
 	case j := <-l.snapDone:
@@ -604,30 +617,40 @@ func (l *Ledger) snapshotTick() {
 		l.finishSnapshot(j)
 	default:
 	}
-	if l.snapBusy || l.fatal != nil || l.logBytes-l.snapMark < l.cfg.SnapshotEvery {
-		return
-	}
-	// The oldest snapshot goes next: it is what holds the log back.
-	shard := 0
-	for i, s := range l.snapSeq {
-		if s < l.snapSeq[shard] {
-			shard = i
+	if l.copying == nil {
+		if l.snapBusy || l.fatal != nil || l.logBytes-l.snapMark < l.cfg.SnapshotEvery {
+			return
 		}
+		// The oldest snapshot goes next: it is what holds the log back.
+		shard := 0
+		for i, s := range l.snapSeq {
+			if s < l.snapSeq[shard] {
+				shard = i
+			}
+		}
+		sh := &l.notes.shards[shard]
+		buf, err := l.snapBuffer(len(sh.slots) * slotSize)
+		if err != nil {
+			l.log.Error("shard snapshot not started", "shard", shard, "err", err)
+			return
+		}
+		l.copying = sh.startCopy(buf)
+		l.copyJob = snapJob{shard: shard, seq: l.meta.seq}
+		l.snapMark = l.logBytes
+		l.snapBusy = true
 	}
-	j, buf, err := l.stage(l.snapBuf, l.notes, shard, l.meta.seq)
-	l.snapBuf = buf
-	if err != nil {
-		l.log.Error("shard snapshot not started", "shard", shard, "err", err)
+	if !l.notes.shards[l.copyJob.shard].copySome(l.copying, int(l.cfg.SnapshotSlice)) {
 		return
 	}
-	l.snapMark = l.logBytes
-	l.snapBusy = true
+	j := l.copyJob
+	j.img = l.copying.img
+	l.copying = nil
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		t0 := time.Now()
 		j.err = writeSnapshot(l.snapPath, l.cfg.Shards, &j)
-		l.log.Debug("shard snapshot written", "shard", j.shard, "batch", j.seq, "notes", j.count, "took", time.Since(t0))
+		l.log.Debug("shard snapshot written", "shard", j.shard, "batch", j.seq, "took", time.Since(t0))
 		if j.err == nil {
 			// The store was written without fsync; before the log
 			// behind this snapshot may go, what it redid must be on disk.

@@ -46,6 +46,10 @@ type Config struct {
 	// snapshots (one shard at a time, round robin); default 32 MiB. The log
 	// kept is about Shards times this.
 	SnapshotEvery int64
+	// SnapshotSlice is how much of a shard's snapshot the commit loop copies
+	// after each batch; default 4 MiB. A shard changed while it is being
+	// copied has the changed part copied first, so the copy is exact.
+	SnapshotSlice int64
 	// LogSegmentBytes is the size of one log file; default 64 MiB.
 	LogSegmentBytes int64
 	Logger          *slog.Logger
@@ -80,7 +84,9 @@ type Ledger struct {
 
 	// Snapshots, owned by the commit loop (see durable.go).
 	snapSeq  []uint64 // per shard: the batch its snapshot on disk is of (0: none)
-	snapBusy bool     // a snapshot is being written
+	snapBusy bool     // a snapshot is being copied or written
+	copying  *cowCopy // the shard copy in progress, or nil
+	copyJob  snapJob  // what it is a copy of
 	snapDone chan snapJob
 	snapBuf  []byte // staging copy of one shard, outside the Go heap
 	logBytes int64  // bytes of log written since open
@@ -123,6 +129,9 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	}
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = 32 << 20
+	}
+	if cfg.SnapshotSlice <= 0 {
+		cfg.SnapshotSlice = 4 << 20
 	}
 	if cfg.LogSegmentBytes <= 0 {
 		cfg.LogSegmentBytes = 64 << 20

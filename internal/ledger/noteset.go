@@ -35,6 +35,9 @@ type setShard struct {
 	mem   []byte // the mapping behind slots
 	count int
 	seed  maphash.Seed
+	// cow, while a snapshot of this shard is being copied, gets each slice
+	// of slots before its first change (see durable.go).
+	cow *cowCopy
 }
 
 type slot struct {
@@ -148,6 +151,7 @@ func (sh *setShard) insert(k [24]byte, i int, v uint64) {
 			i = 0
 		}
 		if sh.slots[i].value == 0 {
+			sh.touch(i)
 			sh.slots[i] = slot{key: k, value: v}
 			return
 		}
@@ -155,6 +159,15 @@ func (sh *setShard) insert(k [24]byte, i int, v uint64) {
 }
 
 func (sh *setShard) grow() error {
+	if c := sh.cow; c != nil {
+		// The snapshot image has the old table's shape: finish it first.
+		for k := range c.done {
+			if !c.done[k] {
+				sh.copyChunk(k)
+			}
+		}
+		sh.cow = nil
+	}
 	old, oldMem := sh.slots, sh.mem
 	if err := sh.alloc(len(old) + len(old)/4); err != nil {
 		return err
@@ -192,11 +205,76 @@ func (sh *setShard) del(id *money.NoteID) bool {
 		h := sh.home(&sl.key, n)
 		// Move sl into the hole at i unless its home lies cyclically in (i, j].
 		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
+			sh.touch(i)
 			sh.slots[i] = sl
 			i = j
 		}
 	}
+	sh.touch(i)
 	sh.slots[i] = slot{}
 	sh.count--
 	return true
+}
+
+// cowCopy is a snapshot of one shard being copied: a slot-for-slot image of
+// the table as it was after one batch. The commit loop fills it a few
+// chunks after each batch, and any chunk about to change is copied first,
+// so the image is exact without ever copying the whole shard in one pause.
+type cowCopy struct {
+	img  []byte // len(slots) slots, raw
+	done []bool // per chunk of cowChunk slots
+	left int    // chunks not yet copied
+	next int    // where the commit loop's copying goes on
+}
+
+const (
+	cowChunk = 512 // slots: 16 KiB
+	slotSize = int(unsafe.Sizeof(slot{}))
+)
+
+// startCopy begins a snapshot image of the shard in buf (which must hold
+// len(slots) slots).
+func (sh *setShard) startCopy(buf []byte) *cowCopy {
+	n := (len(sh.slots) + cowChunk - 1) / cowChunk
+	c := &cowCopy{img: buf[:len(sh.slots)*slotSize], done: make([]bool, n), left: n}
+	sh.cow = c
+	return c
+}
+
+// touch keeps slot i's chunk in the snapshot image before it changes.
+func (sh *setShard) touch(i int) {
+	if c := sh.cow; c != nil && !c.done[i/cowChunk] {
+		sh.copyChunk(i / cowChunk)
+	}
+}
+
+func (sh *setShard) copyChunk(k int) {
+	c := sh.cow
+	lo, hi := k*cowChunk*slotSize, min((k+1)*cowChunk, len(sh.slots))*slotSize
+	copy(c.img[lo:hi], sh.mem[lo:hi])
+	c.done[k] = true
+	c.left--
+	if c.left == 0 {
+		sh.cow = nil
+	}
+}
+
+// copySome copies up to budget bytes of the chunks not yet copied and
+// reports whether the image is complete.
+func (sh *setShard) copySome(c *cowCopy, budget int) bool {
+	for ; c.left > 0 && c.next < len(c.done) && budget > 0; c.next++ {
+		if !c.done[c.next] {
+			sh.copyChunk(c.next)
+			budget -= cowChunk * slotSize
+		}
+	}
+	return c.left == 0
+}
+
+// imageSlots views a snapshot image as slots.
+func imageSlots(img []byte) []slot {
+	if len(img) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*slot)(unsafe.Pointer(&img[0])), len(img)/slotSize)
 }

@@ -48,7 +48,7 @@ func NewFromSeed(seed uint64) *Net {
 func (n *Net) Config() ledger.Config {
 	c := ledger.Config{Network: n.Network, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{n.RedeemKey.Public()},
 		// Small, so that tests snapshot shards and drop log segments often.
-		SnapshotEvery: 16 << 10, LogSegmentBytes: 64 << 10}
+		SnapshotEvery: 16 << 10, SnapshotSlice: 16 << 10, LogSegmentBytes: 64 << 10}
 	for _, k := range n.Officers {
 		c.MintKeys = append(c.MintKeys, k.Public())
 	}

@@ -617,8 +617,11 @@ func (l *Ledger) snapshotTick() {
 		l.finishSnapshot(j)
 	default:
 	}
+	if l.fatal != nil {
+		return // the index may be off; a restart rebuilds it from disk
+	}
 	if l.copying == nil {
-		if l.snapBusy || l.fatal != nil || l.logBytes-l.snapMark < l.cfg.SnapshotEvery {
+		if l.snapBusy || l.logBytes-l.snapMark < l.cfg.SnapshotEvery {
 			return
 		}
 		// The oldest snapshot goes next: it is what holds the log back.

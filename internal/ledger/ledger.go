@@ -50,6 +50,10 @@ type Config struct {
 	// after each batch; default 4 MiB. A shard changed while it is being
 	// copied has the changed part copied first, so the copy is exact.
 	SnapshotSlice int64
+	// SnapshotRate caps how fast a background snapshot is written, in
+	// bytes a second, so that it never takes a core away from commits in
+	// one burst; default 128 MiB/s.
+	SnapshotRate int64
 	// LogSegmentBytes is the size of one log file; default 64 MiB.
 	LogSegmentBytes int64
 	Logger          *slog.Logger
@@ -132,6 +136,9 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	}
 	if cfg.SnapshotSlice <= 0 {
 		cfg.SnapshotSlice = 4 << 20
+	}
+	if cfg.SnapshotRate <= 0 {
+		cfg.SnapshotRate = 128 << 20
 	}
 	if cfg.LogSegmentBytes <= 0 {
 		cfg.LogSegmentBytes = 64 << 20

@@ -107,7 +107,7 @@ func (l *Ledger) commit(batch []*checked) {
 		l.log.Error("store update failed; ledger stopped", "err", err)
 		l.fatal = err
 	}
-	if err := l.index(batch, &out); err != nil {
+	if err := l.index(&out); err != nil {
 		l.log.Error("note index update failed; ledger stopped", "err", err)
 		l.fatal = err
 	}
@@ -208,7 +208,10 @@ type outcome struct {
 	ids     []money.TxID
 	after   meta
 	header  money.BatchHeader
-	created []created // notes the batch creates, filled by persist
+	// spent and created are what the batch takes out of and puts into the
+	// unspent set (transient notes left out), filled by persist.
+	spent   []money.NoteID
+	created []created
 	// transient are notes created and spent within the batch: never
 	// written to the store or the index.
 	transient map[money.NoteID]struct{}
@@ -307,6 +310,11 @@ func (l *Ledger) persist(batch []*checked, out *outcome) ([]byte, error) {
 		if out.errs[i] != nil {
 			continue
 		}
+		for j := range c.ins {
+			if _, ok := out.transient[c.ins[j]]; !ok {
+				out.spent = append(out.spent, c.ins[j])
+			}
+		}
 		for j := range c.outs {
 			if _, ok := out.transient[c.outs[j]]; !ok {
 				out.created = append(out.created, created{c.outs[j], c.tx.Outputs[j].Value})
@@ -314,7 +322,7 @@ func (l *Ledger) persist(batch []*checked, out *outcome) ([]byte, error) {
 		}
 	}
 	body := encodeBatch(&out.header, out.ids)
-	l.rec = appendRecord(l.rec[:0], body, &out.after, batch, out)
+	l.rec = appendRecord(l.rec[:0], body, batch, out)
 	if err := l.wal.Append(seq, l.rec); err != nil {
 		return nil, fmt.Errorf("log batch %d: %w", seq, err)
 	}
@@ -364,30 +372,12 @@ func (l *Ledger) storeBatch(batch []*checked, out *outcome, body []byte) error {
 }
 
 // index applies a persisted batch to the in-memory unspent index.
-func (l *Ledger) index(batch []*checked, out *outcome) error {
+func (l *Ledger) index(out *outcome) error {
 	for i := range l.notes.shards {
 		l.notes.shards[i].mu.Lock()
 		defer l.notes.shards[i].mu.Unlock()
 	}
-	for i, c := range batch {
-		if out.errs[i] != nil {
-			continue
-		}
-		for j := range c.ins {
-			if _, ok := out.transient[c.ins[j]]; ok {
-				continue
-			}
-			if !l.notes.shards[l.shardOf(&c.ins[j])].del(&c.ins[j]) {
-				return fmt.Errorf("index batch %d: spent note %s missing", out.after.seq, c.ins[j])
-			}
-		}
-	}
-	for _, n := range out.created {
-		if err := l.notes.shards[l.shardOf(&n.id)].put(&n.id, n.value); err != nil {
-			return fmt.Errorf("index batch %d: %w", out.after.seq, err)
-		}
-	}
-	return nil
+	return l.redoNotes(l.notes, nil, out.after.seq, out.spent, out.created)
 }
 
 // writeOp is one txid key written by a batch.

@@ -23,8 +23,8 @@ import (
 // log (store.Log, one fsync per batch). The unspent set lives in memory
 // (noteSet) and on disk as one snapshot file per shard plus the log records
 // after it; recovery loads each shard's newest snapshot and replays the log
-// from there. Snapshots are taken one shard at a time, round robin, as the
-// log grows, so no pause copies the whole set, and the log is cut behind
+// from there. Snapshots are taken one shard at a time as the
+// log grows (oldest first, a slice per batch), and the log is cut behind
 // the oldest snapshot. Pebble holds what is looked up by key (batch headers
 // and txids, each txid's place in the log, the running totals); it is
 // written after the log without an fsync of its own, and recovery replays
@@ -62,35 +62,21 @@ type record struct {
 }
 
 // appendRecord encodes a committed batch's record.
-func appendRecord(b []byte, body []byte, after *meta, batch []*checked, out *outcome) []byte {
+func appendRecord(b []byte, body []byte, batch []*checked, out *outcome) []byte {
 	b = append(b, recordVersion)
-	b = binary.BigEndian.AppendUint64(b, after.unspent)
-	b = binary.BigEndian.AppendUint64(b, after.unspentSum)
+	b = binary.BigEndian.AppendUint64(b, out.after.unspent)
+	b = binary.BigEndian.AppendUint64(b, out.after.unspentSum)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
 	b = append(b, body...)
-	ndel := 0
 	for i, c := range batch {
-		if out.errs[i] != nil {
-			continue
-		}
-		b = append(b, byte(c.tx.Kind))
-		b = binary.BigEndian.AppendUint16(b, uint16(len(c.tx.Outputs)))
-		for j := range c.ins {
-			if _, ok := out.transient[c.ins[j]]; !ok {
-				ndel++
-			}
+		if out.errs[i] == nil {
+			b = append(b, byte(c.tx.Kind))
+			b = binary.BigEndian.AppendUint16(b, uint16(len(c.tx.Outputs)))
 		}
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(ndel))
-	for i, c := range batch {
-		if out.errs[i] != nil {
-			continue
-		}
-		for j := range c.ins {
-			if _, ok := out.transient[c.ins[j]]; !ok {
-				b = append(b, c.ins[j][:]...)
-			}
-		}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(out.spent)))
+	for i := range out.spent {
+		b = append(b, out.spent[i][:]...)
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(out.created)))
 	for _, n := range out.created {
@@ -181,27 +167,28 @@ func (d *recDecoder) u16() uint16 { return binary.BigEndian.Uint16(d.take(2)) }
 func (d *recDecoder) u32() uint32 { return binary.BigEndian.Uint32(d.take(4)) }
 func (d *recDecoder) u64() uint64 { return binary.BigEndian.Uint64(d.take(8)) }
 
-// redoNotes applies a record's spends and creations to the shards whose
-// snapshot is older than the record. A spend of a note that is not there
-// means the snapshots and the log disagree: damage, reported, never
-// papered over.
-func (l *Ledger) redoNotes(set *noteSet, snap []uint64, seq uint64, r *record) error {
-	for i := range r.dels {
-		s := l.shardOf(&r.dels[i])
-		if seq <= snap[s] {
+// redoNotes applies a batch's spends and creations to set: all of them
+// (snap nil: the commit path), or on recovery only to the shards whose
+// snapshot is older than the batch. A spend of a note that is not there
+// means the state and the log disagree: damage, reported, never papered
+// over.
+func (l *Ledger) redoNotes(set *noteSet, snap []uint64, seq uint64, dels []money.NoteID, puts []created) error {
+	for i := range dels {
+		s := l.shardOf(&dels[i])
+		if snap != nil && seq <= snap[s] {
 			continue
 		}
-		if !set.shards[s].del(&r.dels[i]) {
-			return fmt.Errorf("log record %d spends note %s, which is not unspent", seq, r.dels[i])
+		if !set.shards[s].del(&dels[i]) {
+			return fmt.Errorf("batch %d spends note %s, which is not unspent", seq, dels[i])
 		}
 	}
-	for i := range r.puts {
-		s := l.shardOf(&r.puts[i].id)
-		if seq <= snap[s] {
+	for i := range puts {
+		s := l.shardOf(&puts[i].id)
+		if snap != nil && seq <= snap[s] {
 			continue
 		}
-		if err := set.shards[s].put(&r.puts[i].id, r.puts[i].value); err != nil {
-			return fmt.Errorf("log record %d: %w", seq, err)
+		if err := set.shards[s].put(&puts[i].id, puts[i].value); err != nil {
+			return fmt.Errorf("batch %d: %w", seq, err)
 		}
 	}
 	return nil
@@ -310,14 +297,6 @@ func (l *Ledger) stage(set *noteSet, shard int, seq uint64) (snapJob, error) {
 	c := sh.startCopy(buf)
 	sh.copySome(c, len(c.img))
 	return snapJob{shard: shard, seq: seq, img: c.img}, nil
-}
-
-func mapBytes(n int) ([]byte, error) {
-	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		return nil, fmt.Errorf("map %d bytes: %w", n, err)
-	}
-	return b, nil
 }
 
 // writeSnapshot makes a staged shard durable: a temporary file, fsynced,
@@ -555,7 +534,7 @@ func (l *Ledger) recoverState() error {
 			if r.header.Seq != seq {
 				return fmt.Errorf("log record %d holds batch %d", seq, r.header.Seq)
 			}
-			if err := l.redoNotes(l.notes, seqs, seq, &r); err != nil {
+			if err := l.redoNotes(l.notes, seqs, seq, r.dels, r.puts); err != nil {
 				return err
 			}
 			if seq <= p {
@@ -732,7 +711,7 @@ func (l *Ledger) rebuild() (*noteSet, error) {
 			if err != nil {
 				return fmt.Errorf("log record %d: %w", seq, err)
 			}
-			return l.redoNotes(set, l.snapSeq, seq, &r)
+			return l.redoNotes(set, l.snapSeq, seq, r.dels, r.puts)
 		})
 		if err != nil {
 			set.close()

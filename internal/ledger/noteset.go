@@ -75,9 +75,9 @@ func (s *noteSet) close() {
 }
 
 func (sh *setShard) alloc(n int) error {
-	mem, err := syscall.Mmap(-1, 0, n*int(unsafe.Sizeof(slot{})), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	mem, err := mapBytes(n * slotSize)
 	if err != nil {
-		return fmt.Errorf("note index: map %d slots: %w", n, err)
+		return fmt.Errorf("note index: %d slots: %w", n, err)
 	}
 	sh.mem = mem
 	sh.slots = unsafe.Slice((*slot)(unsafe.Pointer(&mem[0])), n)
@@ -214,6 +214,17 @@ func (sh *setShard) del(id *money.NoteID) bool {
 	sh.slots[i] = slot{}
 	sh.count--
 	return true
+}
+
+// mapBytes maps n bytes of zeroed memory outside the Go heap: the index's
+// tables and the snapshot staging buffer, which the garbage collector
+// should neither scan nor count.
+func mapBytes(n int) ([]byte, error) {
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("map %d bytes: %w", n, err)
+	}
+	return b, nil
 }
 
 // cowCopy is a snapshot of one shard being copied: a slot-for-slot image of

@@ -210,15 +210,15 @@ func snapName(shard int, seq uint64) string {
 	return fmt.Sprintf("%03d-%020d.snap", shard, seq)
 }
 
-// listSnapshots finds the newest snapshot of each shard, removing older
-// ones and unfinished temporary files.
-func (l *Ledger) listSnapshots(dir string) ([]uint64, error) {
-	seqs := make([]uint64, l.cfg.Shards)
+// listSnapshots finds the newest snapshot of each shard, and the files
+// that are left over (older snapshots, unfinished temporary files). It
+// removes nothing: a refused open leaves the directory as it found it.
+func (l *Ledger) listSnapshots(dir string) (seqs []uint64, stale []string, err error) {
+	seqs = make([]uint64, l.cfg.Shards)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list snapshots: %w", err)
+		return nil, nil, fmt.Errorf("list snapshots: %w", err)
 	}
-	var stale []string
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, ".tmp") {
@@ -230,7 +230,7 @@ func (l *Ledger) listSnapshots(dir string) ([]uint64, error) {
 			continue
 		}
 		if shard >= l.cfg.Shards {
-			return nil, fmt.Errorf("snapshot %s: the data directory was written with more than %d shards", name, l.cfg.Shards)
+			return nil, nil, fmt.Errorf("snapshot %s: the data directory was written with more than %d shards", name, l.cfg.Shards)
 		}
 		if seq > seqs[shard] {
 			if seqs[shard] > 0 {
@@ -241,12 +241,17 @@ func (l *Ledger) listSnapshots(dir string) ([]uint64, error) {
 			stale = append(stale, name)
 		}
 	}
-	for _, name := range stale {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil {
-			return nil, fmt.Errorf("remove stale snapshot: %w", err)
+	return seqs, stale, nil
+}
+
+// removeSnapshots deletes snapshot files by name, best effort: they are
+// leftovers, and one that stays is cleaned up at the next open.
+func (l *Ledger) removeSnapshots(names []string) {
+	for _, name := range names {
+		if err := os.Remove(filepath.Join(l.snapPath, name)); err != nil && !os.IsNotExist(err) {
+			l.log.Warn("leftover snapshot not removed", "file", name, "err", err)
 		}
 	}
-	return seqs, nil
 }
 
 func parseSnapName(name string) (shard int, seq uint64, ok bool) {
@@ -488,87 +493,92 @@ func (l *Ledger) recoverState() error {
 	} else if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	seqs, err := l.listSnapshots(l.snapPath)
+	seqs, stale, err := l.listSnapshots(l.snapPath)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
 	p := l.meta.seq
 	last := max(p, l.wal.Last())
-	for i, s := range seqs {
-		if s <= last {
-			continue
-		}
+	if slices.Max(seqs) > last {
 		if last != 0 {
-			return fmt.Errorf("recover: snapshot of shard %d is at batch %d, past the last committed batch %d", i, s, last)
+			return fmt.Errorf("recover: a shard snapshot is at batch %d, past the last committed batch %d", slices.Max(seqs), last)
 		}
 		// A genesis that stopped before committing: nothing was.
-		for j, s := range seqs {
+		for i, s := range seqs {
 			if s > 0 {
-				if err := os.Remove(filepath.Join(l.snapPath, snapName(j, s))); err != nil {
-					return fmt.Errorf("recover: %w", err)
-				}
+				stale = append(stale, snapName(i, s))
 			}
 		}
 		clear(seqs)
-		break
-	}
-	for i, s := range seqs {
-		if s > 0 {
-			if err := l.loadSnapshot(l.snapPath, l.notes, i, s); err != nil {
-				return fmt.Errorf("recover: %w", err)
-			}
-		}
 	}
 	from := min(p, slices.Min(seqs)) + 1
-	if from <= last {
-		if l.wal.Last() != last || l.wal.First() > from || l.wal.First() == 0 {
-			return fmt.Errorf("recover: the log holds batches %d to %d; recovery needs %d to %d", l.wal.First(), l.wal.Last(), from, last)
+	if from <= last && (l.wal.Last() != last || l.wal.First() > from || l.wal.First() == 0) {
+		return fmt.Errorf("recover: the log holds batches %d to %d; recovery needs %d to %d", l.wal.First(), l.wal.Last(), from, last)
+	}
+	b := l.db.NewBatch()
+	m := l.meta
+	err = l.loadNotes(l.notes, seqs, from, func(seq uint64, r *record) error {
+		if seq <= p {
+			return nil // the store has it
 		}
-		b := l.db.NewBatch()
-		m := l.meta
-		err := l.wal.Replay(from, func(seq uint64, payload []byte) error {
-			r, err := decodeRecord(payload)
-			if err != nil {
-				return fmt.Errorf("log record %d: %w", seq, err)
-			}
-			if r.header.Seq != seq {
-				return fmt.Errorf("log record %d holds batch %d", seq, r.header.Seq)
-			}
-			if err := l.redoNotes(l.notes, seqs, seq, r.dels, r.puts); err != nil {
+		if seq != m.seq+1 || r.header.Prev != m.head {
+			return fmt.Errorf("log record %d does not follow batch %d", seq, m.seq)
+		}
+		redoStore(b, l.net, r, &m)
+		if err := m.conserved(); err != nil {
+			return fmt.Errorf("log record %d: %w", seq, err)
+		}
+		if b.Len() > 32<<20 {
+			if err := b.Commit(false); err != nil {
 				return err
 			}
-			if seq <= p {
-				return nil
-			}
-			if seq != m.seq+1 || r.header.Prev != m.head {
-				return fmt.Errorf("log record %d does not follow batch %d", seq, m.seq)
-			}
-			redoStore(b, l.net, &r, &m)
-			if err := m.conserved(); err != nil {
-				return fmt.Errorf("log record %d: %w", seq, err)
-			}
-			if b.Len() > 32<<20 {
-				if err := b.Commit(false); err != nil {
-					return err
-				}
-				b = l.db.NewBatch()
-			}
-			return nil
-		})
-		if err != nil {
-			b.Discard()
-			return fmt.Errorf("recover: %w", err)
+			b = l.db.NewBatch()
 		}
-		if err := b.Commit(true); err != nil {
-			return fmt.Errorf("recover: %w", err)
-		}
-		l.meta = m
+		return nil
+	})
+	if err != nil {
+		b.Discard()
+		return fmt.Errorf("recover: %w", err)
 	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	l.meta = m
 	if count, sum := sumSet(l.notes); count != l.meta.unspent || sum != l.meta.unspentSum {
 		return fmt.Errorf("recover: snapshots and log give %d notes holding %d; totals say %d holding %d", count, sum, l.meta.unspent, l.meta.unspentSum)
 	}
 	l.snapSeq = seqs
+	l.removeSnapshots(stale)
 	return nil
+}
+
+// loadNotes fills set from disk: each shard's snapshot at seqs (0: none),
+// then the log from batch from on, applied to the shards whose snapshot is
+// older; each record is also handed to then, when not nil.
+func (l *Ledger) loadNotes(set *noteSet, seqs []uint64, from uint64, then func(seq uint64, r *record) error) error {
+	for i, s := range seqs {
+		if s > 0 {
+			if err := l.loadSnapshot(l.snapPath, set, i, s); err != nil {
+				return err
+			}
+		}
+	}
+	return l.wal.Replay(from, func(seq uint64, payload []byte) error {
+		r, err := decodeRecord(payload)
+		if err != nil {
+			return fmt.Errorf("log record %d: %w", seq, err)
+		}
+		if r.header.Seq != seq {
+			return fmt.Errorf("log record %d holds batch %d", seq, r.header.Seq)
+		}
+		if err := l.redoNotes(set, seqs, seq, r.dels, r.puts); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(seq, &r)
+		}
+		return nil
+	})
 }
 
 // migrate moves a store written before snapshots (every unspent note a
@@ -680,9 +690,7 @@ func (l *Ledger) finishSnapshot(j snapJob) {
 	old := l.snapSeq[j.shard]
 	l.snapSeq[j.shard] = j.seq
 	if old > 0 && old != j.seq {
-		if err := os.Remove(filepath.Join(l.snapPath, snapName(j.shard, old))); err != nil {
-			l.log.Warn("old snapshot not removed", "err", err)
-		}
+		l.removeSnapshots([]string{snapName(j.shard, old)})
 	}
 	if err := l.wal.DropBefore(slices.Min(l.snapSeq) + 1); err != nil {
 		l.log.Warn("log segments not dropped", "err", err)
@@ -696,27 +704,9 @@ func (l *Ledger) rebuild() (*noteSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, s := range l.snapSeq {
-		if s > 0 {
-			if err := l.loadSnapshot(l.snapPath, set, i, s); err != nil {
-				set.close()
-				return nil, err
-			}
-		}
-	}
-	from := slices.Min(l.snapSeq) + 1
-	if from <= l.meta.seq {
-		err = l.wal.Replay(from, func(seq uint64, payload []byte) error {
-			r, err := decodeRecord(payload)
-			if err != nil {
-				return fmt.Errorf("log record %d: %w", seq, err)
-			}
-			return l.redoNotes(set, l.snapSeq, seq, r.dels, r.puts)
-		})
-		if err != nil {
-			set.close()
-			return nil, err
-		}
+	if err := l.loadNotes(set, l.snapSeq, slices.Min(l.snapSeq)+1, nil); err != nil {
+		set.close()
+		return nil, err
 	}
 	return set, nil
 }

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"encoding/binary"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,11 +154,15 @@ func TestOpenRefusesDamagedSnapshot(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		before := listing(t, dir)
 		if l, err := ledger.Open(dir, n.Config()); err == nil {
 			l.Close()
 			t.Fatalf("opened with damaged snapshot %s", name)
 		} else if !strings.Contains(err.Error(), "snapshot") {
 			t.Fatalf("damaged snapshot: error %q does not say so", err)
+		}
+		if after := listing(t, dir); !maps.Equal(after, before) {
+			t.Fatalf("a refused open changed the snapshots or the log:\n%v\n%v", before, after)
 		}
 		if err := os.WriteFile(path, orig, 0o600); err != nil {
 			t.Fatal(err)
@@ -247,5 +252,71 @@ func TestOpenDiscardsSnapshotsOfUncommittedGenesis(t *testing.T) {
 	}
 	if err := l.CheckInvariants(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// listing is the snapshot and log files of a data directory with their
+// sizes: what a refused open must leave as it was.
+func listing(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, sub := range []string{"snap", "wal"} {
+		ents, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			info, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[sub+"/"+e.Name()] = info.Size()
+		}
+	}
+	return out
+}
+
+// A ledger whose snapshots or log do not fit the configuration refuses to
+// open, says why, and changes nothing on disk: another shard count (the
+// snapshots are per shard), or a log lost behind the snapshots.
+func TestOpenRefusesWhatItCannotRecover(t *testing.T) {
+	n := ledgertest.New()
+	dir := t.TempDir()
+	l := open(t, n, dir)
+	p := newPayer(t, n, l, 200)
+	for i := 0; i < 20; i++ {
+		p.round(t, l)
+	}
+	before := snap(t, l)
+	l.Close()
+	files := listing(t, dir)
+	for _, shards := range []int{8, 32} {
+		cfg := n.Config()
+		cfg.Shards = shards
+		if l, err := ledger.Open(dir, cfg); err == nil {
+			l.Close()
+			t.Fatalf("opened %d-shard snapshots with %d shards", 16, shards)
+		} else if !strings.Contains(err.Error(), "shards") {
+			t.Fatalf("%d shards: error %q does not name the shard count", shards, err)
+		}
+		if after := listing(t, dir); !maps.Equal(after, files) {
+			t.Fatalf("%d shards: a refused open changed the directory", shards)
+		}
+	}
+	l = open(t, n, dir)
+	if after := snap(t, l); after != before {
+		t.Fatalf("after refused opens %+v, before %+v", after, before)
+	}
+	l.Close()
+
+	// Lose the log: the store says batches exist that no snapshot holds.
+	if err := os.RemoveAll(filepath.Join(dir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := ledger.Open(dir, n.Config()); err == nil {
+		l.Close()
+		t.Fatal("opened with the log gone")
+	} else if !strings.Contains(err.Error(), "the log holds") {
+		t.Fatalf("lost log: error %q", err)
 	}
 }

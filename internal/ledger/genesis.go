@@ -45,6 +45,11 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 	// empty, so emptying the index undoes it; chunks already committed to
 	// the store make the next Open refuse (note count != totals).
 	undo := func(err error) error {
+		names := make([]string, l.cfg.Shards)
+		for i := range names {
+			names[i] = snapName(i, 1)
+		}
+		l.removeSnapshots(names) // what snapshotAll wrote, if it got that far
 		for i := range l.notes.shards {
 			sh := &l.notes.shards[i]
 			sh.mu.Lock()

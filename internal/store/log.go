@@ -445,36 +445,6 @@ func (l *Log) DropBefore(seq uint64) error {
 	return nil
 }
 
-// Reset removes every record and segment, leaving an empty log (used when state is rebuilt from a
-// snapshot taken after the last record, e.g. after a bulk load). After Reset, First()==Last()==0.
-func (l *Log) Reset() error {
-	if l.err != nil {
-		return l.err
-	}
-	if l.f != nil {
-		if err := l.f.Close(); err != nil {
-			l.err = fmt.Errorf("log: reset: %w", err)
-			return l.err
-		}
-		l.f, l.unsynced = nil, false
-	}
-	for len(l.segs) > 0 {
-		if err := os.Remove(segmentPath(l.dir, l.segs[0].first)); err != nil {
-			l.err = fmt.Errorf("log: reset: %w", err)
-			return l.err
-		}
-		l.bytes.Add(-l.segs[0].size)
-		l.segs = l.segs[1:]
-	}
-	l.first, l.last, l.newFile = 0, 0, false
-	l.bytes.Store(0)
-	if err := SyncDir(l.dir); err != nil {
-		l.err = err
-		return err
-	}
-	return nil
-}
-
 // Close syncs and closes the log.
 func (l *Log) Close() error {
 	if errors.Is(l.err, errLogClosed) {

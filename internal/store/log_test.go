@@ -460,37 +460,6 @@ func TestLogAppendWrongSeq(t *testing.T) {
 	}
 }
 
-func TestLogReset(t *testing.T) {
-	dir := closedLog(t, 30, 200)
-	other := filepath.Join(dir, "snapshot.tmp")
-	if err := os.WriteFile(other, []byte("not a segment"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l := openLog(t, dir, 200)
-	if err := l.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	if l.First() != 0 || l.Last() != 0 || l.Bytes() != 0 || len(segmentNames(t, dir)) != 0 {
-		t.Fatalf("after Reset: First %d Last %d Bytes %d segments %v", l.First(), l.Last(), l.Bytes(), segmentNames(t, dir))
-	}
-	if got := replayed(t, l, 0); len(got) != 0 {
-		t.Fatalf("Replay after Reset = %v", got)
-	}
-	// The state was rebuilt from a snapshot through 99: the log goes on at 100.
-	appendRange(t, l, 100, 102)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l = openLog(t, dir, 200)
-	defer l.Close()
-	if l.First() != 100 || l.Last() != 102 {
-		t.Fatalf("after reopen: First %d Last %d", l.First(), l.Last())
-	}
-	if _, err := os.Stat(other); err != nil {
-		t.Fatalf("Reset or OpenLog touched a file that is not a segment: %v", err)
-	}
-}
-
 func TestLogStartsAtTwo(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, 200)

@@ -54,9 +54,6 @@ Prints one JSON object.
 				}
 				cfg := n.Config()
 				cfg.Shards = shards
-				// The ledger's own defaults, not the test network's small
-				// snapshot and log-segment sizes.
-				cfg.SnapshotEvery, cfg.SnapshotSlice, cfg.LogSegmentBytes = 0, 0, 0
 				l, err := ledger.Open(dir, cfg)
 				if err != nil {
 					return err

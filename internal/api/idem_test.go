@@ -122,7 +122,7 @@ var hex64 = regexp.MustCompile(`[0-9a-f]{64}`)
 func TestIdempotentPayOverHTTP(t *testing.T) {
 	net := ledgertest.New()
 	dir := t.TempDir()
-	lcfg := net.Config()
+	lcfg := net.TestConfig()
 	lcfg.Logger = slog.New(slog.DiscardHandler)
 	l, err := ledger.Open(filepath.Join(dir, "ledger"), lcfg)
 	if err != nil {

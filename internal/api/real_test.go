@@ -50,7 +50,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	e := &realEnv{net: ledgertest.New(), banks: map[string]*intermediary.Intermediary{}, logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	dir := t.TempDir()
-	lcfg := e.net.Config()
+	lcfg := e.net.TestConfig()
 	lcfg.Logger = log
 	var err error
 	if e.ledger, err = ledger.Open(filepath.Join(dir, "ledger"), lcfg); err != nil {

@@ -47,7 +47,7 @@ const (
 func newHonest(t testing.TB) *honest {
 	t.Helper()
 	n := ledgertest.New()
-	l, err := ledger.Open(t.TempDir(), n.Config())
+	l, err := ledger.Open(t.TempDir(), n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

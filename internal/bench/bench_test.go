@@ -21,7 +21,7 @@ import (
 // must still conserve money afterwards. It asserts no timing.
 func TestInProcSmoke(t *testing.T) {
 	n := ledgertest.New()
-	l, err := ledger.Open(t.TempDir(), n.Config())
+	l, err := ledger.Open(t.TempDir(), n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

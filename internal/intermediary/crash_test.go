@@ -31,7 +31,7 @@ type world struct {
 
 func openWorld(dir string) (*world, error) {
 	net := ledgertest.NewFromSeed(crashSeed)
-	cfg := net.Config()
+	cfg := net.TestConfig()
 	cfg.Logger = quiet
 	l, err := ledger.Open(filepath.Join(dir, "ledger"), cfg)
 	if err != nil {

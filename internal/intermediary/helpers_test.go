@@ -46,7 +46,7 @@ func newEnv(t *testing.T, names ...string) *env {
 	t.Helper()
 	e := &env{t: t, net: ledgertest.New(), root: t.TempDir(),
 		banks: map[string]*intermediary.Intermediary{}, peers: map[string]roles.Intermediary{}}
-	cfg := e.net.Config()
+	cfg := e.net.TestConfig()
 	cfg.Shards = 4
 	cfg.Logger = quiet
 	l, err := ledger.Open(filepath.Join(e.root, "ledger"), cfg)

@@ -123,7 +123,7 @@ const openingA, openingB = 1_000_000, 50_000
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	n := ledgertest.New()
-	l, err := ledger.Open(t.TempDir(), n.Config())
+	l, err := ledger.Open(t.TempDir(), n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

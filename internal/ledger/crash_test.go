@@ -46,7 +46,7 @@ func TestCrashRecovery(t *testing.T) {
 		})
 		t.Logf("round %d: killed after %d reported commits", round, got)
 
-		l, err := ledger.Open(dir, n.Config())
+		l, err := ledger.Open(dir, n.TestConfig())
 		if err != nil {
 			t.Fatalf("round %d: reopen after kill: %v", round, err)
 		}
@@ -66,7 +66,7 @@ func TestCrashRecovery(t *testing.T) {
 // committed txid.
 func crashChild(dir string) {
 	n := ledgertest.NewFromSeed(crashSeed)
-	l, err := ledger.Open(dir, n.Config())
+	l, err := ledger.Open(dir, n.TestConfig())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

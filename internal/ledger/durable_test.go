@@ -155,7 +155,7 @@ func TestOpenRefusesDamagedSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := listing(t, dir)
-		if l, err := ledger.Open(dir, n.Config()); err == nil {
+		if l, err := ledger.Open(dir, n.TestConfig()); err == nil {
 			l.Close()
 			t.Fatalf("opened with damaged snapshot %s", name)
 		} else if !strings.Contains(err.Error(), "snapshot") {
@@ -291,7 +291,7 @@ func TestOpenRefusesWhatItCannotRecover(t *testing.T) {
 	l.Close()
 	files := listing(t, dir)
 	for _, shards := range []int{8, 32} {
-		cfg := n.Config()
+		cfg := n.TestConfig()
 		cfg.Shards = shards
 		if l, err := ledger.Open(dir, cfg); err == nil {
 			l.Close()
@@ -313,7 +313,7 @@ func TestOpenRefusesWhatItCannotRecover(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "wal")); err != nil {
 		t.Fatal(err)
 	}
-	if l, err := ledger.Open(dir, n.Config()); err == nil {
+	if l, err := ledger.Open(dir, n.TestConfig()); err == nil {
 		l.Close()
 		t.Fatal("opened with the log gone")
 	} else if !strings.Contains(err.Error(), "the log holds") {

@@ -17,7 +17,7 @@ var ctx = context.Background()
 
 func open(t testing.TB, n *ledgertest.Net, dir string) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.Open(dir, n.Config())
+	l, err := ledger.Open(dir, n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestGenesisThenSpend(t *testing.T) {
 
 func TestOpenRejectsRepeatedMintKey(t *testing.T) {
 	n := ledgertest.New()
-	cfg := n.Config()
+	cfg := n.TestConfig()
 	cfg.MintKeys[2] = cfg.MintKeys[0]
 	if l, err := ledger.Open(t.TempDir(), cfg); err == nil {
 		l.Close()

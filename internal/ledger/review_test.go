@@ -22,7 +22,7 @@ import (
 
 func rvOpen(t *testing.T, n *ledgertest.Net, dir string) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.Open(dir, n.Config())
+	l, err := ledger.Open(dir, n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestReviewBugGenesisAcceptsWhatMintWouldNot(t *testing.T) {
 // exited and wait forever on c.done (the ctx is ignored once queued).
 func TestReviewBugSubmitAfterCloseHangs(t *testing.T) {
 	n := ledgertest.New()
-	l, err := ledger.Open(t.TempDir(), n.Config())
+	l, err := ledger.Open(t.TempDir(), n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestReviewBugChainedSpendDependsOnBatching(t *testing.T) {
 func TestReviewBugReopenWithAnotherNetwork(t *testing.T) {
 	n := ledgertest.New()
 	dir := t.TempDir()
-	l, err := ledger.Open(dir, n.Config())
+	l, err := ledger.Open(dir, n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestReviewBugReopenWithAnotherNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	cfg := n.Config()
+	cfg := n.TestConfig()
 	cfg.Network.ID = "another-network"
 	l2, err := ledger.Open(dir, cfg)
 	if err == nil {
@@ -239,7 +239,7 @@ func TestReviewBugReopenWithAnotherNetwork(t *testing.T) {
 // unmapped memory, a SIGSEGV that no recover catches.
 func TestReviewBugNoteAfterClosePanics(t *testing.T) {
 	n := ledgertest.New()
-	l, err := ledger.Open(t.TempDir(), n.Config())
+	l, err := ledger.Open(t.TempDir(), n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

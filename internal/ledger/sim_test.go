@@ -75,7 +75,7 @@ type sim struct {
 func newSim(t *testing.T, seed uint64) *sim {
 	n := ledgertest.New()
 	s := &sim{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), n: n, dir: t.TempDir(), unspent: map[money.NoteID]owned{}}
-	cfg := n.Config()
+	cfg := n.TestConfig()
 	cfg.Shards = 1 + s.rng.IntN(32)
 	cfg.MaxBatch = 1 + s.rng.IntN(64)
 	l, err := ledger.Open(s.dir, cfg)

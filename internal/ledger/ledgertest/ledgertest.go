@@ -44,14 +44,23 @@ func NewFromSeed(seed uint64) *Net {
 	return n
 }
 
-// Config is a ledger configuration for this network.
+// Config is a ledger configuration for this network, with the ledger's
+// own defaults (what the load generator and benchmarks measure).
 func (n *Net) Config() ledger.Config {
-	c := ledger.Config{Network: n.Network, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{n.RedeemKey.Public()},
-		// Small, so that tests snapshot shards and drop log segments often.
-		SnapshotEvery: 16 << 10, SnapshotSlice: 16 << 10, LogSegmentBytes: 64 << 10}
+	c := ledger.Config{Network: n.Network, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{n.RedeemKey.Public()}}
 	for _, k := range n.Officers {
 		c.MintKeys = append(c.MintKeys, k.Public())
 	}
+	return c
+}
+
+// TestConfig is Config with snapshots, snapshot copy slices and log
+// segments a few thousand times smaller than the defaults, so that a test
+// of a few hundred transactions snapshots shards, copies them across
+// batches and drops log segments.
+func (n *Net) TestConfig() ledger.Config {
+	c := n.Config()
+	c.SnapshotEvery, c.SnapshotSlice, c.LogSegmentBytes = 16<<10, 16<<10, 64<<10
 	return c
 }
 

@@ -252,9 +252,17 @@ func (sh *setShard) startCopy(buf []byte) *cowCopy {
 	return c
 }
 
-// touch keeps slot i's chunk in the snapshot image before it changes.
+// touch keeps slot i's chunk in the snapshot image before it changes. It
+// is on every index write, so it stays small enough to inline.
 func (sh *setShard) touch(i int) {
-	if c := sh.cow; c != nil && !c.done[i/cowChunk] {
+	if sh.cow != nil {
+		sh.touchCopying(i)
+	}
+}
+
+//go:noinline
+func (sh *setShard) touchCopying(i int) {
+	if !sh.cow.done[i/cowChunk] {
 		sh.copyChunk(i / cowChunk)
 	}
 }

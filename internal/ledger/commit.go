@@ -92,8 +92,7 @@ func (l *Ledger) commit(batch []*checked) {
 		return
 	}
 	t0 := time.Now()
-	body, err := l.persist(batch, &out)
-	if err != nil {
+	if err := l.persist(batch, &out); err != nil {
 		l.fail(batch, err)
 		return
 	}
@@ -103,11 +102,13 @@ func (l *Ledger) commit(batch []*checked) {
 	// The batch is durable: it is answered as committed whatever happens
 	// next. A failure below only stops the ledger; a restart redoes the
 	// batch from the log.
-	if err := l.storeBatch(batch, &out, body); err != nil {
+	b := l.db.NewBatch()
+	l.storeRecord(b, &l.cur, &out.after)
+	if err := b.Commit(false); err != nil {
 		l.log.Error("store update failed; ledger stopped", "err", err)
 		l.fatal = err
 	}
-	if err := l.index(&out); err != nil {
+	if err := l.index(&l.cur); err != nil {
 		l.log.Error("note index update failed; ledger stopped", "err", err)
 		l.fatal = err
 	}
@@ -208,10 +209,6 @@ type outcome struct {
 	ids     []money.TxID
 	after   meta
 	header  money.BatchHeader
-	// spent and created are what the batch takes out of and puts into the
-	// unspent set (transient notes left out), filled by persist.
-	spent   []money.NoteID
-	created []created
 	// transient are notes created and spent within the batch: never
 	// written to the store or the index.
 	transient map[money.NoteID]struct{}
@@ -300,53 +297,32 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 	return out, nil
 }
 
-// persist makes the batch durable: its record is appended to the log and
-// fsynced (one fsync for the whole batch). It returns the batch's log entry
-// as the store keeps it.
-func (l *Ledger) persist(batch []*checked, out *outcome) ([]byte, error) {
+// persist makes the batch durable: its record (l.cur) is appended to the
+// log and fsynced, one fsync for the whole batch.
+func (l *Ledger) persist(batch []*checked, out *outcome) error {
 	seq := out.after.seq
 	out.after.head = l.net.HeaderHash(&out.header)
-	for i, c := range batch {
-		if out.errs[i] != nil {
-			continue
-		}
-		for j := range c.ins {
-			if _, ok := out.transient[c.ins[j]]; !ok {
-				out.spent = append(out.spent, c.ins[j])
-			}
-		}
-		for j := range c.outs {
-			if _, ok := out.transient[c.outs[j]]; !ok {
-				out.created = append(out.created, created{c.outs[j], c.tx.Outputs[j].Value})
-			}
-		}
-	}
-	body := encodeBatch(&out.header, out.ids)
-	l.rec = appendRecord(l.rec[:0], body, batch, out)
+	l.cur.fill(batch, out)
+	l.rec = l.cur.appendTo(l.rec[:0])
 	if err := l.wal.Append(seq, l.rec); err != nil {
-		return nil, fmt.Errorf("log batch %d: %w", seq, err)
+		return fmt.Errorf("log batch %d: %w", seq, err)
 	}
 	if err := l.wal.Sync(); err != nil {
-		return nil, fmt.Errorf("sync batch %d: %w", seq, err)
+		return fmt.Errorf("sync batch %d: %w", seq, err)
 	}
 	l.logBytes += int64(len(l.rec))
-	return body, nil
+	return nil
 }
 
-// storeBatch writes a durable batch's keys to the store (its log entry,
-// each txid's place, the totals) without an fsync: the log already holds
-// the batch, and recovery redoes these writes from it. The writes are
-// sorted by key first: Pebble's memtable insert is much cheaper for
-// ascending keys.
-func (l *Ledger) storeBatch(batch []*checked, out *outcome, body []byte) error {
+// storeRecord writes a durable batch's keys to the store (its log entry,
+// each txid's place, the totals m after it) into b, which the caller
+// commits without an fsync: the log already holds the batch, and recovery
+// redoes these writes from it. The txid keys are sorted first: Pebble's
+// memtable insert is much cheaper for ascending keys.
+func (l *Ledger) storeRecord(b *store.Batch, r *record, m *meta) {
 	ops := l.ops[:0]
-	var idx uint32
-	for i, c := range batch {
-		if out.errs[i] != nil {
-			continue
-		}
-		ops = append(ops, writeOp{key: hashKey(prefixTx, &c.id), val: txLoc(out.after.seq, idx, c.tx.Kind, len(c.tx.Outputs))})
-		idx++
+	for i := range r.ids {
+		ops = append(ops, writeOp{key: hashKey(prefixTx, &r.ids[i]), val: txLoc(r.header.Seq, uint32(i), r.kinds[i], int(r.outputs[i]))})
 	}
 	slices.SortFunc(ops, func(a, b writeOp) int {
 		// The first 8 bytes (prefix and 7 hash bytes) almost always decide.
@@ -358,26 +334,21 @@ func (l *Ledger) storeBatch(batch []*checked, out *outcome, body []byte) error {
 		}
 		return bytes.Compare(a.key[8:], b.key[8:])
 	})
-	b := l.db.NewBatch()
 	for i := range ops {
 		b.Set(ops[i].key[:], ops[i].val[:])
 	}
 	l.ops = ops
-	b.Set(batchKey(out.after.seq), body)
-	b.Set([]byte(keyMeta), out.after.encode())
-	if err := b.Commit(false); err != nil {
-		return fmt.Errorf("store batch %d: %w", out.after.seq, err)
-	}
-	return nil
+	b.Set(batchKey(r.header.Seq), r.body)
+	b.Set([]byte(keyMeta), m.encode())
 }
 
 // index applies a persisted batch to the in-memory unspent index.
-func (l *Ledger) index(out *outcome) error {
+func (l *Ledger) index(r *record) error {
 	for i := range l.notes.shards {
 		l.notes.shards[i].mu.Lock()
 		defer l.notes.shards[i].mu.Unlock()
 	}
-	return l.redoNotes(l.notes, nil, out.after.seq, out.spent, out.created)
+	return l.redoNotes(l.notes, nil, r.header.Seq, r.dels, r.puts)
 }
 
 // writeOp is one txid key written by a batch.

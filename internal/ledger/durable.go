@@ -48,7 +48,9 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // record is one batch as the log holds it: everything needed to redo the
-// batch's effect on the unspent set and on the store.
+// batch's effect on the unspent set and on the store. The commit path
+// builds one from the batch's outcome, recovery decodes one from the log,
+// and both apply it the same way (storeRecord, redoNotes).
 type record struct {
 	header     money.BatchHeader
 	ids        []money.Hash
@@ -57,29 +59,52 @@ type record struct {
 	unspentSum uint64
 	kinds      []money.Kind
 	outputs    []uint16
-	dels       []money.NoteID
-	puts       []created
+	dels       []money.NoteID // notes spent (those created and spent in the batch left out)
+	puts       []created      // notes created (likewise)
 }
 
-// appendRecord encodes a committed batch's record.
-func appendRecord(b []byte, body []byte, batch []*checked, out *outcome) []byte {
-	b = append(b, recordVersion)
-	b = binary.BigEndian.AppendUint64(b, out.after.unspent)
-	b = binary.BigEndian.AppendUint64(b, out.after.unspentSum)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
-	b = append(b, body...)
+// fill makes r the record of a committed batch, reusing r's slices.
+func (r *record) fill(batch []*checked, out *outcome) {
+	r.header, r.ids = out.header, out.ids
+	r.body = encodeBatch(&out.header, out.ids)
+	r.unspent, r.unspentSum = out.after.unspent, out.after.unspentSum
+	r.kinds, r.outputs, r.dels, r.puts = r.kinds[:0], r.outputs[:0], r.dels[:0], r.puts[:0]
 	for i, c := range batch {
-		if out.errs[i] == nil {
-			b = append(b, byte(c.tx.Kind))
-			b = binary.BigEndian.AppendUint16(b, uint16(len(c.tx.Outputs)))
+		if out.errs[i] != nil {
+			continue
+		}
+		r.kinds = append(r.kinds, c.tx.Kind)
+		r.outputs = append(r.outputs, uint16(len(c.tx.Outputs)))
+		for j := range c.ins {
+			if _, ok := out.transient[c.ins[j]]; !ok {
+				r.dels = append(r.dels, c.ins[j])
+			}
+		}
+		for j := range c.outs {
+			if _, ok := out.transient[c.outs[j]]; !ok {
+				r.puts = append(r.puts, created{c.outs[j], c.tx.Outputs[j].Value})
+			}
 		}
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(out.spent)))
-	for i := range out.spent {
-		b = append(b, out.spent[i][:]...)
+}
+
+// appendTo encodes the record.
+func (r *record) appendTo(b []byte) []byte {
+	b = append(b, recordVersion)
+	b = binary.BigEndian.AppendUint64(b, r.unspent)
+	b = binary.BigEndian.AppendUint64(b, r.unspentSum)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(r.body)))
+	b = append(b, r.body...)
+	for i := range r.kinds {
+		b = append(b, byte(r.kinds[i]))
+		b = binary.BigEndian.AppendUint16(b, r.outputs[i])
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(out.created)))
-	for _, n := range out.created {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(r.dels)))
+	for i := range r.dels {
+		b = append(b, r.dels[i][:]...)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(r.puts)))
+	for _, n := range r.puts {
 		b = append(b, n.id[:]...)
 		b = binary.BigEndian.AppendUint64(b, n.value)
 	}
@@ -194,15 +219,9 @@ func (l *Ledger) redoNotes(set *noteSet, snap []uint64, seq uint64, dels []money
 	return nil
 }
 
-// redoStore writes a record's effect on the store into b.
-func redoStore(b *store.Batch, net money.Network, r *record, m *meta) {
-	for i := range r.ids {
-		k, v := hashKey(prefixTx, &r.ids[i]), txLoc(r.header.Seq, uint32(i), r.kinds[i], int(r.outputs[i]))
-		b.Set(k[:], v[:])
-	}
-	b.Set(batchKey(r.header.Seq), r.body)
-	*m = meta{seq: r.header.Seq, head: net.HeaderHash(&r.header), minted: r.header.Minted, redeemed: r.header.Redeemed, unspent: r.unspent, unspentSum: r.unspentSum}
-	b.Set([]byte(keyMeta), m.encode())
+// meta is the running totals after the record's batch.
+func (r *record) meta(net money.Network) meta {
+	return meta{seq: r.header.Seq, head: net.HeaderHash(&r.header), minted: r.header.Minted, redeemed: r.header.Redeemed, unspent: r.unspent, unspentSum: r.unspentSum}
 }
 
 // snapName is the file holding shard's snapshot as of batch seq.
@@ -524,10 +543,11 @@ func (l *Ledger) recoverState() error {
 		if seq != m.seq+1 || r.header.Prev != m.head {
 			return fmt.Errorf("log record %d does not follow batch %d", seq, m.seq)
 		}
-		redoStore(b, l.net, r, &m)
+		m = r.meta(l.net)
 		if err := m.conserved(); err != nil {
 			return fmt.Errorf("log record %d: %w", seq, err)
 		}
+		l.storeRecord(b, r, &m)
 		if b.Len() > 32<<20 {
 			if err := b.Commit(false); err != nil {
 				return err

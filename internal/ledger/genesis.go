@@ -41,9 +41,11 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 			return fmt.Errorf("genesis: outputs overflow: %w", err)
 		}
 	}
-	// Past this point only the store or the index can fail. The ledger was
-	// empty, so emptying the index undoes it; chunks already committed to
-	// the store make the next Open refuse (note count != totals).
+	// Past this point only the store, the snapshots or the index can fail.
+	// The ledger was empty, so emptying the index and removing the
+	// snapshots undoes it. Chunks of txid locations already in the store
+	// stay (they point at a batch 1 that does not exist) until a genesis
+	// writes them again.
 	undo := func(err error) error {
 		names := make([]string, l.cfg.Shards)
 		for i := range names {

@@ -43,7 +43,7 @@ type Config struct {
 	// and the submitters, so they never queue behind a verification).
 	Verifiers int
 	// SnapshotEvery is how many bytes of log are written between two shard
-	// snapshots (one shard at a time, round robin); default 32 MiB. The log
+	// snapshots (one shard at a time, the oldest first); default 32 MiB. The log
 	// kept is about Shards times this.
 	SnapshotEvery int64
 	// SnapshotSlice is how much of a shard's snapshot the commit loop copies
@@ -83,7 +83,8 @@ type Ledger struct {
 	// so genesis cannot interleave with a commit.
 	stepMu sync.Mutex
 	ops    []writeOp // reused by the commit loop
-	rec    []byte    // reused by the commit loop: the batch's log record
+	cur    record    // reused by the commit loop: the batch being committed
+	rec    []byte    // reused by the commit loop: cur, encoded
 	notes  *noteSet  // in-memory index of the unspent set
 
 	// Snapshots, owned by the commit loop (see durable.go).

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"runtime"
 	"slices"
@@ -49,6 +50,10 @@ func FuzzDecodeRecord(f *testing.F) {
 			if p.value == 0 {
 				t.Fatal("decoded a created note of value 0")
 			}
+		}
+		// One encoding per record: what decodes re-encodes to the same bytes.
+		if again := r.appendTo(nil); !bytes.Equal(again, b) {
+			t.Fatalf("record re-encodes to %d bytes, decoded from %d", len(again), len(b))
 		}
 	})
 }

@@ -199,52 +199,46 @@ func (t Target) cpu() (float64, error) {
 // it during the timed run: a real ledger's transactions arrive over the
 // network and die after commit, and hundreds of MB of live *money.Tx would
 // lengthen every GC cycle in the bench's process and inflate the ledger's
-// tail latency. Transaction i is buf[off[i]:off[i+1]].
+// tail latency. All have one shape, so transaction i is
+// buf[i*size:(i+1)*size].
 type signed struct {
-	buf []byte
-	off []int
+	buf  []byte
+	size int
 }
 
-func (s *signed) len() int { return len(s.off) - 1 }
+func (s *signed) len() int { return len(s.buf) / s.size }
 
 // decode returns fresh transactions lo..hi-1, as a server would decode a
-// submission. One submission's transactions share a few backing arrays
-// (each slice capped to its own part) instead of four allocations each;
-// they die once the ledger is done with them.
+// submission. One submission's transactions share three backing arrays
+// (each slice capped to its own part) instead of three allocations each,
+// so the generator's own garbage does not add GC cycles to the ledger's
+// latency; they die once the ledger is done with them.
 func (s *signed) decode(lo, hi int) ([]*money.Tx, error) {
-	n := hi - lo
-	if n <= 0 {
+	n := max(hi-lo, 0)
+	if n == 0 {
 		return nil, nil
 	}
 	ptrs := make([]*money.Tx, n)
 	vals := make([]money.Tx, n)
-	at := func(k int) error {
+	// All bench transactions have one shape: the first sizes the arrays.
+	var first money.Tx
+	if err := first.UnmarshalBinary(s.buf[lo*s.size : (lo+1)*s.size]); err != nil {
+		return nil, fmt.Errorf("bench: decode pre-signed tx %d: %w", lo, err)
+	}
+	ni, no := len(first.Inputs), len(first.Outputs)
+	ins := make([]money.Note, n*ni)
+	sigs := make([]money.Sig, n*ni)
+	outs := make([]money.Output, n*no)
+	for k := range vals {
 		i := lo + k
-		if err := vals[k].UnmarshalBinary(s.buf[s.off[i]:s.off[i+1]]); err != nil {
-			return fmt.Errorf("bench: decode pre-signed tx %d: %w", i, err)
-		}
-		ptrs[k] = &vals[k]
-		return nil
-	}
-	// All bench transactions have one shape: the first is decoded on its
-	// own and sizes the shared arrays of the rest (UnmarshalBinary still
-	// allocates for any that would not fit).
-	if err := at(0); err != nil {
-		return nil, err
-	}
-	ni, no := len(vals[0].Inputs), len(vals[0].Outputs)
-	ins := make([]money.Note, (n-1)*ni)
-	sigs := make([]money.Sig, (n-1)*ni)
-	outs := make([]money.Output, (n-1)*no)
-	for k := 1; k < n; k++ {
-		j := k - 1
 		tx := &vals[k]
-		tx.Inputs = ins[j*ni : j*ni : (j+1)*ni]
-		tx.InputSigs = sigs[j*ni : j*ni : (j+1)*ni]
-		tx.Outputs = outs[j*no : j*no : (j+1)*no]
-		if err := at(k); err != nil {
-			return nil, err
+		tx.Inputs = ins[k*ni : k*ni : (k+1)*ni]
+		tx.InputSigs = sigs[k*ni : k*ni : (k+1)*ni]
+		tx.Outputs = outs[k*no : k*no : (k+1)*no]
+		if err := tx.UnmarshalBinary(s.buf[i*s.size : (i+1)*s.size]); err != nil {
+			return nil, fmt.Errorf("bench: decode pre-signed tx %d: %w", i, err)
 		}
+		ptrs[k] = tx
 	}
 	return ptrs, nil
 }
@@ -256,10 +250,7 @@ func (s *signed) decode(lo, hi int) ([]*money.Tx, error) {
 func sign(net money.Network, notes []money.Note, owner []int, owners []*crypto.PrivateKey, o Options) (*signed, error) {
 	n := len(notes) / o.Inputs
 	size := (&money.Tx{Inputs: make([]money.Note, o.Inputs), Outputs: make([]money.Output, o.Outputs)}).EncodedSize()
-	s := &signed{buf: make([]byte, n*size), off: make([]int, n+1)}
-	for i := range s.off {
-		s.off[i] = i * size
-	}
+	s := &signed{buf: make([]byte, n*size), size: size}
 	var wg sync.WaitGroup
 	var bad atomic.Int64
 	bad.Store(-1)
@@ -285,8 +276,8 @@ func sign(net money.Network, notes []money.Note, owner []int, owners []*crypto.P
 				tx.Nonce = uint64(i)
 				tx.Inputs = in
 				ledgertest.SignSpend(net, tx, keys)
-				dst := s.buf[s.off[i]:s.off[i]:s.off[i+1]]
-				if b, err := tx.AppendBinary(dst); err != nil || len(b) != size || &b[0] != &s.buf[s.off[i]] {
+				dst := s.buf[i*size : i*size : (i+1)*size]
+				if b, err := tx.AppendBinary(dst); err != nil || len(b) != size || &b[0] != &s.buf[i*size] {
 					bad.CompareAndSwap(-1, int64(i))
 				}
 			}

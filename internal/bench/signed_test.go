@@ -9,7 +9,7 @@ import (
 )
 
 // TestSignedRoundTrip: the pre-signed encodings decode to the transactions
-// sign built, in order, signatures valid, and one submission's
+// sign built, in order, with valid signatures, and one submission's
 // transactions do not share writable backing arrays.
 func TestSignedRoundTrip(t *testing.T) {
 	n := ledgertest.New()
@@ -47,7 +47,7 @@ func TestSignedRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	for _, tx := range txs[:len(txs)-1] {
+	for _, tx := range txs {
 		if cap(tx.Inputs) != 2 || cap(tx.InputSigs) != 2 || cap(tx.Outputs) != 3 {
 			t.Fatalf("shared arrays not capped: %d %d %d", cap(tx.Inputs), cap(tx.InputSigs), cap(tx.Outputs))
 		}

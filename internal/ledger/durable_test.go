@@ -60,6 +60,16 @@ func (p *payer) round(t *testing.T, l *ledger.Ledger) {
 	}
 }
 
+// roundAndCheck pays every note on once and checks the invariants, the
+// unspent set read back from disk included.
+func (p *payer) roundAndCheck(t *testing.T, l *ledger.Ledger) {
+	t.Helper()
+	p.round(t, l)
+	if err := l.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func files(t *testing.T, dir, suffix string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -105,10 +115,7 @@ func TestSnapshotsAndLogRecover(t *testing.T) {
 		}
 	}
 	defer l.Close()
-	p.round(t, l)
-	if err := l.CheckInvariants(); err != nil {
-		t.Fatal(err)
-	}
+	p.roundAndCheck(t, l)
 	segs := files(t, filepath.Join(dir, "wal"), ".wal")
 	if len(segs) == 0 || segs[0] == "00000000000000000001.wal" {
 		t.Fatalf("log segments %v: the log behind the snapshots was never dropped", segs)
@@ -171,10 +178,7 @@ func TestOpenRefusesDamagedSnapshot(t *testing.T) {
 	}
 	l = open(t, n, dir)
 	defer l.Close()
-	p.round(t, l)
-	if err := l.CheckInvariants(); err != nil {
-		t.Fatal(err)
-	}
+	p.roundAndCheck(t, l)
 }
 
 // A data directory written before snapshots (each unspent note a store
@@ -220,10 +224,7 @@ func TestOpenMigratesNoteKeys(t *testing.T) {
 	l.Close()
 	l = open(t, n, dir)
 	defer l.Close()
-	p.round(t, l)
-	if err := l.CheckInvariants(); err != nil {
-		t.Fatal(err)
-	}
+	p.roundAndCheck(t, l)
 }
 
 // Snapshots of a genesis that never committed its batch (a crash between

@@ -30,9 +30,9 @@ import (
 	"time"
 
 	"github.com/specie/specie/internal/api/wire"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // Default timeouts. Submits return only once the ledger has durably

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/specie/specie/client"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/errcode"
 )
 
 // TestNonAPIErrors: an error response that is not the API's error JSON

@@ -7,10 +7,10 @@ import (
 	"strconv"
 
 	"github.com/specie/specie/internal/api/wire"
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // ledgerClient implements roles.Ledger over HTTP.

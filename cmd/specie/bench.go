@@ -10,7 +10,7 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/internal/bench"
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 )

@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/specie/specie/client"
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/devnet"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/roles"
 )
 
 // env is a real network started in the test (real HTTP on loopback, real

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/specie/specie/internal/api/wire"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/errcode"
 )
 
 // TestPayIdempotencyKey: `wallet pay --idempotency-key` run twice pays

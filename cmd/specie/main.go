@@ -17,9 +17,9 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/internal/devnet"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 func main() {

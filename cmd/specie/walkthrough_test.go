@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/specie/specie/internal/api/wire"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/roles"
 )
 
 // readmeCommands returns the `./specie ...` lines of README.md's

@@ -13,8 +13,8 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/internal/api"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 var (

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 var (

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/specie/specie/internal/api"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/roles"
 )
 
 // fuzzRoutes are the POST routes whose bodies the fuzzer writes.

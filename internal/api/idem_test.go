@@ -16,12 +16,12 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/internal/api"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // postWith sends a POST with extra headers (each value its own line).

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/specie/specie/client"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // TestAmounts: input amounts are minor units or exact decimals in the

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
 )
 
 func b64(t *testing.T, tx *money.Tx) string {

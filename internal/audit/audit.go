@@ -7,8 +7,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // Summary is what a verified log shows.

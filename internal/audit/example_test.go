@@ -6,10 +6,10 @@ import (
 	"os"
 
 	"github.com/specie/specie/internal/audit"
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // An auditor checks a ledger's whole log and its published supply through

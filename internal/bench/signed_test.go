@@ -3,9 +3,9 @@ package bench
 import (
 	"testing"
 
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // TestSignedRoundTrip: the pre-signed encodings decode to the transactions

@@ -14,9 +14,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // ConfigFile is the config's name inside a data directory.

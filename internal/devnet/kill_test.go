@@ -9,9 +9,9 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/internal/audit"
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/devnet"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/roles"
 )
 
 // TestUpSurvivesKill runs `specie up` as a process, mints and pays, kills

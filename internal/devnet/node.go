@@ -14,11 +14,11 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/internal/api"
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/roles"
 )
 
 // Node is a running process of the network: every role (`specie up`) or one.

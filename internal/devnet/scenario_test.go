@@ -9,11 +9,11 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/internal/audit"
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/devnet"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // parties are the HTTP clients a scenario acts through, each with its own

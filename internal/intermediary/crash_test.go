@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/specie/specie/internal/crashtest"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 const crashSeed = 7

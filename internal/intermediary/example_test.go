@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/roles"
 )
 
 // Two banks on one ledger: the issuer mints into bank-a's treasury, which

@@ -11,14 +11,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

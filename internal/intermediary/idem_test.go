@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // outs counts a wallet's outgoing history entries.

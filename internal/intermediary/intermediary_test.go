@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 func TestOpenWallet(t *testing.T) {

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 	"github.com/specie/specie/internal/store"
 )
 

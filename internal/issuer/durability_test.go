@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/issuer"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // faultyLink is the real ledger behind a connection that can fail the way a

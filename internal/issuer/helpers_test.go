@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 var (

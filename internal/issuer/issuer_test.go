@@ -5,11 +5,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 func TestMintCommitsAtQuorumAndDebitsReserve(t *testing.T) {

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // lookupTimeout bounds a question to the ledger made after the caller's own

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // Redeem acknowledges a redeem transaction signed by the calling

@@ -3,10 +3,10 @@ package ledger_test
 import (
 	"testing"
 
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // BenchmarkCommit measures the whole path for batches of 2-in 2-out

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/internal/store"
 )
 

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/specie/specie/internal/crashtest"
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 const crashSeed = 42

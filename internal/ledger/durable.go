@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/internal/store"
 )
 

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/internal/store"
 )
 

@@ -3,7 +3,7 @@ package ledger
 import (
 	"fmt"
 
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // GenesisOutputs is how many notes each genesis transaction creates.

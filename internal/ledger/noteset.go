@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // noteSet is the in-memory index of the unspent set, one open-addressing

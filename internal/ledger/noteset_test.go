@@ -5,7 +5,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // TestNoteSetAgainstMap drives one shard of the index with random inserts

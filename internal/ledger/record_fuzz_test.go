@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // sampleRecord is a well-formed log record of two transactions.

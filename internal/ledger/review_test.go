@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/specie/specie/internal/audit"
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/internal/money"
-	"github.com/specie/specie/internal/roles"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 func rvOpen(t *testing.T, n *ledgertest.Net, dir string) *ledger.Ledger {

@@ -5,7 +5,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // BenchmarkStageShard measures copying one shard for its snapshot at 50M

@@ -3,7 +3,7 @@ package ledger
 import (
 	"sync"
 
-	"github.com/specie/specie/internal/errcode"
+	"github.com/specie/specie/errcode"
 )
 
 // Stats are the ledger's running counters for operators (exported as

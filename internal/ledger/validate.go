@@ -1,9 +1,9 @@
 package ledger
 
 import (
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
 )
 
 // Validation is stateless: format, sums and signatures. It needs no ledger

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
 )
 
 func TestParseMinor(t *testing.T) {

@@ -10,9 +10,9 @@ import (
 	"encoding/binary"
 	"slices"
 
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/ledger"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 // Net is a test network: 3 officers with a quorum of 2, and one redeem key.

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/specie/specie/internal/errcode"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
 )
 
 // TestHTTPStatusEveryCode pins the status the API answers with for every

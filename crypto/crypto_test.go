@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/specie/specie/internal/crypto"
+	"github.com/specie/specie/crypto"
 )
 
 func TestSignVerifyDomainsAndNetworks(t *testing.T) {

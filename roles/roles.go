@@ -9,8 +9,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/specie/specie/internal/crypto"
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/money"
 )
 
 // Ledger is the central bank's ledger core: it validates and commits

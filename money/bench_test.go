@@ -3,7 +3,7 @@ package money_test
 import (
 	"testing"
 
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 func BenchmarkDecode(b *testing.B) {

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/specie/specie/internal/money"
+	"github.com/specie/specie/money"
 )
 
 var usd = money.Currency{Code: "USD", Exponent: 2}

@@ -29,8 +29,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )

@@ -7,10 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/specie/specie/internal/api/wire"
-	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api/wire"
+	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )

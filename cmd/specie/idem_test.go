@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api/wire"
 )
 
 // TestPayIdempotencyKey: `wallet pay --idempotency-key` run twice pays

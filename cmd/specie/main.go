@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/specie/specie/client"
-	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )

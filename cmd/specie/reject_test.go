@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/roles"
 )
 

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )

@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/specie/specie/client"
-	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/specie/specie/client"
-	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"

@@ -26,8 +26,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )

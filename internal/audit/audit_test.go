@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/money"

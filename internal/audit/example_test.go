@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/money"

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/specie/specie/client"
-	"github.com/specie/specie/internal/bench"
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/internal/bench"
 	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"

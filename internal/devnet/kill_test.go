@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/specie/specie/client"
-	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/roles"
 )

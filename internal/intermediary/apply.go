@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
-	"github.com/specie/specie/internal/store"
 )
 
 // Deliver hands over a committed transaction that pays this intermediary's

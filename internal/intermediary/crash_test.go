@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"

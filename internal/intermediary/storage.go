@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
-	"github.com/specie/specie/internal/store"
 )
 
 // Key layout of the intermediary's store. Wallet IDs never contain a zero

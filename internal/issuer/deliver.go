@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
-	"github.com/specie/specie/internal/store"
 )
 
 // deliverTimeout bounds one delivery, so a stuck intermediary cannot hold

@@ -21,9 +21,9 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
-	"github.com/specie/specie/internal/store"
 )
 
 // Config sets up the issuance desk. Network and keys must match the

@@ -11,9 +11,9 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
-	"github.com/specie/specie/internal/store"
 )
 
 // Store layout. Every change that moves money is one atomic, synced batch.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/specie/specie/errcode"
-	"github.com/specie/specie/money"
 	"github.com/specie/specie/internal/store"
+	"github.com/specie/specie/money"
 )
 
 // commitLoop is the single sequencer: it takes whatever validated

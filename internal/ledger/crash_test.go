@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/money"

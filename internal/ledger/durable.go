@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/specie/specie/money"
 	"github.com/specie/specie/internal/store"
+	"github.com/specie/specie/money"
 )
 
 // Durability. A batch is committed once its record is in the write-ahead

@@ -12,8 +12,8 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
-	"github.com/specie/specie/money"
 	"github.com/specie/specie/internal/store"
+	"github.com/specie/specie/money"
 )
 
 // payer keeps one spendable note per key and pays it on to itself, so a

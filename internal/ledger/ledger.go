@@ -23,9 +23,9 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
-	"github.com/specie/specie/internal/store"
 )
 
 // Config sets up a ledger. Network and the authority keys must be the same

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/money"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // ErrNotFound reports a missing key.
@@ -20,6 +21,11 @@ var ErrNotFound = errors.New("not found")
 type Options struct {
 	// CacheBytes is the block cache size; 0 means 64 MiB.
 	CacheBytes int64
+	// FS is the filesystem the store lives on; nil means the operating
+	// system's. It is the one seam under every role's durable state, so
+	// tests can crash a disk (vfs.NewCrashableMem) or fail it on the i-th
+	// operation (errorfs) without a stand-in store.
+	FS vfs.FS
 }
 
 // DB is an open store.
@@ -41,6 +47,7 @@ func Open(dir string, o Options) (*DB, error) {
 		L0CompactionThreshold:       8,
 		L0StopWritesThreshold:       48,
 		Logger:                      quietLogger{},
+		FS:                          o.FS,
 	}
 	for i := range opts.Levels {
 		// No bloom filters: the ledger answers "is this note unspent?"

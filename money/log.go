@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 )
 
 const tagBatch = "specie/batch/v1\x00"
@@ -146,6 +147,45 @@ func VerifyInclusion(txid Hash, index, count uint64, proof []Hash, root Hash) er
 	}
 	if sn != 0 || r != root {
 		return ErrBadProof
+	}
+	return nil
+}
+
+// VerifyInclusion checks the Merkle proof that txid is the index-th of the
+// transactions batch h commits to (h.TxRoot over h.TxCount txids): what a
+// ledger's answer for one transaction (its header, index and proof) must
+// pass. It proves inclusion in this header only; that the header belongs to
+// the log is Network.VerifyNext's part.
+func (h *BatchHeader) VerifyInclusion(txid TxID, index uint32, proof []Hash) error {
+	return VerifyInclusion(txid, uint64(index), uint64(h.TxCount), proof, h.TxRoot)
+}
+
+// VerifyNext checks that h may follow prev in network n's log (prev nil:
+// h is the first batch): the next sequence number, the hash of prev in
+// h.Prev (zero for the first), supply totals that never go backwards with
+// redeemed never above minted, and at least one transaction. Applied from
+// batch 1 on, it is the whole hash-chain check a third party makes before
+// trusting any header's totals or Merkle root.
+func (n Network) VerifyNext(prev, h *BatchHeader) error {
+	var wantSeq uint64 = 1
+	var wantPrev Hash
+	if prev != nil {
+		wantSeq, wantPrev = prev.Seq+1, n.HeaderHash(prev)
+	}
+	if h.Seq != wantSeq {
+		return fmt.Errorf("batch %d: expected sequence %d", h.Seq, wantSeq)
+	}
+	if h.Prev != wantPrev {
+		return fmt.Errorf("batch %d: previous hash %s, but batch %d hashes to %s", h.Seq, h.Prev, h.Seq-1, wantPrev)
+	}
+	if prev != nil && (h.Minted < prev.Minted || h.Redeemed < prev.Redeemed) {
+		return fmt.Errorf("batch %d: supply totals went backwards", h.Seq)
+	}
+	if h.Redeemed > h.Minted {
+		return fmt.Errorf("batch %d: redeemed %d exceeds minted %d", h.Seq, h.Redeemed, h.Minted)
+	}
+	if h.TxCount == 0 {
+		return fmt.Errorf("batch %d: empty batch", h.Seq)
 	}
 	return nil
 }

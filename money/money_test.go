@@ -195,6 +195,40 @@ func TestMerkleProofsAllSizes(t *testing.T) {
 	}
 }
 
+// TestVerifyNext: a chain built by the rules passes link by link, and each
+// rule refuses the header that breaks it.
+func TestVerifyNext(t *testing.T) {
+	net := money.Network{ID: "test", Currency: usd}
+	h1 := money.BatchHeader{Seq: 1, TxRoot: money.Hash{1}, TxCount: 1, Minted: 100}
+	h2 := money.BatchHeader{Seq: 2, Prev: net.HeaderHash(&h1), TxRoot: money.Hash{2}, TxCount: 2, Minted: 100, Redeemed: 30}
+	if err := net.VerifyNext(nil, &h1); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.VerifyNext(&h1, &h2); err != nil {
+		t.Fatal(err)
+	}
+	other := money.Network{ID: "other", Currency: usd}
+	if err := other.VerifyNext(&h1, &h2); err == nil {
+		t.Fatal("a header chained on another network passed")
+	}
+	for name, bad := range map[string]func(h *money.BatchHeader){
+		"sequence":          func(h *money.BatchHeader) { h.Seq = 3 },
+		"previous hash":     func(h *money.BatchHeader) { h.Prev[0] ^= 1 },
+		"minted backwards":  func(h *money.BatchHeader) { h.Minted = 99; h.Redeemed = 0 },
+		"redeemed > minted": func(h *money.BatchHeader) { h.Redeemed = 101 },
+		"empty":             func(h *money.BatchHeader) { h.TxCount = 0 },
+	} {
+		h := h2
+		bad(&h)
+		if err := net.VerifyNext(&h1, &h); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := net.VerifyNext(nil, &h2); err == nil {
+		t.Error("batch 2 accepted as the first")
+	}
+}
+
 // FuzzTxDecode feeds arbitrary bytes to the decoder: it must never panic,
 // and whatever it accepts must re-encode to exactly the same bytes.
 func FuzzTxDecode(f *testing.F) {

@@ -35,25 +35,12 @@ type Chain struct {
 // NewChain starts verifying the log of network net.
 func NewChain(net money.Network) *Chain { return &Chain{net: net} }
 
-// Add checks the next header: its sequence number, that it names the hash
-// of the previous header, and that minted and redeemed only grow with
-// redeemed never above minted.
+// Add checks the next header with money.Network.VerifyNext: its sequence
+// number, that it names the hash of the previous header, and that minted
+// and redeemed only grow with redeemed never above minted.
 func (c *Chain) Add(h money.BatchHeader) error {
-	want := c.sum.Batches + 1
-	if h.Seq != want {
-		return fmt.Errorf("batch %d: expected sequence %d", h.Seq, want)
-	}
-	if h.Prev != c.sum.Head {
-		return fmt.Errorf("batch %d: previous hash %s, but batch %d hashes to %s", h.Seq, h.Prev, h.Seq-1, c.sum.Head)
-	}
-	if c.last != nil && (h.Minted < c.last.Minted || h.Redeemed < c.last.Redeemed) {
-		return fmt.Errorf("batch %d: supply totals went backwards", h.Seq)
-	}
-	if h.Redeemed > h.Minted {
-		return fmt.Errorf("batch %d: redeemed %d exceeds minted %d", h.Seq, h.Redeemed, h.Minted)
-	}
-	if h.TxCount == 0 {
-		return fmt.Errorf("batch %d: empty batch", h.Seq)
+	if err := c.net.VerifyNext(c.last, &h); err != nil {
+		return err
 	}
 	c.sum.Batches = h.Seq
 	c.sum.Transactions += uint64(h.TxCount)
@@ -116,7 +103,7 @@ func VerifyLog(ctx context.Context, l roles.Ledger) (Summary, error) {
 // when chain headers are given (by seq).
 func VerifyTx(net money.Network, info roles.TxInfo, headerAt func(seq uint64) (money.BatchHeader, bool)) error {
 	h := info.Header
-	if err := money.VerifyInclusion(info.TxID, uint64(info.Index), uint64(h.TxCount), info.Proof, h.TxRoot); err != nil {
+	if err := h.VerifyInclusion(info.TxID, info.Index, info.Proof); err != nil {
 		return fmt.Errorf("transaction %s: %w", info.TxID, err)
 	}
 	if headerAt != nil {

@@ -93,17 +93,36 @@ func (r *run) must(err error, what string) {
 func main() {
 	api := flag.String("api", "http://127.0.0.1:8080", "base URL of the Specie HTTP API")
 	data := flag.String("data", "./specie-data", "data directory of `specie up` (for devnet.json and the officers' keys)")
+	wait := flag.Duration("wait", 0, "wait up to this long for the API to answer /healthz (for a network just started)")
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	r := &run{}
+	r.must(waitHealthy(ctx, client.New(*api, ""), *wait), "GET /healthz")
 	r.sdk(ctx, *api, *data)
 	if r.failed > 0 {
 		fmt.Printf("%d check(s) failed\n", r.failed)
 		os.Exit(1)
 	}
 	fmt.Println("all checks passed")
+}
+
+// waitHealthy polls the API's health until it answers or wait has passed;
+// errcode.Unavailable is what a server not yet listening gives.
+func waitHealthy(ctx context.Context, c *client.Client, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := c.Health(ctx)
+		if err == nil || !errcode.Is(err, errcode.Unavailable) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (r *run) sdk(ctx context.Context, api, data string) {
@@ -115,7 +134,6 @@ func (r *run) sdk(ctx context.Context, api, data string) {
 	bankB := client.New(api, d.token("bank-b")).Intermediary("bank-b")
 	ledger := public.Ledger()
 
-	r.must(public.Health(ctx), "GET /healthz")
 	info, err := ledger.Info(ctx)
 	r.must(err, "ledger info")
 	net, cur := info.Network, info.Network.Currency

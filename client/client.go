@@ -1,19 +1,34 @@
-// Package client is the Go client for Specie's HTTP API. It implements the
-// same role interfaces as the services themselves (roles.Ledger,
-// roles.Issuer, roles.Intermediary), so a program can talk to a role in
-// process or over HTTP with the same code.
+// Package client is the Go client for Specie's HTTP API, the part of the
+// SDK that talks to a running network. It exists so that a program outside
+// this module (a bank's core-banking adapter, a merchant's checkout, an
+// auditor) uses the same contract as Specie's own services: it implements
+// the role interfaces of package roles (roles.Ledger, roles.Issuer,
+// roles.Intermediary) over HTTP, so code written against a role runs in
+// process or across the network unchanged. Its signatures use only the
+// public packages money, crypto, roles and errcode; the JSON shapes of the
+// API stay behind it (api/openapi.yaml is their contract).
 //
 // The bearer token given to New is the caller's identity; a roles.Caller
 // carried by a context is ignored. Rejections come back as *errcode.Error
 // with the server's code and the HTTP status, so callers check codes the
 // same way in process and over HTTP:
 //
-//	c := client.New("http://127.0.0.1:8080", token)
-//	_, err := c.Ledger().Submit(ctx, tx)
-//	if errcode.Is(err, errcode.DoubleSpend) { ... }
+//	import (
+//		"github.com/specie/specie/client"
+//		"github.com/specie/specie/errcode"
+//		"github.com/specie/specie/roles"
+//	)
+//
+//	bank := client.New("http://127.0.0.1:8080", token).Intermediary("bank-a")
+//	_, err := bank.Pay(ctx, roles.Payment{From: alice, To: bob, Amount: 120_00})
+//	if errcode.Is(err, errcode.InsufficientFunds) { ... }
 //
 // Transport failures (connection refused, timeouts, a dropped response)
 // are errcode.Unavailable, wrapping the cause for errors.Is.
+//
+// examples/sdk in the repository is a complete program in its own module:
+// it mints, pays, proves a payment's inclusion in the log and matches
+// error codes against `specie up`.
 package client
 
 import (

@@ -3,7 +3,11 @@
 // so that whether a signature is valid never depends on how it was batched.
 //
 // Every signature covers a domain tag and the network ID before the signed
-// hash, so nothing signed for one purpose or network verifies for another.
+// hash (Message), so nothing signed for one purpose or network verifies for
+// another. That message format and the rule set are the contract: an
+// owner's wallet, an issuer officer's signing device and the ledger must
+// agree on them byte for byte, which is why the package is public. Keys are
+// stored as their 32-byte seed (SaveKey, LoadKey, KeyFromSeed).
 package crypto
 
 import (

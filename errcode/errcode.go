@@ -3,6 +3,11 @@
 // {"error": {"code", "message"}} with the matching HTTP status, and the Go
 // client turns that back into the same *Error, so callers check codes the
 // same way in process and over HTTP.
+//
+// The codes are the contract for failure: a program decides what to do
+// (retry on Unavailable, ask for funds on InsufficientFunds, never retry
+// DoubleSpend) by code, never by message text, which may change. It is
+// public so programs outside Specie can match them with Is.
 package errcode
 
 import (

@@ -3,6 +3,13 @@
 // a Go interface with plain data types. The services implement them, and so
 // does the HTTP client, so a role never imports another role's package and
 // in-process wiring is the same contract without the socket.
+//
+// It is public because these interfaces and their data (Payment, Receipt,
+// TxInfo, Mint, Wallet, ...) are also the contract with programs outside
+// Specie: a program written against roles.Intermediary works with the
+// client package over HTTP, and a test double of a role is just another
+// implementation. Amounts are minor units (uint64); failures are
+// *errcode.Error values.
 package roles
 
 import (

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -219,9 +220,17 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		sw := &statusWriter{ResponseWriter: w}
 		h, route := mux.Handler(r)
-		if route == "" {
+		switch {
+		case !isCleanPath(r.URL.Path):
+			// The mux would redirect to the cleaned path; the API names
+			// each resource by one path and says so instead.
+			route = "unmatched"
+			h = http.HandlerFunc(s.uncleanPath)
+		case route == "":
 			route = "unmatched"
 			h = s.unmatched(h)
+		default:
+			h = mux
 		}
 		defer func() {
 			if v := recover(); v != nil {
@@ -254,16 +263,23 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			}
 			s.log.Log(r.Context(), level, "http request", attrs...)
 		}()
-		if route == "unmatched" {
-			h.ServeHTTP(sw, r)
-			return
-		}
-		mux.ServeHTTP(sw, r)
+		h.ServeHTTP(sw, r)
 	})
 }
 
-// unmatched turns the mux's plain-text 404 and 405 into error JSON and lets
-// anything else (redirects to a cleaned path) through.
+// isCleanPath reports whether p is an absolute path with no ".", ".." or
+// empty segments and no trailing slash (except "/" itself).
+func isCleanPath(p string) bool {
+	return strings.HasPrefix(p, "/") && path.Clean(p) == p
+}
+
+func (s *Server) uncleanPath(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errcode.New(errcode.Malformed, "path %q is not canonical (no \".\" or \"..\" segments, \"//\" or trailing \"/\")", r.URL.Path))
+}
+
+// unmatched turns the mux's plain-text 404 and 405 into error JSON; the
+// mux answers nothing else for a clean path without a route, and anything
+// else would be not_found too.
 func (s *Server) unmatched(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := &bufferWriter{h: make(http.Header)}
@@ -279,7 +295,7 @@ func (s *Server) unmatched(h http.Handler) http.Handler {
 			e.Status = http.StatusMethodNotAllowed
 			s.writeError(w, r, e)
 		default:
-			h.ServeHTTP(w, r)
+			s.writeError(w, r, errcode.New(errcode.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 		}
 	})
 }
@@ -364,19 +380,28 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, h handlerFunc) {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // messages are JSON for programs, not HTML
-	err := enc.Encode(v)
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if err != nil {
+	if !writeJSONTo(&buf, v) {
 		// Every body is a wire type; this cannot fail short of a bug.
 		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal","message":"encode response"}}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(buf.Bytes())
+}
+
+// writeJSONTo writes v as one line of JSON, or, if v does not encode (a
+// bug), an internal error body and false.
+func writeJSONTo(buf *bytes.Buffer, v any) bool {
+	start := buf.Len()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // messages are JSON for programs, not HTML
+	if err := enc.Encode(v); err != nil {
+		buf.Truncate(start)
+		buf.WriteString(`{"error":{"code":"internal","message":"encode response"}}` + "\n")
+		return false
+	}
+	return true
 }
 
 // errorBody is what the API says about err. Codes and messages of

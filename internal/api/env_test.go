@@ -32,6 +32,7 @@ const (
 // env is a real HTTP server on loopback over fake role services.
 type env struct {
 	srv     *httptest.Server
+	api     *api.Server
 	handler http.Handler // what srv serves, for tests that serve it otherwise
 	ledger  *fakeLedger
 	issuer  *fakeIssuer
@@ -94,7 +95,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 		e.banks[b] = f
 		cfg.Intermediaries[b] = f
 	}
-	e.handler = api.New(cfg).Handler()
+	e.api = api.New(cfg)
+	e.handler = e.api.Handler()
 	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close)
 	e.issuerC = client.New(e.srv.URL, issuerTok)

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,11 +64,12 @@ type Config struct {
 
 // Server is the HTTP API. Create it with New; serve Handler.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	tokens  map[[32]byte]roles.Principal
-	mux     *http.ServeMux
-	handler http.Handler
+	cfg      Config
+	log      *slog.Logger
+	tokens   map[[32]byte]roles.Principal
+	mux      *http.ServeMux
+	patterns []string // routed, for Routes
+	handler  http.Handler
 
 	curMu sync.Mutex
 	cur   *money.Currency
@@ -118,40 +120,49 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, wire.Health{Status: "ok"})
-	})
-	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	}))
+	s.handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 
 	if s.cfg.Ledger != nil {
-		m.HandleFunc("GET /v1/info", s.public(s.info))
-		m.HandleFunc("POST /v1/transactions", s.submitter(s.submit))
-		m.HandleFunc("POST /v1/transactions/batch", s.submitter(s.submitBatch))
-		m.HandleFunc("GET /v1/transactions/{txid}", s.public(s.tx))
-		m.HandleFunc("GET /v1/notes/{noteid}", s.public(s.note))
-		m.HandleFunc("GET /v1/log/headers", s.public(s.headers))
+		s.handle("GET /v1/info", s.public(s.info))
+		s.handle("POST /v1/transactions", s.submitter(s.submit))
+		s.handle("POST /v1/transactions/batch", s.submitter(s.submitBatch))
+		s.handle("GET /v1/transactions/{txid}", s.public(s.tx))
+		s.handle("GET /v1/notes/{noteid}", s.public(s.note))
+		s.handle("GET /v1/log/headers", s.public(s.headers))
 	}
 	if s.cfg.Ledger != nil || s.cfg.Issuer != nil {
-		m.HandleFunc("GET /v1/supply", s.public(s.supply))
+		s.handle("GET /v1/supply", s.public(s.supply))
 	}
 	if s.cfg.Issuer != nil {
-		m.HandleFunc("POST /v1/issuer/mints", s.authed(s.proposeMint))
-		m.HandleFunc("GET /v1/issuer/mints/{id}", s.authed(s.getMint))
-		m.HandleFunc("POST /v1/issuer/mints/{id}/approvals", s.authed(s.approveMint))
-		m.HandleFunc("POST /v1/issuer/redeems", s.authed(s.issuerRedeem))
+		s.handle("POST /v1/issuer/mints", s.authed(s.proposeMint))
+		s.handle("GET /v1/issuer/mints/{id}", s.authed(s.getMint))
+		s.handle("POST /v1/issuer/mints/{id}/approvals", s.authed(s.approveMint))
+		s.handle("POST /v1/issuer/redeems", s.authed(s.issuerRedeem))
 	}
 	if len(s.cfg.Intermediaries) > 0 {
 		const p = "/v1/intermediaries/{name}"
-		m.HandleFunc("POST "+p+"/wallets", s.authed(s.inter(s.openWallet)))
-		m.HandleFunc("GET "+p+"/wallets/{id}", s.authed(s.inter(s.wallet)))
-		m.HandleFunc("GET "+p+"/wallets/{id}/history", s.authed(s.inter(s.history)))
-		m.HandleFunc("GET "+p+"/wallets/{id}/lock", s.authed(s.inter(s.lock)))
-		m.HandleFunc("POST "+p+"/payments", s.authed(s.inter(s.pay)))
-		m.HandleFunc("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
-		m.HandleFunc("POST "+p+"/redeems", s.authed(s.inter(s.interRedeem)))
+		s.handle("POST "+p+"/wallets", s.authed(s.inter(s.openWallet)))
+		s.handle("GET "+p+"/wallets/{id}", s.authed(s.inter(s.wallet)))
+		s.handle("GET "+p+"/wallets/{id}/history", s.authed(s.inter(s.history)))
+		s.handle("GET "+p+"/wallets/{id}/lock", s.authed(s.inter(s.lock)))
+		s.handle("POST "+p+"/payments", s.authed(s.inter(s.pay)))
+		s.handle("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
+		s.handle("POST "+p+"/redeems", s.authed(s.inter(s.interRedeem)))
 	}
 }
+
+// handle routes pattern to h and remembers it for Routes.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+// Routes lists the "METHOD /path" patterns this server routes, in the
+// order they were registered (api/openapi.yaml's path syntax).
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // --- middleware ---
 

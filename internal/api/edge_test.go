@@ -116,7 +116,8 @@ func itoa(n int) string {
 
 // TestSlowBodyCutOff: a client trickling a body one byte every 100 ms is
 // cut off by the read timeout: the connection is closed before the body
-// is complete, and the service never sees the request.
+// is complete, the service never sees the request, and what the client
+// is told, if it reads in time, is 400 malformed naming the timeout.
 func TestSlowBodyCutOff(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	addr := serveEdge(t, e.handler, api.Limits{ReadTimeout: 300 * time.Millisecond})
@@ -127,6 +128,18 @@ func TestSlowBodyCutOff(t *testing.T) {
 	}
 	var sent atomic.Int64
 	go trickle(c, body, 100*time.Millisecond, &sent)
+	_ = c.SetReadDeadline(time.Now().Add(safety))
+	br := bufio.NewReader(c)
+	// The answer may be lost to a reset when the trickle writes after the
+	// close; if it arrives, it is the JSON error.
+	if resp, err := http.ReadResponse(br, nil); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantError(t, response{status: resp.StatusCode, header: resp.Header, body: b}, 400, "malformed")
+		if !strings.Contains(string(b), "read timeout") {
+			t.Errorf("message does not name the timeout: %s", b)
+		}
+	}
 	waitClosed(t, c, "trickled body")
 	if n := sent.Load(); n >= int64(len(body)) {
 		t.Fatalf("the whole body (%d bytes) was accepted", n)

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -451,6 +452,15 @@ func malformedJSON(err error) error {
 	}
 	if errors.Is(err, io.EOF) {
 		return errcode.New(errcode.Malformed, "body: empty, want a JSON object")
+	}
+	// A read that failed says nothing about the JSON, and its text names
+	// the server's addresses: say what happened instead.
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return errcode.New(errcode.Malformed, "body: not received within the server's read timeout")
+		}
+		return errcode.New(errcode.Malformed, "body: read failed")
 	}
 	return errcode.New(errcode.Malformed, "body: %v", err)
 }

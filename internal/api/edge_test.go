@@ -273,6 +273,18 @@ func TestEveryAnswerIsJSON(t *testing.T) {
 			}
 		})
 	}
+	// Exact bodies of the answers net/http or the mux would have written.
+	for _, c := range []struct{ req, body string }{
+		{get("/v1/../../etc/passwd"), `{"error":{"code":"malformed","message":"path \"/v1/../../etc/passwd\" is not canonical (no \".\" or \"..\" segments, \"//\" or trailing \"/\")"}}`},
+		{get("/v2/info"), `{"error":{"code":"not_found","message":"no route for GET /v2/info"}}`},
+		{"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", `{"error":{"code":"malformed","message":"request headers too large"}}`},
+		{"GARBAGE\r\n\r\n", `{"error":{"code":"malformed","message":"cannot read the request: Bad Request"}}`},
+		{"GET /healthz HTTP/1.1\r\n\r\n", `{"error":{"code":"malformed","message":"cannot read the request: Bad Request: missing required Host header"}}`},
+	} {
+		if r := rawRequest(t, addr, c.req); strings.TrimSpace(string(r.body)) != c.body {
+			t.Errorf("%.40q answered %d %s, want %s", c.req, r.status, r.body, c.body)
+		}
+	}
 	// The server still serves after all of that.
 	if r := getOnce(addr); r.status != 200 {
 		t.Fatalf("healthz after refusals: %d %s", r.status, r.body)

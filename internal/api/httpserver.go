@@ -3,12 +3,12 @@ package api
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,9 +76,10 @@ func (l Limits) WithDefaults() Limits {
 // HTTPServer is the one way every Specie process serves HTTP: net/http with
 // the Limits applied, and a listener that caps connections and answers
 // net/http's own refusals (431, 400 for a request it cannot parse) in the
-// API's JSON error shape.
+// API's JSON error shape. It offers only Serve, so nothing can bypass the
+// listener.
 type HTTPServer struct {
-	*http.Server
+	srv    *http.Server
 	limits Limits
 }
 
@@ -90,7 +91,7 @@ func NewHTTPServer(h http.Handler, lim Limits, log *slog.Logger) *HTTPServer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &HTTPServer{
-		Server: &http.Server{
+		srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: lim.ReadHeaderTimeout,
 			ReadTimeout:       lim.ReadTimeout,
@@ -112,17 +113,14 @@ func (s *HTTPServer) Limits() Limits { return s.limits }
 // Serve accepts connections on ln, at most Limits.MaxConns at a time, until
 // Shutdown or Close; it returns http.ErrServerClosed then.
 func (s *HTTPServer) Serve(ln net.Listener) error {
-	return s.Server.Serve(newEdgeListener(ln, s.limits.MaxConns))
-}
-
-// ListenAndServe is not offered: use net.Listen and Serve, so the caller
-// knows the bound address before serving.
-func (s *HTTPServer) ListenAndServe() error {
-	return errors.New("api: HTTPServer.ListenAndServe is not supported; use Serve")
+	return s.srv.Serve(newEdgeListener(ln, s.limits.MaxConns))
 }
 
 // Shutdown stops accepting and waits for active requests, up to ctx.
-func (s *HTTPServer) Shutdown(ctx context.Context) error { return s.Server.Shutdown(ctx) }
+func (s *HTTPServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// Close closes the listener and every connection at once.
+func (s *HTTPServer) Close() error { return s.srv.Close() }
 
 // edgeListener holds a slot of a semaphore per open connection: Accept
 // waits for a free slot before it accepts, so connections beyond the cap
@@ -200,7 +198,10 @@ func (c *edgeConn) Write(p []byte) (int, error) {
 // for a refusal by net/http itself: every one is malformed (the request
 // could not be read), with net/http's status.
 func edgeErrorResponse(status int, detail string) []byte {
-	msg := "request refused: " + detail
+	// detail is net/http's plain-text body: "400 Bad Request", "400 Bad
+	// Request: missing required Host header", "Unsupported transfer
+	// encoding".
+	msg := "cannot read the request: " + strings.TrimPrefix(detail, strconv.Itoa(status)+" ")
 	if status == http.StatusRequestHeaderFieldsTooLarge {
 		msg = "request headers too large"
 	}

@@ -20,6 +20,7 @@ import (
 // default.
 func httpLimitFlags(cmd *cobra.Command, lim *api.Limits) {
 	f := cmd.Flags()
+	f.DurationVar(&lim.ReadHeaderTimeout, "http-read-header-timeout", api.DefaultReadHeaderTimeout, "time a client has to send a request's line and headers")
 	f.DurationVar(&lim.ReadTimeout, "http-read-timeout", api.DefaultReadTimeout, "time a client has to send a whole request, body included")
 	f.DurationVar(&lim.WriteTimeout, "http-write-timeout", api.DefaultWriteTimeout, "time from a request's headers to the end of its response")
 	f.DurationVar(&lim.IdleTimeout, "http-idle-timeout", api.DefaultIdleTimeout, "how long an idle kept-alive connection stays open")

@@ -149,6 +149,21 @@ func TestSlowBodyCutOff(t *testing.T) {
 	}
 }
 
+// TestSlowHeadersCutOff: a client trickling its request line and headers
+// is cut off by the header timeout before it finishes them.
+func TestSlowHeadersCutOff(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	addr := serveEdge(t, e.handler, api.Limits{ReadHeaderTimeout: 300 * time.Millisecond})
+	c := dial(t, addr)
+	head := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 400) + "\r\n\r\n"
+	var sent atomic.Int64
+	go trickle(c, head, 100*time.Millisecond, &sent)
+	waitClosed(t, c, "trickled headers")
+	if n := sent.Load(); n >= int64(len(head)) {
+		t.Fatalf("all the headers (%d bytes) were accepted", n)
+	}
+}
+
 // TestIdleConnClosed: a kept-alive connection that sends nothing after its
 // request is closed by the idle timeout.
 func TestIdleConnClosed(t *testing.T) {

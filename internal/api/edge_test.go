@@ -164,6 +164,35 @@ func TestSlowHeadersCutOff(t *testing.T) {
 	}
 }
 
+// TestWriteTimeout: an answer not written within the write timeout (here
+// a service that takes longer) is not sent: the connection is closed, and
+// the client sees no answer, as with any timeout.
+func TestWriteTimeout(t *testing.T) {
+	e := newEnv(t, envOpts{currency: testNet.Currency})
+	addr := serveEdge(t, e.handler, api.Limits{WriteTimeout: 300 * time.Millisecond})
+	block := make(chan struct{})
+	e.ledger.mu.Lock()
+	e.ledger.block = block
+	e.ledger.mu.Unlock()
+	c := dial(t, addr)
+	_ = c.SetReadDeadline(time.Now().Add(safety))
+	if _, err := io.WriteString(c, "GET /v1/notes/"+hashOf(1).String()+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the request reaches the ledger", func() error {
+		if len(e.ledger.Calls()) == 0 {
+			return errors.New("no call yet")
+		}
+		return nil
+	})
+	time.Sleep(600 * time.Millisecond) // past the write deadline
+	close(block)
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		t.Fatalf("answered %d after the write timeout", resp.StatusCode)
+	}
+	waitClosed(t, c, "connection past its write timeout")
+}
+
 // TestIdleConnClosed: a kept-alive connection that sends nothing after its
 // request is closed by the idle timeout.
 func TestIdleConnClosed(t *testing.T) {

@@ -169,6 +169,15 @@ func (c *edgeConn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes a TCP connection, as net/http does before it
+// closes one it refused, so the client reads the answer before a reset.
+func (c *edgeConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // net/http answers a request it refuses before routing (headers too
 // large, a request line or header it cannot parse, an unsupported
 // transfer encoding) with exactly one write of this form, and closes the

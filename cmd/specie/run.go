@@ -12,8 +12,20 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/devnet"
 )
+
+// httpLimitFlags adds the HTTP server's limits to cmd; zero keeps api's
+// default.
+func httpLimitFlags(cmd *cobra.Command, lim *api.Limits) {
+	f := cmd.Flags()
+	f.DurationVar(&lim.ReadHeaderTimeout, "http-read-header-timeout", api.DefaultReadHeaderTimeout, "time a client has to send a request's line and headers")
+	f.DurationVar(&lim.ReadTimeout, "http-read-timeout", api.DefaultReadTimeout, "time a client has to send a whole request, body included")
+	f.DurationVar(&lim.WriteTimeout, "http-write-timeout", api.DefaultWriteTimeout, "time from a request's headers to the end of its response")
+	f.DurationVar(&lim.IdleTimeout, "http-idle-timeout", api.DefaultIdleTimeout, "how long an idle kept-alive connection stays open")
+	f.IntVar(&lim.MaxConns, "http-max-conns", api.DefaultMaxConns, "most open connections; more wait to be accepted")
+}
 
 func logger() *slog.Logger {
 	level := slog.LevelInfo
@@ -25,6 +37,7 @@ func logger() *slog.Logger {
 
 func upCmd(g *globals) *cobra.Command {
 	var addr string
+	var lim api.Limits
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a complete network in one process: ledger, issuer, bank-a, bank-b and the HTTP API",
@@ -34,7 +47,7 @@ The first start creates the network under --data (keys, credentials, config);
 later starts resume it exactly. Stop with Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, created, err := devnet.Up(g.data, addr, logger())
+			n, created, err := devnet.Up(g.data, addr, logger(), lim)
 			if err != nil {
 				return err
 			}
@@ -43,6 +56,7 @@ later starts resume it exactly. Stop with Ctrl-C.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "http", "127.0.0.1:8080", "address for the HTTP API")
+	httpLimitFlags(cmd, &lim)
 	return cmd
 }
 
@@ -86,6 +100,7 @@ func waitForSignal(n *devnet.Node) error {
 
 func serveCmd(g *globals) *cobra.Command {
 	var cfgPath, addr, name string
+	var lim api.Limits
 	cmd := &cobra.Command{
 		Use:   "serve ledger|issuer|intermediary",
 		Short: "Run one role as its own process, talking to the others over HTTP",
@@ -123,7 +138,7 @@ The roles find each other and their credentials in the config written by
 					return fmt.Errorf("serve %s: %w", role, err)
 				}
 			}
-			n, err := devnet.Serve(cfg, role, name, g.data, addr, logger())
+			n, err := devnet.Serve(cfg, role, name, g.data, addr, logger(), lim)
 			if err != nil {
 				return err
 			}
@@ -138,6 +153,7 @@ The roles find each other and their credentials in the config written by
 	cmd.Flags().StringVar(&cfgPath, "config", "./specie-data/devnet.json", "network config written by 'specie devnet init'")
 	cmd.Flags().StringVar(&addr, "http", "", "listen address (default: the role's URL in the config)")
 	cmd.Flags().StringVar(&name, "name", "", "intermediary name (for 'serve intermediary')")
+	httpLimitFlags(cmd, &lim)
 	return cmd
 }
 

@@ -31,11 +31,13 @@ const (
 
 // env is a real HTTP server on loopback over fake role services.
 type env struct {
-	srv    *httptest.Server
-	ledger *fakeLedger
-	issuer *fakeIssuer
-	banks  map[string]*fakeInter
-	logs   *syncBuffer
+	srv     *httptest.Server
+	api     *api.Server
+	handler http.Handler // what srv serves, for tests that serve it otherwise
+	ledger  *fakeLedger
+	issuer  *fakeIssuer
+	banks   map[string]*fakeInter
+	logs    *syncBuffer
 	// clients by identity
 	issuerC, bankC, anonC *client.Client
 }
@@ -93,7 +95,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		e.banks[b] = f
 		cfg.Intermediaries[b] = f
 	}
-	e.srv = httptest.NewServer(api.New(cfg).Handler())
+	e.api = api.New(cfg)
+	e.handler = e.api.Handler()
+	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close)
 	e.issuerC = client.New(e.srv.URL, issuerTok)
 	e.bankC = client.New(e.srv.URL, bankATok)

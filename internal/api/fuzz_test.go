@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/roles"
@@ -50,6 +51,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"tx":"` + tx + `"} trailing`,
 		`{"tx":"` + tx + `","x":1}`,
 		`null`, `[]`, ``, `{`, `"\u0000"`, `{"amount":18446744073709551616}`,
+		"{\"owner\":\"\xff\xfe\"}", `{"owner":"\ud800"}`, `{"owner":"\ud83d\ude00"}`,
+		"{\"from\":\"bank-a.w1\",\"to\":\"bank-b.w2\",\"amount\":\"1\",\"reference\":\"\xc3\"}",
 	}
 	for i, s := range seeds {
 		for r := range fuzzRoutes {
@@ -91,6 +94,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		if !json.Valid(out) {
 			t.Fatalf("%s %q: response is not JSON: %s", path, body, out)
+		}
+		if !utf8.Valid(body) && res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s %q: a body that is not UTF-8 answered %d %s", path, body, res.StatusCode, out)
 		}
 		if res.StatusCode == http.StatusBadRequest {
 			var eb struct {

@@ -138,6 +138,9 @@ func TestRouting(t *testing.T) {
 	t.Run("wrong method", func(t *testing.T) {
 		r := e.rawS(t, "DELETE", "/v1/transactions", bankATok, "")
 		wantError(t, r, 405, "malformed")
+		if got := strings.TrimSpace(string(r.body)); got != `{"error":{"code":"malformed","message":"method DELETE not allowed on /v1/transactions"}}` {
+			t.Fatalf("405 answered %s", got)
+		}
 		if r.header.Get("Allow") == "" {
 			t.Fatal("405 without Allow")
 		}
@@ -218,6 +221,9 @@ func TestPanicRecovered(t *testing.T) {
 	e.ledger.mu.Unlock()
 	r := e.rawS(t, "GET", "/v1/notes/"+hashOf(1).String(), "", "")
 	wantError(t, r, 500, "internal")
+	if got := strings.TrimSpace(string(r.body)); got != `{"error":{"code":"internal","message":"internal error"}}` {
+		t.Fatalf("panic answered %s", got)
+	}
 	if !strings.Contains(e.logs.String(), "fake panics in Note") {
 		t.Fatal("panic not logged")
 	}

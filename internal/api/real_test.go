@@ -90,6 +90,7 @@ func newRealEnv(t *testing.T) *realEnv {
 			{Token: issuerTok, Principal: issuerP},
 			{Token: bankATok, Principal: bankAP},
 			{Token: bankBTok, Principal: bankBP},
+			{Token: auditorTok, Principal: auditorP},
 		},
 		Logger: log,
 	}).Handler())

@@ -16,7 +16,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,11 +64,12 @@ type Config struct {
 
 // Server is the HTTP API. Create it with New; serve Handler.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	tokens  map[[32]byte]roles.Principal
-	mux     *http.ServeMux
-	handler http.Handler
+	cfg      Config
+	log      *slog.Logger
+	tokens   map[[32]byte]roles.Principal
+	mux      *http.ServeMux
+	patterns []string // routed, for Routes
+	handler  http.Handler
 
 	curMu sync.Mutex
 	cur   *money.Currency
@@ -117,40 +120,49 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, wire.Health{Status: "ok"})
-	})
-	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	}))
+	s.handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 
 	if s.cfg.Ledger != nil {
-		m.HandleFunc("GET /v1/info", s.public(s.info))
-		m.HandleFunc("POST /v1/transactions", s.submitter(s.submit))
-		m.HandleFunc("POST /v1/transactions/batch", s.submitter(s.submitBatch))
-		m.HandleFunc("GET /v1/transactions/{txid}", s.public(s.tx))
-		m.HandleFunc("GET /v1/notes/{noteid}", s.public(s.note))
-		m.HandleFunc("GET /v1/log/headers", s.public(s.headers))
+		s.handle("GET /v1/info", s.public(s.info))
+		s.handle("POST /v1/transactions", s.submitter(s.submit))
+		s.handle("POST /v1/transactions/batch", s.submitter(s.submitBatch))
+		s.handle("GET /v1/transactions/{txid}", s.public(s.tx))
+		s.handle("GET /v1/notes/{noteid}", s.public(s.note))
+		s.handle("GET /v1/log/headers", s.public(s.headers))
 	}
 	if s.cfg.Ledger != nil || s.cfg.Issuer != nil {
-		m.HandleFunc("GET /v1/supply", s.public(s.supply))
+		s.handle("GET /v1/supply", s.public(s.supply))
 	}
 	if s.cfg.Issuer != nil {
-		m.HandleFunc("POST /v1/issuer/mints", s.authed(s.proposeMint))
-		m.HandleFunc("GET /v1/issuer/mints/{id}", s.authed(s.getMint))
-		m.HandleFunc("POST /v1/issuer/mints/{id}/approvals", s.authed(s.approveMint))
-		m.HandleFunc("POST /v1/issuer/redeems", s.authed(s.issuerRedeem))
+		s.handle("POST /v1/issuer/mints", s.authed(s.proposeMint))
+		s.handle("GET /v1/issuer/mints/{id}", s.authed(s.getMint))
+		s.handle("POST /v1/issuer/mints/{id}/approvals", s.authed(s.approveMint))
+		s.handle("POST /v1/issuer/redeems", s.authed(s.issuerRedeem))
 	}
 	if len(s.cfg.Intermediaries) > 0 {
 		const p = "/v1/intermediaries/{name}"
-		m.HandleFunc("POST "+p+"/wallets", s.authed(s.inter(s.openWallet)))
-		m.HandleFunc("GET "+p+"/wallets/{id}", s.authed(s.inter(s.wallet)))
-		m.HandleFunc("GET "+p+"/wallets/{id}/history", s.authed(s.inter(s.history)))
-		m.HandleFunc("GET "+p+"/wallets/{id}/lock", s.authed(s.inter(s.lock)))
-		m.HandleFunc("POST "+p+"/payments", s.authed(s.inter(s.pay)))
-		m.HandleFunc("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
-		m.HandleFunc("POST "+p+"/redeems", s.authed(s.inter(s.interRedeem)))
+		s.handle("POST "+p+"/wallets", s.authed(s.inter(s.openWallet)))
+		s.handle("GET "+p+"/wallets/{id}", s.authed(s.inter(s.wallet)))
+		s.handle("GET "+p+"/wallets/{id}/history", s.authed(s.inter(s.history)))
+		s.handle("GET "+p+"/wallets/{id}/lock", s.authed(s.inter(s.lock)))
+		s.handle("POST "+p+"/payments", s.authed(s.inter(s.pay)))
+		s.handle("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
+		s.handle("POST "+p+"/redeems", s.authed(s.inter(s.interRedeem)))
 	}
 }
+
+// handle routes pattern to h and remembers it for Routes.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+// Routes lists the "METHOD /path" patterns this server routes, in the
+// order they were registered (api/openapi.yaml's path syntax).
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // --- middleware ---
 
@@ -219,9 +231,17 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		sw := &statusWriter{ResponseWriter: w}
 		h, route := mux.Handler(r)
-		if route == "" {
+		switch {
+		case !isCleanPath(r.URL.Path):
+			// The mux would redirect to the cleaned path; the API names
+			// each resource by one path and says so instead.
+			route = "unmatched"
+			h = http.HandlerFunc(s.uncleanPath)
+		case route == "":
 			route = "unmatched"
 			h = s.unmatched(h)
+		default:
+			h = mux
 		}
 		defer func() {
 			if v := recover(); v != nil {
@@ -254,16 +274,23 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			}
 			s.log.Log(r.Context(), level, "http request", attrs...)
 		}()
-		if route == "unmatched" {
-			h.ServeHTTP(sw, r)
-			return
-		}
-		mux.ServeHTTP(sw, r)
+		h.ServeHTTP(sw, r)
 	})
 }
 
-// unmatched turns the mux's plain-text 404 and 405 into error JSON and lets
-// anything else (redirects to a cleaned path) through.
+// isCleanPath reports whether p is an absolute path with no ".", ".." or
+// empty segments and no trailing slash (except "/" itself).
+func isCleanPath(p string) bool {
+	return strings.HasPrefix(p, "/") && path.Clean(p) == p
+}
+
+func (s *Server) uncleanPath(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errcode.New(errcode.Malformed, "path %q is not canonical (no \".\" or \"..\" segments, \"//\" or trailing \"/\")", r.URL.Path))
+}
+
+// unmatched turns the mux's plain-text 404 and 405 into error JSON; the
+// mux answers nothing else for a clean path without a route, and anything
+// else would be not_found too.
 func (s *Server) unmatched(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := &bufferWriter{h: make(http.Header)}
@@ -279,7 +306,7 @@ func (s *Server) unmatched(h http.Handler) http.Handler {
 			e.Status = http.StatusMethodNotAllowed
 			s.writeError(w, r, e)
 		default:
-			h.ServeHTTP(w, r)
+			s.writeError(w, r, errcode.New(errcode.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 		}
 	})
 }
@@ -364,19 +391,28 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, h handlerFunc) {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // messages are JSON for programs, not HTML
-	err := enc.Encode(v)
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if err != nil {
+	if !writeJSONTo(&buf, v) {
 		// Every body is a wire type; this cannot fail short of a bug.
 		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal","message":"encode response"}}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(buf.Bytes())
+}
+
+// writeJSONTo writes v as one line of JSON, or, if v does not encode (a
+// bug), an internal error body and false.
+func writeJSONTo(buf *bytes.Buffer, v any) bool {
+	start := buf.Len()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // messages are JSON for programs, not HTML
+	if err := enc.Encode(v); err != nil {
+		buf.Truncate(start)
+		buf.WriteString(`{"error":{"code":"internal","message":"encode response"}}` + "\n")
+		return false
+	}
+	return true
 }
 
 // errorBody is what the API says about err. Codes and messages of

@@ -30,14 +30,15 @@ type Node struct {
 	// URL is where this node's HTTP API listens.
 	URL string
 
-	srv    *http.Server
+	srv    *api.HTTPServer
 	closed chan struct{}
 	serr   error
 }
 
 // Up starts every role in one process with embedded storage under dir,
-// creating the network on first start and resuming it after.
-func Up(dir, addr string, log *slog.Logger) (*Node, bool, error) {
+// creating the network on first start and resuming it after. lim, if
+// given, bounds the HTTP server (zero fields take api's defaults).
+func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, error) {
 	cfg, created, err := LoadOrInit(dir, DefaultInit("http://"+addr))
 	if err != nil {
 		return nil, false, err
@@ -82,7 +83,7 @@ func Up(dir, addr string, log *slog.Logger) (*Node, bool, error) {
 	for name, b := range n.Banks {
 		banks[name] = b
 	}
-	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}); err != nil {
+	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
 	return n, created, nil
@@ -90,8 +91,9 @@ func Up(dir, addr string, log *slog.Logger) (*Node, bool, error) {
 
 // Serve starts one role as its own process: "ledger", "issuer", or
 // "intermediary" with its name. It keeps its state under dataDir and talks
-// to the other roles only over HTTP, with its own credential.
-func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*Node, error) {
+// to the other roles only over HTTP, with its own credential. lim, if
+// given, bounds the HTTP server as in Up.
+func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, error) {
 	n := &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}
 	var err error
 	ac := api.Config{Credentials: cfg.credentials(), Logger: log}
@@ -130,7 +132,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger) (*No
 	default:
 		return nil, fmt.Errorf("serve: unknown role %q (want ledger, issuer or intermediary)", role)
 	}
-	if err := n.serve(addr, ac); err != nil {
+	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		n.closeServices()
 		return nil, err
 	}
@@ -177,7 +179,14 @@ func (c *Config) credentials() []api.Credential {
 	return out
 }
 
-func (n *Node) serve(addr string, ac api.Config) error {
+func firstLimits(lim []api.Limits) api.Limits {
+	if len(lim) == 0 {
+		return api.Limits{}
+	}
+	return lim[0]
+}
+
+func (n *Node) serve(addr string, ac api.Config, lim api.Limits) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -187,7 +196,7 @@ func (n *Node) serve(addr string, ac api.Config) error {
 	if n.Ledger != nil {
 		srv.Registry().MustRegister(newLedgerCollector(n.Ledger))
 	}
-	n.srv = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.srv = api.NewHTTPServer(srv.Handler(), lim, ac.Logger)
 	n.closed = make(chan struct{})
 	go func() {
 		defer close(n.closed)

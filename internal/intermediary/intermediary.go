@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
@@ -357,8 +358,8 @@ func (in *Intermediary) OpenWallet(ctx context.Context, owner string) (roles.Wal
 	if err := in.authorizeOwn(ctx); err != nil {
 		return roles.Wallet{}, err
 	}
-	if strings.TrimSpace(owner) == "" || len(owner) > MaxOwnerLen {
-		return roles.Wallet{}, errcode.New(errcode.Malformed, "owner: want 1 to %d bytes of text", MaxOwnerLen)
+	if strings.TrimSpace(owner) == "" || len(owner) > MaxOwnerLen || !utf8.ValidString(owner) {
+		return roles.Wallet{}, errcode.New(errcode.Malformed, "owner: want 1 to %d bytes of UTF-8 text", MaxOwnerLen)
 	}
 	for range 8 {
 		suffix, err := randomSuffix()

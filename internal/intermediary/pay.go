@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
@@ -49,6 +50,9 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 	}
 	if len(p.Reference) > MaxReferenceLen {
 		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "reference longer than %d bytes", MaxReferenceLen)
+	}
+	if !utf8.ValidString(p.Reference) {
+		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "reference: invalid UTF-8")
 	}
 	if err := checkIdempotencyKey(p.IdempotencyKey); err != nil {
 		return roles.PaymentResult{}, err

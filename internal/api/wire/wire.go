@@ -18,10 +18,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
@@ -375,6 +377,9 @@ func DecodeStrictBytes(b []byte, v any) error {
 	if trimmed[0] != '{' {
 		return errcode.New(errcode.Malformed, "body: want a JSON object")
 	}
+	if err := checkUTF8(trimmed); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -391,6 +396,55 @@ func DecodeStrictBytes(b []byte, v any) error {
 	}
 }
 
+// checkUTF8 rejects what encoding/json would silently rewrite to U+FFFD:
+// bytes that are not UTF-8, and \u escapes of unpaired UTF-16 surrogates.
+// A backslash occurs in valid JSON only inside a string, so every escape
+// is found by scanning for it; invalid JSON fails later in the decoder.
+func checkUTF8(b []byte) error {
+	if !utf8.Valid(b) {
+		return errcode.New(errcode.Malformed, "body: invalid UTF-8")
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] != 'u' {
+			i++ // a one-character escape, possibly \\
+			continue
+		}
+		r, ok := hexRune(b, i+2)
+		switch {
+		case !ok:
+			// a bad escape: the decoder rejects it
+		case r >= 0xD800 && r < 0xDC00:
+			if i+7 >= len(b) || b[i+6] != '\\' || b[i+7] != 'u' {
+				return errcode.New(errcode.Malformed, "body: unpaired UTF-16 surrogate escape")
+			}
+			if lo, ok := hexRune(b, i+8); !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return errcode.New(errcode.Malformed, "body: unpaired UTF-16 surrogate escape")
+			}
+			i += 11 // both escapes
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return errcode.New(errcode.Malformed, "body: unpaired UTF-16 surrogate escape")
+		default:
+			i += 5
+		}
+	}
+	return nil
+}
+
+// hexRune reads four hex digits at b[i:].
+func hexRune(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
+	if err != nil {
+		return 0, false
+	}
+	return rune(n), true
+}
+
 func malformedJSON(err error) error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -398,6 +452,15 @@ func malformedJSON(err error) error {
 	}
 	if errors.Is(err, io.EOF) {
 		return errcode.New(errcode.Malformed, "body: empty, want a JSON object")
+	}
+	// A read that failed says nothing about the JSON, and its text names
+	// the server's addresses: say what happened instead.
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return errcode.New(errcode.Malformed, "body: not received within the server's read timeout")
+		}
+		return errcode.New(errcode.Malformed, "body: read failed")
 	}
 	return errcode.New(errcode.Malformed, "body: %v", err)
 }

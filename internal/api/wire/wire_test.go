@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
@@ -69,6 +70,21 @@ func TestDecodeStrict(t *testing.T) {
 		{``, false},
 		{`   `, false},
 		{`{"a":"x"`, false},
+		// What encoding/json would rewrite to U+FFFD is refused.
+		{"{\"a\":\"\xff\xfe\"}", false},
+		{"{\"a\":\"ok\xc3\"}", false},
+		{"{\"a\":\"x\"}\xff", false},
+		{`{"a":"\ud800"}`, false},
+		{`{"a":"\uDC00x"}`, false},
+		{`{"a":"\ud800\u0041"}`, false},
+		{`{"a":"\ud800\ud800\udc00"}`, false},
+		{`{"a":"\ud83d"}`, false},
+		// Valid text, escaped or not, and escapes that only look like one.
+		{`{"a":"\ud83d\ude00"}`, true},
+		{"{\"a\":\"\xf0\x9f\x98\x80 h\u00e9\"}", true},
+		{`{"a":"\\ud800"}`, true},
+		{`{"a":"\\\ud83d\ude00\"\\"}`, true},
+		{`{"a":"\ufffd"}`, true},
 	} {
 		var r req
 		err := DecodeStrictBytes([]byte(c.body), &r)
@@ -149,7 +165,8 @@ func FuzzDecodeTx(f *testing.F) {
 // FuzzDecodeStrict: the strict JSON decoder never panics and accepts only
 // one object.
 func FuzzDecodeStrict(f *testing.F) {
-	for _, s := range []string{`{"from":"a","to":"b","amount":"1","reference":"r"}`, `{}`, `null`, `{"amount":1}`, `{"a":1}{}`} {
+	for _, s := range []string{`{"from":"a","to":"b","amount":"1","reference":"r"}`, `{}`, `null`, `{"amount":1}`, `{"a":1}{}`,
+		"{\"reference\":\"\xff\xfe\"}", `{"reference":"\ud800"}`, `{"reference":"\ud83d\ude00"}`, `{"reference":"\\ud800"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -160,6 +177,20 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 		if err == nil && bytes.TrimLeft(b, " \t\r\n")[0] != '{' {
 			t.Fatalf("%q accepted without an object", b)
+		}
+		if err != nil {
+			return
+		}
+		// Accepted text is exactly what was sent: never a U+FFFD that
+		// the sender did not write.
+		if !utf8.Valid(b) {
+			t.Fatalf("%q accepted with invalid UTF-8", b)
+		}
+		sentFFFD := bytes.Contains(b, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(b), []byte(`\ufffd`))
+		for _, f := range []string{p.From, p.To, p.Amount, p.Reference, p.IdempotencyKey} {
+			if strings.ContainsRune(f, utf8.RuneError) && !sentFFFD {
+				t.Fatalf("%q decoded to a U+FFFD it did not contain: %q", b, f)
+			}
 		}
 	})
 }

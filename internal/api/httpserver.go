@@ -1,0 +1,227 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api/wire"
+)
+
+// Limits bounds what one client can hold of a server: how long it may take
+// to send a request and read the answer, how long an idle connection is
+// kept, and how many connections are open at once. Zero fields take the
+// defaults below.
+type Limits struct {
+	// ReadHeaderTimeout is the time to send the request line and headers.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout is the time to send the whole request, body included.
+	// It must allow the largest batch (MaxBatchBody, 16 MiB) on a slow
+	// link: the default 60 s is about 280 KB/s.
+	ReadTimeout time.Duration
+	// WriteTimeout runs from the end of the request headers to the end of
+	// the response, so it includes the handler (a submit waits for its
+	// commit).
+	WriteTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection that sends no new request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes caps the request line plus headers; more is answered
+	// 431 malformed.
+	MaxHeaderBytes int
+	// MaxConns caps open connections. Connections beyond it wait in the
+	// operating system's accept queue until one closes (a slow client is
+	// closed by the timeouts above), so they are served late, never
+	// refused by the server.
+	MaxConns int
+}
+
+// Defaults for Limits.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxConns          = 1024
+)
+
+// WithDefaults fills zero fields with the defaults.
+func (l Limits) WithDefaults() Limits {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	set(&l.ReadTimeout, DefaultReadTimeout)
+	set(&l.WriteTimeout, DefaultWriteTimeout)
+	set(&l.IdleTimeout, DefaultIdleTimeout)
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = DefaultMaxConns
+	}
+	return l
+}
+
+// HTTPServer is the one way every Specie process serves HTTP: net/http with
+// the Limits applied, and a listener that caps connections and answers
+// net/http's own refusals (431, 400 for a request it cannot parse) in the
+// API's JSON error shape. It offers only Serve, so nothing can bypass the
+// listener.
+type HTTPServer struct {
+	srv    *http.Server
+	limits Limits
+}
+
+// NewHTTPServer serves h with lim (zero fields take the defaults). log
+// receives net/http's own errors; nil discards them.
+func NewHTTPServer(h http.Handler, lim Limits, log *slog.Logger) *HTTPServer {
+	lim = lim.WithDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &HTTPServer{
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: lim.ReadHeaderTimeout,
+			ReadTimeout:       lim.ReadTimeout,
+			WriteTimeout:      lim.WriteTimeout,
+			IdleTimeout:       lim.IdleTimeout,
+			MaxHeaderBytes:    lim.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			// "OPTIONS *" reaches the API (and is malformed) instead of
+			// net/http's empty 200.
+			DisableGeneralOptionsHandler: true,
+		},
+		limits: lim,
+	}
+}
+
+// Limits are the limits in force, defaults filled in.
+func (s *HTTPServer) Limits() Limits { return s.limits }
+
+// Serve accepts connections on ln, at most Limits.MaxConns at a time, until
+// Shutdown or Close; it returns http.ErrServerClosed then.
+func (s *HTTPServer) Serve(ln net.Listener) error {
+	return s.srv.Serve(newEdgeListener(ln, s.limits.MaxConns))
+}
+
+// Shutdown stops accepting and waits for active requests, up to ctx.
+func (s *HTTPServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// Close closes the listener and every connection at once.
+func (s *HTTPServer) Close() error { return s.srv.Close() }
+
+// edgeListener holds a slot of a semaphore per open connection: Accept
+// waits for a free slot before it accepts, so connections beyond the cap
+// stay in the kernel's queue.
+type edgeListener struct {
+	net.Listener
+	sem  chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func newEdgeListener(ln net.Listener, n int) *edgeListener {
+	return &edgeListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *edgeListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &edgeConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+func (l *edgeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// edgeConn releases its slot once, on Close, and rewrites the plain-text
+// errors net/http writes by itself before any handler runs.
+type edgeConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *edgeConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// CloseWrite half-closes a TCP connection, as net/http does before it
+// closes one it refused, so the client reads the answer before a reset.
+func (c *edgeConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// net/http answers a request it refuses before routing (headers too
+// large, a request line or header it cannot parse, an unsupported
+// transfer encoding) with exactly one write of this form, and closes the
+// connection. A handler's response always carries a Date header, so it
+// never matches.
+var netHTTPError = regexp.MustCompile(`\AHTTP/1\.1 ([0-9]{3}) [^\r\n]*\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n(.*)\z`)
+
+func (c *edgeConn) Write(p []byte) (int, error) {
+	if !bytes.HasPrefix(p, []byte("HTTP/1.1 ")) || !bytes.Contains(p, []byte("\r\nConnection: close\r\n\r\n")) {
+		return c.Conn.Write(p)
+	}
+	m := netHTTPError.FindSubmatch(p)
+	if m == nil {
+		return c.Conn.Write(p)
+	}
+	status, err := strconv.Atoi(string(m[1]))
+	if err != nil || status < 400 || status > 599 {
+		return c.Conn.Write(p)
+	}
+	if _, err := c.Conn.Write(edgeErrorResponse(status, string(m[2]))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// edgeErrorResponse is a whole HTTP/1.1 response carrying the JSON error
+// for a refusal by net/http itself: every one is malformed (the request
+// could not be read), with net/http's status.
+func edgeErrorResponse(status int, detail string) []byte {
+	// detail is net/http's plain-text body: "400 Bad Request", "400 Bad
+	// Request: missing required Host header", "Unsupported transfer
+	// encoding".
+	msg := "cannot read the request: " + strings.TrimPrefix(detail, strconv.Itoa(status)+" ")
+	if status == http.StatusRequestHeaderFieldsTooLarge {
+		msg = "request headers too large"
+	}
+	var body bytes.Buffer
+	writeJSONTo(&body, wire.ErrorBody{Error: wire.Error{Code: errcode.Malformed, Message: msg}})
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) + "\r\n")
+	b.WriteString("Content-Type: application/json\r\n")
+	b.WriteString("X-Content-Type-Options: nosniff\r\n")
+	b.WriteString("Content-Length: " + strconv.Itoa(body.Len()) + "\r\n")
+	b.WriteString("Connection: close\r\n\r\n")
+	b.Write(body.Bytes())
+	return b.Bytes()
+}

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
@@ -47,6 +48,9 @@ type Config struct {
 	SettleAfter time.Duration
 	// Logger receives the intermediary's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// FS is the filesystem under the intermediary's store; nil means the
+	// operating system's. Tests crash it or fail it on purpose.
+	FS vfs.FS
 }
 
 // MaxOwnerLen bounds a wallet owner's name in bytes.
@@ -115,7 +119,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := store.Open(dir, store.Options{})
+	db, err := store.Open(dir, store.Options{FS: cfg.FS})
 	if err != nil {
 		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
@@ -42,6 +43,9 @@ type Config struct {
 	RetryEvery time.Duration
 	// Logger receives the desk's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// FS is the filesystem under the desk's store; nil means the operating
+	// system's. Tests crash it or fail it on purpose.
+	FS vfs.FS
 }
 
 // Issuer is the issuance desk. It is safe for concurrent use.
@@ -111,7 +115,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries roles.Dire
 	if err != nil {
 		return fail(err)
 	}
-	if is.db, err = store.Open(dir, store.Options{CacheBytes: 8 << 20}); err != nil {
+	if is.db, err = store.Open(dir, store.Options{CacheBytes: 8 << 20, FS: cfg.FS}); err != nil {
 		return fail(err)
 	}
 	if err := is.load(); err != nil {

@@ -40,45 +40,42 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 	}}
 	rec := redemption{Intermediary: caller.Name, Amount: amount}
 
-	is.mu.Lock()
-	if err := is.usable(); err != nil {
-		is.mu.Unlock()
-		return roles.Redemption{}, err
-	}
-	if _, ok := is.reserves[caller.Name]; !ok {
-		is.mu.Unlock()
-		return roles.Redemption{}, errcode.Forbidden("%q has no reserve account", caller.Name)
-	}
-	done, err := is.getRedemption(prefRedeem, id)
-	if err == nil && done == nil {
-		var pending *redemption
-		pending, err = is.getRedemption(prefIntent, id)
-		if err == nil && pending != nil && pending.Intermediary != caller.Name {
-			err = errcode.Forbidden("redeem %s was submitted by another intermediary", id)
+	done, err := func() (*redemption, error) {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		if err := is.usable(); err != nil {
+			return nil, err
 		}
-	}
+		_, hasReserve := is.reserves[caller.Name]
+		var done, pending *redemption
+		var err error
+		if hasReserve {
+			done, err = is.getRedemption(prefRedeem, id)
+			if err == nil && done == nil {
+				pending, err = is.getRedemption(prefIntent, id)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		submit, err := decideRedeem(id, caller.Name, hasReserve, done, pending, is.busy[id])
+		if err != nil || !submit {
+			return done, err
+		}
+		// The intent is saved first, under the lock that decided it:
+		// after a crash, Open asks the ledger.
+		if err := is.putIntent(id, &rec); err != nil {
+			return nil, err
+		}
+		is.busy[id] = true
+		return nil, nil
+	}()
 	if err != nil {
-		is.mu.Unlock()
 		return roles.Redemption{}, err
 	}
 	if done != nil {
-		is.mu.Unlock()
-		if done.Intermediary != caller.Name {
-			return roles.Redemption{}, errcode.Forbidden("redeem %s was credited to another intermediary", id)
-		}
 		return done.outcome(), nil
 	}
-	if is.busy[id] {
-		is.mu.Unlock()
-		return roles.Redemption{}, errcode.New(errcode.Conflict, "redeem %s is already being submitted", id)
-	}
-	// Persist the intent first: after a crash, Open asks the ledger.
-	if err := is.putIntent(id, &rec); err != nil {
-		is.mu.Unlock()
-		return roles.Redemption{}, err
-	}
-	is.busy[id] = true
-	is.mu.Unlock()
 
 	rc, err := is.ledger.Submit(ctx, &rtx)
 	if err == nil {
@@ -104,6 +101,27 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 	is.dropIntent(id)
 	is.log.Info("ledger rejected redeem", "id", id, "intermediary", caller.Name, "err", err)
 	return roles.Redemption{}, err
+}
+
+// decideRedeem is Redeem's decision, a pure function of the caller, whether
+// it has a reserve account, the redemption already credited (done) or
+// already at the ledger (pending) under this txid, and whether it is being
+// submitted right now (busy): a rejection, the first outcome again (submit
+// false, no error: answer done), or submit.
+func decideRedeem(id money.TxID, caller string, hasReserve bool, done, pending *redemption, busy bool) (submit bool, err error) {
+	switch {
+	case !hasReserve:
+		return false, errcode.Forbidden("%q has no reserve account", caller)
+	case done != nil && done.Intermediary != caller:
+		return false, errcode.Forbidden("redeem %s was credited to another intermediary", id)
+	case done != nil:
+		return false, nil
+	case pending != nil && pending.Intermediary != caller:
+		return false, errcode.Forbidden("redeem %s was submitted by another intermediary", id)
+	case busy:
+		return false, errcode.New(errcode.Conflict, "redeem %s is already being submitted", id)
+	}
+	return true, nil
 }
 
 func (r *redemption) outcome() roles.Redemption {

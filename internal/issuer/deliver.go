@@ -115,7 +115,7 @@ func (is *Issuer) deliverOne(ctx context.Context, id money.TxID) error {
 	b := is.db.NewBatch()
 	b.Delete(key(prefOutbox, id[:]))
 	if err := b.Commit(true); err != nil {
-		return errcode.New(errcode.Internal, "clear outbox: %v", err)
+		return storeErr(err, "clear outbox")
 	}
 	is.log.Info("mint delivered", "id", id, "to", string(to))
 	return nil

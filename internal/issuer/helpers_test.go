@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/issuer"
@@ -120,7 +121,10 @@ type env struct {
 
 const openingA, openingB = 1_000_000, 50_000
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, nil) }
+
+// newEnvOn is newEnv with the issuer's store on fs (nil: the OS).
+func newEnvOn(t *testing.T, fs vfs.FS) *env {
 	t.Helper()
 	n := ledgertest.New()
 	l, err := ledger.Open(t.TempDir(), n.TestConfig())
@@ -139,6 +143,7 @@ func newEnv(t *testing.T) *env {
 		Reserves:   map[string]uint64{"bank-a": openingA, "bank-b": openingB},
 		RetryEvery: time.Hour, // tests drive retries themselves
 		Logger:     slog.New(slog.DiscardHandler),
+		FS:         fs,
 	}
 	for _, k := range n.Officers {
 		e.cfg.MintKeys = append(e.cfg.MintKeys, k.Public())

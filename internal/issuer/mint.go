@@ -382,7 +382,7 @@ func (is *Issuer) finishMint(id money.TxID, rc roles.Receipt) (roles.Mint, error
 	b.Set(key(prefReserv, []byte(p.To)), encodeU64(bal-p.Amount))
 	b.Set(key(prefOutbox, id[:]), []byte(p.To))
 	if err := b.Commit(true); err != nil {
-		return roles.Mint{}, errcode.New(errcode.Internal, "record mint %s: %v", id, err)
+		return roles.Mint{}, storeErr(err, "record mint %s", id)
 	}
 	is.reserves[p.To] = bal - p.Amount
 	delete(is.open, id)

@@ -141,7 +141,7 @@ func (is *Issuer) putIntent(id money.TxID, r *redemption) error {
 	b := is.db.NewBatch()
 	b.Set(key(prefIntent, id[:]), v)
 	if err := b.Commit(true); err != nil {
-		return errcode.New(errcode.Internal, "record redeem %s: %v", id, err)
+		return storeErr(err, "record redeem %s", id)
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func (is *Issuer) credit(id money.TxID, rc roles.Receipt) (roles.Redemption, err
 	b.Set(key(prefRedeem, id[:]), v)
 	b.Set(key(prefReserv, []byte(r.Intermediary)), encodeU64(bal))
 	if err := b.Commit(true); err != nil {
-		return roles.Redemption{}, errcode.New(errcode.Internal, "credit redeem %s: %v", id, err)
+		return roles.Redemption{}, storeErr(err, "credit redeem %s", id)
 	}
 	is.reserves[r.Intermediary] = bal
 	cur := is.cfg.Network.Currency

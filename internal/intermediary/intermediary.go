@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -263,7 +264,13 @@ func (in *Intermediary) ownWallet(id string) error {
 	return nil
 }
 
+// internalErr answers a failure of the intermediary itself, its store's
+// among them: internal, or unavailable when the disk is full (retry once
+// there is space).
 func internalErr(what string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return errcode.New(errcode.Unavailable, "%s: %v", what, err)
+	}
 	return errcode.New(errcode.Internal, "%s: %v", what, err)
 }
 

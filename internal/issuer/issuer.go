@@ -193,13 +193,16 @@ func (is *Issuer) checkLedger(ctx context.Context) error {
 // Close stops the retry loop and closes the store. Undelivered mints stay in
 // the outbox for the next Open.
 func (is *Issuer) Close() error {
-	is.mu.Lock()
-	if is.closed {
-		is.mu.Unlock()
+	first := func() bool {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		was := is.closed
+		is.closed = true
+		return !was
+	}()
+	if !first {
 		return nil
 	}
-	is.closed = true
-	is.mu.Unlock()
 	is.cancel()
 	<-is.done
 	is.deliver.Lock() // wait for a delivery in flight
@@ -252,11 +255,13 @@ func (is *Issuer) Supply(ctx context.Context) (roles.Supply, error) {
 		return roles.Supply{}, fmt.Errorf("supply: %w", err)
 	}
 	s := roles.Supply{LedgerSupply: ls, Currency: is.cfg.Network.Currency}
-	is.mu.Lock()
-	for name, bal := range is.reserves {
-		s.Reserves = append(s.Reserves, roles.Reserve{Intermediary: name, Balance: bal})
-	}
-	is.mu.Unlock()
+	func() {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		for name, bal := range is.reserves {
+			s.Reserves = append(s.Reserves, roles.Reserve{Intermediary: name, Balance: bal})
+		}
+	}()
 	sort.Slice(s.Reserves, func(i, j int) bool { return s.Reserves[i].Intermediary < s.Reserves[j].Intermediary })
 	return s, nil
 }

@@ -28,13 +28,7 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 	if amount == 0 {
 		return roles.Mint{}, errcode.New(errcode.Malformed, "mint amount must be more than zero")
 	}
-	is.mu.Lock()
-	err := is.usable()
-	if err == nil {
-		err = is.checkReserve(to, amount)
-	}
-	is.mu.Unlock()
-	if err != nil {
+	if err := is.canPropose(to, amount); err != nil {
 		return roles.Mint{}, err
 	}
 
@@ -70,11 +64,8 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return roles.Mint{}, err
-	}
 	// Another proposal may have taken the reserve while we asked for the lock.
-	if err := is.checkReserve(to, amount); err != nil {
+	if err := is.canProposeLocked(to, amount); err != nil {
 		return roles.Mint{}, err
 	}
 	if has, err := is.db.Has(key(prefProp, id[:])); err != nil {
@@ -87,6 +78,21 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 	}
 	is.log.Info("mint proposed", "id", id, "to", to, "amount", is.cfg.Network.Currency.Format(amount))
 	return is.view(id, p)
+}
+
+// canPropose says whether a mint of amount to `to` may be proposed now.
+func (is *Issuer) canPropose(to string, amount uint64) error {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.canProposeLocked(to, amount)
+}
+
+// canProposeLocked is canPropose for a caller that holds mu.
+func (is *Issuer) canProposeLocked(to string, amount uint64) error {
+	if err := is.usable(); err != nil {
+		return err
+	}
+	return is.checkReserve(to, amount)
 }
 
 // usable rejects calls after Close. Caller holds mu.
@@ -300,9 +306,7 @@ func (is *Issuer) submitMint(ctx context.Context, id money.TxID, tx *money.Tx) (
 		cancel()
 		switch {
 		case lerr != nil:
-			is.mu.Lock()
-			is.setInflight(id, false) // left submitting: the retry loop asks again
-			is.mu.Unlock()
+			is.release(id) // left submitting: the retry loop asks again
 			is.log.Warn("mint outcome unknown; will ask the ledger again", "id", id, "submit", err, "lookup", lerr)
 			return roles.Mint{}, errcode.New(errcode.Unavailable, "mint %s: outcome unknown, it will be reconciled with the ledger: %v", id, err)
 		case found:

@@ -87,9 +87,7 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 		found, rc, lerr := is.lookupTx(lctx, id)
 		cancel()
 		if lerr != nil {
-			is.mu.Lock()
-			delete(is.busy, id) // the intent stays: the retry loop asks again
-			is.mu.Unlock()
+			is.release(id) // the intent stays: the retry loop asks again
 			is.log.Warn("redeem outcome unknown; will ask the ledger again", "id", id, "submit", err, "lookup", lerr)
 			return roles.Redemption{}, err
 		}
@@ -213,49 +211,7 @@ func (is *Issuer) credit(id money.TxID, rc roles.Receipt) (roles.Redemption, err
 // left undecided: committed ones are finished (once), the others are
 // returned to pending (mints) or forgotten (redeems).
 func (is *Issuer) reconcileAll(ctx context.Context) {
-	is.mu.Lock()
-	if is.closed {
-		is.mu.Unlock()
-		return
-	}
-	var mints []money.TxID
-	for id := range is.open {
-		if is.busy[id] {
-			continue
-		}
-		p, err := is.getProposal(id)
-		if err != nil {
-			is.log.Error("read open proposal", "id", id, "err", err)
-			continue
-		}
-		// A pending proposal with a full quorum was submitted before.
-		if p.Status == statusSubmitting || len(p.Approvals) >= is.cfg.MintQuorum {
-			mints = append(mints, id)
-		}
-	}
-	var redeems []money.TxID
-	err := is.db.Scan(prefIntent, nil, func(k, _ []byte) error {
-		var id money.TxID
-		if len(k) != len(prefIntent)+len(id) {
-			return fmt.Errorf("bad redeem intent key %x", k)
-		}
-		copy(id[:], k[len(prefIntent):])
-		if !is.busy[id] {
-			redeems = append(redeems, id)
-		}
-		return nil
-	})
-	for _, id := range mints {
-		is.busy[id] = true
-	}
-	for _, id := range redeems {
-		is.busy[id] = true
-	}
-	is.mu.Unlock()
-	if err != nil {
-		is.log.Error("read redeem intents", "err", err)
-	}
-
+	mints, redeems := is.takeUndecided()
 	for _, id := range mints {
 		found, rc, err := is.lookupTx(ctx, id)
 		switch {
@@ -291,8 +247,56 @@ func (is *Issuer) reconcileAll(ctx context.Context) {
 	}
 }
 
+// takeUndecided lists the mints and redeems that may be at the ledger and
+// are not being submitted right now (a crash or a lost answer left them),
+// and marks them busy for the caller, who asks the ledger about each and
+// then releases it.
+func (is *Issuer) takeUndecided() (mints, redeems []money.TxID) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.closed {
+		return nil, nil
+	}
+	for id := range is.open {
+		if is.busy[id] {
+			continue
+		}
+		p, err := is.getProposal(id)
+		if err != nil {
+			is.log.Error("read open proposal", "id", id, "err", err)
+			continue
+		}
+		// A pending proposal with a full quorum was submitted before.
+		if p.Status == statusSubmitting || len(p.Approvals) >= is.cfg.MintQuorum {
+			mints = append(mints, id)
+		}
+	}
+	err := is.db.Scan(prefIntent, nil, func(k, _ []byte) error {
+		var id money.TxID
+		if len(k) != len(prefIntent)+len(id) {
+			return fmt.Errorf("bad redeem intent key %x", k)
+		}
+		copy(id[:], k[len(prefIntent):])
+		if !is.busy[id] {
+			redeems = append(redeems, id)
+		}
+		return nil
+	})
+	for _, id := range mints {
+		is.busy[id] = true
+	}
+	for _, id := range redeems {
+		is.busy[id] = true
+	}
+	if err != nil {
+		is.log.Error("read redeem intents", "err", err)
+	}
+	return mints, redeems
+}
+
+// release ends a submission or a question to the ledger about id.
 func (is *Issuer) release(id money.TxID) {
 	is.mu.Lock()
+	defer is.mu.Unlock()
 	delete(is.busy, id)
-	is.mu.Unlock()
 }

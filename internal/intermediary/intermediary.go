@@ -159,13 +159,16 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 // Close stops the background loop, waits for calls in progress and closes
 // the store.
 func (in *Intermediary) Close() error {
-	in.mu.Lock()
-	if in.closed {
-		in.mu.Unlock()
+	first := func() bool {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		was := in.closed
+		in.closed = true
+		return !was
+	}()
+	if !first {
 		return nil
 	}
-	in.closed = true
-	in.mu.Unlock()
 	in.stop()
 	<-in.done
 	in.active.Wait()
@@ -376,28 +379,31 @@ func (in *Intermediary) OpenWallet(ctx context.Context, owner string) (roles.Wal
 		if err != nil {
 			return roles.Wallet{}, internalErr("open wallet", err)
 		}
-		id := in.cfg.Name + "." + suffix
-		// Hold the wallet's lock so two opens never race for one ID.
-		m := in.walletLock(id)
-		m.Lock()
-		exists, err := in.db.Has(walletKey(id))
+		w, ok, err := in.createIfFree(in.cfg.Name+"."+suffix, owner)
 		if err != nil {
-			m.Unlock()
 			return roles.Wallet{}, internalErr("open wallet", err)
 		}
-		if exists {
-			m.Unlock()
+		if !ok {
 			continue
 		}
-		w, err := in.createWallet(id, owner)
-		m.Unlock()
-		if err != nil {
-			return roles.Wallet{}, internalErr("open wallet", err)
-		}
-		in.log.Info("wallet opened", "wallet", id)
+		in.log.Info("wallet opened", "wallet", w.ID)
 		return w, nil
 	}
 	return roles.Wallet{}, errcode.New(errcode.Internal, "open wallet: no free wallet id")
+}
+
+// createIfFree creates wallet id unless it exists (ok false), holding the
+// wallet's lock so two opens never race for one ID.
+func (in *Intermediary) createIfFree(id, owner string) (w roles.Wallet, ok bool, err error) {
+	m := in.walletLock(id)
+	m.Lock()
+	defer m.Unlock()
+	exists, err := in.db.Has(walletKey(id))
+	if err != nil || exists {
+		return roles.Wallet{}, false, err
+	}
+	w, err = in.createWallet(id, owner)
+	return w, err == nil, err
 }
 
 // loadWallet reads a wallet record; errcode.NotFound when absent.

@@ -1,8 +1,12 @@
 package crashtest
 
 import (
+	"fmt"
+	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -38,12 +42,14 @@ func Seed(t testing.TB) uint64 {
 // (errorfs) that counts operations and fails them on purpose. The role opens
 // FS; a restart opens Restart's disk.
 //
-// Counting starts at Arm. Pebble works through the filesystem from
-// background goroutines too, but a role's store is small enough never to
-// flush or compact during a test, so the operations of one request come
-// from that request and their count is the same on every run.
+// Counting starts at Arm, and counts only what makes state durable (see
+// counted). Pebble works through the filesystem from background goroutines
+// too, but a role's store is small enough never to flush or compact during
+// a test, so the counted operations of one request come from that request
+// and their count is the same on every run.
 type Disk struct {
 	FS  vfs.FS
+	t   testing.TB
 	mem *vfs.MemFS
 
 	mu      sync.Mutex
@@ -59,11 +65,11 @@ type Disk struct {
 	record  bool
 }
 
-// NewDisk makes an empty disk.
-func NewDisk() *Disk { return onMem(vfs.NewCrashableMem()) }
+// NewDisk makes an empty disk for test t.
+func NewDisk(t testing.TB) *Disk { return onMem(t, vfs.NewCrashableMem()) }
 
-func onMem(mem *vfs.MemFS) *Disk {
-	d := &Disk{mem: mem, failAt: -1, crashAt: -1}
+func onMem(t testing.TB, mem *vfs.MemFS) *Disk {
+	d := &Disk{t: t, mem: mem, failAt: -1, crashAt: -1}
 	d.FS = errorfs.Wrap(mem, errorfs.InjectorFunc(d.maybeError))
 	return d
 }
@@ -74,6 +80,12 @@ func (d *Disk) maybeError(op errorfs.Op) error {
 	if d.dead {
 		return syscall.EIO
 	}
+	if !counted(op.Kind) {
+		if d.full && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	}
 	i := d.ops
 	d.ops++
 	if d.record {
@@ -81,11 +93,11 @@ func (d *Disk) maybeError(op errorfs.Op) error {
 	}
 	if i == d.crashAt {
 		// Before the operation: the crash takes it and everything after.
-		pct := 0
-		if d.rng != nil {
-			pct = 50
+		var err error
+		if d.crashed, err = crashImage(d.mem, d.rng); err != nil {
+			d.t.Error(err)
+			d.crashed = d.mem.CrashClone(vfs.CrashCloneCfg{})
 		}
-		d.crashed = d.mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: pct, RNG: d.rng})
 		d.dead = true
 		return syscall.EIO
 	}
@@ -98,11 +110,24 @@ func (d *Disk) maybeError(op errorfs.Op) error {
 	return nil
 }
 
+// counted says whether an operation of kind k is counted, and so may be
+// failed or crashed at: the writes, syncs, creates and renames through
+// which a request makes its state durable. Reads, and Pebble's removals of
+// obsolete files (from a background goroutine, at moments no seed fixes),
+// pass untouched (except by a full disk or a crash).
+func counted(k errorfs.OpKind) bool {
+	switch k {
+	case errorfs.OpCreate, errorfs.OpLink, errorfs.OpRename, errorfs.OpReuseForWrite,
+		errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
+		return true
+	}
+	return false
+}
+
 // Arm restarts the operation count: from now on operation failAt (counted
 // from 0; -1 for none) fails with err, and the disk crashes just before
-// operation crashAt (-1 for never), keeping each unsynced block or
-// directory entry with probability 1/2 drawn from rng (with rng nil,
-// exactly what was synced).
+// operation crashAt (-1 for never), keeping of what was not synced what
+// rng draws (see crashImage; with rng nil, exactly what was synced).
 func (d *Disk) Arm(failAt int, err error, crashAt int, rng *rand.Rand) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -159,5 +184,110 @@ func (d *Disk) Restart() *Disk {
 		d.crashed = d.mem.CrashClone(vfs.CrashCloneCfg{})
 	}
 	d.dead = true
-	return onMem(d.crashed)
+	return onMem(d.t, d.crashed)
+}
+
+// crashImage is mem as a crash at this moment may leave it: what was
+// synced, and of what was not, drawn from rng (nil: nothing). Visiting
+// names in order, an entry created or removed since its directory was last
+// synced is kept by a coin; a file that only grew keeps a prefix of what it
+// gained (a torn append); a file whose contents were replaced keeps the old
+// or the new contents, whole. Pebble's CrashClone decides the same kind of
+// thing, but for a directory's entries in map order, so one seed would not
+// make the same crash twice.
+func crashImage(mem *vfs.MemFS, rng *rand.Rand) (*vfs.MemFS, error) {
+	synced := mem.CrashClone(vfs.CrashCloneCfg{})
+	if rng == nil {
+		return synced, nil
+	}
+	all := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 100, RNG: rand.New(rand.NewPCG(0, 0))}) // draws, keeps everything
+	out := vfs.NewCrashableMem()
+	if err := crashDir(out, synced, all, "/", rng); err != nil {
+		return nil, fmt.Errorf("crash image: %w", err)
+	}
+	return out, nil
+}
+
+func crashDir(out, synced, all vfs.FS, dir string, rng *rand.Rand) error {
+	names := map[string]bool{}
+	for _, fs := range []vfs.FS{synced, all} {
+		l, _ := fs.List(dir) // absent from one of them
+		for _, n := range l {
+			names[n] = true
+		}
+	}
+	if err := out.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		p := out.PathJoin(dir, name)
+		old, oldDir, inSynced := readAll(synced, p)
+		cur, curDir, inAll := readAll(all, p)
+		if inSynced != inAll && rng.IntN(2) == 0 {
+			inSynced, inAll = inAll, inSynced // the unsynced create or remove is lost
+			if !inAll {
+				continue
+			}
+			cur, curDir = old, oldDir
+		} else if !inAll {
+			continue // removed, and the removal survives
+		}
+		if curDir {
+			if err := crashDir(out, synced, all, p, rng); err != nil {
+				return err
+			}
+			continue
+		}
+		data := cur
+		switch {
+		case !inSynced || oldDir:
+		case len(cur) >= len(old) && string(cur[:len(old)]) == string(old):
+			data = cur[:len(old)+rng.IntN(len(cur)-len(old)+1)] // a torn append
+		case rng.IntN(2) == 0:
+			data = old
+		}
+		f, err := out.Create(p, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(data); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	d, err := out.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		return err
+	}
+	return d.Close()
+}
+
+// readAll reads file p of fs: its contents, whether it is a directory,
+// and whether it exists.
+func readAll(fs vfs.FS, p string) (data []byte, isDir, ok bool) {
+	st, err := fs.Stat(p)
+	if err != nil {
+		return nil, false, false
+	}
+	if st.IsDir() {
+		return nil, true, true
+	}
+	f, err := fs.Open(p)
+	if err != nil {
+		return nil, false, false
+	}
+	defer f.Close()
+	data, err = io.ReadAll(f)
+	if err != nil {
+		return nil, false, false
+	}
+	return data, false, true
 }

@@ -144,7 +144,7 @@ func newFaultEnv(t *testing.T, disk *crashtest.Disk) (*env, *payBooks) {
 func TestCrashKeepsEveryCommittedPayment(t *testing.T) {
 	seed := crashtest.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, seed))
-	disk := crashtest.NewDisk()
+	disk := crashtest.NewDisk(t)
 	e, b := newFaultEnv(t, disk)
 	rounds := 10
 	if testing.Short() {
@@ -200,7 +200,7 @@ func TestEveryDiskOperationOfAPaymentMayFail(t *testing.T) {
 				b.pays["k"] = roles.Payment{From: b.wallets[2], To: to, Amount: 1234, IdempotencyKey: "k"}
 				return e, b
 			}
-			disk := crashtest.NewDisk()
+			disk := crashtest.NewDisk(t)
 			e, b := setup(disk)
 			disk.Count()
 			if _, err := e.pay(b, "k"); err != nil {
@@ -210,7 +210,7 @@ func TestEveryDiskOperationOfAPaymentMayFail(t *testing.T) {
 			t.Logf("%d disk operations: %v", n, disk.Seen())
 			for i := range n {
 				for _, fault := range []error{errorfs.ErrInjected, syscall.ENOSPC} {
-					disk := crashtest.NewDisk()
+					disk := crashtest.NewDisk(t)
 					e, b := setup(disk)
 					before := map[string]uint64{}
 					for _, id := range b.wallets {
@@ -253,7 +253,7 @@ func TestEveryDiskOperationOfAPaymentMayFail(t *testing.T) {
 // refused payment's notes as reserved: Pebble applies a batch to its
 // memtable before its WAL write fails.)
 func TestFullDiskRefusesPaymentsWithUnavailableAndReadsGoOn(t *testing.T) {
-	disk := crashtest.NewDisk()
+	disk := crashtest.NewDisk(t)
 	e, b := newFaultEnv(t, disk)
 	b.pays["out"] = roles.Payment{From: b.wallets[2], To: b.wallets[4], Amount: 300, IdempotencyKey: "out"}
 	b.pays["in"] = roles.Payment{From: b.wallets[4], To: b.wallets[3], Amount: 200, IdempotencyKey: "in"}

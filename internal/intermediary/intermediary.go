@@ -12,10 +12,12 @@ package intermediary
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -52,6 +54,9 @@ type Config struct {
 	// FS is the filesystem under the intermediary's store; nil means the
 	// operating system's. Tests crash it or fail it on purpose.
 	FS vfs.FS
+	// Rand is where wallet keys and IDs come from; nil means crypto/rand.
+	// A simulation passes a seeded generator, so its seed replays the run.
+	Rand io.Reader
 }
 
 // MaxOwnerLen bounds a wallet owner's name in bytes.
@@ -85,6 +90,8 @@ type Intermediary struct {
 
 	outboxMu sync.Mutex // outbox entry updates after a delivery attempt
 
+	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
+
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
 
@@ -115,6 +122,9 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	}
 	if cfg.SettleAfter == 0 {
 		cfg.SettleAfter = 30 * time.Second
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -315,9 +325,17 @@ func (in *Intermediary) walletLock(id string) *sync.Mutex { return &in.walletSta
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-func randomSuffix() (string, error) {
+// random fills b from cfg.Rand.
+func (in *Intermediary) random(b []byte) error {
+	in.randMu.Lock()
+	defer in.randMu.Unlock()
+	_, err := io.ReadFull(in.cfg.Rand, b)
+	return err
+}
+
+func (in *Intermediary) randomSuffix() (string, error) {
 	var b [7]byte // 56 bits; 10 base32 characters use 50 of them
-	if _, err := rand.Read(b[:]); err != nil {
+	if err := in.random(b[:]); err != nil {
 		return "", fmt.Errorf("wallet id: %w", err)
 	}
 	return strings.ToLower(idEncoding.EncodeToString(b[:]))[:10], nil
@@ -341,7 +359,11 @@ func (in *Intermediary) ensureTreasury() error {
 
 // createWallet makes a key and stores the wallet with its lock index.
 func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
-	key, err := crypto.GenerateKey()
+	seed := make([]byte, ed25519.SeedSize)
+	if err := in.random(seed); err != nil {
+		return roles.Wallet{}, fmt.Errorf("wallet key: %w", err)
+	}
+	key, err := crypto.KeyFromSeed(seed)
 	if err != nil {
 		return roles.Wallet{}, err
 	}
@@ -375,7 +397,7 @@ func (in *Intermediary) OpenWallet(ctx context.Context, owner string) (roles.Wal
 		return roles.Wallet{}, errcode.New(errcode.Malformed, "owner: want 1 to %d bytes of text", MaxOwnerLen)
 	}
 	for range 8 {
-		suffix, err := randomSuffix()
+		suffix, err := in.randomSuffix()
 		if err != nil {
 			return roles.Wallet{}, internalErr("open wallet", err)
 		}

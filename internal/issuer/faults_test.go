@@ -2,8 +2,10 @@ package issuer_test
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -113,8 +115,9 @@ func (e *env) check(b *books) {
 
 // randomOp makes one request the seeded generator picks: a proposal, an
 // officer's approval of an open proposal, or a redeem by bank-a of a mint
-// it holds (the same transaction when it is tried again).
-func (e *env) randomOp(rng *rand.Rand, b *books) {
+// it holds (the same transaction when it is tried again). It returns a line
+// saying what it asked and what it was told.
+func (e *env) randomOp(rng *rand.Rand, b *books) string {
 	e.t.Helper()
 	switch k := rng.IntN(10); {
 	case k < 3 || len(b.mints) == 0:
@@ -123,12 +126,15 @@ func (e *env) randomOp(rng *rand.Rand, b *books) {
 		if err == nil {
 			b.mints = append(b.mints, m.ID)
 		}
+		return fmt.Sprintf("propose to %s: %s %s", to, m.ID, errcode.Of(err))
 	case k < 7:
 		id := b.mints[rng.IntN(len(b.mints))]
-		m, err := e.approve(rng.IntN(3), id)
+		officer := rng.IntN(3)
+		m, err := e.approve(officer, id)
 		if err == nil && m.Status == roles.MintCommitted {
 			b.done[id] = true
 		}
+		return fmt.Sprintf("approve %s by %d: %s %s", id, officer, m.Status, errcode.Of(err))
 	default:
 		var held []money.TxID
 		for _, id := range b.mints {
@@ -137,7 +143,7 @@ func (e *env) randomOp(rng *rand.Rand, b *books) {
 			}
 		}
 		if len(held) == 0 {
-			return
+			return "redeem: nothing held"
 		}
 		mid := held[rng.IntN(len(held))]
 		rid, ok := b.redeemOf[mid]
@@ -147,38 +153,58 @@ func (e *env) randomOp(rng *rand.Rand, b *books) {
 			rid = e.net.Network.TxID(tx)
 			b.redeemOf[mid], b.redeems[rid] = rid, tx
 		}
-		if _, err := e.is.Redeem(bankCtx("bank-a"), b.redeems[rid]); err == nil {
+		_, err := e.is.Redeem(bankCtx("bank-a"), b.redeems[rid])
+		if err == nil {
 			b.done[rid] = true
 		}
+		return fmt.Sprintf("redeem %s: %s", rid, errcode.Of(err))
 	}
 }
 
-// The issuer's disk crashes at a random operation (unsynced blocks survive
-// or not, at random) while it proposes, approves and redeems; it restarts
-// on what the crash left. Every mint reported committed and every redeem
-// reported credited survives, nothing is half done, and the reserves agree
-// with what the ledger committed. The seed replays the run: it picks every
-// request, officer, amount and crash point.
-func TestCrashKeepsWhatWasReportedDone(t *testing.T) {
-	seed := crashtest.Seed(t)
+// crashSim proposes, approves and redeems at random while the issuer's
+// disk crashes at a random operation (unsynced blocks survive or not, at
+// random), restarting the issuer on what each crash left and checking its
+// books. Everything comes from seed: keys, nonces, requests, officers,
+// amounts and crash points. It returns the trace of requests and answers.
+func crashSim(t *testing.T, seed uint64, rounds int) []string {
 	rng := rand.New(rand.NewPCG(seed, seed))
-	disk := crashtest.NewDisk()
-	e := newEnvOn(t, disk.FS)
+	disk := crashtest.NewDisk(t)
+	e := newEnvOn(t, disk.FS, seed)
 	b := newBooks()
-	rounds := 12
-	if testing.Short() {
-		rounds = 4
-	}
+	var trace []string
 	for round := range rounds {
 		disk.Arm(-1, nil, rng.IntN(30), rand.New(rand.NewPCG(rng.Uint64(), 0)))
 		for range 8 {
-			e.randomOp(rng, b)
+			trace = append(trace, e.randomOp(rng, b))
 		}
 		crashed := disk.Crashed()
 		disk = disk.Restart()
 		e.restartOn(disk.FS)
-		t.Logf("round %d: crashed mid-request %v; %d mints, %d redeems, %d reported done", round, crashed, len(b.mints), len(b.redeems), len(b.done))
+		trace = append(trace, fmt.Sprintf("round %d: crashed mid-request %v; %d mints, %d redeems, %d reported done", round, crashed, len(b.mints), len(b.redeems), len(b.done)))
 		e.check(b)
+	}
+	return trace
+}
+
+// Every mint reported committed and every redeem reported credited
+// survives a crash of the issuer's disk, nothing is half done, and the
+// reserves agree with what the ledger committed (see crashSim).
+func TestCrashKeepsWhatWasReportedDone(t *testing.T) {
+	rounds := 12
+	if testing.Short() {
+		rounds = 4
+	}
+	trace := crashSim(t, crashtest.Seed(t), rounds)
+	t.Log(trace[len(trace)-1])
+}
+
+// A seed replays the crash simulation: the same requests get the same
+// answers, about the same transactions, with crashes at the same points.
+func TestCrashSimulationReplaysFromItsSeed(t *testing.T) {
+	seed := crashtest.Seed(t)
+	first, second := crashSim(t, seed, 3), crashSim(t, seed, 3)
+	if !slices.Equal(first, second) {
+		t.Fatalf("two runs of one seed differ:\n%s\n---\n%s", strings.Join(first, "\n"), strings.Join(second, "\n"))
 	}
 }
 
@@ -273,8 +299,8 @@ func faultCases() []faultCase {
 func TestEveryDiskOperationOfARequestMayFail(t *testing.T) {
 	for _, c := range faultCases() {
 		t.Run(c.name, func(t *testing.T) {
-			disk := crashtest.NewDisk()
-			e := newEnvOn(t, disk.FS)
+			disk := crashtest.NewDisk(t)
+			e := newEnvOn(t, disk.FS, 0)
 			do := c.setup(e, newBooks())
 			disk.Count()
 			if err := do(); err != nil {
@@ -287,8 +313,8 @@ func TestEveryDiskOperationOfARequestMayFail(t *testing.T) {
 			t.Logf("%d disk operations: %v", n, disk.Seen())
 			for i := range n {
 				for _, fault := range []error{errorfs.ErrInjected, syscall.ENOSPC} {
-					disk := crashtest.NewDisk()
-					e := newEnvOn(t, disk.FS)
+					disk := crashtest.NewDisk(t)
+					e := newEnvOn(t, disk.FS, 0)
 					b := newBooks()
 					do := c.setup(e, b)
 					disk.Arm(i, fault, -1, nil)
@@ -318,8 +344,8 @@ func TestEveryDiskOperationOfARequestMayFail(t *testing.T) {
 // the issuer recovers by a restart once there is space, and what it was
 // asked then completes once.
 func TestFullDiskRefusesWritesWithUnavailableAndReadsGoOn(t *testing.T) {
-	disk := crashtest.NewDisk()
-	e := newEnvOn(t, disk.FS)
+	disk := crashtest.NewDisk(t)
+	e := newEnvOn(t, disk.FS, 0)
 	b := newBooks()
 	m := e.mint("bank-a", 1000)
 	b.mints, b.done[m.ID] = append(b.mints, m.ID), true

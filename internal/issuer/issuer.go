@@ -11,8 +11,10 @@ package issuer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sort"
@@ -46,6 +48,9 @@ type Config struct {
 	// FS is the filesystem under the desk's store; nil means the operating
 	// system's. Tests crash it or fail it on purpose.
 	FS vfs.FS
+	// Rand is where mint nonces come from; nil means crypto/rand. A
+	// simulation passes a seeded generator, so its seed replays the run.
+	Rand io.Reader
 }
 
 // Issuer is the issuance desk. It is safe for concurrent use.
@@ -64,6 +69,8 @@ type Issuer struct {
 	open     map[money.TxID]openProposal // pending and submitting proposals
 	busy     map[money.TxID]bool         // mints and redeems at the ledger right now
 	closed   bool
+
+	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
 
 	deliver sync.Mutex         // serialises deliveries so each runs once at a time
 	bg      context.Context    // the retry loop's context, cancelled by Close
@@ -161,6 +168,9 @@ func validate(cfg *Config, ledger roles.Ledger, dir roles.Directory) error {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
 	}
 	cfg.Logger = cfg.Logger.With("role", "issuer")
 	return nil

@@ -2,9 +2,9 @@ package issuer
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -43,13 +43,13 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 	if lock.Kind != money.LockEd25519 {
 		return roles.Mint{}, errcode.New(errcode.Unavailable, "intermediary %q gave a lock of unknown kind %d", to, lock.Kind)
 	}
-	var nonce [8]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	nonce, err := is.nonce()
+	if err != nil {
 		return roles.Mint{}, errcode.New(errcode.Internal, "mint nonce: %v", err)
 	}
 	tx := &money.Tx{
 		Kind:    money.Mint,
-		Nonce:   binary.BigEndian.Uint64(nonce[:]),
+		Nonce:   nonce,
 		Outputs: []money.Output{{Value: amount, Lock: lock}},
 	}
 	if err := tx.Check(); err != nil {
@@ -93,6 +93,17 @@ func (is *Issuer) canProposeLocked(to string, amount uint64) error {
 		return err
 	}
 	return is.checkReserve(to, amount)
+}
+
+// nonce draws a mint nonce from cfg.Rand.
+func (is *Issuer) nonce() (uint64, error) {
+	is.randMu.Lock()
+	defer is.randMu.Unlock()
+	var b [8]byte
+	if _, err := io.ReadFull(is.cfg.Rand, b[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(b[:]), nil
 }
 
 // usable rejects calls after Close. Caller holds mu.

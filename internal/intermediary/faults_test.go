@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/internal/intermediary"
@@ -73,6 +74,9 @@ func (e *env) pay(b *payBooks, k string) (roles.PaymentResult, error) {
 func (e *env) check(b *payBooks) {
 	e.t.Helper()
 	ctx := context.Background()
+	if err := e.issuer.RetryDeliveries(ctx); err != nil {
+		e.t.Fatalf("issuer: deliver mints: %v", err)
+	}
 	for _, name := range []string{"bank-a", "bank-b"} {
 		if err := e.bank(name).ResolvePending(ctx); err != nil {
 			e.t.Fatalf("%s: settle pending: %v", name, err)
@@ -107,6 +111,17 @@ func (e *env) check(b *payBooks) {
 		}
 	}
 	e.checkConservation(b.wallets...)
+	sup, err := e.issuer.Supply(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var reserves uint64
+	for _, r := range sup.Reserves {
+		reserves += r.Balance
+	}
+	if reserves+sup.LedgerSupply.Outstanding != 2*openingReserve {
+		e.t.Fatalf("reserves %d and outstanding %d do not add up to the opening reserves", reserves, sup.LedgerSupply.Outstanding)
+	}
 	for k, txid := range b.done {
 		if _, err := e.ledger.Tx(ctx, txid); err != nil {
 			e.t.Fatalf("payment %s (%s) was reported committed: %v", k, txid, err)
@@ -137,7 +152,8 @@ func newFaultEnv(t *testing.T, disk *crashtest.Disk, seed uint64) (*env, *payBoo
 }
 
 // paySim pays at random between wallets of both banks, each payment with
-// an idempotency key and some made again with theirs, while bank-a's disk
+// an idempotency key and some made again with theirs, mints to bank-a and
+// redeems from its treasury, while bank-a's disk
 // crashes at a random operation (of what was not synced, what survives is
 // drawn too); bank-a restarts on what each crash left and the books are
 // checked. Everything comes from seed: keys, wallet IDs, payers, payees,
@@ -152,6 +168,22 @@ func paySim(t *testing.T, seed uint64, rounds int) []string {
 	for round := range rounds {
 		disk.Arm(-1, nil, rng.IntN(40), rand.New(rand.NewPCG(rng.Uint64(), 0)))
 		for range 6 {
+			switch rng.IntN(10) {
+			case 0: // the issuer mints to bank-a, delivering into its store
+				m, err := e.issuer.ProposeMint(asIssuer, "bank-a", 1+rng.Uint64N(3000))
+				for _, i := range []int{0, 1} {
+					if err == nil {
+						k := e.net.Officers[i]
+						m, err = e.issuer.ApproveMint(asIssuer, m.ID, k.Public(), k.Sign(crypto.Mint, e.net.Network.ID, m.ID))
+					}
+				}
+				trace = append(trace, fmt.Sprintf("mint to bank-a: %s %s %s", m.ID, m.Status, errcode.Of(err)))
+				continue
+			case 1: // bank-a redeems from its treasury
+				r, err := e.bank("bank-a").Redeem(as("bank-a"), 1+rng.Uint64N(1000))
+				trace = append(trace, fmt.Sprintf("redeem from bank-a: %+v %s", r, errcode.Of(err)))
+				continue
+			}
 			var k string
 			if len(b.pays) > 0 && rng.IntN(4) == 0 {
 				keys := slices.Sorted(maps.Keys(b.pays))
@@ -188,7 +220,18 @@ func TestCrashKeepsEveryCommittedPayment(t *testing.T) {
 		rounds = 3
 	}
 	trace := paySim(t, crashtest.Seed(t), rounds)
-	t.Log(trace[len(trace)-1])
+	mints, redeems, crashes := 0, 0, 0
+	for _, l := range trace {
+		switch {
+		case strings.HasPrefix(l, "mint to bank-a") && strings.Contains(l, " committed "):
+			mints++
+		case strings.HasPrefix(l, "redeem from bank-a") && !strings.Contains(l, "{Intermediary: "):
+			redeems++
+		case strings.Contains(l, "crashed mid-payment true"):
+			crashes++
+		}
+	}
+	t.Logf("%s; %d mints and %d redeems done, %d crashes mid-request", trace[len(trace)-1], mints, redeems, crashes)
 }
 
 // A seed replays the payment simulation: the same payments get the same

@@ -177,11 +177,18 @@ func (d *Disk) Crashed() bool {
 // the crash left it; otherwise what was synced until now (the process
 // died, its unsynced writes with it). The old disk is dead from now on, so
 // the old role can no longer write to it.
-func (d *Disk) Restart() *Disk {
+func (d *Disk) Restart() *Disk { return d.restart(0) }
+
+// RestartKeepingAll is Restart after the process alone died: with no crash
+// armed and come, the new disk holds every write made, synced or not (the
+// operating system still had them), a write whose fsync failed included.
+func (d *Disk) RestartKeepingAll() *Disk { return d.restart(100) }
+
+func (d *Disk) restart(keepPercent int) *Disk {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.crashed == nil {
-		d.crashed = d.mem.CrashClone(vfs.CrashCloneCfg{})
+		d.crashed = d.mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: keepPercent, RNG: rand.New(rand.NewPCG(0, 0))})
 	}
 	d.dead = true
 	return onMem(d.t, d.crashed)

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/crashtest"
+	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -380,6 +381,16 @@ func TestFullDiskRefusesWritesWithUnavailableAndReadsGoOn(t *testing.T) {
 		t.Fatalf("read on a full disk: %+v, %v", got, err)
 	}
 
+	// A restart while the disk is still full is refused.
+	disk = disk.Restart()
+	disk.SetFull(true)
+	e.is.Close()
+	e.is = nil
+	e.cfg.FS = disk.FS
+	if is, err := issuer.Open(e.dir, e.cfg, e.lg, e.directory); err == nil {
+		is.Close()
+		t.Fatal("the issuer opened on a full disk")
+	}
 	disk.SetFull(false)
 	disk = disk.Restart()
 	e.restartOn(disk.FS)

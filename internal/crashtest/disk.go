@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -183,6 +184,28 @@ func (d *Disk) Restart() *Disk { return d.restart(0) }
 // armed and come, the new disk holds every write made, synced or not (the
 // operating system still had them), a write whose fsync failed included.
 func (d *Disk) RestartKeepingAll() *Disk { return d.restart(100) }
+
+// Reboot ends a round of a simulation: the disk the role restarts on, and
+// whether the armed crash came. Without a crash, rng draws whether the
+// machine went down (Restart) or only the process (RestartKeepingAll).
+func (d *Disk) Reboot(rng *rand.Rand) (next *Disk, crashed bool) {
+	crashed = d.Crashed()
+	if keepAll := rng.IntN(2) == 0; !crashed && keepAll {
+		return d.RestartKeepingAll(), false
+	}
+	return d.Restart(), crashed
+}
+
+// Replays runs a simulation twice from one seed and fails t unless the
+// two traces (what it asked and was answered, line by line) are the same:
+// the proof that a printed seed replays a failure.
+func Replays(t testing.TB, seed uint64, sim func(seed uint64) []string) {
+	t.Helper()
+	first, second := sim(seed), sim(seed)
+	if !slices.Equal(first, second) {
+		t.Fatalf("two runs of seed %d differ:\n%s\n---\n%s", seed, strings.Join(first, "\n"), strings.Join(second, "\n"))
+	}
+}
 
 func (d *Disk) restart(keepPercent int) *Disk {
 	d.mu.Lock()

@@ -201,12 +201,8 @@ func paySim(t *testing.T, seed uint64, rounds int) []string {
 			r, err := e.pay(b, k)
 			trace = append(trace, fmt.Sprintf("%s %+v: %s %s", k, b.pays[k], r.TxID, errcode.Of(err)))
 		}
-		crashed := disk.Crashed()
-		if keepAll := rng.IntN(2) == 0; !crashed && keepAll {
-			disk = disk.RestartKeepingAll() // only the process died
-		} else {
-			disk = disk.Restart()
-		}
+		var crashed bool
+		disk, crashed = disk.Reboot(rng)
 		e.openOn("bank-a", disk.FS)
 		trace = append(trace, fmt.Sprintf("round %d: crashed mid-payment %v; %d payments asked, %d reported committed", round, crashed, len(b.pays), len(b.done)))
 		e.check(b)
@@ -242,11 +238,7 @@ func TestCrashKeepsEveryCommittedPayment(t *testing.T) {
 // answers, with the same transactions, and the crashes fall at the same
 // points.
 func TestPaymentSimulationReplaysFromItsSeed(t *testing.T) {
-	seed := crashtest.Seed(t)
-	first, second := paySim(t, seed, 3), paySim(t, seed, 3)
-	if !slices.Equal(first, second) {
-		t.Fatalf("two runs of one seed differ:\n%s\n---\n%s", strings.Join(first, "\n"), strings.Join(second, "\n"))
-	}
+	crashtest.Replays(t, crashtest.Seed(t), func(seed uint64) []string { return paySim(t, seed, 3) })
 }
 
 // For every operation bank-a's disk does during a payment (to a wallet of

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -178,12 +177,8 @@ func crashSim(t *testing.T, seed uint64, rounds int) []string {
 		for range 8 {
 			trace = append(trace, e.randomOp(rng, b))
 		}
-		crashed := disk.Crashed()
-		if keepAll := rng.IntN(2) == 0; !crashed && keepAll {
-			disk = disk.RestartKeepingAll() // only the process died
-		} else {
-			disk = disk.Restart()
-		}
+		var crashed bool
+		disk, crashed = disk.Reboot(rng)
 		e.restartOn(disk.FS)
 		trace = append(trace, fmt.Sprintf("round %d: crashed mid-request %v; %d mints, %d redeems, %d reported done", round, crashed, len(b.mints), len(b.redeems), len(b.done)))
 		e.check(b)
@@ -206,11 +201,7 @@ func TestCrashKeepsWhatWasReportedDone(t *testing.T) {
 // A seed replays the crash simulation: the same requests get the same
 // answers, about the same transactions, with crashes at the same points.
 func TestCrashSimulationReplaysFromItsSeed(t *testing.T) {
-	seed := crashtest.Seed(t)
-	first, second := crashSim(t, seed, 3), crashSim(t, seed, 3)
-	if !slices.Equal(first, second) {
-		t.Fatalf("two runs of one seed differ:\n%s\n---\n%s", strings.Join(first, "\n"), strings.Join(second, "\n"))
-	}
+	crashtest.Replays(t, crashtest.Seed(t), func(seed uint64) []string { return crashSim(t, seed, 3) })
 }
 
 // faultCase is one request made with the disk failing at one of its

@@ -35,6 +35,9 @@ type Options struct {
 // store, as after a crash, once the disk is fixed. Reads keep working; they
 // may show the write that failed. The error that failed the store is
 // wrapped too, so errors.Is(err, syscall.ENOSPC) tells a full disk.
+// (A failure in Pebble's own background work, such as a flush that cannot
+// write its MANIFEST, still panics in Pebble's goroutine and so stops the
+// process, as Pebble means it to: there is no caller to tell.)
 var ErrFailed = errors.New("store failed; reopen it")
 
 // DB is an open store.

@@ -61,7 +61,7 @@ type Disk struct {
 	crashAt int          // crash before the operation with this index; -1 none
 	rng     *rand.Rand   // draws what of the unsynced data survives a crash
 	crashed *vfs.MemFS   // the disk as the crash left it
-	dead    bool         // after a crash every operation fails
+	dead    bool         // after a crash or a restart (see deadErr)
 	seen    []errorfs.Op // operations since Arm, when recording
 	record  bool
 }
@@ -79,7 +79,7 @@ func (d *Disk) maybeError(op errorfs.Op) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.dead {
-		return syscall.EIO
+		return deadErr(op)
 	}
 	if !counted(op.Kind) {
 		if d.full && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
@@ -100,13 +100,27 @@ func (d *Disk) maybeError(op errorfs.Op) error {
 			d.crashed = d.mem.CrashClone(vfs.CrashCloneCfg{})
 		}
 		d.dead = true
-		return syscall.EIO
+		return deadErr(op)
 	}
 	if i == d.failAt {
 		return d.failErr
 	}
 	if d.full && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
 		return syscall.ENOSPC
+	}
+	return nil
+}
+
+// deadErr is what an operation gets from a disk that crashed, or that a
+// role was restarted from: the role left running on it stands for a
+// process that is gone, so it must not commit anything more (the write
+// ahead log fails with EIO), and its background work goes on harmlessly on
+// the old image (anything else succeeds there, out of the restarted role's
+// sight). Failing that background work too would make Pebble stop the test
+// process from a goroutine of the dead role (Fatalf on a MANIFEST write).
+func deadErr(op errorfs.Op) error {
+	if strings.HasSuffix(op.Path, ".log") {
+		return syscall.EIO
 	}
 	return nil
 }
@@ -176,8 +190,8 @@ func (d *Disk) Crashed() bool {
 
 // Restart is the disk a restarted role finds: after a crash, the disk as
 // the crash left it; otherwise what was synced until now (the process
-// died, its unsynced writes with it). The old disk is dead from now on, so
-// the old role can no longer write to it.
+// died, its unsynced writes with it). The old disk is dead from now on
+// (see deadErr), so the old role can no longer commit to it.
 func (d *Disk) Restart() *Disk { return d.restart(0) }
 
 // RestartKeepingAll is Restart after the process alone died: with no crash
@@ -219,10 +233,9 @@ func (d *Disk) restart(keepPercent int) *Disk {
 
 // crashImage is mem as a crash at this moment may leave it: what was
 // synced, and of what was not, drawn from rng (nil: nothing). Visiting
-// names in order, an entry created or removed since its directory was last
-// synced is kept by a coin; a file that only grew keeps a prefix of what it
-// gained (a torn append); a file whose contents were replaced keeps the old
-// or the new contents, whole. Pebble's CrashClone decides the same kind of
+// names in order, a directory keeps all or none of the entry changes made
+// since it was last synced (by a coin), and a file that only grew keeps a
+// prefix of what it gained (a torn append). Pebble's CrashClone decides the same kind of
 // thing, but for a directory's entries in map order, so one seed would not
 // make the same crash twice.
 func crashImage(mem *vfs.MemFS, rng *rand.Rand) (*vfs.MemFS, error) {
@@ -249,17 +262,23 @@ func crashDir(out, synced, all vfs.FS, dir string, rng *rand.Rand) error {
 	if err := out.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	// The directory's entries changed since it was last synced (creates,
+	// removes, renames) survive all or none, in the order a journaling
+	// filesystem keeps them: a rename never outlives the create before it.
+	keepNew := rng.IntN(2) == 0
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		p := out.PathJoin(dir, name)
 		old, oldDir, inSynced := readAll(synced, p)
 		cur, curDir, inAll := readAll(all, p)
-		if inSynced != inAll && rng.IntN(2) == 0 {
-			inSynced, inAll = inAll, inSynced // the unsynced create or remove is lost
-			if !inAll {
-				continue
+		if !keepNew {
+			if !inSynced {
+				continue // created since the sync, and lost
 			}
-			cur, curDir = old, oldDir
-		} else if !inAll {
+			if !inAll || curDir != oldDir || !grew(old, cur) {
+				cur, curDir, inAll = old, oldDir, true // removed or replaced since, and that is lost
+			}
+		}
+		if !inAll {
 			continue // removed, and the removal survives
 		}
 		if curDir {
@@ -269,12 +288,8 @@ func crashDir(out, synced, all vfs.FS, dir string, rng *rand.Rand) error {
 			continue
 		}
 		data := cur
-		switch {
-		case !inSynced || oldDir:
-		case len(cur) >= len(old) && string(cur[:len(old)]) == string(old):
+		if inSynced && !oldDir && grew(old, cur) {
 			data = cur[:len(old)+rng.IntN(len(cur)-len(old)+1)] // a torn append
-		case rng.IntN(2) == 0:
-			data = old
 		}
 		f, err := out.Create(p, vfs.WriteCategoryUnspecified)
 		if err != nil {
@@ -298,6 +313,11 @@ func crashDir(out, synced, all vfs.FS, dir string, rng *rand.Rand) error {
 		return err
 	}
 	return d.Close()
+}
+
+// grew says whether cur is old with more appended.
+func grew(old, cur []byte) bool {
+	return len(cur) >= len(old) && string(cur[:len(old)]) == string(old)
 }
 
 // readAll reads file p of fs: its contents, whether it is a directory,

@@ -2,9 +2,12 @@ package intermediary_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -37,15 +40,24 @@ type env struct {
 	issuer *issuer.Issuer
 	root   string
 
+	seed  uint64 // 0: keys and IDs from crypto/rand
 	mu    sync.Mutex
+	rands map[string]io.Reader // per role, when seeded
 	banks map[string]*intermediary.Intermediary
 	peers map[string]roles.Intermediary // overrides, e.g. an unreachable peer
 }
 
-func newEnv(t *testing.T, names ...string) *env {
+func newEnv(t *testing.T, names ...string) *env { return newSeededEnv(t, 0, names...) }
+
+// newSeededEnv is newEnv with, for a seed other than 0, every key, nonce
+// and wallet ID drawn from the seed, so that the seed replays the run.
+func newSeededEnv(t *testing.T, seed uint64, names ...string) *env {
 	t.Helper()
-	e := &env{t: t, net: ledgertest.New(), root: t.TempDir(),
+	e := &env{t: t, net: ledgertest.New(), root: t.TempDir(), seed: seed, rands: map[string]io.Reader{},
 		banks: map[string]*intermediary.Intermediary{}, peers: map[string]roles.Intermediary{}}
+	if seed != 0 {
+		e.net = ledgertest.NewFromSeed(seed)
+	}
 	cfg := e.net.TestConfig()
 	cfg.Shards = 4
 	cfg.Logger = quiet
@@ -56,7 +68,7 @@ func newEnv(t *testing.T, names ...string) *env {
 	e.ledger = l
 	e.link = &faultyLedger{Ledger: l}
 	icfg := issuer.Config{Network: e.net.Network, MintQuorum: 2, RedeemKey: e.net.RedeemKey,
-		Reserves: map[string]uint64{"bank-a": openingReserve, "bank-b": openingReserve}, Logger: quiet}
+		Reserves: map[string]uint64{"bank-a": openingReserve, "bank-b": openingReserve}, Logger: quiet, Rand: e.rand("issuer")}
 	for _, k := range e.net.Officers {
 		icfg.MintKeys = append(icfg.MintKeys, k.Public())
 	}
@@ -89,7 +101,25 @@ func newEnv(t *testing.T, names ...string) *env {
 }
 
 func (e *env) config(name string) intermediary.Config {
-	return intermediary.Config{Name: name, Network: e.net.Network, RetryInterval: -1, SettleAfter: -1, Logger: quiet}
+	return intermediary.Config{Name: name, Network: e.net.Network, RetryInterval: -1, SettleAfter: -1, Logger: quiet, Rand: e.rand(name)}
+}
+
+// rand is role name's randomness: nil (crypto/rand) unless the env is
+// seeded, else one stream per role drawn from the seed, which goes on
+// across the role's restarts.
+func (e *env) rand(name string) io.Reader {
+	if e.seed == 0 {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.rands[name]
+	if !ok {
+		s := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(name), e.seed))
+		r = mrand.NewChaCha8(s)
+		e.rands[name] = r
+	}
+	return r
 }
 
 func (e *env) directory(name string) (roles.Intermediary, bool) {

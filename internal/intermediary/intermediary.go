@@ -12,16 +12,20 @@ package intermediary
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
@@ -48,6 +52,12 @@ type Config struct {
 	SettleAfter time.Duration
 	// Logger receives the intermediary's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// FS is the filesystem under the intermediary's store; nil means the
+	// operating system's. Tests crash it or fail it on purpose.
+	FS vfs.FS
+	// Rand is where wallet keys and IDs come from; nil means crypto/rand.
+	// A simulation passes a seeded generator, so its seed replays the run.
+	Rand io.Reader
 }
 
 // MaxOwnerLen bounds a wallet owner's name in bytes.
@@ -81,6 +91,8 @@ type Intermediary struct {
 
 	outboxMu sync.Mutex // outbox entry updates after a delivery attempt
 
+	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
+
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
 
@@ -112,11 +124,14 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	if cfg.SettleAfter == 0 {
 		cfg.SettleAfter = 30 * time.Second
 	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := store.Open(dir, store.Options{})
+	db, err := store.Open(dir, store.Options{FS: cfg.FS})
 	if err != nil {
 		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
 	}
@@ -155,13 +170,16 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 // Close stops the background loop, waits for calls in progress and closes
 // the store.
 func (in *Intermediary) Close() error {
-	in.mu.Lock()
-	if in.closed {
-		in.mu.Unlock()
+	first := func() bool {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		was := in.closed
+		in.closed = true
+		return !was
+	}()
+	if !first {
 		return nil
 	}
-	in.closed = true
-	in.mu.Unlock()
 	in.stop()
 	<-in.done
 	in.active.Wait()
@@ -260,7 +278,13 @@ func (in *Intermediary) ownWallet(id string) error {
 	return nil
 }
 
+// internalErr answers a failure of the intermediary itself, its store's
+// among them: internal, or unavailable when the disk is full (retry once
+// there is space).
 func internalErr(what string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return errcode.New(errcode.Unavailable, "%s: %v", what, err)
+	}
 	return errcode.New(errcode.Internal, "%s: %v", what, err)
 }
 
@@ -302,9 +326,17 @@ func (in *Intermediary) walletLock(id string) *sync.Mutex { return &in.walletSta
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-func randomSuffix() (string, error) {
+// random fills b from cfg.Rand.
+func (in *Intermediary) random(b []byte) error {
+	in.randMu.Lock()
+	defer in.randMu.Unlock()
+	_, err := io.ReadFull(in.cfg.Rand, b)
+	return err
+}
+
+func (in *Intermediary) randomSuffix() (string, error) {
 	var b [7]byte // 56 bits; 10 base32 characters use 50 of them
-	if _, err := rand.Read(b[:]); err != nil {
+	if err := in.random(b[:]); err != nil {
 		return "", fmt.Errorf("wallet id: %w", err)
 	}
 	return strings.ToLower(idEncoding.EncodeToString(b[:]))[:10], nil
@@ -328,7 +360,11 @@ func (in *Intermediary) ensureTreasury() error {
 
 // createWallet makes a key and stores the wallet with its lock index.
 func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
-	key, err := crypto.GenerateKey()
+	seed := make([]byte, ed25519.SeedSize)
+	if err := in.random(seed); err != nil {
+		return roles.Wallet{}, fmt.Errorf("wallet key: %w", err)
+	}
+	key, err := crypto.KeyFromSeed(seed)
 	if err != nil {
 		return roles.Wallet{}, err
 	}
@@ -362,32 +398,35 @@ func (in *Intermediary) OpenWallet(ctx context.Context, owner string) (roles.Wal
 		return roles.Wallet{}, errcode.New(errcode.Malformed, "owner: want 1 to %d bytes of UTF-8 text", MaxOwnerLen)
 	}
 	for range 8 {
-		suffix, err := randomSuffix()
+		suffix, err := in.randomSuffix()
 		if err != nil {
 			return roles.Wallet{}, internalErr("open wallet", err)
 		}
-		id := in.cfg.Name + "." + suffix
-		// Hold the wallet's lock so two opens never race for one ID.
-		m := in.walletLock(id)
-		m.Lock()
-		exists, err := in.db.Has(walletKey(id))
+		w, ok, err := in.createIfFree(in.cfg.Name+"."+suffix, owner)
 		if err != nil {
-			m.Unlock()
 			return roles.Wallet{}, internalErr("open wallet", err)
 		}
-		if exists {
-			m.Unlock()
+		if !ok {
 			continue
 		}
-		w, err := in.createWallet(id, owner)
-		m.Unlock()
-		if err != nil {
-			return roles.Wallet{}, internalErr("open wallet", err)
-		}
-		in.log.Info("wallet opened", "wallet", id)
+		in.log.Info("wallet opened", "wallet", w.ID)
 		return w, nil
 	}
 	return roles.Wallet{}, errcode.New(errcode.Internal, "open wallet: no free wallet id")
+}
+
+// createIfFree creates wallet id unless it exists (ok false), holding the
+// wallet's lock so two opens never race for one ID.
+func (in *Intermediary) createIfFree(id, owner string) (w roles.Wallet, ok bool, err error) {
+	m := in.walletLock(id)
+	m.Lock()
+	defer m.Unlock()
+	exists, err := in.db.Has(walletKey(id))
+	if err != nil || exists {
+		return roles.Wallet{}, false, err
+	}
+	w, err = in.createWallet(id, owner)
+	return w, err == nil, err
 }
 
 // loadWallet reads a wallet record; errcode.NotFound when absent.

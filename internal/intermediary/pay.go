@@ -285,20 +285,23 @@ type idemLock struct {
 
 // lockIdem waits until no other attempt with key runs, or ctx ends.
 func (in *Intermediary) lockIdem(ctx context.Context, key string) (unlock func(), err error) {
-	in.idemMu.Lock()
-	l := in.idemLocks[key]
-	if l == nil {
-		l = &idemLock{ch: make(chan struct{}, 1)}
-		in.idemLocks[key] = l
-	}
-	l.refs++
-	in.idemMu.Unlock()
+	l := func() *idemLock {
+		in.idemMu.Lock()
+		defer in.idemMu.Unlock()
+		l := in.idemLocks[key]
+		if l == nil {
+			l = &idemLock{ch: make(chan struct{}, 1)}
+			in.idemLocks[key] = l
+		}
+		l.refs++
+		return l
+	}()
 	release := func() {
 		in.idemMu.Lock()
+		defer in.idemMu.Unlock()
 		if l.refs--; l.refs == 0 {
 			delete(in.idemLocks, key)
 		}
-		in.idemMu.Unlock()
 	}
 	select {
 	case l.ch <- struct{}{}:
@@ -567,9 +570,9 @@ func selectNotes(notes []noteRec, amount uint64, cur money.Currency) ([]money.No
 func (in *Intermediary) takeoff(txid money.TxID, wallet string) {
 	ws := in.walletState(wallet)
 	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
 	in.inflight[txid] = wallet
 	ws.inflight++
-	in.walletMu.Unlock()
 }
 
 // landed ends what takeoff began and wakes payments waiting on the wallet.

@@ -21,24 +21,9 @@ const deliverTimeout = 30 * time.Second
 // them. The background loop calls it periodically; tests and operators may
 // call it at will.
 func (is *Issuer) RetryDeliveries(ctx context.Context) error {
-	is.mu.Lock()
-	if err := is.usable(); err != nil {
-		is.mu.Unlock()
-		return err
-	}
-	var ids []money.TxID
-	err := is.db.Scan(prefOutbox, nil, func(k, _ []byte) error {
-		var id money.TxID
-		if len(k) != len(prefOutbox)+len(id) {
-			return fmt.Errorf("bad outbox key %x", k)
-		}
-		copy(id[:], k[len(prefOutbox):])
-		ids = append(ids, id)
-		return nil
-	})
-	is.mu.Unlock()
+	ids, err := is.outbox()
 	if err != nil {
-		return errcode.New(errcode.Internal, "read outbox: %v", err)
+		return err
 	}
 	var errs []error
 	for _, id := range ids {
@@ -52,6 +37,29 @@ func (is *Issuer) RetryDeliveries(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// outbox lists the committed mints still to deliver.
+func (is *Issuer) outbox() ([]money.TxID, error) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if err := is.usable(); err != nil {
+		return nil, err
+	}
+	var ids []money.TxID
+	err := is.db.Scan(prefOutbox, nil, func(k, _ []byte) error {
+		var id money.TxID
+		if len(k) != len(prefOutbox)+len(id) {
+			return fmt.Errorf("bad outbox key %x", k)
+		}
+		copy(id[:], k[len(prefOutbox):])
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		return nil, errcode.New(errcode.Internal, "read outbox: %v", err)
+	}
+	return ids, nil
 }
 
 // Undelivered reports how many committed mints wait in the outbox.
@@ -74,23 +82,9 @@ func (is *Issuer) deliverOne(ctx context.Context, id money.TxID) error {
 	is.deliver.Lock()
 	defer is.deliver.Unlock()
 
-	is.mu.Lock()
-	if err := is.usable(); err != nil {
-		is.mu.Unlock()
-		return err
-	}
-	to, err := is.db.Get(key(prefOutbox, id[:]))
-	if errors.Is(err, store.ErrNotFound) {
-		is.mu.Unlock()
-		return nil // already delivered
-	}
-	var p *proposal
-	if err == nil {
-		p, err = is.getProposal(id)
-	}
-	is.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("read outbox: %w", err)
+	to, p, err := is.toDeliver(id)
+	if err != nil || p == nil {
+		return err // nil, nil: already delivered
 	}
 	tx, err := txOf(id, p)
 	if err != nil {
@@ -115,8 +109,30 @@ func (is *Issuer) deliverOne(ctx context.Context, id money.TxID) error {
 	b := is.db.NewBatch()
 	b.Delete(key(prefOutbox, id[:]))
 	if err := b.Commit(true); err != nil {
-		return errcode.New(errcode.Internal, "clear outbox: %v", err)
+		return storeErr(err, "clear outbox")
 	}
 	is.log.Info("mint delivered", "id", id, "to", string(to))
 	return nil
+}
+
+// toDeliver reads the outbox entry of mint id (the intermediary it pays)
+// and its proposal; a nil proposal and no error when it is delivered.
+func (is *Issuer) toDeliver(id money.TxID) ([]byte, *proposal, error) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if err := is.usable(); err != nil {
+		return nil, nil, err
+	}
+	to, err := is.db.Get(key(prefOutbox, id[:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read outbox: %w", err)
+	}
+	p, err := is.getProposal(id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return to, p, nil
 }

@@ -2,12 +2,17 @@ package issuer_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/issuer"
@@ -40,8 +45,8 @@ type bank struct {
 	calls     int                      // Deliver calls, including failed and repeated ones
 }
 
-func newBank(name string, l roles.Ledger) *bank {
-	return &bank{name: name, treasury: ledgertest.MustKey(), ledger: l, delivered: map[money.TxID]*money.Tx{}}
+func newBank(name string, l roles.Ledger, treasury *crypto.PrivateKey) *bank {
+	return &bank{name: name, treasury: treasury, ledger: l, delivered: map[money.TxID]*money.Tx{}}
 }
 
 var errNotHere = errcode.New(errcode.Unavailable, "not implemented by the test bank")
@@ -120,9 +125,21 @@ type env struct {
 
 const openingA, openingB = 1_000_000, 50_000
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, nil, 0) }
+
+// newEnvOn is newEnv with the issuer's store on fs (nil: the OS) and, with
+// a seed other than 0, every key and mint nonce drawn from the seed, so
+// that the seed replays the run.
+func newEnvOn(t *testing.T, fs vfs.FS, seed uint64) *env {
 	t.Helper()
 	n := ledgertest.New()
+	var rnd io.Reader = rand.Reader
+	if seed != 0 {
+		n = ledgertest.NewFromSeed(seed)
+		var s [32]byte
+		binary.BigEndian.PutUint64(s[:], seed)
+		rnd = mrand.NewChaCha8(s)
+	}
 	l, err := ledger.Open(t.TempDir(), n.TestConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +147,15 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { l.Close() })
 	e := &env{t: t, net: n, ledger: l, lg: l, dir: t.TempDir(), banks: map[string]*bank{}}
 	for _, name := range []string{"bank-a", "bank-b"} {
-		e.banks[name] = newBank(name, l)
+		var ks [32]byte
+		if _, err := io.ReadFull(rnd, ks[:]); err != nil {
+			t.Fatal(err)
+		}
+		k, err := crypto.KeyFromSeed(ks[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.banks[name] = newBank(name, l, k)
 	}
 	e.cfg = issuer.Config{
 		Network:    n.Network,
@@ -139,6 +164,8 @@ func newEnv(t *testing.T) *env {
 		Reserves:   map[string]uint64{"bank-a": openingA, "bank-b": openingB},
 		RetryEvery: time.Hour, // tests drive retries themselves
 		Logger:     slog.New(slog.DiscardHandler),
+		FS:         fs,
+		Rand:       rnd,
 	}
 	for _, k := range n.Officers {
 		e.cfg.MintKeys = append(e.cfg.MintKeys, k.Public())

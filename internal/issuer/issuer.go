@@ -11,14 +11,17 @@ package issuer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
@@ -42,6 +45,12 @@ type Config struct {
 	RetryEvery time.Duration
 	// Logger receives the desk's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// FS is the filesystem under the desk's store; nil means the operating
+	// system's. Tests crash it or fail it on purpose.
+	FS vfs.FS
+	// Rand is where mint nonces come from; nil means crypto/rand. A
+	// simulation passes a seeded generator, so its seed replays the run.
+	Rand io.Reader
 }
 
 // Issuer is the issuance desk. It is safe for concurrent use.
@@ -60,6 +69,8 @@ type Issuer struct {
 	open     map[money.TxID]openProposal // pending and submitting proposals
 	busy     map[money.TxID]bool         // mints and redeems at the ledger right now
 	closed   bool
+
+	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
 
 	deliver sync.Mutex         // serialises deliveries so each runs once at a time
 	bg      context.Context    // the retry loop's context, cancelled by Close
@@ -111,7 +122,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries roles.Dire
 	if err != nil {
 		return fail(err)
 	}
-	if is.db, err = store.Open(dir, store.Options{CacheBytes: 8 << 20}); err != nil {
+	if is.db, err = store.Open(dir, store.Options{CacheBytes: 8 << 20, FS: cfg.FS}); err != nil {
 		return fail(err)
 	}
 	if err := is.load(); err != nil {
@@ -158,6 +169,9 @@ func validate(cfg *Config, ledger roles.Ledger, dir roles.Directory) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
 	cfg.Logger = cfg.Logger.With("role", "issuer")
 	return nil
 }
@@ -189,13 +203,16 @@ func (is *Issuer) checkLedger(ctx context.Context) error {
 // Close stops the retry loop and closes the store. Undelivered mints stay in
 // the outbox for the next Open.
 func (is *Issuer) Close() error {
-	is.mu.Lock()
-	if is.closed {
-		is.mu.Unlock()
+	first := func() bool {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		was := is.closed
+		is.closed = true
+		return !was
+	}()
+	if !first {
 		return nil
 	}
-	is.closed = true
-	is.mu.Unlock()
 	is.cancel()
 	<-is.done
 	is.deliver.Lock() // wait for a delivery in flight
@@ -248,11 +265,13 @@ func (is *Issuer) Supply(ctx context.Context) (roles.Supply, error) {
 		return roles.Supply{}, fmt.Errorf("supply: %w", err)
 	}
 	s := roles.Supply{LedgerSupply: ls, Currency: is.cfg.Network.Currency}
-	is.mu.Lock()
-	for name, bal := range is.reserves {
-		s.Reserves = append(s.Reserves, roles.Reserve{Intermediary: name, Balance: bal})
-	}
-	is.mu.Unlock()
+	func() {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		for name, bal := range is.reserves {
+			s.Reserves = append(s.Reserves, roles.Reserve{Intermediary: name, Balance: bal})
+		}
+	}()
 	sort.Slice(s.Reserves, func(i, j int) bool { return s.Reserves[i].Intermediary < s.Reserves[j].Intermediary })
 	return s, nil
 }

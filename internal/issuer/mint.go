@@ -2,9 +2,9 @@ package issuer
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -28,13 +28,7 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 	if amount == 0 {
 		return roles.Mint{}, errcode.New(errcode.Malformed, "mint amount must be more than zero")
 	}
-	is.mu.Lock()
-	err := is.usable()
-	if err == nil {
-		err = is.checkReserve(to, amount)
-	}
-	is.mu.Unlock()
-	if err != nil {
+	if err := is.canPropose(to, amount); err != nil {
 		return roles.Mint{}, err
 	}
 
@@ -49,13 +43,13 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 	if lock.Kind != money.LockEd25519 {
 		return roles.Mint{}, errcode.New(errcode.Unavailable, "intermediary %q gave a lock of unknown kind %d", to, lock.Kind)
 	}
-	var nonce [8]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	nonce, err := is.nonce()
+	if err != nil {
 		return roles.Mint{}, errcode.New(errcode.Internal, "mint nonce: %v", err)
 	}
 	tx := &money.Tx{
 		Kind:    money.Mint,
-		Nonce:   binary.BigEndian.Uint64(nonce[:]),
+		Nonce:   nonce,
 		Outputs: []money.Output{{Value: amount, Lock: lock}},
 	}
 	if err := tx.Check(); err != nil {
@@ -70,11 +64,8 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return roles.Mint{}, err
-	}
 	// Another proposal may have taken the reserve while we asked for the lock.
-	if err := is.checkReserve(to, amount); err != nil {
+	if err := is.canProposeLocked(to, amount); err != nil {
 		return roles.Mint{}, err
 	}
 	if has, err := is.db.Has(key(prefProp, id[:])); err != nil {
@@ -87,6 +78,32 @@ func (is *Issuer) ProposeMint(ctx context.Context, to string, amount uint64) (ro
 	}
 	is.log.Info("mint proposed", "id", id, "to", to, "amount", is.cfg.Network.Currency.Format(amount))
 	return is.view(id, p)
+}
+
+// canPropose says whether a mint of amount to `to` may be proposed now.
+func (is *Issuer) canPropose(to string, amount uint64) error {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.canProposeLocked(to, amount)
+}
+
+// canProposeLocked is canPropose for a caller that holds mu.
+func (is *Issuer) canProposeLocked(to string, amount uint64) error {
+	if err := is.usable(); err != nil {
+		return err
+	}
+	return is.checkReserve(to, amount)
+}
+
+// nonce draws a mint nonce from cfg.Rand.
+func (is *Issuer) nonce() (uint64, error) {
+	is.randMu.Lock()
+	defer is.randMu.Unlock()
+	var b [8]byte
+	if _, err := io.ReadFull(is.cfg.Rand, b[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(b[:]), nil
 }
 
 // usable rejects calls after Close. Caller holds mu.
@@ -152,80 +169,54 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 	if err := requireIssuer(ctx); err != nil {
 		return roles.Mint{}, err
 	}
-	is.mu.Lock()
-	if err := is.usable(); err != nil {
-		is.mu.Unlock()
-		return roles.Mint{}, err
-	}
-	p, err := is.getProposal(id)
-	if err != nil {
-		is.mu.Unlock()
-		return roles.Mint{}, err
-	}
-	if p.Status != roles.MintPending || is.inflight(id) {
-		is.mu.Unlock()
-		return roles.Mint{}, errcode.New(errcode.Conflict, "mint %s is %s, not pending", id, p.Status)
-	}
-	if !is.mkeys[k] {
-		is.mu.Unlock()
-		return roles.Mint{}, errcode.New(errcode.Unauthorized, "key %s is not a mint officer key", k)
-	}
-	already := slices.ContainsFunc(p.Approvals, func(a approval) bool { return a.Key == k })
-	resubmit := len(p.Approvals) >= is.cfg.MintQuorum
-	if already && !resubmit {
-		is.mu.Unlock()
-		return roles.Mint{}, errcode.New(errcode.Conflict, "key %s already approved mint %s", k, id)
-	}
-	if !crypto.Verify(k, crypto.Mint, is.cfg.Network.ID, id, sig) {
-		is.mu.Unlock()
-		return roles.Mint{}, errcode.New(errcode.BadSignature, "approval of mint %s by %s does not verify", id, k)
-	}
-	if !already && len(p.Approvals) < money.MaxAuth {
-		p.Approvals = append(p.Approvals, approval{Key: k, Sig: sig[:]})
-	}
-	if len(p.Approvals) < is.cfg.MintQuorum {
-		err := is.saveProposal(id, p)
-		is.mu.Unlock()
-		if err != nil {
-			return roles.Mint{}, err
+	// Verified before the lock: the signature is over id alone, so no
+	// state is needed, and no other approval waits for an Ed25519 check.
+	// decideApproval still reports a bad one only after the checks that
+	// come first, so the answers are as they always were.
+	signer := approver{key: k, sig: sig, officer: is.mkeys[k], verified: crypto.Verify(k, crypto.Mint, is.cfg.Network.ID, id, sig)}
+
+	p, step, err := func() (*proposal, approvalStep, error) {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		if err := is.usable(); err != nil {
+			return nil, 0, err
 		}
-		is.log.Info("mint approved", "id", id, "by", k, "approvals", len(p.Approvals), "quorum", is.cfg.MintQuorum)
-		return is.view(id, p)
+		p, err := is.getProposal(id)
+		if err != nil {
+			return nil, 0, err
+		}
+		step, err := decideApproval(id, p, is.inflight(id), signer, is.cfg.MintQuorum, is.reserves[p.To], is.cfg.Network.Currency)
+		if err != nil {
+			return nil, 0, err
+		}
+		// The decision is recorded before the lock is let go: the next
+		// approval must decide on the state this one leaves.
+		if err := is.saveProposal(id, p); err != nil {
+			return nil, 0, err
+		}
+		if step == stepSubmit {
+			is.setInflight(id, true)
+		}
+		return p, step, nil
+	}()
+	if err != nil {
+		return roles.Mint{}, err
 	}
 
-	// Quorum: the reserve must still cover the mint.
-	if bal := is.reserves[p.To]; p.Amount > bal {
-		cur := is.cfg.Network.Currency
-		p.Status = roles.MintRejected
-		p.Reason = fmt.Sprintf("reserve of %s is %s, less than %s", p.To, cur.Format(bal), cur.Format(p.Amount))
-		err := is.saveProposal(id, p)
-		is.mu.Unlock()
-		if err != nil {
-			return roles.Mint{}, err
-		}
+	switch step {
+	case stepRecord:
+		is.log.Info("mint approved", "id", id, "by", k, "approvals", len(p.Approvals), "quorum", is.cfg.MintQuorum)
+		return is.view(id, p)
+	case stepReject:
 		is.log.Warn("mint rejected", "id", id, "reason", p.Reason)
 		return roles.Mint{}, errcode.New(errcode.InsufficientFunds, "mint %s: %s", id, p.Reason)
 	}
+	is.log.Info("mint quorum reached, submitting", "id", id, "approvals", len(p.Approvals))
 	tx, err := txOf(id, p)
 	if err != nil {
-		is.mu.Unlock()
+		is.backToPending(id)
 		return roles.Mint{}, err
 	}
-	tx.Auth = authOf(p.Approvals)
-	if p.Tx, err = tx.MarshalBinary(); err != nil {
-		is.mu.Unlock()
-		return roles.Mint{}, errcode.New(errcode.Internal, "encode mint %s: %v", id, err)
-	}
-	// Persist the intent first: after a crash, Open asks the ledger.
-	p.Status = statusSubmitting
-	if err := is.saveProposal(id, p); err != nil {
-		is.mu.Unlock()
-		return roles.Mint{}, err
-	}
-	is.setInflight(id, true)
-	is.mu.Unlock()
-	is.log.Info("mint quorum reached, submitting", "id", id, "approvals", len(p.Approvals))
-
 	m, err := is.submitMint(ctx, id, tx)
 	if err != nil {
 		return m, err
@@ -234,6 +225,68 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 		is.log.Warn("mint committed but not delivered yet; will retry", "id", id, "to", m.To, "err", derr)
 	}
 	return m, nil
+}
+
+// approver is one officer's approval as it arrived, checked outside the
+// lock: whether the key is an officer's and whether the signature verifies.
+type approver struct {
+	key      crypto.PublicKey
+	sig      money.Sig
+	officer  bool
+	verified bool
+}
+
+// approvalStep is what an approval leads to.
+type approvalStep int
+
+const (
+	stepRecord approvalStep = iota // below the quorum: the approval is recorded
+	stepReject                     // the quorum is reached but the reserve no longer covers the mint
+	stepSubmit                     // the quorum is reached: the signed mint goes to the ledger
+)
+
+// decideApproval is ApproveMint's decision, a pure function of the stored
+// proposal p, whether it is at the ledger right now (busy), the approval,
+// the quorum and the reserve of the intermediary the mint pays. It returns
+// a rejection, or the step and p as it must be saved: with the approval
+// added, rejected with its reason, or submitting with its Auth set.
+func decideApproval(id money.TxID, p *proposal, busy bool, a approver, quorum int, reserve uint64, cur money.Currency) (approvalStep, error) {
+	if p.Status != roles.MintPending || busy {
+		return 0, errcode.New(errcode.Conflict, "mint %s is %s, not pending", id, p.Status)
+	}
+	if !a.officer {
+		return 0, errcode.New(errcode.Unauthorized, "key %s is not a mint officer key", a.key)
+	}
+	already := slices.ContainsFunc(p.Approvals, func(x approval) bool { return x.Key == a.key })
+	resubmit := len(p.Approvals) >= quorum
+	if already && !resubmit {
+		return 0, errcode.New(errcode.Conflict, "key %s already approved mint %s", a.key, id)
+	}
+	if !a.verified {
+		return 0, errcode.New(errcode.BadSignature, "approval of mint %s by %s does not verify", id, a.key)
+	}
+	if !already && len(p.Approvals) < money.MaxAuth {
+		p.Approvals = append(p.Approvals, approval{Key: a.key, Sig: slices.Clone(a.sig[:])})
+	}
+	if len(p.Approvals) < quorum {
+		return stepRecord, nil
+	}
+	if p.Amount > reserve {
+		p.Status = roles.MintRejected
+		p.Reason = fmt.Sprintf("reserve of %s is %s, less than %s", p.To, cur.Format(reserve), cur.Format(p.Amount))
+		return stepReject, nil
+	}
+	tx, err := txOf(id, p)
+	if err != nil {
+		return 0, err
+	}
+	tx.Auth = authOf(p.Approvals)
+	if p.Tx, err = tx.MarshalBinary(); err != nil {
+		return 0, errcode.New(errcode.Internal, "encode mint %s: %v", id, err)
+	}
+	// The intent is saved first: after a crash, Open asks the ledger.
+	p.Status = statusSubmitting
+	return stepSubmit, nil
 }
 
 func (is *Issuer) inflight(id money.TxID) bool { return is.busy[id] }
@@ -264,9 +317,7 @@ func (is *Issuer) submitMint(ctx context.Context, id money.TxID, tx *money.Tx) (
 		cancel()
 		switch {
 		case lerr != nil:
-			is.mu.Lock()
-			is.setInflight(id, false) // left submitting: the retry loop asks again
-			is.mu.Unlock()
+			is.release(id) // left submitting: the retry loop asks again
 			is.log.Warn("mint outcome unknown; will ask the ledger again", "id", id, "submit", err, "lookup", lerr)
 			return roles.Mint{}, errcode.New(errcode.Unavailable, "mint %s: outcome unknown, it will be reconciled with the ledger: %v", id, err)
 		case found:
@@ -346,7 +397,7 @@ func (is *Issuer) finishMint(id money.TxID, rc roles.Receipt) (roles.Mint, error
 	b.Set(key(prefReserv, []byte(p.To)), encodeU64(bal-p.Amount))
 	b.Set(key(prefOutbox, id[:]), []byte(p.To))
 	if err := b.Commit(true); err != nil {
-		return roles.Mint{}, errcode.New(errcode.Internal, "record mint %s: %v", id, err)
+		return roles.Mint{}, storeErr(err, "record mint %s", id)
 	}
 	is.reserves[p.To] = bal - p.Amount
 	delete(is.open, id)

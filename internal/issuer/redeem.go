@@ -40,45 +40,42 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 	}}
 	rec := redemption{Intermediary: caller.Name, Amount: amount}
 
-	is.mu.Lock()
-	if err := is.usable(); err != nil {
-		is.mu.Unlock()
-		return roles.Redemption{}, err
-	}
-	if _, ok := is.reserves[caller.Name]; !ok {
-		is.mu.Unlock()
-		return roles.Redemption{}, errcode.Forbidden("%q has no reserve account", caller.Name)
-	}
-	done, err := is.getRedemption(prefRedeem, id)
-	if err == nil && done == nil {
-		var pending *redemption
-		pending, err = is.getRedemption(prefIntent, id)
-		if err == nil && pending != nil && pending.Intermediary != caller.Name {
-			err = errcode.Forbidden("redeem %s was submitted by another intermediary", id)
+	done, err := func() (*redemption, error) {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		if err := is.usable(); err != nil {
+			return nil, err
 		}
-	}
+		_, hasReserve := is.reserves[caller.Name]
+		var done, pending *redemption
+		var err error
+		if hasReserve {
+			done, err = is.getRedemption(prefRedeem, id)
+			if err == nil && done == nil {
+				pending, err = is.getRedemption(prefIntent, id)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		submit, err := decideRedeem(id, caller.Name, hasReserve, done, pending, is.busy[id])
+		if err != nil || !submit {
+			return done, err
+		}
+		// The intent is saved first, under the lock that decided it:
+		// after a crash, Open asks the ledger.
+		if err := is.putIntent(id, &rec); err != nil {
+			return nil, err
+		}
+		is.busy[id] = true
+		return nil, nil
+	}()
 	if err != nil {
-		is.mu.Unlock()
 		return roles.Redemption{}, err
 	}
 	if done != nil {
-		is.mu.Unlock()
-		if done.Intermediary != caller.Name {
-			return roles.Redemption{}, errcode.Forbidden("redeem %s was credited to another intermediary", id)
-		}
 		return done.outcome(), nil
 	}
-	if is.busy[id] {
-		is.mu.Unlock()
-		return roles.Redemption{}, errcode.New(errcode.Conflict, "redeem %s is already being submitted", id)
-	}
-	// Persist the intent first: after a crash, Open asks the ledger.
-	if err := is.putIntent(id, &rec); err != nil {
-		is.mu.Unlock()
-		return roles.Redemption{}, err
-	}
-	is.busy[id] = true
-	is.mu.Unlock()
 
 	rc, err := is.ledger.Submit(ctx, &rtx)
 	if err == nil {
@@ -90,9 +87,7 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 		found, rc, lerr := is.lookupTx(lctx, id)
 		cancel()
 		if lerr != nil {
-			is.mu.Lock()
-			delete(is.busy, id) // the intent stays: the retry loop asks again
-			is.mu.Unlock()
+			is.release(id) // the intent stays: the retry loop asks again
 			is.log.Warn("redeem outcome unknown; will ask the ledger again", "id", id, "submit", err, "lookup", lerr)
 			return roles.Redemption{}, err
 		}
@@ -104,6 +99,27 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 	is.dropIntent(id)
 	is.log.Info("ledger rejected redeem", "id", id, "intermediary", caller.Name, "err", err)
 	return roles.Redemption{}, err
+}
+
+// decideRedeem is Redeem's decision, a pure function of the caller, whether
+// it has a reserve account, the redemption already credited (done) or
+// already at the ledger (pending) under this txid, and whether it is being
+// submitted right now (busy): a rejection, the first outcome again (submit
+// false, no error: answer done), or submit.
+func decideRedeem(id money.TxID, caller string, hasReserve bool, done, pending *redemption, busy bool) (submit bool, err error) {
+	switch {
+	case !hasReserve:
+		return false, errcode.Forbidden("%q has no reserve account", caller)
+	case done != nil && done.Intermediary != caller:
+		return false, errcode.Forbidden("redeem %s was credited to another intermediary", id)
+	case done != nil:
+		return false, nil
+	case pending != nil && pending.Intermediary != caller:
+		return false, errcode.Forbidden("redeem %s was submitted by another intermediary", id)
+	case busy:
+		return false, errcode.New(errcode.Conflict, "redeem %s is already being submitted", id)
+	}
+	return true, nil
 }
 
 func (r *redemption) outcome() roles.Redemption {
@@ -123,7 +139,7 @@ func (is *Issuer) putIntent(id money.TxID, r *redemption) error {
 	b := is.db.NewBatch()
 	b.Set(key(prefIntent, id[:]), v)
 	if err := b.Commit(true); err != nil {
-		return errcode.New(errcode.Internal, "record redeem %s: %v", id, err)
+		return storeErr(err, "record redeem %s", id)
 	}
 	return nil
 }
@@ -182,7 +198,7 @@ func (is *Issuer) credit(id money.TxID, rc roles.Receipt) (roles.Redemption, err
 	b.Set(key(prefRedeem, id[:]), v)
 	b.Set(key(prefReserv, []byte(r.Intermediary)), encodeU64(bal))
 	if err := b.Commit(true); err != nil {
-		return roles.Redemption{}, errcode.New(errcode.Internal, "credit redeem %s: %v", id, err)
+		return roles.Redemption{}, storeErr(err, "credit redeem %s", id)
 	}
 	is.reserves[r.Intermediary] = bal
 	cur := is.cfg.Network.Currency
@@ -195,49 +211,7 @@ func (is *Issuer) credit(id money.TxID, rc roles.Receipt) (roles.Redemption, err
 // left undecided: committed ones are finished (once), the others are
 // returned to pending (mints) or forgotten (redeems).
 func (is *Issuer) reconcileAll(ctx context.Context) {
-	is.mu.Lock()
-	if is.closed {
-		is.mu.Unlock()
-		return
-	}
-	var mints []money.TxID
-	for id := range is.open {
-		if is.busy[id] {
-			continue
-		}
-		p, err := is.getProposal(id)
-		if err != nil {
-			is.log.Error("read open proposal", "id", id, "err", err)
-			continue
-		}
-		// A pending proposal with a full quorum was submitted before.
-		if p.Status == statusSubmitting || len(p.Approvals) >= is.cfg.MintQuorum {
-			mints = append(mints, id)
-		}
-	}
-	var redeems []money.TxID
-	err := is.db.Scan(prefIntent, nil, func(k, _ []byte) error {
-		var id money.TxID
-		if len(k) != len(prefIntent)+len(id) {
-			return fmt.Errorf("bad redeem intent key %x", k)
-		}
-		copy(id[:], k[len(prefIntent):])
-		if !is.busy[id] {
-			redeems = append(redeems, id)
-		}
-		return nil
-	})
-	for _, id := range mints {
-		is.busy[id] = true
-	}
-	for _, id := range redeems {
-		is.busy[id] = true
-	}
-	is.mu.Unlock()
-	if err != nil {
-		is.log.Error("read redeem intents", "err", err)
-	}
-
+	mints, redeems := is.takeUndecided()
 	for _, id := range mints {
 		found, rc, err := is.lookupTx(ctx, id)
 		switch {
@@ -273,8 +247,56 @@ func (is *Issuer) reconcileAll(ctx context.Context) {
 	}
 }
 
+// takeUndecided lists the mints and redeems that may be at the ledger and
+// are not being submitted right now (a crash or a lost answer left them),
+// and marks them busy for the caller, who asks the ledger about each and
+// then releases it.
+func (is *Issuer) takeUndecided() (mints, redeems []money.TxID) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.closed {
+		return nil, nil
+	}
+	for id := range is.open {
+		if is.busy[id] {
+			continue
+		}
+		p, err := is.getProposal(id)
+		if err != nil {
+			is.log.Error("read open proposal", "id", id, "err", err)
+			continue
+		}
+		// A pending proposal with a full quorum was submitted before.
+		if p.Status == statusSubmitting || len(p.Approvals) >= is.cfg.MintQuorum {
+			mints = append(mints, id)
+		}
+	}
+	err := is.db.Scan(prefIntent, nil, func(k, _ []byte) error {
+		var id money.TxID
+		if len(k) != len(prefIntent)+len(id) {
+			return fmt.Errorf("bad redeem intent key %x", k)
+		}
+		copy(id[:], k[len(prefIntent):])
+		if !is.busy[id] {
+			redeems = append(redeems, id)
+		}
+		return nil
+	})
+	for _, id := range mints {
+		is.busy[id] = true
+	}
+	for _, id := range redeems {
+		is.busy[id] = true
+	}
+	if err != nil {
+		is.log.Error("read redeem intents", "err", err)
+	}
+	return mints, redeems
+}
+
+// release ends a submission or a question to the ledger about id.
 func (is *Issuer) release(id money.TxID) {
 	is.mu.Lock()
+	defer is.mu.Unlock()
 	delete(is.busy, id)
-	is.mu.Unlock()
 }

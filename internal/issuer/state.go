@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/specie/specie/crypto"
@@ -67,6 +68,17 @@ type redemption struct {
 	Intermediary string         `json:"intermediary"`
 	Amount       uint64         `json:"amount"`
 	Receipt      *roles.Receipt `json:"receipt,omitempty"`
+}
+
+// storeErr answers a failed read or write of the desk's store: unavailable
+// when the disk is full (retry once there is space), internal for any other
+// failure. Either way nothing was reported done that is not on disk.
+func storeErr(err error, format string, a ...any) error {
+	code := errcode.Internal
+	if errors.Is(err, syscall.ENOSPC) {
+		code = errcode.Unavailable
+	}
+	return errcode.New(code, "%s: %v", fmt.Sprintf(format, a...), err)
 }
 
 func encodeU64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
@@ -176,7 +188,7 @@ func (is *Issuer) saveProposal(id money.TxID, p *proposal) error {
 		b.Delete(key(prefOpen, id[:]))
 	}
 	if err := b.Commit(true); err != nil {
-		return errcode.New(errcode.Internal, "save proposal %s: %v", id, err)
+		return storeErr(err, "save proposal %s", id)
 	}
 	if isOpen {
 		is.open[id] = openProposal{to: p.To, amount: p.Amount}

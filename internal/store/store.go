@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -28,10 +29,22 @@ type Options struct {
 	FS vfs.FS
 }
 
+// ErrFailed reports a store that can no longer write: Pebble stops its
+// commit pipeline for good after a write or fsync of its WAL fails (the data
+// behind a failed fsync cannot be trusted), so the process must reopen the
+// store, as after a crash, once the disk is fixed. Reads keep working; they
+// may show the write that failed. The error that failed the store is
+// wrapped too, so errors.Is(err, syscall.ENOSPC) tells a full disk.
+// (A failure in Pebble's own background work, such as a flush that cannot
+// write its MANIFEST, still panics in Pebble's goroutine and so stops the
+// process, as Pebble means it to: there is no caller to tell.)
+var ErrFailed = errors.New("store failed; reopen it")
+
 // DB is an open store.
 type DB struct {
-	db    *pebble.DB
-	cache *pebble.Cache
+	db     *pebble.DB
+	cache  *pebble.Cache
+	failed atomic.Pointer[error] // the error that stopped writes, once one did
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -62,6 +75,34 @@ func Open(dir string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	return &DB{db: db, cache: cache}, nil
+}
+
+// guard runs a Pebble commit. Pebble reports a failed WAL write through its
+// logger's Fatalf, which panics (quietLogger) in the committing goroutine;
+// guard turns that panic into an error wrapping ErrFailed and the cause,
+// and after it refuses every write without reaching Pebble again. Other
+// panics pass through.
+func (d *DB) guard(what string, commit func() error) (err error) {
+	if f := d.failed.Load(); f != nil {
+		return fmt.Errorf("%s: %w", what, *f)
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		fe, ok := r.(*fatalError)
+		if !ok {
+			panic(r)
+		}
+		f := fmt.Errorf("%w: %w", ErrFailed, fe)
+		d.failed.CompareAndSwap(nil, &f)
+		err = fmt.Errorf("%s: %w", what, *d.failed.Load())
+	}()
+	if err := commit(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // Close flushes nothing extra (every committed batch is already in the WAL)
@@ -151,10 +192,13 @@ func prefixEnd(p []byte) []byte {
 }
 
 // Batch is a set of writes that commit together or not at all.
-type Batch struct{ b *pebble.Batch }
+type Batch struct {
+	b *pebble.Batch
+	d *DB
+}
 
 // NewBatch starts an atomic write.
-func (d *DB) NewBatch() *Batch { return &Batch{b: d.db.NewBatch()} }
+func (d *DB) NewBatch() *Batch { return &Batch{b: d.db.NewBatch(), d: d} }
 
 // Set queues key=value.
 func (b *Batch) Set(key, value []byte) { _ = b.b.Set(key, value, nil) }
@@ -169,18 +213,15 @@ func (b *Batch) DeleteRange(start, end []byte) { _ = b.b.DeleteRange(start, end,
 func (b *Batch) Len() int { return b.b.Len() }
 
 // Commit applies the batch atomically; with sync it returns only after the
-// write is on stable storage (fsync). The batch cannot be reused.
+// write is on stable storage (fsync). The batch cannot be reused. After a
+// failed write every Commit returns an error wrapping ErrFailed.
 func (b *Batch) Commit(sync bool) error {
 	opt := pebble.NoSync
 	if sync {
 		opt = pebble.Sync
 	}
-	err := b.b.Commit(opt)
-	b.b.Close()
-	if err != nil {
-		return fmt.Errorf("store commit: %w", err)
-	}
-	return nil
+	defer b.b.Close()
+	return b.d.guard("store commit", func() error { return b.b.Commit(opt) })
 }
 
 // Discard drops a batch without applying it.
@@ -190,10 +231,7 @@ func (b *Batch) Discard() { b.b.Close() }
 // committed without sync: for a caller that writes without fsync on its hot
 // path and must know, now and then, that all of it is on disk.
 func (d *DB) Sync() error {
-	if err := d.db.LogData(nil, pebble.Sync); err != nil {
-		return fmt.Errorf("store sync: %w", err)
-	}
-	return nil
+	return d.guard("store sync", func() error { return d.db.LogData(nil, pebble.Sync) })
 }
 
 // DiskBytes is the store's size on disk.
@@ -208,8 +246,25 @@ func (quietLogger) Errorf(format string, a ...any) {
 	fmt.Printf("store: "+format+"\n", a...)
 }
 func (quietLogger) Fatalf(format string, a ...any) {
-	panic(fmt.Sprintf("store: "+format, a...))
+	fe := &fatalError{msg: fmt.Sprintf("store: "+format, a...)}
+	for _, x := range a {
+		if err, ok := x.(error); ok {
+			fe.cause = err
+			break
+		}
+	}
+	panic(fe)
 }
+
+// fatalError is what Pebble's Fatalf panics with: its message and the
+// first error among its arguments, so DB.guard can tell a full disk.
+type fatalError struct {
+	msg   string
+	cause error
+}
+
+func (e *fatalError) Error() string { return e.msg }
+func (e *fatalError) Unwrap() error { return e.cause }
 
 // Compact flushes the memtables and compacts the whole key space, leaving
 // the tree in its steady shape: for after a bulk load, before measuring.

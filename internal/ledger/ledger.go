@@ -16,11 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"syscall"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
@@ -57,6 +57,11 @@ type Config struct {
 	// LogSegmentBytes is the size of one log file; default 64 MiB.
 	LogSegmentBytes int64
 	Logger          *slog.Logger
+	// FS is the filesystem every file of the ledger lives on: the log, the
+	// snapshots and the store. nil means the operating system's
+	// (vfs.Default, a thin wrapper of os.File). Tests put a crashable
+	// in-memory filesystem or an error-injecting one here.
+	FS vfs.FS
 }
 
 // Ledger is an open ledger core. It implements roles.Ledger.
@@ -65,6 +70,7 @@ type Ledger struct {
 	net        money.Network
 	db         *store.DB
 	wal        *store.Log
+	fs         vfs.FS
 	snapPath   string
 	mintKeys   map[[32]byte]bool
 	redeemKeys map[[32]byte]bool
@@ -147,11 +153,15 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	db, err := store.Open(dir, store.Options{CacheBytes: cfg.CacheBytes})
+	fs := cfg.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	db, err := store.Open(dir, store.Options{CacheBytes: cfg.CacheBytes, FS: fs})
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
-	wal, err := store.OpenLog(filepath.Join(dir, walDir), store.LogOptions{SegmentBytes: cfg.LogSegmentBytes})
+	wal, err := store.OpenLog(fs.PathJoin(dir, walDir), store.LogOptions{SegmentBytes: cfg.LogSegmentBytes, FS: fs})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger: %w", err)
@@ -161,7 +171,8 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		net:        cfg.Network,
 		db:         db,
 		wal:        wal,
-		snapPath:   filepath.Join(dir, snapDir),
+		fs:         fs,
+		snapPath:   fs.PathJoin(dir, snapDir),
 		snapDone:   make(chan snapJob, 1),
 		mintKeys:   keySet(cfg.MintKeys),
 		redeemKeys: keySet(cfg.RedeemKeys),

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -76,7 +77,13 @@ type Ledger struct {
 	redeemKeys map[[32]byte]bool
 	log        *slog.Logger
 
-	queue   chan *checked
+	// queue carries a submission's valid transactions to the commit loop
+	// in pieces of at most MaxBatch, so that a lone submitter's batches are
+	// the same on every run (a batch never takes half a piece because the
+	// commit loop woke before the submitter sent the rest); queued counts
+	// the transactions in it.
+	queue   chan []*checked
+	queued  atomic.Int64
 	verifyQ chan *part
 	closed  chan struct{}
 	// gate orders submissions against Close: senders hold it shared, Close
@@ -177,7 +184,7 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		mintKeys:   keySet(cfg.MintKeys),
 		redeemKeys: keySet(cfg.RedeemKeys),
 		log:        cfg.Logger.With("role", "ledger"),
-		queue:      make(chan *checked, 4*cfg.MaxBatch),
+		queue:      make(chan []*checked, 4*cfg.MaxBatch),
 		verifyQ:    make(chan *part, 1024),
 		closed:     make(chan struct{}),
 	}
@@ -317,6 +324,7 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 		shut = true
 	default:
 	}
+	ready := make([]*checked, 0, len(cs))
 	for _, c := range cs {
 		if c.err == nil && shut {
 			c.err = errcode.New(errcode.Unavailable, "ledger is shutting down")
@@ -328,13 +336,21 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 			continue
 		}
 		c.done = make(chan result, 1)
+		ready = append(ready, c)
+	}
+	for s := 0; s < len(ready); s += l.cfg.MaxBatch {
+		piece := ready[s:min(s+l.cfg.MaxBatch, len(ready))]
 		// Close cannot begin while the gate is held, so the commit loop is
 		// alive and the queue drains.
+		l.queued.Add(int64(len(piece)))
 		select {
-		case l.queue <- c:
+		case l.queue <- piece:
 		case <-ctx.Done():
-			c.err = errcode.New(errcode.Unavailable, "submit: %v", ctx.Err())
-			c.done = nil
+			l.queued.Add(-int64(len(piece)))
+			for _, c := range piece {
+				c.err = errcode.New(errcode.Unavailable, "submit: %v", ctx.Err())
+				c.done = nil
+			}
 		}
 	}
 	l.gate.RUnlock()

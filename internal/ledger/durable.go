@@ -500,6 +500,12 @@ func (l *Ledger) recoverState() error {
 	if err := l.fs.MkdirAll(l.snapPath, 0o700); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
+	// A new directory's entry is durable only once its parent is synced:
+	// without this a crash could take the snapshot directory, and every
+	// snapshot in it, after the log behind them was dropped.
+	if err := store.SyncDirFS(l.fs, l.fs.PathDir(l.snapPath)); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
 	_, err := l.db.Get([]byte(keyFormat))
 	if errors.Is(err, store.ErrNotFound) {
 		if l.meta.seq > 0 {

@@ -2,10 +2,13 @@ package ledger_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/money"
@@ -293,9 +297,9 @@ func snapshotWithFault(t *testing.T, target int) int {
 // served, and once space returns the same payments commit without a
 // restart, and survive a crash.
 //
-// The full disk here is the ledger's own files. A failed write of Pebble's
-// own log stops the store instead (Pebble ends the process on a failed write of its WAL: TestStoreFailureEndsTheProcessAndLosesNothing);
-// the ledger writes to the store only after its log append succeeded, so a
+// The full disk here is the ledger's own files: Pebble ends the process
+// when a write of its own log fails (TestStoreFailureEndsTheProcess). The
+// ledger writes to the store only after its log append succeeded, so a
 // disk that is full before a batch refuses the batch at the log.
 func TestDiskFullRefusesWritesKeepsReads(t *testing.T) {
 	n := ledgertest.New()
@@ -452,4 +456,106 @@ func TestLogFailureThatCannotBeUndoneStopsWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestStoreFailureEndsTheProcess fails every write of Pebble's own log
+// under a child process. Pebble treats that as fatal to the process (it
+// panics in the commit); the ledger writes the store only after its log
+// is synced, so every transaction the child reported committed is found
+// when the data directory reopens on a healthy disk.
+func TestStoreFailureEndsTheProcess(t *testing.T) {
+	if dir := os.Getenv("SPECIE_STORE_FAIL_CHILD"); dir != "" {
+		storeFailChild(dir)
+		return
+	}
+	dir := t.TempDir()
+	var reported []money.TxID
+	survived := false
+	crashtest.RunAndKill(t, "TestStoreFailureEndsTheProcess", []string{"SPECIE_STORE_FAIL_CHILD=" + dir, "GOTRACEBACK=none"}, math.MaxInt, func(line string) bool {
+		if line == "survived" {
+			survived = true
+		}
+		id, err := money.ParseHash(line)
+		if err != nil {
+			return false
+		}
+		reported = append(reported, id)
+		return true
+	})
+	if survived {
+		t.Fatal("the child committed with every write of the store's log failing")
+	}
+	if len(reported) == 0 {
+		t.Fatal("the child reported nothing committed")
+	}
+	l, err := ledger.Open(dir, ledgertest.NewFromSeed(storeFailSeed).TestConfig())
+	if err != nil {
+		t.Fatalf("reopen after the store failed: %v", err)
+	}
+	defer l.Close()
+	for i, id := range reported {
+		if _, err := l.Tx(ctx, id); err != nil {
+			t.Fatalf("transaction %d of %d was reported committed and is lost: %v", i, len(reported), err)
+		}
+	}
+	if err := l.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d transactions reported committed, all found", len(reported))
+}
+
+const storeFailSeed = 43
+
+// storeFailChild commits rounds of payments on the OS's disk, printing
+// each committed txid; after the first round every write of Pebble's log
+// fails with ENOSPC. It prints "survived" if it is still alive after 500
+// rounds.
+func storeFailChild(dir string) {
+	var failing atomic.Bool
+	cfg := ledgertest.NewFromSeed(storeFailSeed).TestConfig()
+	cfg.FS = errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if failing.Load() && strings.HasSuffix(op.Path, ".log") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	n := ledgertest.NewFromSeed(storeFailSeed)
+	l, err := ledger.Open(dir, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	k := ledgertest.MustKey()
+	var outs []money.Output
+	for i := 0; i < 64; i++ {
+		outs = append(outs, ledgertest.To(k, 1000))
+	}
+	mint := n.Mint([]int{0, 1}, outs...)
+	if _, err := l.Submit(ctx, mint); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println(n.Network.TxID(mint))
+	notes := n.Notes(mint)
+	for r := 0; r < 500; r++ {
+		failing.Store(r > 0)
+		txs := make([]*money.Tx, len(notes))
+		for i, note := range notes {
+			txs[i] = n.Spend(money.Transfer, []money.Note{note}, []*crypto.PrivateKey{k}, ledgertest.To(k, note.Value))
+		}
+		rs, err := l.SubmitBatch(ctx, txs)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		for i, res := range rs {
+			if res.Err != nil {
+				fmt.Fprintln(os.Stderr, "refused:", res.Err)
+				continue
+			}
+			fmt.Println(res.Receipt.TxID)
+			notes[i] = n.Notes(txs[i])[0]
+		}
+	}
+	fmt.Println("survived")
 }

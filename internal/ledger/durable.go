@@ -334,7 +334,9 @@ func writeSnapshot(fs vfs.FS, dir string, shards int, rate int64, j *snapJob) er
 		return fmt.Errorf("snapshot shard %d: %w", j.shard, err)
 	}
 	crc := crc32.New(castagnoli)
-	w := bufio.NewWriterSize(io.MultiWriter(&pacedWriter{w: f, rate: rate, start: time.Now()}, crc), 1<<20)
+	// The checksum first: vfs.File.Write may modify what it is given
+	// (vfs.MemFS does, in race and invariants builds).
+	w := bufio.NewWriterSize(io.MultiWriter(crc, &pacedWriter{w: f, rate: rate, start: time.Now()}), 1<<20)
 	slots := imageSlots(j.img)
 	var count, sum uint64
 	for i := range slots {

@@ -66,6 +66,11 @@ type Log struct {
 	buf      []byte       // one record, reused by Append
 	unsynced bool         // appended since the last sync
 	newFile  bool         // a segment was created since the last sync
+	// dirty: the last segment's file may hold bytes past its last record
+	// (a failed write, undone records, a torn tail zeroed on a filesystem
+	// that cannot truncate). Harmless while it is the last segment, whose
+	// torn tail an open cuts; roll cuts it before starting the next.
+	dirty bool
 	// What the last sync made durable, to undo a failed sync: the last
 	// record and the size of the last segment then (0 once a new segment
 	// is started: roll syncs the old one first).
@@ -160,6 +165,11 @@ func OpenLog(dir string, o LogOptions) (*Log, error) {
 		if l.f, err = fs.OpenReadWrite(l.segmentPath(cur.first), vfs.WriteCategoryUnspecified); err != nil {
 			return nil, fmt.Errorf("log: open: %w", err)
 		}
+		st, err := l.f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("log: open: %w", err)
+		}
+		l.dirty = st.Size() > cur.size
 	}
 	l.syncedLast, l.syncedSize = l.last, l.lastSize()
 	return l, nil
@@ -343,6 +353,7 @@ func (l *Log) Append(seq uint64, payload []byte) error {
 	s := &l.segs[len(l.segs)-1]
 	if _, err := l.f.WriteAt(b, s.size); err != nil {
 		// A short write cannot pass the checksum: nothing is logged.
+		l.dirty = true
 		return fmt.Errorf("log: append record %d: %w: %w", seq, ErrNotLogged, err)
 	}
 	s.last, s.size = seq, s.size+int64(len(b))
@@ -361,6 +372,11 @@ func (l *Log) roll(seq uint64) error {
 		if l.unsynced || l.newFile {
 			if err := l.Sync(); err != nil {
 				return fmt.Errorf("log: sync segment before record %d: %w", seq, err)
+			}
+		}
+		if l.dirty {
+			if err := l.cut(); err != nil {
+				return fmt.Errorf("log: segment before record %d: %w: %w", seq, ErrNotLogged, err)
 			}
 		}
 		// Synced: a failed close loses nothing, and the handle is
@@ -425,7 +441,7 @@ func (l *Log) undo(cause error) error {
 		return l.err
 	}
 	l.bytes.Add(l.syncedSize - s.size)
-	s.size, s.last = l.syncedSize, l.syncedLast
+	s.size, s.last, l.dirty = l.syncedSize, l.syncedLast, true
 	l.last, l.unsynced = l.syncedLast, false
 	if l.last == 0 {
 		l.first = 0
@@ -442,6 +458,55 @@ func (l *Log) zero(from, to int64) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// cut makes the last segment's file end at its last record, before it
+// stops being the last (only the last segment may have a torn tail). A
+// file that cannot be truncated is rewritten: its records copied to a
+// temporary file, synced and renamed over it.
+func (l *Log) cut() error {
+	s := l.segs[len(l.segs)-1]
+	if t, ok := l.f.(interface{ Truncate(int64) error }); ok {
+		if err := t.Truncate(s.size); err != nil {
+			return err
+		}
+		if err := l.f.Sync(); err != nil {
+			return err
+		}
+		l.dirty = false
+		return nil
+	}
+	path := l.segmentPath(s.first)
+	tmp := path + ".cut"
+	w, err := l.fs.Create(tmp, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, min(s.size, 1<<20))
+	for off := int64(0); off < s.size && err == nil; off += int64(len(buf)) {
+		b := buf[:min(int64(len(buf)), s.size-off)]
+		if _, err = l.f.ReadAt(b, off); err == nil {
+			_, err = w.WriteAt(b, off)
+		}
+	}
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = l.fs.Rename(tmp, path)
+	}
+	if err == nil {
+		err = SyncDirFS(l.fs, l.dir)
+	}
+	if err != nil {
+		_ = l.fs.Remove(tmp)
+		return err
+	}
+	l.dirty = false
 	return nil
 }
 

@@ -145,9 +145,6 @@ func TestEveryFailedOperationOfACommit(t *testing.T) {
 		t.Logf("roll %v: a commit does %d operations on the log", roll, n)
 		for i := 0; i <= n; i++ {
 			commitWithFault(t, roll, i)
-			if t.Failed() {
-				t.Fatalf("roll %v: failing operation %d", roll, i)
-			}
 		}
 	}
 }
@@ -155,6 +152,11 @@ func TestEveryFailedOperationOfACommit(t *testing.T) {
 // commitWithFault commits one payment with the target-th operation on the
 // log failed and checks the outcome; it returns how many there were.
 func commitWithFault(t *testing.T, roll bool, target int) int {
+	defer func() {
+		if t.Failed() {
+			t.Logf("with operation %d of the commit failed (roll %v)", target, roll)
+		}
+	}()
 	n := ledgertest.New()
 	cfg := n.TestConfig()
 	cfg.SnapshotEvery = 1 << 40 // no snapshot: this is about the commit
@@ -242,20 +244,25 @@ func commitWithFault(t *testing.T, roll bool, target int) int {
 // never fails a commit, and a crash at the end leaves every committed
 // payment and the invariants.
 func TestEveryFailedOperationOfASnapshot(t *testing.T) {
-	n := snapshotWithFault(t, -1)
+	n, _ := snapshotWithFault(t, -1)
 	if n == 0 {
 		t.Fatal("no snapshot was written")
 	}
-	t.Logf("the snapshots did %d operations", n)
 	step := 1
 	if testing.Short() {
 		step = 7
 	}
+	// How many snapshots run while the payments commit depends on timing,
+	// so a later run may not reach every index the first one counted.
+	failed := 0
 	for i := 0; i < n; i += step {
-		snapshotWithFault(t, i)
-		if t.Failed() {
-			t.Fatalf("failing operation %d", i)
+		if _, injected := snapshotWithFault(t, i); injected {
+			failed++
 		}
+	}
+	t.Logf("the snapshots did %d operations; %d runs failed one of them", n, failed)
+	if failed == 0 {
+		t.Fatal("no run failed an operation")
 	}
 }
 
@@ -263,7 +270,12 @@ func inSnapshot(op errorfs.Op) bool {
 	return strings.Contains(op.Path, "/snap") || inLog(op) && op.Kind == errorfs.OpRemove
 }
 
-func snapshotWithFault(t *testing.T, target int) int {
+func snapshotWithFault(t *testing.T, target int) (seen int, injected bool) {
+	defer func() {
+		if t.Failed() {
+			t.Logf("with operation %d of the snapshots failed", target)
+		}
+	}()
 	n := ledgertest.New()
 	cfg := n.TestConfig()
 	cfg.Shards = 2
@@ -280,7 +292,7 @@ func snapshotWithFault(t *testing.T, target int) int {
 	if err := l.Close(); err != nil { // waits for the snapshot in flight
 		t.Fatalf("op %d: close: %v", target, err)
 	}
-	seen, _ := d.disarm()
+	seen, injected = d.disarm()
 	l = crashAndReopen(t, cfg, d, fmt.Sprintf("op %d", target))
 	defer l.Close()
 	for i, note := range p.notes {
@@ -289,7 +301,7 @@ func snapshotWithFault(t *testing.T, target int) int {
 		}
 	}
 	p.round(t, l)
-	return seen
+	return seen, injected
 }
 
 // TestDiskFullRefusesWritesKeepsReads fills the disk under the ledger's

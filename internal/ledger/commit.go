@@ -20,23 +20,32 @@ import (
 func (l *Ledger) commitLoop() {
 	defer l.wg.Done()
 	batch := make([]*checked, 0, l.cfg.MaxBatch)
+	var rest []*checked // of a piece that did not fit the last batch
 	for {
-		select {
-		case c := <-l.queue:
-			batch = append(batch[:0], c)
-		case <-l.closed:
-			l.drain()
-			return
+		if len(rest) > 0 {
+			batch, rest = append(batch[:0], rest...), nil
+		} else {
+			select {
+			case p := <-l.queue:
+				batch = append(batch[:0], p...)
+			case <-l.closed:
+				l.drain()
+				return
+			}
 		}
 	fill:
 		for len(batch) < l.cfg.MaxBatch {
 			select {
-			case c := <-l.queue:
-				batch = append(batch, c)
+			case p := <-l.queue:
+				// Take pieces whole while they fit; a piece that does
+				// not is split, and its rest opens the next batch.
+				n := min(len(p), l.cfg.MaxBatch-len(batch))
+				batch, rest = append(batch, p[:n]...), p[n:]
 			default:
 				break fill
 			}
 		}
+		l.queued.Add(-int64(len(batch)))
 		l.commit(batch)
 	}
 }
@@ -46,8 +55,11 @@ func (l *Ledger) commitLoop() {
 func (l *Ledger) drain() {
 	for {
 		select {
-		case c := <-l.queue:
-			c.done <- result{err: errcode.New(errcode.Unavailable, "ledger is shutting down")}
+		case p := <-l.queue:
+			l.queued.Add(-int64(len(p)))
+			for _, c := range p {
+				c.done <- result{err: errcode.New(errcode.Unavailable, "ledger is shutting down")}
+			}
 		default:
 			return
 		}
@@ -93,6 +105,13 @@ func (l *Ledger) commit(batch []*checked) {
 	}
 	t0 := time.Now()
 	if err := l.persist(batch, &out); err != nil {
+		if errors.Is(err, store.ErrNotLogged) {
+			// The log is as it was before this batch (a full disk,
+			// say), and nothing in memory has moved: refuse the batch,
+			// and take the next one as usual.
+			l.refuse(batch, err)
+			return
+		}
 		l.fail(batch, err)
 		return
 	}
@@ -160,6 +179,15 @@ func (l *Ledger) answer(batch []*checked, seq uint64) {
 		}
 		c.done <- result{receipt: receiptPos{batch: seq, index: idx}}
 		idx++
+	}
+}
+
+// refuse answers a batch that was not written: nothing of it is anywhere,
+// so its transactions may be submitted again.
+func (l *Ledger) refuse(batch []*checked, err error) {
+	l.log.Warn("batch not written; its transactions are refused", "err", err)
+	for _, c := range batch {
+		c.done <- result{err: errcode.New(errcode.Unavailable, "batch not written, try again: %v", err)}
 	}
 }
 

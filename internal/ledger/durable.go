@@ -8,13 +8,13 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 )
@@ -234,12 +234,12 @@ func snapName(shard int, seq uint64) string {
 // removes nothing: a refused open leaves the directory as it found it.
 func (l *Ledger) listSnapshots(dir string) (seqs []uint64, stale []string, err error) {
 	seqs = make([]uint64, l.cfg.Shards)
-	ents, err := os.ReadDir(dir)
+	names, err := l.fs.List(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list snapshots: %w", err)
 	}
-	for _, e := range ents {
-		name := e.Name()
+	slices.Sort(names)
+	for _, name := range names {
 		if strings.HasSuffix(name, ".tmp") {
 			stale = append(stale, name)
 			continue
@@ -267,7 +267,7 @@ func (l *Ledger) listSnapshots(dir string) (seqs []uint64, stale []string, err e
 // leftovers, and one that stays is cleaned up at the next open.
 func (l *Ledger) removeSnapshots(names []string) {
 	for _, name := range names {
-		if err := os.Remove(filepath.Join(l.snapPath, name)); err != nil && !os.IsNotExist(err) {
+		if err := l.fs.Remove(l.fs.PathJoin(l.snapPath, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			l.log.Warn("leftover snapshot not removed", "file", name, "err", err)
 		}
 	}
@@ -326,15 +326,17 @@ func (l *Ledger) stage(set *noteSet, shard int, seq uint64) (snapJob, error) {
 // writeSnapshot makes a staged shard durable: a temporary file, fsynced,
 // renamed into place, and the directory fsynced, so a crash leaves either
 // the old snapshot or the new one, never half of one.
-func writeSnapshot(dir string, shards int, rate int64, j *snapJob) error {
-	final := filepath.Join(dir, snapName(j.shard, j.seq))
+func writeSnapshot(fs vfs.FS, dir string, shards int, rate int64, j *snapJob) error {
+	final := fs.PathJoin(dir, snapName(j.shard, j.seq))
 	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := fs.Create(tmp, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return fmt.Errorf("snapshot shard %d: %w", j.shard, err)
 	}
 	crc := crc32.New(castagnoli)
-	w := bufio.NewWriterSize(io.MultiWriter(&pacedWriter{w: f, rate: rate, start: time.Now()}, crc), 1<<20)
+	// The checksum first: vfs.File.Write may modify what it is given
+	// (vfs.MemFS does, in race and invariants builds).
+	w := bufio.NewWriterSize(io.MultiWriter(crc, &pacedWriter{w: f, rate: rate, start: time.Now()}), 1<<20)
 	slots := imageSlots(j.img)
 	var count, sum uint64
 	for i := range slots {
@@ -370,13 +372,14 @@ func writeSnapshot(dir string, shards int, rate int64, j *snapJob) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, final)
+		err = fs.Rename(tmp, final)
 	}
 	if err == nil {
-		err = store.SyncDir(dir)
+		err = store.SyncDirFS(fs, dir)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		// Best effort: a leftover .tmp is removed at the next open.
+		_ = fs.Remove(tmp)
 		return fmt.Errorf("snapshot shard %d at batch %d: %w", j.shard, j.seq, err)
 	}
 	return nil
@@ -387,7 +390,7 @@ func writeSnapshot(dir string, shards int, rate int64, j *snapJob) error {
 // a few hundred milliseconds, which the verifiers and the commit loop feel
 // as a latency spike; spread out, it is noise.
 type pacedWriter struct {
-	w       *os.File
+	w       vfs.File
 	rate    int64
 	synced  int64
 	start   time.Time
@@ -415,8 +418,8 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 // loadSnapshot reads shard's snapshot at seq into set, checking its
 // header, checksum, count and sum.
 func (l *Ledger) loadSnapshot(dir string, set *noteSet, shard int, seq uint64) error {
-	name := filepath.Join(dir, snapName(shard, seq))
-	f, err := os.Open(name)
+	name := l.fs.PathJoin(dir, snapName(shard, seq))
+	f, err := l.fs.Open(name)
 	if err != nil {
 		return fmt.Errorf("load snapshot: %w", err)
 	}
@@ -496,7 +499,13 @@ func sumSet(set *noteSet) (count, sum uint64) {
 // recoverState rebuilds the unspent index from the snapshots and the log,
 // and brings the store up to the log's last record.
 func (l *Ledger) recoverState() error {
-	if err := os.MkdirAll(l.snapPath, 0o700); err != nil {
+	if err := l.fs.MkdirAll(l.snapPath, 0o700); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	// A new directory's entry is durable only once its parent is synced:
+	// without this a crash could take the snapshot directory, and every
+	// snapshot in it, after the log behind them was dropped.
+	if err := store.SyncDirFS(l.fs, l.fs.PathDir(l.snapPath)); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
 	_, err := l.db.Get([]byte(keyFormat))
@@ -636,7 +645,7 @@ func (l *Ledger) snapshotAll(seq uint64) ([]uint64, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeSnapshot(l.snapPath, l.cfg.Shards, 0, &j); err != nil {
+		if err := writeSnapshot(l.fs, l.snapPath, l.cfg.Shards, 0, &j); err != nil {
 			return nil, err
 		}
 		seqs[i] = seq
@@ -691,7 +700,7 @@ func (l *Ledger) snapshotTick() {
 	go func() {
 		defer l.wg.Done()
 		t0 := time.Now()
-		j.err = writeSnapshot(l.snapPath, l.cfg.Shards, l.cfg.SnapshotRate, &j)
+		j.err = writeSnapshot(l.fs, l.snapPath, l.cfg.Shards, l.cfg.SnapshotRate, &j)
 		l.log.Debug("shard snapshot written", "shard", j.shard, "batch", j.seq, "took", time.Since(t0))
 		if j.err == nil {
 			// The store was written without fsync; before the log
@@ -734,9 +743,9 @@ func (l *Ledger) rebuild() (*noteSet, error) {
 // snapshotBytes is the size of the current snapshot files.
 func (l *Ledger) snapshotBytes() uint64 {
 	var n uint64
-	ents, _ := os.ReadDir(l.snapPath)
-	for _, e := range ents {
-		if info, err := e.Info(); err == nil {
+	names, _ := l.fs.List(l.snapPath)
+	for _, name := range names {
+		if info, err := l.fs.Stat(l.fs.PathJoin(l.snapPath, name)); err == nil {
 			n += uint64(info.Size())
 		}
 	}

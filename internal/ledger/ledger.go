@@ -16,11 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
@@ -57,6 +58,11 @@ type Config struct {
 	// LogSegmentBytes is the size of one log file; default 64 MiB.
 	LogSegmentBytes int64
 	Logger          *slog.Logger
+	// FS is the filesystem every file of the ledger lives on: the log, the
+	// snapshots and the store. nil means the operating system's
+	// (vfs.Default, a thin wrapper of os.File). Tests put a crashable
+	// in-memory filesystem or an error-injecting one here.
+	FS vfs.FS
 }
 
 // Ledger is an open ledger core. It implements roles.Ledger.
@@ -65,12 +71,19 @@ type Ledger struct {
 	net        money.Network
 	db         *store.DB
 	wal        *store.Log
+	fs         vfs.FS
 	snapPath   string
 	mintKeys   map[[32]byte]bool
 	redeemKeys map[[32]byte]bool
 	log        *slog.Logger
 
-	queue   chan *checked
+	// queue carries a submission's valid transactions to the commit loop
+	// in pieces of at most MaxBatch, so that a lone submitter's batches are
+	// the same on every run (a batch never takes half a piece because the
+	// commit loop woke before the submitter sent the rest); queued counts
+	// the transactions in it.
+	queue   chan []*checked
+	queued  atomic.Int64
 	verifyQ chan *part
 	closed  chan struct{}
 	// gate orders submissions against Close: senders hold it shared, Close
@@ -147,11 +160,15 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	db, err := store.Open(dir, store.Options{CacheBytes: cfg.CacheBytes})
+	fs := cfg.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	db, err := store.Open(dir, store.Options{CacheBytes: cfg.CacheBytes, FS: fs})
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
-	wal, err := store.OpenLog(filepath.Join(dir, walDir), store.LogOptions{SegmentBytes: cfg.LogSegmentBytes})
+	wal, err := store.OpenLog(fs.PathJoin(dir, walDir), store.LogOptions{SegmentBytes: cfg.LogSegmentBytes, FS: fs})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger: %w", err)
@@ -161,12 +178,13 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		net:        cfg.Network,
 		db:         db,
 		wal:        wal,
-		snapPath:   filepath.Join(dir, snapDir),
+		fs:         fs,
+		snapPath:   fs.PathJoin(dir, snapDir),
 		snapDone:   make(chan snapJob, 1),
 		mintKeys:   keySet(cfg.MintKeys),
 		redeemKeys: keySet(cfg.RedeemKeys),
 		log:        cfg.Logger.With("role", "ledger"),
-		queue:      make(chan *checked, 4*cfg.MaxBatch),
+		queue:      make(chan []*checked, 4*cfg.MaxBatch),
 		verifyQ:    make(chan *part, 1024),
 		closed:     make(chan struct{}),
 	}
@@ -306,6 +324,7 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 		shut = true
 	default:
 	}
+	ready := make([]*checked, 0, len(cs))
 	for _, c := range cs {
 		if c.err == nil && shut {
 			c.err = errcode.New(errcode.Unavailable, "ledger is shutting down")
@@ -317,13 +336,21 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 			continue
 		}
 		c.done = make(chan result, 1)
+		ready = append(ready, c)
+	}
+	for s := 0; s < len(ready); s += l.cfg.MaxBatch {
+		piece := ready[s:min(s+l.cfg.MaxBatch, len(ready))]
 		// Close cannot begin while the gate is held, so the commit loop is
 		// alive and the queue drains.
+		l.queued.Add(int64(len(piece)))
 		select {
-		case l.queue <- c:
+		case l.queue <- piece:
 		case <-ctx.Done():
-			c.err = errcode.New(errcode.Unavailable, "submit: %v", ctx.Err())
-			c.done = nil
+			l.queued.Add(-int64(len(piece)))
+			for _, c := range piece {
+				c.err = errcode.New(errcode.Unavailable, "submit: %v", ctx.Err())
+				c.done = nil
+			}
 		}
 	}
 	l.gate.RUnlock()

@@ -51,7 +51,7 @@ func (l *Ledger) Stats() Stats {
 	c := &l.stats
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Batches: c.batches, Committed: c.committed, LastBatch: c.lastBatch, Queued: len(l.queue), Rejected: map[string]uint64{}}
+	s := Stats{Batches: c.batches, Committed: c.committed, LastBatch: c.lastBatch, Queued: int(l.queued.Load()), Rejected: map[string]uint64{}}
 	for k, v := range c.rejected {
 		s.Rejected[k] = v
 	}

@@ -8,9 +8,11 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // The ledger's own write-ahead log: each committed batch of transactions is
@@ -31,27 +33,50 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // errLogClosed is returned by every operation on a closed Log.
 var errLogClosed = errors.New("log: closed")
 
+// ErrNotLogged marks a failed Append or Sync that left the log as it was
+// before the records it was given: they are not in the log, will not appear
+// after a crash, and the log takes appends again (from the same seq). Any
+// other error from Append or Sync leaves the log broken (every later call
+// fails): whether the records are on disk is unknown until a reopen reads
+// the files.
+var ErrNotLogged = errors.New("records not logged")
+
 // LogOptions tunes a Log; the zero value is fine.
 type LogOptions struct {
 	SegmentBytes int64 // roll to a new segment file once the current one exceeds this; 0 means 64 MiB
+	// FS is the filesystem the log lives on; nil means the operating
+	// system's (vfs.Default, a thin wrapper of os.File).
+	FS vfs.FS
 }
 
 // Log is an append-only sequence of records numbered by consecutive sequence
 // numbers. It is not safe for concurrent use: the caller serialises every
-// call. After a failed write or sync the log refuses further appends and
-// syncs (the file state is unknown; reopening recovers it).
+// call. A failed write or sync is undone when it can be (ErrNotLogged);
+// otherwise the log refuses further appends and syncs (the file state is
+// unknown; reopening recovers it).
 type Log struct {
+	fs       vfs.FS
 	dir      string
 	segBytes int64
 	segs     []segment // oldest first; the last one is being appended to
-	f        *os.File  // the last segment, open for appends; nil when empty
+	f        vfs.File  // the last segment, open for writes at its size; nil when empty
 	first    uint64
 	last     uint64
 	bytes    atomic.Int64 // read by Bytes from any goroutine
 	buf      []byte       // one record, reused by Append
 	unsynced bool         // appended since the last sync
 	newFile  bool         // a segment was created since the last sync
-	err      error        // sticky: a failed write or sync, or errLogClosed
+	// dirty: the last segment's file may hold bytes past its last record
+	// (a failed write, undone records, a torn tail zeroed on a filesystem
+	// that cannot truncate). Harmless while it is the last segment, whose
+	// torn tail an open cuts; roll cuts it before starting the next.
+	dirty bool
+	// What the last sync made durable, to undo a failed sync: the last
+	// record and the size of the last segment then (0 once a new segment
+	// is started: roll syncs the old one first).
+	syncedLast uint64
+	syncedSize int64
+	err        error // sticky: a write or sync that could not be undone, or errLogClosed
 }
 
 type segment struct {
@@ -59,8 +84,12 @@ type segment struct {
 	size        int64
 }
 
-func segmentPath(dir string, first uint64) string {
-	return filepath.Join(dir, fmt.Sprintf("%020d%s", first, segmentSuffix))
+func (l *Log) segmentPath(first uint64) string {
+	return l.fs.PathJoin(l.dir, segmentName(first))
+}
+
+func segmentName(first uint64) string {
+	return fmt.Sprintf("%020d%s", first, segmentSuffix)
 }
 
 // OpenLog opens or creates the log in dir (creating dir). It scans the segments, checks every record's
@@ -73,45 +102,49 @@ func OpenLog(dir string, o LogOptions) (*Log, error) {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 64 << 20
 	}
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	fs := o.FS
+	if _, err := fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := fs.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("log: create %s: %w", dir, err)
 		}
-		if err := SyncDir(filepath.Dir(dir)); err != nil {
+		if err := SyncDirFS(fs, fs.PathDir(dir)); err != nil {
 			return nil, err
 		}
 	}
-	firsts, err := listSegments(dir)
+	l := &Log{fs: fs, dir: dir, segBytes: o.SegmentBytes}
+	firsts, err := l.listSegments()
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, segBytes: o.SegmentBytes}
 	removed := false
 	// A crash right after creating a segment leaves it empty: nothing to keep.
 	for len(firsts) > 0 {
-		p := segmentPath(dir, firsts[len(firsts)-1])
-		fi, err := os.Stat(p)
+		p := l.segmentPath(firsts[len(firsts)-1])
+		fi, err := fs.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("log: open: %w", err)
 		}
 		if fi.Size() != 0 {
 			break
 		}
-		if err := os.Remove(p); err != nil {
+		if err := fs.Remove(p); err != nil {
 			return nil, fmt.Errorf("log: remove empty segment: %w", err)
 		}
 		firsts, removed = firsts[:len(firsts)-1], true
 	}
 	for i, first := range firsts {
 		if i > 0 && first != l.last+1 {
-			return nil, fmt.Errorf("log: segment %s: starts at %d, want %d (missing records)", filepath.Base(segmentPath(dir, first)), first, l.last+1)
+			return nil, fmt.Errorf("log: segment %s: starts at %d, want %d (missing records)", segmentName(first), first, l.last+1)
 		}
-		s, err := checkSegment(segmentPath(dir, first), first, i == len(firsts)-1)
+		s, err := l.checkSegment(first, i == len(firsts)-1)
 		if err != nil {
 			return nil, err
 		}
 		if s.size == 0 { // the last segment held only a torn record
-			if err := os.Remove(segmentPath(dir, first)); err != nil {
+			if err := fs.Remove(l.segmentPath(first)); err != nil {
 				return nil, fmt.Errorf("log: remove empty segment: %w", err)
 			}
 			removed = true
@@ -122,30 +155,47 @@ func OpenLog(dir string, o LogOptions) (*Log, error) {
 		l.bytes.Add(s.size)
 	}
 	if removed {
-		if err := SyncDir(dir); err != nil {
+		if err := SyncDirFS(fs, dir); err != nil {
 			return nil, err
 		}
 	}
 	if len(l.segs) > 0 {
 		l.first = l.segs[0].first
 		cur := l.segs[len(l.segs)-1]
-		if l.f, err = os.OpenFile(segmentPath(dir, cur.first), os.O_WRONLY|os.O_APPEND, 0); err != nil {
+		if l.f, err = fs.OpenReadWrite(l.segmentPath(cur.first), vfs.WriteCategoryUnspecified); err != nil {
 			return nil, fmt.Errorf("log: open: %w", err)
 		}
+		st, err := l.f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("log: open: %w", err)
+		}
+		l.dirty = st.Size() > cur.size
 	}
+	l.syncedLast, l.syncedSize = l.last, l.lastSize()
 	return l, nil
 }
 
-// listSegments returns the first seqs of the segment files in dir, ascending.
-func listSegments(dir string) ([]uint64, error) {
-	ents, err := os.ReadDir(dir) // sorted by name, and names are fixed-width
-	if err != nil {
-		return nil, fmt.Errorf("log: list %s: %w", dir, err)
+// lastSize is the size of the segment being appended to (0: none).
+func (l *Log) lastSize() int64 {
+	if len(l.segs) == 0 {
+		return 0
 	}
+	return l.segs[len(l.segs)-1].size
+}
+
+// listSegments returns the first seqs of the segment files in dir, ascending.
+func (l *Log) listSegments() ([]uint64, error) {
+	names, err := l.fs.List(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("log: list %s: %w", l.dir, err)
+	}
+	slices.Sort(names) // names are fixed-width: by name is by seq
 	var firsts []uint64
-	for _, e := range ents {
-		name := e.Name()
-		if len(name) != 20+len(segmentSuffix) || name[20:] != segmentSuffix || !e.Type().IsRegular() {
+	for _, name := range names {
+		if len(name) != 20+len(segmentSuffix) || name[20:] != segmentSuffix {
+			continue
+		}
+		if fi, err := l.fs.Stat(l.fs.PathJoin(l.dir, name)); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		n, err := strconv.ParseUint(name[:20], 10, 64)
@@ -162,9 +212,9 @@ func listSegments(dir string) ([]uint64, error) {
 
 // checkSegment verifies the segment at path, whose first record must be
 // first. In the last segment it cuts a torn tail.
-func checkSegment(path string, first uint64, last bool) (segment, error) {
-	name := filepath.Base(path)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+func (l *Log) checkSegment(first uint64, last bool) (segment, error) {
+	name := segmentName(first)
+	f, err := l.fs.OpenReadWrite(l.segmentPath(first), vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return segment{}, fmt.Errorf("log: open segment %s: %w", name, err)
 	}
@@ -234,7 +284,7 @@ func readRecord(r io.Reader, buf *[]byte, avail int64) (seq uint64, n int64, err
 // cutTail truncates the last segment at off, where a bad record (cause) of
 // seq want starts, unless a valid record follows: then the damage is not a
 // torn write but lost committed data, and it is an error.
-func cutTail(f *os.File, name string, off, size int64, want uint64, cause error) error {
+func cutTail(f vfs.File, name string, off, size int64, want uint64, cause error) error {
 	tail := make([]byte, size-off)
 	if _, err := f.ReadAt(tail, off); err != nil {
 		return fmt.Errorf("log: segment %s: read tail: %w", name, err)
@@ -251,7 +301,7 @@ func cutTail(f *os.File, name string, off, size int64, want uint64, cause error)
 			return fmt.Errorf("log: segment %s offset %d: %w, followed by record %d at offset %d", name, off, cause, seq, off+int64(i))
 		}
 	}
-	if err := f.Truncate(off); err != nil {
+	if err := truncate(f, off); err != nil {
 		return fmt.Errorf("log: segment %s: cut torn tail at %d: %w", name, off, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -272,7 +322,9 @@ func (l *Log) Bytes() int64 { return l.bytes.Load() }
 
 // Append adds a record. seq must be Last()+1, or anything >= 1 when the log is empty (a log may start
 // after a snapshot, e.g. at 2). The record is written to the OS (write syscall) but not synced.
-// It returns an error (and appends nothing) on a wrong seq.
+// It returns an error (and appends nothing) on a wrong seq. A failed write returns ErrNotLogged:
+// the bytes written past the last record are a torn tail that the next append overwrites (records
+// are written at the log's end as it knows it, not with O_APPEND) and an open cuts.
 func (l *Log) Append(seq uint64, payload []byte) error {
 	if l.err != nil {
 		return l.err
@@ -285,9 +337,12 @@ func (l *Log) Append(seq uint64, payload []byte) error {
 	}
 	if l.f == nil || l.segs[len(l.segs)-1].size > l.segBytes {
 		if err := l.roll(seq); err != nil {
-			l.err = err
 			return err
 		}
+	}
+	if s := l.segs[len(l.segs)-1]; s.size == 0 && s.first != seq {
+		// Only an empty log whose first append was undone gets here.
+		return fmt.Errorf("log: append record %d: the empty segment starts at %d", seq, s.first)
 	}
 	b := binary.BigEndian.AppendUint32(l.buf[:0], uint32(len(payload)))
 	b = append(b, 0, 0, 0, 0)
@@ -295,11 +350,12 @@ func (l *Log) Append(seq uint64, payload []byte) error {
 	b = append(b, payload...)
 	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], crcTable))
 	l.buf = b
-	if _, err := l.f.Write(b); err != nil {
-		l.err = fmt.Errorf("log: append record %d: %w", seq, err)
-		return l.err
-	}
 	s := &l.segs[len(l.segs)-1]
+	if _, err := l.f.WriteAt(b, s.size); err != nil {
+		// A short write cannot pass the checksum: nothing is logged.
+		l.dirty = true
+		return fmt.Errorf("log: append record %d: %w: %w", seq, ErrNotLogged, err)
+	}
 	s.last, s.size = seq, s.size+int64(len(b))
 	l.last, l.unsynced = seq, true
 	l.bytes.Add(int64(len(b)))
@@ -313,23 +369,29 @@ func (l *Log) Append(seq uint64, payload []byte) error {
 // only the last segment can ever hold a torn record.
 func (l *Log) roll(seq uint64) error {
 	if l.f != nil {
-		if l.unsynced {
-			if err := l.f.Sync(); err != nil {
+		if l.unsynced || l.newFile {
+			if err := l.Sync(); err != nil {
 				return fmt.Errorf("log: sync segment before record %d: %w", seq, err)
 			}
-			l.unsynced = false
 		}
-		if err := l.f.Close(); err != nil {
-			return fmt.Errorf("log: close segment before record %d: %w", seq, err)
+		if l.dirty {
+			if err := l.cut(); err != nil {
+				return fmt.Errorf("log: segment before record %d: %w: %w", seq, ErrNotLogged, err)
+			}
 		}
+		// Synced: a failed close loses nothing, and the handle is
+		// dropped either way.
+		_ = l.f.Close()
 		l.f = nil
 	}
-	f, err := os.OpenFile(segmentPath(l.dir, seq), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	f, err := l.fs.Create(l.segmentPath(seq), vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return fmt.Errorf("log: new segment for record %d: %w", seq, err)
+		// Nothing was written; the next append tries again.
+		return fmt.Errorf("log: new segment for record %d: %w: %w", seq, ErrNotLogged, err)
 	}
 	l.f, l.newFile = f, true
 	l.segs = append(l.segs, segment{first: seq, last: seq - 1})
+	l.syncedSize = 0
 	return nil
 }
 
@@ -340,29 +402,141 @@ func (l *Log) Sync() error {
 		return l.err
 	}
 	if l.unsynced {
-		// fsync, not fdatasync: syscall.Fdatasync exists only on Linux and
-		// this package also builds for macOS; appends change the file size,
-		// which fdatasync must write too, so the saving is small.
+		// fsync, not fdatasync: appends change the file size, which
+		// fdatasync must write too, so the saving is small.
 		if err := l.f.Sync(); err != nil {
-			l.err = fmt.Errorf("log: sync through record %d: %w", l.last, err)
-			return l.err
+			return l.undo(fmt.Errorf("log: sync through record %d: %w", l.last, err))
 		}
-		l.unsynced = false
 	}
 	if l.newFile {
-		if err := SyncDir(l.dir); err != nil {
-			l.err = err
-			return err
+		if err := SyncDirFS(l.fs, l.dir); err != nil {
+			return l.undo(err)
 		}
 		l.newFile = false
+	}
+	l.unsynced = false
+	l.syncedLast, l.syncedSize = l.last, l.lastSize()
+	return nil
+}
+
+// undo takes back the records appended since the last good sync after a
+// sync failed (cause). Whether they reached the disk is unknown (a failed
+// fsync may have written some pages, and Linux marks the rest clean), so
+// their bytes are overwritten with zeros and synced: then no crash can
+// bring them back, and the next append writes over them. If that fails
+// too, the log is broken until a reopen.
+func (l *Log) undo(cause error) error {
+	s := &l.segs[len(l.segs)-1]
+	err := l.zero(l.syncedSize, s.size)
+	if err == nil {
+		err = l.f.Sync()
+	}
+	if err == nil && l.newFile {
+		if err = SyncDirFS(l.fs, l.dir); err == nil {
+			l.newFile = false
+		}
+	}
+	if err != nil {
+		l.err = fmt.Errorf("%w; undoing it failed: %v", cause, err)
+		return l.err
+	}
+	l.bytes.Add(l.syncedSize - s.size)
+	s.size, s.last, l.dirty = l.syncedSize, l.syncedLast, true
+	l.last, l.unsynced = l.syncedLast, false
+	if l.last == 0 {
+		l.first = 0
+	}
+	return fmt.Errorf("%w: %w", ErrNotLogged, cause)
+}
+
+// zero overwrites bytes [from, to) of the last segment with zeros.
+func (l *Log) zero(from, to int64) error {
+	z := make([]byte, min(to-from, 64<<10))
+	for off := from; off < to; off += int64(len(z)) {
+		n := min(int64(len(z)), to-off)
+		if _, err := l.f.WriteAt(z[:n], off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cut makes the last segment's file end at its last record, before it
+// stops being the last (only the last segment may have a torn tail). A
+// file that cannot be truncated is rewritten: its records copied to a
+// temporary file, synced and renamed over it.
+func (l *Log) cut() error {
+	s := l.segs[len(l.segs)-1]
+	if t, ok := l.f.(interface{ Truncate(int64) error }); ok {
+		if err := t.Truncate(s.size); err != nil {
+			return err
+		}
+		if err := l.f.Sync(); err != nil {
+			return err
+		}
+		l.dirty = false
+		return nil
+	}
+	path := l.segmentPath(s.first)
+	tmp := path + ".cut"
+	w, err := l.fs.Create(tmp, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, min(s.size, 1<<20))
+	for off := int64(0); off < s.size && err == nil; off += int64(len(buf)) {
+		b := buf[:min(int64(len(buf)), s.size-off)]
+		if _, err = l.f.ReadAt(b, off); err == nil {
+			_, err = w.WriteAt(b, off)
+		}
+	}
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = l.fs.Rename(tmp, path)
+	}
+	if err == nil {
+		err = SyncDirFS(l.fs, l.dir)
+	}
+	if err != nil {
+		_ = l.fs.Remove(tmp)
+		return err
+	}
+	l.dirty = false
+	return nil
+}
+
+// truncate cuts f at size. The OS's files can; a filesystem whose files
+// cannot (vfs.MemFS) gets zeros from size on instead, which every open
+// reads as a torn tail and every append writes over.
+func truncate(f vfs.File, size int64) error {
+	if t, ok := f.(interface{ Truncate(int64) error }); ok {
+		return t.Truncate(size)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	z := make([]byte, min(st.Size()-size, 64<<10))
+	for off := size; off < st.Size(); off += int64(len(z)) {
+		if _, err := f.WriteAt(z[:min(int64(len(z)), st.Size()-off)], off); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // SyncDir makes a directory's entries durable: the files created, renamed
 // or removed in it since, which fsync of the files themselves does not.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+func SyncDir(dir string) error { return SyncDirFS(vfs.Default, dir) }
+
+// SyncDirFS is SyncDir on fs.
+func SyncDirFS(fs vfs.FS, dir string) error {
+	d, err := fs.OpenDir(dir)
 	if err != nil {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
@@ -389,15 +563,15 @@ func (l *Log) Replay(from uint64, fn func(seq uint64, payload []byte) error) err
 		if s.last < from {
 			continue
 		}
-		if err := replaySegment(segmentPath(l.dir, s.first), s, from, &buf, fn); err != nil {
+		if err := l.replaySegment(s, from, &buf, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func replaySegment(path string, s segment, from uint64, buf *[]byte, fn func(uint64, []byte) error) error {
-	f, err := os.Open(path)
+func (l *Log) replaySegment(s segment, from uint64, buf *[]byte, fn func(uint64, []byte) error) error {
+	f, err := l.fs.Open(l.segmentPath(s.first))
 	if err != nil {
 		return fmt.Errorf("log: replay: %w", err)
 	}
@@ -409,7 +583,7 @@ func replaySegment(path string, s segment, from uint64, buf *[]byte, fn func(uin
 			err = fmt.Errorf("record %d, want %d", seq, want)
 		}
 		if err != nil {
-			return fmt.Errorf("log: replay %s offset %d: %w", filepath.Base(path), off, err)
+			return fmt.Errorf("log: replay %s offset %d: %w", segmentName(s.first), off, err)
 		}
 		if seq >= from {
 			if err := fn(seq, (*buf)[recordHeader:]); err != nil {
@@ -431,7 +605,7 @@ func (l *Log) DropBefore(seq uint64) error {
 	for len(l.segs) > 1 && l.segs[0].last < seq {
 		// Oldest first: a crash part way leaves a log that still starts
 		// somewhere and has no gap.
-		if err := os.Remove(segmentPath(l.dir, l.segs[0].first)); err != nil {
+		if err := l.fs.Remove(l.segmentPath(l.segs[0].first)); err != nil {
 			return fmt.Errorf("log: drop before %d: %w", seq, err)
 		}
 		l.bytes.Add(-l.segs[0].size)
@@ -440,7 +614,7 @@ func (l *Log) DropBefore(seq uint64) error {
 		dropped++
 	}
 	if dropped > 0 {
-		return SyncDir(l.dir)
+		return SyncDirFS(l.fs, l.dir)
 	}
 	return nil
 }

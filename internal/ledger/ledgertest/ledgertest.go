@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	mrand "math/rand/v2"
 	"slices"
 
 	"github.com/specie/specie/crypto"
@@ -73,6 +74,20 @@ func MustKey() *crypto.PrivateKey {
 	return k
 }
 
+// KeyFrom draws a key from rng (a simulation's seeded generator), so that a
+// seed decides every key and so every signature.
+func KeyFrom(rng *mrand.Rand) *crypto.PrivateKey {
+	var seed [32]byte
+	for i := 0; i < len(seed); i += 8 {
+		binary.BigEndian.PutUint64(seed[i:], rng.Uint64())
+	}
+	k, err := crypto.KeyFromSeed(seed[:])
+	if err != nil {
+		panic(err) // 32 bytes is always a seed
+	}
+	return k
+}
+
 // Nonce returns a random nonce.
 func Nonce() uint64 {
 	var b [8]byte
@@ -82,7 +97,13 @@ func Nonce() uint64 {
 
 // Mint builds a mint of outs approved by the given officers (by index).
 func (n *Net) Mint(officers []int, outs ...money.Output) *money.Tx {
-	tx := &money.Tx{Kind: money.Mint, Nonce: Nonce(), Outputs: outs}
+	return n.MintNonce(Nonce(), officers, outs...)
+}
+
+// MintNonce is Mint with the nonce given: what a simulation uses, so that
+// its seed decides every txid.
+func (n *Net) MintNonce(nonce uint64, officers []int, outs ...money.Output) *money.Tx {
+	tx := &money.Tx{Kind: money.Mint, Nonce: nonce, Outputs: outs}
 	id := n.Network.TxID(tx)
 	for _, i := range officers {
 		k := n.Officers[i]

@@ -23,7 +23,7 @@ import (
 // every payment made with an idempotency key (its txid, or its code).
 type payLedger struct {
 	mu       sync.Mutex
-	wallets  []string                 // every wallet, treasuries included
+	wallets  []string                     // every wallet, treasuries included
 	reported map[money.TxID]roles.Payment // committed, as the API said
 	keyed    map[string]keyedOutcome
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,18 +267,22 @@ func (s *netSim) payLoose(i int, p roles.Payment, first money.TxID) {
 func (s *netSim) check(i int) {
 	s.t.Helper()
 	s.e().check(s.books)
+	hist := map[string][]roles.Entry{}
+	for _, w := range s.books.wallets {
+		hist[w] = s.history(w)
+	}
 	for id, p := range s.loose {
 		if _, err := s.ledger.Tx(context.Background(), id); err != nil {
 			s.t.Fatalf("step %d: payment %s without a key was reported committed: %v", i, id, err)
 		}
-		if !slices.ContainsFunc(s.history(p.From), func(h roles.Entry) bool { return h.TxID == id && h.Direction == "out" }) {
+		if !slices.ContainsFunc(hist[p.From], func(h roles.Entry) bool { return h.TxID == id && h.Direction == "out" }) {
 			s.t.Fatalf("step %d: payment %s without a key is not in its payer's history", i, id)
 		}
 	}
 	for _, w := range s.books.wallets {
 		seen := map[string]bool{}
 		var in, out uint64
-		for _, h := range s.history(w) {
+		for _, h := range hist[w] {
 			k := h.TxID.String() + h.Direction
 			if seen[k] {
 				s.t.Fatalf("step %d: wallet %s has %s %s twice in its history", i, w, h.Direction, h.TxID)
@@ -312,7 +317,16 @@ func netSimRun(t *testing.T, seed uint64, steps int) []string {
 	for range s.books.done {
 		committed++
 	}
-	t.Logf("%d steps: %d payments committed, link faults %v", steps, committed, s.faults)
+	restarts, crashes := 0, 0
+	for _, l := range s.trace {
+		if strings.Contains(l, " restart") {
+			restarts++
+		}
+		if strings.Contains(l, "(crashed in it true)") || strings.Contains(l, "(crashed mid-step true)") {
+			crashes++
+		}
+	}
+	t.Logf("%d steps: %d payments committed, %d restarts (%d crashes mid-step), link faults %v", steps, committed, restarts, crashes, s.faults)
 	return s.trace
 }
 

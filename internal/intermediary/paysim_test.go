@@ -33,8 +33,7 @@ type netSim struct {
 	disks  map[string]*crashtest.Disk // by role: "ledger", "issuer", "bank-a", "bank-b"
 	lcfg   ledger.Config
 	icfg   issuer.Config
-	lossy  bool   // deliveries may be lost or repeated (not while checking)
-	armed  string // the bank whose disk may crash in the next step
+	lossy  bool // deliveries may be lost or repeated (not while checking)
 	trace  []string
 	books  *payBooks
 	loose  map[money.TxID]roles.Payment // committed payments made without a key
@@ -163,17 +162,18 @@ func (s *netSim) logf(format string, args ...any) {
 // step does one thing the seed draws: a payment (same bank or across,
 // with or without an idempotency key), a retry with a key or without one
 // (which is a new payment), a mint, or a restart of one role from its
-// disk as a crash left it. A bank's disk may also be armed to crash at an
-// operation of the next step.
+// disk as a crash left it; one step in five, a bank's disk crashes in it.
 func (s *netSim) step(i int) {
 	s.t.Helper()
 	b := s.books
 	s.lossy = true
 	defer func() { s.lossy = false }()
-	if armed := s.armed; armed != "" {
-		// This step runs on the armed disk; whether or not the crash
-		// came, the bank restarts after it on what the disk kept.
-		s.armed = ""
+	if s.rng.IntN(5) == 0 {
+		// A bank's disk crashes at one of this step's operations (if
+		// the step does that many); whether or not the crash came, the
+		// bank restarts after the step on what the disk kept.
+		armed := []string{"bank-a", "bank-b"}[s.rng.IntN(2)]
+		s.disks[armed].Arm(-1, nil, s.rng.IntN(6), rand.New(rand.NewPCG(s.rng.Uint64(), 0)))
 		defer func() {
 			var crashed bool
 			s.disks[armed], crashed = s.disks[armed].Reboot(s.rng)
@@ -205,12 +205,6 @@ func (s *netSim) step(i int) {
 			s.openBank(role)
 		}
 		s.logf("%d restart %s (crashed mid-step %v)", i, role, crashed)
-	case r < 5: // a bank's disk will crash at one of the next step's operations
-		name := []string{"bank-a", "bank-b"}[s.rng.IntN(2)]
-		s.disks[name].Arm(-1, nil, s.rng.IntN(40), rand.New(rand.NewPCG(s.rng.Uint64(), 0)))
-		s.armed = name
-		s.logf("%d arm a crash of %s", i, name)
-		return
 	case r < 8 && len(b.pays) > 0: // a retry with the key
 		keys := slices.Sorted(maps.Keys(b.pays))
 		k := keys[s.rng.IntN(len(keys))]

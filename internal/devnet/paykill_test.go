@@ -2,11 +2,14 @@ package devnet_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -189,6 +192,7 @@ func TestUpKilledUnderPaymentLoadLosesNothing(t *testing.T) {
 		killUnderLoad(t, up, parties, pl, pl.wallets[2:], rng.Uint64(), clients, killAt, fmt.Sprintf("r%d", round))
 		t.Logf("round %d: killed after %d payments reported committed; %d so far, %d keyed outcomes", round, killAt, len(pl.reported), len(pl.keyed))
 		up = start()
+		logViewAfterRestart(t, cfg, map[string]string{"bank-a": url, "bank-b": url}, parties.ledger, pl.wallets)
 		pl.checkReported(t, parties.ledger, httpBanks)
 		up.stop()
 		k := openBooks(t, cfg, upDirs(root, cfg))
@@ -248,6 +252,7 @@ func TestServedIntermediaryKilledUnderPaymentLoadLosesNothing(t *testing.T) {
 		killUnderLoad(t, procs["bank-a"], parties, pl, pl.wallets[2:], rng.Uint64(), clients, killAt, fmt.Sprintf("r%d", round))
 		t.Logf("round %d: bank-a killed after %d payments reported committed; %d so far, %d keyed outcomes", round, killAt, len(pl.reported), len(pl.keyed))
 		procs["bank-a"] = start("bank-a")
+		logViewAfterRestart(t, cfg, o.RoleURLs, parties.ledger, pl.wallets)
 		pl.checkReported(t, parties.ledger, httpBanks)
 		for i := len(names) - 1; i >= 0; i-- {
 			procs[names[i]].stop()
@@ -274,4 +279,55 @@ func assertNoWrongRefusals(pl *payLedger) error {
 		}
 	}
 	return nil
+}
+
+// logViewAfterRestart logs what the wallets show over HTTP right after
+// the restart, before anything settles, against the outstanding supply.
+// It asserts nothing: the gap is the payments in flight at the kill
+// (their notes held until settled: at once if the ledger committed them,
+// after SettleAfter, 30 s, if it never saw them) and committed payments
+// not yet delivered to the payee's bank (retried every 5 s); an API that
+// shows held notes as "pending" (issue 8 part 3) shows that too.
+func logViewAfterRestart(t *testing.T, cfg *devnet.Config, urls map[string]string, led roles.Ledger, wallets []string) {
+	t.Helper()
+	var balance, pending uint64
+	for _, id := range wallets {
+		name := roles.IntermediaryOf(id)
+		tok, _ := cfg.Token(name)
+		req, err := http.NewRequest("GET", urls[name]+"/v1/intermediaries/"+name+"/wallets/"+id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&w)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("wallet %s right after the restart: status %d, %v %v", id, resp.StatusCode, w, err)
+		}
+		balance += minorUnits(t, w["balance"])
+		if v, ok := w["pending"]; ok {
+			pending += minorUnits(t, v)
+		}
+	}
+	sup, err := led.Supply(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("right after the restart the wallets show %d settled and %d pending of the %d outstanding", balance, pending, sup.Outstanding)
+}
+
+// minorUnits reads an amount of the API: a string of minor units.
+func minorUnits(t *testing.T, v any) uint64 {
+	t.Helper()
+	s, ok := v.(string)
+	n, err := strconv.ParseUint(s, 10, 64)
+	if !ok || err != nil {
+		t.Fatalf("amount %v (%T): want a string of minor units", v, v)
+	}
+	return n
 }

@@ -135,7 +135,11 @@ func (p *lossyPeer) Deliver(ctx context.Context, tx *money.Tx) error {
 	if !p.s.lossy {
 		return p.Intermediary.Deliver(ctx, tx)
 	}
-	switch p.s.rng.IntN(6) {
+	fault := p.s.rng.IntN(6)
+	if fault < 3 {
+		p.s.logf("delivery of %s to %s: %s", p.s.net.Network.TxID(tx), p.Name(), []string{"lost", "answer lost", "repeated"}[fault])
+	}
+	switch fault {
 	case 0:
 		p.s.faults["lost"]++
 		return errcode.New(errcode.Unavailable, "delivery lost")

@@ -137,8 +137,18 @@ func (l *Ledger) explainMissing(c *checked, input int, batch []*checked) error {
 			return c.err // created earlier in the batch, and spent there
 		}
 	}
-	loc, err := l.db.Get(keySlice(hashKey(prefixTx, &n.TxID)))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && len(loc) == txLocSize && n.Index >= uint32(binary.BigEndian.Uint16(loc[13:]))) {
+	v, err := l.db.Get(keySlice(hashKey(prefixTx, &n.TxID)))
+	if errors.Is(err, store.ErrNotFound) {
+		return errcode.New(errcode.UnknownNote, "input %d: note %s was never created", input, c.ins[input])
+	}
+	if err != nil {
+		return errcode.New(errcode.Internal, "input %d: note %s is not unspent; its creating transaction could not be read: %v", input, c.ins[input], err)
+	}
+	loc, err := decodeTxLoc(v)
+	if err != nil {
+		return errcode.New(errcode.Internal, "input %d: note %s is not unspent; its creating transaction: %v", input, c.ins[input], err)
+	}
+	if n.Index >= uint32(loc.outputs) {
 		return errcode.New(errcode.UnknownNote, "input %d: note %s was never created", input, c.ins[input])
 	}
 	return c.err
@@ -322,7 +332,10 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 func (l *Ledger) storeRecord(b *store.Batch, r *record, m *meta) {
 	ops := l.ops[:0]
 	for i := range r.ids {
-		ops = append(ops, writeOp{key: hashKey(prefixTx, &r.ids[i]), val: txLoc(r.header.Seq, uint32(i), r.kinds[i], int(r.outputs[i]))})
+		op := writeOp{key: hashKey(prefixTx, &r.ids[i])}
+		loc := txLoc{seq: r.header.Seq, index: uint32(i), kind: r.kinds[i], outputs: r.outputs[i]}
+		loc.put(&op.val)
+		ops = append(ops, op)
 	}
 	slices.SortFunc(ops, func(a, b writeOp) int {
 		// The first 8 bytes (prefix and 7 hash bytes) almost always decide.

@@ -364,7 +364,7 @@ func decodeSnapshot(r io.Reader, size int64, accept func(*snapHead) error, put f
 		return snapHead{}, fmt.Errorf("%d bytes", size)
 	}
 	crc := crc32.New(castagnoli)
-	br := bufio.NewReaderSize(io.TeeReader(io.LimitReader(r, size-4), crc), 1<<20)
+	br := bufio.NewReaderSize(io.TeeReader(io.LimitReader(r, size-4), crc), int(min(size, 1<<20)))
 	var buf [snapHeadSize]byte
 	if _, err := io.ReadFull(br, buf[:]); err != nil {
 		return snapHead{}, err

@@ -1,6 +1,7 @@
-// Package codec is the one reader and the one writer of Specie's on-disk
-// formats (the ledger's log records, snapshots and store values, and the
-// log's record framing). Every field is fixed-width big-endian or a run of
+// Package codec is the one reader and the one writer of Specie's binary
+// formats: the canonical transaction encoding (money, which reads with it),
+// the ledger's log records, snapshots and store values, and the log's
+// record framing. Every field is fixed-width big-endian or a run of
 // raw bytes; the layouts are drawn beside the code that uses them.
 //
 // A Reader never panics and never allocates: a read past the end of its

@@ -249,6 +249,7 @@ func TestRejectionsHaveExactCodesAndChangeNothing(t *testing.T) {
 	if _, err := l.Submit(ctx, pay); err != nil {
 		t.Fatal(err)
 	}
+	spent := note
 	note = n.Notes(pay)[0]
 	net := n.Network
 
@@ -304,6 +305,36 @@ func TestRejectionsHaveExactCodesAndChangeNothing(t *testing.T) {
 			return tx
 		}()}, errcode.Malformed},
 		{"transfer creating money", []*money.Tx{n.Spend(money.Transfer, []money.Note{note}, []*crypto.PrivateKey{alice}, ledgertest.To(alice, 1001))}, errcode.Malformed},
+		// The ledger keeps no spent notes: it explains a missing input from
+		// the transaction that created it (roles.NoteUnknown's doc).
+		{"transfer of a spent note", []*money.Tx{n.Spend(money.Transfer, []money.Note{spent}, []*crypto.PrivateKey{alice}, ledgertest.To(mallory, 1000))}, errcode.DoubleSpend},
+		{"transfer of a real output with a forged value", []*money.Tx{func() *money.Tx {
+			forged := note
+			forged.Value = 999
+			return n.Spend(money.Transfer, []money.Note{forged}, []*crypto.PrivateKey{alice}, ledgertest.To(mallory, 999))
+		}()}, errcode.DoubleSpend},
+		{"transfer of a real output under another lock", []*money.Tx{func() *money.Tx {
+			forged := note
+			forged.Lock = money.KeyLock(mallory.Public())
+			return n.Spend(money.Transfer, []money.Note{forged}, []*crypto.PrivateKey{mallory}, ledgertest.To(mallory, 1000))
+		}()}, errcode.DoubleSpend},
+		{"transfer of an output index its transaction does not have", []*money.Tx{func() *money.Tx {
+			beyond := note
+			beyond.Index = 1 // pay has one output
+			return n.Spend(money.Transfer, []money.Note{beyond}, []*crypto.PrivateKey{alice}, ledgertest.To(alice, 1000))
+		}()}, errcode.UnknownNote},
+		{"transfer of an output index a transaction earlier in the submission does not have", func() []*money.Tx {
+			m := n.Mint([]int{0, 1}, ledgertest.To(mallory, 5))
+			beyond := n.Notes(m)[0]
+			beyond.Index = 3
+			return []*money.Tx{m, n.Spend(money.Transfer, []money.Note{beyond}, []*crypto.PrivateKey{mallory}, ledgertest.To(mallory, 5))}
+		}(), errcode.UnknownNote},
+		{"transfer of a forged value of an output created earlier in the submission", func() []*money.Tx {
+			m := n.Mint([]int{0, 1}, ledgertest.To(mallory, 5))
+			forged := n.Notes(m)[0]
+			forged.Value = 6
+			return []*money.Tx{m, n.Spend(money.Transfer, []money.Note{forged}, []*crypto.PrivateKey{mallory}, ledgertest.To(mallory, 6))}
+		}(), errcode.DoubleSpend},
 		{"transfer of a never-created note", []*money.Tx{func() *money.Tx {
 			fake := money.Note{TxID: money.TxID{9}, Output: ledgertest.To(alice, 1000)}
 			return n.Spend(money.Transfer, []money.Note{fake}, []*crypto.PrivateKey{alice}, ledgertest.To(alice, 1000))
@@ -339,6 +370,12 @@ func TestRejectionsHaveExactCodesAndChangeNothing(t *testing.T) {
 				t.Fatalf("alice's note is %s after a rejected spend", ni.Status)
 			}
 		})
+	}
+	// A note ID alone says unspent or unknown, never "spent".
+	for _, id := range []money.NoteID{net.NoteID(&spent), net.NoteID(&note), {7}} {
+		if ni, err := l.Note(ctx, id); err != nil || ni.Status != roles.NoteUnknown || ni.Value != 0 {
+			t.Errorf("spent or never-created note %s: %+v, %v; want unknown", id, ni, err)
+		}
 	}
 	if err := l.CheckInvariants(); err != nil {
 		t.Fatal(err)

@@ -38,10 +38,11 @@ const (
 	formatValue = "2"
 )
 
-// record is one batch as the log holds it (format.go): everything needed to redo the
-// batch's effect on the unspent set and on the store. The commit path
-// builds one from the batch's outcome, recovery decodes one from the log,
-// and both apply it the same way (storeRecord, redoNotes).
+// record is one batch as the log holds it (its layout is in format.go):
+// everything needed to redo the batch's effect on the unspent set and on
+// the store. The commit path builds one from the batch's outcome, recovery
+// decodes one from the log, and both apply it the same way (storeRecord,
+// redoNotes).
 type record struct {
 	header     money.BatchHeader
 	ids        []money.Hash

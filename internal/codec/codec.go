@@ -126,32 +126,37 @@ func (r *Reader) End() error {
 	return nil
 }
 
-// Writer appends fields to a byte slice, the mirror of Reader.
+// Writer appends fields to a byte slice, the mirror of Reader. It is a
+// value, like the slice append returns: each method returns the writer with
+// the field appended (w = w.U64(v), or chained), so that writing into a
+// fixed-size array on the stack keeps it there. (With pointer receivers
+// the compiler sees the buffer stored through a pointer and moves it to
+// the heap: an allocation per txid on the commit path.)
 type Writer struct {
 	b []byte
 }
 
-// NewWriter appends to b (often b[:0] of a reused buffer).
+// NewWriter appends to b (often b[:0] of a reused buffer or an array).
 func NewWriter(b []byte) Writer { return Writer{b: b} }
 
 // U8 appends one byte.
-func (w *Writer) U8(v uint8) { w.b = append(w.b, v) }
+func (w Writer) U8(v uint8) Writer { w.b = append(w.b, v); return w }
 
 // U16 appends a big-endian uint16.
-func (w *Writer) U16(v uint16) { w.b = binary.BigEndian.AppendUint16(w.b, v) }
+func (w Writer) U16(v uint16) Writer { w.b = binary.BigEndian.AppendUint16(w.b, v); return w }
 
 // U32 appends a big-endian uint32.
-func (w *Writer) U32(v uint32) { w.b = binary.BigEndian.AppendUint32(w.b, v) }
+func (w Writer) U32(v uint32) Writer { w.b = binary.BigEndian.AppendUint32(w.b, v); return w }
 
 // U64 appends a big-endian uint64.
-func (w *Writer) U64(v uint64) { w.b = binary.BigEndian.AppendUint64(w.b, v) }
+func (w Writer) U64(v uint64) Writer { w.b = binary.BigEndian.AppendUint64(w.b, v); return w }
 
 // Put appends raw bytes (a fixed-size field, or a run whose length was
 // written before it).
-func (w *Writer) Put(p []byte) { w.b = append(w.b, p...) }
+func (w Writer) Put(p []byte) Writer { w.b = append(w.b, p...); return w }
 
 // Bytes is everything appended, after what NewWriter was given.
-func (w *Writer) Bytes() []byte { return w.b }
+func (w Writer) Bytes() []byte { return w.b }
 
 // Len is the length of Bytes.
-func (w *Writer) Len() int { return len(w.b) }
+func (w Writer) Len() int { return len(w.b) }

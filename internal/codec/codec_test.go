@@ -7,12 +7,9 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
-	w := NewWriter([]byte("x"))
-	w.U8(1)
-	w.U16(0x0203)
-	w.U32(0x04050607)
-	w.U64(0x08090a0b0c0d0e0f)
-	w.Put([]byte{0x10, 0x11})
+	w := NewWriter([]byte("x")).U8(1).U16(0x0203).U32(0x04050607)
+	w = w.U64(0x08090a0b0c0d0e0f)
+	w = w.Put([]byte{0x10, 0x11})
 	want := []byte{'x', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x10, 0x11}
 	if !bytes.Equal(w.Bytes(), want) || w.Len() != len(want) {
 		t.Fatalf("wrote %x", w.Bytes())
@@ -61,5 +58,18 @@ func TestCountAndEnd(t *testing.T) {
 	}
 	if r.Take(-5) != nil || r.Err() == nil {
 		t.Fatal("a negative length read")
+	}
+}
+
+// A writer into an array on the stack keeps it there: no allocation.
+func TestWriterIntoArrayDoesNotAllocate(t *testing.T) {
+	var sink [15]byte
+	allocs := testing.AllocsPerRun(100, func() {
+		var v [15]byte
+		NewWriter(v[:0]).U64(1).U32(2).U8(3).U16(4)
+		sink = v
+	})
+	if allocs != 0 || sink[14] != 4 {
+		t.Fatalf("%v allocations writing into an array", allocs)
 	}
 }

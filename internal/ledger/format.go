@@ -43,14 +43,14 @@ const batchHeadSize = 8 + 32 + 32 + 4 + 8 + 8
 // appendBatch appends the batch body of h and ids to b.
 func appendBatch(b []byte, h *money.BatchHeader, ids []money.Hash) []byte {
 	w := codec.NewWriter(b)
-	w.U64(h.Seq)
-	w.Put(h.Prev[:])
-	w.Put(h.TxRoot[:])
-	w.U32(h.TxCount)
-	w.U64(h.Minted)
-	w.U64(h.Redeemed)
+	w = w.U64(h.Seq)
+	w = w.Put(h.Prev[:])
+	w = w.Put(h.TxRoot[:])
+	w = w.U32(h.TxCount)
+	w = w.U64(h.Minted)
+	w = w.U64(h.Redeemed)
 	for i := range ids {
-		w.Put(ids[i][:])
+		w = w.Put(ids[i][:])
 	}
 	return w.Bytes()
 }
@@ -102,23 +102,23 @@ const recordVersion = 1
 // appendTo encodes the record.
 func (r *record) appendTo(b []byte) []byte {
 	w := codec.NewWriter(b)
-	w.U8(recordVersion)
-	w.U64(r.unspent)
-	w.U64(r.unspentSum)
-	w.U32(uint32(len(r.body)))
-	w.Put(r.body)
+	w = w.U8(recordVersion)
+	w = w.U64(r.unspent)
+	w = w.U64(r.unspentSum)
+	w = w.U32(uint32(len(r.body)))
+	w = w.Put(r.body)
 	for i := range r.kinds {
-		w.U8(byte(r.kinds[i]))
-		w.U16(r.outputs[i])
+		w = w.U8(byte(r.kinds[i]))
+		w = w.U16(r.outputs[i])
 	}
-	w.U32(uint32(len(r.dels)))
+	w = w.U32(uint32(len(r.dels)))
 	for i := range r.dels {
-		w.Put(r.dels[i][:])
+		w = w.Put(r.dels[i][:])
 	}
-	w.U32(uint32(len(r.puts)))
+	w = w.U32(uint32(len(r.puts)))
 	for i := range r.puts {
-		w.Put(r.puts[i].id[:])
-		w.U64(r.puts[i].value)
+		w = w.Put(r.puts[i].id[:])
+		w = w.U64(r.puts[i].value)
 	}
 	return w.Bytes()
 }
@@ -183,12 +183,12 @@ const metaSize = 8 + 32 + 8 + 8 + 8 + 8
 
 func (m *meta) encode() []byte {
 	w := codec.NewWriter(make([]byte, 0, metaSize))
-	w.U64(m.seq)
-	w.Put(m.head[:])
-	w.U64(m.minted)
-	w.U64(m.redeemed)
-	w.U64(m.unspent)
-	w.U64(m.unspentSum)
+	w = w.U64(m.seq)
+	w = w.Put(m.head[:])
+	w = w.U64(m.minted)
+	w = w.U64(m.redeemed)
+	w = w.U64(m.unspent)
+	w = w.U64(m.unspentSum)
 	return w.Bytes()
 }
 
@@ -229,11 +229,7 @@ const txLocSize = 8 + 4 + 1 + 2
 
 // put encodes t into v, the fixed-size value the commit path writes.
 func (t *txLoc) put(v *[txLocSize]byte) {
-	w := codec.NewWriter(v[:0])
-	w.U64(t.seq)
-	w.U32(t.index)
-	w.U8(byte(t.kind))
-	w.U16(t.outputs)
+	codec.NewWriter(v[:0]).U64(t.seq).U32(t.index).U8(byte(t.kind)).U16(t.outputs)
 }
 
 func decodeTxLoc(b []byte) (txLoc, error) {
@@ -294,12 +290,12 @@ type snapHead struct {
 
 func (h *snapHead) appendTo(b []byte) []byte {
 	w := codec.NewWriter(b)
-	w.Put([]byte(snapMagic))
-	w.U16(h.shard)
-	w.U16(h.shards)
-	w.U64(h.seq)
-	w.U64(h.count)
-	w.U64(h.sum)
+	w = w.Put([]byte(snapMagic))
+	w = w.U16(h.shard)
+	w = w.U16(h.shards)
+	w = w.U64(h.seq)
+	w = w.U64(h.count)
+	w = w.U64(h.sum)
 	return w.Bytes()
 }
 
@@ -342,16 +338,12 @@ func encodeSnapshot(w io.Writer, shard, shards int, seq uint64, slots []slot) er
 		if slots[i].value == 0 {
 			continue
 		}
-		ew := codec.NewWriter(e[:0])
-		ew.Put(slots[i].key[:])
-		ew.U64(slots[i].value)
+		codec.NewWriter(e[:0]).Put(slots[i].key[:]).U64(slots[i].value)
 		if _, err := cw.Write(e[:]); err != nil {
 			return err
 		}
 	}
-	t := codec.NewWriter(buf[:0])
-	t.U32(crc.Sum32())
-	_, err := w.Write(t.Bytes())
+	_, err := w.Write(codec.NewWriter(buf[:0]).U32(crc.Sum32()).Bytes())
 	return err
 }
 

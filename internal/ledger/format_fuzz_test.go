@@ -236,9 +236,7 @@ func FuzzDecodeNoteValue(f *testing.F) {
 	f.Add(make([]byte, 9), uint64(2))
 	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
 		encode := func(v uint64) []byte {
-			w := codec.NewWriter(nil)
-			w.U64(v)
-			return w.Bytes()
+			return codec.NewWriter(nil).U64(v).Bytes()
 		}
 		if v, err := decodeNoteValue(b); err == nil {
 			if v == 0 || !bytes.Equal(encode(v), b) {

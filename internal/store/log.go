@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -42,15 +41,15 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // appendFrame appends the record of seq holding payload to b.
 func appendFrame(b []byte, seq uint64, payload []byte) []byte {
+	var sb [8]byte
+	s := codec.NewWriter(sb[:0]).U64(seq)
+	crc := crc32.Update(crc32.Checksum(s.Bytes(), crcTable), crcTable, payload)
 	w := codec.NewWriter(b)
-	w.U32(uint32(len(payload)))
-	w.U32(0) // the checksum, once seq and payload are in
-	w.U64(seq)
-	w.Put(payload)
-	b = w.Bytes()
-	f := b[len(b)-len(payload)-recordHeader:]
-	binary.BigEndian.PutUint32(f[4:8], crc32.Checksum(f[8:], crcTable))
-	return b
+	w = w.U32(uint32(len(payload)))
+	w = w.U32(crc)
+	w = w.U64(seq)
+	w = w.Put(payload)
+	return w.Bytes()
 }
 
 // frameHead is a record's first recordHeader bytes.

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -221,11 +220,7 @@ func writeSnapshot(dir string, shards int, rate int64, j *snapJob) error {
 	if err != nil {
 		return fmt.Errorf("snapshot shard %d: %w", j.shard, err)
 	}
-	w := bufio.NewWriterSize(&pacedWriter{w: f, rate: rate, start: time.Now()}, 1<<20)
-	err = encodeSnapshot(w, j.shard, shards, j.seq, imageSlots(j.img))
-	if err == nil {
-		err = w.Flush()
-	}
+	err = encodeSnapshot(&pacedWriter{w: f, rate: rate, start: time.Now()}, j.shard, shards, j.seq, imageSlots(j.img))
 	if err == nil {
 		err = f.Sync()
 	}

@@ -318,7 +318,9 @@ func decodeSnapHead(b []byte) (snapHead, error) {
 }
 
 // encodeSnapshot writes a snapshot of the occupied slots (value != 0) to
-// w: header, notes in slot order, checksum. The caller buffers w.
+// w: header, notes in slot order, checksum. It buffers its writes (up to 1
+// MiB), and the checksum is computed over the buffered chunks, not note by
+// note.
 func encodeSnapshot(w io.Writer, shard, shards int, seq uint64, slots []slot) error {
 	h := snapHead{shard: uint16(shard), shards: uint16(shards), seq: seq}
 	for i := range slots {
@@ -328,20 +330,17 @@ func encodeSnapshot(w io.Writer, shard, shards int, seq uint64, slots []slot) er
 		}
 	}
 	crc := crc32.New(castagnoli)
-	cw := io.MultiWriter(w, crc)
+	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), int(min(snapHeadSize+snapEntrySize*h.count, 1<<20)))
 	var buf [snapHeadSize]byte
-	if _, err := cw.Write(h.appendTo(buf[:0])); err != nil {
-		return err
-	}
+	bw.Write(h.appendTo(buf[:0]))
 	var e [snapEntrySize]byte
 	for i := range slots {
-		if slots[i].value == 0 {
-			continue
+		if slots[i].value != 0 {
+			bw.Write(codec.NewWriter(e[:0]).Put(slots[i].key[:]).U64(slots[i].value).Bytes())
 		}
-		codec.NewWriter(e[:0]).Put(slots[i].key[:]).U64(slots[i].value)
-		if _, err := cw.Write(e[:]); err != nil {
-			return err
-		}
+	}
+	if err := bw.Flush(); err != nil { // the first error of any Write
+		return err
 	}
 	_, err := w.Write(codec.NewWriter(buf[:0]).U32(crc.Sum32()).Bytes())
 	return err

@@ -55,6 +55,9 @@ run show a progress line on stderr.
                         a running network (e.g. 'specie up'); tokens and officer
                         keys from --data/devnet.json; CPU and memory from URL's
                         /metrics (the process serving URL).
+  --payments --separate the roles as separate processes ('specie devnet init',
+                        'specie serve ...'), each at its URL in --data/devnet.json;
+                        CPU and memory summed over their /metrics.
   --core                afterwards measures the ledger core in this process as
                         'specie bench --inproc' does (--core-notes, --core-max-tx,
                         --core-duration) and reports core_tx_s and ratio_to_core.

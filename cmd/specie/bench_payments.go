@@ -51,7 +51,7 @@ func printJSON(g *globals, v any) error {
 type payFlags struct {
 	o                       bench.PayOptions
 	fund, amount            string
-	direct, core            bool
+	direct, core, separate  bool
 	coreNotes               uint64
 	coreMaxTx               int
 	coreDuration            time.Duration
@@ -73,6 +73,7 @@ func (p *payFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&p.o.NoIdemKeys, "no-idempotency-keys", false, "with --payments: send the measured payments without idempotency keys (by default each has its own, as docs/api.md asks of integrations)")
 	f.BoolVar(&p.o.Verify, "verify", false, "with --payments: after the run, read every wallet through the API and check the sum is what was funded")
 	f.BoolVar(&p.direct, "direct", false, "with --payments --inproc: call the intermediaries' Go interface in process instead of their HTTP API")
+	f.BoolVar(&p.separate, "separate", false, "with --payments: reach each role at its own URL in --data's devnet.json, as 'specie devnet init' and 'specie serve' run them; CPU and RSS are summed over those processes")
 	f.BoolVar(&p.core, "core", false, "with --payments: also measure the in-process core (as 'specie bench --inproc') and report ratio_to_core")
 	f.Uint64Var(&p.coreNotes, "core-notes", 1_000_000, "with --core: unspent notes of the core run")
 	f.IntVar(&p.coreMaxTx, "core-max-tx", 400_000, "with --core: transactions pre-signed for the core run")
@@ -107,7 +108,7 @@ func (p *payFlags) run(ctx context.Context, g *globals, target, dir string, inpr
 
 	var t bench.PayTarget
 	stop := func() error { return nil }
-	if target == "" || inproc {
+	if (target == "" && !p.separate) || inproc {
 		if dir == "" {
 			d, err := os.MkdirTemp("", "specie-paybench-")
 			if err != nil {
@@ -128,6 +129,9 @@ func (p *payFlags) run(ctx context.Context, g *globals, target, dir string, inpr
 		cfg, err := g.config()
 		if err != nil {
 			return fmt.Errorf("bench --payments --target needs the network's credentials and officer keys: %w", err)
+		}
+		if p.separate {
+			target = ""
 		}
 		if t, err = bench.RemotePayments(target, cfg); err != nil {
 			return err

@@ -3,6 +3,8 @@ package bench_test
 import (
 	"context"
 	"log/slog"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +115,55 @@ func TestPaymentsRemoteSmoke(t *testing.T) {
 	}
 	if err := n.Ledger.CheckInvariants(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPaymentsSeparateSmoke runs the payments bench against the four roles
+// each served on its own URL (devnet.Serve in this process, as `specie
+// serve` runs them), reached at the URLs of the config. (All four are in
+// this one process here, so the summed CPU counts it four times; only
+// that there is a figure is checked.)
+func TestPaymentsSeparateSmoke(t *testing.T) {
+	dir := t.TempDir()
+	o := devnet.DefaultInit("")
+	o.RoleURLs = map[string]string{}
+	for _, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.RoleURLs[role] = "http://" + ln.Addr().String()
+		ln.Close()
+	}
+	cfg, err := devnet.Init(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range [][2]string{{"ledger", ""}, {"issuer", ""}, {"intermediary", "bank-a"}, {"intermediary", "bank-b"}} {
+		u := o.RoleURLs[r[0]]
+		if r[1] != "" {
+			u = o.RoleURLs[r[1]]
+		}
+		addr, err := devnet.AddrOf(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := devnet.Serve(cfg, r[0], r[1], filepath.Join(dir, "data-"+r[0]+r[1]), addr, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+	}
+	tg, err := bench.RemotePayments("", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := bench.RunPayments(context.Background(), tg, bench.PayOptions{WalletsPer: 10, Clients: 4, Cross: 0.5, Duration: time.Second, Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPayReport(t, tg, r, 10)
+	if r.Mode != "http-separate" || !strings.Contains(r.CPUNote, o.RoleURLs["bank-b"]) {
+		t.Errorf("mode %q, cpu note %q", r.Mode, r.CPUNote)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
@@ -15,29 +17,68 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-// RemotePayments is a running network reached over HTTP at url with the
+// RemotePayments is a running network reached over HTTP with the
 // credentials and officer keys of its devnet config: each intermediary
-// with its own token, the issuer with the issuer's. CPU and memory are the
-// server's, read from url's /metrics (with the roles as separate
-// processes, that is the process serving url only).
+// with its own token, the issuer with the issuer's. With url set every
+// role is reached there (`specie up`); with url "" each role at its own URL
+// in cfg (the roles as separate `specie serve` processes). CPU and memory
+// are the servers', read from their /metrics and summed over the distinct
+// URLs.
 func RemotePayments(url string, cfg *devnet.Config) (PayTarget, error) {
 	t, err := payTarget(url, cfg)
 	if err != nil {
 		return t, err
 	}
+	var urls []string
+	for _, u := range append([]string{at(url, cfg.Ledger.URL), at(url, cfg.Issuer.URL)}, intermediaryURLs(url, cfg)...) {
+		if !slices.Contains(urls, u) {
+			urls = append(urls, u)
+		}
+	}
+	sum := func(metric string) (float64, error) {
+		var total float64
+		for _, u := range urls {
+			v, err := scrape(u, metric)
+			if err != nil {
+				return 0, err
+			}
+			total += v
+		}
+		return total, nil
+	}
 	t.Mode = "http"
-	t.CPUNote = "CPU of the server process at " + url + ", from its /metrics"
-	t.CPUSeconds = func() (float64, error) { return scrape(url, "process_cpu_seconds_total") }
+	if url == "" {
+		t.Mode = "http-separate"
+	}
+	t.CPUNote = "CPU of the server process(es) at " + strings.Join(urls, ", ") + ", from their /metrics"
+	t.CPUSeconds = func() (float64, error) { return sum("process_cpu_seconds_total") }
 	t.RSS = func() uint64 {
-		v, _ := scrape(url, "process_resident_memory_bytes")
+		v, _ := sum("process_resident_memory_bytes")
 		return uint64(v)
 	}
 	return t, nil
 }
 
-// payTarget builds the HTTP clients for every role of cfg at url.
+// at is url, or where there is none, the role's own URL u.
+func at(url, u string) string {
+	if url != "" {
+		return url
+	}
+	return u
+}
+
+func intermediaryURLs(url string, cfg *devnet.Config) []string {
+	var out []string
+	for _, e := range cfg.Intermediaries {
+		out = append(out, at(url, e.URL))
+	}
+	return out
+}
+
+// payTarget builds the HTTP clients for every role of cfg, all at url or
+// (url "") each at its own URL.
 func payTarget(url string, cfg *devnet.Config) (PayTarget, error) {
-	t := PayTarget{Network: cfg.Network, Issuer: client.New(url, cfg.Issuer.Token).Issuer()}
+	t := PayTarget{Network: cfg.Network, Issuer: client.New(at(url, cfg.Issuer.URL), cfg.Issuer.Token).Issuer()}
 	for _, f := range cfg.OfficerKeyFiles {
 		k, err := crypto.LoadKey(f)
 		if err != nil {
@@ -45,15 +86,16 @@ func payTarget(url string, cfg *devnet.Config) (PayTarget, error) {
 		}
 		t.Officers = append(t.Officers, k)
 	}
-	for _, e := range cfg.Intermediaries {
-		t.Banks = append(t.Banks, client.New(url, e.Token).Intermediary(e.Name))
+	for i, e := range cfg.Intermediaries {
+		t.Banks = append(t.Banks, client.New(intermediaryURLs(url, cfg)[i], e.Token).Intermediary(e.Name))
 	}
+	lu := at(url, cfg.Ledger.URL)
 	t.Counters = func() (float64, float64, error) {
-		c, err := scrape(url, "specie_ledger_committed_total")
+		c, err := scrape(lu, "specie_ledger_committed_total")
 		if err != nil {
 			return 0, 0, err
 		}
-		b, err := scrape(url, "specie_ledger_batches_total")
+		b, err := scrape(lu, "specie_ledger_batches_total")
 		return c, b, err
 	}
 	return t, nil

@@ -164,7 +164,8 @@ func (s *netSim) logf(format string, args ...any) {
 }
 
 // step does one thing the seed draws: a payment (same bank or across,
-// with or without an idempotency key), a retry with a key or without one
+// with or without an idempotency key; with a key, the ledger's answer may
+// be lost, and the payment is made again at once), a retry with a key or without one
 // (which is a new payment), a mint, or a restart of one role from its
 // disk as a crash left it; one step in five, a bank's disk crashes in it.
 func (s *netSim) step(i int) {
@@ -232,8 +233,16 @@ func (s *netSim) step(i int) {
 		}
 		p.IdempotencyKey = fmt.Sprintf("pay-%d", i)
 		b.pays[p.IdempotencyKey] = p
+		lost := s.rng.IntN(4) == 0
+		s.link.lostReply.Store(lost) // the ledger commits, its answer is lost
 		res, err := s.pay(b, p.IdempotencyKey)
-		s.logf("%d pay %+v: %s %s", i, p, res.TxID, errcode.Of(err))
+		s.link.lostReply.Store(false)
+		s.logf("%d pay %+v (ledger's answer lost %v): %s %s", i, p, lost, res.TxID, errcode.Of(err))
+		if lost {
+			// The caller, told unavailable, retries at once with its key.
+			res, err = s.pay(b, p.IdempotencyKey)
+			s.logf("%d retry %s: %s %s", i, p.IdempotencyKey, res.TxID, errcode.Of(err))
+		}
 	}
 }
 
@@ -259,9 +268,9 @@ func (s *netSim) payLoose(i int, p roles.Payment, first money.TxID) {
 // whole supply, reserves add up, every keyed payment reported committed
 // is on the ledger and in its payer's history and made again answers the
 // same), and also: every payment made without a key and reported
-// committed is on the ledger and in its payer's history, and no history
-// has a transaction twice in one direction (a repeated delivery credits
-// once).
+// committed is on the ledger and in its payer's history, a payment with a
+// key is paid at most once, and no history has a transaction twice in one
+// direction (a repeated delivery credits once).
 func (s *netSim) check(i int) {
 	s.t.Helper()
 	s.e().check(s.books)
@@ -275,6 +284,20 @@ func (s *netSim) check(i int) {
 		}
 		if !slices.ContainsFunc(hist[p.From], func(h roles.Entry) bool { return h.TxID == id && h.Direction == "out" }) {
 			s.t.Fatalf("step %d: payment %s without a key is not in its payer's history", i, id)
+		}
+	}
+	// A keyed payment's reference is its own ("step N"): whatever retries
+	// and crashes came, its payer paid it at most once, and once if it was
+	// reported committed.
+	for k, p := range s.books.pays {
+		n := 0
+		for _, h := range hist[p.From] {
+			if h.Direction == "out" && h.Reference == p.Reference {
+				n++
+			}
+		}
+		if _, done := s.books.done[k]; n > 1 || done && n != 1 {
+			s.t.Fatalf("step %d: payment %s %+v is %d times in its payer's history", i, k, p, n)
 		}
 	}
 	for _, w := range s.books.wallets {

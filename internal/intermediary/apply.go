@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
@@ -25,6 +26,55 @@ func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
 	if err := in.authorizeParticipant(ctx); err != nil {
 		return err
 	}
+	return in.deliver(ctx, roles.Delivery{Tx: tx})
+}
+
+// DeliverBatch is Deliver for many transactions, each with the payment's
+// memo when the payer's intermediary gives one: the payee's history line
+// then names the payer's wallet and carries the reference. A memo must
+// come from the payer's own intermediary (its From names a wallet of the
+// caller) and its To must be a wallet paid by the transaction here;
+// otherwise the delivery is malformed. It implements roles.BatchDeliverer.
+func (in *Intermediary) DeliverBatch(ctx context.Context, ds []roles.Delivery) ([]error, error) {
+	if err := in.enter(); err != nil {
+		return nil, err
+	}
+	defer in.exit()
+	if err := in.authorizeParticipant(ctx); err != nil {
+		return nil, err
+	}
+	caller, _ := roles.Caller(ctx)
+	out := make([]error, len(ds))
+	for i, d := range ds {
+		if err := checkMemo(d.Memo, caller.Name); err != nil {
+			out[i] = err
+			continue
+		}
+		out[i] = in.deliver(ctx, d)
+	}
+	return out, nil
+}
+
+// checkMemo admits no memo, or one whose payer is a wallet of caller.
+func checkMemo(m *roles.Memo, caller string) error {
+	if m == nil {
+		return nil
+	}
+	switch {
+	case m.From == "" || m.To == "":
+		return errcode.New(errcode.Malformed, "memo: want from and to wallets")
+	case roles.IntermediaryOf(m.From) != caller:
+		return errcode.New(errcode.Malformed, "memo: payer %s is not a wallet of %s, which delivers it", m.From, caller)
+	case len(m.From) > MaxOwnerLen || len(m.To) > MaxOwnerLen || !utf8.ValidString(m.From) || !utf8.ValidString(m.To):
+		return errcode.New(errcode.Malformed, "memo: wallet ids too long or not UTF-8")
+	case len(m.Reference) > MaxReferenceLen || !utf8.ValidString(m.Reference):
+		return errcode.New(errcode.Malformed, "memo: reference longer than %d bytes or not UTF-8", MaxReferenceLen)
+	}
+	return nil
+}
+
+func (in *Intermediary) deliver(ctx context.Context, d roles.Delivery) error {
+	tx := d.Tx
 	if tx == nil {
 		return errcode.New(errcode.Malformed, "no transaction")
 	}
@@ -42,7 +92,7 @@ func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
 	if info.Status != "committed" || (info.TxID != money.TxID{} && info.TxID != txid) {
 		return errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
 	}
-	if err := in.applyCommitted(txid, tx, info.Header.Seq, info.Index); err != nil {
+	if err := in.applyCommitted(txid, tx, info.Header.Seq, info.Index, d.Memo); err != nil {
 		return internalErr("deliver "+txid.String(), err)
 	}
 	return nil
@@ -54,8 +104,10 @@ func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
 // written. When the transaction is one of our pending spends, its pending
 // record is removed and, if a peer's wallet is paid, an outbox entry is
 // added, and its idempotency key, if any, remembers the receipt (batch and
-// index in it). Applying the same transaction again changes nothing.
-func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64, index uint32) error {
+// index in it). Applying the same transaction again changes nothing. A
+// delivered payment's memo, if any, gives the payee's history line its
+// counterparty and reference.
+func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo) error {
 	in.applyMu.Lock()
 	defer in.applyMu.Unlock()
 
@@ -131,7 +183,7 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		}
 		b.Delete(pendingKey(txid))
 		if pend.Peer != "" {
-			ov, err := jsonBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, Created: now})
+			ov, err := jsonBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Created: now})
 			if err != nil {
 				b.Discard()
 				return err
@@ -154,6 +206,8 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		switch {
 		case hasPend:
 			e.Counterparty, e.Reference = pend.From, pend.Reference
+		case memo != nil && memo.To == w:
+			e.Counterparty, e.Reference = memo.From, memo.Reference
 		case tx.Kind == money.Mint:
 			e.Reference = "mint"
 		}
@@ -273,10 +327,13 @@ func (in *Intermediary) ResolvePending(ctx context.Context) error {
 		return err
 	}
 	defer in.exit()
-	return in.resolvePending(ctx)
+	return in.resolvePending(ctx, false)
 }
 
-func (in *Intermediary) resolvePending(ctx context.Context) error {
+// resolvePending settles every pending spend not in flight. With resubmit,
+// a payment the ledger has not seen is submitted again instead of waiting
+// for Config.SettleAfter (see resolveOne).
+func (in *Intermediary) resolvePending(ctx context.Context, resubmit bool) error {
 	type item struct {
 		txid money.TxID
 		rec  pendingRec
@@ -302,7 +359,7 @@ func (in *Intermediary) resolvePending(ctx context.Context) error {
 		if in.isInflight(it.txid) {
 			continue
 		}
-		if err := in.resolveOne(ctx, it.txid, &it.rec); err != nil {
+		if err := in.resolveOne(ctx, it.txid, &it.rec, resubmit); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", it.txid, err))
 		}
 	}
@@ -312,15 +369,30 @@ func (in *Intermediary) resolvePending(ctx context.Context) error {
 	return nil
 }
 
-func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pendingRec) error {
+// resolveOne settles the pending spend txid by asking the ledger: a
+// committed spend is applied; one the ledger has not seen is released once
+// older than Config.SettleAfter (a copy still on its way could commit
+// before that) or, with resubmit and for a payment, submitted again: the
+// transaction is signed and its notes stay reserved for it, so it commits
+// once or is rejected, and either is final at once. The caller claims the
+// spend for the time it acts, so no payment attempt or other settler acts
+// on it meanwhile.
+func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pendingRec, resubmit bool) error {
+	if !in.claim(txid, rec.From) {
+		return errors.New("still in flight")
+	}
+	defer in.landed(txid)
 	info, err := in.ledger.Tx(in.asSelf(ctx), txid)
+	if errcode.Is(err, errcode.NotFound) && resubmit && rec.Kind == kindPay {
+		return in.resubmit(ctx, txid, rec)
+	}
 	switch {
 	case err == nil && info.Status == "committed":
 		var tx money.Tx
 		if err := tx.UnmarshalBinary(rec.Tx); err != nil {
 			return err
 		}
-		if err := in.applyCommitted(txid, &tx, info.Header.Seq, info.Index); err != nil {
+		if err := in.applyCommitted(txid, &tx, info.Header.Seq, info.Index, nil); err != nil {
 			return err
 		}
 		in.log.Info("pending spend settled: committed", "txid", txid, "kind", rec.Kind)
@@ -329,7 +401,7 @@ func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pe
 		}
 		return nil
 	case errcode.Is(err, errcode.NotFound):
-		if age := time.Since(rec.Created); age < in.cfg.SettleAfter {
+		if age := in.cfg.Now().Sub(rec.Created); age < in.cfg.SettleAfter {
 			return fmt.Errorf("not on the ledger yet after %s; waiting %s before releasing its notes", age.Round(time.Millisecond), in.cfg.SettleAfter)
 		}
 		if err := in.unreserve(txid, nil); err != nil {
@@ -341,6 +413,86 @@ func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pe
 		return fmt.Errorf("ledger reports status %q", info.Status)
 	}
 	return err
+}
+
+// resubmit submits the pending payment txid again and applies the answer:
+// committed (also when the ledger says double_spend because it already
+// has it), or a definite rejection, which releases the notes and settles
+// the idempotency key with the rejection. No answer leaves it pending.
+func (in *Intermediary) resubmit(ctx context.Context, txid money.TxID, rec *pendingRec) error {
+	var tx money.Tx
+	if err := tx.UnmarshalBinary(rec.Tx); err != nil {
+		return err
+	}
+	receipt, err := in.ledger.Submit(in.asSelf(ctx), cloneTx(&tx))
+	if err != nil {
+		receipt, err = in.committedAnyway(ctx, txid, err)
+	}
+	if err != nil {
+		if !rejected(err) {
+			return err
+		}
+		if uerr := in.unreserve(txid, err); uerr != nil {
+			return uerr
+		}
+		in.log.Info("pending payment settled: resubmitted and rejected, notes released", "txid", txid, "code", errcode.Of(err))
+		return nil
+	}
+	if err := in.applyCommitted(txid, &tx, receipt.Batch, receipt.Index, nil); err != nil {
+		return err
+	}
+	in.log.Info("pending payment settled: resubmitted and committed", "txid", txid)
+	if rec.Peer != "" {
+		in.deliverOne(ctx, txid)
+	}
+	return nil
+}
+
+// wakeSettle tells the settle loop that a spend's outcome is unknown.
+func (in *Intermediary) wakeSettle() {
+	select {
+	case in.unsettled <- struct{}{}:
+	default:
+	}
+}
+
+// settleLoop settles spends of unknown outcome soon after the ledger can
+// answer again: woken when one is left pending, it tries every pending
+// spend, and while some remain it tries again after a pause that starts
+// at 20 ms and doubles up to Config.SettleBackoff. It resubmits payments
+// the ledger has not seen (see resolveOne).
+func (in *Intermediary) settleLoop(ctx context.Context) {
+	defer close(in.settleDone)
+	if in.cfg.RetryInterval < 0 {
+		return
+	}
+	const first = 20 * time.Millisecond
+	pause := first
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-in.unsettled:
+		}
+		for {
+			if err := in.enter(); err != nil {
+				return
+			}
+			err := in.resolvePending(ctx, true)
+			in.exit()
+			if err == nil || ctx.Err() != nil {
+				pause = first
+				break
+			}
+			in.log.Debug("spends still unsettled", "err", err, "retry_in", pause)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, in.cfg.SettleBackoff)
+		}
+	}
 }
 
 // RetryDeliveries hands every committed payment not yet accepted by the
@@ -434,7 +586,18 @@ func (in *Intermediary) tryDeliver(ctx context.Context, rec *outboxRec) error {
 	if err := tx.UnmarshalBinary(rec.Tx); err != nil {
 		return err
 	}
-	return p.Deliver(in.asSelf(ctx), &tx)
+	bd, ok := p.(roles.BatchDeliverer)
+	if !ok || rec.From == "" {
+		return p.Deliver(in.asSelf(ctx), &tx)
+	}
+	errs, err := bd.DeliverBatch(in.asSelf(ctx), []roles.Delivery{{Tx: &tx, Memo: &roles.Memo{From: rec.From, To: rec.To, Reference: rec.Ref}}})
+	if err != nil {
+		return err
+	}
+	if len(errs) != 1 {
+		return errcode.New(errcode.Internal, "peer %s answered %d results for 1 delivery", rec.Peer, len(errs))
+	}
+	return errs[0]
 }
 
 // Outbox lists the txids of committed payments not yet accepted by the

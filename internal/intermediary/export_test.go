@@ -1,6 +1,10 @@
 package intermediary
 
-import "github.com/specie/specie/money"
+import (
+	"context"
+
+	"github.com/specie/specie/money"
+)
 
 // HeldNotes lists every note wallet id holds, reserved ones included, for
 // tests that compare a wallet with the ledger.
@@ -14,4 +18,16 @@ func HeldNotes(in *Intermediary, id string) ([]money.Note, error) {
 		out[i] = r.Note
 	}
 	return out, nil
+}
+
+// ExpireIdempotencyKeys runs the background loop's expiry sweep once.
+func ExpireIdempotencyKeys(in *Intermediary) (int, error) {
+	return in.expireIdem(context.Background())
+}
+
+// IdempotencyRecords counts the idempotency records stored.
+func IdempotencyRecords(in *Intermediary) int {
+	n := 0
+	_ = in.db.Scan([]byte(pIdem), nil, func(_, _ []byte) error { n++; return nil })
+	return n
 }

@@ -58,7 +58,29 @@ type Config struct {
 	// Rand is where wallet keys and IDs come from; nil means crypto/rand.
 	// A simulation passes a seeded generator, so its seed replays the run.
 	Rand io.Reader
+	// Now is the intermediary's clock (history times, the age of pending
+	// spends and of idempotency keys); nil means time.Now. Tests pass a
+	// fake clock.
+	Now func() time.Time
+	// IdempotencyRetention is how long an idempotency key is remembered,
+	// counted from the payment's first attempt; a retry after that is a new
+	// payment, and the background loop deletes the key's record. 0 means
+	// 7 days. A key whose payment's outcome is still unknown is kept until
+	// it is settled.
+	IdempotencyRetention time.Duration
+	// SettleBackoff is the longest pause between attempts of the settle
+	// loop, which, while spends of unknown outcome remain, asks the ledger
+	// about them and resubmits the ones it has not seen (a submitted
+	// transaction is signed and its notes stay reserved for it, so
+	// resubmitting it is always safe: it commits once or is rejected).
+	// The loop starts at 20 ms and doubles up to this; 0 means 1 second.
+	// It runs only when RetryInterval is not negative.
+	SettleBackoff time.Duration
 }
+
+// DefaultIdempotencyRetention is how long idempotency keys are kept unless
+// Config.IdempotencyRetention says otherwise.
+const DefaultIdempotencyRetention = 7 * 24 * time.Hour
 
 // MaxOwnerLen bounds a wallet owner's name in bytes.
 const MaxOwnerLen = 256
@@ -93,6 +115,9 @@ type Intermediary struct {
 
 	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
 
+	// unsettled wakes the settle loop: a spend's outcome is unknown.
+	unsettled chan struct{}
+
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
 
@@ -101,6 +126,8 @@ type Intermediary struct {
 	active sync.WaitGroup
 	stop   context.CancelFunc
 	done   chan struct{}
+
+	settleDone chan struct{}
 }
 
 var _ roles.Intermediary = (*Intermediary)(nil)
@@ -127,6 +154,15 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.IdempotencyRetention <= 0 {
+		cfg.IdempotencyRetention = DefaultIdempotencyRetention
+	}
+	if cfg.SettleBackoff <= 0 {
+		cfg.SettleBackoff = time.Second
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -146,6 +182,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		wallets:   make(map[string]*walletState),
 		inflight:  make(map[money.TxID]string),
 		idemLocks: make(map[string]*idemLock),
+		unsettled: make(chan struct{}, 1),
 	}
 	if err := in.ensureTreasury(); err != nil {
 		db.Close()
@@ -163,7 +200,10 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	loopCtx, stop := context.WithCancel(context.Background())
 	in.stop = stop
 	in.done = make(chan struct{})
+	in.settleDone = make(chan struct{})
 	go in.loop(loopCtx)
+	go in.settleLoop(loopCtx)
+	in.wakeSettle() // whatever Open could not settle
 	return in, nil
 }
 
@@ -182,6 +222,7 @@ func (in *Intermediary) Close() error {
 	}
 	in.stop()
 	<-in.done
+	<-in.settleDone
 	in.active.Wait()
 	if err := in.db.Close(); err != nil {
 		return fmt.Errorf("intermediary %s: close: %w", in.cfg.Name, err)
@@ -218,11 +259,14 @@ func (in *Intermediary) loop(ctx context.Context) {
 		if err := in.enter(); err != nil {
 			return
 		}
-		if err := in.resolvePending(ctx); err != nil && ctx.Err() == nil {
-			in.log.Warn("settling pending spends", "err", err)
-		}
+		in.wakeSettle() // spends left pending by a path that did not wake it
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
+		}
+		if n, err := in.expireIdem(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("expiring idempotency keys", "err", err)
+		} else if n > 0 {
+			in.log.Debug("idempotency keys expired", "count", n)
 		}
 		in.exit()
 	}
@@ -293,7 +337,7 @@ func internalErr(what string, err error) error {
 func (in *Intermediary) now() time.Time {
 	in.clockMu.Lock()
 	defer in.clockMu.Unlock()
-	n := time.Now().UnixNano()
+	n := in.cfg.Now().UnixNano()
 	if n <= in.last {
 		n = in.last + 1
 	}
@@ -473,7 +517,8 @@ func (in *Intermediary) notes(id string) ([]noteRec, error) {
 }
 
 // Wallet reports a wallet and its balance: the sum of its unspent notes.
-// Notes reserved by a payment in flight are not counted.
+// Notes reserved by a payment in flight are not in the balance but in
+// Pending, until the payment settles.
 func (in *Intermediary) Wallet(ctx context.Context, id string) (roles.Wallet, error) {
 	if err := in.enter(); err != nil {
 		return roles.Wallet{}, err
@@ -504,6 +549,9 @@ func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
 	}
 	for _, n := range notes {
 		if n.State != stateUnspent {
+			if w.Pending, err = money.Add(w.Pending, n.Note.Value); err != nil {
+				return roles.Wallet{}, internalErr("pending of "+id, err)
+			}
 			continue
 		}
 		if w.Balance, err = money.Add(w.Balance, n.Note.Value); err != nil {

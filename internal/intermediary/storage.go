@@ -23,7 +23,8 @@ import (
 //	h/<wallet>\x00<nanos><txid><dir>    roles.Entry (JSON)
 //	p/<txid>                            pendingRec (JSON): a spend submitted, outcome not yet applied
 //	o/<txid>                            outboxRec (JSON): a committed tx a peer has not yet accepted
-//	i/<idempotency key>                 idemRec (JSON): a payment's key, request fingerprint and outcome (never removed once settled)
+//	i/<idempotency key>                 idemRec (JSON): a payment's key, request fingerprint and outcome (removed after the retention)
+//	x/<created nanos u64 BE><idem key>  empty: expiry index of idempotency records, oldest first
 const (
 	pWallet  = "w/"
 	pLock    = "l/"
@@ -33,6 +34,8 @@ const (
 	pPending = "p/"
 	pOutbox  = "o/"
 	pIdem    = "i/"
+
+	pIdemExpiry = "x/"
 )
 
 func walletKey(id string) []byte { return append([]byte(pWallet), id...) }
@@ -83,6 +86,15 @@ func pendingKey(id money.TxID) []byte { return append([]byte(pPending), id[:]...
 func outboxKey(id money.TxID) []byte { return append([]byte(pOutbox), id[:]...) }
 
 func idemKey(key string) []byte { return append([]byte(pIdem), key...) }
+
+// idemExpiryKey indexes the idempotency record of key created at nanos
+// (not negative: the clock is after 1970).
+func idemExpiryKey(nanos int64, key string) []byte {
+	k := make([]byte, 0, len(pIdemExpiry)+8+len(key))
+	k = append(k, pIdemExpiry...)
+	k = binary.BigEndian.AppendUint64(k, uint64(nanos))
+	return append(k, key...)
+}
 
 // walletRec is a custodial wallet as stored. The seed is the wallet's
 // private key: custody means the intermediary holds it.
@@ -180,10 +192,15 @@ type idemRec struct {
 	Created     time.Time     `json:"created"`
 }
 
-// outboxRec is a committed transaction still to be delivered to a peer.
+// outboxRec is a committed transaction still to be delivered to a peer,
+// with the payment's memo (payer, payee, reference) for the payee's
+// history. Records written before memos existed have none.
 type outboxRec struct {
 	Peer     string    `json:"peer"`
 	Tx       []byte    `json:"tx"`
+	From     string    `json:"from,omitempty"`
+	To       string    `json:"to,omitempty"`
+	Ref      string    `json:"reference,omitempty"`
 	Attempts int       `json:"attempts"`
 	Created  time.Time `json:"created"`
 	LastErr  string    `json:"last_error,omitempty"`

@@ -108,8 +108,9 @@ func (in *Intermediary) deliver(ctx context.Context, d roles.Delivery) error {
 // delivered payment's memo, if any, gives the payee's history line its
 // counterparty and reference.
 func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo) error {
-	in.applyMu.Lock()
-	defer in.applyMu.Unlock()
+	m := in.txLock(txid)
+	m.Lock()
+	defer m.Unlock()
 
 	var pend pendingRec
 	hasPend, err := getJSON(in.db, pendingKey(txid), &pend)
@@ -221,7 +222,14 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		b.Discard()
 		return nil
 	}
-	if err := b.Commit(true); err != nil {
+	// One of our own spends is not synced: its pending record, synced
+	// before the transaction left, stays until this batch is applied, and
+	// if a crash forgets the batch, Open (or the settle loop) asks the
+	// ledger and applies it again, the idempotency key still pending on it.
+	// A payment's answer "committed" rests on the ledger's durability, not
+	// on this write. A delivery from elsewhere is synced before it is
+	// acknowledged: the sender then forgets it.
+	if err := b.Commit(!hasPend); err != nil {
 		return err
 	}
 	for _, w := range order {
@@ -247,8 +255,9 @@ func setEntry(b interface{ Set(k, v []byte) }, wallet string, e roles.Entry) err
 // "no"; when rejection is nil (the ledger never committed it) the key is
 // released, so a retry pays.
 func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
-	in.applyMu.Lock()
-	defer in.applyMu.Unlock()
+	m := in.txLock(txid)
+	m.Lock()
+	defer m.Unlock()
 
 	var pend pendingRec
 	ok, err := getJSON(in.db, pendingKey(txid), &pend)
@@ -548,12 +557,15 @@ func (in *Intermediary) deliverOne(ctx context.Context, txid money.TxID) bool {
 	// overlap, which Deliver's idempotence makes harmless.
 	err = in.tryDeliver(ctx, &rec)
 
-	in.outboxMu.Lock()
-	defer in.outboxMu.Unlock()
+	m := in.txLock(txid)
+	m.Lock()
+	defer m.Unlock()
 	if err == nil {
+		// Not synced: if a crash forgets the removal, the payment is
+		// delivered again, which credits nothing twice.
 		b := in.db.NewBatch()
 		b.Delete(outboxKey(txid))
-		if cerr := b.Commit(true); cerr != nil {
+		if cerr := b.Commit(false); cerr != nil {
 			in.log.Error("delivered but outbox entry not removed; it will be delivered again", "txid", txid, "err", cerr)
 		}
 		in.log.Debug("payment delivered", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1)

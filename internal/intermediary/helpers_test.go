@@ -33,7 +33,7 @@ const openingReserve = 10_000_000
 // (reserve accounts for bank-a and bank-b only), and intermediaries that
 // find each other through a Directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	net    *ledgertest.Net
 	ledger *ledger.Ledger
 	link   *faultyLedger // what the intermediaries see: the ledger, with faults on demand
@@ -47,11 +47,11 @@ type env struct {
 	peers map[string]roles.Intermediary // overrides, e.g. an unreachable peer
 }
 
-func newEnv(t *testing.T, names ...string) *env { return newSeededEnv(t, 0, names...) }
+func newEnv(t testing.TB, names ...string) *env { return newSeededEnv(t, 0, names...) }
 
 // newSeededEnv is newEnv with, for a seed other than 0, every key, nonce
 // and wallet ID drawn from the seed, so that the seed replays the run.
-func newSeededEnv(t *testing.T, seed uint64, names ...string) *env {
+func newSeededEnv(t testing.TB, seed uint64, names ...string) *env {
 	t.Helper()
 	e := &env{t: t, net: ledgertest.New(), root: t.TempDir(), seed: seed, rands: map[string]io.Reader{},
 		banks: map[string]*intermediary.Intermediary{}, peers: map[string]roles.Intermediary{}}

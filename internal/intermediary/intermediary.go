@@ -95,9 +95,13 @@ type Intermediary struct {
 	log    *slog.Logger
 	self   roles.Principal
 
-	// applyMu serialises every write that settles a spend or credits a
-	// note, so "already credited?" and "credit" happen as one step.
-	applyMu sync.Mutex
+	// txLocks serialise the writes about one transaction (applying it,
+	// releasing it, its outbox entry), so "already credited?" and "credit"
+	// happen as one step. Everything such a write reads or writes is keyed
+	// by the txid or by notes only it spends, so transactions that hash to
+	// different stripes never wait for each other, and their store commits,
+	// each synced, share fsyncs in Pebble's commit pipeline.
+	txLocks [txLockStripes]sync.Mutex
 
 	// walletMu guards wallets and inflight.
 	walletMu sync.Mutex
@@ -110,8 +114,6 @@ type Intermediary struct {
 	// attempts with one key run one at a time.
 	idemMu    sync.Mutex
 	idemLocks map[string]*idemLock
-
-	outboxMu sync.Mutex // outbox entry updates after a delivery attempt
 
 	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
 
@@ -131,6 +133,13 @@ type Intermediary struct {
 }
 
 var _ roles.Intermediary = (*Intermediary)(nil)
+
+const txLockStripes = 1024
+
+// txLock is the lock of txid's stripe.
+func (in *Intermediary) txLock(txid money.TxID) *sync.Mutex {
+	return &in.txLocks[(int(txid[0])<<8|int(txid[1]))%txLockStripes]
+}
 
 // Open opens (creating on first use) the intermediary's store in dir,
 // creates the treasury wallet if missing, settles any spend left unsettled

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,14 +48,86 @@ func (in *Intermediary) DeliverBatch(ctx context.Context, ds []roles.Delivery) (
 	}
 	caller, _ := roles.Caller(ctx)
 	out := make([]error, len(ds))
+	var items []delivered
+	seen := make(map[money.TxID]bool, len(ds))
 	for i, d := range ds {
 		if err := checkMemo(d.Memo, caller.Name); err != nil {
 			out[i] = err
 			continue
 		}
-		out[i] = in.deliver(ctx, d)
+		it, err := in.checkDelivery(ctx, d)
+		if err != nil {
+			out[i] = err
+			continue
+		}
+		if seen[it.txid] {
+			continue // the same transaction again: delivered with the first
+		}
+		seen[it.txid] = true
+		it.pos = i
+		items = append(items, it)
+	}
+	if err := in.applyDelivered(items); err != nil {
+		for _, it := range items {
+			out[it.pos] = internalErr("deliver "+it.txid.String(), err)
+		}
 	}
 	return out, nil
+}
+
+// delivered is a delivery the ledger confirmed, ready to apply.
+type delivered struct {
+	pos   int // in the request
+	txid  money.TxID
+	tx    *money.Tx
+	batch uint64
+	index uint32
+	memo  *roles.Memo
+}
+
+// applyDelivered applies many delivered transactions (distinct txids) in
+// one store batch with one sync, holding their locks, so a batch of
+// deliveries costs one fsync, not one each.
+func (in *Intermediary) applyDelivered(items []delivered) error {
+	if len(items) == 0 {
+		return nil
+	}
+	stripes := make([]int, 0, len(items))
+	for _, it := range items {
+		stripes = append(stripes, txStripe(it.txid))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes { // in order: two batches never wait for each other in a cycle
+		in.txLocks[i].Lock()
+	}
+	defer func() {
+		for _, i := range stripes {
+			in.txLocks[i].Unlock()
+		}
+	}()
+	b := in.db.NewBatch()
+	as := make([]applied, len(items))
+	writes := false
+	for k, it := range items {
+		a, err := in.applyInto(b, it.txid, it.tx, it.batch, it.index, it.memo)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		as[k], writes = a, writes || a.writes
+	}
+	if !writes {
+		b.Discard()
+		return nil
+	}
+	if err := b.Commit(true); err != nil {
+		return err
+	}
+	for k, it := range items {
+		as[k].log(in.log, it.txid)
+	}
+	return nil
 }
 
 // checkMemo admits no memo, or one whose payer is a wallet of caller.
@@ -74,28 +149,38 @@ func checkMemo(m *roles.Memo, caller string) error {
 }
 
 func (in *Intermediary) deliver(ctx context.Context, d roles.Delivery) error {
+	it, err := in.checkDelivery(ctx, d)
+	if err != nil {
+		return err
+	}
+	if err := in.applyCommitted(it.txid, it.tx, it.batch, it.index, d.Memo); err != nil {
+		return internalErr("deliver "+it.txid.String(), err)
+	}
+	return nil
+}
+
+// checkDelivery checks a delivered transaction's format and that the
+// ledger has committed it.
+func (in *Intermediary) checkDelivery(ctx context.Context, d roles.Delivery) (delivered, error) {
 	tx := d.Tx
 	if tx == nil {
-		return errcode.New(errcode.Malformed, "no transaction")
+		return delivered{}, errcode.New(errcode.Malformed, "no transaction")
 	}
 	if err := tx.Check(); err != nil {
-		return errcode.New(errcode.Malformed, "%v", err)
+		return delivered{}, errcode.New(errcode.Malformed, "%v", err)
 	}
 	txid := in.cfg.Network.TxID(tx)
 	info, err := in.ledger.Tx(in.asSelf(ctx), txid)
 	if err != nil {
 		if errcode.Is(err, errcode.NotFound) {
-			return errcode.New(errcode.NotFound, "transaction %s is not committed on the ledger", txid)
+			return delivered{}, errcode.New(errcode.NotFound, "transaction %s is not committed on the ledger", txid)
 		}
-		return err
+		return delivered{}, err
 	}
 	if info.Status != "committed" || (info.TxID != money.TxID{} && info.TxID != txid) {
-		return errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
+		return delivered{}, errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
 	}
-	if err := in.applyCommitted(txid, tx, info.Header.Seq, info.Index, d.Memo); err != nil {
-		return internalErr("deliver "+txid.String(), err)
-	}
-	return nil
+	return delivered{txid: txid, tx: tx, batch: info.Header.Seq, index: info.Index, memo: d.Memo}, nil
 }
 
 // applyCommitted records a transaction the ledger has committed, in one
@@ -112,20 +197,59 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 	m.Lock()
 	defer m.Unlock()
 
+	b := in.db.NewBatch()
+	a, err := in.applyInto(b, txid, tx, batch, index, memo)
+	if err != nil || !a.writes {
+		b.Discard()
+		return err
+	}
+	// One of our own spends is not synced: its pending record, synced
+	// before the transaction left, stays until this batch is applied, and
+	// if a crash forgets the batch, Open (or the settle loop) asks the
+	// ledger and applies it again, the idempotency key still pending on it.
+	// A payment's answer "committed" rests on the ledger's durability, not
+	// on this write. A delivery from elsewhere is synced before it is
+	// acknowledged: the sender then forgets it.
+	if err := b.Commit(!a.own); err != nil {
+		return err
+	}
+	a.log(in.log, txid)
+	return nil
+}
+
+// applied is what applyInto added to a batch.
+type applied struct {
+	writes   bool // anything at all
+	own      bool // the transaction is one of our pending spends
+	from     string
+	order    []string // wallets credited, in output order
+	credited map[string]uint64
+}
+
+func (a *applied) log(l *slog.Logger, txid money.TxID) {
+	for _, w := range a.order {
+		if !(a.own && w == a.from) {
+			l.Debug("wallet credited", "wallet", w, "txid", txid, "amount", a.credited[w])
+		}
+	}
+}
+
+// applyInto adds to b what applyCommitted writes for txid, reading the
+// store as it is (the caller holds txid's lock, and b holds no other write
+// about txid).
+func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo) (applied, error) {
 	var pend pendingRec
 	hasPend, err := getJSON(in.db, pendingKey(txid), &pend)
 	if err != nil {
-		return fmt.Errorf("pending %s: %w", txid, err)
+		return applied{}, fmt.Errorf("pending %s: %w", txid, err)
 	}
-	b := in.db.NewBatch()
 	writes := false
 	now := in.now()
 
 	for _, n := range tx.Inputs {
 		w, err := in.walletOfLock(n.Lock)
 		if err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		if w == "" {
 			continue
@@ -133,8 +257,7 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		k := noteKey(w, n.TxID, n.Index)
 		ok, err := in.db.Has(k)
 		if err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		if ok {
 			b.Delete(k)
@@ -147,8 +270,7 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 	for i, o := range tx.Outputs {
 		w, err := in.walletOfLock(o.Lock)
 		if err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		if w == "" {
 			continue
@@ -156,8 +278,7 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		dk := doneKey(txid, uint32(i))
 		done, err := in.db.Has(dk)
 		if err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		if done {
 			continue
@@ -169,8 +290,7 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 			order = append(order, w)
 		}
 		if credited[w], err = money.Add(credited[w], o.Value); err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		writes = true
 	}
@@ -179,23 +299,20 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		e := roles.Entry{TxID: txid, Direction: "out", Amount: pend.Amount, Counterparty: pend.To,
 			Reference: pend.Reference, Batch: batch, Time: now}
 		if err := setEntry(b, pend.From, e); err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		b.Delete(pendingKey(txid))
 		if pend.Peer != "" {
 			ov, err := jsonBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Created: now})
 			if err != nil {
-				b.Discard()
-				return err
+				return applied{}, err
 			}
 			b.Set(outboxKey(txid), ov)
 		}
 		if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
 			r.State, r.Receipt = idemCommitted, roles.Receipt{TxID: txid, Batch: batch, Index: index}
 		}); err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		writes = true
 	}
@@ -213,31 +330,11 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 			e.Reference = "mint"
 		}
 		if err := setEntry(b, w, e); err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 	}
 
-	if !writes {
-		b.Discard()
-		return nil
-	}
-	// One of our own spends is not synced: its pending record, synced
-	// before the transaction left, stays until this batch is applied, and
-	// if a crash forgets the batch, Open (or the settle loop) asks the
-	// ledger and applies it again, the idempotency key still pending on it.
-	// A payment's answer "committed" rests on the ledger's durability, not
-	// on this write. A delivery from elsewhere is synced before it is
-	// acknowledged: the sender then forgets it.
-	if err := b.Commit(!hasPend); err != nil {
-		return err
-	}
-	for _, w := range order {
-		if !(hasPend && w == pend.From) {
-			in.log.Debug("wallet credited", "wallet", w, "txid", txid, "amount", credited[w])
-		}
-	}
-	return nil
+	return applied{writes: writes, own: hasPend, from: pend.From, order: order, credited: credited}, nil
 }
 
 func setEntry(b interface{ Set(k, v []byte) }, wallet string, e roles.Entry) error {
@@ -526,90 +623,267 @@ func (in *Intermediary) retryDeliveries(ctx context.Context) error {
 	if err != nil {
 		return internalErr("scan outbox", err)
 	}
-	left := 0
-	for _, id := range ids {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !in.deliverOne(ctx, id) {
-			left++
-		}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	if left > 0 {
+	if left := in.deliverMany(ctx, ids); left > 0 {
 		return errcode.New(errcode.Unavailable, "%d of %d deliveries still pending", left, len(ids))
 	}
 	return nil
 }
 
 // deliverOne tries once to hand the outbox entry txid to its peer and
-// reports whether it is delivered (or was already).
+// reports whether it is delivered (or was already). The attempt joins the
+// peer's delivery queue, whose worker hands over everything queued in one
+// call (see deliveryQueue), and waits for it, or for ctx.
 func (in *Intermediary) deliverOne(ctx context.Context, txid money.TxID) bool {
-	var rec outboxRec
-	found, err := getJSON(in.db, outboxKey(txid), &rec)
-	if err != nil {
-		in.log.Error("reading outbox", "txid", txid, "err", err)
-		return false
-	}
-	if !found {
-		return true
-	}
-	// The peer is called without holding any lock: two attempts may
-	// overlap, which Deliver's idempotence makes harmless.
-	err = in.tryDeliver(ctx, &rec)
+	return in.deliverMany(ctx, []money.TxID{txid}) == 0
+}
 
-	m := in.txLock(txid)
+// deliverMany is deliverOne for many outbox entries at once; it returns
+// how many are not delivered.
+func (in *Intermediary) deliverMany(ctx context.Context, txids []money.TxID) int {
+	waits := make([]*outgoing, 0, len(txids))
+	left := 0
+	for _, txid := range txids {
+		var rec outboxRec
+		found, err := getJSON(in.db, outboxKey(txid), &rec)
+		if err != nil {
+			in.log.Error("reading outbox", "txid", txid, "err", err)
+			left++
+			continue
+		}
+		if !found {
+			continue
+		}
+		o := &outgoing{txid: txid, rec: rec, done: make(chan error, 1)}
+		in.queue(rec.Peer).add(o)
+		waits = append(waits, o)
+	}
+	for _, o := range waits {
+		select {
+		case err := <-o.done:
+			if err != nil {
+				left++
+			}
+		case <-ctx.Done():
+			left++ // still queued or on its way; its worker records the outcome
+		}
+	}
+	return left
+}
+
+// outgoing is one outbox entry queued for delivery; done receives its
+// outcome.
+type outgoing struct {
+	txid money.TxID
+	rec  outboxRec
+	done chan error
+}
+
+// maxDeliveryBatch bounds the deliveries handed to a peer in one call
+// (the API's batch limit is 10,000).
+const maxDeliveryBatch = 1000
+
+// deliveryQueue gathers the deliveries to one peer. Its worker takes
+// whatever is queued when it is free (at most maxDeliveryBatch) and hands
+// it over in one call, so under load many payments share one request and
+// one sync at the payee; alone, a delivery goes at once.
+type deliveryQueue struct {
+	mu     sync.Mutex
+	items  []*outgoing
+	closed bool
+	wake   chan struct{}
+}
+
+func (q *deliveryQueue) add(o *outgoing) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		o.done <- errcode.New(errcode.Unavailable, "intermediary is closing")
+		return
+	}
+	q.items = append(q.items, o)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *deliveryQueue) take() []*outgoing {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := min(len(q.items), maxDeliveryBatch)
+	out := slices.Clone(q.items[:n])
+	q.items = slices.Delete(q.items, 0, n)
+	return out
+}
+
+// close fails what is still queued and refuses more.
+func (q *deliveryQueue) close() {
+	q.mu.Lock()
+	items := q.items
+	q.items, q.closed = nil, true
+	q.mu.Unlock()
+	for _, o := range items {
+		o.done <- errcode.New(errcode.Unavailable, "intermediary is closing")
+	}
+}
+
+// queue returns peer's delivery queue, starting its worker on first use.
+func (in *Intermediary) queue(peer string) *deliveryQueue {
+	in.queuesMu.Lock()
+	defer in.queuesMu.Unlock()
+	q, ok := in.queues[peer]
+	if ok {
+		return q
+	}
+	q = &deliveryQueue{wake: make(chan struct{}, 1)}
+	in.queues[peer] = q
+	if in.queuesClosed {
+		q.closed = true
+		return q
+	}
+	in.workers.Add(1)
+	go in.deliveryWorker(peer, q)
+	return q
+}
+
+// closeQueues stops the delivery workers, failing what is queued.
+func (in *Intermediary) closeQueues() {
+	in.queuesMu.Lock()
+	in.queuesClosed = true
+	in.queuesMu.Unlock()
+	in.workers.Wait()
+}
+
+func (in *Intermediary) deliveryWorker(peer string, q *deliveryQueue) {
+	defer in.workers.Done()
+	defer q.close()
+	for {
+		select {
+		case <-in.workCtx.Done():
+			return
+		case <-q.wake:
+		}
+		for {
+			batch := q.take()
+			if len(batch) == 0 {
+				break
+			}
+			in.deliverBatch(in.workCtx, peer, batch)
+		}
+	}
+}
+
+// deliverBatch hands batch to peer in one call, removes the delivered
+// entries from the outbox, counts a failed attempt on the others, and
+// tells every waiter its outcome.
+func (in *Intermediary) deliverBatch(ctx context.Context, peer string, batch []*outgoing) {
+	errs := in.tryDeliver(ctx, peer, batch)
+	b := in.db.NewBatch()
+	n := 0
+	for k, o := range batch {
+		if errs[k] == nil {
+			// Not synced: if a crash forgets the removal, the payment is
+			// delivered again, which credits nothing twice.
+			b.Delete(outboxKey(o.txid))
+			n++
+			in.log.Debug("payment delivered", "txid", o.txid, "peer", peer, "attempts", o.rec.Attempts+1)
+		}
+	}
+	if n > 0 {
+		if err := b.Commit(false); err != nil {
+			in.log.Error("delivered but outbox entries not removed; they will be delivered again", "count", n, "err", err)
+		}
+	} else {
+		b.Discard()
+	}
+	for k, o := range batch {
+		if errs[k] != nil {
+			in.countAttempt(o, errs[k])
+		}
+		o.done <- errs[k]
+	}
+}
+
+// countAttempt records a failed delivery in its outbox entry, unless
+// another attempt delivered it meanwhile.
+func (in *Intermediary) countAttempt(o *outgoing, err error) {
+	in.log.Warn("delivery failed; will retry", "txid", o.txid, "peer", o.rec.Peer, "attempts", o.rec.Attempts+1, "err", err)
+	m := in.txLock(o.txid)
 	m.Lock()
 	defer m.Unlock()
-	if err == nil {
-		// Not synced: if a crash forgets the removal, the payment is
-		// delivered again, which credits nothing twice.
-		b := in.db.NewBatch()
-		b.Delete(outboxKey(txid))
-		if cerr := b.Commit(false); cerr != nil {
-			in.log.Error("delivered but outbox entry not removed; it will be delivered again", "txid", txid, "err", cerr)
-		}
-		in.log.Debug("payment delivered", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1)
-		return true
-	}
-	in.log.Warn("delivery failed; will retry", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1, "err", err)
-	// Count the attempt unless another attempt delivered it meanwhile.
 	var cur outboxRec
-	if still, gerr := getJSON(in.db, outboxKey(txid), &cur); gerr != nil || !still {
-		return !still && gerr == nil
+	if still, gerr := getJSON(in.db, outboxKey(o.txid), &cur); gerr != nil || !still {
+		return
 	}
 	cur.Attempts++
 	cur.LastErr = err.Error()
 	if v, jerr := jsonBytes(cur); jerr == nil {
 		b := in.db.NewBatch()
-		b.Set(outboxKey(txid), v)
+		b.Set(outboxKey(o.txid), v)
 		if cerr := b.Commit(false); cerr != nil {
-			in.log.Error("updating outbox", "txid", txid, "err", cerr)
+			in.log.Error("updating outbox", "txid", o.txid, "err", cerr)
 		}
 	}
-	return false
 }
 
-func (in *Intermediary) tryDeliver(ctx context.Context, rec *outboxRec) error {
-	p, ok := in.peer(rec.Peer)
-	if !ok {
-		return errcode.New(errcode.NotFound, "no intermediary %q", rec.Peer)
+// tryDeliver hands batch to peer: in one DeliverBatch, with memos, when
+// the peer takes batches, else one Deliver each. One error per entry.
+func (in *Intermediary) tryDeliver(ctx context.Context, peer string, batch []*outgoing) []error {
+	errs := make([]error, len(batch))
+	fail := func(err error) []error {
+		for k := range errs {
+			errs[k] = err
+		}
+		return errs
 	}
-	var tx money.Tx
-	if err := tx.UnmarshalBinary(rec.Tx); err != nil {
-		return err
+	p, ok := in.peer(peer)
+	if !ok {
+		return fail(errcode.New(errcode.NotFound, "no intermediary %q", peer))
+	}
+	ds := make([]roles.Delivery, len(batch))
+	for k, o := range batch {
+		var tx money.Tx
+		if err := tx.UnmarshalBinary(o.rec.Tx); err != nil {
+			errs[k] = err
+			continue
+		}
+		ds[k].Tx = &tx
+		if o.rec.From != "" {
+			ds[k].Memo = &roles.Memo{From: o.rec.From, To: o.rec.To, Reference: o.rec.Ref}
+		}
 	}
 	bd, ok := p.(roles.BatchDeliverer)
-	if !ok || rec.From == "" {
-		return p.Deliver(in.asSelf(ctx), &tx)
+	if !ok {
+		for k, d := range ds {
+			if d.Tx != nil {
+				errs[k] = p.Deliver(in.asSelf(ctx), d.Tx)
+			}
+		}
+		return errs
 	}
-	errs, err := bd.DeliverBatch(in.asSelf(ctx), []roles.Delivery{{Tx: &tx, Memo: &roles.Memo{From: rec.From, To: rec.To, Reference: rec.Ref}}})
-	if err != nil {
-		return err
+	// Entries that could not be read are left out of the call.
+	send, pos := make([]roles.Delivery, 0, len(ds)), make([]int, 0, len(ds))
+	for k, d := range ds {
+		if d.Tx != nil {
+			send, pos = append(send, d), append(pos, k)
+		}
 	}
-	if len(errs) != 1 {
-		return errcode.New(errcode.Internal, "peer %s answered %d results for 1 delivery", rec.Peer, len(errs))
+	res, err := bd.DeliverBatch(in.asSelf(ctx), send)
+	if err == nil && len(res) != len(send) {
+		err = errcode.New(errcode.Internal, "peer %s answered %d results for %d deliveries", peer, len(res), len(send))
 	}
-	return errs[0]
+	for j, k := range pos {
+		if err != nil {
+			errs[k] = err
+		} else {
+			errs[k] = res[j]
+		}
+	}
+	return errs
 }
 
 // Outbox lists the txids of committed payments not yet accepted by the

@@ -120,6 +120,15 @@ type Intermediary struct {
 	// unsettled wakes the settle loop: a spend's outcome is unknown.
 	unsettled chan struct{}
 
+	// queues holds one delivery queue per peer, each with a worker that
+	// runs until workCtx ends (Close).
+	queuesMu     sync.Mutex
+	queues       map[string]*deliveryQueue
+	queuesClosed bool
+	workers      sync.WaitGroup
+	workCtx      context.Context
+	stopWork     context.CancelFunc
+
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
 
@@ -137,9 +146,9 @@ var _ roles.Intermediary = (*Intermediary)(nil)
 const txLockStripes = 1024
 
 // txLock is the lock of txid's stripe.
-func (in *Intermediary) txLock(txid money.TxID) *sync.Mutex {
-	return &in.txLocks[(int(txid[0])<<8|int(txid[1]))%txLockStripes]
-}
+func (in *Intermediary) txLock(txid money.TxID) *sync.Mutex { return &in.txLocks[txStripe(txid)] }
+
+func txStripe(txid money.TxID) int { return (int(txid[0])<<8 | int(txid[1])) % txLockStripes }
 
 // Open opens (creating on first use) the intermediary's store in dir,
 // creates the treasury wallet if missing, settles any spend left unsettled
@@ -192,8 +201,11 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		inflight:  make(map[money.TxID]string),
 		idemLocks: make(map[string]*idemLock),
 		unsettled: make(chan struct{}, 1),
+		queues:    make(map[string]*deliveryQueue),
 	}
+	in.workCtx, in.stopWork = context.WithCancel(context.Background())
 	if err := in.ensureTreasury(); err != nil {
+		in.stopWork()
 		db.Close()
 		return nil, err
 	}
@@ -233,6 +245,8 @@ func (in *Intermediary) Close() error {
 	<-in.done
 	<-in.settleDone
 	in.active.Wait()
+	in.stopWork()
+	in.closeQueues()
 	if err := in.db.Close(); err != nil {
 		return fmt.Errorf("intermediary %s: close: %w", in.cfg.Name, err)
 	}

@@ -685,15 +685,21 @@ type outgoing struct {
 // (the API's batch limit is 10,000).
 const maxDeliveryBatch = 1000
 
-// deliveryQueue gathers the deliveries to one peer. Its worker takes
-// whatever is queued when it is free (at most maxDeliveryBatch) and hands
-// it over in one call, so under load many payments share one request and
-// one sync at the payee; alone, a delivery goes at once.
+// deliveryWorkers is how many calls to one peer may be in flight: a
+// delivery queued while one call is out need not wait for it to end, and
+// the payee's syncs of concurrent calls share fsyncs.
+const deliveryWorkers = 4
+
+// deliveryQueue gathers the deliveries to one peer. A free worker takes
+// whatever is queued (at most maxDeliveryBatch) and hands it over in one
+// call, so under load many payments share one request and one sync at the
+// payee; alone, a delivery goes at once.
 type deliveryQueue struct {
-	mu     sync.Mutex
-	items  []*outgoing
-	closed bool
-	wake   chan struct{}
+	mu      sync.Mutex
+	items   []*outgoing
+	closed  bool
+	running int // workers not yet stopped
+	wake    chan struct{}
 }
 
 func (q *deliveryQueue) add(o *outgoing) {
@@ -705,6 +711,16 @@ func (q *deliveryQueue) add(o *outgoing) {
 	}
 	q.items = append(q.items, o)
 	q.mu.Unlock()
+	q.poke()
+}
+
+func (q *deliveryQueue) pending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) > 0
+}
+
+func (q *deliveryQueue) poke() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -720,9 +736,14 @@ func (q *deliveryQueue) take() []*outgoing {
 	return out
 }
 
-// close fails what is still queued and refuses more.
+// close, called by each worker as it stops, fails what is still queued
+// and refuses more once the last has stopped.
 func (q *deliveryQueue) close() {
 	q.mu.Lock()
+	if q.running--; q.running > 0 {
+		q.mu.Unlock()
+		return
+	}
 	items := q.items
 	q.items, q.closed = nil, true
 	q.mu.Unlock()
@@ -745,8 +766,11 @@ func (in *Intermediary) queue(peer string) *deliveryQueue {
 		q.closed = true
 		return q
 	}
-	in.workers.Add(1)
-	go in.deliveryWorker(peer, q)
+	q.running = deliveryWorkers
+	in.workers.Add(deliveryWorkers)
+	for range deliveryWorkers {
+		go in.deliveryWorker(peer, q)
+	}
 	return q
 }
 
@@ -771,6 +795,9 @@ func (in *Intermediary) deliveryWorker(peer string, q *deliveryQueue) {
 			batch := q.take()
 			if len(batch) == 0 {
 				break
+			}
+			if q.pending() {
+				q.poke() // more queued: another worker takes it now
 			}
 			in.deliverBatch(in.workCtx, peer, batch)
 		}

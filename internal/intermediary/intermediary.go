@@ -110,6 +110,12 @@ type Intermediary struct {
 
 	keys sync.Map // wallet id -> *crypto.PrivateKey
 
+	// Wallet records and lock owners never change once written, so they
+	// are cached after the first read (or the write): a payment reads
+	// them from memory, not from the store and JSON.
+	walletRecs sync.Map // wallet id -> walletRec
+	lockOwners sync.Map // money.Lock -> wallet id (only locks of wallets here)
+
 	// idemMu guards idemLocks: one lock per idempotency key in use, so
 	// attempts with one key run one at a time.
 	idemMu    sync.Mutex
@@ -449,6 +455,8 @@ func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
 		return roles.Wallet{}, err
 	}
 	in.keys.Store(id, key)
+	in.walletRecs.Store(id, rec)
+	in.lockOwners.Store(lock, id)
 	return roles.Wallet{ID: id, Owner: owner, Lock: lock, Created: rec.Created}, nil
 }
 
@@ -498,6 +506,9 @@ func (in *Intermediary) createIfFree(id, owner string) (w roles.Wallet, ok bool,
 
 // loadWallet reads a wallet record; errcode.NotFound when absent.
 func (in *Intermediary) loadWallet(id string) (walletRec, error) {
+	if r, ok := in.walletRecs.Load(id); ok {
+		return r.(walletRec), nil
+	}
 	var rec walletRec
 	found, err := getJSON(in.db, walletKey(id), &rec)
 	if err != nil {
@@ -506,6 +517,7 @@ func (in *Intermediary) loadWallet(id string) (walletRec, error) {
 	if !found {
 		return rec, errcode.New(errcode.NotFound, "no wallet %s", id)
 	}
+	in.walletRecs.Store(id, rec)
 	return rec, nil
 }
 
@@ -645,6 +657,10 @@ func (in *Intermediary) receiveLock(id string) (money.Lock, error) {
 
 // walletOfLock returns the wallet a lock pays, or "" if none here.
 func (in *Intermediary) walletOfLock(l money.Lock) (string, error) {
+	if w, ok := in.lockOwners.Load(l); ok {
+		return w.(string), nil
+	}
+	// Not cached as absent: the lock's wallet may be created meanwhile.
 	v, err := in.db.Get(lockKey(l))
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
@@ -652,5 +668,6 @@ func (in *Intermediary) walletOfLock(l money.Lock) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	in.lockOwners.Store(l, string(v))
 	return string(v), nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -685,123 +684,23 @@ type outgoing struct {
 // (the API's batch limit is 10,000).
 const maxDeliveryBatch = 1000
 
-// deliveryWorkers is how many calls to one peer may be in flight: a
-// delivery queued while one call is out need not wait for it to end, and
-// the payee's syncs of concurrent calls share fsyncs.
+// deliveryWorkers is how many delivery calls to one peer may be in
+// flight: a delivery queued while one call is out need not wait for it to
+// end, and the payee's syncs of concurrent calls share fsyncs.
 const deliveryWorkers = 4
 
-// deliveryQueue gathers the deliveries to one peer. A free worker takes
-// whatever is queued (at most maxDeliveryBatch) and hands it over in one
-// call, so under load many payments share one request and one sync at the
-// payee; alone, a delivery goes at once.
-type deliveryQueue struct {
-	mu      sync.Mutex
-	items   []*outgoing
-	closed  bool
-	running int // workers not yet stopped
-	wake    chan struct{}
-}
-
-func (q *deliveryQueue) add(o *outgoing) {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		o.done <- errcode.New(errcode.Unavailable, "intermediary is closing")
-		return
-	}
-	q.items = append(q.items, o)
-	q.mu.Unlock()
-	q.poke()
-}
-
-func (q *deliveryQueue) pending() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.items) > 0
-}
-
-func (q *deliveryQueue) poke() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *deliveryQueue) take() []*outgoing {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	n := min(len(q.items), maxDeliveryBatch)
-	out := slices.Clone(q.items[:n])
-	q.items = slices.Delete(q.items, 0, n)
-	return out
-}
-
-// close, called by each worker as it stops, fails what is still queued
-// and refuses more once the last has stopped.
-func (q *deliveryQueue) close() {
-	q.mu.Lock()
-	if q.running--; q.running > 0 {
-		q.mu.Unlock()
-		return
-	}
-	items := q.items
-	q.items, q.closed = nil, true
-	q.mu.Unlock()
-	for _, o := range items {
-		o.done <- errcode.New(errcode.Unavailable, "intermediary is closing")
-	}
-}
-
-// queue returns peer's delivery queue, starting its worker on first use.
-func (in *Intermediary) queue(peer string) *deliveryQueue {
+// queue returns peer's delivery queue, starting its workers on first use.
+func (in *Intermediary) queue(peer string) *batcher[*outgoing] {
 	in.queuesMu.Lock()
 	defer in.queuesMu.Unlock()
 	q, ok := in.queues[peer]
-	if ok {
-		return q
-	}
-	q = &deliveryQueue{wake: make(chan struct{}, 1)}
-	in.queues[peer] = q
-	if in.queuesClosed {
-		q.closed = true
-		return q
-	}
-	q.running = deliveryWorkers
-	in.workers.Add(deliveryWorkers)
-	for range deliveryWorkers {
-		go in.deliveryWorker(peer, q)
+	if !ok {
+		q = newBatcher(in.workCtx, &in.workers, deliveryWorkers, maxDeliveryBatch,
+			func(ctx context.Context, batch []*outgoing) { in.deliverBatch(ctx, peer, batch) },
+			func(o *outgoing, err error) { o.done <- err })
+		in.queues[peer] = q
 	}
 	return q
-}
-
-// closeQueues stops the delivery workers, failing what is queued.
-func (in *Intermediary) closeQueues() {
-	in.queuesMu.Lock()
-	in.queuesClosed = true
-	in.queuesMu.Unlock()
-	in.workers.Wait()
-}
-
-func (in *Intermediary) deliveryWorker(peer string, q *deliveryQueue) {
-	defer in.workers.Done()
-	defer q.close()
-	for {
-		select {
-		case <-in.workCtx.Done():
-			return
-		case <-q.wake:
-		}
-		for {
-			batch := q.take()
-			if len(batch) == 0 {
-				break
-			}
-			if q.pending() {
-				q.poke() // more queued: another worker takes it now
-			}
-			in.deliverBatch(in.workCtx, peer, batch)
-		}
-	}
 }
 
 // deliverBatch hands batch to peer in one call, removes the delivered

@@ -383,6 +383,19 @@ func (f *faultyLedger) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt,
 	return r, err
 }
 
+// SubmitBatch is Submit for each transaction, faults and all; with no
+// fault set it is the ledger's own SubmitBatch.
+func (f *faultyLedger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
+	if f.hold.Load() == nil && !f.down.Load() && !f.lostReply.Load() && !f.tamper.Load() && !f.resubmit.Load() {
+		return f.Ledger.SubmitBatch(ctx, txs)
+	}
+	out := make([]roles.Result, len(txs))
+	for i, tx := range txs {
+		out[i].Receipt, out[i].Err = f.Submit(ctx, tx)
+	}
+	return out, nil
+}
+
 func (f *faultyLedger) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, error) {
 	if f.down.Load() {
 		return roles.TxInfo{}, errcode.New(errcode.Unavailable, "ledger unreachable")

@@ -126,14 +126,15 @@ type Intermediary struct {
 	// unsettled wakes the settle loop: a spend's outcome is unknown.
 	unsettled chan struct{}
 
-	// queues holds one delivery queue per peer, each with a worker that
-	// runs until workCtx ends (Close).
-	queuesMu     sync.Mutex
-	queues       map[string]*deliveryQueue
-	queuesClosed bool
-	workers      sync.WaitGroup
-	workCtx      context.Context
-	stopWork     context.CancelFunc
+	// queues holds one delivery queue per peer and submitter the spends
+	// on their way to the ledger; their workers run until workCtx ends
+	// (Close).
+	queuesMu  sync.Mutex
+	queues    map[string]*batcher[*outgoing]
+	submitter *batcher[*submission]
+	workers   sync.WaitGroup
+	workCtx   context.Context
+	stopWork  context.CancelFunc
 
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
@@ -207,11 +208,14 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		inflight:  make(map[money.TxID]string),
 		idemLocks: make(map[string]*idemLock),
 		unsettled: make(chan struct{}, 1),
-		queues:    make(map[string]*deliveryQueue),
+		queues:    make(map[string]*batcher[*outgoing]),
 	}
 	in.workCtx, in.stopWork = context.WithCancel(context.Background())
+	in.submitter = newBatcher(in.workCtx, &in.workers, submitWorkers, maxSubmitBatch, in.submitBatch,
+		func(s *submission, err error) { s.done <- roles.Result{Err: err} })
 	if err := in.ensureTreasury(); err != nil {
 		in.stopWork()
+		in.workers.Wait()
 		db.Close()
 		return nil, err
 	}
@@ -252,7 +256,7 @@ func (in *Intermediary) Close() error {
 	<-in.settleDone
 	in.active.Wait()
 	in.stopWork()
-	in.closeQueues()
+	in.workers.Wait()
 	if err := in.db.Close(); err != nil {
 		return fmt.Errorf("intermediary %s: close: %w", in.cfg.Name, err)
 	}

@@ -116,7 +116,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 	}
 	defer in.landed(txid)
 
-	receipt, err := in.ledger.Submit(in.asSelf(ctx), tx)
+	receipt, err := in.submit(ctx, tx)
 	if err != nil {
 		receipt, err = in.committedAnyway(ctx, txid, err)
 	}

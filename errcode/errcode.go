@@ -23,14 +23,14 @@ type Code string
 
 // The codes. DESIGN.md section 7 lists the first seven.
 const (
-	DoubleSpend       Code = "double_spend"       // an input is already spent (or the tx was already committed)
+	DoubleSpend       Code = "double_spend"       // an input is not unspent though its output was created: spent, or presented with another value or lock (or the tx was already committed)
 	InsufficientFunds Code = "insufficient_funds" // a wallet or reserve holds too little
 	LimitExceeded     Code = "limit_exceeded"     // a policy limit would be broken
 	BadSignature      Code = "bad_signature"      // a signature does not verify or is missing
 	Unauthorized      Code = "unauthorized"       // no valid credential, or not allowed to act here
 	Malformed         Code = "malformed"          // the request cannot be parsed or breaks a format rule
 	NotFound          Code = "not_found"          // no such wallet, note, transaction or proposal
-	UnknownNote       Code = "unknown_note"       // an input note never existed on the ledger
+	UnknownNote       Code = "unknown_note"       // an input names an output no committed transaction created
 	Conflict          Code = "conflict"           // the request clashes with the current state (e.g. approving twice)
 	Unavailable       Code = "unavailable"        // a peer or the ledger cannot be reached; retry
 	Internal          Code = "internal"           // a bug or storage failure; nothing was reported committed

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/specie/specie/internal/codec"
 )
 
 // Kind says what a transaction does to the supply.
@@ -210,52 +212,49 @@ func (tx *Tx) EncodedSize() int {
 // and runs Check. Anything that would not re-encode to the same bytes is
 // rejected: unknown versions, short input, trailing bytes.
 func (tx *Tx) UnmarshalBinary(b []byte) error {
-	d := decoder{b: b}
-	if v := d.u8(); v != encVersion {
-		if d.err != nil {
-			return d.err
+	d := codec.NewReader(b)
+	if v := d.U8(); v != encVersion {
+		if d.Err() != nil {
+			return malformed("%v", d.Err())
 		}
 		return malformed("unknown encoding version %d", v)
 	}
-	tx.Kind = Kind(d.u8())
-	tx.Nonce = d.u64()
-	nIn := int(d.u16())
+	tx.Kind = Kind(d.U8())
+	tx.Nonce = d.U64()
+	nIn := int(d.U16())
 	if nIn > MaxInputs {
 		return malformed("%d inputs exceeds %d", nIn, MaxInputs)
 	}
 	tx.Inputs = resize(tx.Inputs, nIn)
 	for i := range tx.Inputs {
 		n := &tx.Inputs[i]
-		d.bytes(n.TxID[:])
-		n.Index = d.u32()
-		d.output(&n.Output)
+		d.Copy(n.TxID[:])
+		n.Index = d.U32()
+		readOutput(&d, &n.Output)
 	}
-	nOut := int(d.u16())
+	nOut := int(d.U16())
 	if nOut > MaxOutputs {
 		return malformed("%d outputs exceeds %d", nOut, MaxOutputs)
 	}
 	tx.Outputs = resize(tx.Outputs, nOut)
 	for i := range tx.Outputs {
-		d.output(&tx.Outputs[i])
+		readOutput(&d, &tx.Outputs[i])
 	}
 	tx.InputSigs = resize(tx.InputSigs, nIn)
 	for i := range tx.InputSigs {
-		d.bytes(tx.InputSigs[i][:])
+		d.Copy(tx.InputSigs[i][:])
 	}
-	nAuth := int(d.u8())
+	nAuth := int(d.U8())
 	if nAuth > MaxAuth {
 		return malformed("%d authority signatures exceeds %d", nAuth, MaxAuth)
 	}
 	tx.Auth = resize(tx.Auth, nAuth)
 	for i := range tx.Auth {
-		d.bytes(tx.Auth[i].Key[:])
-		d.bytes(tx.Auth[i].Sig[:])
+		d.Copy(tx.Auth[i].Key[:])
+		d.Copy(tx.Auth[i].Sig[:])
 	}
-	if d.err != nil {
-		return d.err
-	}
-	if len(d.b) != 0 {
-		return malformed("%d trailing bytes", len(d.b))
+	if err := d.End(); err != nil {
+		return malformed("%v", err)
 	}
 	return tx.Check()
 }
@@ -267,63 +266,10 @@ func resize[T any](s []T, n int) []T {
 	return make([]T, n)
 }
 
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) take(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if len(d.b) < n {
-		d.err = malformed("truncated")
-		d.b = nil
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u8() uint8 {
-	if v := d.take(1); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (d *decoder) u16() uint16 {
-	if v := d.take(2); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (d *decoder) u32() uint32 {
-	if v := d.take(4); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (d *decoder) u64() uint64 {
-	if v := d.take(8); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (d *decoder) bytes(dst []byte) {
-	if v := d.take(len(dst)); v != nil {
-		copy(dst, v)
-	}
-}
-
-func (d *decoder) output(o *Output) {
-	o.Value = d.u64()
-	o.Lock.Kind = d.u8()
-	d.bytes(o.Lock.Key[:])
+func readOutput(d *codec.Reader, o *Output) {
+	o.Value = d.U64()
+	o.Lock.Kind = d.U8()
+	d.Copy(o.Lock.Key[:])
 }
 
 // TxID computes the transaction's ID on this network.

@@ -74,14 +74,23 @@ type TxInfo struct {
 	Proof  []money.Hash      `json:"proof"`
 }
 
-// Note statuses.
+// Note statuses. There is no "spent": the ledger keeps only the unspent
+// notes (that is what lets it hold 100 million of them in a few GB), so
+// from a note ID alone it cannot tell a spent note from one that never
+// existed, and says NoteUnknown for both. Whether a note was spent is
+// answered where the ledger has the whole note (creating txid, index,
+// value, lock): a transaction spending it is rejected with
+// errcode.DoubleSpend when the transaction that created it is committed
+// with an output at that index (the note was spent, or the value or lock
+// presented are not the output's), and errcode.UnknownNote when no such
+// output was ever created.
 const (
 	NoteUnspent = "unspent"
-	NoteSpent   = "spent"
-	NoteUnknown = "unknown"
+	NoteUnknown = "unknown" // spent, or never created
 )
 
-// NoteInfo reports one note ID's state.
+// NoteInfo reports one note ID's state: NoteUnspent with its value, or
+// NoteUnknown.
 type NoteInfo struct {
 	ID     money.NoteID `json:"id"`
 	Status string       `json:"status"`

@@ -138,11 +138,24 @@ func (l *Ledger) commit(batch []*checked) {
 	l.snapshotTick()
 }
 
-// explainMissing tells a spent note from one that never existed: a note
-// whose creating transaction is committed (or commits in this batch) was
-// spent; otherwise it is unknown.
+// explainMissing says why an input was neither unspent before the batch
+// nor created earlier in it. The ledger keeps no set of spent notes, so it
+// answers from the transaction that would have created the note: when no
+// committed transaction (nor one earlier in the batch) has an output at
+// the input's index, the note never existed (unknown_note). Otherwise the
+// note as presented is not unspent: it was spent, or it is presented with a
+// value or lock other than the output's, which changes its ID. Telling
+// those two apart would take every output's ID in the txid index, written
+// on the commit path; both are double_spend, and the message says so.
+// Only rejected transactions come here.
 func (l *Ledger) explainMissing(c *checked, input int, batch []*checked) error {
 	n := &c.tx.Inputs[input]
+	never := func() error {
+		return errcode.New(errcode.UnknownNote, "input %d: note %s was never created: transaction %s has no output %d", input, c.ins[input], n.TxID, n.Index)
+	}
+	notUnspent := func() error {
+		return errcode.New(errcode.DoubleSpend, "input %d: note %s is not unspent: it was spent, or its value or lock is not that of output %d of %s", input, c.ins[input], n.Index, n.TxID)
+	}
 	later := false
 	for _, o := range batch {
 		if o == c {
@@ -153,14 +166,27 @@ func (l *Ledger) explainMissing(c *checked, input int, batch []*checked) error {
 			if later {
 				return errcode.New(errcode.UnknownNote, "input %d: note %s is created later in the same batch; submit it before its spend", input, c.ins[input])
 			}
-			return c.err // created earlier in the batch, and spent there
+			if n.Index >= uint32(len(o.tx.Outputs)) {
+				return never()
+			}
+			return notUnspent()
 		}
 	}
-	loc, err := l.db.Get(keySlice(hashKey(prefixTx, &n.TxID)))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && len(loc) == txLocSize && n.Index >= uint32(binary.BigEndian.Uint16(loc[13:]))) {
-		return errcode.New(errcode.UnknownNote, "input %d: note %s was never created", input, c.ins[input])
+	v, err := l.db.Get(keySlice(hashKey(prefixTx, &n.TxID)))
+	if errors.Is(err, store.ErrNotFound) {
+		return never()
 	}
-	return c.err
+	if err != nil {
+		return errcode.New(errcode.Internal, "input %d: note %s is not unspent; its creating transaction could not be read: %v", input, c.ins[input], err)
+	}
+	loc, err := decodeTxLoc(v)
+	if err != nil {
+		return errcode.New(errcode.Internal, "input %d: note %s is not unspent; its creating transaction: %v", input, c.ins[input], err)
+	}
+	if n.Index >= uint32(loc.outputs) {
+		return never()
+	}
+	return notUnspent()
 }
 
 func (l *Ledger) answer(batch []*checked, seq uint64) {
@@ -233,7 +259,7 @@ func (l *Ledger) lookup(batch []*checked) (view, error) {
 // outcome is what the state machine decided for one batch.
 type outcome struct {
 	errs    []error // per transaction; nil when it commits
-	missing []int   // per transaction: the input that was not unspent, or -1
+	missing []int   // per transaction: the input neither unspent nor made earlier in the batch, or -1
 	ids     []money.TxID
 	after   meta
 	header  money.BatchHeader
@@ -273,8 +299,15 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 		ok := true
 		for j := range c.ins {
 			value := c.tx.Inputs[j].Value
-			if _, gone := spent[c.ins[j]]; gone || !(v.unspent(&c.ins[j], value) || made[c.ins[j]] == value) {
-				out.errs[i] = errcode.New(errcode.DoubleSpend, "input %d: note %s is already spent", j, c.ins[j])
+			if _, gone := spent[c.ins[j]]; gone {
+				out.errs[i] = errcode.New(errcode.DoubleSpend, "input %d: note %s is spent earlier in the same batch", j, c.ins[j])
+				ok = false
+				break
+			}
+			if !(v.unspent(&c.ins[j], value) || made[c.ins[j]] == value) {
+				// Spent before the batch, or never created: the shell
+				// looks up which (explainMissing).
+				out.errs[i] = errcode.New(errcode.DoubleSpend, "input %d: note %s is not unspent", j, c.ins[j])
 				out.missing[i] = j
 				ok = false
 				break
@@ -350,7 +383,10 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 func (l *Ledger) storeRecord(b *store.Batch, r *record, m *meta) {
 	ops := l.ops[:0]
 	for i := range r.ids {
-		ops = append(ops, writeOp{key: hashKey(prefixTx, &r.ids[i]), val: txLoc(r.header.Seq, uint32(i), r.kinds[i], int(r.outputs[i]))})
+		op := writeOp{key: hashKey(prefixTx, &r.ids[i])}
+		loc := txLoc{seq: r.header.Seq, index: uint32(i), kind: r.kinds[i], outputs: r.outputs[i]}
+		loc.put(&op.val)
+		ops = append(ops, op)
 	}
 	slices.SortFunc(ops, func(a, b writeOp) int {
 		// The first 8 bytes (prefix and 7 hash bytes) almost always decide.

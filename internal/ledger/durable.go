@@ -1,12 +1,8 @@
 package ledger
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -33,24 +29,19 @@ import (
 // tree, whose flushes and compactions were what stalled commits.
 
 const (
-	recordVersion = 1
-	walDir        = "wal"
-	snapDir       = "snap"
-	snapMagic     = "SPCSNAP1"
-	snapHeader    = 8 + 2 + 2 + 8 + 8 + 8
-	snapEntry     = 32 // 24 bytes of note ID, 8 of value
+	walDir  = "wal"
+	snapDir = "snap"
 	// keyFormat marks a store whose unspent set lives in snapshots and the
 	// log. Stores written before it kept every note under prefixNote.
 	keyFormat   = "f"
 	formatValue = "2"
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// record is one batch as the log holds it: everything needed to redo the
-// batch's effect on the unspent set and on the store. The commit path
-// builds one from the batch's outcome, recovery decodes one from the log,
-// and both apply it the same way (storeRecord, redoNotes).
+// record is one batch as the log holds it (its layout is in format.go):
+// everything needed to redo the batch's effect on the unspent set and on
+// the store. The commit path builds one from the batch's outcome, recovery
+// decodes one from the log, and both apply it the same way (storeRecord,
+// redoNotes).
 type record struct {
 	header     money.BatchHeader
 	ids        []money.Hash
@@ -66,7 +57,7 @@ type record struct {
 // fill makes r the record of a committed batch, reusing r's slices.
 func (r *record) fill(batch []*checked, out *outcome) {
 	r.header, r.ids = out.header, out.ids
-	r.body = encodeBatch(&out.header, out.ids)
+	r.body = appendBatch(r.body[:0], &out.header, out.ids)
 	r.unspent, r.unspentSum = out.after.unspent, out.after.unspentSum
 	r.kinds, r.outputs, r.dels, r.puts = r.kinds[:0], r.outputs[:0], r.dels[:0], r.puts[:0]
 	for i, c := range batch {
@@ -87,110 +78,6 @@ func (r *record) fill(batch []*checked, out *outcome) {
 		}
 	}
 }
-
-// appendTo encodes the record.
-func (r *record) appendTo(b []byte) []byte {
-	b = append(b, recordVersion)
-	b = binary.BigEndian.AppendUint64(b, r.unspent)
-	b = binary.BigEndian.AppendUint64(b, r.unspentSum)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(r.body)))
-	b = append(b, r.body...)
-	for i := range r.kinds {
-		b = append(b, byte(r.kinds[i]))
-		b = binary.BigEndian.AppendUint16(b, r.outputs[i])
-	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(r.dels)))
-	for i := range r.dels {
-		b = append(b, r.dels[i][:]...)
-	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(r.puts)))
-	for _, n := range r.puts {
-		b = append(b, n.id[:]...)
-		b = binary.BigEndian.AppendUint64(b, n.value)
-	}
-	return b
-}
-
-// decodeRecord parses a log record strictly: a record that does not
-// decode exactly is damage, never something to guess around.
-func decodeRecord(b []byte) (record, error) {
-	var r record
-	d := &recDecoder{b: b}
-	if v := d.u8(); v != recordVersion && d.err == nil {
-		return r, fmt.Errorf("log record version %d", v)
-	}
-	r.unspent = d.u64()
-	r.unspentSum = d.u64()
-	r.body = d.take(int(d.u32()))
-	if d.err != nil {
-		return r, d.err
-	}
-	var err error
-	if r.header, r.ids, err = decodeBatch(r.body); err != nil {
-		return r, err
-	}
-	if int(r.header.TxCount) != len(r.ids) {
-		return r, fmt.Errorf("log record: header counts %d transactions, lists %d", r.header.TxCount, len(r.ids))
-	}
-	r.kinds = make([]money.Kind, len(r.ids))
-	r.outputs = make([]uint16, len(r.ids))
-	for i := range r.ids {
-		r.kinds[i] = money.Kind(d.u8())
-		r.outputs[i] = d.u16()
-	}
-	n := int(d.u32())
-	if d.err == nil && n > len(d.b)/32 {
-		return r, fmt.Errorf("log record: %d spent notes in %d bytes", n, len(d.b))
-	}
-	r.dels = make([]money.NoteID, n)
-	for i := range r.dels {
-		copy(r.dels[i][:], d.take(32))
-	}
-	n = int(d.u32())
-	if d.err == nil && n > len(d.b)/40 {
-		return r, fmt.Errorf("log record: %d created notes in %d bytes", n, len(d.b))
-	}
-	r.puts = make([]created, n)
-	for i := range r.puts {
-		copy(r.puts[i].id[:], d.take(32))
-		r.puts[i].value = d.u64()
-		if r.puts[i].value == 0 && d.err == nil {
-			return r, fmt.Errorf("log record: created note %d has value 0", i)
-		}
-	}
-	if d.err != nil {
-		return r, d.err
-	}
-	if len(d.b) != 0 {
-		return r, fmt.Errorf("log record: %d trailing bytes", len(d.b))
-	}
-	return r, nil
-}
-
-type recDecoder struct {
-	b   []byte
-	err error
-}
-
-func (d *recDecoder) take(n int) []byte {
-	if d.err != nil || n < 0 || n > len(d.b) {
-		if d.err == nil {
-			d.err = errors.New("log record: truncated")
-		}
-		// Zeros for the fixed-width readers; never an allocation sized
-		// by a damaged length field.
-		var zero [8]byte
-		return zero[:min(max(n, 0), 8)]
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *recDecoder) u8() uint8   { return d.take(1)[0] }
-func (d *recDecoder) u16() uint16 { return binary.BigEndian.Uint16(d.take(2)) }
-func (d *recDecoder) u32() uint32 { return binary.BigEndian.Uint32(d.take(4)) }
-func (d *recDecoder) u64() uint64 { return binary.BigEndian.Uint64(d.take(8)) }
 
 // redoNotes applies a batch's spends and creations to set: all of them
 // (snap nil: the commit path), or on recovery only to the shards whose
@@ -333,38 +220,7 @@ func writeSnapshot(fs vfs.FS, dir string, shards int, rate int64, j *snapJob) er
 	if err != nil {
 		return fmt.Errorf("snapshot shard %d: %w", j.shard, err)
 	}
-	crc := crc32.New(castagnoli)
-	// The checksum first: vfs.File.Write may modify what it is given
-	// (vfs.MemFS does, in race and invariants builds).
-	w := bufio.NewWriterSize(io.MultiWriter(crc, &pacedWriter{w: f, rate: rate, start: time.Now()}), 1<<20)
-	slots := imageSlots(j.img)
-	var count, sum uint64
-	for i := range slots {
-		if slots[i].value != 0 {
-			count++
-			sum += slots[i].value
-		}
-	}
-	h := make([]byte, 0, snapHeader)
-	h = append(h, snapMagic...)
-	h = binary.BigEndian.AppendUint16(h, uint16(j.shard))
-	h = binary.BigEndian.AppendUint16(h, uint16(shards))
-	h = binary.BigEndian.AppendUint64(h, j.seq)
-	h = binary.BigEndian.AppendUint64(h, count)
-	h = binary.BigEndian.AppendUint64(h, sum)
-	w.Write(h)
-	var e [snapEntry]byte
-	for i := range slots {
-		if slots[i].value != 0 {
-			copy(e[:24], slots[i].key[:])
-			binary.BigEndian.PutUint64(e[24:], slots[i].value)
-			w.Write(e[:])
-		}
-	}
-	err = w.Flush()
-	if err == nil {
-		_, err = f.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
-	}
+	err = encodeSnapshot(&pacedWriter{w: f, rate: rate, start: time.Now()}, j.shard, shards, j.seq, imageSlots(j.img))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -428,58 +284,20 @@ func (l *Ledger) loadSnapshot(dir string, set *noteSet, shard int, seq uint64) e
 	if err != nil {
 		return fmt.Errorf("load snapshot: %w", err)
 	}
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("snapshot %s: %s", name, fmt.Sprintf(format, a...))
-	}
-	size := st.Size()
-	if size < snapHeader+4 || (size-snapHeader-4)%snapEntry != 0 {
-		return bad("%d bytes", size)
-	}
-	crc := crc32.New(castagnoli)
-	r := bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, size-4), crc), 1<<20)
-	h := make([]byte, snapHeader)
-	if _, err := io.ReadFull(r, h); err != nil {
-		return bad("%v", err)
-	}
-	if string(h[:8]) != snapMagic || int(binary.BigEndian.Uint16(h[8:])) != shard || binary.BigEndian.Uint64(h[12:]) != seq {
-		return bad("header does not match its name")
-	}
-	if n := int(binary.BigEndian.Uint16(h[10:])); n != l.cfg.Shards {
-		return bad("written with %d shards, the ledger runs %d", n, l.cfg.Shards)
-	}
-	count, sum := binary.BigEndian.Uint64(h[20:]), binary.BigEndian.Uint64(h[28:])
-	if count != uint64(size-snapHeader-4)/snapEntry {
-		return bad("header counts %d notes", count)
-	}
 	sh := &set.shards[shard]
-	var e [snapEntry]byte
-	var got uint64
-	for i := uint64(0); i < count; i++ {
-		if _, err := io.ReadFull(r, e[:]); err != nil {
-			return bad("%v", err)
+	_, err = decodeSnapshot(f, st.Size(), func(h *snapHead) error {
+		if int(h.shard) != shard || h.seq != seq {
+			return fmt.Errorf("header of shard %d at batch %d does not match its name", h.shard, h.seq)
 		}
-		var k [24]byte
-		copy(k[:], e[:24])
-		v := binary.BigEndian.Uint64(e[24:])
-		if v == 0 {
-			return bad("note %d has value 0", i)
+		if int(h.shards) != l.cfg.Shards {
+			return fmt.Errorf("written with %d shards, the ledger runs %d", h.shards, l.cfg.Shards)
 		}
-		if got, err = money.Add(got, v); err != nil {
-			return bad("values overflow")
-		}
-		if err := sh.putKey(k, v); err != nil {
-			return fmt.Errorf("load snapshot: %w", err)
-		}
-	}
-	var tail [4]byte
-	if _, err := io.ReadFull(f, tail[:]); err != nil {
-		return bad("%v", err)
-	}
-	if binary.BigEndian.Uint32(tail[:]) != crc.Sum32() {
-		return bad("checksum mismatch")
-	}
-	if got != sum {
-		return bad("notes sum to %d, header says %d", got, sum)
+		return nil
+	}, func(key *[24]byte, value uint64) error {
+		return sh.putKey(*key, value)
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", name, err)
 	}
 	return nil
 }

@@ -87,8 +87,10 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 			m.minted += note.Value // cannot overflow: checked above
 		}
 		m.unspent += uint64(len(tx.Outputs))
-		tk, loc := hashKey(prefixTx, &id), txLoc(1, uint32(len(ids)), money.Mint, len(tx.Outputs))
-		b.Set(tk[:], loc[:])
+		tk, loc := hashKey(prefixTx, &id), txLoc{seq: 1, index: uint32(len(ids)), kind: money.Mint, outputs: uint16(len(tx.Outputs))}
+		var v [txLocSize]byte
+		loc.put(&v)
+		b.Set(tk[:], v[:])
 		ids = append(ids, id)
 		if created != nil {
 			created(tx, id)

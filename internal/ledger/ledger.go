@@ -455,10 +455,9 @@ func (l *Ledger) checkNetwork() error {
 // note-ID prefixes) is a contiguous key range.
 const (
 	prefixNote  = 'n' // 'n' + note ID -> value (8 bytes); only in stores of the old format
-	prefixTx    = 't' // 't' + txid -> batch seq (8), index (4), kind (1), outputs (2)
-	txLocSize   = 15
-	prefixBatch = 'b' // 'b' + seq (8) -> header, then the batch's txids
-	keyMeta     = "m"
+	prefixTx    = 't' // 't' + txid -> txLoc (format.go)
+	prefixBatch = 'b' // 'b' + seq (8) -> the batch body (format.go)
+	keyMeta     = "m" // -> meta (format.go)
 	keyNetwork  = "c" // network ID, currency code and exponent
 )
 
@@ -470,15 +469,6 @@ func hashKey(prefix byte, id *money.Hash) (k [33]byte) {
 }
 
 func keySlice(k [33]byte) []byte { return k[:] }
-
-// txLoc is the value of a txid's key: where it sits in the log.
-func txLoc(seq uint64, index uint32, kind money.Kind, outputs int) (v [txLocSize]byte) {
-	binary.BigEndian.PutUint64(v[:], seq)
-	binary.BigEndian.PutUint32(v[8:], index)
-	v[12] = byte(kind)
-	binary.BigEndian.PutUint16(v[13:], uint16(outputs))
-	return v
-}
 
 func batchKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixBatch}, seq)
@@ -497,28 +487,6 @@ type meta struct {
 	redeemed   uint64
 	unspent    uint64 // number of unspent notes
 	unspentSum uint64 // their total value
-}
-
-func (m *meta) encode() []byte {
-	b := binary.BigEndian.AppendUint64(nil, m.seq)
-	b = append(b, m.head[:]...)
-	for _, v := range []uint64{m.minted, m.redeemed, m.unspent, m.unspentSum} {
-		b = binary.BigEndian.AppendUint64(b, v)
-	}
-	return b
-}
-
-func (m *meta) decode(b []byte) error {
-	if len(b) != 8+32+32 {
-		return fmt.Errorf("ledger meta: %d bytes", len(b))
-	}
-	m.seq = binary.BigEndian.Uint64(b)
-	copy(m.head[:], b[8:40])
-	m.minted = binary.BigEndian.Uint64(b[40:])
-	m.redeemed = binary.BigEndian.Uint64(b[48:])
-	m.unspent = binary.BigEndian.Uint64(b[56:])
-	m.unspentSum = binary.BigEndian.Uint64(b[64:])
-	return nil
 }
 
 func (l *Ledger) loadMeta() error {
@@ -586,9 +554,16 @@ func (l *Ledger) loadIndex() error {
 	var n uint64
 	err := l.db.Scan([]byte{prefixNote}, nil, func(k, v []byte) error {
 		var id money.NoteID
+		if len(k) != 1+len(id) {
+			return fmt.Errorf("note key of %d bytes", len(k))
+		}
 		copy(id[:], k[1:])
+		value, err := decodeNoteValue(v)
+		if err != nil {
+			return fmt.Errorf("note %s: %w", id, err)
+		}
 		n++
-		return l.notes.shards[l.shardOf(&id)].put(&id, binary.BigEndian.Uint64(v))
+		return l.notes.shards[l.shardOf(&id)].put(&id, value)
 	})
 	if err != nil {
 		return fmt.Errorf("load note index: %w", err)
@@ -606,26 +581,33 @@ func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
 		return roles.TxInfo{}, err
 	}
 	defer release()
-	loc, err := l.db.Get(keySlice(hashKey(prefixTx, &id)))
+	v, err := l.db.Get(keySlice(hashKey(prefixTx, &id)))
 	if errors.Is(err, store.ErrNotFound) {
 		return roles.TxInfo{}, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
 	}
 	if err != nil {
 		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
 	}
-	seq := binary.BigEndian.Uint64(loc)
-	index := binary.BigEndian.Uint32(loc[8:])
-	h, ids, err := l.batch(seq)
+	loc, err := decodeTxLoc(v)
 	if err != nil {
 		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
+	}
+	h, ids, err := l.batch(loc.seq)
+	if err != nil {
+		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
+	}
+	if int(loc.index) >= len(ids) || ids[loc.index] != id {
+		// A location left by a genesis that failed (genesis.go) names a
+		// batch 1 that does not hold the transaction.
+		return roles.TxInfo{}, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
 	}
 	return roles.TxInfo{
 		TxID:   id,
 		Status: "committed",
-		Kind:   money.Kind(loc[12]).String(),
+		Kind:   loc.kind.String(),
 		Header: h,
-		Index:  index,
-		Proof:  money.MerkleProof(ids, int(index)),
+		Index:  loc.index,
+		Proof:  money.MerkleProof(ids, int(loc.index)),
 	}, nil
 }
 
@@ -666,40 +648,6 @@ func (l *Ledger) batch(seq uint64) (money.BatchHeader, []money.Hash, error) {
 		return money.BatchHeader{}, nil, fmt.Errorf("batch %d: %w", seq, err)
 	}
 	return decodeBatch(v)
-}
-
-const headerSize = 8 + 32 + 32 + 4 + 8 + 8
-
-func encodeBatch(h *money.BatchHeader, ids []money.Hash) []byte {
-	b := make([]byte, 0, headerSize+32*len(ids))
-	b = binary.BigEndian.AppendUint64(b, h.Seq)
-	b = append(b, h.Prev[:]...)
-	b = append(b, h.TxRoot[:]...)
-	b = binary.BigEndian.AppendUint32(b, h.TxCount)
-	b = binary.BigEndian.AppendUint64(b, h.Minted)
-	b = binary.BigEndian.AppendUint64(b, h.Redeemed)
-	for i := range ids {
-		b = append(b, ids[i][:]...)
-	}
-	return b
-}
-
-func decodeBatch(b []byte) (money.BatchHeader, []money.Hash, error) {
-	var h money.BatchHeader
-	if len(b) < headerSize || (len(b)-headerSize)%32 != 0 {
-		return h, nil, fmt.Errorf("batch record: %d bytes", len(b))
-	}
-	h.Seq = binary.BigEndian.Uint64(b)
-	copy(h.Prev[:], b[8:])
-	copy(h.TxRoot[:], b[40:])
-	h.TxCount = binary.BigEndian.Uint32(b[72:])
-	h.Minted = binary.BigEndian.Uint64(b[76:])
-	h.Redeemed = binary.BigEndian.Uint64(b[84:])
-	ids := make([]money.Hash, (len(b)-headerSize)/32)
-	for i := range ids {
-		copy(ids[i][:], b[headerSize+32*i:])
-	}
-	return h, ids, nil
 }
 
 // Config returns the configuration the ledger runs with (defaults filled in).

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -13,22 +12,82 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/specie/specie/internal/codec"
 )
 
 // The ledger's own write-ahead log: each committed batch of transactions is
 // one record, appended and synced (one sync per batch, group commit) before
 // the batch is reported committed. On disk, dir holds segment files named by
-// the sequence number of their first record; each record is
+// the sequence number of their first record (%020d.wal), each a run of
+// records framed as
 //
-//	[payload length u32 BE][crc32c u32 BE over seq and payload][seq u64 BE][payload]
+//	 0         4         8        16
+//	+---------+---------+--------+---------------------------+
+//	| length  |  crc    |  seq   |  payload (length bytes)   |
+//	|  u32    |  u32    |  u64   |                           |
+//	+---------+---------+--------+---------------------------+
+//
+// big-endian; crc is CRC-32C (Castagnoli) over seq and payload, so a torn
+// or damaged record fails its checksum; length is at most maxRecordBytes.
+// appendFrame writes a record and decodeFrame reads one; readRecord and
+// cutTail find them in a file.
 
 const (
-	recordHeader   = 16
+	recordHeader   = 4 + 4 + 8
 	maxRecordBytes = 1 << 30 // a longer length field is damage, not a record
 	segmentSuffix  = ".wal"
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// appendFrame appends the record of seq holding payload to b.
+func appendFrame(b []byte, seq uint64, payload []byte) []byte {
+	var sb [8]byte
+	s := codec.NewWriter(sb[:0]).U64(seq)
+	crc := crc32.Update(crc32.Checksum(s.Bytes(), crcTable), crcTable, payload)
+	w := codec.NewWriter(b)
+	w = w.U32(uint32(len(payload)))
+	w = w.U32(crc)
+	w = w.U64(seq)
+	w = w.Put(payload)
+	return w.Bytes()
+}
+
+// frameHead is a record's first recordHeader bytes.
+type frameHead struct {
+	length uint32
+	crc    uint32
+	seq    uint64
+}
+
+// decodeFrameHead reads a record's header from the front of b, which holds
+// at least recordHeader bytes.
+func decodeFrameHead(b []byte) frameHead {
+	r := codec.NewReader(b[:recordHeader])
+	return frameHead{length: r.U32(), crc: r.U32(), seq: r.U64()}
+}
+
+// decodeFrame reads the record at the front of b: its seq, its payload
+// (aliasing b) and its size. A record cut short is errTorn, one whose
+// checksum fails errChecksum.
+func decodeFrame(b []byte) (seq uint64, payload []byte, n int, err error) {
+	if len(b) < recordHeader {
+		return 0, nil, 0, errTorn
+	}
+	h := decodeFrameHead(b)
+	if h.length > maxRecordBytes {
+		return 0, nil, 0, fmt.Errorf("%w: %d bytes", errTooLarge, h.length)
+	}
+	n = recordHeader + int(h.length)
+	if n > len(b) {
+		return 0, nil, 0, errTorn
+	}
+	if crc32.Checksum(b[8:n], crcTable) != h.crc {
+		return 0, nil, 0, errChecksum
+	}
+	return h.seq, b[recordHeader:n:n], n, nil
+}
 
 // errLogClosed is returned by every operation on a closed Log.
 var errLogClosed = errors.New("log: closed")
@@ -263,7 +322,7 @@ func readRecord(r io.Reader, buf *[]byte, avail int64) (seq uint64, n int64, err
 	if _, err := io.ReadFull(r, b); err != nil {
 		return 0, 0, err
 	}
-	length := int64(binary.BigEndian.Uint32(b[0:4]))
+	length := int64(decodeFrameHead(b).length)
 	if length > maxRecordBytes {
 		return 0, 0, fmt.Errorf("%w: %d bytes", errTooLarge, length)
 	}
@@ -275,10 +334,11 @@ func readRecord(r io.Reader, buf *[]byte, avail int64) (seq uint64, n int64, err
 	if _, err := io.ReadFull(r, b[recordHeader:]); err != nil {
 		return 0, 0, err
 	}
-	if crc32.Checksum(b[8:], crcTable) != binary.BigEndian.Uint32(b[4:8]) {
-		return 0, 0, errChecksum
+	seq, _, _, err = decodeFrame(b)
+	if err != nil {
+		return 0, 0, err
 	}
-	return binary.BigEndian.Uint64(b[8:16]), recordHeader + length, nil
+	return seq, recordHeader + length, nil
 }
 
 // cutTail truncates the last segment at off, where a bad record (cause) of
@@ -291,13 +351,11 @@ func cutTail(f vfs.File, name string, off, size int64, want uint64, cause error)
 	}
 	maxSeq := want + uint64(len(tail))/recordHeader
 	for i := 1; i+recordHeader <= len(tail); i++ {
-		length := int64(binary.BigEndian.Uint32(tail[i:]))
-		seq := binary.BigEndian.Uint64(tail[i+8:])
 		// The seq test is cheap and rules out nearly every offset before the checksum.
-		if length > int64(len(tail)-i-recordHeader) || seq < want || seq > maxSeq {
+		if h := decodeFrameHead(tail[i:]); h.seq < want || h.seq > maxSeq {
 			continue
 		}
-		if crc32.Checksum(tail[i+8:i+recordHeader+int(length)], crcTable) == binary.BigEndian.Uint32(tail[i+4:]) {
+		if seq, _, _, err := decodeFrame(tail[i:]); err == nil {
 			return fmt.Errorf("log: segment %s offset %d: %w, followed by record %d at offset %d", name, off, cause, seq, off+int64(i))
 		}
 	}
@@ -344,11 +402,7 @@ func (l *Log) Append(seq uint64, payload []byte) error {
 		// Only an empty log whose first append was undone gets here.
 		return fmt.Errorf("log: append record %d: the empty segment starts at %d", seq, s.first)
 	}
-	b := binary.BigEndian.AppendUint32(l.buf[:0], uint32(len(payload)))
-	b = append(b, 0, 0, 0, 0)
-	b = binary.BigEndian.AppendUint64(b, seq)
-	b = append(b, payload...)
-	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], crcTable))
+	b := appendFrame(l.buf[:0], seq, payload)
 	l.buf = b
 	s := &l.segs[len(l.segs)-1]
 	if _, err := l.f.WriteAt(b, s.size); err != nil {

@@ -1,9 +1,11 @@
 package ledger_test
 
-// Review tests: each TestReviewBug* test shows a defect found in review of
-// validate.go, ledger.go, commit.go and genesis.go against DESIGN.md
-// invariants 1-6; it fails until the defect is fixed (fixes are in the
-// audit report). TestReviewChecked* pin what was checked and holds.
+// Requests the ledger must refuse or reject, and what it promises about
+// them: the exact error code, and that a refused or rejected request
+// changes nothing a user can see (DESIGN.md invariants 1, 5 and 6). Failed
+// and malformed genesis, calls after Close, a nil transaction, spends whose
+// fate depends on their order in a batch, a reopen under another network,
+// and every authority and double-spend rule.
 
 import (
 	"context"
@@ -20,49 +22,28 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-func rvOpen(t *testing.T, n *ledgertest.Net, dir string) *ledger.Ledger {
+// openClosed opens a ledger in dir that is closed when the test ends.
+func openClosed(t *testing.T, n *ledgertest.Net, dir string) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.Open(dir, n.TestConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := open(t, n, dir)
 	t.Cleanup(func() { l.Close() })
 	return l
 }
 
-// rvState is what a user can observe of the whole ledger.
-type rvState struct {
-	supply  roles.LedgerSupply
-	headers int
-}
-
-func rvSnap(t *testing.T, l *ledger.Ledger) rvState {
-	t.Helper()
-	s, err := l.Supply(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs, err := l.Headers(context.Background(), 1, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rvState{s, len(hs)}
-}
-
-// Invariants 1 and 5: a Genesis that fails must leave the ledger as it was.
-// It puts each note into the in-memory index before checking the running
-// total for overflow and never takes the notes out again on failure, so a
-// failed genesis leaves spendable notes that no batch minted.
-func TestReviewBugFailedGenesisLeavesSpendableNotes(t *testing.T) {
+// Invariants 1 and 5: a Genesis that fails (here its total overflows)
+// leaves the ledger as it was: no batch, no supply, and none of the notes
+// it was building can be spent (unknown_note), so no money appears that no
+// batch minted.
+func TestFailedGenesisLeavesNothingSpendable(t *testing.T) {
 	n := ledgertest.New()
-	l := rvOpen(t, n, t.TempDir())
+	l := openClosed(t, n, t.TempDir())
 	ctx := context.Background()
 	k := ledgertest.MustKey()
 	outs := []money.Output{ledgertest.To(k, 1), ledgertest.To(k, 1), ledgertest.To(k, math.MaxUint64)}
 	if err := l.Genesis(uint64(len(outs)), func(i uint64) money.Output { return outs[i] }, nil); err == nil {
 		t.Fatal("genesis whose total overflows accepted")
 	}
-	if s := rvSnap(t, l); s != (rvState{}) {
+	if s := snap(t, l); s != (snapshot{}) {
 		t.Fatalf("failed genesis changed the ledger: %+v", s)
 	}
 	// The genesis transaction it was building: nonce 0, these outputs.
@@ -82,12 +63,11 @@ func TestReviewBugFailedGenesisLeavesSpendableNotes(t *testing.T) {
 	}
 }
 
-// Invariant 6 and input checks: Genesis must refuse what no mint could
-// create. Zero notes make an empty batch 1 that audit.VerifyLog rejects;
-// zero values (0 also marks an empty slot of the note index) and unknown
-// lock kinds make notes that can never be spent (Tx.Check refuses them as
-// inputs) yet count in the supply.
-func TestReviewBugGenesisAcceptsWhatMintWouldNot(t *testing.T) {
+// Invariant 6 and input checks: Genesis refuses what no mint could
+// create: zero notes (an empty batch 1, which audit.VerifyLog rejects), zero
+// values (0 also marks an empty slot of the note index) and unknown lock
+// kinds (notes that could never be spent yet would count in the supply).
+func TestGenesisRefusesWhatNoMintCouldCreate(t *testing.T) {
 	k := ledgertest.MustKey()
 	cases := []struct {
 		name string
@@ -101,22 +81,22 @@ func TestReviewBugGenesisAcceptsWhatMintWouldNot(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			n := ledgertest.New()
-			l := rvOpen(t, n, t.TempDir())
+			l := openClosed(t, n, t.TempDir())
 			err := l.Genesis(c.n, func(uint64) money.Output { return c.out }, nil)
 			if err == nil {
 				_, aerr := audit.VerifyLog(context.Background(), l)
-				t.Errorf("genesis accepted; ledger now %+v; audit: %v", rvSnap(t, l), aerr)
+				t.Errorf("genesis accepted; ledger now %+v; audit: %v", snap(t, l), aerr)
 			}
 		})
 	}
 }
 
-// Liveness, and "every rejected request changes nothing": Submit after (or
-// racing with) Close must return, not hang. SubmitBatch selects between
-// l.queue and l.closed; when both are ready Go picks at random, so about
-// half the submissions after Close are queued to a commit loop that has
-// exited and wait forever on c.done (the ctx is ignored once queued).
-func TestReviewBugSubmitAfterCloseHangs(t *testing.T) {
+// Liveness, and "every rejected request changes nothing": Submit after
+// Close returns unavailable at once, every time. (A submission must never
+// be queued to a commit loop that has exited: it would wait forever, as
+// its ctx is ignored once queued; when both the queue and Close are ready,
+// Go's select picks at random, so 16 tries.)
+func TestSubmitAfterCloseIsUnavailable(t *testing.T) {
 	n := ledgertest.New()
 	l, err := ledger.Open(t.TempDir(), n.TestConfig())
 	if err != nil {
@@ -143,11 +123,11 @@ func TestReviewBugSubmitAfterCloseHangs(t *testing.T) {
 	}
 }
 
-// No panics on any input: a nil transaction is malformed, not a crash of
-// the caller (tx.Check dereferences it in prepare).
-func TestReviewBugNilTransactionPanics(t *testing.T) {
+// No panics on any input: a nil transaction in a submission is malformed,
+// and the others in it are decided as if it were not there.
+func TestNilTransactionIsMalformed(t *testing.T) {
 	n := ledgertest.New()
-	l := rvOpen(t, n, t.TempDir())
+	l := openClosed(t, n, t.TempDir())
 	ok := n.Mint([]int{0, 1}, ledgertest.To(ledgertest.MustKey(), 10))
 	var rs []roles.Result
 	var err error
@@ -165,13 +145,13 @@ func TestReviewBugNilTransactionPanics(t *testing.T) {
 }
 
 // Determinism as users see it (DESIGN 4: outcomes decided by order, never
-// by timing). SubmitBatch([mint, spend of the mint's output]) commits the
-// spend if the commit loop happens to cut a batch between them and rejects
-// it (unknown_note) if both land in one batch, which is nearly always. The
-// fix lets a transaction spend outputs created earlier in the same batch.
-func TestReviewBugChainedSpendDependsOnBatching(t *testing.T) {
+// by timing): a transaction spends outputs created earlier in the same
+// submission whether or not the commit loop cuts a batch between them; a
+// second spend of that output is double_spend, and a spend placed before
+// the transaction creating its note is unknown_note.
+func TestBatchOrderDecidesChainedSpends(t *testing.T) {
 	n := ledgertest.New()
-	l := rvOpen(t, n, t.TempDir())
+	l := openClosed(t, n, t.TempDir())
 	k := ledgertest.MustKey()
 	rejected := 0
 	var last error
@@ -210,11 +190,10 @@ func TestReviewBugChainedSpendDependsOnBatching(t *testing.T) {
 	}
 }
 
-// Config says "Network and the authority keys must be the same on every
-// restart", but Open does not check: reopened under another network ID the
-// ledger starts, every existing note becomes unspendable (note IDs are
-// bound to the network) and the log no longer chains.
-func TestReviewBugReopenWithAnotherNetwork(t *testing.T) {
+// The network is pinned at first open: reopening a data directory under
+// another network ID is refused, since every note ID and the log's hash
+// chain are bound to the network it was written under.
+func TestReopenUnderAnotherNetworkIsRefused(t *testing.T) {
 	n := ledgertest.New()
 	dir := t.TempDir()
 	l, err := ledger.Open(dir, n.TestConfig())
@@ -234,10 +213,9 @@ func TestReviewBugReopenWithAnotherNetwork(t *testing.T) {
 	}
 }
 
-// No panics: a read after Close panics (index out of range in the note
-// index, whose slots close() unmapped); a read racing with Close touches
-// unmapped memory, a SIGSEGV that no recover catches.
-func TestReviewBugNoteAfterClosePanics(t *testing.T) {
+// No panics: Note after Close is unavailable, never a read of the note
+// index, whose memory Close unmapped (a SIGSEGV that no recover catches).
+func TestNoteAfterCloseIsUnavailable(t *testing.T) {
 	n := ledgertest.New()
 	l, err := ledger.Open(t.TempDir(), n.TestConfig())
 	if err != nil {
@@ -249,15 +227,17 @@ func TestReviewBugNoteAfterClosePanics(t *testing.T) {
 			t.Fatalf("Note after Close panicked: %v", r)
 		}
 	}()
-	_, _ = l.Note(context.Background(), money.NoteID{1, 2, 3})
+	if _, err := l.Note(context.Background(), money.NoteID{1, 2, 3}); !errcode.Is(err, errcode.Unavailable) {
+		t.Fatalf("Note after Close: %v, want unavailable", err)
+	}
 }
 
-// TestReviewCheckedRejections pins what review found correct: every
-// authority and double-spend rule rejects with the documented code, and a
+// Every authority and double-spend rule rejects with its documented code
+// (checked exactly, so a case cannot pass for the wrong reason), and a
 // rejection changes nothing a user can see.
-func TestReviewCheckedRejections(t *testing.T) {
+func TestRejectionsHaveExactCodesAndChangeNothing(t *testing.T) {
 	n := ledgertest.New()
-	l := rvOpen(t, n, t.TempDir())
+	l := openClosed(t, n, t.TempDir())
 	ctx := context.Background()
 	alice, mallory := ledgertest.MustKey(), ledgertest.MustKey()
 	mint := n.Mint([]int{0, 1}, ledgertest.To(alice, 1000))
@@ -269,6 +249,7 @@ func TestReviewCheckedRejections(t *testing.T) {
 	if _, err := l.Submit(ctx, pay); err != nil {
 		t.Fatal(err)
 	}
+	spent := note
 	note = n.Notes(pay)[0]
 	net := n.Network
 
@@ -324,6 +305,36 @@ func TestReviewCheckedRejections(t *testing.T) {
 			return tx
 		}()}, errcode.Malformed},
 		{"transfer creating money", []*money.Tx{n.Spend(money.Transfer, []money.Note{note}, []*crypto.PrivateKey{alice}, ledgertest.To(alice, 1001))}, errcode.Malformed},
+		// The ledger keeps no spent notes: it explains a missing input from
+		// the transaction that created it (roles.NoteUnknown's doc).
+		{"transfer of a spent note", []*money.Tx{n.Spend(money.Transfer, []money.Note{spent}, []*crypto.PrivateKey{alice}, ledgertest.To(mallory, 1000))}, errcode.DoubleSpend},
+		{"transfer of a real output with a forged value", []*money.Tx{func() *money.Tx {
+			forged := note
+			forged.Value = 999
+			return n.Spend(money.Transfer, []money.Note{forged}, []*crypto.PrivateKey{alice}, ledgertest.To(mallory, 999))
+		}()}, errcode.DoubleSpend},
+		{"transfer of a real output under another lock", []*money.Tx{func() *money.Tx {
+			forged := note
+			forged.Lock = money.KeyLock(mallory.Public())
+			return n.Spend(money.Transfer, []money.Note{forged}, []*crypto.PrivateKey{mallory}, ledgertest.To(mallory, 1000))
+		}()}, errcode.DoubleSpend},
+		{"transfer of an output index its transaction does not have", []*money.Tx{func() *money.Tx {
+			beyond := note
+			beyond.Index = 1 // pay has one output
+			return n.Spend(money.Transfer, []money.Note{beyond}, []*crypto.PrivateKey{alice}, ledgertest.To(alice, 1000))
+		}()}, errcode.UnknownNote},
+		{"transfer of an output index a transaction earlier in the submission does not have", func() []*money.Tx {
+			m := n.Mint([]int{0, 1}, ledgertest.To(mallory, 5))
+			beyond := n.Notes(m)[0]
+			beyond.Index = 3
+			return []*money.Tx{m, n.Spend(money.Transfer, []money.Note{beyond}, []*crypto.PrivateKey{mallory}, ledgertest.To(mallory, 5))}
+		}(), errcode.UnknownNote},
+		{"transfer of a forged value of an output created earlier in the submission", func() []*money.Tx {
+			m := n.Mint([]int{0, 1}, ledgertest.To(mallory, 5))
+			forged := n.Notes(m)[0]
+			forged.Value = 6
+			return []*money.Tx{m, n.Spend(money.Transfer, []money.Note{forged}, []*crypto.PrivateKey{mallory}, ledgertest.To(mallory, 6))}
+		}(), errcode.DoubleSpend},
 		{"transfer of a never-created note", []*money.Tx{func() *money.Tx {
 			fake := money.Note{TxID: money.TxID{9}, Output: ledgertest.To(alice, 1000)}
 			return n.Spend(money.Transfer, []money.Note{fake}, []*crypto.PrivateKey{alice}, ledgertest.To(alice, 1000))
@@ -341,7 +352,7 @@ func TestReviewCheckedRejections(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := rvSnap(t, l)
+			before := snap(t, l)
 			rs, err := l.SubmitBatch(ctx, c.txs)
 			if err != nil {
 				t.Fatal(err)
@@ -351,7 +362,7 @@ func TestReviewCheckedRejections(t *testing.T) {
 				t.Fatalf("got %v, want %s", got, c.want)
 			}
 			if len(rs) == 1 {
-				if after := rvSnap(t, l); after != before {
+				if after := snap(t, l); after != before {
 					t.Fatalf("rejection changed the ledger: %+v -> %+v", before, after)
 				}
 			}
@@ -359,6 +370,12 @@ func TestReviewCheckedRejections(t *testing.T) {
 				t.Fatalf("alice's note is %s after a rejected spend", ni.Status)
 			}
 		})
+	}
+	// A note ID alone says unspent or unknown, never "spent".
+	for _, id := range []money.NoteID{net.NoteID(&spent), net.NoteID(&note), {7}} {
+		if ni, err := l.Note(ctx, id); err != nil || ni.Status != roles.NoteUnknown || ni.Value != 0 {
+			t.Errorf("spent or never-created note %s: %+v, %v; want unknown", id, ni, err)
+		}
 	}
 	if err := l.CheckInvariants(); err != nil {
 		t.Fatal(err)

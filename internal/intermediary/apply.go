@@ -109,7 +109,7 @@ func (in *Intermediary) applyDelivered(items []delivered) error {
 	as := make([]applied, len(items))
 	writes := false
 	for k, it := range items {
-		a, err := in.applyInto(b, it.txid, it.tx, it.batch, it.index, it.memo)
+		a, err := in.applyInto(b, it.txid, it.tx, it.batch, it.index, it.memo, nil)
 		if err != nil {
 			b.Discard()
 			return err
@@ -152,7 +152,7 @@ func (in *Intermediary) deliver(ctx context.Context, d roles.Delivery) error {
 	if err != nil {
 		return err
 	}
-	if err := in.applyCommitted(it.txid, it.tx, it.batch, it.index, d.Memo); err != nil {
+	if err := in.applyCommitted(it.txid, it.tx, it.batch, it.index, d.Memo, nil); err != nil {
 		return internalErr("deliver "+it.txid.String(), err)
 	}
 	return nil
@@ -191,13 +191,17 @@ func (in *Intermediary) checkDelivery(ctx context.Context, d roles.Delivery) (de
 // index in it). Applying the same transaction again changes nothing. A
 // delivered payment's memo, if any, gives the payee's history line its
 // counterparty and reference.
-func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo) error {
+//
+// known, if not nil, is the pending record of txid as the caller wrote it
+// (reserve): it spares reading and decoding it, and, while it is still in
+// the store, the checks a first apply of one's own spend does not need.
+func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo, known *pendingRec) error {
 	m := in.txLock(txid)
 	m.Lock()
 	defer m.Unlock()
 
 	b := in.db.NewBatch()
-	a, err := in.applyInto(b, txid, tx, batch, index, memo)
+	a, err := in.applyInto(b, txid, tx, batch, index, memo, known)
 	if err != nil || !a.writes {
 		b.Discard()
 		return err
@@ -236,11 +240,26 @@ func (a *applied) log(l *slog.Logger, txid money.TxID) {
 // applyInto adds to b what applyCommitted writes for txid, reading the
 // store as it is (the caller holds txid's lock, and b holds no other write
 // about txid).
-func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo) (applied, error) {
+//
+// With known (see applyCommitted) still in the store, this is the first
+// apply of our own spend: its inputs are our notes reserved for it, none
+// of its outputs is credited yet (an apply removes the pending record in
+// the same batch as it credits), and its idempotency record, if any, is
+// pending on it as reserve wrote it. So nothing needs reading.
+func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo, known *pendingRec) (applied, error) {
 	var pend pendingRec
-	hasPend, err := getJSON(in.db, pendingKey(txid), &pend)
-	if err != nil {
-		return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+	var hasPend, first bool
+	var err error
+	if known != nil {
+		if first, err = in.db.Has(pendingKey(txid)); err != nil {
+			return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+		}
+		hasPend, pend = first, *known
+	}
+	if !first {
+		if hasPend, err = getJSON(in.db, pendingKey(txid), &pend); err != nil {
+			return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+		}
 	}
 	writes := false
 	now := in.now()
@@ -254,9 +273,11 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 			continue
 		}
 		k := noteKey(w, n.TxID, n.Index)
-		ok, err := in.db.Has(k)
-		if err != nil {
-			return applied{}, err
+		ok := first
+		if !first {
+			if ok, err = in.db.Has(k); err != nil {
+				return applied{}, err
+			}
 		}
 		if ok {
 			b.Delete(k)
@@ -275,12 +296,14 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 			continue
 		}
 		dk := doneKey(txid, uint32(i))
-		done, err := in.db.Has(dk)
-		if err != nil {
-			return applied{}, err
-		}
-		if done {
-			continue
+		if !first {
+			done, err := in.db.Has(dk)
+			if err != nil {
+				return applied{}, err
+			}
+			if done {
+				continue
+			}
 		}
 		r := noteRec{Note: money.Note{TxID: txid, Index: uint32(i), Output: o}, State: stateUnspent}
 		b.Set(noteKey(w, txid, uint32(i)), r.encode())
@@ -308,9 +331,18 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 			}
 			b.Set(outboxKey(txid), ov)
 		}
-		if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
+		commit := func(r *idemRec) {
 			r.State, r.Receipt = idemCommitted, roles.Receipt{TxID: txid, Batch: batch, Index: index}
-		}); err != nil {
+		}
+		if first && pend.IdemKey != "" {
+			r := pendingIdem(&pend, txid)
+			commit(&r)
+			v, err := jsonBytes(r)
+			if err != nil {
+				return applied{}, err
+			}
+			b.Set(idemKey(pend.IdemKey), v)
+		} else if err := in.settleIdemRec(b, pend.IdemKey, txid, commit); err != nil {
 			return applied{}, err
 		}
 		writes = true
@@ -497,7 +529,7 @@ func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pe
 		if err := tx.UnmarshalBinary(rec.Tx); err != nil {
 			return err
 		}
-		if err := in.applyCommitted(txid, &tx, info.Header.Seq, info.Index, nil); err != nil {
+		if err := in.applyCommitted(txid, &tx, info.Header.Seq, info.Index, nil, nil); err != nil {
 			return err
 		}
 		in.log.Info("pending spend settled: committed", "txid", txid, "kind", rec.Kind)
@@ -543,7 +575,7 @@ func (in *Intermediary) resubmit(ctx context.Context, txid money.TxID, rec *pend
 		in.log.Info("pending payment settled: resubmitted and rejected, notes released", "txid", txid, "code", errcode.Of(err))
 		return nil
 	}
-	if err := in.applyCommitted(txid, &tx, receipt.Batch, receipt.Index, nil); err != nil {
+	if err := in.applyCommitted(txid, &tx, receipt.Batch, receipt.Index, nil, nil); err != nil {
 		return err
 	}
 	in.log.Info("pending payment settled: resubmitted and committed", "txid", txid)

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -115,6 +116,13 @@ type Intermediary struct {
 	// them from memory, not from the store and JSON.
 	walletRecs sync.Map // wallet id -> walletRec
 	lockOwners sync.Map // money.Lock -> wallet id (only locks of wallets here)
+	// foreignLocks remembers locks found to pay no wallet here (other
+	// intermediaries' wallets, which every delivery's inputs and change
+	// are locked to), at most maxForeignLocks of them. It is consulted
+	// after lockOwners, so an entry made stale by a wallet created since
+	// is never believed.
+	foreignLocks sync.Map // money.Lock -> struct{}
+	foreignN     atomic.Int64
 
 	// idemMu guards idemLocks: one lock per idempotency key in use, so
 	// attempts with one key run one at a time.
@@ -151,6 +159,10 @@ type Intermediary struct {
 var _ roles.Intermediary = (*Intermediary)(nil)
 
 const txLockStripes = 1024
+
+// maxForeignLocks bounds the cache of locks that pay no wallet here
+// (about 100 bytes each).
+const maxForeignLocks = 1 << 20
 
 // txLock is the lock of txid's stripe.
 func (in *Intermediary) txLock(txid money.TxID) *sync.Mutex { return &in.txLocks[txStripe(txid)] }
@@ -664,9 +676,19 @@ func (in *Intermediary) walletOfLock(l money.Lock) (string, error) {
 	if w, ok := in.lockOwners.Load(l); ok {
 		return w.(string), nil
 	}
-	// Not cached as absent: the lock's wallet may be created meanwhile.
+	if _, ok := in.foreignLocks.Load(l); ok {
+		// Unless its wallet was created after the entry was made: the
+		// wallet's creation stores its lock before it is used, and
+		// lockOwners is looked at first.
+		return "", nil
+	}
 	v, err := in.db.Get(lockKey(l))
 	if errors.Is(err, store.ErrNotFound) {
+		if in.foreignN.Load() < maxForeignLocks {
+			if _, had := in.foreignLocks.LoadOrStore(l, struct{}{}); !had {
+				in.foreignN.Add(1)
+			}
+		}
 		return "", nil
 	}
 	if err != nil {

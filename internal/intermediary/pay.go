@@ -100,7 +100,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 
 	ownLock := money.KeyLock(key.Public())
 	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey}
-	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, &pend, func(inputs []money.Note, sum uint64) *money.Tx {
 		tx := &money.Tx{Kind: money.Transfer, Inputs: inputs, Outputs: []money.Output{{Value: p.Amount, Lock: toLock}}}
 		if sum > p.Amount {
 			tx.Outputs = append(tx.Outputs, money.Output{Value: sum - p.Amount, Lock: ownLock})
@@ -129,7 +129,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 		}
 		return roles.PaymentResult{}, err
 	}
-	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil); err != nil {
+	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil, &pend); err != nil {
 		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
 	}
@@ -426,7 +426,7 @@ func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemp
 	}
 	ownLock := money.KeyLock(key.Public())
 	pend := pendingRec{Kind: kindRedeem, From: treasury.ID, Amount: amount, Reference: "redeem to central bank reserves"}
-	tx, txid, err := in.reserve(ctx, &treasury, key, amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+	tx, txid, err := in.reserve(ctx, &treasury, key, amount, &pend, func(inputs []money.Note, sum uint64) *money.Tx {
 		tx := &money.Tx{Kind: money.Redeem, Inputs: inputs}
 		if sum > amount {
 			tx.Outputs = []money.Output{{Value: sum - amount, Lock: ownLock}}
@@ -452,7 +452,7 @@ func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemp
 		}
 		return roles.Redemption{}, err
 	}
-	if err := in.applyCommitted(txid, tx, red.Receipt.Batch, red.Receipt.Index, nil); err != nil {
+	if err := in.applyCommitted(txid, tx, red.Receipt.Batch, red.Receipt.Index, nil, &pend); err != nil {
 		in.log.Error("redemption committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.Redemption{}, internalErr("redemption "+txid.String()+" committed, recording it failed", err)
 	}
@@ -521,7 +521,7 @@ func rejected(err error) bool {
 // When the free notes fall short only because other spends of this wallet
 // are in flight (their change has not come back yet), it waits for them to
 // land and tries again rather than failing.
-func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
+func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws := in.walletState(w.ID)
 	for {
@@ -549,7 +549,7 @@ func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.P
 	}
 }
 
-func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
+func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
@@ -587,8 +587,7 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	}
 	b.Set(pendingKey(txid), pv)
 	if pend.IdemKey != "" {
-		iv, err := jsonBytes(idemRec{Fingerprint: fingerprint(pend.From, pend.To, pend.Amount, pend.Reference),
-			State: idemPending, TxID: txid, Created: pend.Created})
+		iv, err := jsonBytes(pendingIdem(pend, txid))
 		if err != nil {
 			b.Discard()
 			return nil, money.TxID{}, internalErr("idempotency record", err)
@@ -602,6 +601,13 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 		return nil, money.TxID{}, internalErr("reserve notes", err)
 	}
 	return tx, txid, nil
+}
+
+// pendingIdem is the idempotency record reserve writes for the spend
+// pend, txid: pending on it.
+func pendingIdem(pend *pendingRec, txid money.TxID) idemRec {
+	return idemRec{Fingerprint: fingerprint(pend.From, pend.To, pend.Amount, pend.Reference),
+		State: idemPending, TxID: txid, Created: pend.Created}
 }
 
 // selectNotes picks unspent notes covering amount: the smallest single note

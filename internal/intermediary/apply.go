@@ -108,6 +108,7 @@ func (in *Intermediary) applyDelivered(items []delivered) error {
 	b := in.db.NewBatch()
 	as := make([]applied, len(items))
 	writes := false
+	var all noteChanges
 	for k, it := range items {
 		a, err := in.applyInto(b, it.txid, it.tx, it.batch, it.index, it.memo, nil)
 		if err != nil {
@@ -115,12 +116,22 @@ func (in *Intermediary) applyDelivered(items []delivered) error {
 			return err
 		}
 		as[k], writes = a, writes || a.writes
+		for w, ids := range a.notes.del {
+			for _, id := range ids {
+				all.delete(w, id)
+			}
+		}
+		for w, rs := range a.notes.add {
+			for _, r := range rs {
+				all.put(w, r)
+			}
+		}
 	}
 	if !writes {
 		b.Discard()
 		return nil
 	}
-	if err := b.Commit(true); err != nil {
+	if err := in.commitIndexed(b, true, &all); err != nil {
 		return err
 	}
 	for k, it := range items {
@@ -213,7 +224,7 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 	// A payment's answer "committed" rests on the ledger's durability, not
 	// on this write. A delivery from elsewhere is synced before it is
 	// acknowledged: the sender then forgets it.
-	if err := b.Commit(!a.own); err != nil {
+	if err := in.commitIndexed(b, !a.own, &a.notes); err != nil {
 		return err
 	}
 	a.log(in.log, txid)
@@ -222,6 +233,7 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 
 // applied is what applyInto added to a batch.
 type applied struct {
+	notes    noteChanges
 	writes   bool // anything at all
 	own      bool // the transaction is one of our pending spends
 	from     string
@@ -263,6 +275,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 	}
 	writes := false
 	now := in.now()
+	var changes noteChanges
 
 	for _, n := range tx.Inputs {
 		w, err := in.walletOfLock(n.Lock)
@@ -281,6 +294,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		}
 		if ok {
 			b.Delete(k)
+			changes.delete(w, idOf(n))
 			writes = true
 		}
 	}
@@ -307,6 +321,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		}
 		r := noteRec{Note: money.Note{TxID: txid, Index: uint32(i), Output: o}, State: stateUnspent}
 		b.Set(noteKey(w, txid, uint32(i)), r.encode())
+		changes.put(w, r)
 		b.Set(dk, []byte(w))
 		if _, seen := credited[w]; !seen {
 			order = append(order, w)
@@ -365,7 +380,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		}
 	}
 
-	return applied{writes: writes, own: hasPend, from: pend.From, order: order, credited: credited}, nil
+	return applied{notes: changes, writes: writes, own: hasPend, from: pend.From, order: order, credited: credited}, nil
 }
 
 func setEntry(b interface{ Set(k, v []byte) }, wallet string, e roles.Entry) error {
@@ -397,6 +412,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		return fmt.Errorf("pending %s: %w", txid, err)
 	}
 	b := in.db.NewBatch()
+	var changes noteChanges
 	for _, n := range tx.Inputs {
 		k := noteKey(pend.From, n.TxID, n.Index)
 		v, err := in.db.Get(k)
@@ -411,6 +427,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		if r.State == stateReserved && r.For == txid {
 			r.State, r.For = stateUnspent, money.TxID{}
 			b.Set(k, r.encode())
+			changes.put(pend.From, r)
 		}
 	}
 	b.Delete(pendingKey(txid))
@@ -424,7 +441,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		b.Discard()
 		return err
 	}
-	return b.Commit(true)
+	return in.commitIndexed(b, true, &changes)
 }
 
 // settleIdemRec adds to b the update of the idempotency record key, if it

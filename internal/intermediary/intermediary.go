@@ -396,6 +396,7 @@ func (in *Intermediary) now() time.Time {
 // wait for change can wait.
 type walletState struct {
 	mu       sync.Mutex
+	notes    map[noteID]noteRec // the wallet's notes (notes.go); nil until loaded; guarded by mu
 	inflight int           // guarded by Intermediary.walletMu
 	changed  chan struct{} // guarded by Intermediary.walletMu
 }
@@ -594,7 +595,10 @@ func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
 		return roles.Wallet{}, err
 	}
 	w := roles.Wallet{ID: rec.ID, Owner: rec.Owner, Lock: money.KeyLock(k.Public()), Created: rec.Created}
-	notes, err := in.notes(id)
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	notes, err := in.walletNotes(ws, id)
+	ws.mu.Unlock()
 	if err != nil {
 		return roles.Wallet{}, err
 	}

@@ -554,7 +554,7 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 
-	notes, err := in.notes(w.ID)
+	notes, err := in.walletNotes(ws, w.ID)
 	if err != nil {
 		return nil, money.TxID{}, err
 	}
@@ -599,6 +599,9 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	if err := b.Commit(true); err != nil {
 		in.landed(txid)
 		return nil, money.TxID{}, internalErr("reserve notes", err)
+	}
+	for _, n := range inputs { // under ws.mu, as the commit
+		ws.notes[idOf(n)] = noteRec{Note: n, State: stateReserved, For: txid}
 	}
 	return tx, txid, nil
 }
@@ -669,7 +672,10 @@ func selectNotes(notes []noteRec, amount uint64, cur money.Currency) ([]money.No
 // difference: then the funds are not known to be short, they are only not
 // settled yet, and a retry once the ledger answers may well pay.
 func (in *Intermediary) shortBecauseHeld(wallet string, amount uint64, insufficient error) error {
-	notes, err := in.notes(wallet)
+	ws := in.walletState(wallet)
+	ws.mu.Lock()
+	notes, err := in.walletNotes(ws, wallet)
+	ws.mu.Unlock()
 	if err != nil {
 		return insufficient
 	}

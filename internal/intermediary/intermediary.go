@@ -397,8 +397,8 @@ func (in *Intermediary) now() time.Time {
 type walletState struct {
 	mu       sync.Mutex
 	notes    map[noteID]noteRec // the wallet's notes (notes.go); nil until loaded; guarded by mu
-	inflight int           // guarded by Intermediary.walletMu
-	changed  chan struct{} // guarded by Intermediary.walletMu
+	inflight int                // guarded by Intermediary.walletMu
+	changed  chan struct{}      // guarded by Intermediary.walletMu
 }
 
 func (in *Intermediary) walletState(id string) *walletState {

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/specie/specie/client"
-	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/bench"
-	"github.com/specie/specie/internal/ledger"
-	"github.com/specie/specie/internal/ledger/ledgertest"
 )
 
 func benchCmd(g *globals) *cobra.Command {
@@ -21,6 +15,8 @@ func benchCmd(g *globals) *cobra.Command {
 	var inproc bool
 	var shards int
 	var cpuprofile string
+	var payments bool
+	var po payFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Generate real signed load against a ledger and print throughput, latency, CPU, memory and disk as JSON",
@@ -33,53 +29,51 @@ Prints one JSON object.
 
   specie bench --inproc --notes 1000000 --duration 15s --bound
   specie bench --inproc --rate 20000
-  specie bench --target http://127.0.0.1:8080`,
+  specie bench --target http://127.0.0.1:8080
+
+With --payments it measures what a customer sees instead: payments between
+wallets through the intermediaries' HTTP API (POST
+/v1/intermediaries/{name}/payments). It opens --wallets wallets at EACH
+intermediary (default 50,000 each: 100,000 in total on the two-bank devnet),
+funds every wallet through the issuer (mints proposed and approved by a
+quorum of the officer keys from --data, then one payment from the
+intermediary's treasury to each wallet through the same API; nothing is
+written into the ledger directly), then pays --amount between wallets chosen
+at random from --seed, --cross of them to a wallet at another intermediary,
+from --clients concurrent callers (closed loop) or at --rate payments a
+second (open loop, latency timed from each scheduled send). Funding and the
+run show a progress line on stderr.
+
+  --payments --inproc   starts the whole devnet in this process (as 'specie
+                        up' does, on a temporary --dir) with its HTTP API on
+                        127.0.0.1:<free port>, and pays through that HTTP API;
+                        CPU is this process's (network and load generator).
+  --payments --inproc --direct
+                        the same network, but the load calls the
+                        intermediaries' Go interface in process: no HTTP, no JSON.
+  --payments --target URL
+                        a running network (e.g. 'specie up'); tokens and officer
+                        keys from --data/devnet.json; CPU and memory from URL's
+                        /metrics (the process serving URL).
+  --payments --separate the roles as separate processes ('specie devnet init',
+                        'specie serve ...'), each at its URL in --data/devnet.json;
+                        CPU and memory summed over their /metrics.
+  --core                afterwards measures the ledger core in this process as
+                        'specie bench --inproc' does (--core-notes, --core-max-tx,
+                        --core-duration) and reports core_tx_s and ratio_to_core.
+
+  specie bench --payments --inproc --core
+  specie bench --payments --inproc --wallets 5000 --clients 1024 --duration 20s
+  specie bench --payments --target http://127.0.0.1:8080 --data ./specie-data --rate 1500`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if isTerminal(os.Stderr) {
 				o.Progress = os.Stderr
 			}
-			var t bench.Target
-			n := ledgertest.New()
-			net := n.Network
-			if target == "" || inproc {
-				if dir == "" {
-					d, err := os.MkdirTemp("", "specie-bench-")
-					if err != nil {
-						return err
-					}
-					defer os.RemoveAll(d)
-					dir = d
-				}
-				cfg := n.Config()
-				cfg.Shards = shards
-				l, err := ledger.Open(dir, cfg)
-				if err != nil {
-					return err
-				}
-				defer l.Close()
-				t = bench.InProc(l)
-			} else {
-				cfg, err := g.config()
-				if err != nil {
-					return fmt.Errorf("bench --target needs the network's officer keys: %w", err)
-				}
-				var officers []*crypto.PrivateKey
-				for _, f := range cfg.OfficerKeyFiles {
-					k, err := crypto.LoadKey(f)
-					if err != nil {
-						return err
-					}
-					officers = append(officers, k)
-				}
-				tok := g.token
-				if tok == "" {
-					tok = cfg.Issuer.Token
-				}
-				l := client.New(target, tok).Ledger()
-				net = cfg.Network
-				t = bench.Remote(target, l, officers, net)
+			if payments {
+				po.duration, po.rate, po.cpuprofile = o.Duration, o.Rate, cpuprofile
+				return po.run(ctx, g, target, dir, inproc, shards)
 			}
 			if cpuprofile != "" {
 				f, err := os.Create(cpuprofile)
@@ -89,24 +83,26 @@ Prints one JSON object.
 				defer f.Close()
 				o.Profile = f
 			}
-			r, err := bench.Run(ctx, net, t, o)
+			var r bench.Report
+			var err error
+			if target == "" || inproc {
+				r, err = bench.CoreInProc(ctx, dir, shards, o)
+			} else {
+				r, err = remoteCore(ctx, g, target, o)
+			}
 			if err != nil {
 				return err
 			}
-			enc := json.NewEncoder(g.out)
-			if isTerminal(os.Stdout) {
-				enc.SetIndent("", "  ")
-			}
-			return enc.Encode(r)
+			return printJSON(g, r)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&inproc, "inproc", false, "run the ledger in this process (the default without --target)")
 	f.StringVar(&target, "target", "", "base URL of a running network's ledger API")
-	f.StringVar(&dir, "dir", "", "data directory for the in-process ledger (default: a temporary one, removed after)")
+	f.StringVar(&dir, "dir", "", "data directory for the in-process ledger, or with --payments the in-process devnet (default: a temporary one, removed after)")
 	f.IntVar(&shards, "shards", 16, "shards of the in-process ledger")
 	f.DurationVar(&o.Duration, "duration", 15*time.Second, "how long to offer load")
-	f.IntVar(&o.Rate, "rate", 0, "offered transactions per second (open loop); 0 = as fast as the ledger commits")
+	f.IntVar(&o.Rate, "rate", 0, "offered transactions (with --payments: payments) per second, open loop; 0 = closed loop, as fast as it commits")
 	f.Uint64Var(&o.Notes, "notes", 1_000_000, "unspent notes before the run")
 	f.IntVar(&o.MaxTx, "max-tx", 600_000, "transactions to pre-sign; the run ends early if they are used up")
 	f.IntVar(&o.Inputs, "inputs", 2, "inputs per transaction")
@@ -115,6 +111,8 @@ Prints one JSON object.
 	f.IntVar(&o.ClientBatch, "client-batch", 256, "transactions per submission")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the timed run to this file (go tool pprof -top)")
 	f.BoolVar(&o.Bound, "bound", false, "also measure the signature-verification bound on all cores")
+	f.BoolVar(&payments, "payments", false, "measure payments between customers' wallets through the intermediaries' API instead (see below)")
+	po.register(f)
 	return cmd
 }
 

@@ -134,9 +134,7 @@ func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, e
 		r.CommittedTxS = float64(len(lat)) / elapsed.Seconds()
 	}
 	if len(lat) > 0 {
-		slices.Sort(lat)
-		pct := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / 1e6 }
-		r.LatencyMs = Latency{P50: pct(0.50), P99: pct(0.99), P999: pct(0.999)}
+		r.LatencyMs = percentiles(lat)
 		r.CPUSPerTx = (cpu1 - cpu0) / float64(len(lat))
 	}
 	if t.CPUSeconds == nil {
@@ -437,6 +435,14 @@ func (o Options) load(ctx context.Context, l roles.Ledger, txs *signed, rejected
 	elapsed := time.Since(start)
 	close(stop)
 	return lat, offered, elapsed
+}
+
+// percentiles sorts latencies in nanoseconds and returns p50, p99 and
+// p99.9 in milliseconds.
+func percentiles(lat []int64) Latency {
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / 1e6 }
+	return Latency{P50: pct(0.50), P99: pct(0.99), P999: pct(0.999)}
 }
 
 // rss is this process's resident set size.

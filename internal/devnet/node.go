@@ -140,13 +140,17 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 }
 
 // remotePeers reaches the config's intermediaries over HTTP with token.
+// Each peer gets one client, built once: a client per lookup would be a
+// connection pool per delivery, and under load a process then held
+// thousands of idle connections and their goroutines.
 func (c *Config) remotePeers(token string) roles.Directory {
+	peers := make(map[string]roles.Intermediary)
+	for _, e := range c.Intermediaries {
+		peers[e.Name] = client.New(e.URL, token).Intermediary(e.Name)
+	}
 	return func(name string) (roles.Intermediary, bool) {
-		e, ok := c.Intermediary(name)
-		if !ok {
-			return nil, false
-		}
-		return client.New(e.URL, token).Intermediary(name), true
+		p, ok := peers[name]
+		return p, ok
 	}
 }
 

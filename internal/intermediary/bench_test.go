@@ -3,7 +3,9 @@ package intermediary_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -17,7 +19,7 @@ import (
 // intermediaries in one process, half of them across banks, on the real
 // ledger with Pebble underneath: the payment path the issue 8 bench drives
 // over HTTP, without HTTP. Run with -cpu and -benchtime as needed; the
-// figure is payments/s ("pay/s"). 64 callers by default (SetParallelism).
+// figure is payments/s ("pay/s"). 64 callers by default (SetParallelism), PAY_CALLERS in the environment for more.
 func BenchmarkPay(b *testing.B) {
 	const perBank = 500
 	e := newEnv(b, "bank-a", "bank-b")
@@ -38,7 +40,11 @@ func BenchmarkPay(b *testing.B) {
 	}
 	var seed atomic.Uint64
 	var failed atomic.Int64
-	b.SetParallelism(64 / max(1, testingCPU()))
+	callers := 64
+	if v, err := strconv.Atoi(os.Getenv("PAY_CALLERS")); err == nil && v > 0 {
+		callers = v // e.g. PAY_CALLERS=1024
+	}
+	b.SetParallelism(max(1, callers/max(1, testingCPU())))
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

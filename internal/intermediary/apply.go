@@ -269,7 +269,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		hasPend, pend = first, *known
 	}
 	if !first {
-		if hasPend, err = getJSON(in.db, pendingKey(txid), &pend); err != nil {
+		if hasPend, err = getRec(in.db, pendingKey(txid), &pend); err != nil {
 			return applied{}, fmt.Errorf("pending %s: %w", txid, err)
 		}
 	}
@@ -340,7 +340,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		}
 		b.Delete(pendingKey(txid))
 		if pend.Peer != "" {
-			ov, err := jsonBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Created: now})
+			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Created: now})
 			if err != nil {
 				return applied{}, err
 			}
@@ -352,7 +352,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		if first && pend.IdemKey != "" {
 			r := pendingIdem(&pend, txid)
 			commit(&r)
-			v, err := jsonBytes(r)
+			v, err := recBytes(r)
 			if err != nil {
 				return applied{}, err
 			}
@@ -384,7 +384,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 }
 
 func setEntry(b interface{ Set(k, v []byte) }, wallet string, e roles.Entry) error {
-	v, err := jsonBytes(e)
+	v, err := recBytes(e)
 	if err != nil {
 		return err
 	}
@@ -403,7 +403,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 	defer m.Unlock()
 
 	var pend pendingRec
-	ok, err := getJSON(in.db, pendingKey(txid), &pend)
+	ok, err := getRec(in.db, pendingKey(txid), &pend)
 	if err != nil || !ok {
 		return err
 	}
@@ -451,7 +451,7 @@ func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxI
 		return nil
 	}
 	var rec idemRec
-	found, err := getJSON(in.db, idemKey(key), &rec)
+	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
 		return fmt.Errorf("idempotency key of %s: %w", txid, err)
 	}
@@ -463,7 +463,7 @@ func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxI
 		b.Delete(idemKey(key))
 		return nil
 	}
-	v, err := jsonBytes(rec)
+	v, err := recBytes(rec)
 	if err != nil {
 		return err
 	}
@@ -496,7 +496,7 @@ func (in *Intermediary) resolvePending(ctx context.Context, resubmit bool) error
 	err := in.db.Scan([]byte(pPending), nil, func(k, v []byte) error {
 		var it item
 		copy(it.txid[:], k[len(pPending):])
-		if err := jsonUnmarshal(v, &it.rec); err != nil {
+		if err := decodeRec(v, &it.rec); err != nil {
 			return err
 		}
 		items = append(items, it)
@@ -695,7 +695,7 @@ func (in *Intermediary) deliverMany(ctx context.Context, txids []money.TxID) int
 	left := 0
 	for _, txid := range txids {
 		var rec outboxRec
-		found, err := getJSON(in.db, outboxKey(txid), &rec)
+		found, err := getRec(in.db, outboxKey(txid), &rec)
 		if err != nil {
 			in.log.Error("reading outbox", "txid", txid, "err", err)
 			left++
@@ -791,12 +791,12 @@ func (in *Intermediary) countAttempt(o *outgoing, err error) {
 	m.Lock()
 	defer m.Unlock()
 	var cur outboxRec
-	if still, gerr := getJSON(in.db, outboxKey(o.txid), &cur); gerr != nil || !still {
+	if still, gerr := getRec(in.db, outboxKey(o.txid), &cur); gerr != nil || !still {
 		return
 	}
 	cur.Attempts++
 	cur.LastErr = err.Error()
-	if v, jerr := jsonBytes(cur); jerr == nil {
+	if v, jerr := recBytes(cur); jerr == nil {
 		b := in.db.NewBatch()
 		b.Set(outboxKey(o.txid), v)
 		if cerr := b.Commit(false); cerr != nil {

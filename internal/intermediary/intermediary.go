@@ -461,7 +461,7 @@ func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
 	rec := walletRec{ID: id, Owner: owner, Created: in.now(), Seed: key.Seed()}
 	lock := money.KeyLock(key.Public())
 	b := in.db.NewBatch()
-	v, err := jsonBytes(rec)
+	v, err := recBytes(rec)
 	if err != nil {
 		b.Discard()
 		return roles.Wallet{}, err
@@ -527,7 +527,7 @@ func (in *Intermediary) loadWallet(id string) (walletRec, error) {
 		return r.(walletRec), nil
 	}
 	var rec walletRec
-	found, err := getJSON(in.db, walletKey(id), &rec)
+	found, err := getRec(in.db, walletKey(id), &rec)
 	if err != nil {
 		return rec, internalErr("wallet "+id, err)
 	}
@@ -635,7 +635,7 @@ func (in *Intermediary) History(ctx context.Context, id string) ([]roles.Entry, 
 	out := []roles.Entry{}
 	err := in.db.Scan(historyPrefix(id), nil, func(_, v []byte) error {
 		var e roles.Entry
-		if err := jsonUnmarshal(v, &e); err != nil {
+		if err := decodeRec(v, &e); err != nil {
 			return err
 		}
 		out = append(out, e)

@@ -229,7 +229,7 @@ func (in *Intermediary) payOnce(ctx context.Context, p roles.Payment) (roles.Pay
 // background loop would, unless it is still in flight.
 func (in *Intermediary) settleIdem(ctx context.Context, txid money.TxID) error {
 	var pend pendingRec
-	found, err := getJSON(in.db, pendingKey(txid), &pend)
+	found, err := getRec(in.db, pendingKey(txid), &pend)
 	if err != nil {
 		return internalErr("pending "+txid.String(), err)
 	}
@@ -244,7 +244,7 @@ func (in *Intermediary) settleIdem(ctx context.Context, txid money.TxID) error {
 // pays anew, overwriting it) even before the background loop deletes it.
 func (in *Intermediary) loadIdem(key string) (idemRec, bool, error) {
 	var rec idemRec
-	found, err := getJSON(in.db, idemKey(key), &rec)
+	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
 		return rec, false, internalErr("idempotency key", err)
 	}
@@ -313,7 +313,7 @@ func (in *Intermediary) expireOne(ix []byte, key string) (bool, error) {
 	}
 	defer unlock()
 	var rec idemRec
-	found, err := getJSON(in.db, idemKey(key), &rec)
+	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
 		return false, internalErr("idempotency key", err)
 	}
@@ -340,7 +340,7 @@ func (in *Intermediary) expireOne(ix []byte, key string) (bool, error) {
 func (in *Intermediary) rememberRejection(p roles.Payment, err error) {
 	rec := idemRec{Fingerprint: fingerprint(p.From, p.To, p.Amount, p.Reference), State: idemRejected, Created: in.now()}
 	rejectInto(&rec, err)
-	v, jerr := jsonBytes(rec)
+	v, jerr := recBytes(rec)
 	if jerr == nil {
 		b := in.db.NewBatch()
 		b.Set(idemKey(p.IdempotencyKey), v)
@@ -575,7 +575,7 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 		return nil, money.TxID{}, internalErr("encode transaction", err)
 	}
 	pend.Created = in.now()
-	pv, err := jsonBytes(pend)
+	pv, err := recBytes(pend)
 	if err != nil {
 		return nil, money.TxID{}, internalErr("pending record", err)
 	}
@@ -587,7 +587,7 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	}
 	b.Set(pendingKey(txid), pv)
 	if pend.IdemKey != "" {
-		iv, err := jsonBytes(pendingIdem(pend, txid))
+		iv, err := recBytes(pendingIdem(pend, txid))
 		if err != nil {
 			b.Discard()
 			return nil, money.TxID{}, internalErr("idempotency record", err)

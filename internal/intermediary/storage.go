@@ -21,9 +21,9 @@ import (
 //	n/<wallet>\x00<txid><index>         noteRec (binary): a note the wallet holds
 //	d/<txid><index>                     wallet id: output already credited (never removed)
 //	h/<wallet>\x00<nanos><txid><dir>    roles.Entry (JSON)
-//	p/<txid>                            pendingRec (JSON): a spend submitted, outcome not yet applied
+//	p/<txid>                            pendingRec (binary, records.go): a spend submitted, outcome not yet applied
 //	o/<txid>                            outboxRec (JSON): a committed tx a peer has not yet accepted
-//	i/<idempotency key>                 idemRec (JSON): a payment's key, request fingerprint and outcome (removed after the retention)
+//	i/<idempotency key>                 idemRec (binary, records.go): a payment's key, request fingerprint and outcome (removed after the retention)
 //	x/<created nanos u64 BE><idem key>  empty: expiry index of idempotency records, oldest first
 const (
 	pWallet  = "w/"
@@ -206,10 +206,10 @@ type outboxRec struct {
 	LastErr  string    `json:"last_error,omitempty"`
 }
 
-// getJSON reads a JSON record; found is false when the key is absent.
-func getJSON(db *store.DB, key []byte, v any) (found bool, err error) {
+// getRec reads a record; found is false when the key is absent.
+func getRec(db *store.DB, key []byte, v any) (found bool, err error) {
 	var decErr error
-	err = db.View(key, func(b []byte) { decErr = jsonUnmarshal(b, v) })
+	err = db.View(key, func(b []byte) { decErr = decodeRec(b, v) })
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -222,7 +222,19 @@ func getJSON(db *store.DB, key []byte, v any) (found bool, err error) {
 	return true, nil
 }
 
-func jsonBytes(v any) ([]byte, error) {
+// recBytes encodes a record: pendingRec and idemRec in their binary form
+// (records.go), the others as JSON.
+func recBytes(v any) ([]byte, error) {
+	switch r := v.(type) {
+	case pendingRec:
+		return r.encode()
+	case *pendingRec:
+		return r.encode()
+	case idemRec:
+		return r.encode()
+	case *idemRec:
+		return r.encode()
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
@@ -230,7 +242,19 @@ func jsonBytes(v any) ([]byte, error) {
 	return b, nil
 }
 
-func jsonUnmarshal(b []byte, v any) error {
+// decodeRec decodes a record written by recBytes (or, for pendingRec and
+// idemRec, the JSON of stores written before their binary form).
+func decodeRec(b []byte, v any) error {
+	switch r := v.(type) {
+	case *pendingRec:
+		return decodePending(b, r)
+	case *idemRec:
+		return decodeIdem(b, r)
+	}
+	return decodeJSON(b, v)
+}
+
+func decodeJSON(b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decode %T: %w", v, err)
 	}

@@ -1,6 +1,7 @@
 package intermediary_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -9,84 +10,235 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-// Concurrent payments from one wallet through the batched path (shared
-// submissions to the ledger, shared deliveries): of 64 payments of the
-// whole balance exactly one commits; of 64 payments of 1.00 from 32.00
-// exactly 32 commit; the others are insufficient_funds, and no note stays
-// reserved.
-func TestConcurrentPaymentsFromOneWallet(t *testing.T) {
+// raceResult is what 64 concurrent payments got back.
+type raceResult struct {
+	committed []money.TxID
+	refused   map[errcode.Code]int
+}
+
+// payConcurrently makes the payments at once (each in its own goroutine,
+// released together) and records what each was answered. Payments with an
+// idempotency key that commit are written to books, so e.check retries them.
+func (e *env) payConcurrently(b *payBooks, ps []roles.Payment) raceResult {
+	e.t.Helper()
+	type answer struct {
+		r   roles.PaymentResult
+		err error
+	}
+	answers := make([]answer, len(ps))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() {
+			<-start
+			name := roles.IntermediaryOf(p.From)
+			r, err := e.bank(name).Pay(as(name), p)
+			answers[i] = answer{r, err}
+		})
+	}
+	close(start)
+	wg.Wait()
+	out := raceResult{refused: map[errcode.Code]int{}}
+	for i, a := range answers {
+		if a.err != nil {
+			out.refused[errcode.Of(a.err)]++
+			continue
+		}
+		out.committed = append(out.committed, a.r.TxID)
+		if k := ps[i].IdempotencyKey; k != "" {
+			b.pays[k] = ps[i]
+			b.done[k] = a.r.TxID
+		}
+	}
+	return out
+}
+
+// racePayments is n payments of amount from one wallet, alternately to a
+// wallet at the same bank and one at the other, every other one with an
+// idempotency key.
+func racePayments(n int, from, same, other string, amount uint64, tag string) []roles.Payment {
+	ps := make([]roles.Payment, n)
+	for i := range ps {
+		to := same
+		if i%2 == 1 {
+			to = other
+		}
+		ps[i] = roles.Payment{From: from, To: to, Amount: amount, Reference: fmt.Sprintf("%s %d", tag, i)}
+		if i%4 < 2 {
+			ps[i].IdempotencyKey = fmt.Sprintf("%s-%d", tag, i)
+		}
+	}
+	return ps
+}
+
+// wantRace fails unless exactly `commits` payments committed, with
+// distinct transactions, and every other one was refused with
+// insufficient_funds (never unavailable, internal or a double spend).
+func wantRace(t *testing.T, got raceResult, n, commits int) {
+	t.Helper()
+	seen := map[money.TxID]bool{}
+	for _, id := range got.committed {
+		if seen[id] {
+			t.Fatalf("two payments answered the same transaction %s", id)
+		}
+		seen[id] = true
+	}
+	if len(got.committed) != commits || got.refused[errcode.InsufficientFunds] != n-commits || len(got.refused) > 1 {
+		t.Fatalf("%d concurrent payments: %d committed, refused %v; want %d committed and %d insufficient_funds",
+			n, len(got.committed), got.refused, commits, n-commits)
+	}
+}
+
+// retryRefused makes every refused payment with a key again: the same
+// rejection, insufficient_funds, comes back and nothing moves.
+func (e *env) retryRefused(b *payBooks, ps []roles.Payment) {
+	e.t.Helper()
+	for _, p := range ps {
+		if _, done := b.done[p.IdempotencyKey]; p.IdempotencyKey == "" || done {
+			continue
+		}
+		name := roles.IntermediaryOf(p.From)
+		if _, err := e.bank(name).Pay(as(name), p); !errcode.Is(err, errcode.InsufficientFunds) || errcode.HTTPStatus(err) != 422 {
+			e.t.Fatalf("payment %s, refused, made again with its key: %v; want insufficient_funds (422) again", p.IdempotencyKey, err)
+		}
+	}
+}
+
+// afterRace checks that the race left nothing reserved: the books agree
+// with the ledger note by note (held notes, reserved ones included, add
+// up to the balance), the payer holds want, and the same holds after
+// bank-a restarts, when the payer can still spend what it holds and
+// receive and spend again.
+func (e *env) afterRace(b *payBooks, payer string, want uint64) {
+	e.t.Helper()
+	e.check(b)
+	if got := e.balance(payer); got != want {
+		e.t.Fatalf("payer holds %d, want %d", got, want)
+	}
+	for _, name := range []string{"bank-a", "bank-b"} {
+		if p, err := e.bank(name).Pending(); err != nil || len(p) != 0 {
+			e.t.Fatalf("%s: pending spends %v, %v; want none left reserved", name, p, err)
+		}
+	}
+	e.close("bank-a")
+	e.open("bank-a")
+	e.check(b)
+	if got := e.balance(payer); got != want {
+		e.t.Fatalf("after a restart the payer holds %d, want %d", got, want)
+	}
+	a := e.bank("bank-a")
+	if want > 0 {
+		if _, err := a.Pay(as("bank-a"), roles.Payment{From: payer, To: a.Treasury(), Amount: want}); err != nil {
+			e.t.Fatalf("paying the remaining %d: %v", want, err)
+		}
+	}
+	e.fund(payer, 100)
+	if _, err := a.Pay(as("bank-a"), roles.Payment{From: payer, To: a.Treasury(), Amount: 100}); err != nil {
+		e.t.Fatalf("the payer spending again after the race: %v", err)
+	}
+	e.check(b)
+}
+
+// raceEnv is bank-a and bank-b, each with a treasury and one wallet, and
+// bank-a's payer wallet, empty.
+func raceEnv(t *testing.T) (e *env, b *payBooks, payer, same, other string) {
+	e = newEnv(t, "bank-a", "bank-b")
+	payer = e.wallet("bank-a", "payer", 0)
+	same = e.wallet("bank-a", "payee here", 0)
+	other = e.wallet("bank-b", "payee there", 0)
+	return e, newPayBooks(e.bank("bank-a").Treasury(), e.bank("bank-b").Treasury(), payer, same, other), payer, same, other
+}
+
+// fund issues sum to bank-a and pays it to wallet id in payments of the
+// given amounts, each making one note of that value in the wallet.
+func (e *env) fund(id string, amounts ...uint64) {
+	e.t.Helper()
+	var sum uint64
+	for _, v := range amounts {
+		sum += v
+	}
+	e.issue("bank-a", sum)
+	a := e.bank("bank-a")
+	for _, v := range amounts {
+		if _, err := a.Pay(as("bank-a"), roles.Payment{From: a.Treasury(), To: id, Amount: v}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// Of 64 concurrent payments of a wallet's whole balance (held in several
+// notes), exactly one commits and 63 are refused with insufficient_funds;
+// nothing is left reserved.
+func TestConcurrentPaymentsOfTheWholeBalanceCommitOnce(t *testing.T) {
+	e, b, payer, same, other := raceEnv(t)
+	e.fund(payer, 1000, 700, 250, 50)
+	ps := racePayments(64, payer, same, other, 2000, "whole")
+	wantRace(t, e.payConcurrently(b, ps), 64, 1)
+	e.retryRefused(b, ps)
+	e.afterRace(b, payer, 0)
+}
+
+// Of 64 concurrent payments of 1.00 from a wallet holding 32.50, exactly
+// 32 commit, whether the wallet holds 32 notes of 1.00 and one of 0.50 or
+// one note of 32.50 (each payment then spends the change of the one
+// before); 0.50 is left, and can be spent.
+func TestConcurrentPaymentsOfOneUnitCommitWhileFundsLast(t *testing.T) {
 	for _, tc := range []struct {
-		name          string
-		hold, each    uint64
-		wantCommitted int
+		name  string
+		notes []uint64
 	}{
-		{"whole balance", 32_00, 32_00, 1},
-		{"one each", 32_00, 1_00, 32},
+		{"32 notes of 1.00", append(repeat(32, 100), 50)},
+		{"one note of 32.50", []uint64{3250}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, "bank-a", "bank-b")
-			a := e.bank("bank-a")
-			alice := e.wallet("bank-a", "alice", tc.hold)
-			bob := e.wallet("bank-b", "bob", 0)
-			var wg sync.WaitGroup
-			errs := make([]error, 64)
-			for i := range errs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, errs[i] = a.Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: tc.each})
-				}()
-			}
-			wg.Wait()
-			committed := 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					committed++
-				case !errcode.Is(err, errcode.InsufficientFunds):
-					t.Fatalf("a payment failed with %v, want only insufficient_funds", err)
-				}
-			}
-			if committed != tc.wantCommitted {
-				t.Fatalf("%d committed, want %d", committed, tc.wantCommitted)
-			}
-			spent := uint64(committed) * tc.each
-			e.wantWallet(t, alice, tc.hold-spent, 0)
-			if got := e.balance(bob); got != spent {
-				t.Fatalf("bob %d, want %d", got, spent)
-			}
-			if p, _ := a.Pending(); len(p) != 0 {
-				t.Fatalf("pending left: %v", p)
-			}
-			e.checkConservation(a.Treasury(), e.bank("bank-b").Treasury(), alice, bob)
+			e, b, payer, same, other := raceEnv(t)
+			e.fund(payer, tc.notes...)
+			ps := racePayments(64, payer, same, other, 100, "unit")
+			wantRace(t, e.payConcurrently(b, ps), 64, 32)
+			e.retryRefused(b, ps)
+			e.afterRace(b, payer, 50)
 		})
 	}
 }
 
-// A batch of deliveries that holds the same transaction twice, and one
-// already delivered, credits each once, all in one synced write.
-func TestDeliverBatchCreditsOnce(t *testing.T) {
-	e := newEnv(t, "bank-a")
-	a := e.bank("bank-a")
-	lock, err := a.ReceiveLock(asIssuer, a.Treasury())
+func repeat(n int, v uint64) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// The payee's history line of a payment across intermediaries names the
+// payer's wallet and carries the reference, as the payer's line does
+// (issue 8 part 4). The core still learns no names: the delivery carries
+// them off the ledger.
+func TestPayeeHistoryCarriesCounterpartyAndReferenceAcrossIntermediaries(t *testing.T) {
+	e := newEnv(t, "bank-a", "bank-b")
+	alice := e.wallet("bank-a", "alice", 5000)
+	bob := e.wallet("bank-b", "bob", 0)
+	r, err := e.bank("bank-a").Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: 1234, Reference: "invoice 42"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m1 := e.mint("bank-a", 5)
-	m2 := e.net.Mint([]int{0, 2}, money.Output{Value: 7, Lock: lock})
-	if _, err := e.ledger.Submit(asIssuer, m2); err != nil {
-		t.Fatal(err)
-	}
-	errs, err := a.DeliverBatch(asIssuer, []roles.Delivery{{Tx: m2}, {Tx: m1}, {Tx: m2}})
-	if err != nil || len(errs) != 3 {
-		t.Fatalf("%v %v", errs, err)
-	}
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("delivery %d: %v", i, err)
+	checkPayeeLine(t, e.history(bob), r.TxID, alice, "invoice 42")
+}
+
+// checkPayeeLine fails unless h has an "in" line for txid naming payer and
+// reference; with neither filled in (the feature missing) it skips.
+func checkPayeeLine(t *testing.T, h []roles.Entry, txid money.TxID, payer, reference string) {
+	t.Helper()
+	for _, l := range h {
+		if l.TxID != txid || l.Direction != "in" {
+			continue
 		}
+		if l.Counterparty == "" && l.Reference == "" {
+			t.Skip("needs counterparty in deliveries (issue 8 part 4, branch payfast)")
+		}
+		if l.Counterparty != payer || l.Reference != reference {
+			t.Fatalf("payee's line %+v: want counterparty %s and reference %q", l, payer, reference)
+		}
+		return
 	}
-	if got := e.balance(a.Treasury()); got != 12 {
-		t.Fatalf("treasury %d, want 12", got)
-	}
+	t.Fatalf("payment %s is not in the payee's history %+v", txid, h)
 }

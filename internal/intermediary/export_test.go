@@ -9,15 +9,7 @@ import (
 // HeldNotes lists every note wallet id holds, reserved ones included, for
 // tests that compare a wallet with the ledger.
 func HeldNotes(in *Intermediary, id string) ([]money.Note, error) {
-	recs, err := in.notes(id)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]money.Note, len(recs))
-	for i, r := range recs {
-		out[i] = r.Note
-	}
-	return out, nil
+	return in.Holdings(in.asSelf(context.Background()), id)
 }
 
 // ExpireIdempotencyKeys runs the background loop's expiry sweep once.

@@ -241,6 +241,33 @@ func (ic interClient) Deliver(ctx context.Context, tx *money.Tx) error {
 	return ic.c.do(ctx, http.MethodPost, ic.prefix+"/deliveries", wire.TxRequest{Tx: s}, nil)
 }
 
+// DeliverBatch hands many committed transactions over in one request,
+// each with its memo; it implements roles.BatchDeliverer.
+func (ic interClient) DeliverBatch(ctx context.Context, ds []roles.Delivery) ([]error, error) {
+	req := wire.DeliveryBatchRequest{Deliveries: make([]wire.DeliveryRequest, len(ds))}
+	for i, d := range ds {
+		s, err := encodeTx(d.Tx)
+		if err != nil {
+			return nil, err
+		}
+		req.Deliveries[i] = wire.DeliveryRequest{Tx: s, Memo: wire.FromMemo(d.Memo)}
+	}
+	var resp wire.DeliveryBatchResponse
+	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/deliveries/batch", req, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Results) != len(ds) {
+		return nil, errcode.New(errcode.Internal, "delivery batch: %d results for %d deliveries", len(resp.Results), len(ds))
+	}
+	out := make([]error, len(ds))
+	for i, r := range resp.Results {
+		if r.Error != nil {
+			out[i] = wireError(r.Error)
+		}
+	}
+	return out, nil
+}
+
 func (ic interClient) Redeem(ctx context.Context, amount uint64) (roles.Redemption, error) {
 	var w wire.Redemption
 	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/redeems", wire.RedeemRequest{Amount: wire.FormatAmount(amount)}, &w); err != nil {

@@ -206,6 +206,40 @@ type Wallet struct {
 	Balance uint64     `json:"balance"`
 	Notes   int        `json:"notes"`
 	Created time.Time  `json:"created"`
+	// Pending is the value of the wallet's notes held by its payments in
+	// flight, whose outcome the ledger has not yet given (the ledger may be
+	// unreachable). It is not part of Balance, which is what the wallet can
+	// spend now; Balance+Pending is what it holds. When such a payment
+	// settles, its notes leave Pending: spent (its change joins Balance) if
+	// it committed, back into Balance if it did not.
+	Pending uint64 `json:"pending"`
+}
+
+// Memo is what the payer's intermediary tells the payee's about a payment
+// it delivers: who paid, whom, and the payer's reference. It travels
+// between intermediaries only, never to the ledger, which learns no names.
+type Memo struct {
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Reference string `json:"reference,omitempty"`
+}
+
+// Delivery is one committed transaction handed over to the payee's
+// intermediary, with the payment's memo when the payer's intermediary
+// gives one.
+type Delivery struct {
+	Tx   *money.Tx
+	Memo *Memo
+}
+
+// BatchDeliverer is implemented by intermediaries (and their clients)
+// that accept many deliveries in one call, each with its memo. Results
+// are per delivery, in order: nil means delivered (or already delivered).
+// The error is for the call as a whole (no result was produced). An
+// intermediary that does not implement it is given one Deliver per
+// transaction, without memos.
+type BatchDeliverer interface {
+	DeliverBatch(ctx context.Context, ds []Delivery) ([]error, error)
 }
 
 // Payment asks an intermediary to pay.
@@ -224,6 +258,10 @@ type Wallet struct {
 // could move (malformed, unauthorized, unknown wallet) is not remembered,
 // and a key whose payment the ledger never committed is released once
 // that is certain, so a retry then pays.
+//
+// Keys are remembered for the intermediary's retention (7 days unless
+// configured otherwise), counted from the first attempt: a retry after
+// that is a new payment.
 type Payment struct {
 	From           string `json:"from"`
 	To             string `json:"to"`

@@ -196,6 +196,15 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(deliver, dp, "", `{"tx":"`+b64(t, m.Tx)+`"}`, 401, "unauthorized")
 	do(deliver, dp, auditorTok, `{"tx":"`+b64(t, m.Tx)+`"}`, 403, "unauthorized")
 	do(deliver, "/v1/intermediaries/bank-z/deliveries", issuerTok, `{"tx":"`+b64(t, m.Tx)+`"}`, 404, "not_found")
+	do(deliver, dp, issuerTok, `{"tx":"`+b64(t, m.Tx)+`","memo":{"from":"bank-b.x","to":"bank-a.y"}}`, 400, "malformed") // the issuer has no wallets
+
+	const deliverMany = "POST /v1/intermediaries/{name}/deliveries/batch"
+	dbp := "/v1/intermediaries/bank-a/deliveries/batch"
+	do(deliverMany, dbp, issuerTok, `{"deliveries":[{"tx":"`+b64(t, m.Tx)+`"},{"tx":"AAAA"},{"tx":"`+b64(t, m.Tx)+`","memo":{"from":"x","to":"y"}}]}`, 200, "")
+	do(deliverMany, dbp, issuerTok, `{"deliveries":"x"}`, 400, "malformed")
+	do(deliverMany, dbp, "", `{"deliveries":[]}`, 401, "unauthorized")
+	do(deliverMany, dbp, auditorTok, `{"deliveries":[]}`, 403, "unauthorized")
+	do(deliverMany, "/v1/intermediaries/bank-z/deliveries/batch", issuerTok, `{"deliveries":[]}`, 404, "not_found")
 
 	const interRedeem = "POST /v1/intermediaries/{name}/redeems"
 	do(interRedeem, "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"500.00"}`, 200, "")
@@ -228,6 +237,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{lock, "/v1/intermediaries/bank-a/wallets/bank-a.w1/lock", bankATok, ""},
 		{pay, pp, bankATok, `{"from":"bank-a.w1","to":"bank-b.w2","amount":"1"}`},
 		{deliver, dp, bankATok, `{"tx":"` + tx1 + `"}`},
+		{deliverMany, dbp, bankATok, `{"deliveries":[{"tx":"` + tx1 + `"}]}`},
 		{interRedeem, "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"1"}`},
 	}
 	setErr := func(err error) {

@@ -336,6 +336,13 @@ func (f *fakeInter) Deliver(ctx context.Context, tx *money.Tx) error {
 	return f.record(ctx, "Deliver", tx)
 }
 
+func (f *fakeInter) DeliverBatch(ctx context.Context, ds []roles.Delivery) ([]error, error) {
+	if err := f.record(ctx, "DeliverBatch", ds); err != nil {
+		return nil, err
+	}
+	return make([]error, len(ds)), nil
+}
+
 func (f *fakeInter) Redeem(ctx context.Context, amount uint64) (roles.Redemption, error) {
 	if err := f.record(ctx, "Redeem", amount); err != nil {
 		return roles.Redemption{}, err

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -357,14 +358,87 @@ func idempotencyKey(r *http.Request, body string) (string, error) {
 }
 
 func (s *Server) deliver(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
-	tx, err := decodeTxBody(w, r)
+	var req wire.DeliveryRequest
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	tx, err := wire.DecodeTx(req.Tx)
 	if err != nil {
 		return err
 	}
-	if err := in.Deliver(r.Context(), tx); err != nil {
+	if req.Memo == nil {
+		err = in.Deliver(r.Context(), tx)
+	} else {
+		var errs []error
+		if errs, err = deliverBatch(r.Context(), in, []roles.Delivery{{Tx: tx, Memo: req.Memo.ToMemo()}}); err == nil {
+			err = errs[0]
+		}
+	}
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, wire.DeliveryResponse{Status: "delivered"})
+	return nil
+}
+
+// deliverBatch hands ds to in, in one call when it takes batches (with
+// memos), else one Deliver each (memos dropped). It returns one error per
+// delivery, or the failure of the call as a whole.
+func deliverBatch(ctx context.Context, in roles.Intermediary, ds []roles.Delivery) ([]error, error) {
+	if bd, ok := in.(roles.BatchDeliverer); ok {
+		errs, err := bd.DeliverBatch(ctx, ds)
+		if err == nil && len(errs) != len(ds) {
+			err = fmt.Errorf("%d results for %d deliveries", len(errs), len(ds))
+		}
+		return errs, err
+	}
+	out := make([]error, len(ds))
+	for i, d := range ds {
+		out[i] = in.Deliver(ctx, d.Tx)
+	}
+	return out, nil
+}
+
+func (s *Server) deliverMany(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	var req wire.DeliveryBatchRequest
+	if err := decodeBody(w, r, MaxBatchBody, &req); err != nil {
+		return err
+	}
+	if len(req.Deliveries) > MaxBatchTxs {
+		return errcode.New(errcode.Malformed, "batch of %d deliveries exceeds %d", len(req.Deliveries), MaxBatchTxs)
+	}
+	out := wire.DeliveryBatchResponse{Results: make([]wire.DeliveryResult, len(req.Deliveries))}
+	ds := make([]roles.Delivery, 0, len(req.Deliveries))
+	pos := make([]int, 0, len(req.Deliveries)) // pos[k] is the request index of ds[k]
+	for i, d := range req.Deliveries {
+		tx, err := wire.DecodeTx(d.Tx)
+		if err != nil {
+			body, _ := errorBody(fmt.Errorf("deliveries[%d]: %w", i, err))
+			out.Results[i].Error = &body
+			continue
+		}
+		ds = append(ds, roles.Delivery{Tx: tx, Memo: d.Memo.ToMemo()})
+		pos = append(pos, i)
+	}
+	{ // called even with nothing to deliver: the intermediary says who may call it
+		errs, err := deliverBatch(r.Context(), in, ds)
+		if err != nil {
+			return err
+		}
+		for k, err := range errs {
+			i := pos[k]
+			if err != nil {
+				body, known := errorBody(err)
+				if !known {
+					s.log.Error("internal error in delivery batch", "index", i, "err", err)
+				}
+				out.Results[i].Error = &body
+				continue
+			}
+			out.Results[i].Status = "delivered"
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -31,12 +31,17 @@ type realEnv struct {
 	ledger *ledger.Ledger
 	issuer *issuer.Issuer
 	banks  map[string]*intermediary.Intermediary
+	// peers, when set for a name, is how the roles reach that
+	// intermediary instead of in process (e.g. over HTTP).
+	peers  map[string]roles.Intermediary
 	srv    *httptest.Server
 	logs   *syncBuffer
 	anon   *client.Client
 	iss    *client.Client
 	bankC  *client.Client // bank-a
 	bankBC *client.Client // bank-b
+
+	setPeer func(name string, p roles.Intermediary)
 }
 
 const openingReserve = 10_000_000_00
@@ -47,7 +52,7 @@ const bankBTok = "tok-bank-b-secret"
 
 func newRealEnv(t *testing.T) *realEnv {
 	t.Helper()
-	e := &realEnv{net: ledgertest.New(), banks: map[string]*intermediary.Intermediary{}, logs: &syncBuffer{}}
+	e := &realEnv{net: ledgertest.New(), banks: map[string]*intermediary.Intermediary{}, peers: map[string]roles.Intermediary{}, logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	dir := t.TempDir()
 	lcfg := e.net.TestConfig()
@@ -61,6 +66,9 @@ func newRealEnv(t *testing.T) *realEnv {
 	directory := func(name string) (roles.Intermediary, bool) {
 		mu.Lock()
 		defer mu.Unlock()
+		if p, ok := e.peers[name]; ok {
+			return p, true
+		}
 		b, ok := e.banks[name]
 		return b, ok
 	}
@@ -83,6 +91,11 @@ func newRealEnv(t *testing.T) *realEnv {
 		e.banks[name] = b
 		mu.Unlock()
 		served[name] = b
+	}
+	e.setPeer = func(name string, p roles.Intermediary) {
+		mu.Lock()
+		defer mu.Unlock()
+		e.peers[name] = p
 	}
 	e.srv = httptest.NewServer(api.New(api.Config{
 		Ledger: e.ledger, Issuer: e.issuer, Intermediaries: served,

@@ -150,6 +150,7 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/wallets/{id}/lock", s.authed(s.inter(s.lock)))
 		s.handle("POST "+p+"/payments", s.authed(s.inter(s.pay)))
 		s.handle("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
+		s.handle("POST "+p+"/deliveries/batch", s.authed(s.inter(s.deliverMany)))
 		s.handle("POST "+p+"/redeems", s.authed(s.inter(s.interRedeem)))
 	}
 }

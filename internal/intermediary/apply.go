@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
@@ -25,27 +28,169 @@ func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
 	if err := in.authorizeParticipant(ctx); err != nil {
 		return err
 	}
+	return in.deliver(ctx, roles.Delivery{Tx: tx})
+}
+
+// DeliverBatch is Deliver for many transactions, each with the payment's
+// memo when the payer's intermediary gives one: the payee's history line
+// then names the payer's wallet and carries the reference. A memo must
+// come from the payer's own intermediary (its From names a wallet of the
+// caller) and its To must be a wallet paid by the transaction here;
+// otherwise the delivery is malformed. It implements roles.BatchDeliverer.
+func (in *Intermediary) DeliverBatch(ctx context.Context, ds []roles.Delivery) ([]error, error) {
+	if err := in.enter(); err != nil {
+		return nil, err
+	}
+	defer in.exit()
+	if err := in.authorizeParticipant(ctx); err != nil {
+		return nil, err
+	}
+	caller, _ := roles.Caller(ctx)
+	out := make([]error, len(ds))
+	var items []delivered
+	seen := make(map[money.TxID]bool, len(ds))
+	for i, d := range ds {
+		if err := checkMemo(d.Memo, caller.Name); err != nil {
+			out[i] = err
+			continue
+		}
+		it, err := in.checkDelivery(ctx, d)
+		if err != nil {
+			out[i] = err
+			continue
+		}
+		if seen[it.txid] {
+			continue // the same transaction again: delivered with the first
+		}
+		seen[it.txid] = true
+		it.pos = i
+		items = append(items, it)
+	}
+	if err := in.applyDelivered(items); err != nil {
+		for _, it := range items {
+			out[it.pos] = internalErr("deliver "+it.txid.String(), err)
+		}
+	}
+	return out, nil
+}
+
+// delivered is a delivery the ledger confirmed, ready to apply.
+type delivered struct {
+	pos   int // in the request
+	txid  money.TxID
+	tx    *money.Tx
+	batch uint64
+	index uint32
+	memo  *roles.Memo
+}
+
+// applyDelivered applies many delivered transactions (distinct txids) in
+// one store batch with one sync, holding their locks, so a batch of
+// deliveries costs one fsync, not one each.
+func (in *Intermediary) applyDelivered(items []delivered) error {
+	if len(items) == 0 {
+		return nil
+	}
+	stripes := make([]int, 0, len(items))
+	for _, it := range items {
+		stripes = append(stripes, txStripe(it.txid))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes { // in order: two batches never wait for each other in a cycle
+		in.txLocks[i].Lock()
+	}
+	defer func() {
+		for _, i := range stripes {
+			in.txLocks[i].Unlock()
+		}
+	}()
+	b := in.db.NewBatch()
+	as := make([]applied, len(items))
+	writes := false
+	var all noteChanges
+	for k, it := range items {
+		a, err := in.applyInto(b, it.txid, it.tx, it.batch, it.index, it.memo, nil)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		as[k], writes = a, writes || a.writes
+		for w, ids := range a.notes.del {
+			for _, id := range ids {
+				all.delete(w, id)
+			}
+		}
+		for w, rs := range a.notes.add {
+			for _, r := range rs {
+				all.put(w, r)
+			}
+		}
+	}
+	if !writes {
+		b.Discard()
+		return nil
+	}
+	if err := in.commitIndexed(b, true, &all); err != nil {
+		return err
+	}
+	for k, it := range items {
+		as[k].log(in.log, it.txid)
+	}
+	return nil
+}
+
+// checkMemo admits no memo, or one whose payer is a wallet of caller.
+func checkMemo(m *roles.Memo, caller string) error {
+	if m == nil {
+		return nil
+	}
+	switch {
+	case m.From == "" || m.To == "":
+		return errcode.New(errcode.Malformed, "memo: want from and to wallets")
+	case roles.IntermediaryOf(m.From) != caller:
+		return errcode.New(errcode.Malformed, "memo: payer %s is not a wallet of %s, which delivers it", m.From, caller)
+	case len(m.From) > MaxOwnerLen || len(m.To) > MaxOwnerLen || !utf8.ValidString(m.From) || !utf8.ValidString(m.To):
+		return errcode.New(errcode.Malformed, "memo: wallet ids too long or not UTF-8")
+	case len(m.Reference) > MaxReferenceLen || !utf8.ValidString(m.Reference):
+		return errcode.New(errcode.Malformed, "memo: reference longer than %d bytes or not UTF-8", MaxReferenceLen)
+	}
+	return nil
+}
+
+func (in *Intermediary) deliver(ctx context.Context, d roles.Delivery) error {
+	it, err := in.checkDelivery(ctx, d)
+	if err != nil {
+		return err
+	}
+	if err := in.applyCommitted(it.txid, it.tx, it.batch, it.index, d.Memo, nil); err != nil {
+		return internalErr("deliver "+it.txid.String(), err)
+	}
+	return nil
+}
+
+// checkDelivery checks a delivered transaction's format and that the
+// ledger has committed it.
+func (in *Intermediary) checkDelivery(ctx context.Context, d roles.Delivery) (delivered, error) {
+	tx := d.Tx
 	if tx == nil {
-		return errcode.New(errcode.Malformed, "no transaction")
+		return delivered{}, errcode.New(errcode.Malformed, "no transaction")
 	}
 	if err := tx.Check(); err != nil {
-		return errcode.New(errcode.Malformed, "%v", err)
+		return delivered{}, errcode.New(errcode.Malformed, "%v", err)
 	}
 	txid := in.cfg.Network.TxID(tx)
 	info, err := in.ledger.Tx(in.asSelf(ctx), txid)
 	if err != nil {
 		if errcode.Is(err, errcode.NotFound) {
-			return errcode.New(errcode.NotFound, "transaction %s is not committed on the ledger", txid)
+			return delivered{}, errcode.New(errcode.NotFound, "transaction %s is not committed on the ledger", txid)
 		}
-		return err
+		return delivered{}, err
 	}
 	if info.Status != "committed" || (info.TxID != money.TxID{} && info.TxID != txid) {
-		return errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
+		return delivered{}, errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
 	}
-	if err := in.applyCommitted(txid, tx, info.Header.Seq, info.Index); err != nil {
-		return internalErr("deliver "+txid.String(), err)
-	}
-	return nil
+	return delivered{txid: txid, tx: tx, batch: info.Header.Seq, index: info.Index, memo: d.Memo}, nil
 }
 
 // applyCommitted records a transaction the ledger has committed, in one
@@ -54,37 +199,102 @@ func (in *Intermediary) Deliver(ctx context.Context, tx *money.Tx) error {
 // written. When the transaction is one of our pending spends, its pending
 // record is removed and, if a peer's wallet is paid, an outbox entry is
 // added, and its idempotency key, if any, remembers the receipt (batch and
-// index in it). Applying the same transaction again changes nothing.
-func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64, index uint32) error {
-	in.applyMu.Lock()
-	defer in.applyMu.Unlock()
+// index in it). Applying the same transaction again changes nothing. A
+// delivered payment's memo, if any, gives the payee's history line its
+// counterparty and reference.
+//
+// known, if not nil, is the pending record of txid as the caller wrote it
+// (reserve): it spares reading and decoding it, and, while it is still in
+// the store, the checks a first apply of one's own spend does not need.
+func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo, known *pendingRec) error {
+	m := in.txLock(txid)
+	m.Lock()
+	defer m.Unlock()
 
-	var pend pendingRec
-	hasPend, err := getJSON(in.db, pendingKey(txid), &pend)
-	if err != nil {
-		return fmt.Errorf("pending %s: %w", txid, err)
-	}
 	b := in.db.NewBatch()
+	a, err := in.applyInto(b, txid, tx, batch, index, memo, known)
+	if err != nil || !a.writes {
+		b.Discard()
+		return err
+	}
+	// One of our own spends is not synced: its pending record, synced
+	// before the transaction left, stays until this batch is applied, and
+	// if a crash forgets the batch, Open (or the settle loop) asks the
+	// ledger and applies it again, the idempotency key still pending on it.
+	// A payment's answer "committed" rests on the ledger's durability, not
+	// on this write. A delivery from elsewhere is synced before it is
+	// acknowledged: the sender then forgets it.
+	if err := in.commitIndexed(b, !a.own, &a.notes); err != nil {
+		return err
+	}
+	a.log(in.log, txid)
+	return nil
+}
+
+// applied is what applyInto added to a batch.
+type applied struct {
+	notes    noteChanges
+	writes   bool // anything at all
+	own      bool // the transaction is one of our pending spends
+	from     string
+	order    []string // wallets credited, in output order
+	credited map[string]uint64
+}
+
+func (a *applied) log(l *slog.Logger, txid money.TxID) {
+	for _, w := range a.order {
+		if !(a.own && w == a.from) {
+			l.Debug("wallet credited", "wallet", w, "txid", txid, "amount", a.credited[w])
+		}
+	}
+}
+
+// applyInto adds to b what applyCommitted writes for txid, reading the
+// store as it is (the caller holds txid's lock, and b holds no other write
+// about txid).
+//
+// With known (see applyCommitted) still in the store, this is the first
+// apply of our own spend: its inputs are our notes reserved for it, none
+// of its outputs is credited yet (an apply removes the pending record in
+// the same batch as it credits), and its idempotency record, if any, is
+// pending on it as reserve wrote it. So nothing needs reading.
+func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx, batch uint64, index uint32, memo *roles.Memo, known *pendingRec) (applied, error) {
+	var pend pendingRec
+	var hasPend, first bool
+	var err error
+	if known != nil {
+		if first, err = in.db.Has(pendingKey(txid)); err != nil {
+			return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+		}
+		hasPend, pend = first, *known
+	}
+	if !first {
+		if hasPend, err = getRec(in.db, pendingKey(txid), &pend); err != nil {
+			return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+		}
+	}
 	writes := false
 	now := in.now()
+	var changes noteChanges
 
 	for _, n := range tx.Inputs {
 		w, err := in.walletOfLock(n.Lock)
 		if err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		if w == "" {
 			continue
 		}
 		k := noteKey(w, n.TxID, n.Index)
-		ok, err := in.db.Has(k)
-		if err != nil {
-			b.Discard()
-			return err
+		ok := first
+		if !first {
+			if ok, err = in.db.Has(k); err != nil {
+				return applied{}, err
+			}
 		}
 		if ok {
 			b.Delete(k)
+			changes.delete(w, idOf(n))
 			writes = true
 		}
 	}
@@ -94,30 +304,30 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 	for i, o := range tx.Outputs {
 		w, err := in.walletOfLock(o.Lock)
 		if err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		if w == "" {
 			continue
 		}
 		dk := doneKey(txid, uint32(i))
-		done, err := in.db.Has(dk)
-		if err != nil {
-			b.Discard()
-			return err
-		}
-		if done {
-			continue
+		if !first {
+			done, err := in.db.Has(dk)
+			if err != nil {
+				return applied{}, err
+			}
+			if done {
+				continue
+			}
 		}
 		r := noteRec{Note: money.Note{TxID: txid, Index: uint32(i), Output: o}, State: stateUnspent}
 		b.Set(noteKey(w, txid, uint32(i)), r.encode())
+		changes.put(w, r)
 		b.Set(dk, []byte(w))
 		if _, seen := credited[w]; !seen {
 			order = append(order, w)
 		}
 		if credited[w], err = money.Add(credited[w], o.Value); err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		writes = true
 	}
@@ -126,23 +336,29 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		e := roles.Entry{TxID: txid, Direction: "out", Amount: pend.Amount, Counterparty: pend.To,
 			Reference: pend.Reference, Batch: batch, Time: now}
 		if err := setEntry(b, pend.From, e); err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 		b.Delete(pendingKey(txid))
 		if pend.Peer != "" {
-			ov, err := jsonBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, Created: now})
+			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Created: now})
 			if err != nil {
-				b.Discard()
-				return err
+				return applied{}, err
 			}
 			b.Set(outboxKey(txid), ov)
 		}
-		if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
+		commit := func(r *idemRec) {
 			r.State, r.Receipt = idemCommitted, roles.Receipt{TxID: txid, Batch: batch, Index: index}
-		}); err != nil {
-			b.Discard()
-			return err
+		}
+		if first && pend.IdemKey != "" {
+			r := pendingIdem(&pend, txid)
+			commit(&r)
+			v, err := recBytes(r)
+			if err != nil {
+				return applied{}, err
+			}
+			b.Set(idemKey(pend.IdemKey), v)
+		} else if err := in.settleIdemRec(b, pend.IdemKey, txid, commit); err != nil {
+			return applied{}, err
 		}
 		writes = true
 	}
@@ -154,32 +370,21 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		switch {
 		case hasPend:
 			e.Counterparty, e.Reference = pend.From, pend.Reference
+		case memo != nil && memo.To == w:
+			e.Counterparty, e.Reference = memo.From, memo.Reference
 		case tx.Kind == money.Mint:
 			e.Reference = "mint"
 		}
 		if err := setEntry(b, w, e); err != nil {
-			b.Discard()
-			return err
+			return applied{}, err
 		}
 	}
 
-	if !writes {
-		b.Discard()
-		return nil
-	}
-	if err := b.Commit(true); err != nil {
-		return err
-	}
-	for _, w := range order {
-		if !(hasPend && w == pend.From) {
-			in.log.Debug("wallet credited", "wallet", w, "txid", txid, "amount", credited[w])
-		}
-	}
-	return nil
+	return applied{notes: changes, writes: writes, own: hasPend, from: pend.From, order: order, credited: credited}, nil
 }
 
 func setEntry(b interface{ Set(k, v []byte) }, wallet string, e roles.Entry) error {
-	v, err := jsonBytes(e)
+	v, err := recBytes(e)
 	if err != nil {
 		return err
 	}
@@ -193,11 +398,12 @@ func setEntry(b interface{ Set(k, v []byte) }, wallet string, e roles.Entry) err
 // "no"; when rejection is nil (the ledger never committed it) the key is
 // released, so a retry pays.
 func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
-	in.applyMu.Lock()
-	defer in.applyMu.Unlock()
+	m := in.txLock(txid)
+	m.Lock()
+	defer m.Unlock()
 
 	var pend pendingRec
-	ok, err := getJSON(in.db, pendingKey(txid), &pend)
+	ok, err := getRec(in.db, pendingKey(txid), &pend)
 	if err != nil || !ok {
 		return err
 	}
@@ -206,6 +412,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		return fmt.Errorf("pending %s: %w", txid, err)
 	}
 	b := in.db.NewBatch()
+	var changes noteChanges
 	for _, n := range tx.Inputs {
 		k := noteKey(pend.From, n.TxID, n.Index)
 		v, err := in.db.Get(k)
@@ -220,6 +427,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		if r.State == stateReserved && r.For == txid {
 			r.State, r.For = stateUnspent, money.TxID{}
 			b.Set(k, r.encode())
+			changes.put(pend.From, r)
 		}
 	}
 	b.Delete(pendingKey(txid))
@@ -233,7 +441,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		b.Discard()
 		return err
 	}
-	return b.Commit(true)
+	return in.commitIndexed(b, true, &changes)
 }
 
 // settleIdemRec adds to b the update of the idempotency record key, if it
@@ -243,7 +451,7 @@ func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxI
 		return nil
 	}
 	var rec idemRec
-	found, err := getJSON(in.db, idemKey(key), &rec)
+	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
 		return fmt.Errorf("idempotency key of %s: %w", txid, err)
 	}
@@ -255,7 +463,7 @@ func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxI
 		b.Delete(idemKey(key))
 		return nil
 	}
-	v, err := jsonBytes(rec)
+	v, err := recBytes(rec)
 	if err != nil {
 		return err
 	}
@@ -273,10 +481,13 @@ func (in *Intermediary) ResolvePending(ctx context.Context) error {
 		return err
 	}
 	defer in.exit()
-	return in.resolvePending(ctx)
+	return in.resolvePending(ctx, false)
 }
 
-func (in *Intermediary) resolvePending(ctx context.Context) error {
+// resolvePending settles every pending spend not in flight. With resubmit,
+// a payment the ledger has not seen is submitted again instead of waiting
+// for Config.SettleAfter (see resolveOne).
+func (in *Intermediary) resolvePending(ctx context.Context, resubmit bool) error {
 	type item struct {
 		txid money.TxID
 		rec  pendingRec
@@ -285,7 +496,7 @@ func (in *Intermediary) resolvePending(ctx context.Context) error {
 	err := in.db.Scan([]byte(pPending), nil, func(k, v []byte) error {
 		var it item
 		copy(it.txid[:], k[len(pPending):])
-		if err := jsonUnmarshal(v, &it.rec); err != nil {
+		if err := decodeRec(v, &it.rec); err != nil {
 			return err
 		}
 		items = append(items, it)
@@ -302,7 +513,7 @@ func (in *Intermediary) resolvePending(ctx context.Context) error {
 		if in.isInflight(it.txid) {
 			continue
 		}
-		if err := in.resolveOne(ctx, it.txid, &it.rec); err != nil {
+		if err := in.resolveOne(ctx, it.txid, &it.rec, resubmit); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", it.txid, err))
 		}
 	}
@@ -312,15 +523,30 @@ func (in *Intermediary) resolvePending(ctx context.Context) error {
 	return nil
 }
 
-func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pendingRec) error {
+// resolveOne settles the pending spend txid by asking the ledger: a
+// committed spend is applied; one the ledger has not seen is released once
+// older than Config.SettleAfter (a copy still on its way could commit
+// before that) or, with resubmit and for a payment, submitted again: the
+// transaction is signed and its notes stay reserved for it, so it commits
+// once or is rejected, and either is final at once. The caller claims the
+// spend for the time it acts, so no payment attempt or other settler acts
+// on it meanwhile.
+func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pendingRec, resubmit bool) error {
+	if !in.claim(txid, rec.From) {
+		return errors.New("still in flight")
+	}
+	defer in.landed(txid)
 	info, err := in.ledger.Tx(in.asSelf(ctx), txid)
+	if errcode.Is(err, errcode.NotFound) && resubmit && rec.Kind == kindPay {
+		return in.resubmit(ctx, txid, rec)
+	}
 	switch {
 	case err == nil && info.Status == "committed":
 		var tx money.Tx
 		if err := tx.UnmarshalBinary(rec.Tx); err != nil {
 			return err
 		}
-		if err := in.applyCommitted(txid, &tx, info.Header.Seq, info.Index); err != nil {
+		if err := in.applyCommitted(txid, &tx, info.Header.Seq, info.Index, nil, nil); err != nil {
 			return err
 		}
 		in.log.Info("pending spend settled: committed", "txid", txid, "kind", rec.Kind)
@@ -329,7 +555,7 @@ func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pe
 		}
 		return nil
 	case errcode.Is(err, errcode.NotFound):
-		if age := time.Since(rec.Created); age < in.cfg.SettleAfter {
+		if age := in.cfg.Now().Sub(rec.Created); age < in.cfg.SettleAfter {
 			return fmt.Errorf("not on the ledger yet after %s; waiting %s before releasing its notes", age.Round(time.Millisecond), in.cfg.SettleAfter)
 		}
 		if err := in.unreserve(txid, nil); err != nil {
@@ -341,6 +567,86 @@ func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pe
 		return fmt.Errorf("ledger reports status %q", info.Status)
 	}
 	return err
+}
+
+// resubmit submits the pending payment txid again and applies the answer:
+// committed (also when the ledger says double_spend because it already
+// has it), or a definite rejection, which releases the notes and settles
+// the idempotency key with the rejection. No answer leaves it pending.
+func (in *Intermediary) resubmit(ctx context.Context, txid money.TxID, rec *pendingRec) error {
+	var tx money.Tx
+	if err := tx.UnmarshalBinary(rec.Tx); err != nil {
+		return err
+	}
+	receipt, err := in.ledger.Submit(in.asSelf(ctx), cloneTx(&tx))
+	if err != nil {
+		receipt, err = in.committedAnyway(ctx, txid, err)
+	}
+	if err != nil {
+		if !rejected(err) {
+			return err
+		}
+		if uerr := in.unreserve(txid, err); uerr != nil {
+			return uerr
+		}
+		in.log.Info("pending payment settled: resubmitted and rejected, notes released", "txid", txid, "code", errcode.Of(err))
+		return nil
+	}
+	if err := in.applyCommitted(txid, &tx, receipt.Batch, receipt.Index, nil, nil); err != nil {
+		return err
+	}
+	in.log.Info("pending payment settled: resubmitted and committed", "txid", txid)
+	if rec.Peer != "" {
+		in.deliverOne(ctx, txid)
+	}
+	return nil
+}
+
+// wakeSettle tells the settle loop that a spend's outcome is unknown.
+func (in *Intermediary) wakeSettle() {
+	select {
+	case in.unsettled <- struct{}{}:
+	default:
+	}
+}
+
+// settleLoop settles spends of unknown outcome soon after the ledger can
+// answer again: woken when one is left pending, it tries every pending
+// spend, and while some remain it tries again after a pause that starts
+// at 20 ms and doubles up to Config.SettleBackoff. It resubmits payments
+// the ledger has not seen (see resolveOne).
+func (in *Intermediary) settleLoop(ctx context.Context) {
+	defer close(in.settleDone)
+	if in.cfg.RetryInterval < 0 {
+		return
+	}
+	const first = 20 * time.Millisecond
+	pause := first
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-in.unsettled:
+		}
+		for {
+			if err := in.enter(); err != nil {
+				return
+			}
+			err := in.resolvePending(ctx, true)
+			in.exit()
+			if err == nil || ctx.Err() != nil {
+				pause = first
+				break
+			}
+			in.log.Debug("spends still unsettled", "err", err, "retry_in", pause)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, in.cfg.SettleBackoff)
+		}
+	}
 }
 
 // RetryDeliveries hands every committed payment not yet accepted by the
@@ -365,76 +671,194 @@ func (in *Intermediary) retryDeliveries(ctx context.Context) error {
 	if err != nil {
 		return internalErr("scan outbox", err)
 	}
-	left := 0
-	for _, id := range ids {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !in.deliverOne(ctx, id) {
-			left++
-		}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	if left > 0 {
+	if left := in.deliverMany(ctx, ids); left > 0 {
 		return errcode.New(errcode.Unavailable, "%d of %d deliveries still pending", left, len(ids))
 	}
 	return nil
 }
 
 // deliverOne tries once to hand the outbox entry txid to its peer and
-// reports whether it is delivered (or was already).
+// reports whether it is delivered (or was already). The attempt joins the
+// peer's delivery queue, whose worker hands over everything queued in one
+// call (see deliveryQueue), and waits for it, or for ctx.
 func (in *Intermediary) deliverOne(ctx context.Context, txid money.TxID) bool {
-	var rec outboxRec
-	found, err := getJSON(in.db, outboxKey(txid), &rec)
-	if err != nil {
-		in.log.Error("reading outbox", "txid", txid, "err", err)
-		return false
-	}
-	if !found {
-		return true
-	}
-	// The peer is called without holding any lock: two attempts may
-	// overlap, which Deliver's idempotence makes harmless.
-	err = in.tryDeliver(ctx, &rec)
+	return in.deliverMany(ctx, []money.TxID{txid}) == 0
+}
 
-	in.outboxMu.Lock()
-	defer in.outboxMu.Unlock()
-	if err == nil {
-		b := in.db.NewBatch()
-		b.Delete(outboxKey(txid))
-		if cerr := b.Commit(true); cerr != nil {
-			in.log.Error("delivered but outbox entry not removed; it will be delivered again", "txid", txid, "err", cerr)
+// deliverMany is deliverOne for many outbox entries at once; it returns
+// how many are not delivered.
+func (in *Intermediary) deliverMany(ctx context.Context, txids []money.TxID) int {
+	waits := make([]*outgoing, 0, len(txids))
+	left := 0
+	for _, txid := range txids {
+		var rec outboxRec
+		found, err := getRec(in.db, outboxKey(txid), &rec)
+		if err != nil {
+			in.log.Error("reading outbox", "txid", txid, "err", err)
+			left++
+			continue
 		}
-		in.log.Debug("payment delivered", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1)
-		return true
+		if !found {
+			continue
+		}
+		o := &outgoing{txid: txid, rec: rec, done: make(chan error, 1)}
+		in.queue(rec.Peer).add(o)
+		waits = append(waits, o)
 	}
-	in.log.Warn("delivery failed; will retry", "txid", txid, "peer", rec.Peer, "attempts", rec.Attempts+1, "err", err)
-	// Count the attempt unless another attempt delivered it meanwhile.
+	for _, o := range waits {
+		select {
+		case err := <-o.done:
+			if err != nil {
+				left++
+			}
+		case <-ctx.Done():
+			left++ // still queued or on its way; its worker records the outcome
+		}
+	}
+	return left
+}
+
+// outgoing is one outbox entry queued for delivery; done receives its
+// outcome.
+type outgoing struct {
+	txid money.TxID
+	rec  outboxRec
+	done chan error
+}
+
+// maxDeliveryBatch bounds the deliveries handed to a peer in one call
+// (the API's batch limit is 10,000).
+const maxDeliveryBatch = 1000
+
+// deliveryWorkers is how many delivery calls to one peer may be in
+// flight: a delivery queued while one call is out need not wait for it to
+// end, and the payee's syncs of concurrent calls share fsyncs.
+const deliveryWorkers = 4
+
+// queue returns peer's delivery queue, starting its workers on first use.
+func (in *Intermediary) queue(peer string) *batcher[*outgoing] {
+	in.queuesMu.Lock()
+	defer in.queuesMu.Unlock()
+	q, ok := in.queues[peer]
+	if !ok {
+		q = newBatcher(in.workCtx, &in.workers, deliveryWorkers, maxDeliveryBatch,
+			func(ctx context.Context, batch []*outgoing) { in.deliverBatch(ctx, peer, batch) },
+			func(o *outgoing, err error) { o.done <- err })
+		in.queues[peer] = q
+	}
+	return q
+}
+
+// deliverBatch hands batch to peer in one call, removes the delivered
+// entries from the outbox, counts a failed attempt on the others, and
+// tells every waiter its outcome.
+func (in *Intermediary) deliverBatch(ctx context.Context, peer string, batch []*outgoing) {
+	errs := in.tryDeliver(ctx, peer, batch)
+	b := in.db.NewBatch()
+	n := 0
+	for k, o := range batch {
+		if errs[k] == nil {
+			// Not synced: if a crash forgets the removal, the payment is
+			// delivered again, which credits nothing twice.
+			b.Delete(outboxKey(o.txid))
+			n++
+			in.log.Debug("payment delivered", "txid", o.txid, "peer", peer, "attempts", o.rec.Attempts+1)
+		}
+	}
+	if n > 0 {
+		if err := b.Commit(false); err != nil {
+			in.log.Error("delivered but outbox entries not removed; they will be delivered again", "count", n, "err", err)
+		}
+	} else {
+		b.Discard()
+	}
+	for k, o := range batch {
+		if errs[k] != nil {
+			in.countAttempt(o, errs[k])
+		}
+		o.done <- errs[k]
+	}
+}
+
+// countAttempt records a failed delivery in its outbox entry, unless
+// another attempt delivered it meanwhile.
+func (in *Intermediary) countAttempt(o *outgoing, err error) {
+	in.log.Warn("delivery failed; will retry", "txid", o.txid, "peer", o.rec.Peer, "attempts", o.rec.Attempts+1, "err", err)
+	m := in.txLock(o.txid)
+	m.Lock()
+	defer m.Unlock()
 	var cur outboxRec
-	if still, gerr := getJSON(in.db, outboxKey(txid), &cur); gerr != nil || !still {
-		return !still && gerr == nil
+	if still, gerr := getRec(in.db, outboxKey(o.txid), &cur); gerr != nil || !still {
+		return
 	}
 	cur.Attempts++
 	cur.LastErr = err.Error()
-	if v, jerr := jsonBytes(cur); jerr == nil {
+	if v, jerr := recBytes(cur); jerr == nil {
 		b := in.db.NewBatch()
-		b.Set(outboxKey(txid), v)
+		b.Set(outboxKey(o.txid), v)
 		if cerr := b.Commit(false); cerr != nil {
-			in.log.Error("updating outbox", "txid", txid, "err", cerr)
+			in.log.Error("updating outbox", "txid", o.txid, "err", cerr)
 		}
 	}
-	return false
 }
 
-func (in *Intermediary) tryDeliver(ctx context.Context, rec *outboxRec) error {
-	p, ok := in.peer(rec.Peer)
+// tryDeliver hands batch to peer: in one DeliverBatch, with memos, when
+// the peer takes batches, else one Deliver each. One error per entry.
+func (in *Intermediary) tryDeliver(ctx context.Context, peer string, batch []*outgoing) []error {
+	errs := make([]error, len(batch))
+	fail := func(err error) []error {
+		for k := range errs {
+			errs[k] = err
+		}
+		return errs
+	}
+	p, ok := in.peer(peer)
 	if !ok {
-		return errcode.New(errcode.NotFound, "no intermediary %q", rec.Peer)
+		return fail(errcode.New(errcode.NotFound, "no intermediary %q", peer))
 	}
-	var tx money.Tx
-	if err := tx.UnmarshalBinary(rec.Tx); err != nil {
-		return err
+	ds := make([]roles.Delivery, len(batch))
+	for k, o := range batch {
+		var tx money.Tx
+		if err := tx.UnmarshalBinary(o.rec.Tx); err != nil {
+			errs[k] = err
+			continue
+		}
+		ds[k].Tx = &tx
+		if o.rec.From != "" {
+			ds[k].Memo = &roles.Memo{From: o.rec.From, To: o.rec.To, Reference: o.rec.Ref}
+		}
 	}
-	return p.Deliver(in.asSelf(ctx), &tx)
+	bd, ok := p.(roles.BatchDeliverer)
+	if !ok {
+		for k, d := range ds {
+			if d.Tx != nil {
+				errs[k] = p.Deliver(in.asSelf(ctx), d.Tx)
+			}
+		}
+		return errs
+	}
+	// Entries that could not be read are left out of the call.
+	send, pos := make([]roles.Delivery, 0, len(ds)), make([]int, 0, len(ds))
+	for k, d := range ds {
+		if d.Tx != nil {
+			send, pos = append(send, d), append(pos, k)
+		}
+	}
+	res, err := bd.DeliverBatch(in.asSelf(ctx), send)
+	if err == nil && len(res) != len(send) {
+		err = errcode.New(errcode.Internal, "peer %s answered %d results for %d deliveries", peer, len(res), len(send))
+	}
+	for j, k := range pos {
+		if err != nil {
+			errs[k] = err
+		} else {
+			errs[k] = res[j]
+		}
+	}
+	return errs
 }
 
 // Outbox lists the txids of committed payments not yet accepted by the

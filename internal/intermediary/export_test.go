@@ -11,3 +11,15 @@ import (
 func HeldNotes(in *Intermediary, id string) ([]money.Note, error) {
 	return in.Holdings(in.asSelf(context.Background()), id)
 }
+
+// ExpireIdempotencyKeys runs the background loop's expiry sweep once.
+func ExpireIdempotencyKeys(in *Intermediary) (int, error) {
+	return in.expireIdem(context.Background())
+}
+
+// IdempotencyRecords counts the idempotency records stored.
+func IdempotencyRecords(in *Intermediary) int {
+	n := 0
+	_ = in.db.Scan([]byte(pIdem), nil, func(_, _ []byte) error { n++; return nil })
+	return n
+}

@@ -33,7 +33,7 @@ const openingReserve = 10_000_000
 // (reserve accounts for bank-a and bank-b only), and intermediaries that
 // find each other through a Directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	net    *ledgertest.Net
 	ledger *ledger.Ledger
 	link   *faultyLedger // what the intermediaries see: the ledger, with faults on demand
@@ -47,11 +47,11 @@ type env struct {
 	peers map[string]roles.Intermediary // overrides, e.g. an unreachable peer
 }
 
-func newEnv(t *testing.T, names ...string) *env { return newSeededEnv(t, 0, names...) }
+func newEnv(t testing.TB, names ...string) *env { return newSeededEnv(t, 0, names...) }
 
 // newSeededEnv is newEnv with, for a seed other than 0, every key, nonce
 // and wallet ID drawn from the seed, so that the seed replays the run.
-func newSeededEnv(t *testing.T, seed uint64, names ...string) *env {
+func newSeededEnv(t testing.TB, seed uint64, names ...string) *env {
 	t.Helper()
 	e := &env{t: t, net: ledgertest.New(), root: t.TempDir(), seed: seed, rands: map[string]io.Reader{},
 		banks: map[string]*intermediary.Intermediary{}, peers: map[string]roles.Intermediary{}}
@@ -381,6 +381,19 @@ func (f *faultyLedger) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt,
 		return roles.Receipt{}, errcode.New(errcode.Unavailable, "connection reset")
 	}
 	return r, err
+}
+
+// SubmitBatch is Submit for each transaction, faults and all; with no
+// fault set it is the ledger's own SubmitBatch.
+func (f *faultyLedger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
+	if f.hold.Load() == nil && !f.down.Load() && !f.lostReply.Load() && !f.tamper.Load() && !f.resubmit.Load() {
+		return f.Ledger.SubmitBatch(ctx, txs)
+	}
+	out := make([]roles.Result, len(txs))
+	for i, tx := range txs {
+		out[i].Receipt, out[i].Err = f.Submit(ctx, tx)
+	}
+	return out, nil
 }
 
 func (f *faultyLedger) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, error) {

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -58,7 +59,29 @@ type Config struct {
 	// Rand is where wallet keys and IDs come from; nil means crypto/rand.
 	// A simulation passes a seeded generator, so its seed replays the run.
 	Rand io.Reader
+	// Now is the intermediary's clock (history times, the age of pending
+	// spends and of idempotency keys); nil means time.Now. Tests pass a
+	// fake clock.
+	Now func() time.Time
+	// IdempotencyRetention is how long an idempotency key is remembered,
+	// counted from the payment's first attempt; a retry after that is a new
+	// payment, and the background loop deletes the key's record. 0 means
+	// 7 days. A key whose payment's outcome is still unknown is kept until
+	// it is settled.
+	IdempotencyRetention time.Duration
+	// SettleBackoff is the longest pause between attempts of the settle
+	// loop, which, while spends of unknown outcome remain, asks the ledger
+	// about them and resubmits the ones it has not seen (a submitted
+	// transaction is signed and its notes stay reserved for it, so
+	// resubmitting it is always safe: it commits once or is rejected).
+	// The loop starts at 20 ms and doubles up to this; 0 means 1 second.
+	// It runs only when RetryInterval is not negative.
+	SettleBackoff time.Duration
 }
+
+// DefaultIdempotencyRetention is how long idempotency keys are kept unless
+// Config.IdempotencyRetention says otherwise.
+const DefaultIdempotencyRetention = 7 * 24 * time.Hour
 
 // MaxOwnerLen bounds a wallet owner's name in bytes.
 const MaxOwnerLen = 256
@@ -73,9 +96,13 @@ type Intermediary struct {
 	log    *slog.Logger
 	self   roles.Principal
 
-	// applyMu serialises every write that settles a spend or credits a
-	// note, so "already credited?" and "credit" happen as one step.
-	applyMu sync.Mutex
+	// txLocks serialise the writes about one transaction (applying it,
+	// releasing it, its outbox entry), so "already credited?" and "credit"
+	// happen as one step. Everything such a write reads or writes is keyed
+	// by the txid or by notes only it spends, so transactions that hash to
+	// different stripes never wait for each other, and their store commits,
+	// each synced, share fsyncs in Pebble's commit pipeline.
+	txLocks [txLockStripes]sync.Mutex
 
 	// walletMu guards wallets and inflight.
 	walletMu sync.Mutex
@@ -84,14 +111,38 @@ type Intermediary struct {
 
 	keys sync.Map // wallet id -> *crypto.PrivateKey
 
+	// Wallet records and lock owners never change once written, so they
+	// are cached after the first read (or the write): a payment reads
+	// them from memory, not from the store and JSON.
+	walletRecs sync.Map // wallet id -> walletRec
+	lockOwners sync.Map // money.Lock -> wallet id (only locks of wallets here)
+	// foreignLocks remembers locks found to pay no wallet here (other
+	// intermediaries' wallets, which every delivery's inputs and change
+	// are locked to), at most maxForeignLocks of them. It is consulted
+	// after lockOwners, so an entry made stale by a wallet created since
+	// is never believed.
+	foreignLocks sync.Map // money.Lock -> struct{}
+	foreignN     atomic.Int64
+
 	// idemMu guards idemLocks: one lock per idempotency key in use, so
 	// attempts with one key run one at a time.
 	idemMu    sync.Mutex
 	idemLocks map[string]*idemLock
 
-	outboxMu sync.Mutex // outbox entry updates after a delivery attempt
-
 	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
+
+	// unsettled wakes the settle loop: a spend's outcome is unknown.
+	unsettled chan struct{}
+
+	// queues holds one delivery queue per peer and submitter the spends
+	// on their way to the ledger; their workers run until workCtx ends
+	// (Close).
+	queuesMu  sync.Mutex
+	queues    map[string]*batcher[*outgoing]
+	submitter *batcher[*submission]
+	workers   sync.WaitGroup
+	workCtx   context.Context
+	stopWork  context.CancelFunc
 
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
@@ -101,9 +152,22 @@ type Intermediary struct {
 	active sync.WaitGroup
 	stop   context.CancelFunc
 	done   chan struct{}
+
+	settleDone chan struct{}
 }
 
 var _ roles.Intermediary = (*Intermediary)(nil)
+
+const txLockStripes = 1024
+
+// maxForeignLocks bounds the cache of locks that pay no wallet here
+// (about 100 bytes each).
+const maxForeignLocks = 1 << 20
+
+// txLock is the lock of txid's stripe.
+func (in *Intermediary) txLock(txid money.TxID) *sync.Mutex { return &in.txLocks[txStripe(txid)] }
+
+func txStripe(txid money.TxID) int { return (int(txid[0])<<8 | int(txid[1])) % txLockStripes }
 
 // Open opens (creating on first use) the intermediary's store in dir,
 // creates the treasury wallet if missing, settles any spend left unsettled
@@ -127,6 +191,15 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.IdempotencyRetention <= 0 {
+		cfg.IdempotencyRetention = DefaultIdempotencyRetention
+	}
+	if cfg.SettleBackoff <= 0 {
+		cfg.SettleBackoff = time.Second
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -146,8 +219,15 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		wallets:   make(map[string]*walletState),
 		inflight:  make(map[money.TxID]string),
 		idemLocks: make(map[string]*idemLock),
+		unsettled: make(chan struct{}, 1),
+		queues:    make(map[string]*batcher[*outgoing]),
 	}
+	in.workCtx, in.stopWork = context.WithCancel(context.Background())
+	in.submitter = newBatcher(in.workCtx, &in.workers, submitWorkers, maxSubmitBatch, in.submitBatch,
+		func(s *submission, err error) { s.done <- roles.Result{Err: err} })
 	if err := in.ensureTreasury(); err != nil {
+		in.stopWork()
+		in.workers.Wait()
 		db.Close()
 		return nil, err
 	}
@@ -163,7 +243,10 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	loopCtx, stop := context.WithCancel(context.Background())
 	in.stop = stop
 	in.done = make(chan struct{})
+	in.settleDone = make(chan struct{})
 	go in.loop(loopCtx)
+	go in.settleLoop(loopCtx)
+	in.wakeSettle() // whatever Open could not settle
 	return in, nil
 }
 
@@ -182,7 +265,10 @@ func (in *Intermediary) Close() error {
 	}
 	in.stop()
 	<-in.done
+	<-in.settleDone
 	in.active.Wait()
+	in.stopWork()
+	in.workers.Wait()
 	if err := in.db.Close(); err != nil {
 		return fmt.Errorf("intermediary %s: close: %w", in.cfg.Name, err)
 	}
@@ -218,11 +304,14 @@ func (in *Intermediary) loop(ctx context.Context) {
 		if err := in.enter(); err != nil {
 			return
 		}
-		if err := in.resolvePending(ctx); err != nil && ctx.Err() == nil {
-			in.log.Warn("settling pending spends", "err", err)
-		}
+		in.wakeSettle() // spends left pending by a path that did not wake it
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
+		}
+		if n, err := in.expireIdem(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("expiring idempotency keys", "err", err)
+		} else if n > 0 {
+			in.log.Debug("idempotency keys expired", "count", n)
 		}
 		in.exit()
 	}
@@ -293,7 +382,7 @@ func internalErr(what string, err error) error {
 func (in *Intermediary) now() time.Time {
 	in.clockMu.Lock()
 	defer in.clockMu.Unlock()
-	n := time.Now().UnixNano()
+	n := in.cfg.Now().UnixNano()
 	if n <= in.last {
 		n = in.last + 1
 	}
@@ -307,8 +396,9 @@ func (in *Intermediary) now() time.Time {
 // wait for change can wait.
 type walletState struct {
 	mu       sync.Mutex
-	inflight int           // guarded by Intermediary.walletMu
-	changed  chan struct{} // guarded by Intermediary.walletMu
+	notes    map[noteID]noteRec // the wallet's notes (notes.go); nil until loaded; guarded by mu
+	inflight int                // guarded by Intermediary.walletMu
+	changed  chan struct{}      // guarded by Intermediary.walletMu
 }
 
 func (in *Intermediary) walletState(id string) *walletState {
@@ -371,7 +461,7 @@ func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
 	rec := walletRec{ID: id, Owner: owner, Created: in.now(), Seed: key.Seed()}
 	lock := money.KeyLock(key.Public())
 	b := in.db.NewBatch()
-	v, err := jsonBytes(rec)
+	v, err := recBytes(rec)
 	if err != nil {
 		b.Discard()
 		return roles.Wallet{}, err
@@ -382,6 +472,8 @@ func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
 		return roles.Wallet{}, err
 	}
 	in.keys.Store(id, key)
+	in.walletRecs.Store(id, rec)
+	in.lockOwners.Store(lock, id)
 	return roles.Wallet{ID: id, Owner: owner, Lock: lock, Created: rec.Created}, nil
 }
 
@@ -431,14 +523,18 @@ func (in *Intermediary) createIfFree(id, owner string) (w roles.Wallet, ok bool,
 
 // loadWallet reads a wallet record; errcode.NotFound when absent.
 func (in *Intermediary) loadWallet(id string) (walletRec, error) {
+	if r, ok := in.walletRecs.Load(id); ok {
+		return r.(walletRec), nil
+	}
 	var rec walletRec
-	found, err := getJSON(in.db, walletKey(id), &rec)
+	found, err := getRec(in.db, walletKey(id), &rec)
 	if err != nil {
 		return rec, internalErr("wallet "+id, err)
 	}
 	if !found {
 		return rec, errcode.New(errcode.NotFound, "no wallet %s", id)
 	}
+	in.walletRecs.Store(id, rec)
 	return rec, nil
 }
 
@@ -473,7 +569,8 @@ func (in *Intermediary) notes(id string) ([]noteRec, error) {
 }
 
 // Wallet reports a wallet and its balance: the sum of its unspent notes.
-// Notes reserved by a payment in flight are not counted.
+// Notes reserved by a payment in flight are not in the balance but in
+// Pending, until the payment settles.
 func (in *Intermediary) Wallet(ctx context.Context, id string) (roles.Wallet, error) {
 	if err := in.enter(); err != nil {
 		return roles.Wallet{}, err
@@ -498,12 +595,18 @@ func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
 		return roles.Wallet{}, err
 	}
 	w := roles.Wallet{ID: rec.ID, Owner: rec.Owner, Lock: money.KeyLock(k.Public()), Created: rec.Created}
-	notes, err := in.notes(id)
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	notes, err := in.walletNotes(ws, id)
+	ws.mu.Unlock()
 	if err != nil {
 		return roles.Wallet{}, err
 	}
 	for _, n := range notes {
 		if n.State != stateUnspent {
+			if w.Pending, err = money.Add(w.Pending, n.Note.Value); err != nil {
+				return roles.Wallet{}, internalErr("pending of "+id, err)
+			}
 			continue
 		}
 		if w.Balance, err = money.Add(w.Balance, n.Note.Value); err != nil {
@@ -532,7 +635,7 @@ func (in *Intermediary) History(ctx context.Context, id string) ([]roles.Entry, 
 	out := []roles.Entry{}
 	err := in.db.Scan(historyPrefix(id), nil, func(_, v []byte) error {
 		var e roles.Entry
-		if err := jsonUnmarshal(v, &e); err != nil {
+		if err := decodeRec(v, &e); err != nil {
 			return err
 		}
 		out = append(out, e)
@@ -574,12 +677,27 @@ func (in *Intermediary) receiveLock(id string) (money.Lock, error) {
 
 // walletOfLock returns the wallet a lock pays, or "" if none here.
 func (in *Intermediary) walletOfLock(l money.Lock) (string, error) {
+	if w, ok := in.lockOwners.Load(l); ok {
+		return w.(string), nil
+	}
+	if _, ok := in.foreignLocks.Load(l); ok {
+		// Unless its wallet was created after the entry was made: the
+		// wallet's creation stores its lock before it is used, and
+		// lockOwners is looked at first.
+		return "", nil
+	}
 	v, err := in.db.Get(lockKey(l))
 	if errors.Is(err, store.ErrNotFound) {
+		if in.foreignN.Load() < maxForeignLocks {
+			if _, had := in.foreignLocks.LoadOrStore(l, struct{}{}); !had {
+				in.foreignN.Add(1)
+			}
+		}
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
+	in.lockOwners.Store(l, string(v))
 	return string(v), nil
 }

@@ -652,12 +652,13 @@ func TestLedgerUnreachable(t *testing.T) {
 		e.link.down.Store(true)
 		_, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: 100})
 		wantCode(t, err, errcode.Unavailable, http.StatusServiceUnavailable)
-		if got := e.balance(alice); got != 0 {
-			t.Fatalf("alice shows %d while her only note is reserved, want 0", got)
+		if w, err := a.Wallet(as("bank-a"), alice); err != nil || w.Balance != 0 || w.Pending != 1000 {
+			t.Fatalf("alice %+v %v while her only note is reserved, want balance 0, pending 1000", w, err)
 		}
-		// The reserved note cannot be spent again meanwhile.
+		// The reserved note cannot be spent again meanwhile; the wallet is
+		// not short of funds, its outcome is unknown: unavailable.
 		_, err = a.Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: 1})
-		wantCode(t, err, errcode.InsufficientFunds, 0)
+		wantCode(t, err, errcode.Unavailable, http.StatusServiceUnavailable)
 		if s := e.snapshot(all...); s.Pending != 1 {
 			t.Fatalf("%d pending, want 1", s.Pending)
 		}

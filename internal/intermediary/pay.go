@@ -12,6 +12,7 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -99,7 +100,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 
 	ownLock := money.KeyLock(key.Public())
 	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey}
-	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, &pend, func(inputs []money.Note, sum uint64) *money.Tx {
 		tx := &money.Tx{Kind: money.Transfer, Inputs: inputs, Outputs: []money.Output{{Value: p.Amount, Lock: toLock}}}
 		if sum > p.Amount {
 			tx.Outputs = append(tx.Outputs, money.Output{Value: sum - p.Amount, Lock: ownLock})
@@ -115,19 +116,20 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 	}
 	defer in.landed(txid)
 
-	receipt, err := in.ledger.Submit(in.asSelf(ctx), tx)
+	receipt, err := in.submit(ctx, tx)
 	if err != nil {
 		receipt, err = in.committedAnyway(ctx, txid, err)
 	}
 	if err != nil {
 		err = in.settleFailure(txid, "payment", err)
 		if errcode.Is(err, errcode.Unavailable) {
+			in.wakeSettle()
 			// Outcome unknown: say which transaction to watch.
 			return roles.PaymentResult{TxID: txid, From: p.From, To: p.To, Amount: p.Amount}, err
 		}
 		return roles.PaymentResult{}, err
 	}
-	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index); err != nil {
+	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil, &pend); err != nil {
 		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
 	}
@@ -226,27 +228,110 @@ func (in *Intermediary) payOnce(ctx context.Context, p roles.Payment) (roles.Pay
 // settleIdem asks the ledger about the pending spend txid, as the
 // background loop would, unless it is still in flight.
 func (in *Intermediary) settleIdem(ctx context.Context, txid money.TxID) error {
-	if in.isInflight(txid) {
-		return errors.New("still in flight")
-	}
 	var pend pendingRec
-	found, err := getJSON(in.db, pendingKey(txid), &pend)
+	found, err := getRec(in.db, pendingKey(txid), &pend)
 	if err != nil {
 		return internalErr("pending "+txid.String(), err)
 	}
 	if !found {
 		return nil // settled meanwhile
 	}
-	return in.resolveOne(ctx, txid, &pend)
+	return in.resolveOne(ctx, txid, &pend, false)
 }
 
+// loadIdem reads the record of an idempotency key. A settled record older
+// than Config.IdempotencyRetention is expired: it reads as absent (the key
+// pays anew, overwriting it) even before the background loop deletes it.
 func (in *Intermediary) loadIdem(key string) (idemRec, bool, error) {
 	var rec idemRec
-	found, err := getJSON(in.db, idemKey(key), &rec)
+	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
 		return rec, false, internalErr("idempotency key", err)
 	}
+	if found && in.idemExpired(&rec) {
+		return idemRec{}, false, nil
+	}
 	return rec, found, nil
+}
+
+// idemExpired reports whether rec is past its retention. A pending record
+// never is: its payment could still commit.
+func (in *Intermediary) idemExpired(rec *idemRec) bool {
+	return rec.State != idemPending && in.cfg.Now().Sub(rec.Created) >= in.cfg.IdempotencyRetention
+}
+
+// expireIdem deletes the records of idempotency keys past their retention,
+// walking the expiry index (oldest first) up to now minus the retention,
+// so the keys' storage stays bounded by the payments of one retention
+// period. It returns how many records it deleted.
+func (in *Intermediary) expireIdem(ctx context.Context) (int, error) {
+	limit := in.cfg.Now().Add(-in.cfg.IdempotencyRetention).UnixNano()
+	if limit < 0 {
+		return 0, nil
+	}
+	type item struct {
+		ix  []byte
+		key string
+	}
+	var items []item
+	err := in.db.Scan([]byte(pIdemExpiry), nil, func(k, _ []byte) error {
+		if len(k) < len(pIdemExpiry)+8 {
+			return fmt.Errorf("idempotency expiry key of %d bytes", len(k))
+		}
+		if int64(binary.BigEndian.Uint64(k[len(pIdemExpiry):])) > limit || len(items) >= 4096 {
+			return store.ErrStop // the rest is younger, or for the next round
+		}
+		items = append(items, item{ix: slices.Clone(k), key: string(k[len(pIdemExpiry)+8:])})
+		return nil
+	})
+	if err != nil {
+		return 0, internalErr("scan idempotency expiry", err)
+	}
+	n := 0
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		deleted, err := in.expireOne(it.ix, it.key)
+		if err != nil {
+			return n, err
+		}
+		if deleted {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// expireOne deletes key's record if it is the one index entry ix stands
+// for and is expired, and the index entry unless the record is still
+// pending. It holds the key's lock, so no attempt with the key runs.
+func (in *Intermediary) expireOne(ix []byte, key string) (bool, error) {
+	unlock, err := in.lockIdem(context.Background(), key)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	var rec idemRec
+	found, err := getRec(in.db, idemKey(key), &rec)
+	if err != nil {
+		return false, internalErr("idempotency key", err)
+	}
+	created := int64(binary.BigEndian.Uint64(ix[len(pIdemExpiry):]))
+	if found && rec.State == idemPending && rec.Created.UnixNano() == created {
+		return false, nil // kept, with its index entry, until settled
+	}
+	b := in.db.NewBatch()
+	b.Delete(ix)
+	deleted := false
+	if found && rec.Created.UnixNano() == created && in.idemExpired(&rec) {
+		b.Delete(idemKey(key))
+		deleted = true
+	}
+	if err := b.Commit(false); err != nil {
+		return false, internalErr("expire idempotency key", err)
+	}
+	return deleted, nil
 }
 
 // rememberRejection records that the payment p, made with its idempotency
@@ -255,10 +340,11 @@ func (in *Intermediary) loadIdem(key string) (idemRec, bool, error) {
 func (in *Intermediary) rememberRejection(p roles.Payment, err error) {
 	rec := idemRec{Fingerprint: fingerprint(p.From, p.To, p.Amount, p.Reference), State: idemRejected, Created: in.now()}
 	rejectInto(&rec, err)
-	v, jerr := jsonBytes(rec)
+	v, jerr := recBytes(rec)
 	if jerr == nil {
 		b := in.db.NewBatch()
 		b.Set(idemKey(p.IdempotencyKey), v)
+		b.Set(idemExpiryKey(rec.Created.UnixNano(), p.IdempotencyKey), nil)
 		jerr = b.Commit(true)
 	}
 	if jerr != nil {
@@ -340,7 +426,7 @@ func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemp
 	}
 	ownLock := money.KeyLock(key.Public())
 	pend := pendingRec{Kind: kindRedeem, From: treasury.ID, Amount: amount, Reference: "redeem to central bank reserves"}
-	tx, txid, err := in.reserve(ctx, &treasury, key, amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+	tx, txid, err := in.reserve(ctx, &treasury, key, amount, &pend, func(inputs []money.Note, sum uint64) *money.Tx {
 		tx := &money.Tx{Kind: money.Redeem, Inputs: inputs}
 		if sum > amount {
 			tx.Outputs = []money.Output{{Value: sum - amount, Lock: ownLock}}
@@ -360,9 +446,13 @@ func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemp
 		}
 	}
 	if err != nil {
-		return roles.Redemption{}, in.settleFailure(txid, "redemption", err)
+		err = in.settleFailure(txid, "redemption", err)
+		if errcode.Is(err, errcode.Unavailable) {
+			in.wakeSettle()
+		}
+		return roles.Redemption{}, err
 	}
-	if err := in.applyCommitted(txid, tx, red.Receipt.Batch, red.Receipt.Index); err != nil {
+	if err := in.applyCommitted(txid, tx, red.Receipt.Batch, red.Receipt.Index, nil, &pend); err != nil {
 		in.log.Error("redemption committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.Redemption{}, internalErr("redemption "+txid.String()+" committed, recording it failed", err)
 	}
@@ -431,7 +521,7 @@ func rejected(err error) bool {
 // When the free notes fall short only because other spends of this wallet
 // are in flight (their change has not come back yet), it waits for them to
 // land and tries again rather than failing.
-func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
+func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws := in.walletState(w.ID)
 	for {
@@ -448,7 +538,7 @@ func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.P
 			case <-changed:
 				continue
 			default:
-				return nil, money.TxID{}, err
+				return nil, money.TxID{}, in.shortBecauseHeld(w.ID, amount, err)
 			}
 		}
 		select {
@@ -459,12 +549,12 @@ func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.P
 	}
 }
 
-func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend pendingRec,
+func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 
-	notes, err := in.notes(w.ID)
+	notes, err := in.walletNotes(ws, w.ID)
 	if err != nil {
 		return nil, money.TxID{}, err
 	}
@@ -485,7 +575,7 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 		return nil, money.TxID{}, internalErr("encode transaction", err)
 	}
 	pend.Created = in.now()
-	pv, err := jsonBytes(pend)
+	pv, err := recBytes(pend)
 	if err != nil {
 		return nil, money.TxID{}, internalErr("pending record", err)
 	}
@@ -497,20 +587,30 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	}
 	b.Set(pendingKey(txid), pv)
 	if pend.IdemKey != "" {
-		iv, err := jsonBytes(idemRec{Fingerprint: fingerprint(pend.From, pend.To, pend.Amount, pend.Reference),
-			State: idemPending, TxID: txid, Created: pend.Created})
+		iv, err := recBytes(pendingIdem(pend, txid))
 		if err != nil {
 			b.Discard()
 			return nil, money.TxID{}, internalErr("idempotency record", err)
 		}
 		b.Set(idemKey(pend.IdemKey), iv)
+		b.Set(idemExpiryKey(pend.Created.UnixNano(), pend.IdemKey), nil)
 	}
 	in.takeoff(txid, w.ID) // before the record is visible, so the resolver leaves it alone
 	if err := b.Commit(true); err != nil {
 		in.landed(txid)
 		return nil, money.TxID{}, internalErr("reserve notes", err)
 	}
+	for _, n := range inputs { // under ws.mu, as the commit
+		ws.notes[idOf(n)] = noteRec{Note: n, State: stateReserved, For: txid}
+	}
 	return tx, txid, nil
+}
+
+// pendingIdem is the idempotency record reserve writes for the spend
+// pend, txid: pending on it.
+func pendingIdem(pend *pendingRec, txid money.TxID) idemRec {
+	return idemRec{Fingerprint: fingerprint(pend.From, pend.To, pend.Amount, pend.Reference),
+		State: idemPending, TxID: txid, Created: pend.Created}
 }
 
 // selectNotes picks unspent notes covering amount: the smallest single note
@@ -566,6 +666,48 @@ func selectNotes(notes []noteRec, amount uint64, cur money.Currency) ([]money.No
 		"%d would need more than %d notes; the %d largest hold %d", amount, money.MaxInputs, money.MaxInputs, sum)
 }
 
+// shortBecauseHeld turns insufficient, an insufficient_funds answer for
+// paying amount from wallet, into unavailable when the wallet's notes held
+// by spends of unknown outcome (the ledger did not answer) would cover the
+// difference: then the funds are not known to be short, they are only not
+// settled yet, and a retry once the ledger answers may well pay.
+func (in *Intermediary) shortBecauseHeld(wallet string, amount uint64, insufficient error) error {
+	ws := in.walletState(wallet)
+	ws.mu.Lock()
+	notes, err := in.walletNotes(ws, wallet)
+	ws.mu.Unlock()
+	if err != nil {
+		return insufficient
+	}
+	var free, held uint64
+	pending := map[money.TxID]bool{}
+	for _, n := range notes {
+		switch n.State {
+		case stateUnspent:
+			free = addSat(free, n.Note.Value)
+		case stateReserved:
+			held = addSat(held, n.Note.Value)
+			pending[n.For] = true
+		}
+	}
+	if held == 0 || addSat(free, held) < amount {
+		return insufficient
+	}
+	cur := in.cfg.Network.Currency
+	in.wakeSettle()
+	return errcode.New(errcode.Unavailable,
+		"%s %s of wallet %s is held by %d payment(s) whose outcome the ledger has not confirmed yet (it may be unreachable); "+
+			"%s %s is available now; retry shortly, once they settle", cur.Format(held), cur.Code, wallet, len(pending), cur.Format(free), cur.Code)
+}
+
+// addSat adds, saturating at the largest uint64 (for comparisons only).
+func addSat(a, b uint64) uint64 {
+	if s, err := money.Add(a, b); err == nil {
+		return s
+	}
+	return ^uint64(0)
+}
+
 // takeoff marks txid, a spend from wallet, as awaiting its outcome.
 func (in *Intermediary) takeoff(txid money.TxID, wallet string) {
 	ws := in.walletState(wallet)
@@ -589,6 +731,21 @@ func (in *Intermediary) landed(txid money.TxID) {
 		close(ws.changed)
 		ws.changed = make(chan struct{})
 	}
+}
+
+// claim marks txid, a pending spend from wallet, in flight unless it
+// already is, and reports whether it did: whoever claims a spend is the
+// only one to act on it until it calls landed.
+func (in *Intermediary) claim(txid money.TxID, wallet string) bool {
+	ws := in.walletState(wallet)
+	in.walletMu.Lock()
+	defer in.walletMu.Unlock()
+	if _, ok := in.inflight[txid]; ok {
+		return false
+	}
+	in.inflight[txid] = wallet
+	ws.inflight++
+	return true
 }
 
 func (in *Intermediary) isInflight(txid money.TxID) bool {

@@ -21,9 +21,10 @@ import (
 //	n/<wallet>\x00<txid><index>         noteRec (binary): a note the wallet holds
 //	d/<txid><index>                     wallet id: output already credited (never removed)
 //	h/<wallet>\x00<nanos><txid><dir>    roles.Entry (JSON)
-//	p/<txid>                            pendingRec (JSON): a spend submitted, outcome not yet applied
+//	p/<txid>                            pendingRec (binary, records.go): a spend submitted, outcome not yet applied
 //	o/<txid>                            outboxRec (JSON): a committed tx a peer has not yet accepted
-//	i/<idempotency key>                 idemRec (JSON): a payment's key, request fingerprint and outcome (never removed once settled)
+//	i/<idempotency key>                 idemRec (binary, records.go): a payment's key, request fingerprint and outcome (removed after the retention)
+//	x/<created nanos u64 BE><idem key>  empty: expiry index of idempotency records, oldest first
 const (
 	pWallet  = "w/"
 	pLock    = "l/"
@@ -33,6 +34,8 @@ const (
 	pPending = "p/"
 	pOutbox  = "o/"
 	pIdem    = "i/"
+
+	pIdemExpiry = "x/"
 )
 
 func walletKey(id string) []byte { return append([]byte(pWallet), id...) }
@@ -83,6 +86,15 @@ func pendingKey(id money.TxID) []byte { return append([]byte(pPending), id[:]...
 func outboxKey(id money.TxID) []byte { return append([]byte(pOutbox), id[:]...) }
 
 func idemKey(key string) []byte { return append([]byte(pIdem), key...) }
+
+// idemExpiryKey indexes the idempotency record of key created at nanos
+// (not negative: the clock is after 1970).
+func idemExpiryKey(nanos int64, key string) []byte {
+	k := make([]byte, 0, len(pIdemExpiry)+8+len(key))
+	k = append(k, pIdemExpiry...)
+	k = binary.BigEndian.AppendUint64(k, uint64(nanos))
+	return append(k, key...)
+}
 
 // walletRec is a custodial wallet as stored. The seed is the wallet's
 // private key: custody means the intermediary holds it.
@@ -180,19 +192,24 @@ type idemRec struct {
 	Created     time.Time     `json:"created"`
 }
 
-// outboxRec is a committed transaction still to be delivered to a peer.
+// outboxRec is a committed transaction still to be delivered to a peer,
+// with the payment's memo (payer, payee, reference) for the payee's
+// history. Records written before memos existed have none.
 type outboxRec struct {
 	Peer     string    `json:"peer"`
 	Tx       []byte    `json:"tx"`
+	From     string    `json:"from,omitempty"`
+	To       string    `json:"to,omitempty"`
+	Ref      string    `json:"reference,omitempty"`
 	Attempts int       `json:"attempts"`
 	Created  time.Time `json:"created"`
 	LastErr  string    `json:"last_error,omitempty"`
 }
 
-// getJSON reads a JSON record; found is false when the key is absent.
-func getJSON(db *store.DB, key []byte, v any) (found bool, err error) {
+// getRec reads a record; found is false when the key is absent.
+func getRec(db *store.DB, key []byte, v any) (found bool, err error) {
 	var decErr error
-	err = db.View(key, func(b []byte) { decErr = jsonUnmarshal(b, v) })
+	err = db.View(key, func(b []byte) { decErr = decodeRec(b, v) })
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -205,7 +222,19 @@ func getJSON(db *store.DB, key []byte, v any) (found bool, err error) {
 	return true, nil
 }
 
-func jsonBytes(v any) ([]byte, error) {
+// recBytes encodes a record: pendingRec and idemRec in their binary form
+// (records.go), the others as JSON.
+func recBytes(v any) ([]byte, error) {
+	switch r := v.(type) {
+	case pendingRec:
+		return r.encode()
+	case *pendingRec:
+		return r.encode()
+	case idemRec:
+		return r.encode()
+	case *idemRec:
+		return r.encode()
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
@@ -213,7 +242,19 @@ func jsonBytes(v any) ([]byte, error) {
 	return b, nil
 }
 
-func jsonUnmarshal(b []byte, v any) error {
+// decodeRec decodes a record written by recBytes (or, for pendingRec and
+// idemRec, the JSON of stores written before their binary form).
+func decodeRec(b []byte, v any) error {
+	switch r := v.(type) {
+	case *pendingRec:
+		return decodePending(b, r)
+	case *idemRec:
+		return decodeIdem(b, r)
+	}
+	return decodeJSON(b, v)
+}
+
+func decodeJSON(b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decode %T: %w", v, err)
 	}

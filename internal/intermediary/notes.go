@@ -1,0 +1,131 @@
+package intermediary
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/specie/specie/internal/store"
+	"github.com/specie/specie/money"
+)
+
+// The in-memory index of a wallet's notes.
+//
+// Each wallet's notes are read from the store once, on first use, into
+// walletState.notes; after that every change to them is made to the index
+// in the same critical section as its store commit, under the wallet's
+// lock (walletState.mu): reserving (tryReserve), applying a committed
+// transaction (commitIndexed) and releasing a reservation (unreserve). So
+// the index never shows a state the store does not have, and a payment
+// selects its notes from memory instead of scanning the store. HeldNotes
+// (tests) still reads the store, which is what the index must agree with.
+
+// noteID names a note within a wallet.
+type noteID struct {
+	tx    money.TxID
+	index uint32
+}
+
+func idOf(n money.Note) noteID { return noteID{tx: n.TxID, index: n.Index} }
+
+// walletNotes returns wallet id's notes in store key order (txid, index),
+// from the index, loading it first if needed. The caller holds ws.mu.
+func (in *Intermediary) walletNotes(ws *walletState, id string) ([]noteRec, error) {
+	if ws.notes == nil {
+		recs, err := in.notes(id)
+		if err != nil {
+			return nil, err
+		}
+		ws.notes = make(map[noteID]noteRec, len(recs))
+		for _, r := range recs {
+			ws.notes[idOf(r.Note)] = r
+		}
+	}
+	out := make([]noteRec, 0, len(ws.notes))
+	for _, r := range ws.notes {
+		out = append(out, r)
+	}
+	// Key order, as a scan of the store gives them: note selection is a
+	// function of the wallet's notes, never of map order.
+	slices.SortFunc(out, func(a, b noteRec) int {
+		if c := bytes.Compare(a.Note.TxID[:], b.Note.TxID[:]); c != 0 {
+			return c
+		}
+		switch {
+		case a.Note.Index < b.Note.Index:
+			return -1
+		case a.Note.Index > b.Note.Index:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// noteChanges is what a batch does to wallets' notes: notes removed
+// (spent) and notes added (credited), by wallet.
+type noteChanges struct {
+	del map[string][]noteID
+	add map[string][]noteRec
+}
+
+func (c *noteChanges) delete(wallet string, id noteID) {
+	if c.del == nil {
+		c.del = map[string][]noteID{}
+	}
+	c.del[wallet] = append(c.del[wallet], id)
+}
+
+func (c *noteChanges) put(wallet string, r noteRec) {
+	if c.add == nil {
+		c.add = map[string][]noteRec{}
+	}
+	c.add[wallet] = append(c.add[wallet], r)
+}
+
+// wallets lists the wallets c touches, sorted: the order their locks are
+// taken in.
+func (c *noteChanges) wallets() []string {
+	var ws []string
+	for w := range c.del {
+		ws = append(ws, w)
+	}
+	for w := range c.add {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	return slices.Compact(ws)
+}
+
+// commitIndexed commits b (synced or not) holding the locks of the
+// wallets whose notes it changes, and makes the same changes to their
+// indexes, so no payment selects from an index that is behind or ahead
+// of the store.
+func (in *Intermediary) commitIndexed(b *store.Batch, sync bool, c *noteChanges) error {
+	ws := c.wallets()
+	states := make([]*walletState, len(ws))
+	for i, w := range ws { // sorted: two commits never wait for each other in a cycle
+		states[i] = in.walletState(w)
+		states[i].mu.Lock()
+	}
+	defer func() {
+		for _, s := range states {
+			s.mu.Unlock()
+		}
+	}()
+	if err := b.Commit(sync); err != nil {
+		return err
+	}
+	for i, w := range ws {
+		s := states[i]
+		if s.notes == nil {
+			continue // not loaded: it will be read from the store
+		}
+		for _, id := range c.del[w] {
+			delete(s.notes, id)
+		}
+		for _, r := range c.add[w] {
+			s.notes[idOf(r.Note)] = r
+		}
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package intermediary
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/codec"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
+)
+
+// Binary records. The two records every payment writes and the keyed
+// retry reads, pendingRec and idemRec, are stored in a compact binary
+// form (version byte recV1) instead of JSON; the reader also takes the
+// JSON of stores written before (a JSON record starts with '{', never
+// with recV1). Strings are a length then bytes; times are Unix
+// nanoseconds, read back in UTC.
+//
+//	pendingRec v1:
+//	[0x01][kind u8: 1 pay, 2 redeem]
+//	[from len u16][from][to len u16][to][peer len u16][peer]
+//	[amount u64][reference len u16][reference][idempotency key len u16][key]
+//	[tx len u32][tx: canonical encoding][created nanos u64]
+//
+//	idemRec v1:
+//	[0x01][state u8: 1 pending, 2 committed, 3 rejected]
+//	[fingerprint 32: the SHA-256 its hex form names][txid 32]
+//	[receipt txid 32][receipt batch u64][receipt index u32]
+//	[code len u16][code][message len u32][message][status u16]
+//	[created nanos u64]
+const recV1 = 0x01
+
+var pendingKinds = []string{kindPay, kindRedeem}
+var idemStates = []string{idemPending, idemCommitted, idemRejected}
+
+func indexOf(list []string, s string) (uint8, error) {
+	for i, v := range list {
+		if v == s {
+			return uint8(i + 1), nil
+		}
+	}
+	return 0, fmt.Errorf("%q not one of %q", s, list)
+}
+
+func ofIndex(list []string, i uint8) (string, error) {
+	if i == 0 || int(i) > len(list) {
+		return "", fmt.Errorf("value %d not one of %q", i, list)
+	}
+	return list[i-1], nil
+}
+
+func putStr16(w codec.Writer, s string) codec.Writer { return w.U16(uint16(len(s))).Put([]byte(s)) }
+
+func str16(r *codec.Reader) string { return string(r.Take(int(r.U16()))) }
+
+func nanos(t time.Time) uint64 { return uint64(t.UnixNano()) }
+
+func fromNanos(n uint64) time.Time { return time.Unix(0, int64(n)).UTC() }
+
+func (p *pendingRec) encode() ([]byte, error) {
+	kind, err := indexOf(pendingKinds, p.Kind)
+	if err != nil {
+		return nil, fmt.Errorf("pending record kind: %w", err)
+	}
+	for _, s := range []string{p.From, p.To, p.Peer, p.Reference, p.IdemKey} {
+		if len(s) > 0xffff {
+			return nil, fmt.Errorf("pending record: field of %d bytes", len(s))
+		}
+	}
+	w := codec.NewWriter(make([]byte, 0, 64+len(p.From)+len(p.To)+len(p.Peer)+len(p.Reference)+len(p.IdemKey)+len(p.Tx)))
+	w = w.U8(recV1).U8(kind)
+	w = putStr16(putStr16(putStr16(w, p.From), p.To), p.Peer)
+	w = putStr16(putStr16(w.U64(p.Amount), p.Reference), p.IdemKey)
+	w = w.U32(uint32(len(p.Tx))).Put(p.Tx).U64(nanos(p.Created))
+	return w.Bytes(), nil
+}
+
+func decodePending(b []byte, p *pendingRec) error {
+	if len(b) > 0 && b[0] == '{' {
+		return decodeJSON(b, p)
+	}
+	r := codec.NewReader(b)
+	if v := r.U8(); v != recV1 && r.Err() == nil {
+		return fmt.Errorf("pending record: version %d", v)
+	}
+	kind := r.U8()
+	p.From, p.To, p.Peer = str16(&r), str16(&r), str16(&r)
+	p.Amount = r.U64()
+	p.Reference, p.IdemKey = str16(&r), str16(&r)
+	p.Tx = append([]byte(nil), r.Take(int(r.U32()))...)
+	p.Created = fromNanos(r.U64())
+	if err := r.End(); err != nil {
+		return fmt.Errorf("pending record: %w", err)
+	}
+	var err error
+	if p.Kind, err = ofIndex(pendingKinds, kind); err != nil {
+		return fmt.Errorf("pending record kind: %w", err)
+	}
+	return nil
+}
+
+func (i *idemRec) encode() ([]byte, error) {
+	state, err := indexOf(idemStates, i.State)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency record state: %w", err)
+	}
+	fp, err := hex.DecodeString(i.Fingerprint)
+	if err != nil || len(fp) != 32 {
+		return nil, fmt.Errorf("idempotency record fingerprint %q", i.Fingerprint)
+	}
+	if len(i.Code) > 0xffff || i.Status < 0 || i.Status > 0xffff {
+		return nil, fmt.Errorf("idempotency record: code of %d bytes, status %d", len(i.Code), i.Status)
+	}
+	w := codec.NewWriter(make([]byte, 0, 160+len(i.Code)+len(i.Message)))
+	w = w.U8(recV1).U8(state).Put(fp).Put(i.TxID[:])
+	w = w.Put(i.Receipt.TxID[:]).U64(i.Receipt.Batch).U32(i.Receipt.Index)
+	w = putStr16(w, string(i.Code)).U32(uint32(len(i.Message))).Put([]byte(i.Message)).U16(uint16(i.Status))
+	return w.U64(nanos(i.Created)).Bytes(), nil
+}
+
+func decodeIdem(b []byte, i *idemRec) error {
+	if len(b) > 0 && b[0] == '{' {
+		return decodeJSON(b, i)
+	}
+	r := codec.NewReader(b)
+	if v := r.U8(); v != recV1 && r.Err() == nil {
+		return fmt.Errorf("idempotency record: version %d", v)
+	}
+	state := r.U8()
+	var fp [32]byte
+	r.Copy(fp[:])
+	r.Copy(i.TxID[:])
+	var rid money.TxID
+	r.Copy(rid[:])
+	i.Receipt = roles.Receipt{TxID: rid, Batch: r.U64(), Index: r.U32()}
+	i.Code = errcode.Code(str16(&r))
+	i.Message = string(r.Take(int(r.U32())))
+	i.Status = int(r.U16())
+	i.Created = fromNanos(r.U64())
+	if err := r.End(); err != nil {
+		return fmt.Errorf("idempotency record: %w", err)
+	}
+	i.Fingerprint = hex.EncodeToString(fp[:])
+	var err error
+	if i.State, err = ofIndex(idemStates, state); err != nil {
+		return fmt.Errorf("idempotency record state: %w", err)
+	}
+	return nil
+}

@@ -420,6 +420,11 @@ func TestLogFailureThatCannotBeUndoneStopsWrites(t *testing.T) {
 		if !errcode.Is(r.Err, errcode.Internal) {
 			t.Fatalf("payment %d whose log write failed for good: %v, want internal", i, r.Err)
 		}
+		// Its record may be in the log, and a restart would redo it:
+		// until then its outcome is unavailable, never not_found.
+		if _, err := l.Tx(ctx, n.Network.TxID(txs[i])); !errcode.Is(err, errcode.Unavailable) {
+			t.Fatalf("payment %d the ledger stopped on reads %v, want unavailable", i, err)
+		}
 	}
 	d.setFull(nil, false)
 	// Stopped: writes are refused even with the disk back, reads served.
@@ -539,6 +544,13 @@ func TestStoreFailureStopsWritesKeepsReads(t *testing.T) {
 	}
 	if _, err := l.Supply(ctx); err != nil {
 		t.Fatalf("supply from a stopped ledger: %v", err)
+	}
+	// A batch answered committed whose txids did not reach the store is
+	// unavailable until the restart redoes it, never not_found.
+	for i, id := range reported {
+		if _, err := l.Tx(ctx, id); err != nil && !errcode.Is(err, errcode.Unavailable) {
+			t.Fatalf("transaction %d of %d, reported committed, reads %v from a stopped ledger", i, len(reported), err)
+		}
 	}
 	l.Close()
 	cfg.FS = nil

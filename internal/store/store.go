@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -242,8 +243,12 @@ func (d *DB) DiskBytes() uint64 {
 type quietLogger struct{}
 
 func (quietLogger) Infof(string, ...any) {}
+
+// Errorf goes to stderr: stdout carries the CLI's output (`specie bench`
+// prints one JSON object there), and Pebble reports background errors
+// (such as a failed flush or compaction on a failing disk) here.
 func (quietLogger) Errorf(format string, a ...any) {
-	fmt.Printf("store: "+format+"\n", a...)
+	fmt.Fprintf(os.Stderr, "store: "+format+"\n", a...)
 }
 func (quietLogger) Fatalf(format string, a ...any) {
 	fe := &fatalError{msg: fmt.Sprintf("store: "+format, a...)}

@@ -41,6 +41,12 @@ type Options struct {
 // process, as Pebble means it to: there is no caller to tell.)
 var ErrFailed = errors.New("store failed; reopen it")
 
+// ErrStopped marks a write refused because an earlier one failed the store
+// (ErrFailed, which it wraps too): this write reached nothing, so it may be
+// made again once the store is reopened. A role answers it as unavailable,
+// not as a failure of its own.
+var ErrStopped = errors.New("store stopped by an earlier failure")
+
 // DB is an open store.
 type DB struct {
 	db     *pebble.DB
@@ -85,7 +91,7 @@ func Open(dir string, o Options) (*DB, error) {
 // panics pass through.
 func (d *DB) guard(what string, commit func() error) (err error) {
 	if f := d.failed.Load(); f != nil {
-		return fmt.Errorf("%s: %w", what, *f)
+		return fmt.Errorf("%s: %w: %w", what, ErrStopped, *f)
 	}
 	defer func() {
 		r := recover()

@@ -209,7 +209,10 @@ func (l *Ledger) answer(batch []*checked, seq uint64) {
 }
 
 // refuse answers a batch that was not written: nothing of it is anywhere,
-// so its transactions may be submitted again.
+// so its transactions may be submitted again. Those the state machine
+// rejected are refused too, not answered with their rejection: it may rest
+// on an earlier transaction of this batch (a note it spent first), which
+// did not happen either.
 func (l *Ledger) refuse(batch []*checked, err error) {
 	l.log.Warn("batch not written; its transactions are refused", "err", err)
 	for _, c := range batch {

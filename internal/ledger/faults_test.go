@@ -332,8 +332,12 @@ func TestDiskFullRefusesWritesKeepsReads(t *testing.T) {
 	for i, note := range p.notes {
 		txs[i] = n.Spend(money.Transfer, []money.Note{note}, []*crypto.PrivateKey{p.keys[i]}, ledgertest.To(p.keys[i], note.Value))
 	}
+	// A second spend of txs[0]'s note, which the state machine rejects as
+	// spent earlier in the batch: as that spend is not written either, it
+	// must be refused like the rest, not answered double_spend.
+	conflict := n.Spend(money.Transfer, []money.Note{p.notes[0]}, []*crypto.PrivateKey{p.keys[0]}, ledgertest.To(p.keys[1], p.notes[0].Value))
 	for try := 0; try < 3; try++ {
-		rs, err := l.SubmitBatch(ctx, append(txs, mint))
+		rs, err := l.SubmitBatch(ctx, append(slices.Clone(txs), mint, conflict))
 		if err != nil {
 			t.Fatal(err)
 		}

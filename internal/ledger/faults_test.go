@@ -399,6 +399,9 @@ func TestLogFailureThatCannotBeUndoneStopsWrites(t *testing.T) {
 	defer func() { l.Close() }()
 	p := newPayer(t, n, l, 8)
 	p.round(t, l)
+	if err := l.Health(ctx); err != nil {
+		t.Fatalf("a working ledger's health: %v", err)
+	}
 	before := snap(t, l)
 	reported := slices.Clone(p.notes) // outputs of committed payments
 
@@ -431,6 +434,9 @@ func TestLogFailureThatCannotBeUndoneStopsWrites(t *testing.T) {
 		}
 	}
 	d.setFull(nil, false)
+	if err := l.Health(ctx); !errcode.Is(err, errcode.Unavailable) {
+		t.Fatalf("a stopped ledger's health: %v, want unavailable", err)
+	}
 	// Stopped: writes are refused even with the disk back, reads served.
 	mint := n.Mint([]int{0, 1}, ledgertest.To(p.keys[0], 5))
 	if _, err := l.Submit(ctx, mint); !errcode.Is(err, errcode.Unavailable) {

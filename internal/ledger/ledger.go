@@ -450,6 +450,21 @@ func (l *Ledger) enter() (release func(), err error) {
 	}
 }
 
+// Health reports whether the ledger takes writes: unavailable once it is
+// closed, or stopped after a storage failure (a restart recovers it from
+// the log). GET /healthz answers with it.
+func (l *Ledger) Health(context.Context) error {
+	release, err := l.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
+	if ferr := l.stopped(); ferr != nil {
+		return errcode.New(errcode.Unavailable, "ledger stopped after a storage failure; restart it: %v", ferr)
+	}
+	return nil
+}
+
 // checkNetwork pins the network on first open: note IDs, signatures and
 // the log's hashes are bound to it, so reopening under another one would
 // strand every note and break the chain.

@@ -32,7 +32,7 @@ const (
 	NotFound          Code = "not_found"          // no such wallet, note, transaction or proposal
 	UnknownNote       Code = "unknown_note"       // an input names an output no committed transaction created
 	Conflict          Code = "conflict"           // the request clashes with the current state (e.g. approving twice)
-	Unavailable       Code = "unavailable"        // a peer or the ledger cannot be reached; retry
+	Unavailable       Code = "unavailable"        // a peer or the ledger cannot be reached, or cannot write now (a full disk, a stopped ledger); nothing is known to have failed: retry
 	Internal          Code = "internal"           // a bug or storage failure; nothing was reported committed
 )
 

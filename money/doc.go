@@ -11,5 +11,6 @@
 // auditors) use this code rather than a copy of it. Amounts are uint64
 // minor units everywhere; there is no floating point.
 //
-// It imports nothing of Specie's: every other package builds on it.
+// Of Specie it imports only internal/codec, the byte reader its decoder
+// shares with the ledger's disk formats; every other package builds on it.
 package money

@@ -260,6 +260,9 @@ func TestResponsesConformToSpec(t *testing.T) {
 			c.do(req{base: f.srv.URL, route: v.route, path: v.path, token: v.token, body: v.body}, fail.status, fail.code)
 		}
 	}
+	// A ledger that stopped after a storage failure is not healthy.
+	setErr(errcode.New(errcode.Unavailable, "ledger stopped after a storage failure"))
+	c.do(req{base: f.srv.URL, route: "GET /healthz", path: "/healthz"}, 503, "unavailable")
 	setErr(nil)
 
 	c.checkCoverage()

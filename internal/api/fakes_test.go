@@ -155,6 +155,14 @@ func receiptFor(tx *money.Tx, i int) roles.Receipt {
 	return roles.Receipt{TxID: testNet.TxID(tx), Batch: 7, Index: uint32(i)}
 }
 
+// Health answers GET /healthz with the error set, unrecorded: a health
+// check is not a call to the ledger's contract.
+func (f *fakeLedger) Health(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
 func (f *fakeLedger) Info(ctx context.Context) (roles.LedgerInfo, error) {
 	if err := f.record(ctx, "Info"); err != nil {
 		return roles.LedgerInfo{}, err

@@ -191,9 +191,9 @@ func TestRealLedger(t *testing.T) {
 	}
 	ni, err = e.anon.Ledger().Note(ctx, net.NoteID(&minted[0]))
 	noErr(t, err)
-	// The ledger keeps only the unspent set, so a spent note is no longer
-	// unspent ("unknown" today; "spent" would also be honest).
-	if ni.Status == roles.NoteUnspent || ni.Value != 0 {
+	// The ledger keeps only the unspent set, so a spent note reads
+	// unknown (roles has no "spent" status), with no value.
+	if ni.Status != roles.NoteUnknown || ni.Value != 0 {
 		t.Fatalf("spent note reported %+v", ni)
 	}
 

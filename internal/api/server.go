@@ -121,6 +121,14 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 func (s *Server) routes() {
 	s.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A ledger that stopped after a storage failure refuses every
+		// write until a restart: that is an outage, not health.
+		if h, ok := s.cfg.Ledger.(interface{ Health(context.Context) error }); ok {
+			if err := h.Health(r.Context()); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, wire.Health{Status: "ok"})
 	}))
 	s.handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))

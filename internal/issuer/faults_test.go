@@ -341,6 +341,39 @@ func TestEveryDiskOperationOfARequestMayFail(t *testing.T) {
 	}
 }
 
+// A write that fails the store with an I/O error is answered internal;
+// the desk is then out of service until a restart, and what it must write
+// next reaches nothing and is refused with unavailable, as the ledger
+// answers once a storage failure stopped it.
+func TestWritesAfterAStoreFailureAreUnavailable(t *testing.T) {
+	count := crashtest.NewDisk(t)
+	e := newEnvOn(t, count.FS, 0)
+	count.Count()
+	if _, err := e.is.ProposeMint(officerCtx, "bank-a", 10); err != nil {
+		t.Fatal(err)
+	}
+	stopped := 0
+	for i := range count.Ops() {
+		disk := crashtest.NewDisk(t)
+		e := newEnvOn(t, disk.FS, 0)
+		disk.Arm(i, errorfs.ErrInjected, -1, nil)
+		_, err := e.is.ProposeMint(officerCtx, "bank-a", 10)
+		if err == nil {
+			continue // the failed operation did not matter
+		}
+		wantCode(t, err, errcode.Internal)
+		_, err = e.is.ProposeMint(officerCtx, "bank-a", 10)
+		if err == nil {
+			continue // that failure did not stop the store
+		}
+		wantCode(t, err, errcode.Unavailable)
+		stopped++
+	}
+	if stopped == 0 {
+		t.Fatalf("no failed operation of %d stopped the store", count.Ops())
+	}
+}
+
 // On a full disk the issuer refuses what it must write with unavailable and
 // still answers reads. Pebble cannot write again after a failed write, so
 // the issuer recovers by a restart once there is space, and what it was

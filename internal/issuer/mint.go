@@ -185,7 +185,7 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 		if err != nil {
 			return nil, 0, err
 		}
-		step, err := decideApproval(id, p, is.inflight(id), signer, is.cfg.MintQuorum, is.reserves[p.To], is.cfg.Network.Currency)
+		step, err := decideApproval(id, p, is.busy[id], signer, is.cfg.MintQuorum, is.reserves[p.To], is.cfg.Network.Currency)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -195,7 +195,7 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 			return nil, 0, err
 		}
 		if step == stepSubmit {
-			is.setInflight(id, true)
+			is.busy[id] = true
 		}
 		return p, step, nil
 	}()
@@ -289,16 +289,6 @@ func decideApproval(id money.TxID, p *proposal, busy bool, a approver, quorum in
 	return stepSubmit, nil
 }
 
-func (is *Issuer) inflight(id money.TxID) bool { return is.busy[id] }
-
-func (is *Issuer) setInflight(id money.TxID, on bool) {
-	if on {
-		is.busy[id] = true
-	} else {
-		delete(is.busy, id)
-	}
-}
-
 // submitMint sends a quorum-signed mint to the ledger and records the
 // outcome. Only a definite rejection rejects the proposal; when the answer
 // is lost or ambiguous, the ledger is asked whether the mint committed.
@@ -329,7 +319,7 @@ func (is *Issuer) submitMint(ctx context.Context, id money.TxID, tx *money.Tx) (
 	}
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	is.setInflight(id, false)
+	delete(is.busy, id)
 	p, gerr := is.getProposal(id)
 	if gerr != nil {
 		return roles.Mint{}, gerr
@@ -364,7 +354,7 @@ func (is *Issuer) lookupTx(ctx context.Context, id money.TxID) (bool, roles.Rece
 func (is *Issuer) finishMint(id money.TxID, rc roles.Receipt) (roles.Mint, error) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	is.setInflight(id, false)
+	delete(is.busy, id)
 	if err := is.usable(); err != nil {
 		return roles.Mint{}, err
 	}
@@ -411,7 +401,7 @@ func (is *Issuer) finishMint(id money.TxID, rc roles.Receipt) (roles.Mint, error
 func (is *Issuer) backToPending(id money.TxID) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	is.setInflight(id, false)
+	delete(is.busy, id)
 	if is.closed {
 		return
 	}

@@ -71,11 +71,13 @@ type redemption struct {
 }
 
 // storeErr answers a failed read or write of the desk's store: unavailable
-// when the disk is full (retry once there is space), internal for any other
-// failure. Either way nothing was reported done that is not on disk.
+// when the disk is full (retry once there is space) or when an earlier
+// failure stopped the store (this write reached nothing; retry once the
+// desk is restarted), internal for any other failure. Either way nothing
+// was reported done that is not on disk.
 func storeErr(err error, format string, a ...any) error {
 	code := errcode.Internal
-	if errors.Is(err, syscall.ENOSPC) {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, store.ErrStopped) {
 		code = errcode.Unavailable
 	}
 	return errcode.New(code, "%s: %v", fmt.Sprintf(format, a...), err)

@@ -125,11 +125,11 @@ func (l *Ledger) commit(batch []*checked) {
 	l.storeRecord(b, &l.cur, &out.after)
 	if err := b.Commit(false); err != nil {
 		l.log.Error("store update failed; ledger stopped", "err", err)
-		l.fatal = err
+		l.stop(err)
 	}
 	if err := l.index(&l.cur); err != nil {
 		l.log.Error("note index update failed; ledger stopped", "err", err)
-		l.fatal = err
+		l.stop(err)
 	}
 	l.mu.Lock()
 	l.meta = out.after
@@ -209,7 +209,10 @@ func (l *Ledger) answer(batch []*checked, seq uint64) {
 }
 
 // refuse answers a batch that was not written: nothing of it is anywhere,
-// so its transactions may be submitted again.
+// so its transactions may be submitted again. Those the state machine
+// rejected are refused too, not answered with their rejection: it may rest
+// on an earlier transaction of this batch (a note it spent first), which
+// did not happen either.
 func (l *Ledger) refuse(batch []*checked, err error) {
 	l.log.Warn("batch not written; its transactions are refused", "err", err)
 	for _, c := range batch {
@@ -221,7 +224,7 @@ func (l *Ledger) refuse(batch []*checked, err error) {
 // disk, so nothing more is accepted until a restart reloads it.
 func (l *Ledger) fail(batch []*checked, err error) {
 	l.log.Error("commit failed; ledger stopped", "err", err)
-	l.fatal = err
+	l.stop(err)
 	for _, c := range batch {
 		c.done <- result{err: errcode.New(errcode.Internal, "commit failed: %v", err)}
 	}

@@ -332,8 +332,12 @@ func TestDiskFullRefusesWritesKeepsReads(t *testing.T) {
 	for i, note := range p.notes {
 		txs[i] = n.Spend(money.Transfer, []money.Note{note}, []*crypto.PrivateKey{p.keys[i]}, ledgertest.To(p.keys[i], note.Value))
 	}
+	// A second spend of txs[0]'s note, which the state machine rejects as
+	// spent earlier in the batch: as that spend is not written either, it
+	// must be refused like the rest, not answered double_spend.
+	conflict := n.Spend(money.Transfer, []money.Note{p.notes[0]}, []*crypto.PrivateKey{p.keys[0]}, ledgertest.To(p.keys[1], p.notes[0].Value))
 	for try := 0; try < 3; try++ {
-		rs, err := l.SubmitBatch(ctx, append(txs, mint))
+		rs, err := l.SubmitBatch(ctx, append(slices.Clone(txs), mint, conflict))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,6 +399,9 @@ func TestLogFailureThatCannotBeUndoneStopsWrites(t *testing.T) {
 	defer func() { l.Close() }()
 	p := newPayer(t, n, l, 8)
 	p.round(t, l)
+	if err := l.Health(ctx); err != nil {
+		t.Fatalf("a working ledger's health: %v", err)
+	}
 	before := snap(t, l)
 	reported := slices.Clone(p.notes) // outputs of committed payments
 
@@ -420,8 +427,16 @@ func TestLogFailureThatCannotBeUndoneStopsWrites(t *testing.T) {
 		if !errcode.Is(r.Err, errcode.Internal) {
 			t.Fatalf("payment %d whose log write failed for good: %v, want internal", i, r.Err)
 		}
+		// Its record may be in the log, and a restart would redo it:
+		// until then its outcome is unavailable, never not_found.
+		if _, err := l.Tx(ctx, n.Network.TxID(txs[i])); !errcode.Is(err, errcode.Unavailable) {
+			t.Fatalf("payment %d the ledger stopped on reads %v, want unavailable", i, err)
+		}
 	}
 	d.setFull(nil, false)
+	if err := l.Health(ctx); !errcode.Is(err, errcode.Unavailable) {
+		t.Fatalf("a stopped ledger's health: %v, want unavailable", err)
+	}
 	// Stopped: writes are refused even with the disk back, reads served.
 	mint := n.Mint([]int{0, 1}, ledgertest.To(p.keys[0], 5))
 	if _, err := l.Submit(ctx, mint); !errcode.Is(err, errcode.Unavailable) {
@@ -539,6 +554,13 @@ func TestStoreFailureStopsWritesKeepsReads(t *testing.T) {
 	}
 	if _, err := l.Supply(ctx); err != nil {
 		t.Fatalf("supply from a stopped ledger: %v", err)
+	}
+	// A batch answered committed whose txids did not reach the store is
+	// unavailable until the restart redoes it, never not_found.
+	for i, id := range reported {
+		if _, err := l.Tx(ctx, id); err != nil && !errcode.Is(err, errcode.Unavailable) {
+			t.Fatalf("transaction %d of %d, reported committed, reads %v from a stopped ledger", i, len(reported), err)
+		}
 	}
 	l.Close()
 	cfg.FS = nil

@@ -110,9 +110,28 @@ type Ledger struct {
 	logBytes int64  // bytes of log written since open
 	snapMark int64  // logBytes when the last snapshot started
 
-	mu    sync.RWMutex // guards meta
-	meta  meta
-	fatal error // a storage failure stops the ledger; nothing after it commits
+	mu   sync.RWMutex // guards meta, and fatal for readers outside the commit loop
+	meta meta
+	// fatal is the storage failure that stopped the ledger; nothing after
+	// it commits. Set by stop (under stepMu and mu), read by the commit
+	// loop under stepMu and by readers under mu (stopped).
+	fatal error
+}
+
+// stop records the storage failure that stops the ledger. Caller holds
+// stepMu.
+func (l *Ledger) stop(err error) {
+	l.mu.Lock()
+	l.fatal = err
+	l.mu.Unlock()
+}
+
+// stopped is the failure that stopped the ledger, or nil, for readers
+// outside the commit loop.
+func (l *Ledger) stopped() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.fatal
 }
 
 var _ roles.Ledger = (*Ledger)(nil)
@@ -431,6 +450,21 @@ func (l *Ledger) enter() (release func(), err error) {
 	}
 }
 
+// Health reports whether the ledger takes writes: unavailable once it is
+// closed, or stopped after a storage failure (a restart recovers it from
+// the log). GET /healthz answers with it.
+func (l *Ledger) Health(context.Context) error {
+	release, err := l.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
+	if ferr := l.stopped(); ferr != nil {
+		return errcode.New(errcode.Unavailable, "ledger stopped after a storage failure; restart it: %v", ferr)
+	}
+	return nil
+}
+
 // checkNetwork pins the network on first open: note IDs, signatures and
 // the log's hashes are bound to it, so reopening under another one would
 // strand every note and break the chain.
@@ -583,6 +617,14 @@ func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
 	defer release()
 	v, err := l.db.Get(keySlice(hashKey(prefixTx, &id)))
 	if errors.Is(err, store.ErrNotFound) {
+		if ferr := l.stopped(); ferr != nil {
+			// A stopped ledger may hold in its log a batch it could not
+			// finish (answered internal) or finished without its txids
+			// reaching the store; a restart redoes it. Saying not_found
+			// would let a caller settle a pending transaction as never
+			// committed (the issuer forgets a redeem's intent on it).
+			return roles.TxInfo{}, errcode.New(errcode.Unavailable, "transaction %s: ledger stopped after a storage failure, its outcome is known after a restart: %v", id, ferr)
+		}
 		return roles.TxInfo{}, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
 	}
 	if err != nil {

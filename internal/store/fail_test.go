@@ -41,9 +41,14 @@ func TestFailedWriteIsErrFailedAndReadsGoOn(t *testing.T) {
 		if !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ENOSPC) {
 			t.Fatalf("commit %d on a full disk: %v, want ErrFailed and ENOSPC", i, err)
 		}
+		// The first write failed the store; the second was refused
+		// without reaching Pebble.
+		if errors.Is(err, ErrStopped) != (i > 0) {
+			t.Fatalf("commit %d on a full disk: %v; ErrStopped only for the writes after the failing one", i, err)
+		}
 	}
 	full.Store(false)
-	if err := db.Sync(); !errors.Is(err, ErrFailed) {
+	if err := db.Sync(); !errors.Is(err, ErrFailed) || !errors.Is(err, ErrStopped) {
 		t.Fatalf("Sync after the failure: %v", err)
 	}
 	if v, err := db.Get([]byte("a")); err != nil || string(v) != "1" {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -39,6 +40,12 @@ type Options struct {
 // write its MANIFEST, still panics in Pebble's goroutine and so stops the
 // process, as Pebble means it to: there is no caller to tell.)
 var ErrFailed = errors.New("store failed; reopen it")
+
+// ErrStopped marks a write refused because an earlier one failed the store
+// (ErrFailed, which it wraps too): this write reached nothing, so it may be
+// made again once the store is reopened. A role answers it as unavailable,
+// not as a failure of its own.
+var ErrStopped = errors.New("store stopped by an earlier failure")
 
 // DB is an open store.
 type DB struct {
@@ -84,7 +91,7 @@ func Open(dir string, o Options) (*DB, error) {
 // panics pass through.
 func (d *DB) guard(what string, commit func() error) (err error) {
 	if f := d.failed.Load(); f != nil {
-		return fmt.Errorf("%s: %w", what, *f)
+		return fmt.Errorf("%s: %w: %w", what, ErrStopped, *f)
 	}
 	defer func() {
 		r := recover()
@@ -242,8 +249,12 @@ func (d *DB) DiskBytes() uint64 {
 type quietLogger struct{}
 
 func (quietLogger) Infof(string, ...any) {}
+
+// Errorf goes to stderr: stdout carries the CLI's output (`specie bench`
+// prints one JSON object there), and Pebble reports background errors
+// (such as a failed flush or compaction on a failing disk) here.
 func (quietLogger) Errorf(format string, a ...any) {
-	fmt.Printf("store: "+format+"\n", a...)
+	fmt.Fprintf(os.Stderr, "store: "+format+"\n", a...)
 }
 func (quietLogger) Fatalf(format string, a ...any) {
 	fe := &fatalError{msg: fmt.Sprintf("store: "+format, a...)}

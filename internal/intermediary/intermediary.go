@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -368,10 +367,10 @@ func (in *Intermediary) ownWallet(id string) error {
 }
 
 // internalErr answers a failure of the intermediary itself, its store's
-// among them: internal, or unavailable when the disk is full (retry once
-// there is space).
+// among them: internal, or unavailable when the disk is full or the store
+// stopped after an earlier failure (store.Retryable).
 func internalErr(what string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) {
+	if store.Retryable(err) {
 		return errcode.New(errcode.Unavailable, "%s: %v", what, err)
 	}
 	return errcode.New(errcode.Internal, "%s: %v", what, err)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/specie/specie/crypto"
@@ -77,7 +76,7 @@ type redemption struct {
 // was reported done that is not on disk.
 func storeErr(err error, format string, a ...any) error {
 	code := errcode.Internal
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, store.ErrStopped) {
+	if store.Retryable(err) {
 		code = errcode.Unavailable
 	}
 	return errcode.New(code, "%s: %v", fmt.Sprintf(format, a...), err)

@@ -10,11 +10,21 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
+
+// Retryable reports whether err is a store failure that a caller should
+// answer "try again" (errcode.Unavailable) rather than "failed": a full
+// disk, or a write refused because an earlier failure stopped the store
+// (it reached nothing; retry once the role is restarted). Every role
+// classifies its store's errors through this one rule.
+func Retryable(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrStopped)
+}
 
 // ErrNotFound reports a missing key.
 var ErrNotFound = errors.New("not found")

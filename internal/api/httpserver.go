@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/specie/specie/errcode"
@@ -226,26 +228,42 @@ func (l *edgeListener) wrap(c net.Conn) *edgeConn {
 // is idle).
 func (l *edgeListener) evictIdle() (evicted bool, wait time.Duration) {
 	l.mu.Lock()
-	var oldest *edgeConn
-	var since time.Time
-	for c, t := range l.idle {
-		if oldest == nil || t.Before(since) {
-			oldest, since = c, t
+	for {
+		var oldest *edgeConn
+		var since time.Time
+		for c, t := range l.idle {
+			if oldest == nil || t.Before(since) {
+				oldest, since = c, t
+			}
+		}
+		if oldest == nil {
+			l.mu.Unlock()
+			return false, 0
+		}
+		if d := time.Since(since); d < minIdle {
+			l.mu.Unlock()
+			return false, minIdle - d
+		}
+		delete(l.idle, oldest)
+		// Claim it, unless a request has begun to arrive on it.
+		if oldest.state.CompareAndSwap(connIdle, connEvicted) {
+			l.mu.Unlock()
+			oldest.Close()
+			return true, 0
 		}
 	}
-	if oldest == nil {
-		l.mu.Unlock()
-		return false, 0
-	}
-	if d := time.Since(since); d < minIdle {
-		l.mu.Unlock()
-		return false, minIdle - d
-	}
-	delete(l.idle, oldest)
-	l.mu.Unlock()
-	oldest.Close()
-	return true, 0
 }
+
+// An edgeConn's state as far as eviction goes. The step from idle to busy
+// (the first bytes of a request read, in Read) and from idle to evicted
+// (in evictIdle) are one compare-and-swap each, so a connection whose
+// next request the server has begun to read is never closed under it,
+// and one that is being closed never starts a request.
+const (
+	connBusy int32 = iota
+	connIdle
+	connEvicted
+)
 
 // connState is http.Server.ConnState: it tracks which connections are idle.
 func connState(c net.Conn, st http.ConnState) {
@@ -256,8 +274,11 @@ func connState(c net.Conn, st http.ConnState) {
 	l := ec.l
 	l.mu.Lock()
 	if st == http.StateIdle {
-		l.idle[ec] = time.Now()
+		if ec.state.CompareAndSwap(connBusy, connIdle) {
+			l.idle[ec] = time.Now()
+		}
 	} else {
+		ec.state.CompareAndSwap(connIdle, connBusy)
 		delete(l.idle, ec)
 	}
 	l.mu.Unlock()
@@ -279,8 +300,23 @@ func (l *edgeListener) Close() error {
 type edgeConn struct {
 	net.Conn
 	l       *edgeListener
+	state   atomic.Int32 // connBusy, connIdle or connEvicted
 	once    sync.Once
 	release func()
+}
+
+// Read marks an idle connection busy when the next request begins to
+// arrive; on one already claimed for eviction it reads nothing more, so
+// no request starts on a connection about to close.
+func (c *edgeConn) Read(p []byte) (int, error) {
+	if c.state.Load() == connEvicted {
+		return 0, io.EOF
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.state.CompareAndSwap(connIdle, connBusy) && c.state.Load() == connEvicted {
+		return 0, io.EOF
+	}
+	return n, err
 }
 
 func (c *edgeConn) Close() error {

@@ -38,10 +38,12 @@ type Limits struct {
 	// MaxHeaderBytes caps the request line plus headers; more is answered
 	// 431 malformed.
 	MaxHeaderBytes int
-	// MaxConns caps open connections. Connections beyond it wait in the
-	// operating system's accept queue until one closes (a slow client is
-	// closed by the timeouts above), so they are served late, never
-	// refused by the server.
+	// MaxConns caps open connections. At the cap a new connection takes
+	// the slot of the connection idle the longest between requests (idle
+	// at least 100 ms), which the server closes; with none idle it waits
+	// in the operating system's accept queue until one goes idle or
+	// closes (a slow client is closed by the timeouts above), so it is
+	// served late, never refused by the server.
 	MaxConns int
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/specie/specie/errcode"
@@ -36,10 +38,12 @@ type Limits struct {
 	// MaxHeaderBytes caps the request line plus headers; more is answered
 	// 431 malformed.
 	MaxHeaderBytes int
-	// MaxConns caps open connections. Connections beyond it wait in the
-	// operating system's accept queue until one closes (a slow client is
-	// closed by the timeouts above), so they are served late, never
-	// refused by the server.
+	// MaxConns caps open connections. At the cap a new connection takes
+	// the slot of the connection idle the longest between requests (idle
+	// at least 100 ms), which the server closes; with none idle it waits
+	// in the operating system's accept queue until one goes idle or
+	// closes (a slow client is closed by the timeouts above), so it is
+	// served late, never refused by the server.
 	MaxConns int
 }
 
@@ -102,6 +106,9 @@ func NewHTTPServer(h http.Handler, lim Limits, log *slog.Logger) *HTTPServer {
 			// "OPTIONS *" reaches the API (and is malformed) instead of
 			// net/http's empty 200.
 			DisableGeneralOptionsHandler: true,
+			// Tracks idle connections, so that at the cap a new one
+			// displaces the longest idle (edgeListener).
+			ConnState: connState,
 		},
 		limits: lim,
 	}
@@ -122,32 +129,167 @@ func (s *HTTPServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown
 // Close closes the listener and every connection at once.
 func (s *HTTPServer) Close() error { return s.srv.Close() }
 
-// edgeListener holds a slot of a semaphore per open connection: Accept
-// waits for a free slot before it accepts, so connections beyond the cap
-// stay in the kernel's queue.
+// edgeListener holds a slot of a semaphore per open connection, so at most
+// cap connections are served at once. At the cap, a new connection takes
+// the slot of the connection that has been idle (kept alive between
+// requests) the longest: the server closes that one, as it would at
+// IdleTimeout. Without that, keep-alive connections of clients that have
+// gone quiet, or of a client that keeps more than one pool (one per role
+// it calls), hold every slot while a new connection waits until the idle
+// timeout (120 s) with its request already written, since the kernel
+// completed its handshake (issue 8: `specie bench --payments --clients
+// 1024` ended with hundreds of requests answered unavailable after the
+// client's 30 s timeout). Only idle connections are closed: one that is
+// sending a request or waiting for its answer keeps its slot, and a slow
+// client is cut off by the timeouts, so the cap still protects the server.
+// A client that sends a request just as its idle connection is closed
+// sees the close before any answer; Go's transport retries it when the
+// request is replayable (a GET, or a POST with an Idempotency-Key header,
+// as the client package sends for payments), as after IdleTimeout.
 type edgeListener struct {
 	net.Listener
 	sem  chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	mu   sync.Mutex
+	idle map[*edgeConn]time.Time // open connections idle between requests, since when
+	wake chan struct{}           // a connection went idle
 }
 
 func newEdgeListener(ln net.Listener, n int) *edgeListener {
-	return &edgeListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{})}
+	return &edgeListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{}),
+		idle: make(map[*edgeConn]time.Time), wake: make(chan struct{}, 1)}
 }
 
 func (l *edgeListener) Accept() (net.Conn, error) {
 	select {
-	case l.sem <- struct{}{}:
 	case <-l.done:
 		return nil, net.ErrClosed
+	default:
 	}
+	select {
+	case l.sem <- struct{}{}:
+		c, err := l.Listener.Accept()
+		if err != nil {
+			<-l.sem
+			return nil, err
+		}
+		return l.wrap(c), nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	default:
+	}
+	// At the cap: take the next connection from the kernel's queue, then
+	// make room for it by closing the longest idle connection, or wait
+	// for a slot to free or a connection to go idle.
 	c, err := l.Listener.Accept()
 	if err != nil {
-		<-l.sem
 		return nil, err
 	}
-	return &edgeConn{Conn: c, release: func() { <-l.sem }}, nil
+	for {
+		select {
+		case l.sem <- struct{}{}:
+			return l.wrap(c), nil
+		default:
+		}
+		evicted, wait := l.evictIdle()
+		if evicted {
+			continue
+		}
+		var timer <-chan time.Time
+		if wait > 0 {
+			timer = time.After(wait)
+		}
+		select {
+		case l.sem <- struct{}{}:
+			return l.wrap(c), nil
+		case <-l.wake:
+		case <-timer:
+		case <-l.done:
+			c.Close()
+			return nil, net.ErrClosed
+		}
+	}
+}
+
+// minIdle is how long a connection must have been idle before a new one
+// may displace it: just after a response a keep-alive client is usually
+// sending its next request, which the server has not read yet.
+const minIdle = 100 * time.Millisecond
+
+func (l *edgeListener) wrap(c net.Conn) *edgeConn {
+	ec := &edgeConn{Conn: c, l: l}
+	ec.release = func() { <-l.sem }
+	return ec
+}
+
+// evictIdle closes the connection idle the longest, if it has been idle
+// for minIdle, releasing its slot. If none was closed, wait is how long
+// until the longest idle one will have been idle for minIdle (0 if none
+// is idle).
+func (l *edgeListener) evictIdle() (evicted bool, wait time.Duration) {
+	l.mu.Lock()
+	for {
+		var oldest *edgeConn
+		var since time.Time
+		for c, t := range l.idle {
+			if oldest == nil || t.Before(since) {
+				oldest, since = c, t
+			}
+		}
+		if oldest == nil {
+			l.mu.Unlock()
+			return false, 0
+		}
+		if d := time.Since(since); d < minIdle {
+			l.mu.Unlock()
+			return false, minIdle - d
+		}
+		delete(l.idle, oldest)
+		// Claim it, unless a request has begun to arrive on it.
+		if oldest.state.CompareAndSwap(connIdle, connEvicted) {
+			l.mu.Unlock()
+			oldest.Close()
+			return true, 0
+		}
+	}
+}
+
+// An edgeConn's state as far as eviction goes. The step from idle to busy
+// (the first bytes of a request read, in Read) and from idle to evicted
+// (in evictIdle) are one compare-and-swap each, so a connection whose
+// next request the server has begun to read is never closed under it,
+// and one that is being closed never starts a request.
+const (
+	connBusy int32 = iota
+	connIdle
+	connEvicted
+)
+
+// connState is http.Server.ConnState: it tracks which connections are idle.
+func connState(c net.Conn, st http.ConnState) {
+	ec, ok := c.(*edgeConn)
+	if !ok || ec.l == nil {
+		return
+	}
+	l := ec.l
+	l.mu.Lock()
+	if st == http.StateIdle {
+		if ec.state.CompareAndSwap(connBusy, connIdle) {
+			l.idle[ec] = time.Now()
+		}
+	} else {
+		ec.state.CompareAndSwap(connIdle, connBusy)
+		delete(l.idle, ec)
+	}
+	l.mu.Unlock()
+	if st == http.StateIdle {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (l *edgeListener) Close() error {
@@ -159,13 +301,34 @@ func (l *edgeListener) Close() error {
 // errors net/http writes by itself before any handler runs.
 type edgeConn struct {
 	net.Conn
+	l       *edgeListener
+	state   atomic.Int32 // connBusy, connIdle or connEvicted
 	once    sync.Once
 	release func()
 }
 
+// Read marks an idle connection busy when the next request begins to
+// arrive; on one already claimed for eviction it reads nothing more, so
+// no request starts on a connection about to close.
+func (c *edgeConn) Read(p []byte) (int, error) {
+	if c.state.Load() == connEvicted {
+		return 0, io.EOF
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.state.CompareAndSwap(connIdle, connBusy) && c.state.Load() == connEvicted {
+		return 0, io.EOF
+	}
+	return n, err
+}
+
 func (c *edgeConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.release)
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.idle, c)
+		c.l.mu.Unlock()
+		c.release()
+	})
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -76,9 +77,21 @@ func intermediaryURLs(url string, cfg *devnet.Config) []string {
 }
 
 // payTarget builds the HTTP clients for every role of cfg, all at url or
-// (url "") each at its own URL.
+// (url "") each at its own URL. The clients of roles at one URL share one
+// connection pool: with a pool per role, each caller could keep an idle
+// connection in every pool, twice or more as many connections as callers,
+// beyond the server's cap (--clients 1024 against the default 1,024).
 func payTarget(url string, cfg *devnet.Config) (PayTarget, error) {
-	t := PayTarget{Network: cfg.Network, Issuer: client.New(at(url, cfg.Issuer.URL), cfg.Issuer.Token).Issuer()}
+	pools := make(map[string]*http.Client)
+	newClient := func(u, token string) *client.Client {
+		hc, ok := pools[u]
+		if !ok {
+			hc = &http.Client{Timeout: client.DefaultTimeout, Transport: client.NewTransport()}
+			pools[u] = hc
+		}
+		return client.New(u, token, client.WithHTTPClient(hc))
+	}
+	t := PayTarget{Network: cfg.Network, Issuer: newClient(at(url, cfg.Issuer.URL), cfg.Issuer.Token).Issuer()}
 	for _, f := range cfg.OfficerKeyFiles {
 		k, err := crypto.LoadKey(f)
 		if err != nil {
@@ -87,7 +100,7 @@ func payTarget(url string, cfg *devnet.Config) (PayTarget, error) {
 		t.Officers = append(t.Officers, k)
 	}
 	for i, e := range cfg.Intermediaries {
-		t.Banks = append(t.Banks, client.New(intermediaryURLs(url, cfg)[i], e.Token).Intermediary(e.Name))
+		t.Banks = append(t.Banks, newClient(intermediaryURLs(url, cfg)[i], e.Token).Intermediary(e.Name))
 	}
 	lu := at(url, cfg.Ledger.URL)
 	t.Counters = func() (float64, float64, error) {

@@ -24,7 +24,7 @@ func httpLimitFlags(cmd *cobra.Command, lim *api.Limits) {
 	f.DurationVar(&lim.ReadTimeout, "http-read-timeout", api.DefaultReadTimeout, "time a client has to send a whole request, body included")
 	f.DurationVar(&lim.WriteTimeout, "http-write-timeout", api.DefaultWriteTimeout, "time from a request's headers to the end of its response")
 	f.DurationVar(&lim.IdleTimeout, "http-idle-timeout", api.DefaultIdleTimeout, "how long an idle kept-alive connection stays open")
-	f.IntVar(&lim.MaxConns, "http-max-conns", api.DefaultMaxConns, "most open connections; more wait to be accepted")
+	f.IntVar(&lim.MaxConns, "http-max-conns", api.DefaultMaxConns, "most open connections; at the cap the longest-idle keep-alive connection is closed for a new one, and if none is idle new ones wait to be accepted")
 }
 
 func logger() *slog.Logger {

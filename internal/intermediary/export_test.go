@@ -23,3 +23,9 @@ func IdempotencyRecords(in *Intermediary) int {
 	_ = in.db.Scan([]byte(pIdem), nil, func(_, _ []byte) error { n++; return nil })
 	return n
 }
+
+// SyncStore makes every write in's store has taken durable, those
+// committed without sync included.
+func SyncStore(in *Intermediary) error {
+	return in.db.Sync()
+}

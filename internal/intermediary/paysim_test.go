@@ -159,6 +159,34 @@ func (p *lossyPeer) Deliver(ctx context.Context, tx *money.Tx) error {
 	return p.Intermediary.Deliver(ctx, tx)
 }
 
+// reboot is crashtest.Disk.Reboot for role, drawing the same from s.rng,
+// made deterministic: a bank whose process alone died (no crash, the
+// operating system kept every write) first has its store write out
+// everything it committed. Without that, what such a disk keeps of the
+// writes a bank committed without sync depends on how far Pebble's WAL
+// flusher goroutine had got when the image was taken: one seed kept a
+// settled payment in one run and lost it in the other, and the restarted
+// bank settled and delivered it again, drawing a link fault more. The
+// machine going down (Restart) keeps only what was synced, so there the
+// timing does not matter and nothing is synced first.
+func (s *netSim) reboot(role string) (crashed bool) {
+	s.t.Helper()
+	d := s.disks[role]
+	crashed = d.Crashed()
+	if keepAll := s.rng.IntN(2) == 0; crashed || !keepAll {
+		s.disks[role] = d.Restart()
+		return crashed
+	}
+	if role == "bank-a" || role == "bank-b" {
+		d.Arm(-1, nil, -1, nil) // the step is over: its armed crash did not come
+		if err := intermediary.SyncStore(s.bank(role)); err != nil {
+			s.t.Fatalf("sync %s before its restart: %v", role, err)
+		}
+	}
+	s.disks[role] = d.RestartKeepingAll()
+	return false
+}
+
 func (s *netSim) logf(format string, args ...any) {
 	s.trace = append(s.trace, fmt.Sprintf(format, args...))
 }
@@ -181,7 +209,7 @@ func (s *netSim) step(i int) {
 		s.disks[armed].Arm(-1, nil, s.rng.IntN(6), rand.New(rand.NewPCG(s.rng.Uint64(), 0)))
 		defer func() {
 			var crashed bool
-			s.disks[armed], crashed = s.disks[armed].Reboot(s.rng)
+			crashed = s.reboot(armed)
 			s.openBank(armed)
 			s.logf("%d %s restarted after the step (crashed in it %v)", i, armed, crashed)
 		}()
@@ -200,7 +228,7 @@ func (s *netSim) step(i int) {
 	case r < 4: // a role restarts on what its disk kept
 		role := []string{"ledger", "issuer", "bank-a", "bank-b"}[s.rng.IntN(4)]
 		var crashed bool
-		s.disks[role], crashed = s.disks[role].Reboot(s.rng)
+		crashed = s.reboot(role)
 		switch role {
 		case "ledger":
 			s.openLedger()

@@ -2,6 +2,7 @@ package intermediary
 
 import (
 	"context"
+	"time"
 
 	"github.com/specie/specie/money"
 )
@@ -28,4 +29,10 @@ func IdempotencyRecords(in *Intermediary) int {
 // committed without sync included.
 func SyncStore(in *Intermediary) error {
 	return in.db.Sync()
+}
+
+// WaitStoreIdle waits until in's store has no background work left (see
+// store.DB.WaitIdle).
+func WaitStoreIdle(in *Intermediary) error {
+	return in.db.WaitIdle(5 * time.Second)
 }

@@ -64,6 +64,9 @@ type Disk struct {
 	dead    bool         // after a crash or a restart (see deadErr)
 	seen    []errorfs.Op // operations since Arm, when recording
 	record  bool
+	// syncsOnly counts only syncs, creates, links and renames (see
+	// ArmAtSync).
+	syncsOnly bool
 }
 
 // NewDisk makes an empty disk for test t.
@@ -81,7 +84,7 @@ func (d *Disk) maybeError(op errorfs.Op) error {
 	if d.dead {
 		return deadErr(op)
 	}
-	if !counted(op.Kind) {
+	if !counted(op.Kind) || d.syncsOnly && !syncish(op.Kind) {
 		if d.full && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
 			return syscall.ENOSPC
 		}
@@ -130,6 +133,17 @@ func deadErr(op errorfs.Op) error {
 // which a request makes its state durable. Reads, and Pebble's removals of
 // obsolete files (from a background goroutine, at moments no seed fixes),
 // pass untouched (except by a full disk or a crash).
+// syncish reports whether an operation of kind k is one its caller
+// waits for: a sync, or a change to a directory's entries.
+func syncish(k errorfs.OpKind) bool {
+	switch k {
+	case errorfs.OpCreate, errorfs.OpLink, errorfs.OpRename, errorfs.OpReuseForWrite,
+		errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
+		return true
+	}
+	return false
+}
+
 func counted(k errorfs.OpKind) bool {
 	switch k {
 	case errorfs.OpCreate, errorfs.OpLink, errorfs.OpRename, errorfs.OpReuseForWrite,
@@ -147,7 +161,22 @@ func (d *Disk) Arm(failAt int, err error, crashAt int, rng *rand.Rand) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ops, d.failAt, d.failErr, d.crashAt, d.rng = 0, failAt, err, crashAt, rng
+	d.syncsOnly = false
 	d.seen, d.record = nil, false
+}
+
+// ArmAtSync is Arm(-1, nil, crashAt, rng) counting only the operations a
+// caller waits for (syncs, creates, links, renames), not file writes: a
+// store that commits without sync has its log written by a goroutine of
+// its own, in as many writes as the timing makes, so the index of a write
+// is not the same from one run to the next; the index of a sync is, and so
+// is what was written unsynced before it, for a simulation that does one
+// thing at a time. For a simulation that replays from its seed.
+func (d *Disk) ArmAtSync(crashAt int, rng *rand.Rand) {
+	d.Arm(-1, nil, crashAt, rng)
+	d.mu.Lock()
+	d.syncsOnly = true
+	d.mu.Unlock()
 }
 
 // Count restarts the operation count with no fault armed and records the

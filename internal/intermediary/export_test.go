@@ -2,6 +2,7 @@ package intermediary
 
 import (
 	"context"
+	"time"
 
 	"github.com/specie/specie/money"
 )
@@ -22,4 +23,16 @@ func IdempotencyRecords(in *Intermediary) int {
 	n := 0
 	_ = in.db.Scan([]byte(pIdem), nil, func(_, _ []byte) error { n++; return nil })
 	return n
+}
+
+// SyncStore makes every write in's store has taken durable, those
+// committed without sync included.
+func SyncStore(in *Intermediary) error {
+	return in.db.Sync()
+}
+
+// WaitStoreIdle waits until in's store has no background work left (see
+// store.DB.WaitIdle).
+func WaitStoreIdle(in *Intermediary) error {
+	return in.db.WaitIdle(5 * time.Second)
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
@@ -45,6 +46,7 @@ type env struct {
 	rands map[string]io.Reader // per role, when seeded
 	banks map[string]*intermediary.Intermediary
 	peers map[string]roles.Intermediary // overrides, e.g. an unreachable peer
+	now   func() time.Time              // the intermediaries' clock; nil: time.Now
 }
 
 func newEnv(t testing.TB, names ...string) *env { return newSeededEnv(t, 0, names...) }
@@ -101,7 +103,7 @@ func newSeededEnv(t testing.TB, seed uint64, names ...string) *env {
 }
 
 func (e *env) config(name string) intermediary.Config {
-	return intermediary.Config{Name: name, Network: e.net.Network, RetryInterval: -1, SettleAfter: -1, Logger: quiet, Rand: e.rand(name)}
+	return intermediary.Config{Name: name, Network: e.net.Network, RetryInterval: -1, SettleAfter: -1, Logger: quiet, Rand: e.rand(name), Now: e.now}
 }
 
 // rand is role name's randomness: nil (crypto/rand) unless the env is

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -249,6 +250,27 @@ func (b *Batch) Discard() { b.b.Close() }
 // path and must know, now and then, that all of it is on disk.
 func (d *DB) Sync() error {
 	return d.guard("store sync", func() error { return d.db.LogData(nil, pebble.Sync) })
+}
+
+// WaitIdle waits, up to timeout, until the store has no flush or
+// compaction running or queued and no obsolete file left to delete: then
+// its files stay as they are until the next write. For tests whose crash
+// images must not depend on how far Pebble's background work had got
+// (a flush of the log replayed at open, the deletion of that log).
+func (d *DB) WaitIdle(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		m := d.db.Metrics()
+		if m.Flush.NumInProgress == 0 && m.Compact.NumInProgress == 0 && m.MemTable.Count <= 1 &&
+			m.Table.ObsoleteCount == 0 && m.Table.ZombieCount == 0 && m.WAL.ObsoleteFiles == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("store not idle after %s: flushes %d, compactions %d, memtables %d, obsolete tables %d, zombie tables %d, obsolete logs %d",
+				timeout, m.Flush.NumInProgress, m.Compact.NumInProgress, m.MemTable.Count, m.Table.ObsoleteCount, m.Table.ZombieCount, m.WAL.ObsoleteFiles)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // DiskBytes is the store's size on disk.

@@ -16,13 +16,7 @@ func (in *Intermediary) Holdings(ctx context.Context, id string) ([]money.Note, 
 		return nil, err
 	}
 	defer in.exit()
-	if err := in.authorizeOwn(ctx); err != nil {
-		return nil, err
-	}
-	if err := in.ownWallet(id); err != nil {
-		return nil, err
-	}
-	if _, err := in.loadWallet(id); err != nil {
+	if err := in.readable(ctx, id); err != nil {
 		return nil, err
 	}
 	recs, err := in.notes(id)

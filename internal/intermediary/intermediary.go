@@ -575,13 +575,24 @@ func (in *Intermediary) Wallet(ctx context.Context, id string) (roles.Wallet, er
 		return roles.Wallet{}, err
 	}
 	defer in.exit()
-	if err := in.authorizeOwn(ctx); err != nil {
-		return roles.Wallet{}, err
-	}
-	if err := in.ownWallet(id); err != nil {
+	if err := in.readable(ctx, id); err != nil {
 		return roles.Wallet{}, err
 	}
 	return in.wallet(id)
+}
+
+// readable admits a read of wallet id: by the intermediary's own
+// credential, of a wallet it holds, that exists. One rule for every read
+// of a wallet (Wallet, History, Holdings).
+func (in *Intermediary) readable(ctx context.Context, id string) error {
+	if err := in.authorizeOwn(ctx); err != nil {
+		return err
+	}
+	if err := in.ownWallet(id); err != nil {
+		return err
+	}
+	_, err := in.loadWallet(id)
+	return err
 }
 
 func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
@@ -622,13 +633,7 @@ func (in *Intermediary) History(ctx context.Context, id string) ([]roles.Entry, 
 		return nil, err
 	}
 	defer in.exit()
-	if err := in.authorizeOwn(ctx); err != nil {
-		return nil, err
-	}
-	if err := in.ownWallet(id); err != nil {
-		return nil, err
-	}
-	if _, err := in.loadWallet(id); err != nil {
+	if err := in.readable(ctx, id); err != nil {
 		return nil, err
 	}
 	out := []roles.Entry{}

@@ -208,34 +208,3 @@ func repeat(n int, v uint64) []uint64 {
 	}
 	return out
 }
-
-// The payee's history line of a payment across intermediaries names the
-// payer's wallet and carries the reference, as the payer's line does
-// (issue 8 part 4). The core still learns no names: the delivery carries
-// them off the ledger.
-func TestPayeeHistoryCarriesCounterpartyAndReferenceAcrossIntermediaries(t *testing.T) {
-	e := newEnv(t, "bank-a", "bank-b")
-	alice := e.wallet("bank-a", "alice", 5000)
-	bob := e.wallet("bank-b", "bob", 0)
-	r, err := e.bank("bank-a").Pay(as("bank-a"), roles.Payment{From: alice, To: bob, Amount: 1234, Reference: "invoice 42"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkPayeeLine(t, e.history(bob), r.TxID, alice, "invoice 42")
-}
-
-// checkPayeeLine fails unless h has an "in" line for txid naming payer and
-// reference.
-func checkPayeeLine(t *testing.T, h []roles.Entry, txid money.TxID, payer, reference string) {
-	t.Helper()
-	for _, l := range h {
-		if l.TxID != txid || l.Direction != "in" {
-			continue
-		}
-		if l.Counterparty != payer || l.Reference != reference {
-			t.Fatalf("payee's line %+v: want counterparty %s and reference %q", l, payer, reference)
-		}
-		return
-	}
-	t.Fatalf("payment %s is not in the payee's history %+v", txid, h)
-}

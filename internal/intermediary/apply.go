@@ -484,7 +484,8 @@ func (in *Intermediary) ResolvePending(ctx context.Context) error {
 	return in.resolvePending(ctx, false)
 }
 
-// resolvePending settles every pending spend not in flight. With resubmit,
+// resolvePending settles every pending spend not in flight. With resubmit
+// (the settle loop), the ones in flight count as not settled yet, and
 // a payment the ledger has not seen is submitted again instead of waiting
 // for Config.SettleAfter (see resolveOne).
 func (in *Intermediary) resolvePending(ctx context.Context, resubmit bool) error {
@@ -511,6 +512,13 @@ func (in *Intermediary) resolvePending(ctx context.Context, resubmit bool) error
 			return ctx.Err()
 		}
 		if in.isInflight(it.txid) {
+			if resubmit {
+				// Whoever holds it may leave it pending again (a retry
+				// that cannot reach the ledger either): the settle loop
+				// looks again rather than wait for a wake-up that may
+				// already have been spent.
+				errs = append(errs, fmt.Errorf("%s: in flight", it.txid))
+			}
 			continue
 		}
 		if err := in.resolveOne(ctx, it.txid, &it.rec, resubmit); err != nil {

@@ -31,6 +31,7 @@ const (
 	Spend  Domain = "specie/spend/v1"  // owner of an input note
 	Mint   Domain = "specie/mint/v1"   // issuer key approving a mint
 	Redeem Domain = "specie/redeem/v1" // issuer key acknowledging a redeem
+	Policy Domain = "specie/policy/v1" // issuer officer approving a policy version
 )
 
 // PublicKey is an Ed25519 public key.

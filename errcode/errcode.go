@@ -26,6 +26,7 @@ const (
 	DoubleSpend       Code = "double_spend"       // an input is not unspent though its output was created: spent, or presented with another value or lock (or the tx was already committed)
 	InsufficientFunds Code = "insufficient_funds" // a wallet or reserve holds too little
 	LimitExceeded     Code = "limit_exceeded"     // a policy limit would be broken
+	Blocked           Code = "blocked"            // fraud or AML screening (or a frozen wallet) stopped the payment; nothing moved
 	BadSignature      Code = "bad_signature"      // a signature does not verify or is missing
 	Unauthorized      Code = "unauthorized"       // no valid credential, or not allowed to act here
 	Malformed         Code = "malformed"          // the request cannot be parsed or breaks a format rule
@@ -88,7 +89,7 @@ func HTTPStatus(err error) int {
 	switch Of(err) {
 	case DoubleSpend, Conflict:
 		return http.StatusConflict
-	case InsufficientFunds, LimitExceeded, UnknownNote:
+	case InsufficientFunds, LimitExceeded, UnknownNote, Blocked:
 		return http.StatusUnprocessableEntity
 	case BadSignature, Malformed:
 		return http.StatusBadRequest

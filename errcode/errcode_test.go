@@ -21,6 +21,7 @@ func TestHTTPStatusEveryCode(t *testing.T) {
 		{errcode.Conflict, http.StatusConflict},
 		{errcode.InsufficientFunds, http.StatusUnprocessableEntity},
 		{errcode.LimitExceeded, http.StatusUnprocessableEntity},
+		{errcode.Blocked, http.StatusUnprocessableEntity},
 		{errcode.UnknownNote, http.StatusUnprocessableEntity},
 		{errcode.BadSignature, http.StatusBadRequest},
 		{errcode.Malformed, http.StatusBadRequest},

@@ -14,10 +14,14 @@ package roles
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 )
 
 // Ledger is the central bank's ledger core: it validates and commits
@@ -291,6 +295,57 @@ type Entry struct {
 	Reference    string     `json:"reference,omitempty"`
 	Batch        uint64     `json:"batch"`
 	Time         time.Time  `json:"time"`
+}
+
+// Policies is where the central bank publishes its policy (package
+// policy): proposed and approved by an m-of-n quorum of officers, like a
+// mint, and in force once approved. Intermediaries fetch the version in
+// force and verify its signatures before applying it.
+type Policies interface {
+	// Policy returns the version in force with its approvals.
+	Policy(ctx context.Context) (policy.Signed, error)
+}
+
+// Registry is the central bank's holding-limit registry. A person may hold
+// wallets at several intermediaries but the holding limit is per person:
+// each intermediary reserves the share of the person's limit its wallet
+// uses, and the registry refuses (errcode.LimitExceeded) a reservation that
+// would take the sum of a person's shares over the limit. It knows a person
+// only by a salted pseudonym (Pseudonym), whose salt the intermediaries
+// share and the registry never learns. The caller's credential names the
+// intermediary; it sees and changes only its own reservations.
+type Registry interface {
+	// Reserve sets the share of r.Person's limit that wallet r.Wallet uses
+	// (replacing any earlier share of that wallet). r.Limit is the holding
+	// limit of the wallet's tier; the sum of the person's shares may not
+	// exceed the largest Limit among their reservations.
+	Reserve(ctx context.Context, r Reservation) (Reservation, error)
+	// Release ends wallet's reservation (closing a wallet). Releasing one
+	// that does not exist is not an error: the call is idempotent.
+	Release(ctx context.Context, person, wallet string) error
+	// Reservations lists the caller's reservations, so an intermediary can
+	// release the ones of wallets it never finished opening.
+	Reservations(ctx context.Context) ([]Reservation, error)
+}
+
+// Reservation is one wallet's share of a person's holding limit.
+type Reservation struct {
+	Person string `json:"person"` // Pseudonym of the person: 64 hex digits
+	Wallet string `json:"wallet"` // the wallet ID; names the intermediary
+	Share  uint64 `json:"share"`  // minor units of the limit this wallet may hold
+	Limit  uint64 `json:"limit"`  // the holding limit of the wallet's tier
+	// Used is, in a Reserve answer, the sum of the person's shares after
+	// it (all intermediaries), so the caller can say what is left.
+	Used uint64 `json:"used,omitempty"`
+}
+
+// Pseudonym is how the registry knows a person: HMAC-SHA256 of the
+// person's normalised identity reference under salt, a secret shared by
+// the intermediaries and never given to the registry, in hex.
+func Pseudonym(salt []byte, identity string) string {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(identity))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // Directory finds an intermediary by name: in process the service itself,

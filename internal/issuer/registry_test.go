@@ -126,7 +126,9 @@ func TestRegistryRefusesWhatIsNotTheCallers(t *testing.T) {
 	}
 	reg := e.is.Registry()
 	alice := person("alice")
-	res := func(p, w string) roles.Reservation { return roles.Reservation{Person: p, Wallet: w, Share: 1, Limit: 500_00} }
+	res := func(p, w string) roles.Reservation {
+		return roles.Reservation{Person: p, Wallet: w, Share: 1, Limit: 500_00}
+	}
 	cases := []struct {
 		name string
 		call func() error
@@ -137,7 +139,10 @@ func TestRegistryRefusesWhatIsNotTheCallers(t *testing.T) {
 		{"reserve as the issuer", func() error { _, err := reg.Reserve(officerCtx, res(alice, "bank-a.w1")); return err }, errcode.Unauthorized},
 		{"reserve with no caller", func() error { _, err := reg.Reserve(bg, res(alice, "bank-a.w1")); return err }, errcode.Unauthorized},
 		{"list as the issuer", func() error { _, err := reg.Reservations(officerCtx); return err }, errcode.Unauthorized},
-		{"person in upper case", func() error { _, err := reg.Reserve(bankCtx("bank-a"), res(strings.ToUpper(alice), "bank-a.w1")); return err }, errcode.Malformed},
+		{"person in upper case", func() error {
+			_, err := reg.Reserve(bankCtx("bank-a"), res(strings.ToUpper(alice), "bank-a.w1"))
+			return err
+		}, errcode.Malformed},
 		{"person too short", func() error { _, err := reg.Reserve(bankCtx("bank-a"), res(alice[:62], "bank-a.w1")); return err }, errcode.Malformed},
 		{"person a name", func() error { _, err := reg.Reserve(bankCtx("bank-a"), res("Alice Smith", "bank-a.w1")); return err }, errcode.Malformed},
 		{"wallet without intermediary", func() error { _, err := reg.Reserve(bankCtx("bank-a"), res(alice, "w1")); return err }, errcode.Malformed},

@@ -235,7 +235,7 @@ func decideReserve(have map[string]roles.Reservation, res roles.Reservation, cur
 		if !overflow && others < limit {
 			left = limit - others
 		}
-		return 0, errcode.New(errcode.LimitExceeded, "holding limit %s reached: %s used across intermediaries, %s left; cannot reserve %s for %s",
+		return 0, errcode.New(errcode.LimitExceeded, "holding limit %s would be exceeded: %s used across intermediaries, %s left; cannot reserve %s for %s",
 			cur.Format(limit), cur.Format(others), cur.Format(left), cur.Format(res.Share), res.Wallet)
 	}
 	return used, nil

@@ -65,7 +65,7 @@ func TestRegistryReservesAcrossIntermediaries(t *testing.T) {
 	}
 	// The refusal says which limit, what is used and what is left.
 	_, err := e.hold("bank-a", "alice", "bank-a.w3", 50_00, limit)
-	if err == nil || !strings.Contains(err.Error(), "holding limit 500.00 reached: 500.00 used across intermediaries, 0.00 left; cannot reserve 50.00") {
+	if err == nil || !strings.Contains(err.Error(), "holding limit 500.00 would be exceeded: 500.00 used across intermediaries, 0.00 left; cannot reserve 50.00") {
 		t.Fatalf("message: %v", err)
 	}
 	// A larger limit among the person's reservations (an upgraded wallet)

@@ -93,11 +93,13 @@ func (is *Issuer) loadPolicy() error {
 	if err != nil {
 		return fmt.Errorf("read policy in force %s: %w", id, err)
 	}
-	// What the desk serves must verify as an intermediary will check it:
-	// a record that does not is a broken store, not a policy to publish.
+	// What the desk serves should verify as an intermediary will check
+	// it. When it does not (the officer keys were changed since), the desk
+	// still starts and serves it, so that officers can put a version
+	// signed by the new keys in force; intermediaries keep refusing it.
 	s := &policy.Signed{Policy: r.Policy, Approvals: r.Approvals}
 	if err := s.Verify(is.cfg.Network.ID, is.cfg.MintKeys, is.cfg.MintQuorum); err != nil {
-		return fmt.Errorf("policy in force %s: %w", id, err)
+		is.log.Error("the policy in force does not verify with the configured officer keys; propose and approve a new version", "id", id, "err", err)
 	}
 	is.pol = policyState{id: id, signed: s}
 	return nil
@@ -161,10 +163,20 @@ func (is *Issuer) Policy(ctx context.Context) (policy.Signed, error) {
 	if is.pol.signed == nil {
 		return policy.Signed{}, errNoPolicy
 	}
-	s := *is.pol.signed
-	s.Policy.Tiers = slices.Clone(s.Policy.Tiers)
-	s.Approvals = slices.Clone(s.Approvals)
-	return s, nil
+	return cloneSigned(is.pol.signed), nil
+}
+
+// cloneSigned copies s down to its slices, so what a caller in the same
+// process does with its copy never changes the version in force.
+func cloneSigned(s *policy.Signed) policy.Signed {
+	out := *s
+	out.Policy.Tiers = slices.Clone(s.Policy.Tiers)
+	for i := range out.Policy.Tiers {
+		out.Policy.Tiers[i].Evidence = slices.Clone(out.Policy.Tiers[i].Evidence)
+	}
+	out.Policy.AML.Actions = slices.Clone(s.Policy.AML.Actions)
+	out.Approvals = slices.Clone(s.Approvals)
+	return out
 }
 
 // ProposePolicy records a draft of the next policy version. It must be

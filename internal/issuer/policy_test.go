@@ -234,8 +234,33 @@ func TestPolicyIsReadByAnyone(t *testing.T) {
 	// The copy handed out is the caller's: changing it changes nothing.
 	s, _ := e.is.Policy(bg)
 	s.Policy.Tiers[0].Holding = 1
+	s.Policy.Tiers[0].Evidence[0] = policy.Business
+	s.Policy.AML.Actions[0].Action = policy.Alert
 	s.Approvals[0].Sig[0] ^= 1
 	if got := e.verifyInForce(1); got.Policy.Tiers[0].Holding != 500_00 {
 		t.Fatalf("the policy in force was changed through a copy: holding %d", got.Policy.Tiers[0].Holding)
 	}
+}
+
+// TestPolicySignedByRotatedKeysStillOpens: a desk whose officer keys were
+// changed since the version in force was signed still starts and serves
+// it (intermediaries refuse it), so the new officers can replace it.
+func TestPolicySignedByRotatedKeysStillOpens(t *testing.T) {
+	e := newEnv(t)
+	p := e.proposePolicy(e.policy(1))
+	for _, i := range []int{0, 1} {
+		if _, err := e.approvePolicy(i, p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.cfg.MintKeys = []crypto.PublicKey{e.net.Officers[2].Public(), ledgertest.MustKey().Public()}
+	e.reopen()
+	s, err := e.is.Policy(bg)
+	if err != nil || s.Policy.Version != 1 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if err := s.Verify(e.net.Network.ID, e.cfg.MintKeys, e.cfg.MintQuorum); err == nil {
+		t.Fatal("the old version verifies with the new keys")
+	}
+	e.proposePolicy(e.policy(2))
 }

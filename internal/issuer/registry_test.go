@@ -1,7 +1,11 @@
 package issuer_test
 
 import (
+	"bytes"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -217,5 +221,51 @@ func TestRegistryAfterCloseIsUnavailable(t *testing.T) {
 	}
 	_, err := reg.Reserve(bankCtx("bank-a"), roles.Reservation{Person: person("x"), Wallet: "bank-a.w1", Share: 1, Limit: 2})
 	wantCode(t, err, errcode.Unavailable)
+	e.open()
+}
+
+// TestRegistryStoresNoIdentity: after reservations for people known by
+// their pseudonyms, no byte of the desk's data directory holds an
+// identity or the salt the pseudonyms were made with.
+func TestRegistryStoresNoIdentity(t *testing.T) {
+	e := newEnv(t)
+	ids := []string{"passport:X1234567", "phone:+15551234567"}
+	for i, id := range ids {
+		w := fmt.Sprintf("bank-a.w%d", i)
+		if _, err := e.is.Registry().Reserve(bankCtx("bank-a"), roles.Reservation{Person: roles.Pseudonym(salt, id), Wallet: w, Share: 100, Limit: 500}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.is.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.is = nil
+	secrets := append([]string{string(salt)}, ids...)
+	for _, id := range ids {
+		secrets = append(secrets, strings.SplitN(id, ":", 2)[1])
+	}
+	sawPseudonym := false // the scan reads what the registry wrote
+	err := filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sawPseudonym = sawPseudonym || bytes.Contains(b, []byte(roles.Pseudonym(salt, ids[0])))
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds %q", path, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sawPseudonym {
+		t.Fatal("no file holds the pseudonym: the scan did not read the registry's data")
+	}
 	e.open()
 }

@@ -7,6 +7,12 @@
 // redemptions and an outbox of notes still to deliver) lives in its own
 // store, and every step that moves money is written so that a crash at any
 // point neither loses a debit or credit nor applies one twice.
+//
+// The central bank's other two duties live here too, in the same store
+// under keys of their own: the policy (roles.PolicyDesk, policy.go),
+// proposed and approved by the same officers as mints, and the
+// holding-limit registry (roles.Registry, registry.go), which knows people
+// only by pseudonyms.
 package issuer
 
 import (

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
@@ -126,5 +128,22 @@ func TestIssuerPolicyCommands(t *testing.T) {
 	}
 	if out := e.must("issuer", "policy", "show", id); !strings.Contains(out, "version 2, in_force") {
 		t.Fatalf("show proposal: %s", out)
+	}
+}
+
+// TestPolicyShowAtAnIssuerOnlyProcess: a process serving the issuer alone
+// has no /v1/info; `policy show` checks the signatures with the officer
+// keys of the devnet config instead.
+func TestPolicyShowAtAnIssuerOnlyProcess(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(api.New(api.Config{Issuer: e.node.Issuer, Policies: e.node.Issuer}).Handler())
+	defer srv.Close()
+	out, err := runCLI("--api", srv.URL, "--data", e.dir, "issuer", "policy", "show")
+	if err != nil || !strings.Contains(out, "policy version 1 in force on specie-devnet, signed by 2 of the ledger's 3 officer keys") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// Without a config there is nothing to check the signatures with.
+	if out, err := runCLI("--api", srv.URL, "--data", t.TempDir(), "issuer", "policy", "show"); err == nil {
+		t.Fatalf("shown unchecked:\n%s", out)
 	}
 }

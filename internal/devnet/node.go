@@ -70,6 +70,9 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	if err != nil {
 		return fail(err)
 	}
+	if err := ensurePolicy(context.Background(), cfg, n.Issuer); err != nil {
+		return fail(err)
+	}
 	for _, e := range cfg.Intermediaries {
 		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, n.Ledger, n.Issuer, roles.Directory(peers))
 		if err != nil {
@@ -83,7 +86,11 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	for name, b := range n.Banks {
 		banks[name] = b
 	}
-	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
+	ac := api.Config{
+		Ledger: n.Ledger, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(),
+		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
+	}
+	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
 	return n, created, nil
@@ -114,7 +121,13 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		if err != nil {
 			return nil, err
 		}
+		if err := ensurePolicy(context.Background(), cfg, n.Issuer); err != nil {
+			n.closeServices()
+			return nil, err
+		}
 		ac.Issuer = n.Issuer
+		ac.Policies = n.Issuer
+		ac.Registry = n.Issuer.Registry()
 	case "intermediary":
 		self, ok := cfg.Intermediary(name)
 		if !ok {

@@ -187,9 +187,9 @@ func walkthrough() []walkStep {
 			}
 		},
 	}, {
-		cmd: "wallet open --intermediary bank-a --owner alice",
+		cmd: "wallet open --intermediary bank-a --owner alice --tier 0 --evidence phone=+15551234567",
 		text: func(t *testing.T, out string, ids map[string]string) {
-			ids["<alice>"] = capture(t, out, `^wallet (bank-a\.\S+) opened for alice\n$`)
+			ids["<alice>"] = capture(t, out, `^wallet (bank-a\.\S+) opened for alice at tier 0 \(phone only\)\n$`)
 		},
 		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
 			var w wire.Wallet
@@ -202,9 +202,9 @@ func walkthrough() []walkStep {
 		},
 		afterwards: balances(map[string]uint64{"<alice>": 0}),
 	}, {
-		cmd: "wallet open --intermediary bank-b --owner bob",
+		cmd: "wallet open --intermediary bank-b --owner bob --tier 0 --evidence phone=+15557654321",
 		text: func(t *testing.T, out string, ids map[string]string) {
-			ids["<bob>"] = capture(t, out, `^wallet (bank-b\.\S+) opened for bob\n$`)
+			ids["<bob>"] = capture(t, out, `^wallet (bank-b\.\S+) opened for bob at tier 0 \(phone only\)\n$`)
 		},
 		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
 			var w wire.Wallet
@@ -249,7 +249,7 @@ func walkthrough() []walkStep {
 	}, {
 		cmd: "wallet balance <bob>",
 		text: func(t *testing.T, out string, ids map[string]string) {
-			eq(t, "output", out, ids["<bob>"]+" (bob): 120.00 USD in 1 notes\n")
+			eq(t, "output", out, ids["<bob>"]+" (bob): 120.00 USD in 1 notes; tier 0 (phone only), active, holding limit 500.00\n")
 		},
 		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
 			var w wire.Wallet

@@ -431,6 +431,10 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		}
 	}
 	b.Delete(pendingKey(txid))
+	if err := in.unspend(b, txid, &pend, &changes); err != nil {
+		b.Discard()
+		return err
+	}
 	if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
 		if rejection == nil {
 			r.State = "" // released

@@ -66,6 +66,9 @@ func (in *Intermediary) walletNotes(ws *walletState, id string) ([]noteRec, erro
 type noteChanges struct {
 	del map[string][]noteID
 	add map[string][]noteRec
+	// unspend takes released payments out of their wallets' outgoing
+	// windows (limits.go), under the same lock as the commit.
+	unspend map[string][]spendAdj
 }
 
 func (c *noteChanges) delete(wallet string, id noteID) {
@@ -90,6 +93,9 @@ func (c *noteChanges) wallets() []string {
 		ws = append(ws, w)
 	}
 	for w := range c.add {
+		ws = append(ws, w)
+	}
+	for w := range c.unspend {
 		ws = append(ws, w)
 	}
 	slices.Sort(ws)
@@ -117,6 +123,9 @@ func (in *Intermediary) commitIndexed(b *store.Batch, sync bool, c *noteChanges)
 	}
 	for i, w := range ws {
 		s := states[i]
+		for _, a := range c.unspend[w] {
+			s.win.unspend(a)
+		}
 		if s.notes == nil {
 			continue // not loaded: it will be read from the store
 		}

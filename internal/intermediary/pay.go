@@ -87,12 +87,19 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 		if toLock, err = in.receiveLock(p.To); err != nil {
 			return roles.PaymentResult{}, err
 		}
+		// The payee's side of the policy (limits.go), held until the
+		// payment is credited or fails.
+		release, err := in.admitIncoming(p.To, p.Amount)
+		if err != nil {
+			return roles.PaymentResult{}, err
+		}
+		defer release()
 	} else {
 		other, ok := in.peer(name)
 		if !ok {
 			return roles.PaymentResult{}, errcode.New(errcode.NotFound, "no intermediary %q for wallet %s", name, p.To)
 		}
-		if toLock, err = other.ReceiveLock(in.asSelf(ctx), p.To); err != nil {
+		if toLock, err = in.peerLock(ctx, other, p.To, p.Amount); err != nil {
 			return roles.PaymentResult{}, err
 		}
 		peer = name
@@ -554,6 +561,13 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 
+	pend.Created = in.now()
+	// The payer's side of the policy (limits.go): decided under the lock
+	// that reserves the notes.
+	counted, err := in.admitSpend(ws, w.ID, pend)
+	if err != nil {
+		return nil, money.TxID{}, err
+	}
 	notes, err := in.walletNotes(ws, w.ID)
 	if err != nil {
 		return nil, money.TxID{}, err
@@ -574,7 +588,6 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	if pend.Tx, err = tx.MarshalBinary(); err != nil {
 		return nil, money.TxID{}, internalErr("encode transaction", err)
 	}
-	pend.Created = in.now()
 	pv, err := recBytes(pend)
 	if err != nil {
 		return nil, money.TxID{}, internalErr("pending record", err)
@@ -586,6 +599,9 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 		b.Set(noteKey(w.ID, n.TxID, n.Index), r.encode())
 	}
 	b.Set(pendingKey(txid), pv)
+	if counted {
+		b.Set(spendKey(w.ID, pend.Created.UnixNano(), txid), binary.BigEndian.AppendUint64(nil, pend.Amount))
+	}
 	if pend.IdemKey != "" {
 		iv, err := recBytes(pendingIdem(pend, txid))
 		if err != nil {
@@ -602,6 +618,9 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	}
 	for _, n := range inputs { // under ws.mu, as the commit
 		ws.notes[idOf(n)] = noteRec{Note: n, State: stateReserved, For: txid}
+	}
+	if counted {
+		ws.win.spend(pend.Created.UnixNano(), pend.Amount)
 	}
 	return tx, txid, nil
 }

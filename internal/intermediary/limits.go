@@ -1,0 +1,320 @@
+package intermediary
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
+)
+
+// Limits of the policy on the pay path (issue 9, section 2).
+//
+// The payer's side (state, per-payment, daily and monthly outgoing limits)
+// is decided in admitSpend, under the payer's wallet lock, in the same
+// critical section that reserves the payment's notes: two payments from
+// one wallet cannot both pass when together they break a limit. A payment
+// that passes is counted by a spend record written in the reserve batch
+// (already synced for the pending record: no extra fsync), and in memory
+// in walletState.win. Releasing a spend that never committed (unreserve)
+// deletes its spend record in its own batch and takes it out of the
+// window, so a rejected payment consumes nothing. After a restart the
+// windows are rebuilt from the spend records, read once per wallet and
+// window.
+//
+// Windows are calendar days and months in Config.Location, by the time the
+// payment was reserved (Config.Now).
+//
+// The payee's side (state, holding limit) is decided in admitIncoming for
+// a wallet here, under the payee's wallet lock, before the payer's lock is
+// taken (never both at once): the amount is held in walletState.incoming
+// until the payment is credited or fails, so concurrent payments to one
+// wallet cannot together take it over its limit. For a wallet at another
+// intermediary, the payer asks it with ReceiveLockFor, which checks the
+// same and holds nothing (the payment may never come): two payers at two
+// intermediaries could then both pass; the delivery is credited anyway
+// (the money is committed) and logged.
+
+// s/<wallet>\x00<nanos u64 BE><txid>   amount u64 BE: an outgoing payment, counted in the windows of its reservation time
+const pSpend = "s/"
+
+func spendPrefix(id string) []byte {
+	k := append([]byte(pSpend), id...)
+	return append(k, 0)
+}
+
+func spendKey(id string, nanos int64, txid money.TxID) []byte {
+	k := binary.BigEndian.AppendUint64(spendPrefix(id), uint64(nanos))
+	return append(k, txid[:]...)
+}
+
+// spendWindow is what a wallet paid out in its current day and month.
+type spendWindow struct {
+	loaded   bool
+	day      int64 // start of the day, Unix nanoseconds
+	month    int64 // start of the month
+	dayOut   uint64
+	monthOut uint64
+}
+
+// spendAdj takes a released spend out of its wallet's window.
+type spendAdj struct {
+	at     int64
+	amount uint64
+}
+
+// windows returns the starts of the day and the month at falls in, in
+// the intermediary's time zone.
+func (in *Intermediary) windows(at time.Time) (day, month time.Time) {
+	l := at.In(in.cfg.Location)
+	y, m, d := l.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, in.cfg.Location), time.Date(y, m, 1, 0, 0, 0, 0, in.cfg.Location)
+}
+
+// windowLocked brings ws.win to the windows of at, reading the wallet's
+// spend records when they changed. The caller holds ws.mu.
+func (in *Intermediary) windowLocked(ws *walletState, id string, at time.Time) error {
+	day, month := in.windows(at)
+	if ws.win.loaded && ws.win.day == day.UnixNano() && ws.win.month == month.UnixNano() {
+		return nil
+	}
+	w := spendWindow{loaded: true, day: day.UnixNano(), month: month.UnixNano()}
+	next := month.AddDate(0, 1, 0).UnixNano()
+	p := spendPrefix(id)
+	err := in.db.Scan(p, spendKey(id, w.month, money.TxID{}), func(k, v []byte) error {
+		if len(k) != len(p)+8+32 || len(v) != 8 {
+			return errcode.New(errcode.Internal, "spend record of %d+%d bytes", len(k), len(v))
+		}
+		at := int64(binary.BigEndian.Uint64(k[len(p):]))
+		if at >= next {
+			return nil
+		}
+		amount := binary.BigEndian.Uint64(v)
+		w.monthOut = addSat(w.monthOut, amount)
+		if at >= w.day {
+			w.dayOut = addSat(w.dayOut, amount)
+		}
+		return nil
+	})
+	if err != nil {
+		return internalErr("outgoing limits of "+id, err)
+	}
+	ws.win = w
+	return nil
+}
+
+// unspend takes a released spend out of the window it was counted in.
+func (w *spendWindow) unspend(a spendAdj) {
+	if !w.loaded {
+		return
+	}
+	if a.at >= w.month {
+		w.monthOut -= min(w.monthOut, a.amount)
+	}
+	if a.at >= w.day {
+		w.dayOut -= min(w.dayOut, a.amount)
+	}
+}
+
+// admitSpend decides the payer's side of the payment pend from wallet id
+// (state, per-payment, daily and monthly limits) and reports whether it
+// counts in the windows. The caller holds ws.mu and, when it is admitted,
+// writes spendKey with the reservation and then calls ws.win.spend.
+func (in *Intermediary) admitSpend(ws *walletState, id string, pend *pendingRec) (bool, error) {
+	if pend.Kind != kindPay {
+		return false, nil
+	}
+	prof, err := in.profileLocked(ws, id)
+	if err != nil || prof == nil {
+		return false, err
+	}
+	if err := stateErr(id, prof.State, true); err != nil {
+		return false, err
+	}
+	t, ok := in.policy().Tier(prof.Tier)
+	if !ok {
+		return false, in.missingTier(id, prof.Tier)
+	}
+	amount, f := pend.Amount, in.fmtAmount
+	if t.PerPayment != 0 && amount > t.PerPayment {
+		return false, errcode.New(errcode.LimitExceeded, "per-payment limit %s exceeded: %s asked, at most %s in one payment",
+			f(t.PerPayment), f(amount), f(t.PerPayment))
+	}
+	if t.Daily == 0 && t.Monthly == 0 {
+		return true, nil
+	}
+	if err := in.windowLocked(ws, id, pend.Created); err != nil {
+		return false, err
+	}
+	if t.Daily != 0 && addSat(ws.win.dayOut, amount) > t.Daily {
+		return false, errcode.New(errcode.LimitExceeded, "daily outgoing limit %s reached: %s left today",
+			f(t.Daily), f(t.Daily-min(t.Daily, ws.win.dayOut)))
+	}
+	if t.Monthly != 0 && addSat(ws.win.monthOut, amount) > t.Monthly {
+		return false, errcode.New(errcode.LimitExceeded, "monthly outgoing limit %s reached: %s left this month",
+			f(t.Monthly), f(t.Monthly-min(t.Monthly, ws.win.monthOut)))
+	}
+	return true, nil
+}
+
+// spend counts an admitted payment reserved at at in the window, which
+// admitSpend loaded for at (or left unloaded: then the store is read
+// next time, the spend record among the rest).
+func (w *spendWindow) spend(at int64, amount uint64) {
+	if !w.loaded || at < w.month {
+		return
+	}
+	w.monthOut = addSat(w.monthOut, amount)
+	if at >= w.day {
+		w.dayOut = addSat(w.dayOut, amount)
+	}
+}
+
+// admitIncoming decides the payee's side of a payment of amount to
+// wallet id here (state, holding limit) and holds the amount as incoming
+// until release is called (once the payment is credited, or failed).
+func (in *Intermediary) admitIncoming(id string, amount uint64) (release func(), err error) {
+	noop := func() {}
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	limit, err := in.checkIncomingLocked(ws, id, amount)
+	if err != nil || limit == 0 {
+		return noop, err
+	}
+	ws.incoming += amount
+	return func() {
+		ws.mu.Lock()
+		defer ws.mu.Unlock()
+		ws.incoming -= min(ws.incoming, amount)
+	}, nil
+}
+
+// checkIncomingLocked refuses a payment of amount to wallet id that is not
+// active or that would take it over its holding limit, which it returns
+// (0: none). The caller holds ws.mu.
+func (in *Intermediary) checkIncomingLocked(ws *walletState, id string, amount uint64) (uint64, error) {
+	prof, err := in.profileLocked(ws, id)
+	if err != nil || prof == nil {
+		return 0, err
+	}
+	if err := stateErr(id, prof.State, false); err != nil {
+		return 0, err
+	}
+	t, ok := in.policy().Tier(prof.Tier)
+	if !ok {
+		return 0, in.missingTier(id, prof.Tier)
+	}
+	limit := holdingLimit(t, prof)
+	if limit == 0 {
+		return 0, nil
+	}
+	held, err := in.heldLocked(ws, id)
+	if err != nil {
+		return 0, err
+	}
+	if addSat(held, amount) > limit {
+		return 0, errcode.New(errcode.LimitExceeded, "holding limit %s of wallet %s reached: %s left to receive",
+			in.fmtAmount(limit), id, in.fmtAmount(limit-min(limit, held)))
+	}
+	return limit, nil
+}
+
+// missingTier refuses payments of a wallet whose tier the policy in force
+// no longer has: nothing says what it may do until staff move it.
+func (in *Intermediary) missingTier(id string, level int) error {
+	return errcode.New(errcode.LimitExceeded, "wallet %s is at tier %d, which policy version %d does not have: move it to a tier first",
+		id, level, in.policy().Version)
+}
+
+// ReceiveLockFor is ReceiveLock for a payment of amount: it refuses
+// (errcode.Blocked, errcode.LimitExceeded) a wallet that may not receive
+// it, before the payer signs anything. It implements
+// roles.AmountReceiver.
+func (in *Intermediary) ReceiveLockFor(ctx context.Context, id string, amount uint64) (money.Lock, error) {
+	if err := in.enter(); err != nil {
+		return money.Lock{}, err
+	}
+	defer in.exit()
+	if err := in.authorizeParticipant(ctx); err != nil {
+		return money.Lock{}, err
+	}
+	if roles.IntermediaryOf(id) != in.cfg.Name {
+		return money.Lock{}, errcode.New(errcode.NotFound, "no wallet %s at %s", id, in.cfg.Name)
+	}
+	if amount == 0 {
+		return money.Lock{}, errcode.New(errcode.Malformed, "amount must be positive")
+	}
+	l, err := in.receiveLock(id)
+	if err != nil {
+		return money.Lock{}, err
+	}
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if _, err := in.checkIncomingLocked(ws, id, amount); err != nil {
+		return money.Lock{}, err
+	}
+	return l, nil
+}
+
+// receivable refuses a lock for a wallet that receives nothing (frozen,
+// closed), whatever the amount.
+func (in *Intermediary) receivable(id string) error {
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	prof, err := in.profileLocked(ws, id)
+	if err != nil || prof == nil {
+		return err
+	}
+	return stateErr(id, prof.State, false)
+}
+
+// peerLock asks peer for the lock paying wallet id amount: with the
+// amount, so it can check its holding limit, when it takes one.
+func (in *Intermediary) peerLock(ctx context.Context, peer roles.Intermediary, id string, amount uint64) (money.Lock, error) {
+	if ar, ok := peer.(roles.AmountReceiver); ok {
+		return ar.ReceiveLockFor(in.asSelf(ctx), id, amount)
+	}
+	return peer.ReceiveLock(in.asSelf(ctx), id)
+}
+
+// overLimit logs a credit that took a wallet over its holding limit or
+// reached a frozen one: possible only for a delivery from another
+// intermediary that checked with ReceiveLockFor before a concurrent
+// payment landed, or that did not check. The money is committed on the
+// ledger, so it is credited; the log is for the intermediary's staff.
+func (in *Intermediary) overLimit(wallets []string) {
+	for _, id := range wallets {
+		ws := in.walletState(id)
+		ws.mu.Lock()
+		_, err := in.checkIncomingLocked(ws, id, 0)
+		ws.mu.Unlock()
+		if err != nil && (errcode.Is(err, errcode.LimitExceeded) || errcode.Is(err, errcode.Blocked)) {
+			in.log.Warn("delivery credited beyond the wallet's policy", "wallet", id, "err", err)
+		}
+	}
+}
+
+// unspend adds to b the release of payment txid's spend record, if it
+// has one, and to c the matching change of its wallet's window: a payment
+// that never committed consumes no limit.
+func (in *Intermediary) unspend(b interface{ Delete([]byte) }, txid money.TxID, pend *pendingRec, c *noteChanges) error {
+	if pend.Kind != kindPay {
+		return nil
+	}
+	k := spendKey(pend.From, pend.Created.UnixNano(), txid)
+	ok, err := in.db.Has(k)
+	if err != nil || !ok {
+		return err
+	}
+	b.Delete(k)
+	if c.unspend == nil {
+		c.unspend = map[string][]spendAdj{}
+	}
+	c.unspend[pend.From] = append(c.unspend[pend.From], spendAdj{at: pend.Created.UnixNano(), amount: pend.Amount})
+	return nil
+}

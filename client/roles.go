@@ -246,18 +246,30 @@ func (ic interClient) Account(ctx context.Context, id string) (roles.Account, []
 	return a.ToAccount()
 }
 
-// ReceiveLockFor asks for the lock paying wallet id amount, which the
-// payee's intermediary refuses when the wallet may not receive it.
-func (ic interClient) ReceiveLockFor(ctx context.Context, id string, amount uint64) (money.Lock, error) {
+// ReceiveFor asks how to pay wallet id amount, which the payee's
+// intermediary refuses when the wallet may not receive it.
+func (ic interClient) ReceiveFor(ctx context.Context, id string, amount uint64) (roles.ReceivePlan, error) {
 	var w wire.LockResponse
 	if err := ic.c.do(ctx, http.MethodGet, ic.walletPath(id)+"/lock?amount="+wire.FormatAmount(amount), nil, &w); err != nil {
-		return money.Lock{}, err
+		return roles.ReceivePlan{}, err
 	}
-	l, err := wire.ParseLock(w.Lock)
-	if err != nil {
-		return money.Lock{}, errcode.New(errcode.Internal, "response lock: %v", err)
+	var plan roles.ReceivePlan
+	var err error
+	if plan.Lock, err = wire.ParseLock(w.Lock); err != nil {
+		return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response lock: %v", err)
 	}
-	return l, nil
+	if w.Overflow != "" {
+		if plan.Overflow, err = wire.ParseMinor(w.Overflow); err != nil {
+			return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response overflow: %v", err)
+		}
+		if plan.OverflowLock, err = wire.ParseLock(w.OverflowLock); err != nil {
+			return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response overflow lock: %v", err)
+		}
+		if plan.Overflow > amount {
+			return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response overflow %d above the amount %d", plan.Overflow, amount)
+		}
+	}
+	return plan, nil
 }
 
 func (ic interClient) Wallet(ctx context.Context, id string) (roles.Wallet, error) {

@@ -323,11 +323,23 @@ type WalletAdmin interface {
 }
 
 // AmountReceiver is implemented by intermediaries that enforce the
-// payee's side of the policy: ReceiveLockFor is ReceiveLock for a payment
-// of amount, refused (errcode.LimitExceeded, errcode.Blocked) before the
-// payer signs anything when the wallet may not receive it.
+// payee's side of the policy: ReceiveFor is ReceiveLock for a payment of
+// amount, refused (errcode.LimitExceeded, errcode.Blocked) before the
+// payer signs anything when the wallet may not receive it, and saying how
+// to split it when the wallet's linked deposit account takes what the
+// wallet may not hold (the waterfall).
 type AmountReceiver interface {
-	ReceiveLockFor(ctx context.Context, id string, amount uint64) (money.Lock, error)
+	ReceiveFor(ctx context.Context, id string, amount uint64) (ReceivePlan, error)
+}
+
+// ReceivePlan says how to pay an amount to a wallet: amount minus
+// Overflow to Lock, and Overflow, when not 0, to OverflowLock (the payee
+// intermediary's treasury, which credits it to the wallet's linked
+// deposit account when the payment is delivered with its memo).
+type ReceivePlan struct {
+	Lock         money.Lock `json:"lock"`
+	Overflow     uint64     `json:"overflow,omitempty"`
+	OverflowLock money.Lock `json:"overflow_lock,omitzero"`
 }
 
 // Memo is what the payer's intermediary tells the payee's about a payment

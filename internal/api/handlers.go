@@ -314,8 +314,6 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, in roles.Interm
 }
 
 func (s *Server) lock(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
-	var l money.Lock
-	var err error
 	if a := r.URL.Query().Get("amount"); a != "" {
 		// The payer's intermediary asks with the amount, so the payee's
 		// can refuse it under its holding limit before anything is signed.
@@ -327,10 +325,18 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, in roles.Intermedi
 		if !ok {
 			return errcode.New(errcode.NotFound, "intermediary %s does not check amounts", in.Name())
 		}
-		l, err = ar.ReceiveLockFor(r.Context(), r.PathValue("id"), amt)
-	} else {
-		l, err = in.ReceiveLock(r.Context(), r.PathValue("id"))
+		plan, err := ar.ReceiveFor(r.Context(), r.PathValue("id"), amt)
+		if err != nil {
+			return err
+		}
+		out := wire.LockResponse{Lock: plan.Lock.String()}
+		if plan.Overflow != 0 {
+			out.Overflow, out.OverflowLock = wire.FormatAmount(plan.Overflow), plan.OverflowLock.String()
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
+	l, err := in.ReceiveLock(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

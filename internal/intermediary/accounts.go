@@ -8,6 +8,7 @@ import (
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
 
@@ -17,8 +18,15 @@ import (
 // intermediary keeps those notes in its treasury), and the reverse
 // waterfall pays from the account what the wallet lacks.
 //
-//	k/<account>                          accountRec (JSON)
-//	g/<account>\x00<nanos u64 BE>        roles.AccountEntry (JSON)
+//	k/<account>                                   accountRec (JSON): the wallet it serves
+//	g/<account>\x00<nanos u64 BE><txid><dir>      roles.AccountEntry (JSON)
+//
+// An account's balance is the sum of its history, never stored: credits
+// (the waterfall, the sweep) are written when their payment is applied,
+// and a draw (the reverse waterfall) when its payment is reserved, under
+// the wallet's lock, and deleted again if the payment never commits. So
+// no two writers ever read-modify-write one balance, and a draw decided
+// under the wallet's lock sees every other draw.
 const (
 	pAccount        = "k/"
 	pAccountHistory = "g/"
@@ -28,8 +36,7 @@ const (
 const MaxAccountLen = 64
 
 type accountRec struct {
-	Wallet  string `json:"wallet"`
-	Balance uint64 `json:"balance"`
+	Wallet string `json:"wallet"`
 }
 
 func accountKey(id string) []byte { return append([]byte(pAccount), id...) }
@@ -39,8 +46,44 @@ func accountHistoryPrefix(id string) []byte {
 	return append(k, 0)
 }
 
-func accountHistoryKey(id string, nanos int64) []byte {
-	return binary.BigEndian.AppendUint64(accountHistoryPrefix(id), uint64(nanos))
+func accountHistoryKey(id string, nanos int64, txid money.TxID, dir string) []byte {
+	k := binary.BigEndian.AppendUint64(accountHistoryPrefix(id), uint64(nanos))
+	k = append(k, txid[:]...)
+	return append(k, dir[0])
+}
+
+// accountHistory lists account id's entries, oldest first, and its
+// balance: what came in less what went out.
+func (in *Intermediary) accountHistory(id string) ([]roles.AccountEntry, uint64, error) {
+	es := []roles.AccountEntry{}
+	var bal uint64
+	err := in.db.Scan(accountHistoryPrefix(id), nil, func(_, v []byte) error {
+		var e roles.AccountEntry
+		if err := decodeRec(v, &e); err != nil {
+			return err
+		}
+		if e.Direction == "in" {
+			bal = addSat(bal, e.Amount)
+		} else {
+			bal -= min(bal, e.Amount)
+		}
+		es = append(es, e)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, internalErr("account "+id, err)
+	}
+	return es, bal, nil
+}
+
+// setAccountEntry adds e to account id's history in b.
+func setAccountEntry(b interface{ Set(k, v []byte) }, id string, e roles.AccountEntry) error {
+	v, err := recBytes(e)
+	if err != nil {
+		return err
+	}
+	b.Set(accountHistoryKey(id, e.Time.UnixNano(), e.TxID, e.Direction), v)
+	return nil
 }
 
 func checkAccountID(id string) error {
@@ -109,25 +152,9 @@ func (in *Intermediary) Account(ctx context.Context, id string) (roles.Account, 
 	if prof == nil || prof.Account == "" {
 		return roles.Account{}, nil, errcode.New(errcode.NotFound, "wallet %s has no linked account", id)
 	}
-	var acc accountRec
-	if _, err := getRec(in.db, accountKey(prof.Account), &acc); err != nil {
-		return roles.Account{}, nil, internalErr("account "+prof.Account, err)
-	}
-	es := []roles.AccountEntry{}
-	err = in.db.Scan(accountHistoryPrefix(prof.Account), nil, func(_, v []byte) error {
-		var e roles.AccountEntry
-		if err := decodeRec(v, &e); err != nil {
-			return err
-		}
-		es = append(es, e)
-		return nil
-	})
+	es, bal, err := in.accountHistory(prof.Account)
 	if err != nil {
-		return roles.Account{}, nil, internalErr("account history "+prof.Account, err)
+		return roles.Account{}, nil, err
 	}
-	return roles.Account{ID: prof.Account, Wallet: id, Balance: acc.Balance}, es, nil
+	return roles.Account{ID: prof.Account, Wallet: id, Balance: bal}, es, nil
 }
-
-// sweep is the merchant tier's daily sweep of the excess over SweepAbove
-// to the linked account. Not built yet: merchants keep their balance.
-func (in *Intermediary) sweep(ctx context.Context) {}

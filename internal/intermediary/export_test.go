@@ -36,3 +36,7 @@ func SyncStore(in *Intermediary) error {
 func WaitStoreIdle(in *Intermediary) error {
 	return in.db.WaitIdle(5 * time.Second)
 }
+
+// Sweep runs the background loop's daily sweep once: it sweeps unless it
+// already did today (by the intermediary's clock).
+func Sweep(in *Intermediary) { in.sweep(context.Background()) }

@@ -172,54 +172,69 @@ func (w *spendWindow) spend(at int64, amount uint64) {
 	}
 }
 
+// incoming is how a payment to a wallet here is credited: all of it to
+// the wallet, or, over its holding limit, toAccount of it to its linked
+// deposit account (the waterfall).
+type incoming struct {
+	account   string
+	toAccount uint64
+}
+
 // admitIncoming decides the payee's side of a payment of amount to
-// wallet id here (state, holding limit) and holds the amount as incoming
-// until release is called (once the payment is credited, or failed).
-func (in *Intermediary) admitIncoming(id string, amount uint64) (release func(), err error) {
+// wallet id here (state, holding limit, waterfall) and holds the wallet's
+// part as incoming until release is called (once the payment is credited,
+// or failed).
+func (in *Intermediary) admitIncoming(id string, amount uint64) (release func(), split incoming, err error) {
 	noop := func() {}
 	ws := in.walletState(id)
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	limit, err := in.checkIncomingLocked(ws, id, amount)
+	limit, split, err := in.checkIncomingLocked(ws, id, amount)
 	if err != nil || limit == 0 {
-		return noop, err
+		return noop, split, err
 	}
-	ws.incoming += amount
+	held := amount - split.toAccount
+	ws.incoming += held
 	return func() {
 		ws.mu.Lock()
 		defer ws.mu.Unlock()
-		ws.incoming -= min(ws.incoming, amount)
-	}, nil
+		ws.incoming -= min(ws.incoming, held)
+	}, split, nil
 }
 
 // checkIncomingLocked refuses a payment of amount to wallet id that is not
-// active or that would take it over its holding limit, which it returns
-// (0: none). The caller holds ws.mu.
-func (in *Intermediary) checkIncomingLocked(ws *walletState, id string, amount uint64) (uint64, error) {
+// active, or that would take it over its holding limit (returned; 0: none)
+// unless it is linked to a deposit account, which then takes the excess.
+// The caller holds ws.mu.
+func (in *Intermediary) checkIncomingLocked(ws *walletState, id string, amount uint64) (uint64, incoming, error) {
 	prof, err := in.profileLocked(ws, id)
 	if err != nil || prof == nil {
-		return 0, err
+		return 0, incoming{}, err
 	}
 	if err := stateErr(id, prof.State, false); err != nil {
-		return 0, err
+		return 0, incoming{}, err
 	}
 	t, ok := in.policy().Tier(prof.Tier)
 	if !ok {
-		return 0, in.missingTier(id, prof.Tier)
+		return 0, incoming{}, in.missingTier(id, prof.Tier)
 	}
 	limit := holdingLimit(t, prof)
 	if limit == 0 {
-		return 0, nil
+		return 0, incoming{}, nil
 	}
 	held, err := in.heldLocked(ws, id)
 	if err != nil {
-		return 0, err
+		return 0, incoming{}, err
 	}
-	if addSat(held, amount) > limit {
-		return 0, errcode.New(errcode.LimitExceeded, "holding limit %s of wallet %s reached: %s left to receive",
-			in.fmtAmount(limit), id, in.fmtAmount(limit-min(limit, held)))
+	if addSat(held, amount) <= limit {
+		return limit, incoming{}, nil
 	}
-	return limit, nil
+	room := limit - min(limit, held)
+	if prof.Account == "" {
+		return 0, incoming{}, errcode.New(errcode.LimitExceeded, "holding limit %s of wallet %s reached: %s left to receive",
+			in.fmtAmount(limit), id, in.fmtAmount(room))
+	}
+	return limit, incoming{account: prof.Account, toAccount: amount - room}, nil
 }
 
 // missingTier refuses payments of a wallet whose tier the policy in force
@@ -229,35 +244,51 @@ func (in *Intermediary) missingTier(id string, level int) error {
 		id, level, in.policy().Version)
 }
 
-// ReceiveLockFor is ReceiveLock for a payment of amount: it refuses
+// ReceiveFor is ReceiveLock for a payment of amount: it refuses
 // (errcode.Blocked, errcode.LimitExceeded) a wallet that may not receive
-// it, before the payer signs anything. It implements
-// roles.AmountReceiver.
-func (in *Intermediary) ReceiveLockFor(ctx context.Context, id string, amount uint64) (money.Lock, error) {
+// it, before the payer signs anything, and splits off to the treasury
+// what the wallet's linked account takes (the waterfall; credited to the
+// account when the payment is delivered with its memo). It holds nothing
+// (the payment may never come). It implements roles.AmountReceiver.
+func (in *Intermediary) ReceiveFor(ctx context.Context, id string, amount uint64) (roles.ReceivePlan, error) {
 	if err := in.enter(); err != nil {
-		return money.Lock{}, err
+		return roles.ReceivePlan{}, err
 	}
 	defer in.exit()
 	if err := in.authorizeParticipant(ctx); err != nil {
-		return money.Lock{}, err
+		return roles.ReceivePlan{}, err
 	}
 	if roles.IntermediaryOf(id) != in.cfg.Name {
-		return money.Lock{}, errcode.New(errcode.NotFound, "no wallet %s at %s", id, in.cfg.Name)
+		return roles.ReceivePlan{}, errcode.New(errcode.NotFound, "no wallet %s at %s", id, in.cfg.Name)
 	}
 	if amount == 0 {
-		return money.Lock{}, errcode.New(errcode.Malformed, "amount must be positive")
+		return roles.ReceivePlan{}, errcode.New(errcode.Malformed, "amount must be positive")
 	}
 	l, err := in.receiveLock(id)
 	if err != nil {
-		return money.Lock{}, err
+		return roles.ReceivePlan{}, err
 	}
-	ws := in.walletState(id)
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	if _, err := in.checkIncomingLocked(ws, id, amount); err != nil {
-		return money.Lock{}, err
+	split, err := func() (incoming, error) {
+		ws := in.walletState(id)
+		ws.mu.Lock()
+		defer ws.mu.Unlock()
+		_, split, err := in.checkIncomingLocked(ws, id, amount)
+		return split, err
+	}()
+	if err != nil {
+		return roles.ReceivePlan{}, err
 	}
-	return l, nil
+	plan := roles.ReceivePlan{Lock: l}
+	if split.toAccount > 0 {
+		if plan.OverflowLock, err = in.receiveLock(in.Treasury()); err != nil {
+			return roles.ReceivePlan{}, err
+		}
+		plan.Overflow = split.toAccount
+		if plan.Overflow == amount {
+			plan.Lock = plan.OverflowLock // nothing for the wallet itself
+		}
+	}
+	return plan, nil
 }
 
 // receivable refuses a lock for a wallet that receives nothing (frozen,
@@ -273,13 +304,19 @@ func (in *Intermediary) receivable(id string) error {
 	return stateErr(id, prof.State, false)
 }
 
-// peerLock asks peer for the lock paying wallet id amount: with the
-// amount, so it can check its holding limit, when it takes one.
-func (in *Intermediary) peerLock(ctx context.Context, peer roles.Intermediary, id string, amount uint64) (money.Lock, error) {
+// peerPlan asks peer how to pay wallet id amount: with the amount, so it
+// can check its holding limit and split off the waterfall, when it takes
+// one.
+func (in *Intermediary) peerPlan(ctx context.Context, peer roles.Intermediary, id string, amount uint64) (roles.ReceivePlan, error) {
 	if ar, ok := peer.(roles.AmountReceiver); ok {
-		return ar.ReceiveLockFor(in.asSelf(ctx), id, amount)
+		plan, err := ar.ReceiveFor(in.asSelf(ctx), id, amount)
+		if err == nil && plan.Overflow > amount {
+			err = errcode.New(errcode.Internal, "intermediary %s split %d off a payment of %d", peer.Name(), plan.Overflow, amount)
+		}
+		return plan, err
 	}
-	return peer.ReceiveLock(in.asSelf(ctx), id)
+	l, err := peer.ReceiveLock(in.asSelf(ctx), id)
+	return roles.ReceivePlan{Lock: l}, err
 }
 
 // overLimit logs a credit that took a wallet over its holding limit or
@@ -291,7 +328,7 @@ func (in *Intermediary) overLimit(wallets []string) {
 	for _, id := range wallets {
 		ws := in.walletState(id)
 		ws.mu.Lock()
-		_, err := in.checkIncomingLocked(ws, id, 0)
+		_, _, err := in.checkIncomingLocked(ws, id, 0)
 		ws.mu.Unlock()
 		if err != nil && (errcode.Is(err, errcode.LimitExceeded) || errcode.Is(err, errcode.Blocked)) {
 			in.log.Warn("delivery credited beyond the wallet's policy", "wallet", id, "err", err)

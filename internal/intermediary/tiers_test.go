@@ -64,14 +64,16 @@ func (e *env) sign(p policy.Policy, officers ...int) policy.Signed {
 	return s
 }
 
-// testPolicy is the default policy with a fifth tier, "daily only", whose
-// only limits are 1,000.00 a day and 3,000.00 a month: limits a wallet's
-// balance does not hide.
+// testPolicy is the default policy with two more tiers: 4, "daily only",
+// whose only limits are 1,000.00 a day and 3,000.00 a month (limits a
+// wallet's balance does not hide), and 5, "holding only", whose only
+// limit is holding 100.00.
 func (e *env) testPolicy(version uint64) policy.Policy {
 	p := policy.Default(e.net.Network.ID, e.net.Network.Currency)
 	p.Version = version
 	p.Tiers = append(p.Tiers, policy.Tier{Level: 4, Name: "daily only", Evidence: []policy.Evidence{policy.Phone},
-		Daily: 1_000 * usd, Monthly: 3_000 * usd})
+		Daily: 1_000 * usd, Monthly: 3_000 * usd},
+		policy.Tier{Level: 5, Name: "holding only", Evidence: []policy.Evidence{policy.Phone}, Holding: 100 * usd})
 	return p
 }
 

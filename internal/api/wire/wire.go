@@ -342,6 +342,10 @@ type PaymentResult struct {
 // LockResponse is GET /v1/intermediaries/{name}/wallets/{id}/lock.
 type LockResponse struct {
 	Lock string `json:"lock"`
+	// With ?amount=, the part of it to pay to OverflowLock instead (the
+	// waterfall into the wallet's linked deposit account); absent when 0.
+	Overflow     string `json:"overflow,omitempty"`
+	OverflowLock string `json:"overflow_lock,omitempty"`
 }
 
 // Memo is what the payer's intermediary tells the payee's about a

@@ -262,7 +262,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	// not fatal: the background loop (or the operator) retries.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	in.startPolicy(ctx)
-	in.reconcileShares(ctx)
+	in.reconcileShares(ctx, true)
 	if err := in.ResolvePending(ctx); err != nil {
 		in.log.Warn("pending spends not settled at open", "err", err)
 	}
@@ -323,6 +323,7 @@ func (in *Intermediary) loop(ctx context.Context) {
 	}
 	t := time.NewTicker(in.cfg.RetryInterval)
 	defer t.Stop()
+	lastPolicy := in.cfg.Now() // Open fetched it
 	for {
 		select {
 		case <-ctx.Done():
@@ -333,8 +334,11 @@ func (in *Intermediary) loop(ctx context.Context) {
 			return
 		}
 		in.wakeSettle() // spends left pending by a path that did not wake it
-		in.refreshPolicy(ctx)
-		in.reconcileShares(ctx)
+		if in.cfg.Now().Sub(lastPolicy) >= policyRefresh {
+			in.refreshPolicy(ctx)
+			lastPolicy = in.cfg.Now()
+		}
+		in.reconcileShares(ctx, false)
 		in.sweep(ctx)
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/specie/specie/policy"
 )
@@ -17,6 +18,10 @@ import (
 // approve, nor rolled back to an older version. The version applied is
 // kept in the store (key policyKey), so a restart while the issuer is
 // unreachable keeps enforcing it rather than falling back to nothing.
+
+// policyRefresh is how often the background loop fetches the policy in
+// force (and Open does, always).
+const policyRefresh = time.Minute
 
 // policyKey holds the policy.Signed in force, as JSON.
 var policyKey = []byte("m/policy")

@@ -139,9 +139,16 @@ func (in *Intermediary) moveShare(ctx context.Context, id string, p *profileRec,
 // reservation of a wallet that does not exist (an open that crashed after
 // reserving) is released, so is one of a closed wallet, and a share that
 // differs from the wallet's is put back. Failures are logged; the next
-// round tries again.
-func (in *Intermediary) reconcileShares(ctx context.Context) {
+// round tries again. Open lists every reservation (full); the background
+// loop looks only at the opening records left behind, which every open
+// that reserved and did not finish leaves (synced before it reserved), so
+// it costs nothing while there are none.
+func (in *Intermediary) reconcileShares(ctx context.Context, full bool) {
 	if in.cfg.Registry == nil {
+		return
+	}
+	if !full {
+		in.releaseOpenings(ctx)
 		return
 	}
 	rs, err := in.cfg.Registry.Reservations(in.asSelf(ctx))
@@ -160,19 +167,37 @@ func (in *Intermediary) reconcileShares(ctx context.Context) {
 			in.log.Warn("reconciling a holding-limit reservation", "wallet", r.Wallet, "err", err)
 		}
 	}
-	// Opening records left by a crash whose reservation never happened.
-	var stale []string
-	_ = in.db.Scan([]byte(pOpening), nil, func(k, _ []byte) error {
+	in.releaseOpenings(ctx) // opening records whose reservation never happened
+}
+
+// releaseOpenings releases the share of every wallet with an opening
+// record that is not being opened now and does not exist (its open
+// crashed or failed after reserving), and drops the record.
+func (in *Intermediary) releaseOpenings(ctx context.Context) {
+	type stale struct{ id, person string }
+	var todo []stale
+	err := in.db.Scan([]byte(pOpening), nil, func(k, v []byte) error {
 		id := string(k[len(pOpening):])
-		if _, busy := in.opening.Load(id); !busy {
-			stale = append(stale, id)
+		if _, busy := in.opening.Load(id); busy {
+			return nil
 		}
+		var o openingRec
+		if err := decodeRec(v, &o); err != nil {
+			return err
+		}
+		todo = append(todo, stale{id: id, person: o.Person})
 		return nil
 	})
-	for _, id := range stale {
-		if _, busy := in.opening.Load(id); !busy {
-			in.dropOpening(id)
+	if err != nil {
+		in.log.Warn("scanning opening records", "err", err)
+		return
+	}
+	for _, s := range todo {
+		if err := in.reconcileOne(ctx, roles.Reservation{Person: s.person, Wallet: s.id}); err != nil {
+			in.log.Warn("releasing the share of an unfinished open", "wallet", s.id, "err", err)
+			continue
 		}
+		in.dropOpening(s.id)
 	}
 }
 

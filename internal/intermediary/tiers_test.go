@@ -140,16 +140,31 @@ func (te *tierEnv) pay(from, to string, amount uint64) error {
 }
 
 // reject asserts that paying fails with code and a message containing
-// msg, and that nothing changed anywhere.
+// msg, and that nothing changed anywhere: balances, notes, histories,
+// the ledger, pending spends, and the payer's daily and monthly windows.
 func (te *tierEnv) reject(t *testing.T, from, to string, amount uint64, code errcode.Code, msg string) {
 	t.Helper()
 	before := te.snapshot(from, to)
+	day, month := te.outgoing(from)
 	err := te.pay(from, to, amount)
 	wantCode(t, err, code, 422)
 	if !strings.Contains(err.Error(), msg) {
 		t.Fatalf("error %q: want it to say %q", err, msg)
 	}
 	te.unchanged(t, before, from, to)
+	if d, m := te.outgoing(from); d != day || m != month {
+		t.Fatalf("windows of %s moved from %d/%d to %d/%d", from, day, month, d, m)
+	}
+}
+
+// outgoing is what wallet id paid out today and this month.
+func (te *tierEnv) outgoing(id string) (uint64, uint64) {
+	te.t.Helper()
+	d, m, err := intermediary.Outgoing(te.bank(roles.IntermediaryOf(id)), id)
+	if err != nil {
+		te.t.Fatal(err)
+	}
+	return d, m
 }
 
 func tier(level int, evidence ...roles.EvidenceRef) roles.WalletRequest {
@@ -297,6 +312,26 @@ func TestWindowCountsOnlyWhatCommits(t *testing.T) {
 	}
 	te.link.tamper.Store(false)
 	te.unchanged(t, before, alice, shop)
+	if d, m := te.outgoing(alice); d != 600*usd || m != 600*usd {
+		t.Fatalf("a rejected payment moved the windows to %d/%d", d, m)
+	}
+
+	// A payment whose outcome is unknown counts until the ledger says it
+	// never committed; then it is taken out again.
+	te.link.down.Store(true)
+	err := te.pay(alice, shop, 300*usd)
+	wantCode(t, err, errcode.Unavailable, 0)
+	if d, _ := te.outgoing(alice); d != 900*usd {
+		t.Fatalf("a payment in flight: today %d", d)
+	}
+	te.link.down.Store(false)
+	te.clock.set(jan31.Add(time.Second)) // the pending spend is older than SettleAfter
+	if err := te.bank("bank-a").ResolvePending(as("bank-a")); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := te.outgoing(alice); d != 600*usd {
+		t.Fatalf("a payment that never committed still counts: today %d", d)
+	}
 
 	te.close("bank-a")
 	te.open("bank-a")

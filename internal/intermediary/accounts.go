@@ -142,19 +142,16 @@ func (in *Intermediary) Account(ctx context.Context, id string) (roles.Account, 
 	if err := in.readable(ctx, id); err != nil {
 		return roles.Account{}, nil, err
 	}
-	ws := in.walletState(id)
-	ws.mu.Lock()
-	prof, err := in.profileLocked(ws, id)
-	ws.mu.Unlock()
+	account, err := in.linkedAccount(id)
 	if err != nil {
 		return roles.Account{}, nil, err
 	}
-	if prof == nil || prof.Account == "" {
+	if account == "" {
 		return roles.Account{}, nil, errcode.New(errcode.NotFound, "wallet %s has no linked account", id)
 	}
-	es, bal, err := in.accountHistory(prof.Account)
+	es, bal, err := in.accountHistory(account)
 	if err != nil {
 		return roles.Account{}, nil, err
 	}
-	return roles.Account{ID: prof.Account, Wallet: id, Balance: bal}, es, nil
+	return roles.Account{ID: account, Wallet: id, Balance: bal}, es, nil
 }

@@ -96,6 +96,9 @@ type Config struct {
 // Config.IdempotencyRetention says otherwise.
 const DefaultIdempotencyRetention = 7 * 24 * time.Hour
 
+// MinPseudonymSalt is the shortest Config.PseudonymSalt accepted.
+const MinPseudonymSalt = 16
+
 // MaxOwnerLen bounds a wallet owner's name in bytes.
 const MaxOwnerLen = 256
 
@@ -225,6 +228,11 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
+	}
+	if cfg.Registry != nil && len(cfg.PseudonymSalt) < MinPseudonymSalt {
+		// Phone numbers are few enough to try them all: without a secret
+		// salt of some length the registry could name every person.
+		return nil, fmt.Errorf("intermediary %s: a holding-limit registry needs a pseudonym salt of at least %d bytes", cfg.Name, MinPseudonymSalt)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -611,22 +619,26 @@ func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
 	}
 	w := roles.Wallet{ID: rec.ID, Owner: rec.Owner, Lock: money.KeyLock(k.Public()), Created: rec.Created}
 	ws := in.walletState(id)
-	ws.mu.Lock()
-	notes, err := in.walletNotes(ws, id)
+	notes, prof, err := func() ([]noteRec, *profileRec, error) {
+		ws.mu.Lock()
+		defer ws.mu.Unlock()
+		notes, err := in.walletNotes(ws, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		prof, err := in.profileLocked(ws, id)
+		if err != nil || prof == nil {
+			return notes, nil, err
+		}
+		p := *prof // a copy: the wallet's is changed under its lock
+		return notes, &p, nil
+	}()
 	if err != nil {
-		ws.mu.Unlock()
 		return roles.Wallet{}, err
 	}
-	if prof, err := in.profileLocked(ws, id); err != nil {
-		ws.mu.Unlock()
-		return roles.Wallet{}, err
-	} else if prof != nil {
-		p := *prof
-		ws.mu.Unlock()
-		t, _ := in.policy().Tier(p.Tier)
-		in.describe(&w, t, &p)
-	} else {
-		ws.mu.Unlock()
+	if prof != nil {
+		t, _ := in.policy().Tier(prof.Tier)
+		in.describe(&w, t, prof)
 	}
 	for _, n := range notes {
 		if n.State != stateUnspent {

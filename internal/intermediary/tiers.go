@@ -290,9 +290,10 @@ func (in *Intermediary) openIfFree(ctx context.Context, id, owner string, prof *
 	return w, true, nil
 }
 
-// describe fills w's policy fields from its profile.
+// describe fills w's policy fields from its profile and its tier in the
+// policy in force (zero if the policy no longer has it).
 func (in *Intermediary) describe(w *roles.Wallet, t policy.Tier, prof *profileRec) {
-	w.Tier, w.TierName, w.State = t.Level, t.Name, prof.State
+	w.Tier, w.TierName, w.State = prof.Tier, t.Name, prof.State
 	w.HoldingLimit = holdingLimit(t, prof)
 	w.Account = prof.Account
 }

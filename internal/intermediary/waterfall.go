@@ -227,14 +227,7 @@ func (in *Intermediary) applyWaterfall(b *store.Batch, txid money.TxID, pend *pe
 		}
 		return setAccountEntry(b, pend.PayeeAccount, e)
 	case pend == nil && memo != nil && toTreasury > 0 && roles.IntermediaryOf(memo.To) == in.cfg.Name && memo.To != in.Treasury():
-		ws := in.walletState(memo.To)
-		ws.mu.Lock()
-		prof, err := in.profileLocked(ws, memo.To)
-		var account string
-		if prof != nil {
-			account = prof.Account
-		}
-		ws.mu.Unlock()
+		account, err := in.linkedAccount(memo.To)
 		if err != nil || account == "" {
 			return err
 		}
@@ -329,4 +322,16 @@ func (in *Intermediary) SweepNow(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// linkedAccount is the deposit account wallet id is linked to, or "".
+func (in *Intermediary) linkedAccount(id string) (string, error) {
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	prof, err := in.profileLocked(ws, id)
+	if err != nil || prof == nil {
+		return "", err
+	}
+	return prof.Account, nil
 }

@@ -71,11 +71,7 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 // the key's lock and no record of the key exists: reserving writes it
 // (pending), and settling the spend settles it.
 func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
-	from, err := in.loadWallet(p.From)
-	if err != nil {
-		return roles.PaymentResult{}, err
-	}
-	key, err := in.key(&from)
+	from, key, err := in.signer(p.From)
 	if err != nil {
 		return roles.PaymentResult{}, err
 	}
@@ -124,11 +120,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 // payPending pays pend (from a wallet here to a wallet here, its
 // waterfall fields set by the caller): the sweep.
 func (in *Intermediary) payPending(ctx context.Context, pend *pendingRec) (roles.PaymentResult, error) {
-	from, err := in.loadWallet(pend.From)
-	if err != nil {
-		return roles.PaymentResult{}, err
-	}
-	key, err := in.key(&from)
+	from, key, err := in.signer(pend.From)
 	if err != nil {
 		return roles.PaymentResult{}, err
 	}
@@ -137,6 +129,19 @@ func (in *Intermediary) payPending(ctx context.Context, pend *pendingRec) (roles
 		return roles.PaymentResult{}, err
 	}
 	return in.send(ctx, &from, key, pend, plan)
+}
+
+// signer returns wallet id's record and key, which signs its spends.
+func (in *Intermediary) signer(id string) (walletRec, *crypto.PrivateKey, error) {
+	w, err := in.loadWallet(id)
+	if err != nil {
+		return walletRec{}, nil, err
+	}
+	key, err := in.key(&w)
+	if err != nil {
+		return walletRec{}, nil, err
+	}
+	return w, key, nil
 }
 
 // send reserves, submits and records the payment pend from wallet from,

@@ -17,22 +17,12 @@ import (
 // Minor units of the test network's currency (USD, two decimals).
 const usd = 100
 
-// clock is a fake clock the tests move across days and months.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
+// set moves the clock to t, across days and months (outage_test.go has
+// the rest of fakeClock).
+func (c *fakeClock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
+	c.now = t
 }
 
 // policies is the central bank's policy source as an intermediary sees
@@ -81,7 +71,7 @@ func (e *env) testPolicy(version uint64) policy.Policy {
 // applying the signed testPolicy.
 type tierEnv struct {
 	*env
-	clock *clock
+	clock *fakeClock
 	pol   *policies
 	loc   *time.Location
 }
@@ -89,7 +79,7 @@ type tierEnv struct {
 func newTierEnv(t *testing.T, start time.Time, names ...string) *tierEnv {
 	t.Helper()
 	e := newEnv(t)
-	te := &tierEnv{env: e, clock: &clock{t: start}, pol: &policies{}, loc: start.Location()}
+	te := &tierEnv{env: e, clock: &fakeClock{now: start}, pol: &policies{}, loc: start.Location()}
 	te.pol.publish(e.sign(e.testPolicy(2), 0, 1))
 	e.now = te.clock.Now
 	for _, n := range names {

@@ -63,11 +63,7 @@ func (in *Intermediary) canDraw(ws *walletState, pend *pendingRec) bool {
 func (in *Intermediary) reserveDraw(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	tid := in.Treasury()
-	trec, err := in.loadWallet(tid)
-	if err != nil {
-		return nil, money.TxID{}, err
-	}
-	tkey, err := in.key(&trec)
+	_, tkey, err := in.signer(tid)
 	if err != nil {
 		return nil, money.TxID{}, err
 	}

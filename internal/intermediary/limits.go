@@ -32,10 +32,13 @@ import (
 // taken (never both at once): the amount is held in walletState.incoming
 // until the payment is credited or fails, so concurrent payments to one
 // wallet cannot together take it over its limit. For a wallet at another
-// intermediary, the payer asks it with ReceiveLockFor, which checks the
-// same and holds nothing (the payment may never come): two payers at two
+// intermediary, the payer asks it with ReceiveFor, which checks the same
+// and holds nothing (the payment may never come): two payers at two
 // intermediaries could then both pass; the delivery is credited anyway
-// (the money is committed) and logged.
+// (the money is committed) and logged. The hold here ends when the
+// payment call returns, also when its outcome is unknown (the ledger did
+// not answer): a payment settled later is credited like a delivery, past
+// the check.
 
 // s/<wallet>\x00<nanos u64 BE><txid>   amount u64 BE: an outgoing payment, counted in the windows of its reservation time
 const pSpend = "s/"

@@ -577,6 +577,7 @@ func rejected(err error) bool {
 func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws := in.walletState(w.ID)
+	looks := 0 // of the reverse waterfall, which asks to look again when the wallet changed
 	for {
 		changed, _ := in.waitable(ws) // taken before looking, so no landing is missed
 		tx, txid, err := in.tryReserve(ws, w, key, amount, pend, build)
@@ -593,12 +594,18 @@ func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.P
 			default:
 			}
 			if in.canDraw(ws, pend) {
-				// The reverse waterfall (waterfall.go).
-				tx, txid, err := in.reserveDraw(ws, w, key, amount, pend, build)
-				if errors.Is(err, errRetry) {
+				// The reverse waterfall (waterfall.go). A wallet that holds
+				// enough in too many notes to spend at once looks the same
+				// as one whose change just came back: look again a few
+				// times, no more.
+				tx, txid, derr := in.reserveDraw(ws, w, key, amount, pend, build)
+				if errors.Is(derr, errRetry) && looks < 3 {
+					looks++
 					continue
 				}
-				return tx, txid, err
+				if !errors.Is(derr, errRetry) {
+					return tx, txid, derr
+				}
 			}
 			return nil, money.TxID{}, in.shortBecauseHeld(w.ID, amount, err)
 		}

@@ -65,6 +65,10 @@ func TestRecordsRoundTrip(t *testing.T) {
 func FuzzPendingRecord(f *testing.F) {
 	b, _ := recBytes(samplePending())
 	f.Add(b)
+	w := samplePending()
+	w.PayerAccount, w.FromAccount, w.PayeeAccount, w.ToAccount = "DE-1", 300, "", 0
+	b, _ = recBytes(w)
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p pendingRec
 		if decodeRec(b, &p) != nil || (len(b) > 0 && b[0] == '{') {

@@ -136,6 +136,7 @@ func (in *Intermediary) applyDelivered(items []delivered) error {
 	}
 	for k, it := range items {
 		as[k].log(in.log, it.txid)
+		in.overLimit(as[k].order)
 	}
 	return nil
 }
@@ -228,6 +229,9 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		return err
 	}
 	a.log(in.log, txid)
+	if !a.own {
+		in.overLimit(a.order)
+	}
 	return nil
 }
 

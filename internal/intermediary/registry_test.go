@@ -225,3 +225,45 @@ func (te *tierEnv) openOnWith(name string, fs vfs.FS, cfg intermediary.Config) {
 	cfg.FS = fs
 	te.openWith(cfg)
 }
+
+// TestCrashBetweenReservationAndTierChange pins that an upgrade whose new
+// share the registry reserved but whose store write a crash lost is put
+// back to the wallet's share when the intermediary opens again.
+func TestCrashBetweenReservationAndTierChange(t *testing.T) {
+	te, g := newRegistryEnv(t)
+	mem := vfs.NewCrashableMem()
+	te.close("bank-a")
+	cfg := te.registryConfig("bank-a", g)
+	cfg.FS = mem
+	a := te.openWith(cfg)
+	w, err := a.OpenWallet(as("bank-a"), tier(0, phone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crashed vfs.FS
+	g.mu.Lock()
+	g.afterReserve = func(roles.Reservation) { crashed = mem.CrashClone(vfs.CrashCloneCfg{}) }
+	g.mu.Unlock()
+	if _, err := a.SetTier(as("bank-a"), w.ID, roles.TierChange{Tier: 1, Evidence: []roles.EvidenceRef{identity}, Reason: "kyc"}); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	g.afterReserve = nil
+	share := g.res[roles.Pseudonym(cfg.PseudonymSalt, "phone:"+phone.Ref)][w.ID].Share
+	g.mu.Unlock()
+	if share != 3_000*usd {
+		t.Fatalf("share after the upgrade %d", share)
+	}
+
+	te.openOnWith("bank-a", crashed, cfg)
+	got, err := te.bank("bank-a").Wallet(as("bank-a"), w.ID)
+	if err != nil || got.Tier != 0 || got.HoldingLimit != 500*usd {
+		t.Fatalf("after the crash the wallet is %+v, %v; want tier 0", got, err)
+	}
+	g.mu.Lock()
+	share = g.res[roles.Pseudonym(cfg.PseudonymSalt, "phone:"+phone.Ref)][w.ID].Share
+	g.mu.Unlock()
+	if share != 500*usd {
+		t.Fatalf("share after restarting from the crash %d, want the wallet's 500.00", share)
+	}
+}

@@ -138,7 +138,8 @@ func walletAdminCmds(g *globals) []*cobra.Command {
 			}
 			var b strings.Builder
 			for _, e := range es {
-				fmt.Fprintf(&b, "%s  %-8s by %-10s %s  %s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), e.Action, e.Actor, e.Detail, e.Reason)
+				line := fmt.Sprintf("%s  %-8s by %-10s %s  %s", e.Time.UTC().Format("2006-01-02 15:04:05"), e.Action, e.Actor, e.Detail, e.Reason)
+				b.WriteString(strings.TrimRight(line, " ") + "\n")
 			}
 			return g.print(wire.Audit{Entries: es}, strings.TrimRight(b.String(), "\n"))
 		},

@@ -129,6 +129,11 @@ func (in *Intermediary) admitSpend(ws *walletState, id string, pend *pendingRec)
 	if pend.Kind != kindPay {
 		return false, nil
 	}
+	if pend.To == in.Treasury() && pend.ToAccount == pend.Amount {
+		// The wallet's money into its own linked account (the sweep, a
+		// late waterfall): the intermediary's doing, not a payment out.
+		return false, nil
+	}
 	prof, err := in.profileLocked(ws, id)
 	if err != nil || prof == nil {
 		return false, err
@@ -322,21 +327,75 @@ func (in *Intermediary) peerPlan(ctx context.Context, peer roles.Intermediary, i
 	return roles.ReceivePlan{Lock: l}, err
 }
 
-// overLimit logs a credit that took a wallet over its holding limit or
-// reached a frozen one: possible only for a delivery from another
-// intermediary that checked with ReceiveLockFor before a concurrent
-// payment landed, or that did not check. The money is committed on the
-// ledger, so it is credited; the log is for the intermediary's staff.
+// overLimit checks, after a delivery from another intermediary, the
+// wallets it credited: possible over their holding limit only when the
+// payer's intermediary did not ask with the amount, or asked before a
+// concurrent payment landed. The money is committed on the ledger, so it
+// is credited; then a wallet linked to a deposit account pays the excess
+// into it at once (the waterfall, late), and one without is logged for
+// the intermediary's staff, as is a credit to a frozen wallet.
 func (in *Intermediary) overLimit(wallets []string) {
 	for _, id := range wallets {
-		ws := in.walletState(id)
-		ws.mu.Lock()
-		_, _, err := in.checkIncomingLocked(ws, id, 0)
-		ws.mu.Unlock()
-		if err != nil && (errcode.Is(err, errcode.LimitExceeded) || errcode.Is(err, errcode.Blocked)) {
+		excess, account, err := in.excess(id)
+		if err != nil {
 			in.log.Warn("delivery credited beyond the wallet's policy", "wallet", id, "err", err)
+			continue
+		}
+		if excess == 0 {
+			continue
+		}
+		if account == "" {
+			in.log.Warn("delivery credited over the wallet's holding limit; it has no linked account", "wallet", id, "excess", excess)
+			continue
+		}
+		if err := in.enter(); err != nil {
+			return
+		}
+		go func() {
+			defer in.exit()
+			ctx, cancel := context.WithTimeout(in.workCtx, 30*time.Second)
+			defer cancel()
+			pend := pendingRec{Kind: kindPay, From: id, To: in.Treasury(), Amount: excess,
+				Reference: "over the holding limit, to account " + account, PayeeAccount: account, ToAccount: excess}
+			if _, err := in.payPending(ctx, &pend); err != nil {
+				in.log.Warn("excess over the holding limit not moved to the linked account", "wallet", id, "excess", excess, "err", err)
+				return
+			}
+			in.log.Info("excess over the holding limit moved to the linked account", "wallet", id, "account", account, "amount", excess)
+		}()
+	}
+}
+
+// excess is how much wallet id holds, spendable now, above its holding
+// limit, and its linked account; an error for a wallet that may not
+// receive at all (frozen, closed).
+func (in *Intermediary) excess(id string) (uint64, string, error) {
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	prof, err := in.profileLocked(ws, id)
+	if err != nil || prof == nil {
+		return 0, "", err
+	}
+	if err := stateErr(id, prof.State, false); err != nil {
+		return 0, "", err
+	}
+	t, ok := in.policy().Tier(prof.Tier)
+	limit := holdingLimit(t, prof)
+	if !ok || limit == 0 {
+		return 0, "", nil
+	}
+	held, err := in.heldLocked(ws, id)
+	if err != nil || held <= limit {
+		return 0, "", err
+	}
+	var free uint64
+	for _, n := range ws.notes {
+		if n.State == stateUnspent {
+			free = addSat(free, n.Note.Value)
 		}
 	}
+	return min(held-limit, free), prof.Account, nil
 }
 
 // unspend adds to b the release of payment txid's spend record, if it

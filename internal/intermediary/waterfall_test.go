@@ -1,6 +1,7 @@
 package intermediary_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,46 @@ func TestDailySweep(t *testing.T) {
 	intermediary.Sweep(a)
 	if bal, _ := te.account(shop); bal != 2_500*usd || te.balance(shop) != 10_000*usd {
 		t.Fatalf("the next day: wallet %d, account %d", te.balance(shop), bal)
+	}
+}
+
+// blindPeer is an intermediary reached without ReceiveFor, as one that
+// does not check amounts: its payers ask only for the lock.
+type blindPeer struct {
+	roles.Intermediary
+}
+
+func (p blindPeer) DeliverBatch(ctx context.Context, ds []roles.Delivery) ([]error, error) {
+	return p.Intermediary.(roles.BatchDeliverer).DeliverBatch(ctx, ds)
+}
+
+// TestLateWaterfallOnDelivery pins that a delivery that takes a linked
+// wallet over its holding limit (its payer did not ask with the amount)
+// moves the excess into the account at once, without counting it against
+// the wallet's outgoing limits.
+func TestLateWaterfallOnDelivery(t *testing.T) {
+	te := newTierEnv(t, jan31, "bank-a", "bank-b")
+	bob := te.walletAt("bank-b", tier(5, phone), 40*usd)
+	te.linkAccount(bob, "ACC-BOB")
+	te.mu.Lock()
+	te.peers["bank-b"] = blindPeer{te.banks["bank-b"]}
+	te.mu.Unlock()
+	payer := te.walletAt("bank-a", unlimited("payer"), 150*usd)
+	if err := te.pay(payer, bob, 150*usd); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		bal, _ := te.account(bob)
+		if bal == 90*usd && te.balance(bob) == 100*usd {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob holds %d, his account %d; want 100.00 and 90.00", te.balance(bob), bal)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d, m := te.outgoing(bob); d != 0 || m != 0 {
+		t.Fatalf("moving the excess counted as bob's payments: %d/%d", d, m)
 	}
 }

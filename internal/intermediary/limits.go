@@ -35,7 +35,9 @@ import (
 // intermediary, the payer asks it with ReceiveFor, which checks the same
 // and holds nothing (the payment may never come): two payers at two
 // intermediaries could then both pass; the delivery is credited anyway
-// (the money is committed) and logged. The hold here ends when the
+// (the money is committed) and checked again (overLimit): a linked
+// wallet's excess goes into its account, any other breach is logged.
+// The hold here ends when the
 // payment call returns, also when its outcome is unknown (the ledger did
 // not answer): a payment settled later is credited like a delivery, past
 // the check.

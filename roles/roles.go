@@ -382,7 +382,8 @@ type BatchDeliverer interface {
 // while the first attempt's outcome is still unknown it answers
 // unavailable naming that txid. The same key with a different request is
 // errcode.Conflict and changes nothing. A request refused before any money
-// could move (malformed, unauthorized, unknown wallet) is not remembered,
+// could move (malformed, unauthorized, unknown wallet, a policy limit or a
+// frozen wallet: limit_exceeded, blocked) is not remembered,
 // and a key whose payment the ledger never committed is released once
 // that is certain, so a retry then pays.
 //

@@ -30,15 +30,8 @@ func idOf(n money.Note) noteID { return noteID{tx: n.TxID, index: n.Index} }
 // walletNotes returns wallet id's notes in store key order (txid, index),
 // from the index, loading it first if needed. The caller holds ws.mu.
 func (in *Intermediary) walletNotes(ws *walletState, id string) ([]noteRec, error) {
-	if ws.notes == nil {
-		recs, err := in.notes(id)
-		if err != nil {
-			return nil, err
-		}
-		ws.notes = make(map[noteID]noteRec, len(recs))
-		for _, r := range recs {
-			ws.notes[idOf(r.Note)] = r
-		}
+	if err := in.loadNotes(ws, id); err != nil {
+		return nil, err
 	}
 	out := make([]noteRec, 0, len(ws.notes))
 	for _, r := range ws.notes {
@@ -59,6 +52,23 @@ func (in *Intermediary) walletNotes(ws *walletState, id string) ([]noteRec, erro
 		return 0
 	})
 	return out, nil
+}
+
+// loadNotes reads wallet id's notes into ws.notes unless they are there.
+// The caller holds ws.mu.
+func (in *Intermediary) loadNotes(ws *walletState, id string) error {
+	if ws.notes != nil {
+		return nil
+	}
+	recs, err := in.notes(id)
+	if err != nil {
+		return err
+	}
+	ws.notes = make(map[noteID]noteRec, len(recs))
+	for _, r := range recs {
+		ws.notes[idOf(r.Note)] = r
+	}
+	return nil
 }
 
 // noteChanges is what a batch does to wallets' notes: notes removed

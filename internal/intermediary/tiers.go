@@ -368,7 +368,7 @@ func (in *Intermediary) change(ctx context.Context, id, action, reason string,
 // included, plus payments to it reserved here and not yet credited. The
 // caller holds ws.mu.
 func (in *Intermediary) heldLocked(ws *walletState, id string) (uint64, error) {
-	if _, err := in.walletNotes(ws, id); err != nil {
+	if err := in.loadNotes(ws, id); err != nil {
 		return 0, err
 	}
 	held := ws.incoming

@@ -528,3 +528,22 @@ func TestDefaultPolicyWithoutASource(t *testing.T) {
 		t.Fatalf("tier-0 wallet %+v, %v", alice, err)
 	}
 }
+
+// TestLimitRejectionIsNotRemembered pins that a payment refused by a
+// limit is not remembered with its idempotency key: the same request pays
+// once the limit allows it.
+func TestLimitRejectionIsNotRemembered(t *testing.T) {
+	te := newTierEnv(t, jan31, "bank-a")
+	shop := te.walletAt("bank-a", unlimited("shop"), 0)
+	alice := te.walletAt("bank-a", tier(4, phone), 1_500*usd)
+	p := roles.Payment{From: alice, To: shop, Amount: 600 * usd, IdempotencyKey: "rent-feb"}
+	if _, err := te.bank("bank-a").Pay(as("bank-a"), roles.Payment{From: alice, To: shop, Amount: 600 * usd}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := te.bank("bank-a").Pay(as("bank-a"), p)
+	wantCode(t, err, errcode.LimitExceeded, 422)
+	te.clock.set(jan31.Add(3 * time.Hour)) // the next day
+	if _, err := te.bank("bank-a").Pay(as("bank-a"), p); err != nil {
+		t.Fatalf("the same key the next day: %v", err)
+	}
+}

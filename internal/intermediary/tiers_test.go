@@ -547,3 +547,21 @@ func TestLimitRejectionIsNotRemembered(t *testing.T) {
 		t.Fatalf("the same key the next day: %v", err)
 	}
 }
+
+// TestWindowsFollowTheTimeZone pins that the daily window turns at
+// midnight in the intermediary's time zone, not UTC's.
+func TestWindowsFollowTheTimeZone(t *testing.T) {
+	tokyo := time.FixedZone("UTC+9", 9*3600)
+	start := time.Date(2026, 1, 31, 23, 30, 0, 0, tokyo) // 14:30 UTC
+	te := newTierEnv(t, start, "bank-a")
+	shop := te.walletAt("bank-a", unlimited("shop"), 0)
+	alice := te.walletAt("bank-a", tier(4, phone), 2_000*usd)
+	if err := te.pay(alice, shop, 900*usd); err != nil {
+		t.Fatal(err)
+	}
+	te.reject(t, alice, shop, 101*usd, errcode.LimitExceeded, "100.00 left today")
+	te.clock.set(start.Add(time.Hour)) // 00:30 on Feb 1 there; still Jan 31 in UTC
+	if err := te.pay(alice, shop, 900*usd); err != nil {
+		t.Fatalf("after midnight in the intermediary's time zone: %v", err)
+	}
+}

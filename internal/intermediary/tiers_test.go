@@ -453,11 +453,23 @@ func TestTierChanges(t *testing.T) {
 		{"down, the balance fits", 0, nil, "", 500 * usd},
 		{"to a tier the policy lacks", 7, nil, errcode.Malformed, 0},
 	}
+	trail := func() int {
+		audit, err := a.Audit(as("bank-a"), alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(audit)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			before, entries := te.snapshot(alice), trail()
 			w, err := change(tc.level, tc.ev...)
 			if tc.code != "" {
 				wantCode(t, err, tc.code, 0)
+				te.unchanged(t, before, alice)
+				if trail() != entries {
+					t.Fatal("a refused change is in the audit trail")
+				}
 				return
 			}
 			if err != nil {

@@ -2,6 +2,7 @@ package intermediary_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -265,5 +266,49 @@ func TestCrashBetweenReservationAndTierChange(t *testing.T) {
 	g.mu.Unlock()
 	if share != 500*usd {
 		t.Fatalf("share after restarting from the crash %d, want the wallet's 500.00", share)
+	}
+}
+
+// TestTwoIntermediariesRaceForOnePerson pins that when two intermediaries
+// open wallets for one person at once, each asking for the whole holding
+// limit, one opens and the other is refused, leaving neither a wallet nor
+// a share behind.
+func TestTwoIntermediariesRaceForOnePerson(t *testing.T) {
+	te, g := newRegistryEnv(t)
+	for round := range 8 {
+		p := roles.EvidenceRef{Kind: phone.Kind, Ref: fmt.Sprintf("+1555000%04d", round)}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		ids := make([]string, 2)
+		for i, bank := range []string{"bank-a", "bank-b"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w, err := te.bank(bank).OpenWallet(as(bank), tier(0, p))
+				ids[i], errs[i] = w.ID, err
+			}()
+		}
+		wg.Wait()
+		opened := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				opened++
+			case !errcode.Is(err, errcode.LimitExceeded):
+				t.Fatalf("round %d: %v", round, err)
+			case ids[i] != "":
+				t.Fatalf("round %d: refused, yet wallet %s", round, ids[i])
+			}
+		}
+		if opened != 1 {
+			t.Fatalf("round %d: %d wallets opened for one person's whole limit", round, opened)
+		}
+		person := roles.Pseudonym([]byte("salt the intermediaries share"), "phone:"+p.Ref)
+		g.mu.Lock()
+		n := len(g.res[person])
+		g.mu.Unlock()
+		if n != 1 {
+			t.Fatalf("round %d: %d shares reserved for the person", round, n)
+		}
 	}
 }

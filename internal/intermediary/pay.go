@@ -109,12 +109,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 		}
 		pend.Peer = name
 	}
-	res, err := in.send(ctx, &from, key, &pend, plan)
-	if err != nil && p.IdempotencyKey != "" && res.TxID == (money.TxID{}) && errcode.Is(err, errcode.InsufficientFunds) {
-		// Definite, and nothing was built: remember the rejection.
-		in.rememberRejection(p, err)
-	}
-	return res, err
+	return in.send(ctx, &from, key, &pend, plan)
 }
 
 // payPending pays pend (from a wallet here to a wallet here, its
@@ -146,7 +141,7 @@ func (in *Intermediary) signer(id string) (walletRec, *crypto.PrivateKey, error)
 
 // send reserves, submits and records the payment pend from wallet from,
 // paying the amount as plan says, and delivers it when a peer's wallet
-// is paid. A rejection before anything was built carries no txid.
+// is paid.
 func (in *Intermediary) send(ctx context.Context, from *walletRec, key *crypto.PrivateKey, pend *pendingRec, plan roles.ReceivePlan) (roles.PaymentResult, error) {
 	p := roles.Payment{From: pend.From, To: pend.To, Amount: pend.Amount}
 	peer := pend.Peer
@@ -165,6 +160,10 @@ func (in *Intermediary) send(ctx context.Context, from *walletRec, key *crypto.P
 		return tx
 	})
 	if err != nil {
+		if pend.IdemKey != "" && errcode.Is(err, errcode.InsufficientFunds) {
+			// Definite, and nothing was built: remember the rejection.
+			in.rememberRejection(roles.Payment{From: pend.From, To: pend.To, Amount: pend.Amount, Reference: pend.Reference, IdempotencyKey: pend.IdemKey}, err)
+		}
 		return roles.PaymentResult{}, err
 	}
 	defer in.landed(txid)

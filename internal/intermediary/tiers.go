@@ -205,6 +205,9 @@ func (in *Intermediary) OpenWallet(ctx context.Context, req roles.WalletRequest)
 	if err := checkReason(req.Reason); err != nil {
 		return roles.Wallet{}, err
 	}
+	if len(req.Person) > MaxEvidenceRefLen || !utf8.ValidString(req.Person) {
+		return roles.Wallet{}, errcode.New(errcode.Malformed, "person: want at most %d bytes of UTF-8 text", MaxEvidenceRefLen)
+	}
 	t, err := in.tierOf(req.Tier)
 	if err != nil {
 		return roles.Wallet{}, err

@@ -189,6 +189,9 @@ func TestOpenWalletNeedsTheTiersEvidence(t *testing.T) {
 		{"evidence twice", tier(0, phone, phone), errcode.Malformed, 0},
 		{"smaller share", roles.WalletRequest{Owner: "o", Tier: 0, Evidence: []roles.EvidenceRef{phone}, Share: 100 * usd}, "", 100 * usd},
 		{"share above the limit", roles.WalletRequest{Owner: "o", Tier: 0, Evidence: []roles.EvidenceRef{phone}, Share: 501 * usd}, errcode.Malformed, 0},
+		{"person too long", roles.WalletRequest{Owner: "o", Tier: 0, Evidence: []roles.EvidenceRef{phone}, Person: strings.Repeat("x", 257)}, errcode.Malformed, 0},
+		{"reason too long", roles.WalletRequest{Owner: "o", Tier: 0, Evidence: []roles.EvidenceRef{phone}, Reason: strings.Repeat("x", 513)}, errcode.Malformed, 0},
+		{"no owner", roles.WalletRequest{Tier: 0, Evidence: []roles.EvidenceRef{phone}}, errcode.Malformed, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -438,21 +438,25 @@ func (in *Intermediary) Unfreeze(ctx context.Context, id, reason string) (roles.
 
 // CloseWallet closes wallet id for good, at balance zero with no payment
 // in flight: a wallet with money is paid out first. Its registry share is
-// released.
+// released once the wallet is closed; if the registry cannot be reached
+// then, Open's reconciliation releases it (the share of a closed wallet).
 func (in *Intermediary) CloseWallet(ctx context.Context, id, reason string) (roles.Wallet, error) {
-	return in.change(ctx, id, "close", reason, func(p *profileRec, held uint64, _ *store.Batch) (string, error) {
+	var person string
+	w, err := in.change(ctx, id, "close", reason, func(p *profileRec, held uint64, _ *store.Batch) (string, error) {
 		if held != 0 {
 			return "", errcode.New(errcode.Conflict, "wallet %s holds %s: pay it out before closing it", id, in.fmtAmount(held))
 		}
-		if p.Person != "" && in.cfg.Registry != nil {
-			if err := in.cfg.Registry.Release(in.asSelf(ctx), p.Person, id); err != nil {
-				return "", errcode.New(errcode.Unavailable, "release the wallet's share in the holding-limit registry: %v", err)
-			}
-		}
 		from := p.State
+		person = p.Person
 		p.State, p.Person, p.Share = roles.WalletClosed, "", 0
 		return from + " -> closed", nil
 	})
+	if err == nil && person != "" && in.cfg.Registry != nil {
+		if rerr := in.cfg.Registry.Release(in.asSelf(ctx), person, id); rerr != nil {
+			in.log.Warn("closed wallet's share not released yet; the next start releases it", "wallet", id, "err", rerr)
+		}
+	}
+	return w, err
 }
 
 // Audit lists wallet id's changes, oldest first.

@@ -140,7 +140,7 @@ func ExampleClient_Intermediary() {
 	mint(ctx, d, 1_000_00)
 	var bank roles.Intermediary = client.New(d.URL, d.Token["bank-a"]).Intermediary("bank-a")
 
-	alice, err := bank.OpenWallet(ctx, "alice")
+	alice, err := bank.OpenWallet(ctx, unlimited("alice"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func ExampleClient_Ledger() {
 	ctx := context.Background()
 	mint(ctx, d, 10_00)
 	bank := client.New(d.URL, d.Token["bank-a"]).Intermediary("bank-a")
-	bob, err := client.New(d.URL, d.Token["bank-b"]).Intermediary("bank-b").OpenWallet(ctx, "bob")
+	bob, err := client.New(d.URL, d.Token["bank-b"]).Intermediary("bank-b").OpenWallet(ctx, unlimited("bob"))
 	if err != nil {
 		log.Fatal(err)
 	}

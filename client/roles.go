@@ -179,12 +179,97 @@ func (ic interClient) walletPath(id string) string {
 	return ic.prefix + "/wallets/" + url.PathEscape(id)
 }
 
-func (ic interClient) OpenWallet(ctx context.Context, owner string) (roles.Wallet, error) {
+func (ic interClient) OpenWallet(ctx context.Context, req roles.WalletRequest) (roles.Wallet, error) {
+	body := wire.OpenWalletRequest{Owner: req.Owner, Tier: req.Tier, Evidence: req.Evidence, Person: req.Person, Reason: req.Reason}
+	if req.Share != 0 {
+		body.Share = wire.FormatAmount(req.Share)
+	}
 	var w wire.Wallet
-	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/wallets", wire.OpenWalletRequest{Owner: owner}, &w); err != nil {
+	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/wallets", body, &w); err != nil {
 		return roles.Wallet{}, err
 	}
 	return w.ToWallet()
+}
+
+var (
+	_ roles.WalletAdmin    = interClient{}
+	_ roles.AmountReceiver = interClient{}
+)
+
+// walletPost posts body to one of a wallet's administration routes and
+// reads back the wallet.
+func (ic interClient) walletPost(ctx context.Context, id, action string, body any) (roles.Wallet, error) {
+	var w wire.Wallet
+	if err := ic.c.do(ctx, http.MethodPost, ic.walletPath(id)+"/"+action, body, &w); err != nil {
+		return roles.Wallet{}, err
+	}
+	return w.ToWallet()
+}
+
+func (ic interClient) SetTier(ctx context.Context, id string, c roles.TierChange) (roles.Wallet, error) {
+	body := wire.TierRequest{Tier: c.Tier, Evidence: c.Evidence, Reason: c.Reason}
+	if c.Share != 0 {
+		body.Share = wire.FormatAmount(c.Share)
+	}
+	return ic.walletPost(ctx, id, "tier", body)
+}
+
+func (ic interClient) Freeze(ctx context.Context, id, reason string) (roles.Wallet, error) {
+	return ic.walletPost(ctx, id, "freeze", wire.ReasonRequest{Reason: reason})
+}
+
+func (ic interClient) Unfreeze(ctx context.Context, id, reason string) (roles.Wallet, error) {
+	return ic.walletPost(ctx, id, "unfreeze", wire.ReasonRequest{Reason: reason})
+}
+
+func (ic interClient) CloseWallet(ctx context.Context, id, reason string) (roles.Wallet, error) {
+	return ic.walletPost(ctx, id, "close", wire.ReasonRequest{Reason: reason})
+}
+
+func (ic interClient) Link(ctx context.Context, id, account, reason string) (roles.Wallet, error) {
+	return ic.walletPost(ctx, id, "link", wire.LinkRequest{Account: account, Reason: reason})
+}
+
+func (ic interClient) Audit(ctx context.Context, id string) ([]roles.AuditEntry, error) {
+	var a wire.Audit
+	if err := ic.c.do(ctx, http.MethodGet, ic.walletPath(id)+"/audit", nil, &a); err != nil {
+		return nil, err
+	}
+	return a.Entries, nil
+}
+
+func (ic interClient) Account(ctx context.Context, id string) (roles.Account, []roles.AccountEntry, error) {
+	var a wire.Account
+	if err := ic.c.do(ctx, http.MethodGet, ic.walletPath(id)+"/account", nil, &a); err != nil {
+		return roles.Account{}, nil, err
+	}
+	return a.ToAccount()
+}
+
+// ReceiveFor asks how to pay wallet id amount, which the payee's
+// intermediary refuses when the wallet may not receive it.
+func (ic interClient) ReceiveFor(ctx context.Context, id string, amount uint64) (roles.ReceivePlan, error) {
+	var w wire.LockResponse
+	if err := ic.c.do(ctx, http.MethodGet, ic.walletPath(id)+"/lock?amount="+wire.FormatAmount(amount), nil, &w); err != nil {
+		return roles.ReceivePlan{}, err
+	}
+	var plan roles.ReceivePlan
+	var err error
+	if plan.Lock, err = wire.ParseLock(w.Lock); err != nil {
+		return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response lock: %v", err)
+	}
+	if w.Overflow != "" {
+		if plan.Overflow, err = wire.ParseMinor(w.Overflow); err != nil {
+			return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response overflow: %v", err)
+		}
+		if plan.OverflowLock, err = wire.ParseLock(w.OverflowLock); err != nil {
+			return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response overflow lock: %v", err)
+		}
+		if plan.Overflow > amount {
+			return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response overflow %d above the amount %d", plan.Overflow, amount)
+		}
+	}
+	return plan, nil
 }
 
 func (ic interClient) Wallet(ctx context.Context, id string) (roles.Wallet, error) {

@@ -176,8 +176,9 @@ type Reserve struct {
 type Intermediary interface {
 	// Name is the intermediary's identifier, the prefix of its wallet IDs.
 	Name() string
-	// OpenWallet opens a custodial wallet for a customer.
-	OpenWallet(ctx context.Context, owner string) (Wallet, error)
+	// OpenWallet opens a custodial wallet for a customer at a tier of the
+	// central bank's policy, with the identity evidence the tier asks for.
+	OpenWallet(ctx context.Context, req WalletRequest) (Wallet, error)
 	// Wallet reports a wallet and its balance (the sum of its unspent notes).
 	Wallet(ctx context.Context, id string) (Wallet, error)
 	// History lists a wallet's payments, newest last.
@@ -202,6 +203,39 @@ type Intermediary interface {
 // funds customers and holds notes it will redeem: "<name>.treasury".
 const TreasurySuffix = ".treasury"
 
+// WalletRequest asks an intermediary to open a wallet.
+type WalletRequest struct {
+	Owner string `json:"owner"` // the customer's reference at the intermediary
+	// Tier is the policy tier (policy.Tier.Level) the wallet opens at;
+	// Evidence must name every kind of evidence that tier lists.
+	Tier     int           `json:"tier"`
+	Evidence []EvidenceRef `json:"evidence"`
+	// Share, when not 0, is a smaller part of the tier's holding limit for
+	// this wallet to reserve in the holding-limit registry (a person who
+	// keeps the rest for wallets elsewhere); 0 reserves the whole limit.
+	Share uint64 `json:"share,omitempty"`
+	// Person is the identity reference the registry's pseudonym is made
+	// from; "" means the reference of the phone evidence, else of the
+	// identity evidence. It is never stored by the registry.
+	Person string `json:"person,omitempty"`
+	Reason string `json:"reason,omitempty"` // why, for the audit trail
+}
+
+// EvidenceRef records that the intermediary checked one piece of identity
+// evidence: its kind and a reference to it (a phone number, a document
+// number), never the document itself.
+type EvidenceRef struct {
+	Kind policy.Evidence `json:"kind"`
+	Ref  string          `json:"ref"`
+}
+
+// Wallet states.
+const (
+	WalletActive = "active" // pays and receives within its limits
+	WalletFrozen = "frozen" // pays nothing and receives nothing
+	WalletClosed = "closed" // at balance zero, for good
+)
+
 // Wallet is a custodial wallet.
 type Wallet struct {
 	ID      string     `json:"id"` // "<intermediary>.<random>", e.g. "bank-a.k3j9x2"
@@ -217,6 +251,95 @@ type Wallet struct {
 	// settles, its notes leave Pending: spent (its change joins Balance) if
 	// it committed, back into Balance if it did not.
 	Pending uint64 `json:"pending"`
+	// Tier and State are the wallet's policy tier and state (WalletActive,
+	// WalletFrozen, WalletClosed); an intermediary's treasury, and wallets
+	// opened before tiers existed, have State "" and no limits.
+	Tier     int    `json:"tier"`
+	TierName string `json:"tier_name,omitempty"`
+	State    string `json:"state,omitempty"`
+	// HoldingLimit is the most the wallet may hold: its share of the
+	// person's holding limit (0: no limit).
+	HoldingLimit uint64 `json:"holding_limit,omitempty"`
+	Account      string `json:"account,omitempty"` // the linked deposit account, if any
+}
+
+// TierChange asks to move a wallet to another tier: up with the new
+// tier's evidence, down when the balance fits the lower holding limit.
+type TierChange struct {
+	Tier     int           `json:"tier"`
+	Evidence []EvidenceRef `json:"evidence,omitempty"`
+	Share    uint64        `json:"share,omitempty"` // as in WalletRequest
+	Reason   string        `json:"reason"`
+}
+
+// AuditEntry is one change to a wallet: who made it (the credential),
+// what and why.
+type AuditEntry struct {
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"` // "open", "tier", "freeze", "unfreeze", "close", "link"
+	Reason string    `json:"reason,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Account is a deposit account at an intermediary: its ordinary bank
+// money, not digital currency, to which a wallet may be linked for the
+// waterfall.
+type Account struct {
+	ID      string `json:"id"`
+	Wallet  string `json:"wallet"` // the linked wallet
+	Balance uint64 `json:"balance"`
+}
+
+// AccountEntry is one line of a deposit account's history.
+type AccountEntry struct {
+	TxID      money.TxID `json:"txid,omitzero"`
+	Direction string     `json:"direction"` // "in" or "out"
+	Amount    uint64     `json:"amount"`
+	Reference string     `json:"reference,omitempty"`
+	Time      time.Time  `json:"time"`
+}
+
+// WalletAdmin is what an intermediary's staff do to its wallets under the
+// central bank's policy. Each change is in the wallet's audit trail with
+// the caller's credential and the reason given. Implemented by
+// intermediaries that enforce tiers, and by their clients.
+type WalletAdmin interface {
+	// SetTier moves a wallet to another tier.
+	SetTier(ctx context.Context, id string, c TierChange) (Wallet, error)
+	// Freeze stops a wallet paying and receiving; Unfreeze lets it again.
+	Freeze(ctx context.Context, id, reason string) (Wallet, error)
+	Unfreeze(ctx context.Context, id, reason string) (Wallet, error)
+	// CloseWallet closes a wallet at balance zero (pay it out first).
+	CloseWallet(ctx context.Context, id, reason string) (Wallet, error)
+	// Link links a wallet to a deposit account at the intermediary,
+	// opening the account if new.
+	Link(ctx context.Context, id, account, reason string) (Wallet, error)
+	// Audit lists a wallet's changes, oldest first.
+	Audit(ctx context.Context, id string) ([]AuditEntry, error)
+	// Account reports the deposit account linked to wallet id, and its
+	// history.
+	Account(ctx context.Context, id string) (Account, []AccountEntry, error)
+}
+
+// AmountReceiver is implemented by intermediaries that enforce the
+// payee's side of the policy: ReceiveFor is ReceiveLock for a payment of
+// amount, refused (errcode.LimitExceeded, errcode.Blocked) before the
+// payer signs anything when the wallet may not receive it, and saying how
+// to split it when the wallet's linked deposit account takes what the
+// wallet may not hold (the waterfall).
+type AmountReceiver interface {
+	ReceiveFor(ctx context.Context, id string, amount uint64) (ReceivePlan, error)
+}
+
+// ReceivePlan says how to pay an amount to a wallet: amount minus
+// Overflow to Lock, and Overflow, when not 0, to OverflowLock (the payee
+// intermediary's treasury, which credits it to the wallet's linked
+// deposit account when the payment is delivered with its memo).
+type ReceivePlan struct {
+	Lock         money.Lock `json:"lock"`
+	Overflow     uint64     `json:"overflow,omitempty"`
+	OverflowLock money.Lock `json:"overflow_lock,omitzero"`
 }
 
 // Memo is what the payer's intermediary tells the payee's about a payment
@@ -259,7 +382,8 @@ type BatchDeliverer interface {
 // while the first attempt's outcome is still unknown it answers
 // unavailable naming that txid. The same key with a different request is
 // errcode.Conflict and changes nothing. A request refused before any money
-// could move (malformed, unauthorized, unknown wallet) is not remembered,
+// could move (malformed, unauthorized, unknown wallet, a policy limit or a
+// frozen wallet: limit_exceeded, blocked) is not remembered,
 // and a key whose payment the ledger never committed is released once
 // that is certain, so a retry then pays.
 //

@@ -181,25 +181,51 @@ func (g *globals) officerKey(keyFile string, officer int) (*crypto.PrivateKey, e
 
 func walletCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "wallet", Short: "Custodial wallets at an intermediary: open, balance, history, pay"}
-	var bank, owner string
+	var bank, owner, share, person, reason string
+	var tier int
+	var evidence []string
 	open := &cobra.Command{
-		Use:   "open --intermediary NAME --owner CUSTOMER",
-		Short: "Open a custodial wallet for a customer",
-		Args:  cobra.NoArgs,
+		Use:   "open --intermediary NAME --owner CUSTOMER --tier N --evidence KIND=REF ...",
+		Short: "Open a custodial wallet for a customer at a policy tier",
+		Long: `Open a custodial wallet for a customer at a tier of the central bank's
+policy, with every kind of evidence the tier lists, each as KIND=REF: the
+kind (phone, identity, address, business) and a reference to what was
+checked (a phone number, a document number), never the document itself.
+With the devnet's default policy: tier 0 needs phone, tier 1 phone and
+identity, tier 2 phone, identity and address, tier 3 (merchant) identity,
+address and business.`,
+		Example: `  specie wallet open --intermediary bank-a --owner alice --tier 0 --evidence phone=+15551234567`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			refs, err := evidenceFlags(evidence)
+			if err != nil {
+				return err
+			}
+			req := roles.WalletRequest{Owner: owner, Tier: tier, Evidence: refs, Person: person, Reason: reason}
+			if share != "" {
+				if req.Share, _, err = g.amount(ctx, share); err != nil {
+					return err
+				}
+			}
 			c, err := g.client(bank)
 			if err != nil {
 				return err
 			}
-			w, err := c.Intermediary(bank).OpenWallet(cmd.Context(), owner)
+			w, err := c.Intermediary(bank).OpenWallet(ctx, req)
 			if err != nil {
 				return err
 			}
-			return g.print(wire.FromWallet(w, g.currency(cmd.Context())), fmt.Sprintf("wallet %s opened for %s", w.ID, w.Owner))
+			return g.print(wire.FromWallet(w, g.currency(ctx)), fmt.Sprintf("wallet %s opened for %s at tier %d (%s)", w.ID, w.Owner, w.Tier, w.TierName))
 		},
 	}
 	open.Flags().StringVar(&bank, "intermediary", "bank-a", "intermediary opening the wallet")
 	open.Flags().StringVar(&owner, "owner", "", "customer reference")
+	open.Flags().IntVar(&tier, "tier", 0, "policy tier (0 phone only, 1 basic, 2 full, 3 merchant in the default policy)")
+	open.Flags().StringArrayVar(&evidence, "evidence", nil, "evidence checked, KIND=REF (repeat for each kind the tier lists)")
+	open.Flags().StringVar(&share, "share", "", "reserve only this part of the tier's holding limit (default: all of it)")
+	open.Flags().StringVar(&person, "person", "", "identity reference for the holding-limit registry (default: the phone evidence)")
+	open.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
 	open.MarkFlagRequired("owner")
 
 	balance := &cobra.Command{
@@ -215,7 +241,17 @@ func walletCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(wire.FromWallet(w, &net.Currency), fmt.Sprintf("%s (%s): %s %s in %d notes", w.ID, w.Owner, net.Currency.Format(w.Balance), net.Currency.Code, w.Notes))
+			text := fmt.Sprintf("%s (%s): %s %s in %d notes", w.ID, w.Owner, net.Currency.Format(w.Balance), net.Currency.Code, w.Notes)
+			if w.State != "" {
+				text += fmt.Sprintf("; tier %d (%s), %s", w.Tier, w.TierName, w.State)
+				if w.HoldingLimit != 0 {
+					text += fmt.Sprintf(", holding limit %s", net.Currency.Format(w.HoldingLimit))
+				}
+				if w.Account != "" {
+					text += ", linked to account " + w.Account
+				}
+			}
+			return g.print(wire.FromWallet(w, &net.Currency), text)
 		},
 	}
 	history := &cobra.Command{
@@ -288,6 +324,7 @@ payment is a conflict.`,
 		pay.MarkFlagRequired(f)
 	}
 	cmd.AddCommand(open, balance, history, pay)
+	cmd.AddCommand(walletAdminCmds(g)...)
 	return cmd
 }
 

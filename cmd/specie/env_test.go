@@ -125,7 +125,7 @@ func (e *env) officer(i int) *crypto.PrivateKey {
 
 func (e *env) openWallet(bank, owner string) string {
 	e.t.Helper()
-	w, err := e.banks[bank].OpenWallet(context.Background(), owner)
+	w, err := e.banks[bank].OpenWallet(context.Background(), unlimited(owner))
 	if err != nil {
 		e.t.Fatal(err)
 	}

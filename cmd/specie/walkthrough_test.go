@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
@@ -48,6 +49,7 @@ func readmeCommands(t *testing.T) [][]string {
 // (<mint-id>, <alice>, <bob>, <txid>).
 type walkStep struct {
 	cmd        string
+	fails      bool // the command is refused: text gets its one-line reason
 	text       func(t *testing.T, out string, ids map[string]string)
 	json       func(t *testing.T, e *env, ids map[string]string, args []string)
 	afterwards func(t *testing.T, e *env, ids map[string]string)
@@ -205,9 +207,9 @@ func walkthrough() []walkStep {
 			}
 		},
 	}, {
-		cmd: "wallet open --intermediary bank-a --owner alice",
+		cmd: "wallet open --intermediary bank-a --owner alice --tier 0 --evidence phone=+15551234567",
 		text: func(t *testing.T, out string, ids map[string]string) {
-			ids["<alice>"] = capture(t, out, `^wallet (bank-a\.\S+) opened for alice\n$`)
+			ids["<alice>"] = capture(t, out, `^wallet (bank-a\.\S+) opened for alice at tier 0 \(phone only\)\n$`)
 		},
 		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
 			var w wire.Wallet
@@ -220,9 +222,9 @@ func walkthrough() []walkStep {
 		},
 		afterwards: balances(map[string]uint64{"<alice>": 0}),
 	}, {
-		cmd: "wallet open --intermediary bank-b --owner bob",
+		cmd: "wallet open --intermediary bank-b --owner bob --tier 0 --evidence phone=+15557654321",
 		text: func(t *testing.T, out string, ids map[string]string) {
-			ids["<bob>"] = capture(t, out, `^wallet (bank-b\.\S+) opened for bob\n$`)
+			ids["<bob>"] = capture(t, out, `^wallet (bank-b\.\S+) opened for bob at tier 0 \(phone only\)\n$`)
 		},
 		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
 			var w wire.Wallet
@@ -267,7 +269,7 @@ func walkthrough() []walkStep {
 	}, {
 		cmd: "wallet balance <bob>",
 		text: func(t *testing.T, out string, ids map[string]string) {
-			eq(t, "output", out, ids["<bob>"]+" (bob): 120.00 USD in 1 notes\n")
+			eq(t, "output", out, ids["<bob>"]+" (bob): 120.00 USD in 1 notes; tier 0 (phone only), active, holding limit 500.00\n")
 		},
 		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
 			var w wire.Wallet
@@ -374,6 +376,54 @@ func walkthrough() []walkStep {
 			eq(t, "outstanding_decimal", info.Header.OutstandingDecimal, "1000000.00")
 			eq(t, "proof", len(info.Proof), 0)
 		},
+	}, {
+		cmd:   "wallet pay --from <alice> --to <bob> --amount 250.00",
+		fails: true,
+		text: func(t *testing.T, out string, ids map[string]string) {
+			eq(t, "reason", out, "limit_exceeded: per-payment limit 200.00 exceeded: 250.00 asked, at most 200.00 in one payment")
+		},
+		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
+			_, err := e.run(append(args, "--json")...)
+			eq(t, "code", errcode.Of(err), errcode.LimitExceeded)
+		},
+		afterwards: balances(map[string]uint64{"<alice>": 380_00, "<bob>": 0}),
+	}, {
+		cmd: "wallet link <alice> --account ACC-ALICE --reason waterfall",
+		text: func(t *testing.T, out string, ids map[string]string) {
+			eq(t, "output", out, "wallet "+ids["<alice>"]+" linked: tier 0 (phone only), active, holding limit 500.00, linked to account ACC-ALICE\n")
+		},
+		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
+			var w wire.Wallet
+			e.mustJSON(&w, args...)
+			eq(t, "account", w.Account, "ACC-ALICE")
+			eq(t, "holding_limit", w.HoldingLimit, "50000")
+		},
+	}, {
+		cmd: "wallet pay --from bank-a.treasury --to <alice> --amount 300.00",
+		text: func(t *testing.T, out string, ids map[string]string) {
+			contains(t, out, "paid 300.00 USD from bank-a.treasury to "+ids["<alice>"]+": committed in batch 6, tx ")
+		},
+		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
+			var p wire.PaymentResult
+			e.mustJSON(&p, args...)
+			eq(t, "amount_decimal", p.AmountDecimal, "300.00")
+		},
+		afterwards: balances(map[string]uint64{"<alice>": 500_00, "bank-a.treasury": 999_500_00 - 120_00}),
+	}, {
+		cmd: "wallet account <alice>",
+		text: func(t *testing.T, out string, ids map[string]string) {
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			eq(t, "first line", lines[0], "account ACC-ALICE (wallet "+ids["<alice>"]+"): 180.00 USD")
+			if len(lines) != 2 || !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  \+180\.00  from bank-a\.treasury to wallet `).MatchString(lines[1]) {
+				t.Errorf("account:\n%s", out)
+			}
+		},
+		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
+			var a wire.Account
+			e.mustJSON(&a, args...)
+			eq(t, "balance", a.Balance, "18000")
+			eq(t, "entries", len(a.Entries), 1)
+		},
 	}}
 }
 
@@ -408,9 +458,20 @@ func TestReadmeWalkthrough(t *testing.T) {
 					}
 				}
 				ok := t.Run(s.cmd, func(t *testing.T) {
-					if mode == "json" {
+					switch {
+					case s.fails:
+						out, err := e.run(args...)
+						if err == nil {
+							t.Fatalf("succeeded:\n%s", out)
+						}
+						if mode == "json" {
+							s.json(t, e, ids, args)
+						} else {
+							s.text(t, oneLine(err), ids)
+						}
+					case mode == "json":
 						s.json(t, e, ids, args)
-					} else {
+					default:
 						s.text(t, e.must(args...), ids)
 					}
 					if s.afterwards != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -173,9 +174,13 @@ func (r *run) sdk(ctx context.Context, api, data string) {
 	r.check(err == nil && ta.Balance == tb.Balance, "delivering the mint to bank-a again credits nothing twice (treasury %s)", amt(ta.Balance))
 
 	// 3. Wallets at two banks; bank-a funds alice, alice pays bob.
-	alice, err := bankA.OpenWallet(ctx, "alice")
+	// Tier 0 of the default policy: a verified phone number opens it;
+	// it may hold 500.00 and pay 200.00 at a time, 500.00 a day.
+	alice, err := bankA.OpenWallet(ctx, roles.WalletRequest{Owner: "alice", Tier: 0,
+		Evidence: []roles.EvidenceRef{{Kind: policy.Phone, Ref: "+15550100001"}}, Reason: "sdk example"})
 	r.must(err, "open alice's wallet at bank-a")
-	bob, err := bankB.OpenWallet(ctx, "bob")
+	bob, err := bankB.OpenWallet(ctx, roles.WalletRequest{Owner: "bob", Tier: 0,
+		Evidence: []roles.EvidenceRef{{Kind: policy.Phone, Ref: "+15550100002"}}, Reason: "sdk example"})
 	r.must(err, "open bob's wallet at bank-b")
 	lock, err := bankB.ReceiveLock(ctx, bob.ID)
 	r.check(err == nil && lock.Kind == money.LockEd25519, "wallets %s and %s opened; bob receives at %v", alice.ID, bob.ID, lock)
@@ -197,9 +202,10 @@ func (r *run) sdk(ctx context.Context, api, data string) {
 	// batch 1 holds at its sequence number.
 	r.proveInclusion(ctx, net, ledger, pay.TxID)
 
-	// 5. Paying more than the balance is refused by code, and moves nothing.
-	_, err = bankA.Pay(ctx, roles.Payment{From: alice.ID, To: bob.ID, Amount: 1_000_000_00})
-	r.check(errcode.Is(err, errcode.InsufficientFunds), "paying %s from a wallet holding %s is refused: %v", amt(1_000_000_00), amt(380_00), err)
+	// 5. Paying more than the tier allows in one payment is refused by
+	// code, before anything is signed, and moves nothing.
+	_, err = bankA.Pay(ctx, roles.Payment{From: alice.ID, To: bob.ID, Amount: 250_00})
+	r.check(errcode.Is(err, errcode.LimitExceeded), "paying %s from a tier-0 wallet (at most 200.00 a payment) is refused: %v", amt(250_00), err)
 	var ce *errcode.Error
 	if errors.As(err, &ce) {
 		r.check(ce.Status == 422, "the rejection came as HTTP %d with code %s", ce.Status, ce.Code)

@@ -152,9 +152,9 @@ func TestResponsesConformToSpec(t *testing.T) {
 
 	// --- intermediaries ---
 	const open = "POST /v1/intermediaries/{name}/wallets"
-	r = do(open, "/v1/intermediaries/bank-a/wallets", bankATok, `{"owner":"Alice"}`, 201, "")
+	r = do(open, "/v1/intermediaries/bank-a/wallets", bankATok, `{"owner":"Alice","tier":3,"evidence":[{"kind":"identity","ref":"I1"},{"kind":"address","ref":"A1"},{"kind":"business","ref":"B1"}]}`, 201, "")
 	aliceW := r.json(t)["id"].(string)
-	r = do(open, "/v1/intermediaries/bank-b/wallets", bankBTok, `{"owner":"Bob"}`, 201, "")
+	r = do(open, "/v1/intermediaries/bank-b/wallets", bankBTok, `{"owner":"Bob","tier":0,"evidence":[{"kind":"phone","ref":"+15550100002"}]}`, 201, "")
 	bobW := r.json(t)["id"].(string)
 	do(open, "/v1/intermediaries/bank-a/wallets", bankATok, `{"owner":""}`, 400, "malformed")
 	do(open, "/v1/intermediaries/bank-a/wallets", "", `{"owner":"x"}`, 401, "unauthorized")
@@ -166,7 +166,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(pay, pp, bankATok, `{"from":"bank-a.treasury","to":"`+aliceW+`","amount":"1000.00","reference":"welcome","idempotency_key":"k1"}`, 200, "")
 	do(pay, pp, bankATok, `{"from":"`+aliceW+`","to":"`+bobW+`","amount":"250","reference":"rent"}`, 200, "")
 	do(pay, pp, bankATok, `{"from":"bank-a.treasury","to":"`+aliceW+`","amount":"999","idempotency_key":"k1"}`, 409, "conflict")
-	do(pay, pp, bankATok, `{"from":"`+aliceW+`","to":"`+bobW+`","amount":"100000000"}`, 422, "insufficient_funds")
+	do(pay, pp, bankATok, `{"from":"`+aliceW+`","to":"bank-a.treasury","amount":"100000000"}`, 422, "insufficient_funds")
 	do(pay, pp, bankATok, `{"from":"`+aliceW+`","to":"`+bobW+`","amount":"0"}`, 400, "malformed")
 	do(pay, pp, "", `{"from":"`+aliceW+`","to":"`+bobW+`","amount":"1"}`, 401, "unauthorized")
 	do(pay, pp, bankATok, `{"from":"`+bobW+`","to":"`+aliceW+`","amount":"1"}`, 403, "unauthorized")
@@ -189,6 +189,57 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock", "", "", 401, "unauthorized")
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock", auditorTok, "", 403, "unauthorized")
 	do(lock, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch/lock", bankATok, "", 404, "not_found")
+
+	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock?amount=250", bankATok, "", 200, "")
+	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock?amount=1000.00", bankATok, "", 422, "limit_exceeded")
+
+	// Wallet administration under the policy: bob at bank-b (tier 0).
+	bw := "/v1/intermediaries/bank-b/wallets/" + bobW
+	aw := "/v1/intermediaries/bank-a/wallets/" + aliceW
+	const setTier = "POST /v1/intermediaries/{name}/wallets/{id}/tier"
+	do(setTier, bw+"/tier", bankBTok, `{"tier":1,"reason":"kyc"}`, 400, "malformed")
+	do(setTier, bw+"/tier", bankBTok, `{"tier":1,"evidence":[{"kind":"identity","ref":"P1"}],"reason":"kyc"}`, 200, "")
+	do(setTier, bw+"/tier", bankBTok, `{"tier":1,"reason":"again"}`, 409, "conflict")
+	do(setTier, bw+"/tier", "", `{"tier":0,"reason":"x"}`, 401, "unauthorized")
+	do(setTier, bw+"/tier", bankATok, `{"tier":0,"reason":"x"}`, 403, "unauthorized")
+	do(setTier, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch/tier", bankBTok, `{"tier":0,"reason":"x"}`, 404, "not_found")
+	do(setTier, aw+"/tier", bankATok, `{"tier":0,"evidence":[{"kind":"phone","ref":"+1555"}],"reason":"down"}`, 422, "limit_exceeded")
+	for _, st := range []struct{ route, path, again string }{
+		{"POST /v1/intermediaries/{name}/wallets/{id}/freeze", "/freeze", "frozen"},
+		{"POST /v1/intermediaries/{name}/wallets/{id}/unfreeze", "/unfreeze", "active"},
+	} {
+		do(st.route, bw+st.path, bankBTok, `{"reason":""}`, 400, "malformed")
+		do(st.route, bw+st.path, bankBTok, `{"reason":"compliance review"}`, 200, "")
+		do(st.route, bw+st.path, bankBTok, `{"reason":"compliance review"}`, 409, "conflict")
+		do(st.route, bw+st.path, "", `{"reason":"x"}`, 401, "unauthorized")
+		do(st.route, bw+st.path, bankATok, `{"reason":"x"}`, 403, "unauthorized")
+		do(st.route, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch"+st.path, bankBTok, `{"reason":"x"}`, 404, "not_found")
+	}
+	const link = "POST /v1/intermediaries/{name}/wallets/{id}/link"
+	do(link, bw+"/link", bankBTok, `{"account":"","reason":"waterfall"}`, 400, "malformed")
+	do(link, bw+"/link", bankBTok, `{"account":"DE-0001","reason":"waterfall"}`, 200, "")
+	do(link, bw+"/link", bankBTok, `{"account":"DE-0001","reason":"waterfall"}`, 409, "conflict")
+	do(link, bw+"/link", "", `{"account":"x","reason":"x"}`, 401, "unauthorized")
+	do(link, bw+"/link", bankATok, `{"account":"x","reason":"x"}`, 403, "unauthorized")
+	do(link, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch/link", bankBTok, `{"account":"x","reason":"x"}`, 404, "not_found")
+	const closeW = "POST /v1/intermediaries/{name}/wallets/{id}/close"
+	do(closeW, bw+"/close", bankBTok, `{"reason":""}`, 400, "malformed")
+	do(closeW, bw+"/close", bankBTok, `{"reason":"customer left"}`, 409, "conflict")
+	do(closeW, bw+"/close", "", `{"reason":"x"}`, 401, "unauthorized")
+	do(closeW, bw+"/close", bankATok, `{"reason":"x"}`, 403, "unauthorized")
+	do(closeW, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch/close", bankBTok, `{"reason":"x"}`, 404, "not_found")
+	empty := do(open, "/v1/intermediaries/bank-b/wallets", bankBTok, `{"owner":"Eve","tier":0,"evidence":[{"kind":"phone","ref":"+15550100003"}]}`, 201, "").json(t)["id"].(string)
+	do(closeW, "/v1/intermediaries/bank-b/wallets/"+empty+"/close", bankBTok, `{"reason":"customer left"}`, 200, "")
+	const audit = "GET /v1/intermediaries/{name}/wallets/{id}/audit"
+	do(audit, bw+"/audit", bankBTok, "", 200, "")
+	do(audit, bw+"/audit", "", "", 401, "unauthorized")
+	do(audit, bw+"/audit", bankATok, "", 403, "unauthorized")
+	do(audit, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch/audit", bankBTok, "", 404, "not_found")
+	const account = "GET /v1/intermediaries/{name}/wallets/{id}/account"
+	do(account, bw+"/account", bankBTok, "", 200, "")
+	do(account, bw+"/account", "", "", 401, "unauthorized")
+	do(account, bw+"/account", bankATok, "", 403, "unauthorized")
+	do(account, aw+"/account", bankATok, "", 404, "not_found")
 
 	const deliver = "POST /v1/intermediaries/{name}/deliveries"
 	dp := "/v1/intermediaries/bank-a/deliveries"
@@ -327,6 +378,13 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{resv, rp, bankATok, `{"share":"1","limit":"0"}`},
 		{lsResv, "/v1/registry/reservations", bankATok, ""},
 		{rel, rp, bankATok, ""},
+		{setTier, "/v1/intermediaries/bank-a/wallets/bank-a.w1/tier", bankATok, `{"tier":1,"reason":"x"}`},
+		{"POST /v1/intermediaries/{name}/wallets/{id}/freeze", "/v1/intermediaries/bank-a/wallets/bank-a.w1/freeze", bankATok, `{"reason":"x"}`},
+		{"POST /v1/intermediaries/{name}/wallets/{id}/unfreeze", "/v1/intermediaries/bank-a/wallets/bank-a.w1/unfreeze", bankATok, `{"reason":"x"}`},
+		{closeW, "/v1/intermediaries/bank-a/wallets/bank-a.w1/close", bankATok, `{"reason":"x"}`},
+		{link, "/v1/intermediaries/bank-a/wallets/bank-a.w1/link", bankATok, `{"account":"x","reason":"x"}`},
+		{audit, "/v1/intermediaries/bank-a/wallets/bank-a.w1/audit", bankATok, ""},
+		{account, "/v1/intermediaries/bank-a/wallets/bank-a.w1/account", bankATok, ""},
 	}
 	setErr := func(err error) {
 		f.ledger.setErr(err)

@@ -302,7 +302,8 @@ func (f *fakeInter) walletFor(id, owner string) roles.Wallet {
 	return roles.Wallet{ID: id, Owner: owner, Lock: money.KeyLock(key(8).Public()), Balance: 123456, Notes: 3, Created: t0}
 }
 
-func (f *fakeInter) OpenWallet(ctx context.Context, owner string) (roles.Wallet, error) {
+func (f *fakeInter) OpenWallet(ctx context.Context, req roles.WalletRequest) (roles.Wallet, error) {
+	owner := req.Owner
 	if err := f.record(ctx, "OpenWallet", owner); err != nil {
 		return roles.Wallet{}, err
 	}
@@ -425,4 +426,49 @@ func (f *fakeIssuer) Reservations(ctx context.Context) ([]roles.Reservation, err
 		return nil, err
 	}
 	return []roles.Reservation{{Person: strings.Repeat("ab", 32), Wallet: "bank-a.w1", Share: 100, Limit: 50000}}, nil
+}
+
+// The wallet administration of roles.WalletAdmin, recorded like the rest.
+
+func (f *fakeInter) adminWallet(ctx context.Context, what, id string, args any) (roles.Wallet, error) {
+	if err := f.record(ctx, what, args); err != nil {
+		return roles.Wallet{}, err
+	}
+	w := f.walletFor(id, "alice")
+	w.State, w.TierName, w.HoldingLimit = roles.WalletActive, "phone only", 50000
+	return w, nil
+}
+
+func (f *fakeInter) SetTier(ctx context.Context, id string, c roles.TierChange) (roles.Wallet, error) {
+	return f.adminWallet(ctx, "SetTier", id, c)
+}
+
+func (f *fakeInter) Freeze(ctx context.Context, id, reason string) (roles.Wallet, error) {
+	return f.adminWallet(ctx, "Freeze", id, reason)
+}
+
+func (f *fakeInter) Unfreeze(ctx context.Context, id, reason string) (roles.Wallet, error) {
+	return f.adminWallet(ctx, "Unfreeze", id, reason)
+}
+
+func (f *fakeInter) CloseWallet(ctx context.Context, id, reason string) (roles.Wallet, error) {
+	return f.adminWallet(ctx, "CloseWallet", id, reason)
+}
+
+func (f *fakeInter) Link(ctx context.Context, id, account, reason string) (roles.Wallet, error) {
+	return f.adminWallet(ctx, "Link", id, account)
+}
+
+func (f *fakeInter) Audit(ctx context.Context, id string) ([]roles.AuditEntry, error) {
+	if err := f.record(ctx, "Audit", id); err != nil {
+		return nil, err
+	}
+	return []roles.AuditEntry{{Time: t0, Actor: f.name, Action: "open", Detail: "tier 0 (phone only), evidence phone"}}, nil
+}
+
+func (f *fakeInter) Account(ctx context.Context, id string) (roles.Account, []roles.AccountEntry, error) {
+	if err := f.record(ctx, "Account", id); err != nil {
+		return roles.Account{}, nil, err
+	}
+	return roles.Account{ID: "DE-1", Wallet: id, Balance: 100}, []roles.AccountEntry{{Direction: "in", Amount: 100, Reference: "waterfall", Time: t0}}, nil
 }

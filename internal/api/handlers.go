@@ -280,7 +280,14 @@ func (s *Server) openWallet(w http.ResponseWriter, r *http.Request, in roles.Int
 	if err := decodeBody(w, r, MaxBody, &req); err != nil {
 		return err
 	}
-	wl, err := in.OpenWallet(r.Context(), req.Owner)
+	wr := roles.WalletRequest{Owner: req.Owner, Tier: req.Tier, Evidence: req.Evidence, Person: req.Person, Reason: req.Reason}
+	if req.Share != "" && req.Share != "0" {
+		var err error
+		if wr.Share, err = s.parseAmount(r.Context(), "share", req.Share); err != nil {
+			return err
+		}
+	}
+	wl, err := in.OpenWallet(r.Context(), wr)
 	if err != nil {
 		return err
 	}
@@ -307,6 +314,28 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, in roles.Interm
 }
 
 func (s *Server) lock(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	if a := r.URL.Query().Get("amount"); a != "" {
+		// The payer's intermediary asks with the amount, so the payee's
+		// can refuse it under its holding limit before anything is signed.
+		amt, perr := s.parseAmount(r.Context(), "amount", a)
+		if perr != nil {
+			return perr
+		}
+		ar, ok := in.(roles.AmountReceiver)
+		if !ok {
+			return errcode.New(errcode.NotFound, "intermediary %s does not check amounts", in.Name())
+		}
+		plan, err := ar.ReceiveFor(r.Context(), r.PathValue("id"), amt)
+		if err != nil {
+			return err
+		}
+		out := wire.LockResponse{Lock: plan.Lock.String()}
+		if plan.Overflow != 0 {
+			out.Overflow, out.OverflowLock = wire.FormatAmount(plan.Overflow), plan.OverflowLock.String()
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	l, err := in.ReceiveLock(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

@@ -153,7 +153,7 @@ func TestIdempotentPayOverHTTP(t *testing.T) {
 	_, err = l.Submit(asIssuer, mint)
 	noErr(t, err)
 	noErr(t, bank.Deliver(asIssuer, mint))
-	alice, err := in.OpenWallet(ctx, "alice")
+	alice, err := in.OpenWallet(ctx, unlimited("alice"))
 	noErr(t, err)
 
 	url := srv.URL + "/v1/intermediaries/bank-a/payments"

@@ -33,7 +33,7 @@ func TestPayeeHistoryOverHTTP(t *testing.T) {
 		}
 		return err
 	})
-	bob, err := bankB.OpenWallet(ctx, "Bob")
+	bob, err := bankB.OpenWallet(ctx, unlimited("Bob"))
 	noErr(t, err)
 	res, err := bankA.Pay(ctx, roles.Payment{From: "bank-a.treasury", To: bob.ID, Amount: 3_00, Reference: "salary"})
 	noErr(t, err)

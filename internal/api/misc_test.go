@@ -123,7 +123,7 @@ func TestRouting(t *testing.T) {
 		before := e.totalCalls()
 		r := e.rawS(t, "GET", "/v1/intermediaries/bank-z/wallets/bank-z.w1", bankATok, "")
 		wantError(t, r, 404, "not_found")
-		_, err := e.bankC.Intermediary("bank-z").OpenWallet(context.Background(), "x")
+		_, err := e.bankC.Intermediary("bank-z").OpenWallet(context.Background(), unlimited("x"))
 		if !errcode.Is(err, errcode.NotFound) || errcode.HTTPStatus(err) != 404 {
 			t.Fatalf("client: %v", err)
 		}

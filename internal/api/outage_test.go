@@ -119,7 +119,7 @@ func TestLedgerProcessDown(t *testing.T) {
 		m, err = is.ApproveMint(asIssuer, m.ID, k.Public(), k.Sign(crypto.Mint, net0.Network.ID, m.ID))
 		noErr(t, err)
 	}
-	alice, err := a.OpenWallet(ctx, "alice")
+	alice, err := a.OpenWallet(ctx, unlimited("alice"))
 	noErr(t, err)
 	_, err = a.Pay(ctx, roles.Payment{From: a.Treasury(), To: alice.ID, Amount: 100_00})
 	noErr(t, err)

@@ -327,17 +327,17 @@ func TestRealNetwork(t *testing.T) {
 	})
 
 	// Wallets: alice at bank-a, bob at bank-b, each opened by its bank.
-	r = httpPost(t, e.srv.URL+"/v1/intermediaries/bank-a/wallets", bankATok, `{"owner":"Alice"}`)
+	r = httpPost(t, e.srv.URL+"/v1/intermediaries/bank-a/wallets", bankATok, `{"owner":"Alice","tier":3,"evidence":[{"kind":"identity","ref":"I1"},{"kind":"address","ref":"A1"},{"kind":"business","ref":"B1"}]}`)
 	if r.status != 201 {
 		t.Fatalf("open wallet: %d %s", r.status, r.body)
 	}
 	alice := r.json(t)["id"].(string)
-	bob, err := bankB.OpenWallet(ctx, "Bob")
+	bob, err := bankB.OpenWallet(ctx, unlimited("Bob"))
 	noErr(t, err)
 	if !strings.HasPrefix(bob.ID, "bank-b.") || bob.Owner != "Bob" || bob.Balance != 0 || bob.Lock.Kind != money.LockEd25519 {
 		t.Fatalf("bob's wallet %+v", bob)
 	}
-	_, err = e.iss.Intermediary("bank-a").OpenWallet(ctx, "Mallory")
+	_, err = e.iss.Intermediary("bank-a").OpenWallet(ctx, unlimited("Mallory"))
 	wantCode(t, "the issuer opening a bank's wallet", err, errcode.Unauthorized, 403)
 	_, err = e.bankC.Intermediary("bank-b").Wallet(ctx, bob.ID)
 	wantCode(t, "bank-a reading bank-b's wallet", err, errcode.Unauthorized, 403)

@@ -184,7 +184,7 @@ func TestIntermediaryRoundTrip(t *testing.T) {
 			if in.Name() != name {
 				t.Fatalf("Name() = %q", in.Name())
 			}
-			w, err := in.OpenWallet(ctx, "Zoë O'Brien")
+			w, err := in.OpenWallet(ctx, unlimited("Zoë O'Brien"))
 			noErr(t, err)
 			wantW := f.walletFor(name+".k3j9x2", "Zoë O'Brien")
 			wantW.Balance, wantW.Notes = 0, 0

@@ -179,6 +179,13 @@ func (s *Server) routes() {
 		s.handle("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
 		s.handle("POST "+p+"/deliveries/batch", s.authed(s.inter(s.deliverMany)))
 		s.handle("POST "+p+"/redeems", s.authed(s.inter(s.interRedeem)))
+		s.handle("POST "+p+"/wallets/{id}/tier", s.authed(s.admin(s.setTier)))
+		s.handle("POST "+p+"/wallets/{id}/freeze", s.authed(s.admin(s.freeze)))
+		s.handle("POST "+p+"/wallets/{id}/unfreeze", s.authed(s.admin(s.unfreeze)))
+		s.handle("POST "+p+"/wallets/{id}/close", s.authed(s.admin(s.closeWallet)))
+		s.handle("POST "+p+"/wallets/{id}/link", s.authed(s.admin(s.link)))
+		s.handle("GET "+p+"/wallets/{id}/audit", s.authed(s.admin(s.audit)))
+		s.handle("GET "+p+"/wallets/{id}/account", s.authed(s.admin(s.account)))
 	}
 }
 

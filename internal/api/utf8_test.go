@@ -55,7 +55,7 @@ func TestInvalidUTF8ChangesNothing(t *testing.T) {
 	_, err = e.ledger.Submit(asIssuer, mint)
 	noErr(t, err)
 	noErr(t, bank.Deliver(asIssuer, mint))
-	alice, err := in.OpenWallet(ctx, "Alice")
+	alice, err := in.OpenWallet(ctx, unlimited("Alice"))
 	noErr(t, err)
 
 	state := func() string {
@@ -79,7 +79,7 @@ func TestInvalidUTF8ChangesNothing(t *testing.T) {
 	asBank := roles.WithCaller(ctx, bankAP)
 	_, err = bank.Pay(asBank, roles.Payment{From: "bank-a.treasury", To: alice.ID, Amount: 1000, Reference: "\xff\xfe"})
 	wantCode(t, "in-process payment with a reference that is not UTF-8", err, errcode.Malformed, 400)
-	_, err = bank.OpenWallet(asBank, "Bob\xc3")
+	_, err = bank.OpenWallet(asBank, unlimited("Bob\xc3"))
 	wantCode(t, "in-process wallet with an owner that is not UTF-8", err, errcode.Malformed, 400)
 	if after := state(); after != before {
 		t.Fatalf("state changed: %s, before %s", after, before)

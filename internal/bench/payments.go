@@ -16,6 +16,7 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -159,7 +160,7 @@ func RunPayments(ctx context.Context, t PayTarget, o PayOptions) (PayReport, err
 	p.set(func() string { return fmt.Sprintf("opening wallets: %d of %d", opened.Load(), r.Wallets) })
 	err := forEach(ctx, t.Banks, o.WalletsPer, o.FundClients, func(ctx context.Context, b, i int) error {
 		bank := t.Banks[b]
-		w, err := bank.OpenWallet(as(ctx, bank.Name()), fmt.Sprintf("bench-%s-%d", run, i))
+		w, err := bank.OpenWallet(as(ctx, bank.Name()), BenchWallet(fmt.Sprintf("bench-%s-%d", run, i)))
 		if err != nil {
 			return fmt.Errorf("open wallet %d at %s: %w", i, bank.Name(), err)
 		}
@@ -667,4 +668,14 @@ func (p *progress) stop() {
 	if p.term {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// BenchWallet asks for a wallet of the default policy's merchant tier
+// (level 3), which has no holding, payment, daily or monthly limit: the
+// benchmark measures the pay path with its policy checks, and a limit
+// would stop its wallets after a few payments.
+func BenchWallet(owner string) roles.WalletRequest {
+	return roles.WalletRequest{Owner: owner, Tier: 3, Evidence: []roles.EvidenceRef{
+		{Kind: policy.Identity, Ref: "ID-" + owner}, {Kind: policy.Address, Ref: "addr-" + owner}, {Kind: policy.Business, Ref: "REG-" + owner}},
+		Reason: "benchmark"}
 }

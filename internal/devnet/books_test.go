@@ -324,7 +324,7 @@ func (p *parties) openFunded(t *testing.T, n int, amount uint64) []string {
 		p.mintTo(t, name, uint64(n)*amount+amount)
 		b := p.bank(name + ".x")
 		for i := range n {
-			w, err := b.OpenWallet(ctx, fmt.Sprintf("%s customer %d", name, i))
+			w, err := b.OpenWallet(ctx, unlimited(fmt.Sprintf("%s customer %d", name, i)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -59,11 +59,11 @@ func TestUpSurvivesKill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	alice, err := bankA.OpenWallet(ctx, "alice")
+	alice, err := bankA.OpenWallet(ctx, unlimited("alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bob, err := bankB.OpenWallet(ctx, "bob")
+	bob, err := bankB.OpenWallet(ctx, unlimited("bob"))
 	if err != nil {
 		t.Fatal(err)
 	}

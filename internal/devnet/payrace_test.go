@@ -59,7 +59,7 @@ func raceOverHTTP(t *testing.T, notes []uint64, amount uint64, commits int, left
 	}
 	u.p.mintTo(t, "bank-a", sum+100)
 	open := func(b roles.Intermediary, owner string) string {
-		w, err := b.OpenWallet(ctx, owner)
+		w, err := b.OpenWallet(ctx, unlimited(owner))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestPayeeHistoryCarriesCounterpartyAndReferenceOverHTTP(t *testing.T) {
 	defer u.n.Close()
 	ctx := context.Background()
 	u.p.mintTo(t, "bank-a", 5000)
-	bob, err := u.p.bankB.OpenWallet(ctx, "bob")
+	bob, err := u.p.bankB.OpenWallet(ctx, unlimited("bob"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -59,9 +60,10 @@ func (s secrets) scanDir(t *testing.T, dir string) map[string][]string {
 	return hits
 }
 
-// The issuer and the ledger hold no customer's name, reference or key: the
-// whole scenario runs (wallets at both banks, payments each way with
-// references and idempotency keys, a redeem), then every answer of the
+// The issuer and the ledger hold no customer's name, phone number,
+// identity evidence, reference or key: the whole scenario runs (tier-1
+// wallets at both banks opened with a phone and a passport, payments each
+// way with references and idempotency keys), then every answer of the
 // issuer's and the ledger's API and every byte of their data directories
 // is searched for the customers' strings. Intermediary data directories
 // are searched too, as a control: they must hold their own customers'
@@ -79,10 +81,17 @@ func TestIssuerAndLedgerLearnNoCustomer(t *testing.T) {
 	for _, bank := range []string{"bank-a", "bank-b"} {
 		for i := range 3 {
 			owner := fmt.Sprintf("Zelda Quixote-%s-%d", bank, 7731+i)
-			w, err := u.p.bank(bank+".x").OpenWallet(ctx, owner)
+			phone := fmt.Sprintf("+1555%03d%04d", len(bank), 4321+i)
+			if bank == "bank-b" {
+				phone = fmt.Sprintf("+4479%03d%04d", len(bank), 8765+i)
+			}
+			passport := fmt.Sprintf("PASSPORT-%s-ZQ%d", bank, 55012+i)
+			w, err := u.p.bank(bank+".x").OpenWallet(ctx, roles.WalletRequest{Owner: owner, Tier: 1, Evidence: []roles.EvidenceRef{
+				{Kind: policy.Phone, Ref: phone}, {Kind: policy.Identity, Ref: passport}}, Reason: "onboarding " + owner})
 			if err != nil {
 				t.Fatal(err)
 			}
+			own[bank] = append(own[bank], phone, passport)
 			if _, err := u.p.bank(bank+".x").Pay(ctx, roles.Payment{From: bank + ".treasury", To: w.ID, Amount: 500 * major, Reference: "salary " + owner}); err != nil {
 				t.Fatal(err)
 			}

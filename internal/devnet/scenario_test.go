@@ -113,11 +113,11 @@ func runScenario(t *testing.T, p *parties) {
 	balance(p.bankA, "bank-a.treasury", amount)
 
 	// 2. bank-a funds alice; bob opens at bank-b.
-	alice, err := p.bankA.OpenWallet(ctx, "alice")
+	alice, err := p.bankA.OpenWallet(ctx, unlimited("alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bob, err := p.bankB.OpenWallet(ctx, "bob")
+	bob, err := p.bankB.OpenWallet(ctx, unlimited("bob"))
 	if err != nil {
 		t.Fatal(err)
 	}

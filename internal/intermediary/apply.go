@@ -136,6 +136,7 @@ func (in *Intermediary) applyDelivered(items []delivered) error {
 	}
 	for k, it := range items {
 		as[k].log(in.log, it.txid)
+		in.overLimit(as[k].order)
 	}
 	return nil
 }
@@ -228,6 +229,9 @@ func (in *Intermediary) applyCommitted(txid money.TxID, tx *money.Tx, batch uint
 		return err
 	}
 	a.log(in.log, txid)
+	if !a.own {
+		in.overLimit(a.order)
+	}
 	return nil
 }
 
@@ -333,7 +337,9 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 	}
 
 	if hasPend {
-		e := roles.Entry{TxID: txid, Direction: "out", Amount: pend.Amount, Counterparty: pend.To,
+		// With a draw from the payer's linked account, the wallet paid the
+		// rest; the account's history has the draw (waterfall.go).
+		e := roles.Entry{TxID: txid, Direction: "out", Amount: pend.Amount - min(pend.Amount, pend.FromAccount), Counterparty: pend.To,
 			Reference: pend.Reference, Batch: batch, Time: now}
 		if err := setEntry(b, pend.From, e); err != nil {
 			return applied{}, err
@@ -362,9 +368,19 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		}
 		writes = true
 	}
+	var pp *pendingRec
+	if hasPend {
+		pp = &pend
+	}
+	if err := in.applyWaterfall(b, txid, pp, memo, credited[in.Treasury()], now); err != nil {
+		return applied{}, err
+	}
 	for _, w := range order {
 		if hasPend && w == pend.From {
 			continue // change
+		}
+		if hasPend && pend.FromAccount > 0 && w == in.Treasury() && pend.To != w {
+			continue // the change of the treasury's part of a draw
 		}
 		e := roles.Entry{TxID: txid, Direction: "in", Amount: credited[w], Batch: batch, Time: now}
 		switch {
@@ -414,7 +430,17 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 	b := in.db.NewBatch()
 	var changes noteChanges
 	for _, n := range tx.Inputs {
-		k := noteKey(pend.From, n.TxID, n.Index)
+		// The payer's notes, and the treasury's when it paid a draw from
+		// a linked account (waterfall.go).
+		owner, err := in.walletOfLock(n.Lock)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		if owner == "" {
+			continue
+		}
+		k := noteKey(owner, n.TxID, n.Index)
 		v, err := in.db.Get(k)
 		if err != nil {
 			continue // gone: nothing to release
@@ -427,10 +453,15 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		if r.State == stateReserved && r.For == txid {
 			r.State, r.For = stateUnspent, money.TxID{}
 			b.Set(k, r.encode())
-			changes.put(pend.From, r)
+			changes.put(owner, r)
 		}
 	}
 	b.Delete(pendingKey(txid))
+	undraw(b, txid, &pend)
+	if err := in.unspend(b, txid, &pend, &changes); err != nil {
+		b.Discard()
+		return err
+	}
 	if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
 		if rejection == nil {
 			r.State = "" // released

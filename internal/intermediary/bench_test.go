@@ -28,7 +28,7 @@ func BenchmarkPay(b *testing.B) {
 		in := e.bank(bank)
 		e.issue(bank, perBank*100_00)
 		for i := 0; i < perBank; i++ {
-			w, err := in.OpenWallet(as(bank), fmt.Sprintf("w%d", i))
+			w, err := in.OpenWallet(as(bank), unlimited(fmt.Sprintf("w%d", i)))
 			if err != nil {
 				b.Fatal(err)
 			}

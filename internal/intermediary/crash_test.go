@@ -107,7 +107,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		wallets = append(wallets, b.Treasury())
 		for i := range 3 {
-			wl, err := b.OpenWallet(as(name), fmt.Sprintf("owner %d", i))
+			wl, err := b.OpenWallet(as(name), unlimited(fmt.Sprintf("owner %d", i)))
 			if err != nil {
 				t.Fatal(err)
 			}

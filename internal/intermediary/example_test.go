@@ -11,6 +11,7 @@ import (
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -80,8 +81,8 @@ func Example() {
 		}
 	}
 
-	alice, _ := a.OpenWallet(ctxA, "Alice")
-	bob, _ := b.OpenWallet(ctxB, "Bob")
+	alice, _ := a.OpenWallet(ctxA, roles.WalletRequest{Owner: "Alice", Tier: 0, Evidence: []roles.EvidenceRef{{Kind: policy.Phone, Ref: "+15550100001"}}})
+	bob, _ := b.OpenWallet(ctxB, roles.WalletRequest{Owner: "Bob", Tier: 0, Evidence: []roles.EvidenceRef{{Kind: policy.Phone, Ref: "+15550100002"}}})
 	if _, err := a.Pay(ctxA, roles.Payment{From: a.Treasury(), To: alice.ID, Amount: 5000}); err != nil {
 		fmt.Println(err)
 		return

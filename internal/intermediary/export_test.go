@@ -36,3 +36,19 @@ func SyncStore(in *Intermediary) error {
 func WaitStoreIdle(in *Intermediary) error {
 	return in.db.WaitIdle(5 * time.Second)
 }
+
+// Sweep runs the background loop's daily sweep once: it sweeps unless it
+// already did today (by the intermediary's clock).
+func Sweep(in *Intermediary) { in.sweep(context.Background()) }
+
+// Outgoing reports what wallet id paid out in the current day and month
+// (by the intermediary's clock), as its limits count it.
+func Outgoing(in *Intermediary, id string) (day, month uint64, err error) {
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if err := in.windowLocked(ws, id, in.cfg.Now()); err != nil {
+		return 0, 0, err
+	}
+	return ws.win.dayOut, ws.win.monthOut, nil
+}

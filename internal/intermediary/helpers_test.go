@@ -22,6 +22,7 @@ import (
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -229,7 +230,7 @@ func (e *env) issue(bank string, amount uint64) roles.Mint {
 func (e *env) wallet(bank, owner string, amount uint64) string {
 	e.t.Helper()
 	b := e.bank(bank)
-	w, err := b.OpenWallet(as(bank), owner)
+	w, err := b.OpenWallet(as(bank), unlimited(owner))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -240,6 +241,19 @@ func (e *env) wallet(bank, owner string, amount uint64) string {
 		}
 	}
 	return w.ID
+}
+
+// unlimited asks for a wallet of the default policy's merchant tier,
+// which has no holding, payment, daily or monthly limit: for tests of
+// payments, not of limits.
+func unlimited(owner string) roles.WalletRequest {
+	return roles.WalletRequest{Owner: owner, Tier: 3, Evidence: []roles.EvidenceRef{
+		{Kind: policy.Identity, Ref: "ID-" + owner}, {Kind: policy.Address, Ref: "addr-" + owner}, {Kind: policy.Business, Ref: "REG-" + owner}}}
+}
+
+// phoneOnly asks for a tier-0 wallet of the default policy.
+func phoneOnly(owner, phone string) roles.WalletRequest {
+	return roles.WalletRequest{Owner: owner, Tier: 0, Evidence: []roles.EvidenceRef{{Kind: policy.Phone, Ref: phone}}}
 }
 
 func (e *env) balance(id string) uint64 {

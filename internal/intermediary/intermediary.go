@@ -23,13 +23,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -76,11 +76,28 @@ type Config struct {
 	// The loop starts at 20 ms and doubles up to this; 0 means 1 second.
 	// It runs only when RetryInterval is not negative.
 	SettleBackoff time.Duration
+	// Policies is where the central bank publishes its policy (tiers and
+	// limits). Each version fetched is applied only once its signatures
+	// verify against the ledger's officer keys and quorum. nil applies
+	// policy.Default for the network (a devnet without an issuer service).
+	Policies roles.Policies
+	// Location is the time zone of the daily and monthly outgoing limits'
+	// windows; nil means UTC.
+	Location *time.Location
+	// Registry is the central bank's holding-limit registry; nil means no
+	// registry (one intermediary: a wallet's share is its tier's limit).
+	Registry roles.Registry
+	// PseudonymSalt is the secret the intermediaries share to key the
+	// registry by person without telling it who they are.
+	PseudonymSalt []byte
 }
 
 // DefaultIdempotencyRetention is how long idempotency keys are kept unless
 // Config.IdempotencyRetention says otherwise.
 const DefaultIdempotencyRetention = 7 * 24 * time.Hour
+
+// MinPseudonymSalt is the shortest Config.PseudonymSalt accepted.
+const MinPseudonymSalt = 16
 
 // MaxOwnerLen bounds a wallet owner's name in bytes.
 const MaxOwnerLen = 256
@@ -153,9 +170,19 @@ type Intermediary struct {
 	done   chan struct{}
 
 	settleDone chan struct{}
+
+	// pol is the policy in force here (policy.go).
+	pol atomic.Pointer[policy.Signed]
+	// opening holds the wallets being opened right now, whose registry
+	// share may exist before the wallet does (registry.go).
+	opening sync.Map // wallet id -> struct{}
 }
 
-var _ roles.Intermediary = (*Intermediary)(nil)
+var (
+	_ roles.Intermediary   = (*Intermediary)(nil)
+	_ roles.WalletAdmin    = (*Intermediary)(nil)
+	_ roles.AmountReceiver = (*Intermediary)(nil)
+)
 
 const txLockStripes = 1024
 
@@ -199,6 +226,14 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	if cfg.SettleBackoff <= 0 {
 		cfg.SettleBackoff = time.Second
 	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Registry != nil && len(cfg.PseudonymSalt) < MinPseudonymSalt {
+		// Phone numbers are few enough to try them all: without a secret
+		// salt of some length the registry could name every person.
+		return nil, fmt.Errorf("intermediary %s: a holding-limit registry needs a pseudonym salt of at least %d bytes", cfg.Name, MinPseudonymSalt)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -234,6 +269,8 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	// Settle what a crash left behind. An unreachable ledger or peer is
 	// not fatal: the background loop (or the operator) retries.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	in.startPolicy(ctx)
+	in.reconcileShares(ctx, true)
 	if err := in.ResolvePending(ctx); err != nil {
 		in.log.Warn("pending spends not settled at open", "err", err)
 	}
@@ -294,6 +331,7 @@ func (in *Intermediary) loop(ctx context.Context) {
 	}
 	t := time.NewTicker(in.cfg.RetryInterval)
 	defer t.Stop()
+	lastPolicy := in.cfg.Now() // Open fetched it
 	for {
 		select {
 		case <-ctx.Done():
@@ -304,6 +342,12 @@ func (in *Intermediary) loop(ctx context.Context) {
 			return
 		}
 		in.wakeSettle() // spends left pending by a path that did not wake it
+		if in.cfg.Now().Sub(lastPolicy) >= policyRefresh {
+			in.refreshPolicy(ctx)
+			lastPolicy = in.cfg.Now()
+		}
+		in.reconcileShares(ctx, false)
+		in.sweep(ctx)
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}
@@ -398,6 +442,12 @@ type walletState struct {
 	notes    map[noteID]noteRec // the wallet's notes (notes.go); nil until loaded; guarded by mu
 	inflight int                // guarded by Intermediary.walletMu
 	changed  chan struct{}      // guarded by Intermediary.walletMu
+
+	// The wallet's policy state (tiers.go, limits.go), guarded by mu.
+	prof       *profileRec // nil: no profile (treasury, or opened before tiers)
+	profLoaded bool
+	win        spendWindow // outgoing payments in the current day and month
+	incoming   uint64      // payments to it reserved here, not yet credited
 }
 
 func (in *Intermediary) walletState(id string) *walletState {
@@ -440,15 +490,16 @@ func (in *Intermediary) ensureTreasury() error {
 	if ok {
 		return nil
 	}
-	if _, err := in.createWallet(id, in.cfg.Name); err != nil {
+	if _, err := in.createWallet(id, in.cfg.Name, nil); err != nil {
 		return fmt.Errorf("intermediary %s: create treasury: %w", in.cfg.Name, err)
 	}
 	in.log.Info("treasury created", "wallet", id)
 	return nil
 }
 
-// createWallet makes a key and stores the wallet with its lock index.
-func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
+// createWallet makes a key and stores the wallet with its lock index, and
+// whatever extra adds to the same batch.
+func (in *Intermediary) createWallet(id, owner string, extra func(*store.Batch) error) (roles.Wallet, error) {
 	seed := make([]byte, ed25519.SeedSize)
 	if err := in.random(seed); err != nil {
 		return roles.Wallet{}, fmt.Errorf("wallet key: %w", err)
@@ -467,6 +518,12 @@ func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
 	}
 	b.Set(walletKey(id), v)
 	b.Set(lockKey(lock), []byte(id))
+	if extra != nil {
+		if err := extra(b); err != nil {
+			b.Discard()
+			return roles.Wallet{}, err
+		}
+	}
 	if err := b.Commit(true); err != nil {
 		return roles.Wallet{}, err
 	}
@@ -474,50 +531,6 @@ func (in *Intermediary) createWallet(id, owner string) (roles.Wallet, error) {
 	in.walletRecs.Store(id, rec)
 	in.lockOwners.Store(lock, id)
 	return roles.Wallet{ID: id, Owner: owner, Lock: lock, Created: rec.Created}, nil
-}
-
-// OpenWallet opens a custodial wallet for a customer.
-func (in *Intermediary) OpenWallet(ctx context.Context, owner string) (roles.Wallet, error) {
-	if err := in.enter(); err != nil {
-		return roles.Wallet{}, err
-	}
-	defer in.exit()
-	if err := in.authorizeOwn(ctx); err != nil {
-		return roles.Wallet{}, err
-	}
-	if strings.TrimSpace(owner) == "" || len(owner) > MaxOwnerLen || !utf8.ValidString(owner) {
-		return roles.Wallet{}, errcode.New(errcode.Malformed, "owner: want 1 to %d bytes of UTF-8 text", MaxOwnerLen)
-	}
-	for range 8 {
-		suffix, err := in.randomSuffix()
-		if err != nil {
-			return roles.Wallet{}, internalErr("open wallet", err)
-		}
-		w, ok, err := in.createIfFree(in.cfg.Name+"."+suffix, owner)
-		if err != nil {
-			return roles.Wallet{}, internalErr("open wallet", err)
-		}
-		if !ok {
-			continue
-		}
-		in.log.Info("wallet opened", "wallet", w.ID)
-		return w, nil
-	}
-	return roles.Wallet{}, errcode.New(errcode.Internal, "open wallet: no free wallet id")
-}
-
-// createIfFree creates wallet id unless it exists (ok false), holding the
-// wallet's lock so two opens never race for one ID.
-func (in *Intermediary) createIfFree(id, owner string) (w roles.Wallet, ok bool, err error) {
-	m := in.walletLock(id)
-	m.Lock()
-	defer m.Unlock()
-	exists, err := in.db.Has(walletKey(id))
-	if err != nil || exists {
-		return roles.Wallet{}, false, err
-	}
-	w, err = in.createWallet(id, owner)
-	return w, err == nil, err
 }
 
 // loadWallet reads a wallet record; errcode.NotFound when absent.
@@ -606,11 +619,26 @@ func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
 	}
 	w := roles.Wallet{ID: rec.ID, Owner: rec.Owner, Lock: money.KeyLock(k.Public()), Created: rec.Created}
 	ws := in.walletState(id)
-	ws.mu.Lock()
-	notes, err := in.walletNotes(ws, id)
-	ws.mu.Unlock()
+	notes, prof, err := func() ([]noteRec, *profileRec, error) {
+		ws.mu.Lock()
+		defer ws.mu.Unlock()
+		notes, err := in.walletNotes(ws, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		prof, err := in.profileLocked(ws, id)
+		if err != nil || prof == nil {
+			return notes, nil, err
+		}
+		p := *prof // a copy: the wallet's is changed under its lock
+		return notes, &p, nil
+	}()
 	if err != nil {
 		return roles.Wallet{}, err
+	}
+	if prof != nil {
+		t, _ := in.policy().Tier(prof.Tier)
+		in.describe(&w, t, prof)
 	}
 	for _, n := range notes {
 		if n.State != stateUnspent {
@@ -664,7 +692,14 @@ func (in *Intermediary) ReceiveLock(ctx context.Context, id string) (money.Lock,
 	if roles.IntermediaryOf(id) != in.cfg.Name {
 		return money.Lock{}, errcode.New(errcode.NotFound, "no wallet %s at %s", id, in.cfg.Name)
 	}
-	return in.receiveLock(id)
+	l, err := in.receiveLock(id)
+	if err != nil {
+		return money.Lock{}, err
+	}
+	if err := in.receivable(id); err != nil {
+		return money.Lock{}, err
+	}
+	return l, nil
 }
 
 func (in *Intermediary) receiveLock(id string) (money.Lock, error) {

@@ -38,7 +38,7 @@ func TestOpenWallet(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := a.OpenWallet(tc.ctx, tc.owner)
+			w, err := a.OpenWallet(tc.ctx, unlimited(tc.owner))
 			if tc.code != "" {
 				wantCode(t, err, tc.code, tc.status)
 				return
@@ -68,8 +68,8 @@ func TestOpenWallet(t *testing.T) {
 	}
 
 	// Two wallets never share an ID or a key.
-	w1, _ := a.OpenWallet(as("bank-a"), "carol")
-	w2, _ := a.OpenWallet(as("bank-a"), "carol")
+	w1, _ := a.OpenWallet(as("bank-a"), unlimited("carol"))
+	w2, _ := a.OpenWallet(as("bank-a"), unlimited("carol"))
 	if w1.ID == w2.ID || w1.Lock == w2.Lock {
 		t.Fatalf("two wallets share an id or lock: %+v %+v", w1, w2)
 	}

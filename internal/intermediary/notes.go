@@ -30,15 +30,8 @@ func idOf(n money.Note) noteID { return noteID{tx: n.TxID, index: n.Index} }
 // walletNotes returns wallet id's notes in store key order (txid, index),
 // from the index, loading it first if needed. The caller holds ws.mu.
 func (in *Intermediary) walletNotes(ws *walletState, id string) ([]noteRec, error) {
-	if ws.notes == nil {
-		recs, err := in.notes(id)
-		if err != nil {
-			return nil, err
-		}
-		ws.notes = make(map[noteID]noteRec, len(recs))
-		for _, r := range recs {
-			ws.notes[idOf(r.Note)] = r
-		}
+	if err := in.loadNotes(ws, id); err != nil {
+		return nil, err
 	}
 	out := make([]noteRec, 0, len(ws.notes))
 	for _, r := range ws.notes {
@@ -61,11 +54,31 @@ func (in *Intermediary) walletNotes(ws *walletState, id string) ([]noteRec, erro
 	return out, nil
 }
 
+// loadNotes reads wallet id's notes into ws.notes unless they are there.
+// The caller holds ws.mu.
+func (in *Intermediary) loadNotes(ws *walletState, id string) error {
+	if ws.notes != nil {
+		return nil
+	}
+	recs, err := in.notes(id)
+	if err != nil {
+		return err
+	}
+	ws.notes = make(map[noteID]noteRec, len(recs))
+	for _, r := range recs {
+		ws.notes[idOf(r.Note)] = r
+	}
+	return nil
+}
+
 // noteChanges is what a batch does to wallets' notes: notes removed
 // (spent) and notes added (credited), by wallet.
 type noteChanges struct {
 	del map[string][]noteID
 	add map[string][]noteRec
+	// unspend takes released payments out of their wallets' outgoing
+	// windows (limits.go), under the same lock as the commit.
+	unspend map[string][]spendAdj
 }
 
 func (c *noteChanges) delete(wallet string, id noteID) {
@@ -90,6 +103,9 @@ func (c *noteChanges) wallets() []string {
 		ws = append(ws, w)
 	}
 	for w := range c.add {
+		ws = append(ws, w)
+	}
+	for w := range c.unspend {
 		ws = append(ws, w)
 	}
 	slices.Sort(ws)
@@ -117,6 +133,9 @@ func (in *Intermediary) commitIndexed(b *store.Batch, sync bool, c *noteChanges)
 	}
 	for i, w := range ws {
 		s := states[i]
+		for _, a := range c.unspend[w] {
+			s.win.unspend(a)
+		}
 		if s.notes == nil {
 			continue // not loaded: it will be read from the store
 		}

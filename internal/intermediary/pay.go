@@ -71,46 +71,98 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 // the key's lock and no record of the key exists: reserving writes it
 // (pending), and settling the spend settles it.
 func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
-	from, err := in.loadWallet(p.From)
-	if err != nil {
-		return roles.PaymentResult{}, err
-	}
-	key, err := in.key(&from)
+	from, key, err := in.signer(p.From)
 	if err != nil {
 		return roles.PaymentResult{}, err
 	}
 
-	// Where the money goes: a wallet here, or one a peer vouches for.
-	var toLock money.Lock
-	peer := ""
+	// Where the money goes: a wallet here, or one a peer vouches for, and
+	// the part of it the payee's linked deposit account takes (the
+	// waterfall, paid to the payee intermediary's treasury).
+	var plan roles.ReceivePlan
+	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey}
 	if name := roles.IntermediaryOf(p.To); name == in.cfg.Name {
-		if toLock, err = in.receiveLock(p.To); err != nil {
+		if plan.Lock, err = in.receiveLock(p.To); err != nil {
 			return roles.PaymentResult{}, err
+		}
+		// The payee's side of the policy (limits.go), held until the
+		// payment is credited or fails.
+		release, split, err := in.admitIncoming(p.To, p.Amount)
+		if err != nil {
+			return roles.PaymentResult{}, err
+		}
+		defer release()
+		if split.toAccount > 0 {
+			if plan.OverflowLock, err = in.receiveLock(in.Treasury()); err != nil {
+				return roles.PaymentResult{}, err
+			}
+			plan.Overflow = split.toAccount
+			pend.PayeeAccount, pend.ToAccount = split.account, split.toAccount
 		}
 	} else {
 		other, ok := in.peer(name)
 		if !ok {
 			return roles.PaymentResult{}, errcode.New(errcode.NotFound, "no intermediary %q for wallet %s", name, p.To)
 		}
-		if toLock, err = other.ReceiveLock(in.asSelf(ctx), p.To); err != nil {
+		if plan, err = in.peerPlan(ctx, other, p.To, p.Amount); err != nil {
 			return roles.PaymentResult{}, err
 		}
-		peer = name
+		pend.Peer = name
 	}
+	return in.send(ctx, &from, key, &pend, plan)
+}
 
+// payPending pays pend (from a wallet here to a wallet here, its
+// waterfall fields set by the caller): the sweep.
+func (in *Intermediary) payPending(ctx context.Context, pend *pendingRec) (roles.PaymentResult, error) {
+	from, key, err := in.signer(pend.From)
+	if err != nil {
+		return roles.PaymentResult{}, err
+	}
+	var plan roles.ReceivePlan
+	if plan.Lock, err = in.receiveLock(pend.To); err != nil {
+		return roles.PaymentResult{}, err
+	}
+	return in.send(ctx, &from, key, pend, plan)
+}
+
+// signer returns wallet id's record and key, which signs its spends.
+func (in *Intermediary) signer(id string) (walletRec, *crypto.PrivateKey, error) {
+	w, err := in.loadWallet(id)
+	if err != nil {
+		return walletRec{}, nil, err
+	}
+	key, err := in.key(&w)
+	if err != nil {
+		return walletRec{}, nil, err
+	}
+	return w, key, nil
+}
+
+// send reserves, submits and records the payment pend from wallet from,
+// paying the amount as plan says, and delivers it when a peer's wallet
+// is paid.
+func (in *Intermediary) send(ctx context.Context, from *walletRec, key *crypto.PrivateKey, pend *pendingRec, plan roles.ReceivePlan) (roles.PaymentResult, error) {
+	p := roles.Payment{From: pend.From, To: pend.To, Amount: pend.Amount}
+	peer := pend.Peer
 	ownLock := money.KeyLock(key.Public())
-	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey}
-	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, &pend, func(inputs []money.Note, sum uint64) *money.Tx {
-		tx := &money.Tx{Kind: money.Transfer, Inputs: inputs, Outputs: []money.Output{{Value: p.Amount, Lock: toLock}}}
+	tx, txid, err := in.reserve(ctx, from, key, p.Amount, pend, func(inputs []money.Note, sum uint64) *money.Tx {
+		tx := &money.Tx{Kind: money.Transfer, Inputs: inputs}
+		if v := p.Amount - plan.Overflow; v > 0 {
+			tx.Outputs = append(tx.Outputs, money.Output{Value: v, Lock: plan.Lock})
+		}
+		if plan.Overflow > 0 {
+			tx.Outputs = append(tx.Outputs, money.Output{Value: plan.Overflow, Lock: plan.OverflowLock})
+		}
 		if sum > p.Amount {
 			tx.Outputs = append(tx.Outputs, money.Output{Value: sum - p.Amount, Lock: ownLock})
 		}
 		return tx
 	})
 	if err != nil {
-		if p.IdempotencyKey != "" && errcode.Is(err, errcode.InsufficientFunds) {
+		if pend.IdemKey != "" && errcode.Is(err, errcode.InsufficientFunds) {
 			// Definite, and nothing was built: remember the rejection.
-			in.rememberRejection(p, err)
+			in.rememberRejection(roles.Payment{From: pend.From, To: pend.To, Amount: pend.Amount, Reference: pend.Reference, IdempotencyKey: pend.IdemKey}, err)
 		}
 		return roles.PaymentResult{}, err
 	}
@@ -129,7 +181,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 		}
 		return roles.PaymentResult{}, err
 	}
-	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil, &pend); err != nil {
+	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil, pend); err != nil {
 		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
 	}
@@ -524,6 +576,7 @@ func rejected(err error) bool {
 func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws := in.walletState(w.ID)
+	looks := 0 // of the reverse waterfall, which asks to look again when the wallet changed
 	for {
 		changed, _ := in.waitable(ws) // taken before looking, so no landing is missed
 		tx, txid, err := in.tryReserve(ws, w, key, amount, pend, build)
@@ -538,8 +591,22 @@ func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.P
 			case <-changed:
 				continue
 			default:
-				return nil, money.TxID{}, in.shortBecauseHeld(w.ID, amount, err)
 			}
+			if in.canDraw(ws, pend) {
+				// The reverse waterfall (waterfall.go). A wallet that holds
+				// enough in too many notes to spend at once looks the same
+				// as one whose change just came back: look again a few
+				// times, no more.
+				tx, txid, derr := in.reserveDraw(ws, w, key, amount, pend, build)
+				if errors.Is(derr, errRetry) && looks < 3 {
+					looks++
+					continue
+				}
+				if !errors.Is(derr, errRetry) {
+					return tx, txid, derr
+				}
+			}
+			return nil, money.TxID{}, in.shortBecauseHeld(w.ID, amount, err)
 		}
 		select {
 		case <-changed:
@@ -554,6 +621,13 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 
+	pend.Created = in.now()
+	// The payer's side of the policy (limits.go): decided under the lock
+	// that reserves the notes.
+	counted, err := in.admitSpend(ws, w.ID, pend)
+	if err != nil {
+		return nil, money.TxID{}, err
+	}
 	notes, err := in.walletNotes(ws, w.ID)
 	if err != nil {
 		return nil, money.TxID{}, err
@@ -574,26 +648,17 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	if pend.Tx, err = tx.MarshalBinary(); err != nil {
 		return nil, money.TxID{}, internalErr("encode transaction", err)
 	}
-	pend.Created = in.now()
-	pv, err := recBytes(pend)
-	if err != nil {
-		return nil, money.TxID{}, internalErr("pending record", err)
-	}
-
 	b := in.db.NewBatch()
 	for _, n := range inputs {
 		r := noteRec{Note: n, State: stateReserved, For: txid}
 		b.Set(noteKey(w.ID, n.TxID, n.Index), r.encode())
 	}
-	b.Set(pendingKey(txid), pv)
-	if pend.IdemKey != "" {
-		iv, err := recBytes(pendingIdem(pend, txid))
-		if err != nil {
-			b.Discard()
-			return nil, money.TxID{}, internalErr("idempotency record", err)
-		}
-		b.Set(idemKey(pend.IdemKey), iv)
-		b.Set(idemExpiryKey(pend.Created.UnixNano(), pend.IdemKey), nil)
+	if err := in.putPending(b, pend, txid); err != nil {
+		b.Discard()
+		return nil, money.TxID{}, err
+	}
+	if counted {
+		b.Set(spendKey(w.ID, pend.Created.UnixNano(), txid), binary.BigEndian.AppendUint64(nil, pend.Amount))
 	}
 	in.takeoff(txid, w.ID) // before the record is visible, so the resolver leaves it alone
 	if err := b.Commit(true); err != nil {
@@ -602,6 +667,9 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	}
 	for _, n := range inputs { // under ws.mu, as the commit
 		ws.notes[idOf(n)] = noteRec{Note: n, State: stateReserved, For: txid}
+	}
+	if counted {
+		ws.win.spend(pend.Created.UnixNano(), pend.Amount)
 	}
 	return tx, txid, nil
 }

@@ -24,13 +24,20 @@ import (
 //	[amount u64][reference len u16][reference][idempotency key len u16][key]
 //	[tx len u32][tx: canonical encoding][created nanos u64]
 //
+//	pendingRec v2, a payment with a waterfall: v1 with version 0x02, then
+//	[payer account len u16][payer account][from account u64]
+//	[payee account len u16][payee account][to account u64]
+//
 //	idemRec v1:
 //	[0x01][state u8: 1 pending, 2 committed, 3 rejected]
 //	[fingerprint 32: the SHA-256 its hex form names][txid 32]
 //	[receipt txid 32][receipt batch u64][receipt index u32]
 //	[code len u16][code][message len u32][message][status u16]
 //	[created nanos u64]
-const recV1 = 0x01
+const (
+	recV1 = 0x01
+	recV2 = 0x02 // pendingRec with its waterfall
+)
 
 var pendingKinds = []string{kindPay, kindRedeem}
 var idemStates = []string{idemPending, idemCommitted, idemRejected}
@@ -69,11 +76,23 @@ func (p *pendingRec) encode() ([]byte, error) {
 			return nil, fmt.Errorf("pending record: field of %d bytes", len(s))
 		}
 	}
-	w := codec.NewWriter(make([]byte, 0, 64+len(p.From)+len(p.To)+len(p.Peer)+len(p.Reference)+len(p.IdemKey)+len(p.Tx)))
-	w = w.U8(recV1).U8(kind)
+	if len(p.PayerAccount) > 0xffff || len(p.PayeeAccount) > 0xffff {
+		return nil, fmt.Errorf("pending record: account of %d or %d bytes", len(p.PayerAccount), len(p.PayeeAccount))
+	}
+	v2 := p.PayerAccount != "" || p.PayeeAccount != "" || p.FromAccount != 0 || p.ToAccount != 0
+	version := uint8(recV1)
+	if v2 {
+		version = recV2
+	}
+	w := codec.NewWriter(make([]byte, 0, 96+len(p.From)+len(p.To)+len(p.Peer)+len(p.Reference)+len(p.IdemKey)+len(p.Tx)+len(p.PayerAccount)+len(p.PayeeAccount)))
+	w = w.U8(version).U8(kind)
 	w = putStr16(putStr16(putStr16(w, p.From), p.To), p.Peer)
 	w = putStr16(putStr16(w.U64(p.Amount), p.Reference), p.IdemKey)
 	w = w.U32(uint32(len(p.Tx))).Put(p.Tx).U64(nanos(p.Created))
+	if v2 {
+		w = putStr16(w, p.PayerAccount).U64(p.FromAccount)
+		w = putStr16(w, p.PayeeAccount).U64(p.ToAccount)
+	}
 	return w.Bytes(), nil
 }
 
@@ -82,7 +101,8 @@ func decodePending(b []byte, p *pendingRec) error {
 		return decodeJSON(b, p)
 	}
 	r := codec.NewReader(b)
-	if v := r.U8(); v != recV1 && r.Err() == nil {
+	v := r.U8()
+	if v != recV1 && v != recV2 && r.Err() == nil {
 		return fmt.Errorf("pending record: version %d", v)
 	}
 	kind := r.U8()
@@ -91,6 +111,13 @@ func decodePending(b []byte, p *pendingRec) error {
 	p.Reference, p.IdemKey = str16(&r), str16(&r)
 	p.Tx = append([]byte(nil), r.Take(int(r.U32()))...)
 	p.Created = fromNanos(r.U64())
+	if v == recV2 {
+		p.PayerAccount, p.FromAccount = str16(&r), r.U64()
+		p.PayeeAccount, p.ToAccount = str16(&r), r.U64()
+		if p.PayerAccount == "" && p.PayeeAccount == "" && p.FromAccount == 0 && p.ToAccount == 0 && r.Err() == nil {
+			return fmt.Errorf("pending record: version 2 without a waterfall")
+		}
+	}
 	if err := r.End(); err != nil {
 		return fmt.Errorf("pending record: %w", err)
 	}

@@ -33,6 +33,13 @@ func TestRecordsRoundTrip(t *testing.T) {
 	if err := decodeRec(b, &p2); err != nil || !reflect.DeepEqual(p, p2) {
 		t.Fatalf("pending: %+v %v, want %+v", p2, err, p)
 	}
+	w := samplePending()
+	w.PayerAccount, w.FromAccount, w.PayeeAccount, w.ToAccount = "DE-1", 300, "DE-2", 50
+	if b, err := recBytes(w); err != nil || b[0] != recV2 {
+		t.Fatalf("%x %v", b, err)
+	} else if err := decodeRec(b, &p2); err != nil || !reflect.DeepEqual(w, p2) {
+		t.Fatalf("pending with a waterfall: %+v %v, want %+v", p2, err, w)
+	}
 	j, _ := json.Marshal(p)
 	var p3 pendingRec
 	if err := decodeRec(j, &p3); err != nil || p3.From != p.From || !bytes.Equal(p3.Tx, p.Tx) {
@@ -57,6 +64,10 @@ func TestRecordsRoundTrip(t *testing.T) {
 // decodes encodes back to the same bytes.
 func FuzzPendingRecord(f *testing.F) {
 	b, _ := recBytes(samplePending())
+	f.Add(b)
+	w := samplePending()
+	w.PayerAccount, w.FromAccount, w.PayeeAccount, w.ToAccount = "DE-1", 300, "", 0
+	b, _ = recBytes(w)
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p pendingRec

@@ -167,6 +167,15 @@ type pendingRec struct {
 	IdemKey   string    `json:"idempotency_key,omitempty"` // the payment's idempotency key, whose idemRec settles with it
 	Tx        []byte    `json:"tx"`                        // canonical encoding
 	Created   time.Time `json:"created"`
+	// The waterfall (waterfall.go): FromAccount of Amount is drawn from
+	// the payer's deposit account PayerAccount (the intermediary pays it
+	// from its treasury, whose notes are inputs too), and ToAccount of it
+	// goes to the payee's deposit account PayeeAccount here (paid to the
+	// treasury). The wallets' parts are the rest.
+	PayerAccount string `json:"payer_account,omitempty"`
+	FromAccount  uint64 `json:"from_account,omitempty"`
+	PayeeAccount string `json:"payee_account,omitempty"`
+	ToAccount    uint64 `json:"to_account,omitempty"`
 }
 
 // Idempotency record states.

@@ -52,7 +52,7 @@ func newBank(name string, l roles.Ledger, treasury *crypto.PrivateKey) *bank {
 var errNotHere = errcode.New(errcode.Unavailable, "not implemented by the test bank")
 
 func (b *bank) Name() string { return b.name }
-func (b *bank) OpenWallet(context.Context, string) (roles.Wallet, error) {
+func (b *bank) OpenWallet(context.Context, roles.WalletRequest) (roles.Wallet, error) {
 	return roles.Wallet{}, errNotHere
 }
 func (b *bank) Wallet(context.Context, string) (roles.Wallet, error) {

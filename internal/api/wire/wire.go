@@ -197,6 +197,82 @@ type Redemption struct {
 // OpenWalletRequest is POST /v1/intermediaries/{name}/wallets.
 type OpenWalletRequest struct {
 	Owner string `json:"owner"`
+	// Tier and Evidence: see roles.WalletRequest. Share is an amount
+	// string ("" or "0": the tier's whole holding limit).
+	Tier     int                 `json:"tier"`
+	Evidence []roles.EvidenceRef `json:"evidence,omitempty"`
+	Share    string              `json:"share,omitempty"`
+	Person   string              `json:"person,omitempty"`
+	Reason   string              `json:"reason,omitempty"`
+}
+
+// TierRequest is POST /v1/intermediaries/{name}/wallets/{id}/tier.
+type TierRequest struct {
+	Tier     int                 `json:"tier"`
+	Evidence []roles.EvidenceRef `json:"evidence,omitempty"`
+	Share    string              `json:"share,omitempty"`
+	Reason   string              `json:"reason"`
+}
+
+// ReasonRequest is the body of freeze, unfreeze and close.
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// LinkRequest is POST /v1/intermediaries/{name}/wallets/{id}/link.
+type LinkRequest struct {
+	Account string `json:"account"`
+	Reason  string `json:"reason"`
+}
+
+// Audit is a wallet's audit trail.
+type Audit struct {
+	Entries []roles.AuditEntry `json:"entries"`
+}
+
+// Account is a deposit account with its history.
+type Account struct {
+	ID             string         `json:"id"`
+	Wallet         string         `json:"wallet"`
+	Balance        string         `json:"balance"`
+	BalanceDecimal string         `json:"balance_decimal,omitempty"`
+	Entries        []AccountEntry `json:"entries"`
+}
+
+// AccountEntry is one line of an account's history.
+type AccountEntry struct {
+	TxID          money.TxID `json:"txid,omitzero"`
+	Direction     string     `json:"direction"`
+	Amount        string     `json:"amount"`
+	AmountDecimal string     `json:"amount_decimal,omitempty"`
+	Reference     string     `json:"reference,omitempty"`
+	Time          time.Time  `json:"time"`
+}
+
+// FromAccount converts an account and its history.
+func FromAccount(a roles.Account, es []roles.AccountEntry, cur *money.Currency) Account {
+	out := Account{ID: a.ID, Wallet: a.Wallet, Balance: FormatAmount(a.Balance), BalanceDecimal: decimal(cur, a.Balance), Entries: make([]AccountEntry, len(es))}
+	for i, e := range es {
+		out.Entries[i] = AccountEntry{TxID: e.TxID, Direction: e.Direction, Amount: FormatAmount(e.Amount), AmountDecimal: decimal(cur, e.Amount), Reference: e.Reference, Time: e.Time}
+	}
+	return out
+}
+
+// ToAccount converts back an account and its history.
+func (a Account) ToAccount() (roles.Account, []roles.AccountEntry, error) {
+	bal, err := ParseMinor(a.Balance)
+	if err != nil {
+		return roles.Account{}, nil, badResponse("account balance", err)
+	}
+	es := make([]roles.AccountEntry, len(a.Entries))
+	for i, e := range a.Entries {
+		amt, err := ParseMinor(e.Amount)
+		if err != nil {
+			return roles.Account{}, nil, badResponse("account entry amount", err)
+		}
+		es[i] = roles.AccountEntry{TxID: e.TxID, Direction: e.Direction, Amount: amt, Reference: e.Reference, Time: e.Time}
+	}
+	return roles.Account{ID: a.ID, Wallet: a.Wallet, Balance: bal}, es, nil
 }
 
 // Wallet is a custodial wallet.
@@ -212,6 +288,14 @@ type Wallet struct {
 	// absent from old servers, read as 0.
 	Pending        string `json:"pending,omitempty"`
 	PendingDecimal string `json:"pending_decimal,omitempty"`
+	// The wallet's policy tier and state (see roles.Wallet); absent for
+	// the treasury and from old servers.
+	Tier                int    `json:"tier"`
+	TierName            string `json:"tier_name,omitempty"`
+	State               string `json:"state,omitempty"`
+	HoldingLimit        string `json:"holding_limit,omitempty"`
+	HoldingLimitDecimal string `json:"holding_limit_decimal,omitempty"`
+	Account             string `json:"account,omitempty"`
 }
 
 // Entry is one line of a wallet's history.
@@ -259,6 +343,10 @@ type PaymentResult struct {
 // LockResponse is GET /v1/intermediaries/{name}/wallets/{id}/lock.
 type LockResponse struct {
 	Lock string `json:"lock"`
+	// With ?amount=, the part of it to pay to OverflowLock instead (the
+	// waterfall into the wallet's linked deposit account); absent when 0.
+	Overflow     string `json:"overflow,omitempty"`
+	OverflowLock string `json:"overflow_lock,omitempty"`
 }
 
 // Memo is what the payer's intermediary tells the payee's about a
@@ -638,6 +726,10 @@ func FromWallet(w roles.Wallet, cur *money.Currency) Wallet {
 		ID: w.ID, Owner: w.Owner, Balance: FormatAmount(w.Balance), BalanceDecimal: decimal(cur, w.Balance),
 		Notes: w.Notes, Created: w.Created,
 		Pending: FormatAmount(w.Pending), PendingDecimal: decimal(cur, w.Pending),
+		Tier: w.Tier, TierName: w.TierName, State: w.State, Account: w.Account,
+	}
+	if w.HoldingLimit != 0 {
+		out.HoldingLimit, out.HoldingLimitDecimal = FormatAmount(w.HoldingLimit), decimal(cur, w.HoldingLimit)
 	}
 	if w.Lock.Kind != 0 {
 		out.Lock = w.Lock.String()
@@ -826,7 +918,13 @@ func (w Wallet) ToWallet() (roles.Wallet, error) {
 	if err != nil {
 		return roles.Wallet{}, badResponse("wallet balance", err)
 	}
-	out := roles.Wallet{ID: w.ID, Owner: w.Owner, Balance: bal, Notes: w.Notes, Created: w.Created}
+	out := roles.Wallet{ID: w.ID, Owner: w.Owner, Balance: bal, Notes: w.Notes, Created: w.Created,
+		Tier: w.Tier, TierName: w.TierName, State: w.State, Account: w.Account}
+	if w.HoldingLimit != "" {
+		if out.HoldingLimit, err = ParseMinor(w.HoldingLimit); err != nil {
+			return roles.Wallet{}, badResponse("wallet holding limit", err)
+		}
+	}
 	if w.Pending != "" {
 		if out.Pending, err = ParseMinor(w.Pending); err != nil {
 			return roles.Wallet{}, badResponse("wallet pending", err)

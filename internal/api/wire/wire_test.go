@@ -7,13 +7,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 func TestParseMinor(t *testing.T) {
@@ -193,4 +196,26 @@ func FuzzDecodeStrict(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A wallet's policy fields and a deposit account survive the wire both
+// ways, and a wallet without a tier (the treasury) has no holding limit
+// on the wire.
+func TestPolicyFieldsRoundTrip(t *testing.T) {
+	cur := &money.Currency{Code: "USD", Exponent: 2}
+	w := roles.Wallet{ID: "bank-a.x", Owner: "o", Balance: 5, Tier: 1, TierName: "basic", State: roles.WalletFrozen,
+		HoldingLimit: 300000, Account: "ACC-1", Created: time.Unix(7, 0).UTC()}
+	got, err := FromWallet(w, cur).ToWallet()
+	if err != nil || !reflect.DeepEqual(got, w) {
+		t.Fatalf("wallet %+v, %v; want %+v", got, err, w)
+	}
+	if tr := FromWallet(roles.Wallet{ID: "bank-a.treasury"}, cur); tr.HoldingLimit != "" || tr.State != "" {
+		t.Fatalf("treasury on the wire %+v", tr)
+	}
+	a := roles.Account{ID: "ACC-1", Wallet: "bank-a.x", Balance: 9000}
+	es := []roles.AccountEntry{{TxID: money.TxID{1}, Direction: "in", Amount: 9000, Reference: "waterfall", Time: time.Unix(8, 0).UTC()}}
+	ga, ges, err := FromAccount(a, es, cur).ToAccount()
+	if err != nil || ga != a || !reflect.DeepEqual(ges, es) {
+		t.Fatalf("account %+v %+v, %v", ga, ges, err)
+	}
 }

@@ -33,7 +33,18 @@ type Config struct {
 	// keeps them under keys/ so one person can play every officer.
 	OfficerKeyFiles []string `json:"officer_key_files"`
 	// RedeemKeyFile is the issuer's operational key.
-	RedeemKeyFile  string            `json:"redeem_key_file"`
+	RedeemKeyFile string `json:"redeem_key_file"`
+	// PseudonymSaltFile holds the secret the intermediaries share to key
+	// the pseudonyms the holding-limit registry knows people by. Only the
+	// intermediaries read it: the issuer, which runs the registry, never
+	// does (in a real deployment it would never be on the central bank's
+	// machines at all; the devnet keeps every secret under keys/ so one
+	// person can play every role). Empty (a devnet made before the
+	// registry) runs the intermediaries without the registry.
+	PseudonymSaltFile string `json:"pseudonym_salt_file,omitempty"`
+	// TimeZone is the IANA zone of the intermediaries' daily and monthly
+	// limits; empty means UTC.
+	TimeZone       string            `json:"time_zone,omitempty"`
 	Reserves       map[string]uint64 `json:"reserves"` // opening reserves, minor units
 	Ledger         Endpoint          `json:"ledger"`
 	Issuer         Endpoint          `json:"issuer"`
@@ -104,6 +115,9 @@ func Load(path string) (*Config, error) {
 	if c.RedeemKeyFile != "" && !filepath.IsAbs(c.RedeemKeyFile) {
 		c.RedeemKeyFile = filepath.Join(base, c.RedeemKeyFile)
 	}
+	if c.PseudonymSaltFile != "" && !filepath.IsAbs(c.PseudonymSaltFile) {
+		c.PseudonymSaltFile = filepath.Join(base, c.PseudonymSaltFile)
+	}
 	return &c, nil
 }
 
@@ -155,6 +169,14 @@ func Init(dir string, o InitOptions) (*Config, error) {
 		return nil, err
 	}
 	c.RedeemKeys = []crypto.PublicKey{rk.Public()}
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	c.PseudonymSaltFile = "keys/intermediaries-pseudonym.salt"
+	if err := os.WriteFile(filepath.Join(dir, c.PseudonymSaltFile), []byte(hex.EncodeToString(salt)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("init devnet: %w", err)
+	}
 	for _, name := range o.Intermediaries {
 		c.Intermediaries = append(c.Intermediaries, Endpoint{Name: name, URL: url(name), Token: token()})
 		c.Reserves[name] = o.Reserve

@@ -2,13 +2,16 @@ package devnet
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +77,11 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 		return fail(err)
 	}
 	for _, e := range cfg.Intermediaries {
-		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, n.Ledger, n.Issuer, roles.Directory(peers))
+		icfg, err := cfg.intermediaryConfig(e.Name, log, n.Issuer, n.Issuer.Registry())
+		if err != nil {
+			return fail(err)
+		}
+		b, err := intermediary.Open(filepath.Join(dir, e.Name), icfg, n.Ledger, n.Issuer, roles.Directory(peers))
 		if err != nil {
 			return fail(err)
 		}
@@ -134,8 +141,12 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 			return nil, fmt.Errorf("serve intermediary: %q is not in the config", name)
 		}
 		led := client.New(cfg.Ledger.URL, self.Token).Ledger()
-		iss := client.New(cfg.Issuer.URL, self.Token).Issuer()
-		b, err := intermediary.Open(dataDir, intermediary.Config{Name: name, Network: cfg.Network, Logger: log}, led, iss, cfg.remotePeers(self.Token))
+		ic := client.New(cfg.Issuer.URL, self.Token)
+		icfg, err := cfg.intermediaryConfig(name, log, ic.Policies(), ic.Registry())
+		if err != nil {
+			return nil, err
+		}
+		b, err := intermediary.Open(dataDir, icfg, led, ic.Issuer(), cfg.remotePeers(self.Token))
 		if err != nil {
 			return nil, err
 		}
@@ -186,6 +197,35 @@ func (c *Config) issuerConfig(log *slog.Logger) (issuer.Config, error) {
 		return issuer.Config{}, err
 	}
 	return issuer.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKey: rk, Reserves: c.Reserves, Logger: log}, nil
+}
+
+// intermediaryConfig is intermediary name's configuration: the policy
+// from pol (verified by the intermediary before it applies it), the
+// holding-limit registry reg keyed with the intermediaries' shared salt,
+// and the limits' time zone.
+func (c *Config) intermediaryConfig(name string, log *slog.Logger, pol roles.Policies, reg roles.Registry) (intermediary.Config, error) {
+	ic := intermediary.Config{Name: name, Network: c.Network, Logger: log, Policies: pol}
+	if c.TimeZone != "" {
+		loc, err := time.LoadLocation(c.TimeZone)
+		if err != nil {
+			return ic, fmt.Errorf("intermediary %s: time zone: %w", name, err)
+		}
+		ic.Location = loc
+	}
+	if c.PseudonymSaltFile == "" {
+		log.Warn("no pseudonym salt in the devnet config: intermediaries run without the holding-limit registry", "intermediary", name)
+		return ic, nil
+	}
+	b, err := os.ReadFile(c.PseudonymSaltFile)
+	if err != nil {
+		return ic, fmt.Errorf("intermediary %s: pseudonym salt: %w", name, err)
+	}
+	salt, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return ic, fmt.Errorf("intermediary %s: pseudonym salt %s: %w", name, c.PseudonymSaltFile, err)
+	}
+	ic.PseudonymSalt, ic.Registry = salt, reg
+	return ic, nil
 }
 
 func (c *Config) credentials() []api.Credential {

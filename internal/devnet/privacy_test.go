@@ -123,20 +123,23 @@ func TestIssuerAndLedgerLearnNoCustomer(t *testing.T) {
 	// Every answer of the issuer's and the ledger's API.
 	get := func(path string) []byte {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, u.n.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+u.n.Config.Issuer.Token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-		}
-		return b
+		return getAs(t, u.n.URL+path, u.n.Config.Issuer.Token)
 	}
-	paths := []string{"/v1/info", "/v1/supply", "/v1/log/headers?from=1&limit=1000"}
+	// The registry, as each bank sees its own reservations: pseudonyms and
+	// wallet IDs, one per wallet opened.
+	for _, bank := range []string{"bank-a", "bank-b"} {
+		tok, _ := u.n.Config.Token(bank)
+		b := getAs(t, u.n.URL+"/v1/registry/reservations", tok)
+		if f := all.findIn(b); len(f) > 0 {
+			t.Errorf("the registry shows %s %q", bank, f)
+		}
+		for _, w := range wallets[bank] {
+			if !bytes.Contains(b, []byte(w)) {
+				t.Errorf("the registry holds no reservation of %s's wallet %s: %s", bank, w, b)
+			}
+		}
+	}
+	paths := []string{"/v1/info", "/v1/supply", "/v1/log/headers?from=1&limit=1000", "/v1/policy"}
 	for _, id := range txids {
 		paths = append(paths, "/v1/transactions/"+id)
 	}
@@ -155,6 +158,29 @@ func TestIssuerAndLedgerLearnNoCustomer(t *testing.T) {
 			t.Errorf("%s holds %q in %s", role, f, path)
 		}
 	}
+	checkBanksHoldOnlyTheirOwn(t, dirs, own)
+}
+
+// getAs GETs url with token and returns the body of a 200 answer.
+func getAs(t *testing.T, url, token string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return b
+}
+
+// checkBanksHoldOnlyTheirOwn is the control of the privacy test.
+func checkBanksHoldOnlyTheirOwn(t *testing.T, dirs map[string]string, own map[string]secrets) {
+	t.Helper()
 	// The control: each bank holds its own customers' strings, and none
 	// of the other bank's owners.
 	for bank, mine := range own {

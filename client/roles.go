@@ -111,6 +111,18 @@ func (l ledgerClient) Headers(ctx context.Context, from uint64, limit int) ([]mo
 	return w.ToHeaders()
 }
 
+var _ roles.BatchSource = ledgerClient{}
+
+// Batch fetches batch seq in full (GET /v1/log/batches/{seq}). The
+// transactions come back as served, undecoded: an auditor judges each.
+func (l ledgerClient) Batch(ctx context.Context, seq uint64) (roles.BatchContents, error) {
+	var w wire.Batch
+	if err := l.c.do(ctx, http.MethodGet, "/v1/log/batches/"+strconv.FormatUint(seq, 10), nil, &w); err != nil {
+		return roles.BatchContents{}, err
+	}
+	return w.ToBatch()
+}
+
 // issuerClient implements roles.Issuer over HTTP.
 type issuerClient struct{ c *Client }
 

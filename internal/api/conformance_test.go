@@ -85,6 +85,13 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(headers, "/v1/log/headers?from=0", "", "", 400, "malformed")
 	do(headers, "/v1/log/headers", "not-a-token", "", 401, "unauthorized")
 
+	const getBatch = "GET /v1/log/batches/{seq}"
+	do(getBatch, "/v1/log/batches/1", "", "", 200, "")
+	do(getBatch, "/v1/log/batches/0", "", "", 400, "malformed")
+	do(getBatch, "/v1/log/batches/x", "", "", 400, "malformed")
+	do(getBatch, "/v1/log/batches/999999", "", "", 404, "not_found")
+	do(getBatch, "/v1/log/batches/1", "not-a-token", "", 401, "unauthorized")
+
 	do("GET /v1/supply", "/v1/supply", "", "", 200, "")
 	do("GET /v1/supply", "/v1/supply", "not-a-token", "", 401, "unauthorized")
 
@@ -226,6 +233,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{getTx, "/v1/transactions/" + h, "", ""},
 		{getNote, "/v1/notes/" + h, "", ""},
 		{headers, "/v1/log/headers", "", ""},
+		{getBatch, "/v1/log/batches/7", "", ""},
 		{"GET /v1/supply", "/v1/supply", "", ""},
 		{propose, "/v1/issuer/mints", issuerTok, `{"to":"bank-a","amount":"1"}`},
 		{getMint, "/v1/issuer/mints/" + h, issuerTok, ""},

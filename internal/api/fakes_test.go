@@ -218,6 +218,17 @@ func (f *fakeLedger) Supply(ctx context.Context) (roles.LedgerSupply, error) {
 	return ledgerSupply, nil
 }
 
+func (f *fakeLedger) Batch(ctx context.Context, seq uint64) (roles.BatchContents, error) {
+	if err := f.record(ctx, "Batch", seq); err != nil {
+		return roles.BatchContents{}, err
+	}
+	b, err := transferTx(10, 1).MarshalBinary()
+	if err != nil {
+		return roles.BatchContents{}, err
+	}
+	return roles.BatchContents{Header: header, Txs: [][]byte{b}}, nil
+}
+
 func (f *fakeLedger) Headers(ctx context.Context, from uint64, limit int) ([]money.BatchHeader, error) {
 	if err := f.record(ctx, "Headers", from, limit); err != nil {
 		return nil, err

@@ -164,6 +164,27 @@ func (s *Server) headers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// batch serves GET /v1/log/batches/{seq}: one committed batch in full,
+// for auditors. A ledger that keeps no archive (roles.BatchSource missing
+// or answering not_found) says so with not_found.
+func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
+	v := r.PathValue("seq")
+	seq, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || seq == 0 {
+		return errcode.New(errcode.Malformed, "seq %q: want a batch sequence number >= 1", v)
+	}
+	src, ok := s.cfg.Ledger.(roles.BatchSource)
+	if !ok {
+		return errcode.New(errcode.NotFound, "this ledger does not serve batches in full")
+	}
+	b, err := src.Batch(r.Context(), seq)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromBatch(b, s.displayCurrency(r.Context())))
+	return nil
+}
+
 // supply serves the issuer's view (with reserves) when the issuer runs
 // here, the ledger's otherwise.
 func (s *Server) supply(w http.ResponseWriter, r *http.Request) error {

@@ -57,6 +57,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	dir := t.TempDir()
 	lcfg := e.net.TestConfig()
 	lcfg.Logger = log
+	lcfg.Archive = true // GET /v1/log/batches/{seq}
 	var err error
 	if e.ledger, err = ledger.Open(filepath.Join(dir, "ledger"), lcfg); err != nil {
 		t.Fatal(err)

@@ -140,6 +140,7 @@ func (s *Server) routes() {
 		s.handle("GET /v1/transactions/{txid}", s.public(s.tx))
 		s.handle("GET /v1/notes/{noteid}", s.public(s.note))
 		s.handle("GET /v1/log/headers", s.public(s.headers))
+		s.handle("GET /v1/log/batches/{seq}", s.public(s.batch))
 	}
 	if s.cfg.Ledger != nil || s.cfg.Issuer != nil {
 		s.handle("GET /v1/supply", s.public(s.supply))

@@ -164,7 +164,9 @@ func AddrOf(u string) (string, error) {
 }
 
 func (c *Config) ledgerConfig(log *slog.Logger) ledger.Config {
-	return ledger.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKeys: c.RedeemKeys, Shards: c.Shards, Logger: log}
+	// Archive: the network keeps every transaction in full, so that
+	// `specie audit` can re-verify it from genesis (GET /v1/log/batches).
+	return ledger.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKeys: c.RedeemKeys, Shards: c.Shards, Logger: log, Archive: true}
 }
 
 func (c *Config) issuerConfig(log *slog.Logger) (issuer.Config, error) {

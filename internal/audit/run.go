@@ -1,0 +1,296 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
+)
+
+// Options configure one run of the independent auditor.
+type Options struct {
+	// Ledger and Batches are the API under audit (client.Ledger()
+	// implements both). Nothing they say is trusted.
+	Ledger  roles.Ledger
+	Batches roles.BatchSource
+	// API names the API in the report.
+	API string
+	// StateDir holds the auditor's own state between runs; "" keeps it in
+	// memory only (every run replays from genesis).
+	StateDir string
+	// Trust, when set, is the issuer's keys as the auditor was told them
+	// (on its command line). When nil the keys pinned in the state are
+	// used, and on the first run the keys GET /v1/info publishes are
+	// pinned (trust on first use, said so in the report).
+	Trust *Trust
+	// Checkpoint, when set, is a head the auditor was given from outside
+	// (a previous auditor's report, say): the served log must pass
+	// through it.
+	Checkpoint *Checkpoint
+	Logger     *slog.Logger
+}
+
+// flushEvery is how many batches the auditor replays between two writes of
+// its state: often enough that a crash loses little, rarely enough that the
+// writes cost little.
+const flushEvery = 256
+
+// Run re-verifies the log behind o.Ledger from genesis, or from the state
+// saved by the last run, and reports what it checked and found. Faults of
+// the ledger are findings in the report; an error means the audit could
+// not run (the API unreachable at the start, the auditor's own state
+// unreadable).
+func Run(ctx context.Context, o Options) (*Report, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rep := &Report{API: o.API, StartedAt: time.Now().UTC(), Findings: []Finding{}}
+	st, err := openState(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	m, have, err := st.meta()
+	if err != nil {
+		return nil, err
+	}
+	info, err := o.Ledger.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: info: %w", err)
+	}
+	served := Trust{Network: info.Network, MintKeys: info.MintKeys, MintQuorum: info.MintQuorum, RedeemKeys: info.RedeemKeys}
+	var trust Trust
+	switch {
+	case o.Trust != nil:
+		trust, rep.TrustSource = *o.Trust, "given on the command line"
+		if have && !m.Trust.equal(&trust) {
+			rep.TrustSource += " (replacing the keys pinned in the state)"
+		}
+	case have:
+		trust, rep.TrustSource = m.Trust, "pinned in the auditor's state"
+	default:
+		trust, rep.TrustSource = served, "published by GET /v1/info and pinned on this first run (trust on first use: compare them with the issuer's own publication)"
+	}
+	if err := trust.Validate(); err != nil {
+		return nil, fmt.Errorf("audit: the issuer's keys: %w", err)
+	}
+	if have && m.Trust.Network != trust.Network {
+		return nil, fmt.Errorf("audit: the state under %s is of network %q, not %q", o.StateDir, m.Trust.Network.ID, trust.Network.ID)
+	}
+	if o.Checkpoint != nil && o.Checkpoint.Network != trust.Network.ID {
+		return nil, fmt.Errorf("audit: the checkpoint is of network %q, not %q", o.Checkpoint.Network, trust.Network.ID)
+	}
+	rep.Network, rep.Trust = trust.Network, trust
+	a := &run{rep: rep, trust: trust, st: st, m: m, log: log}
+	a.m.Trust = trust
+	if !served.equal(&trust) {
+		a.find(Finding{Tx: -1, Input: -1, Field: "info", Check: CheckKeys, Message: "GET /v1/info publishes other keys than the ones trusted; the trusted ones are used"})
+	}
+	sup, err := o.Ledger.Supply(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: supply: %w", err)
+	}
+	if err := a.replay(ctx, o, sup); err != nil {
+		return nil, err
+	}
+	a.m.Findings += uint64(len(rep.Findings))
+	if err := st.flush(&a.m, true); err != nil {
+		return nil, err
+	}
+	rep.finish(a.m)
+	return rep, nil
+}
+
+// run is one audit in progress.
+type run struct {
+	rep   *Report
+	trust Trust
+	st    *state
+	m     savedMeta
+	log   *slog.Logger
+	// atSupply are the replayed totals at the batch the published supply
+	// is of, when this run replayed it.
+	atSupply *Totals
+}
+
+func (a *run) find(f Finding) {
+	a.log.Warn("audit finding", "batch", f.Batch, "tx", f.Tx, "input", f.Input, "field", f.Field, "check", f.Check, "message", f.Message)
+	a.rep.Findings = append(a.rep.Findings, f)
+}
+
+// replay walks every served header: those verified by an earlier run are
+// compared with what was verified then, the new ones are fetched in full
+// and replayed by step.
+func (a *run) replay(ctx context.Context, o Options, sup roles.LedgerSupply) error {
+	mintKeys, redeemKeys := keySet(a.trust.MintKeys), keySet(a.trust.RedeemKeys)
+	var verified uint64 // head verified by earlier runs
+	if a.m.Head != nil {
+		verified = a.m.Head.Seq
+	}
+	a.rep.FromBatch = verified + 1
+	cp := o.Checkpoint
+	net := a.trust.Network
+	var pos uint64 // headers served so far, in order: the batch each should be
+	start := time.Now()
+	stopped := false
+	for !stopped {
+		hs, err := o.Ledger.Headers(ctx, pos+1, 1000)
+		if err != nil {
+			a.find(Finding{Batch: pos + 1, Tx: -1, Input: -1, Field: "headers", Check: CheckUnavailable, Message: fmt.Sprintf("headers from %d: %v", pos+1, err)})
+			break
+		}
+		if len(hs) == 0 {
+			break
+		}
+		for _, h := range hs {
+			pos++
+			if cp != nil && pos == cp.Batch && net.HeaderHash(&h) != cp.Head {
+				a.find(Finding{Batch: pos, Tx: -1, Input: -1, Field: "header", Check: CheckCheckpoint, Message: fmt.Sprintf("header %d hashes to %s, the checkpoint says %s: history before it was rewritten", pos, net.HeaderHash(&h), cp.Head)})
+			}
+			if pos <= verified {
+				v, ok, err := a.st.header(pos)
+				if err != nil {
+					return fmt.Errorf("audit: %w", err)
+				}
+				if ok && net.HeaderHash(&h) != v.Hash {
+					a.find(Finding{Batch: pos, Tx: -1, Input: -1, Field: "header", Check: CheckRewritten, Message: fmt.Sprintf("batch %d now hashes to %s; it hashed to %s when this auditor verified it", pos, net.HeaderHash(&h), v.Hash)})
+				}
+				continue
+			}
+			b, err := o.Batches.Batch(ctx, pos)
+			if err != nil {
+				a.find(Finding{Batch: pos, Tx: -1, Input: -1, Field: "batch", Check: CheckUnavailable, Message: fmt.Sprintf("batch %d not served: %v; the replay stops before it", pos, err)})
+				stopped = true
+				break
+			}
+			fs, tot, ss, err := step(&a.trust, mintKeys, redeemKeys, a.m.Head, a.m.Totals, h, b, a.st)
+			if err != nil {
+				return fmt.Errorf("audit: batch %d: %w", pos, err)
+			}
+			for _, f := range fs {
+				f.Batch = pos
+				a.find(f)
+			}
+			hb := b.Header
+			a.m.Head, a.m.Totals = &hb, tot
+			a.st.putHeader(pos, verifiedHeader{Hash: net.HeaderHash(&hb), Minted: hb.Minted, Redeemed: hb.Redeemed})
+			a.rep.Batches++
+			a.rep.Transactions += uint64(ss.txs)
+			a.rep.Signatures += uint64(ss.sigs)
+			a.rep.GenesisTxs += uint64(ss.genesis)
+			if pos == sup.Batches {
+				t := tot
+				a.atSupply = &t
+			}
+			if a.rep.Batches%flushEvery == 0 {
+				if err := a.st.flush(&a.m, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	a.rep.Seconds = time.Since(start).Seconds()
+	if pos < verified {
+		a.find(Finding{Batch: pos + 1, Tx: -1, Input: -1, Field: "headers", Check: CheckRewritten, Message: fmt.Sprintf("the log serves %d batches; this auditor verified %d earlier", pos, verified)})
+	}
+	if cp != nil && pos < cp.Batch {
+		a.find(Finding{Batch: cp.Batch, Tx: -1, Input: -1, Field: "header", Check: CheckCheckpoint, Message: fmt.Sprintf("the log serves %d batches, the checkpoint is at batch %d", pos, cp.Batch)})
+	}
+	return a.checkSupply(sup, pos)
+}
+
+// checkSupply compares the published supply (GET /v1/supply, read before
+// the headers, as of batch sup.Batches) with the replay at that batch.
+func (a *run) checkSupply(sup roles.LedgerSupply, served uint64) error {
+	at := sup.Batches
+	bad := func(field, format string, args ...any) {
+		a.find(Finding{Batch: at, Tx: -1, Input: -1, Field: field, Check: CheckPublished, Message: fmt.Sprintf(format, args...)})
+	}
+	if sup.Outstanding != sup.Minted-sup.Redeemed || sup.Redeemed > sup.Minted {
+		bad("supply.outstanding", "published outstanding %d is not minted %d - redeemed %d", sup.Outstanding, sup.Minted, sup.Redeemed)
+	}
+	if at > served {
+		bad("supply.batches", "the supply is published as of batch %d, the log serves %d", at, served)
+		return nil
+	}
+	if at == 0 {
+		if sup.Minted != 0 || sup.Redeemed != 0 {
+			bad("supply.minted", "published supply minted %d, redeemed %d with no batch", sup.Minted, sup.Redeemed)
+		}
+		return nil
+	}
+	var tot Totals
+	switch {
+	case a.atSupply != nil:
+		tot = *a.atSupply
+	case a.m.Head != nil && a.m.Head.Seq == at:
+		tot = a.m.Totals
+	default:
+		v, ok, err := a.st.header(at)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		if !ok {
+			bad("supply.batches", "the supply is published as of batch %d, which this auditor never verified", at)
+			return nil
+		}
+		// Verified by an earlier run: its header's totals were checked
+		// against the replay then. The note count is not kept per batch.
+		tot = Totals{Minted: v.Minted, Redeemed: v.Redeemed, Unspent: sup.Unspent}
+	}
+	if sup.Minted != tot.Minted {
+		bad("supply.minted", "published minted %d, the replay %d at batch %d", sup.Minted, tot.Minted, at)
+	}
+	if sup.Redeemed != tot.Redeemed {
+		bad("supply.redeemed", "published redeemed %d, the replay %d at batch %d", sup.Redeemed, tot.Redeemed, at)
+	}
+	if sup.Unspent != tot.Unspent {
+		bad("supply.unspent_notes", "published %d unspent notes, the replay %d at batch %d", sup.Unspent, tot.Unspent, at)
+	}
+	return nil
+}
+
+func keySet(keys []crypto.PublicKey) map[crypto.PublicKey]bool {
+	m := make(map[crypto.PublicKey]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+// Checkpoint is a verified head of the log, as the auditor writes it after
+// a run and reads it back with --from-checkpoint: whoever holds one can
+// tell whether the log was rewritten before it. (Signed checkpoints with
+// consistency proofs are issue 13, part 2.)
+type Checkpoint struct {
+	Network  string     `json:"network"`
+	Batch    uint64     `json:"batch"`
+	Head     money.Hash `json:"head"`
+	Minted   uint64     `json:"minted,string"`
+	Redeemed uint64     `json:"redeemed,string"`
+}
+
+// DecodeCheckpoint reads a checkpoint file strictly: one JSON object,
+// known fields only, a batch from 1.
+func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
+	var c Checkpoint
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&c); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if d.More() {
+		return nil, fmt.Errorf("checkpoint: trailing data")
+	}
+	if c.Batch == 0 || c.Network == "" || c.Redeemed > c.Minted {
+		return nil, fmt.Errorf("checkpoint: want a network, a batch from 1 and redeemed <= minted")
+	}
+	return &c, nil
+}

@@ -110,11 +110,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 // run is one audit in progress.
 type run struct {
-	rep   *Report
-	trust Trust
-	st    *state
-	m     savedMeta
-	log   *slog.Logger
+	rep        *Report
+	trust      Trust
+	st         *state
+	m          savedMeta
+	log        *slog.Logger
+	mintKeys   map[crypto.PublicKey]bool
+	redeemKeys map[crypto.PublicKey]bool
 	// atSupply are the replayed totals at the batch the published supply
 	// is of, when this run replayed it.
 	atSupply *Totals
@@ -129,18 +131,16 @@ func (a *run) find(f Finding) {
 // compared with what was verified then, the new ones are fetched in full
 // and replayed by step.
 func (a *run) replay(ctx context.Context, o Options, sup roles.LedgerSupply) error {
-	mintKeys, redeemKeys := keySet(a.trust.MintKeys), keySet(a.trust.RedeemKeys)
+	a.mintKeys, a.redeemKeys = keySet(a.trust.MintKeys), keySet(a.trust.RedeemKeys)
 	var verified uint64 // head verified by earlier runs
 	if a.m.Head != nil {
 		verified = a.m.Head.Seq
 	}
 	a.rep.FromBatch = verified + 1
 	cp := o.Checkpoint
-	net := a.trust.Network
 	var pos uint64 // headers served so far, in order: the batch each should be
 	start := time.Now()
-	stopped := false
-	for !stopped {
+	for {
 		hs, err := o.Ledger.Headers(ctx, pos+1, 1000)
 		if err != nil {
 			a.find(Finding{Batch: pos + 1, Tx: -1, Input: -1, Field: "headers", Check: CheckUnavailable, Message: fmt.Sprintf("headers from %d: %v", pos+1, err)})
@@ -149,51 +149,12 @@ func (a *run) replay(ctx context.Context, o Options, sup roles.LedgerSupply) err
 		if len(hs) == 0 {
 			break
 		}
-		for _, h := range hs {
-			pos++
-			if cp != nil && pos == cp.Batch && net.HeaderHash(&h) != cp.Head {
-				a.find(Finding{Batch: pos, Tx: -1, Input: -1, Field: "header", Check: CheckCheckpoint, Message: fmt.Sprintf("header %d hashes to %s, the checkpoint says %s: history before it was rewritten", pos, net.HeaderHash(&h), cp.Head)})
-			}
-			if pos <= verified {
-				v, ok, err := a.st.header(pos)
-				if err != nil {
-					return fmt.Errorf("audit: %w", err)
-				}
-				if ok && net.HeaderHash(&h) != v.Hash {
-					a.find(Finding{Batch: pos, Tx: -1, Input: -1, Field: "header", Check: CheckRewritten, Message: fmt.Sprintf("batch %d now hashes to %s; it hashed to %s when this auditor verified it", pos, net.HeaderHash(&h), v.Hash)})
-				}
-				continue
-			}
-			b, err := o.Batches.Batch(ctx, pos)
-			if err != nil {
-				a.find(Finding{Batch: pos, Tx: -1, Input: -1, Field: "batch", Check: CheckUnavailable, Message: fmt.Sprintf("batch %d not served: %v; the replay stops before it", pos, err)})
-				stopped = true
-				break
-			}
-			fs, tot, ss, err := step(&a.trust, mintKeys, redeemKeys, a.m.Head, a.m.Totals, h, b, a.st)
-			if err != nil {
-				return fmt.Errorf("audit: batch %d: %w", pos, err)
-			}
-			for _, f := range fs {
-				f.Batch = pos
-				a.find(f)
-			}
-			hb := b.Header
-			a.m.Head, a.m.Totals = &hb, tot
-			a.st.putHeader(pos, verifiedHeader{Hash: net.HeaderHash(&hb), Minted: hb.Minted, Redeemed: hb.Redeemed})
-			a.rep.Batches++
-			a.rep.Transactions += uint64(ss.txs)
-			a.rep.Signatures += uint64(ss.sigs)
-			a.rep.GenesisTxs += uint64(ss.genesis)
-			if pos == sup.Batches {
-				t := tot
-				a.atSupply = &t
-			}
-			if a.rep.Batches%flushEvery == 0 {
-				if err := a.st.flush(&a.m, false); err != nil {
-					return err
-				}
-			}
+		more, err := a.page(ctx, o, hs, &pos, verified, sup)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
 		}
 	}
 	a.rep.Seconds = time.Since(start).Seconds()
@@ -204,6 +165,71 @@ func (a *run) replay(ctx context.Context, o Options, sup roles.LedgerSupply) err
 		a.find(Finding{Batch: cp.Batch, Tx: -1, Input: -1, Field: "header", Check: CheckCheckpoint, Message: fmt.Sprintf("the log serves %d batches, the checkpoint is at batch %d", pos, cp.Batch)})
 	}
 	return a.checkSupply(sup, pos)
+}
+
+// page checks one page of served headers, *pos being the last batch
+// checked before it: those verified by an earlier run against the saved
+// state, the new ones replayed in full. more is false when the replay
+// cannot go on (a batch not served).
+func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *uint64, verified uint64, sup roles.LedgerSupply) (more bool, err error) {
+	cp, net := o.Checkpoint, a.trust.Network
+	// Fetch the new batches of this page ahead of the replay, a few at a
+	// time: fetching one by one left the auditor waiting on the network
+	// most of the time.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var ahead <-chan chan fetched
+	if last := *pos + uint64(len(hs)); last > verified {
+		ahead = prefetch(ctx, o.Batches, max(*pos, verified)+1, last)
+	}
+	for _, h := range hs {
+		*pos++
+		seq := *pos
+		if cp != nil && seq == cp.Batch && net.HeaderHash(&h) != cp.Head {
+			a.find(Finding{Batch: seq, Tx: -1, Input: -1, Field: "header", Check: CheckCheckpoint, Message: fmt.Sprintf("header %d hashes to %s, the checkpoint says %s: history before it was rewritten", seq, net.HeaderHash(&h), cp.Head)})
+		}
+		if seq <= verified {
+			v, ok, err := a.st.header(seq)
+			if err != nil {
+				return false, fmt.Errorf("audit: %w", err)
+			}
+			if ok && net.HeaderHash(&h) != v.Hash {
+				a.find(Finding{Batch: seq, Tx: -1, Input: -1, Field: "header", Check: CheckRewritten, Message: fmt.Sprintf("batch %d now hashes to %s; it hashed to %s when this auditor verified it", seq, net.HeaderHash(&h), v.Hash)})
+			}
+			continue
+		}
+		got := <-<-ahead
+		if got.err != nil {
+			a.find(Finding{Batch: seq, Tx: -1, Input: -1, Field: "batch", Check: CheckUnavailable, Message: fmt.Sprintf("batch %d not served: %v; the replay stops before it", seq, got.err)})
+			return false, nil
+		}
+		b := got.b
+		fs, tot, ss, err := step(&a.trust, a.mintKeys, a.redeemKeys, a.m.Head, a.m.Totals, h, b, a.st)
+		if err != nil {
+			return false, fmt.Errorf("audit: batch %d: %w", seq, err)
+		}
+		for _, f := range fs {
+			f.Batch = seq
+			a.find(f)
+		}
+		hb := b.Header
+		a.m.Head, a.m.Totals = &hb, tot
+		a.st.putHeader(seq, verifiedHeader{Hash: net.HeaderHash(&hb), Minted: hb.Minted, Redeemed: hb.Redeemed})
+		a.rep.Batches++
+		a.rep.Transactions += uint64(ss.txs)
+		a.rep.Signatures += uint64(ss.sigs)
+		a.rep.GenesisTxs += uint64(ss.genesis)
+		if seq == sup.Batches {
+			t := tot
+			a.atSupply = &t
+		}
+		if a.rep.Batches%flushEvery == 0 {
+			if err := a.st.flush(&a.m, false); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
 }
 
 // checkSupply compares the published supply (GET /v1/supply, read before
@@ -255,6 +281,50 @@ func (a *run) checkSupply(sup roles.LedgerSupply, served uint64) error {
 		bad("supply.unspent_notes", "published %d unspent notes, the replay %d at batch %d", sup.Unspent, tot.Unspent, at)
 	}
 	return nil
+}
+
+// fetched is one batch fetched ahead, or why it could not be.
+type fetched struct {
+	b   roles.BatchContents
+	err error
+}
+
+// Prefetch bounds: batches in flight at once, and fetched but not yet
+// replayed (what bounds the memory held).
+const (
+	fetchWorkers = 4
+	fetchWindow  = 16
+)
+
+// prefetch fetches batches from to last, fetchWorkers at a time, and hands
+// out one channel per batch in order; the caller takes them in order and
+// cancels ctx to stop early.
+func prefetch(ctx context.Context, src roles.BatchSource, from, last uint64) <-chan chan fetched {
+	out := make(chan chan fetched, fetchWindow)
+	sem := make(chan struct{}, fetchWorkers)
+	go func() {
+		defer close(out)
+		for seq := from; seq <= last; seq++ {
+			c := make(chan fetched, 1)
+			select {
+			case out <- c:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				c <- fetched{err: ctx.Err()}
+				return
+			}
+			go func(seq uint64) {
+				defer func() { <-sem }()
+				b, err := src.Batch(ctx, seq)
+				c <- fetched{b: b, err: err}
+			}(seq)
+		}
+	}()
+	return out
 }
 
 func keySet(keys []crypto.PublicKey) map[crypto.PublicKey]bool {

@@ -25,3 +25,18 @@ type BatchSource interface {
 	// such batch or the ledger did not keep its transactions.
 	Batch(ctx context.Context, seq uint64) (BatchContents, error)
 }
+
+// CheckpointSource serves signed checkpoints of the log-wide Merkle tree
+// over batch headers (RFC 9162) and consistency proofs between its sizes
+// (internal/logtree), so a party that kept an earlier checkpoint can tell
+// that the log it sees now extends it.
+type CheckpointSource interface {
+	// Checkpoint is the log's current checkpoint as a signed note.
+	Checkpoint(ctx context.Context) ([]byte, error)
+	// Consistency proves that the log of size from is a prefix of the log
+	// of size to.
+	Consistency(ctx context.Context, from, to uint64) ([]money.Hash, error)
+	// LogKey is the key that verifies the checkpoints, in the signed note
+	// format (name+hash+key).
+	LogKey(ctx context.Context) (string, error)
+}

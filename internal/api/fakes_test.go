@@ -229,6 +229,23 @@ func (f *fakeLedger) Batch(ctx context.Context, seq uint64) (roles.BatchContents
 	return roles.BatchContents{Header: header, Txs: [][]byte{b}}, nil
 }
 
+func (f *fakeLedger) Checkpoint(ctx context.Context) ([]byte, error) {
+	if err := f.record(ctx, "Checkpoint"); err != nil {
+		return nil, err
+	}
+	return []byte("specie/test\n8\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ntime 0\n\n— log sig\n"), nil
+}
+
+func (f *fakeLedger) Consistency(ctx context.Context, from, to uint64) ([]money.Hash, error) {
+	if err := f.record(ctx, "Consistency", from, to); err != nil {
+		return nil, err
+	}
+	return []money.Hash{hashOf(1)}, nil
+}
+
+// LogKey is a configuration value, answered even when the ledger fails.
+func (f *fakeLedger) LogKey(context.Context) (string, error) { return "", nil }
+
 func (f *fakeLedger) Headers(ctx context.Context, from uint64, limit int) ([]money.BatchHeader, error) {
 	if err := f.record(ctx, "Headers", from, limit); err != nil {
 		return nil, err

@@ -66,6 +66,10 @@ type Info struct {
 	MintQuorum int                `json:"mint_quorum"`
 	RedeemKeys []crypto.PublicKey `json:"redeem_keys"`
 	Shards     int                `json:"shards"`
+	// LogKey verifies the log's signed checkpoints (GET
+	// /v1/log/checkpoint), in the signed note format; absent when the
+	// ledger signs none.
+	LogKey string `json:"log_key,omitempty"`
 }
 
 // TxRequest carries one transaction: POST /v1/transactions,
@@ -107,6 +111,14 @@ type Header struct {
 // Headers is GET /v1/log/headers.
 type Headers struct {
 	Headers []Header `json:"headers"`
+}
+
+// Consistency is GET /v1/log/consistency: the RFC 9162 proof that the
+// log-wide tree of size from is a prefix of the tree of size to.
+type Consistency struct {
+	From  uint64       `json:"from"`
+	To    uint64       `json:"to"`
+	Proof []money.Hash `json:"proof"`
 }
 
 // Batch is GET /v1/log/batches/{seq}: a committed batch in full. Each

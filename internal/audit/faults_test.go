@@ -20,6 +20,7 @@ import (
 	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -49,13 +50,22 @@ type world struct {
 	pay6              *money.Tx
 	headers           []money.BatchHeader // index 0 is batch 1
 	srv               *httptest.Server
+	signer            *logtree.Signer
 	fault             *fault
 	mu                sync.Mutex
 }
 
 const worldBatches = 7
 
-func newWorld(t *testing.T) *world {
+// logKeySeed makes every world's log key the same: two worlds are one
+// operator showing two histories.
+const logKeySeed = 99
+
+func newWorld(t *testing.T) *world { return newWorldOf(t, false) }
+
+// newWorldOf builds the world; split changes batch 6 (alice pays carol,
+// not bob), the other history of a split view.
+func newWorldOf(t *testing.T, split bool) *world {
 	t.Helper()
 	w := &world{n: ledgertest.NewFromSeed(13), rng: mrand.New(mrand.NewPCG(13, 1))}
 	cfg := w.n.TestConfig()
@@ -87,7 +97,11 @@ func newWorld(t *testing.T) *world {
 	submit(w.redeem4)
 	w.mint5 = n.MintNonce(5, []int{1, 2}, ledgertest.To(w.alice, 50))
 	submit(w.mint5)
-	w.pay6 = n.Spend(money.Transfer, paid[1:], []*crypto.PrivateKey{w.alice}, ledgertest.To(w.bob, 600))
+	payee := w.bob
+	if split {
+		payee = w.carol
+	}
+	w.pay6 = n.Spend(money.Transfer, paid[1:], []*crypto.PrivateKey{w.alice}, ledgertest.To(payee, 600))
 	submit(w.pay6)
 	rs, err := l.SubmitBatch(ctx, []*money.Tx{
 		n.Spend(money.Transfer, n.Notes(w.redeem4), []*crypto.PrivateKey{w.bob}, ledgertest.To(w.carol, 100)),
@@ -99,7 +113,12 @@ func newWorld(t *testing.T) *world {
 	if w.headers, err = l.Headers(ctx, 1, 100); err != nil || len(w.headers) != worldBatches {
 		t.Fatalf("headers: %d, %v", len(w.headers), err)
 	}
-	real := api.New(api.Config{Ledger: l}).Handler()
+	signer, err := logtree.NewSigner("specie-test-log", ledgertest.KeyFrom(mrand.New(mrand.NewPCG(logKeySeed, 0))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.signer = signer
+	real := api.New(api.Config{Ledger: l, Checkpoints: logtree.NewLog(l, w.n.Network, signer)}).Handler()
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
 		f := w.fault
@@ -125,6 +144,8 @@ type fault struct {
 	drop   int
 	supply func(s *roles.LedgerSupply)
 	info   func(i *roles.LedgerInfo)
+	// checkpoint rewrites the signed checkpoint as served.
+	signed func(t *testing.T, body []byte) []byte
 	// rawBatch rewrites batch seq's JSON as served.
 	rawBatch func(seq uint64, body []byte) []byte
 	// afterClean: the fault is planted after a clean run on the same
@@ -150,7 +171,7 @@ func (w *world) serve(t *testing.T, f *fault, real http.Handler, rw http.Respons
 	real.ServeHTTP(rec, r)
 	body := rec.Body.Bytes()
 	if f == nil || rec.Code != http.StatusOK {
-		rw.Header().Set("Content-Type", "application/json")
+		rw.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
 		rw.WriteHeader(rec.Code)
 		rw.Write(body)
 		return
@@ -217,6 +238,8 @@ func (w *world) serve(t *testing.T, f *fault, real http.Handler, rw http.Respons
 			hs = slices.DeleteFunc(hs, func(h money.BatchHeader) bool { return h.Seq > uint64(worldBatches-f.drop) })
 		}
 		body, _ = json.Marshal(wire.FromHeaders(hs, nil))
+	case path == "/v1/log/checkpoint" && f.signed != nil:
+		body = f.signed(t, body)
 	case path == "/v1/supply":
 		var ws wire.Supply
 		if err := json.Unmarshal(body, &ws); err != nil {
@@ -242,20 +265,29 @@ func (w *world) serve(t *testing.T, f *fault, real http.Handler, rw http.Respons
 		if f.info != nil {
 			f.info(&info)
 		}
-		body, _ = json.Marshal(wire.FromInfo(info))
+		out := wire.FromInfo(info)
+		out.LogKey = wi.LogKey
+		body, _ = json.Marshal(out)
 	}
-	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
 	rw.Write(body)
 }
 
 // audit runs the auditor against the world's API as `specie audit` does.
 func (w *world) audit(t *testing.T, f *fault, state string, trust *audit.Trust, cp *audit.Checkpoint) *audit.Report {
 	t.Helper()
+	return w.auditWith(t, f, audit.Options{StateDir: state, Trust: trust, Checkpoint: cp})
+}
+
+// auditWith runs the auditor with o, its API set to the world's.
+func (w *world) auditWith(t *testing.T, f *fault, o audit.Options) *audit.Report {
+	t.Helper()
 	w.mu.Lock()
 	w.fault = f
 	w.mu.Unlock()
 	c := client.New(w.srv.URL, "")
-	rep, err := audit.Run(ctx, audit.Options{Ledger: c.Ledger(), Batches: c.Ledger().(roles.BatchSource), API: w.srv.URL, StateDir: state, Trust: trust, Checkpoint: cp})
+	o.Ledger, o.Batches, o.Checkpoints, o.API = c.Ledger(), c.Ledger().(roles.BatchSource), c.Ledger().(roles.CheckpointSource), w.srv.URL
+	rep, err := audit.Run(ctx, o)
 	if err != nil {
 		t.Fatalf("audit: %v", err)
 	}
@@ -343,7 +375,32 @@ func (w *world) faults() []*fault {
 		x.Auth = []money.KeySig{{Key: o.Public(), Sig: o.Sign(crypto.Redeem, net.ID, net.TxID(x))}}
 	}
 	last := uint64(worldBatches)
+	// resign signs the served checkpoint again after change, with signer.
+	resign := func(signer *logtree.Signer, change func(c *logtree.Checkpoint)) func(*testing.T, []byte) []byte {
+		return func(t *testing.T, body []byte) []byte {
+			c, err := logtree.Open(body, w.signer.VerifierKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(&c)
+			b, err := signer.Sign(&c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
+	impostor, err := logtree.NewSigner("specie-test-log", ledgertest.KeyFrom(w.rng))
+	if err != nil {
+		panic(err)
+	}
 	return []*fault{
+		{name: "checkpoint signed by another key", signed: resign(impostor, func(*logtree.Checkpoint) {}),
+			want: []audit.Finding{at(0, -1, -1, "checkpoint", audit.CheckCheckpointSig)}},
+		{name: "checkpoint signed over another tree", signed: resign(w.signer, func(c *logtree.Checkpoint) { c.Root[0] ^= 1 }),
+			want: []audit.Finding{at(last, -1, -1, "checkpoint.root", audit.CheckSignedRoot)}},
+		{name: "checkpoint signed for more batches than served", signed: resign(w.signer, func(c *logtree.Checkpoint) { c.Size++ }),
+			want: []audit.Finding{at(last+1, -1, -1, "checkpoint.size", audit.CheckSignedRoot)}},
 		{name: "changed output amount", batch: onBatch(3, func(t *testing.T, b *roles.BatchContents) {
 			tx(t, b, 0, func(x *money.Tx) { x.Outputs[0].Value++ })
 		}), want: []audit.Finding{at(3, 0, -1, "rules", audit.CheckRules)}},
@@ -513,4 +570,36 @@ func findings(r *audit.Report) string {
 		fmt.Fprintf(&b, "\t%s [%s] %s\n", f.Location(), f.Check, f.Message)
 	}
 	return b.String()
+}
+
+// TestAuditorDetectsASplitView: one operator, one log key, two histories
+// that agree up to batch 5. An auditor that saw the first is then shown
+// the second: its saved state and the signed checkpoints' consistency
+// proof both say so. A party that replays nothing but holds the first
+// checkpoint (a witness) detects it from the consistency proof alone.
+func TestAuditorDetectsASplitView(t *testing.T) {
+	a, b := newWorldOf(t, false), newWorldOf(t, true)
+	state := t.TempDir()
+	first := a.audit(t, nil, state, nil, nil)
+	if !first.Clean || first.SignedCheckpoint == "" {
+		t.Fatalf("the first history: %+v", first)
+	}
+	has := func(r *audit.Report, want audit.Finding) bool {
+		return slices.ContainsFunc(r.Findings, func(g audit.Finding) bool {
+			return g.Batch == want.Batch && g.Tx == want.Tx && g.Input == want.Input && g.Field == want.Field && g.Check == want.Check
+		})
+	}
+	second := b.audit(t, nil, state, nil, nil)
+	for _, want := range []audit.Finding{at(6, -1, -1, "header", audit.CheckRewritten), at(worldBatches, -1, -1, "consistency", audit.CheckConsistency)} {
+		if !has(second, want) {
+			t.Errorf("the auditor shown the other history: missing %s (%s); got:\n%s", want.Location(), want.Check, findings(second))
+		}
+	}
+	witness := b.auditWith(t, nil, audit.Options{StateDir: t.TempDir(), SignedCheckpoint: []byte(first.SignedCheckpoint)})
+	if len(witness.Findings) != 1 || !has(witness, at(worldBatches, -1, -1, "consistency", audit.CheckConsistency)) {
+		t.Errorf("a fresh auditor holding the first checkpoint: got\n%s", findings(witness))
+	}
+	if clean := b.auditWith(t, nil, audit.Options{StateDir: t.TempDir()}); !clean.Clean {
+		t.Errorf("the second history alone is consistent, yet:\n%s", findings(clean))
+	}
 }

@@ -22,6 +22,9 @@ type Trust struct {
 	MintKeys   []crypto.PublicKey `json:"mint_keys"`
 	MintQuorum int                `json:"mint_quorum"`
 	RedeemKeys []crypto.PublicKey `json:"redeem_keys"`
+	// LogKey verifies the log's signed checkpoints (internal/logtree), in
+	// the signed note format; "" when the ledger signs none.
+	LogKey string `json:"log_key,omitempty"`
 }
 
 // Validate rejects a trust that could not authorise anything, so a typo on
@@ -56,7 +59,10 @@ func (t *Trust) equal(o *Trust) bool {
 		}
 		return true
 	}
-	return t.Network == o.Network && t.MintQuorum == o.MintQuorum && same(t.MintKeys, o.MintKeys) && same(t.RedeemKeys, o.RedeemKeys)
+	// A log key missing on one side is not a difference: a ledger that
+	// signs no checkpoints, or an auditor told no log key.
+	logKey := t.LogKey == "" || o.LogKey == "" || t.LogKey == o.LogKey
+	return t.Network == o.Network && t.MintQuorum == o.MintQuorum && same(t.MintKeys, o.MintKeys) && same(t.RedeemKeys, o.RedeemKeys) && logKey
 }
 
 // Finding is one thing the auditor found wrong, at its exact place: the
@@ -110,6 +116,10 @@ const (
 	CheckRewritten     = "history_rewritten"
 	CheckCheckpoint    = "checkpoint"
 	CheckKeys          = "keys"
+	// Signed checkpoints (internal/logtree).
+	CheckCheckpointSig = "checkpoint_signature" // not signed by the log key, or not a checkpoint
+	CheckSignedRoot    = "checkpoint_root"      // the signed tree differs from the served headers
+	CheckConsistency   = "consistency"          // the log signed now does not extend the one signed before
 )
 
 // Totals are the auditor's running totals, replayed from the transactions

@@ -49,6 +49,9 @@ type Report struct {
 	// Checkpoint is the verified head, to hand to a later run or another
 	// auditor (--from-checkpoint).
 	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
+	// SignedCheckpoint is the log's signed checkpoint this run verified
+	// (signed note text), when the ledger signs them.
+	SignedCheckpoint string `json:"signed_checkpoint,omitempty"`
 }
 
 // Checks lists what every run checks, for the reports.
@@ -65,6 +68,7 @@ var Checks = []string{
 	"minted and redeemed replayed from the transactions equal each header's totals; unspent notes hold minted - redeemed",
 	"the published supply (GET /v1/supply) equals the replay at its batch: minted, redeemed, outstanding, unspent notes",
 	"batches verified by earlier runs still hash the same (saved state), and the log passes through --from-checkpoint",
+	"the log's signed checkpoint: signed by the log key, its RFC 9162 tree equals the one over the served headers, and a consistency proof shows it extends the checkpoint of the last run (or one given)",
 }
 
 func (r *Report) finish(m savedMeta) {
@@ -114,6 +118,7 @@ th{background:#f3f3f3}.ok{color:#176317;font-weight:bold}.bad{color:#a11;font-we
 <tr><th>Verified</th><td>batches 1 to {{.ToBatch}}; this run replayed {{.Batches}} batch(es) from {{.FromBatch}}: {{.Transactions}} transactions, {{.Signatures}} signatures ({{printf "%.0f" .BatchesPerSec}} batches/s, {{printf "%.0f" .TxPerSec}} tx/s)</td></tr>
 <tr><th>Head</th><td>batch {{.ToBatch}}, header hash <code>{{.Head}}</code></td></tr>
 <tr><th>Supply (replayed)</th><td>minted {{.Format .Minted}}, redeemed {{.Format .Redeemed}}, outstanding {{.Format .Outstanding}} in {{.UnspentNotes}} unspent notes{{if .GenesisTxs}}; the genesis batch holds {{.GenesisTxs}} unsigned genesis mints{{end}}</td></tr>
+{{if .SignedCheckpoint}}<tr><th>Signed checkpoint</th><td><pre>{{.SignedCheckpoint}}</pre></td></tr>{{end}}
 <tr><th>Trusted keys</th><td>{{.TrustSource}}<br>mint quorum {{.Trust.MintQuorum}} of: {{range .Trust.MintKeys}}<code>{{.}}</code> {{end}}<br>redeem: {{range .Trust.RedeemKeys}}<code>{{.}}</code> {{end}}</td></tr>
 </table>
 <h2>Findings</h2>

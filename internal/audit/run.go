@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -33,7 +34,15 @@ type Options struct {
 	// (a previous auditor's report, say): the served log must pass
 	// through it.
 	Checkpoint *Checkpoint
-	Logger     *slog.Logger
+	// Checkpoints, when set, serves the log's signed checkpoints and
+	// consistency proofs (client.Ledger() implements it): each run checks
+	// the signed tree against the served headers and that it extends the
+	// one signed at the last run.
+	Checkpoints roles.CheckpointSource
+	// SignedCheckpoint, when set, is a signed checkpoint from outside (a
+	// witness's, another party's): the log signed now must extend it.
+	SignedCheckpoint []byte
+	Logger           *slog.Logger
 }
 
 // flushEvery is how many batches the auditor replays between two writes of
@@ -66,6 +75,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("audit: info: %w", err)
 	}
 	served := Trust{Network: info.Network, MintKeys: info.MintKeys, MintQuorum: info.MintQuorum, RedeemKeys: info.RedeemKeys}
+	if o.Checkpoints != nil {
+		if served.LogKey, err = o.Checkpoints.LogKey(ctx); err != nil {
+			return nil, fmt.Errorf("audit: log key: %w", err)
+		}
+	}
 	var trust Trust
 	switch {
 	case o.Trust != nil:
@@ -77,6 +91,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		trust, rep.TrustSource = m.Trust, "pinned in the auditor's state"
 	default:
 		trust, rep.TrustSource = served, "published by GET /v1/info and pinned on this first run (trust on first use: compare them with the issuer's own publication)"
+	}
+	if trust.LogKey == "" && have && m.Trust.LogKey != "" {
+		trust.LogKey = m.Trust.LogKey
+	}
+	if trust.LogKey == "" && served.LogKey != "" {
+		// A log key nobody gave: pinned on first sight, like the keys.
+		trust.LogKey = served.LogKey
+		rep.TrustSource += "; the log key pinned as GET /v1/info published it"
 	}
 	if err := trust.Validate(); err != nil {
 		return nil, fmt.Errorf("audit: the issuer's keys: %w", err)
@@ -100,6 +122,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := a.replay(ctx, o, sup); err != nil {
 		return nil, err
 	}
+	if o.Checkpoints != nil && trust.LogKey != "" {
+		a.checkSigned(ctx, o)
+	}
 	a.m.Findings += uint64(len(rep.Findings))
 	if err := st.flush(&a.m, true); err != nil {
 		return nil, err
@@ -117,6 +142,9 @@ type run struct {
 	log        *slog.Logger
 	mintKeys   map[crypto.PublicKey]bool
 	redeemKeys map[crypto.PublicKey]bool
+	// leaves are the hashes of every header served this run, in order:
+	// the leaves of the log-wide tree the checkpoints sign.
+	leaves []money.Hash
 	// atSupply are the replayed totals at the batch the published supply
 	// is of, when this run replayed it.
 	atSupply *Totals
@@ -185,6 +213,7 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 	for _, h := range hs {
 		*pos++
 		seq := *pos
+		a.leaves = append(a.leaves, net.HeaderHash(&h))
 		if cp != nil && seq == cp.Batch && net.HeaderHash(&h) != cp.Head {
 			a.find(Finding{Batch: seq, Tx: -1, Input: -1, Field: "header", Check: CheckCheckpoint, Message: fmt.Sprintf("header %d hashes to %s, the checkpoint says %s: history before it was rewritten", seq, net.HeaderHash(&h), cp.Head)})
 		}
@@ -230,6 +259,70 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 		}
 	}
 	return true, nil
+}
+
+// checkSigned checks the log's signed checkpoint: the log key signed it,
+// its tree is the one over the headers served this run, and it extends
+// the checkpoint signed at the last run (and the one given from outside):
+// a rewritten history, or a split view (this auditor shown another history
+// than the one it saw before, or than another party saw), fails the
+// consistency proof. The new checkpoint is kept for the next run.
+func (a *run) checkSigned(ctx context.Context, o Options) {
+	bad := func(batch uint64, field, check, format string, args ...any) {
+		a.find(Finding{Batch: batch, Tx: -1, Input: -1, Field: field, Check: check, Message: fmt.Sprintf(format, args...)})
+	}
+	msg, err := o.Checkpoints.Checkpoint(ctx)
+	if err != nil {
+		if len(a.leaves) > 0 {
+			bad(uint64(len(a.leaves)), "checkpoint", CheckUnavailable, "no signed checkpoint served: %v", err)
+		}
+		return
+	}
+	c, err := logtree.Open(msg, a.trust.LogKey)
+	if err != nil {
+		bad(0, "checkpoint", CheckCheckpointSig, "%v", err)
+		return
+	}
+	if c.Origin != logtree.Origin(a.trust.Network) {
+		bad(0, "checkpoint.origin", CheckCheckpointSig, "checkpoint of log %q, not %q", c.Origin, logtree.Origin(a.trust.Network))
+		return
+	}
+	a.rep.SignedCheckpoint = string(msg)
+	switch {
+	case c.Size > uint64(len(a.leaves)):
+		bad(c.Size, "checkpoint.size", CheckSignedRoot, "the log signed a tree of %d batches and serves %d", c.Size, len(a.leaves))
+	case logtree.RootOf(a.leaves[:c.Size]) != c.Root:
+		bad(c.Size, "checkpoint.root", CheckSignedRoot, "the signed root of %d batches is %s, the served headers make %s", c.Size, c.Root, logtree.RootOf(a.leaves[:c.Size]))
+	}
+	extends := func(what string, prior logtree.Checkpoint) {
+		if prior.Size > c.Size {
+			bad(prior.Size, "consistency", CheckConsistency, "the log signed %d batches, %s signed %d", c.Size, what, prior.Size)
+			return
+		}
+		proof, err := o.Checkpoints.Consistency(ctx, prior.Size, c.Size)
+		if err != nil {
+			bad(prior.Size, "consistency", CheckUnavailable, "no consistency proof from %d to %d: %v", prior.Size, c.Size, err)
+			return
+		}
+		if err := logtree.VerifyConsistency(proof, prior.Size, prior.Root, c.Size, c.Root); err != nil {
+			bad(prior.Size, "consistency", CheckConsistency, "%s (signed %s) is not a prefix of the log signed now: a rewritten history or a split view: %v", what, prior.Time.Format(time.RFC3339), err)
+		}
+	}
+	if a.m.Signed != nil {
+		prior, err := logtree.ParseText(a.m.Signed.Text)
+		if err == nil {
+			extends("the checkpoint of this auditor's last run", prior)
+		}
+	}
+	if o.SignedCheckpoint != nil {
+		given, err := logtree.Open(o.SignedCheckpoint, a.trust.LogKey)
+		if err != nil {
+			bad(0, "from_checkpoint", CheckCheckpointSig, "the checkpoint given: %v", err)
+		} else {
+			extends("the checkpoint given", given)
+		}
+	}
+	a.m.Signed = &signedState{Text: c.Text()}
 }
 
 // checkSupply compares the published supply (GET /v1/supply, read before

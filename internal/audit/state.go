@@ -42,6 +42,15 @@ type savedMeta struct {
 	// Findings counts everything reported by every run so far, so a clean
 	// daily run still shows that an earlier one was not clean.
 	Findings uint64 `json:"findings"`
+	// Signed is the log's checkpoint as the last run verified it: the next
+	// run checks the log signed then is a prefix of the log signed now.
+	Signed *signedState `json:"signed,omitempty"`
+}
+
+// signedState is a verified checkpoint's text (its signature was checked
+// when it was saved).
+type signedState struct {
+	Text string `json:"text"`
 }
 
 // decodeMeta reads the state's meta strictly: it is the auditor's own

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,8 @@ import (
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
+	"github.com/specie/specie/internal/logtree"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
 
@@ -83,7 +86,11 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	for name, b := range n.Banks {
 		banks[name] = b
 	}
-	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
+	cps, err := logCheckpoints(filepath.Join(dir, "ledger"), n.Ledger, cfg.Network)
+	if err != nil {
+		return fail(err)
+	}
+	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Checkpoints: cps, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
 	return n, created, nil
@@ -104,6 +111,10 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 			return nil, err
 		}
 		ac.Ledger = n.Ledger
+		if ac.Checkpoints, err = logCheckpoints(dataDir, n.Ledger, cfg.Network); err != nil {
+			n.closeServices()
+			return nil, err
+		}
 	case "issuer":
 		icfg, err := cfg.issuerConfig(log)
 		if err != nil {
@@ -152,6 +163,31 @@ func (c *Config) remotePeers(token string) roles.Directory {
 		p, ok := peers[name]
 		return p, ok
 	}
+}
+
+// logKeyFile is the ledger operator's log key, in the ledger's own data
+// directory: it signs the log's checkpoints (internal/logtree), nothing
+// else, and is created on the first start.
+const logKeyFile = "log.key"
+
+// logCheckpoints serves signed checkpoints of l's log with the log key
+// under dir, creating the key on the first start.
+func logCheckpoints(dir string, l *ledger.Ledger, net money.Network) (roles.CheckpointSource, error) {
+	path := filepath.Join(dir, logKeyFile)
+	k, err := crypto.LoadKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if k, err = crypto.GenerateKey(); err == nil {
+			err = crypto.SaveKey(path, k)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log key: %w", err)
+	}
+	s, err := logtree.NewSigner(logtree.Origin(net), k)
+	if err != nil {
+		return nil, err
+	}
+	return logtree.NewLog(l, net, s), nil
 }
 
 // AddrOf returns the host:port of a role's URL.

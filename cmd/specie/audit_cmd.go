@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 func auditCmd(g *globals) *cobra.Command {
 	var (
 		stateDir, outDir, cpFile string
+		logKey                   string
 		mintKeys, redeemKeys     []string
 		quorum                   int
 	)
@@ -40,12 +42,20 @@ every header's totals and the published supply (GET /v1/supply).
 
 With --state DIR it keeps its state there, so the next run replays only new batches
 and checks that the batches it verified before still hash the same. The issuer's
-keys come from --mint-keys, --mint-quorum and --redeem-keys; without them, the keys
+keys come from --mint-keys, --mint-quorum and --redeem-keys (and the log's
+checkpoint key from --log-key); without them, the keys
 pinned in the state are used, and a first run pins what GET /v1/info publishes
 (trust on first use: compare them with the central bank's own publication).
 
-It writes report.json, report.html and checkpoint.json to --out (default: the state
-directory, else the current one) and exits non-zero when it found anything.`,
+When the ledger signs checkpoints (GET /v1/log/checkpoint), each run checks the
+signature, that the signed RFC 9162 tree is the one over the served headers, and that
+it extends the checkpoint of the last run and the one given with --from-checkpoint
+(a consistency proof, GET /v1/log/consistency): a rewritten history or a split view
+fails it.
+
+It writes report.json, report.html, checkpoint.json and signed-checkpoint.txt to
+--out (default: the state directory, else the current one) and exits non-zero when
+it found anything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -53,6 +63,7 @@ directory, else the current one) and exits non-zero when it found anything.`,
 			c := client.New(g.api, "")
 			o.Ledger = c.Ledger()
 			o.Batches = c.Ledger().(roles.BatchSource)
+			o.Checkpoints = c.Ledger().(roles.CheckpointSource)
 			if len(mintKeys) > 0 || len(redeemKeys) > 0 || quorum > 0 {
 				info, err := o.Ledger.Info(ctx)
 				if err != nil {
@@ -68,15 +79,24 @@ directory, else the current one) and exits non-zero when it found anything.`,
 				if err := tr.Validate(); err != nil {
 					return errcode.New(errcode.Malformed, "--mint-keys, --mint-quorum, --redeem-keys: %v", err)
 				}
+				tr.LogKey = logKey
 				o.Trust = &tr
+			} else if logKey != "" {
+				return errcode.New(errcode.Malformed, "--log-key goes with --mint-keys, --mint-quorum and --redeem-keys")
 			}
 			if cpFile != "" {
 				b, err := os.ReadFile(cpFile)
 				if err != nil {
 					return fmt.Errorf("--from-checkpoint: %w", err)
 				}
-				if o.Checkpoint, err = audit.DecodeCheckpoint(b); err != nil {
-					return errcode.New(errcode.Malformed, "--from-checkpoint %s: %v", cpFile, err)
+				// Either this auditor's checkpoint.json, or the log's own
+				// signed checkpoint (a signed note, as a witness keeps it).
+				if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+					if o.Checkpoint, err = audit.DecodeCheckpoint(b); err != nil {
+						return errcode.New(errcode.Malformed, "--from-checkpoint %s: %v", cpFile, err)
+					}
+				} else {
+					o.SignedCheckpoint = b
 				}
 			}
 			if stateDir != "" {
@@ -116,10 +136,11 @@ directory, else the current one) and exits non-zero when it found anything.`,
 	f := cmd.Flags()
 	f.StringVar(&stateDir, "state", "", "directory keeping the auditor's own state between runs (default: none, replay from genesis)")
 	f.StringVar(&outDir, "out", "", "directory for report.json, report.html and checkpoint.json (default: --state, else .)")
-	f.StringVar(&cpFile, "from-checkpoint", "", "checkpoint.json of an earlier audit: the log must pass through it")
+	f.StringVar(&cpFile, "from-checkpoint", "", "checkpoint.json of an earlier audit, or a signed checkpoint (signed-checkpoint.txt, GET /v1/log/checkpoint): the log must pass through it")
 	f.StringSliceVar(&mintKeys, "mint-keys", nil, "the issuer's officer keys (hex, comma-separated); default: pinned in --state")
 	f.IntVar(&quorum, "mint-quorum", 0, "officer approvals a mint needs")
 	f.StringSliceVar(&redeemKeys, "redeem-keys", nil, "the issuer's redeem keys (hex, comma-separated)")
+	f.StringVar(&logKey, "log-key", "", "the key that verifies the log's signed checkpoints (signed note format name+hash+key); default: pinned in --state")
 	return cmd
 }
 
@@ -166,6 +187,14 @@ func writeReports(dir string, rep *audit.Report) error {
 	}
 	if err := put("report.html", func(f *os.File) error { return rep.WriteHTML(f) }); err != nil {
 		return err
+	}
+	if rep.SignedCheckpoint != "" && rep.Clean {
+		if err := put("signed-checkpoint.txt", func(f *os.File) error {
+			_, err := io.WriteString(f, rep.SignedCheckpoint)
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	// Only a clean run vouches for its head.
 	if rep.Checkpoint != nil && rep.Clean {

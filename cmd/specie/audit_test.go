@@ -64,6 +64,25 @@ func TestAuditCommandRunsIncrementallyAndChecksItsCheckpoint(t *testing.T) {
 		t.Fatalf("fresh run with keys and checkpoint: %+v", fresh)
 	}
 
+	// The signed checkpoint as the last run saved it, as a witness keeps it:
+	// the log now extends it.
+	if first.SignedCheckpoint == "" {
+		t.Fatal("the first run verified no signed checkpoint")
+	}
+	signed, err := os.ReadFile(filepath.Join(state, "signed-checkpoint.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedFile := filepath.Join(t.TempDir(), "signed.txt")
+	if err := os.WriteFile(signedFile, signed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var witnessed audit.Report
+	e.mustJSON(&witnessed, "audit", "--out", t.TempDir(), "--from-checkpoint", signedFile)
+	if !witnessed.Clean || witnessed.SignedCheckpoint == "" {
+		t.Fatalf("audit from the signed checkpoint: %+v", witnessed)
+	}
+
 	// A checkpoint of another history: the audit says so and fails.
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	if err := os.WriteFile(bad, []byte(strings.Replace(string(b), first.Head.String(), strings.Repeat("0", 64), 1)), 0o600); err != nil {

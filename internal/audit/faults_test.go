@@ -603,3 +603,32 @@ func TestAuditorDetectsASplitView(t *testing.T) {
 		t.Errorf("the second history alone is consistent, yet:\n%s", findings(clean))
 	}
 }
+
+// TestReportsSayWhereEachFindingIs: the HTML report names each finding's
+// place and escapes what the ledger put in it; the JSON report carries
+// the same findings.
+func TestReportsSayWhereEachFindingIs(t *testing.T) {
+	w := newWorld(t)
+	f := &fault{name: "forged owner signature", batch: onBatch(3, func(t *testing.T, b *roles.BatchContents) {
+		tx(t, b, 0, func(x *money.Tx) { x.InputSigs[0][5] ^= 0x20 })
+	})}
+	rep := w.audit(t, f, "", nil, nil)
+	rep.Findings = append(rep.Findings, audit.Finding{Batch: 9, Tx: -1, Input: -1, Field: "x", Check: "test", Message: "<script>alert(1)</script>"})
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	for _, want := range []string{"<td>3</td><td>0</td><td>0</td><td><code>inputs[0].signature</code></td><td>signature</td>", "&lt;script&gt;", "batches 1 to 7"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "<script>") {
+		t.Error("report.html carries the ledger's markup unescaped")
+	}
+	js, err := json.Marshal(rep)
+	if err != nil || !strings.Contains(string(js), `"field":"inputs[0].signature"`) || !strings.Contains(string(js), `"minted":"`) {
+		t.Errorf("report.json: %v\n%s", err, js)
+	}
+}

@@ -317,3 +317,81 @@ func (l *Log) Consistency(ctx context.Context, from, to uint64) ([]money.Hash, e
 	}
 	return l.tree.Consistency(from, to)
 }
+
+// Witnesses. A witness (an intermediary, an auditor) verifies that a new
+// checkpoint is consistent with the last one it saw and then cosigns it:
+// adds its own signature line to the note. Whoever reads the log then
+// accepts a checkpoint only with the log's signature and enough witness
+// cosignatures, so an operator showing two histories must get witnesses
+// to sign both, and a witness never signs two checkpoints that are not
+// consistent.
+
+// Cosign adds w's signature to a checkpoint the log signed (verified with
+// logKey). Cosignatures by the witnesses listed in others are kept; any
+// other signature line is dropped.
+func Cosign(msg []byte, logKey string, w *Signer, others ...string) ([]byte, error) {
+	vs, err := verifiers(append([]string{logKey}, others...))
+	if err != nil {
+		return nil, err
+	}
+	n, err := note.Open(msg, note.VerifierList(vs...))
+	if err != nil {
+		return nil, fmt.Errorf("cosign: %w", err)
+	}
+	if !signedBy(n, vs[0]) {
+		return nil, fmt.Errorf("cosign: the checkpoint is not signed by the log key")
+	}
+	if _, err := ParseText(n.Text); err != nil {
+		return nil, fmt.Errorf("cosign: %w", err)
+	}
+	return note.Sign(&note.Note{Text: n.Text, Sigs: n.Sigs}, w.signer)
+}
+
+// OpenCosigned verifies a checkpoint signed by the log key and cosigned by
+// at least need of the witnesses (their verifier keys), and parses it. It
+// returns the names of the witnesses whose cosignatures verified.
+func OpenCosigned(msg []byte, logKey string, witnesses []string, need int) (Checkpoint, []string, error) {
+	vs, err := verifiers(append([]string{logKey}, witnesses...))
+	if err != nil {
+		return Checkpoint{}, nil, err
+	}
+	n, err := note.Open(msg, note.VerifierList(vs...))
+	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("checkpoint signature: %w", err)
+	}
+	if !signedBy(n, vs[0]) {
+		return Checkpoint{}, nil, fmt.Errorf("checkpoint: not signed by the log key")
+	}
+	var by []string
+	for _, v := range vs[1:] {
+		if signedBy(n, v) {
+			by = append(by, v.Name())
+		}
+	}
+	if len(by) < need {
+		return Checkpoint{}, by, fmt.Errorf("checkpoint: cosigned by %d of the witnesses, %d needed", len(by), need)
+	}
+	c, err := ParseText(n.Text)
+	return c, by, err
+}
+
+func verifiers(keys []string) ([]note.Verifier, error) {
+	vs := make([]note.Verifier, len(keys))
+	for i, k := range keys {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return nil, fmt.Errorf("verifier key %q: %w", k, err)
+		}
+		vs[i] = v
+	}
+	return vs, nil
+}
+
+func signedBy(n *note.Note, v note.Verifier) bool {
+	for _, s := range n.Sigs {
+		if s.Name == v.Name() && s.Hash == v.KeyHash() {
+			return true
+		}
+	}
+	return false
+}

@@ -105,3 +105,50 @@ func FuzzParseCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// TestCosignedCheckpointNeedsEnoughWitnesses: a checkpoint counts with
+// the log's signature and as many witness cosignatures as asked for;
+// cosignatures of unknown witnesses do not count, and a witness cannot
+// cosign what the log did not sign.
+func TestCosignedCheckpointNeedsEnoughWitnesses(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(8, 8))
+	log, _ := NewSigner("specie/test", ledgertest.KeyFrom(rng))
+	w1, _ := NewSigner("witness-bank-a", ledgertest.KeyFrom(rng))
+	w2, _ := NewSigner("witness-auditor", ledgertest.KeyFrom(rng))
+	stranger, _ := NewSigner("witness-stranger", ledgertest.KeyFrom(rng))
+	c := Checkpoint{Origin: "specie/test", Size: 4, Root: leaves(1)[0], Time: time.Unix(9, 0).UTC()}
+	msg, err := log.Sign(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := []string{w1.VerifierKey(), w2.VerifierKey()}
+	one, err := Cosign(msg, log.VerifierKey(), w1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := Cosign(one, log.VerifierKey(), w2, ws...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := OpenCosigned(one, log.VerifierKey(), ws, 2); err == nil {
+		t.Fatal("one cosignature passed for two")
+	}
+	got, by, err := OpenCosigned(two, log.VerifierKey(), ws, 2)
+	if err != nil || got != c || len(by) != 2 {
+		t.Fatalf("two cosignatures: %+v by %v, %v", got, by, err)
+	}
+	odd, err := Cosign(msg, log.VerifierKey(), stranger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := OpenCosigned(odd, log.VerifierKey(), ws, 1); err == nil {
+		t.Fatal("a stranger's cosignature counted")
+	}
+	forged, err := stranger.Sign(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Cosign(forged, log.VerifierKey(), w1); err == nil {
+		t.Fatal("cosigned a checkpoint the log did not sign")
+	}
+}

@@ -632,3 +632,41 @@ func TestReportsSayWhereEachFindingIs(t *testing.T) {
 		t.Errorf("report.json: %v\n%s", err, js)
 	}
 }
+
+// TestAuditorAsWitness: an auditor running as a witness cosigns the log's
+// checkpoint after a clean run only; a reader then accepts that checkpoint
+// against the log served now with the cosignatures it asks for, and
+// rejects it when shown the other history of a split view.
+func TestAuditorAsWitness(t *testing.T) {
+	a, b := newWorldOf(t, false), newWorldOf(t, true)
+	witness, err := logtree.NewSigner("witness-auditor", ledgertest.KeyFrom(mrand.New(mrand.NewPCG(5, 5))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := a.auditWith(t, nil, audit.Options{Witness: witness})
+	if !rep.Clean || rep.CosignedCheckpoint == "" || rep.WitnessKey != witness.VerifierKey() {
+		t.Fatalf("clean run as a witness: %+v", rep)
+	}
+	forged := &fault{name: "forged owner signature", batch: onBatch(3, func(t *testing.T, bc *roles.BatchContents) {
+		tx(t, bc, 0, func(x *money.Tx) { x.InputSigs[0][5] ^= 0x20 })
+	})}
+	if bad := a.auditWith(t, forged, audit.Options{Witness: witness}); bad.CosignedCheckpoint != "" {
+		t.Fatal("the witness cosigned after finding a fault")
+	}
+	logKey := a.signer.VerifierKey()
+	ws := []string{witness.VerifierKey()}
+	check := func(w *world, need int) error {
+		c := client.New(w.srv.URL, "")
+		_, _, err := audit.VerifyCheckpoint(ctx, c.Ledger(), c.Ledger().(roles.CheckpointSource), w.n.Network, []byte(rep.CosignedCheckpoint), logKey, ws, need)
+		return err
+	}
+	if err := check(a, 1); err != nil {
+		t.Fatalf("the cosigned checkpoint against its own log: %v", err)
+	}
+	if err := check(a, 2); err == nil {
+		t.Fatal("one cosignature passed for two")
+	}
+	if err := check(b, 1); err == nil || !strings.Contains(err.Error(), "not a prefix") {
+		t.Fatalf("the cosigned checkpoint against the other history: %v", err)
+	}
+}

@@ -52,6 +52,10 @@ type Report struct {
 	// SignedCheckpoint is the log's signed checkpoint this run verified
 	// (signed note text), when the ledger signs them.
 	SignedCheckpoint string `json:"signed_checkpoint,omitempty"`
+	// CosignedCheckpoint is SignedCheckpoint with this auditor's witness
+	// cosignature, when it runs as a witness and found nothing.
+	CosignedCheckpoint string `json:"cosigned_checkpoint,omitempty"`
+	WitnessKey         string `json:"witness_key,omitempty"`
 }
 
 // Checks lists what every run checks, for the reports.

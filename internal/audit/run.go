@@ -42,7 +42,11 @@ type Options struct {
 	// SignedCheckpoint, when set, is a signed checkpoint from outside (a
 	// witness's, another party's): the log signed now must extend it.
 	SignedCheckpoint []byte
-	Logger           *slog.Logger
+	// Witness, when set, cosigns the log's checkpoint after a run that
+	// found nothing (the report's CosignedCheckpoint): this auditor
+	// vouches that the log it signs extends the one it saw before.
+	Witness *logtree.Signer
+	Logger  *slog.Logger
 }
 
 // flushEvery is how many batches the auditor replays between two writes of
@@ -124,6 +128,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Checkpoints != nil && trust.LogKey != "" {
 		a.checkSigned(ctx, o)
+	}
+	if o.Witness != nil && len(rep.Findings) == 0 && rep.SignedCheckpoint != "" {
+		cs, err := logtree.Cosign([]byte(rep.SignedCheckpoint), trust.LogKey, o.Witness)
+		if err != nil {
+			return nil, fmt.Errorf("audit: cosign: %w", err)
+		}
+		rep.CosignedCheckpoint, rep.WitnessKey = string(cs), o.Witness.VerifierKey()
 	}
 	a.m.Findings += uint64(len(rep.Findings))
 	if err := st.flush(&a.m, true); err != nil {
@@ -323,6 +334,57 @@ func (a *run) checkSigned(ctx context.Context, o Options) {
 		}
 	}
 	a.m.Signed = &signedState{Text: c.Text()}
+}
+
+// VerifyCheckpoint checks a checkpoint someone holds (msg) against the log
+// served now: signed by the log key and cosigned by at least need of the
+// witnesses, and consistent with the log's current checkpoint (which the
+// log key signed too), whose tree must be the one over the served
+// headers. It is what `specie log verify --checkpoint` runs.
+func VerifyCheckpoint(ctx context.Context, l roles.Ledger, cs roles.CheckpointSource, net money.Network, msg []byte, logKey string, witnesses []string, need int) (logtree.Checkpoint, []string, error) {
+	held, by, err := logtree.OpenCosigned(msg, logKey, witnesses, need)
+	if err != nil {
+		return held, by, err
+	}
+	if held.Origin != logtree.Origin(net) {
+		return held, by, fmt.Errorf("checkpoint of log %q, not %q", held.Origin, logtree.Origin(net))
+	}
+	curMsg, err := cs.Checkpoint(ctx)
+	if err != nil {
+		return held, by, fmt.Errorf("current checkpoint: %w", err)
+	}
+	cur, err := logtree.Open(curMsg, logKey)
+	if err != nil {
+		return held, by, fmt.Errorf("current checkpoint: %w", err)
+	}
+	var leaves []money.Hash
+	for from := uint64(1); from <= cur.Size; {
+		hs, err := l.Headers(ctx, from, 1000)
+		if err != nil {
+			return held, by, fmt.Errorf("headers from %d: %w", from, err)
+		}
+		if len(hs) == 0 {
+			break
+		}
+		for i := range hs {
+			leaves = append(leaves, net.HeaderHash(&hs[i]))
+		}
+		from += uint64(len(hs))
+	}
+	if uint64(len(leaves)) < cur.Size || logtree.RootOf(leaves[:cur.Size]) != cur.Root {
+		return held, by, fmt.Errorf("the current checkpoint (%d batches) does not sign the tree of the served headers", cur.Size)
+	}
+	if held.Size > cur.Size {
+		return held, by, fmt.Errorf("the checkpoint held is of %d batches, the log's now of %d", held.Size, cur.Size)
+	}
+	proof, err := cs.Consistency(ctx, held.Size, cur.Size)
+	if err != nil {
+		return held, by, fmt.Errorf("consistency proof: %w", err)
+	}
+	if err := logtree.VerifyConsistency(proof, held.Size, held.Root, cur.Size, cur.Root); err != nil {
+		return held, by, err
+	}
+	return held, by, nil
 }
 
 // checkSupply compares the published supply (GET /v1/supply, read before

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/audit"
+	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/roles"
 )
 
@@ -26,7 +29,7 @@ import (
 func auditCmd(g *globals) *cobra.Command {
 	var (
 		stateDir, outDir, cpFile string
-		logKey                   string
+		logKey, witnessKey       string
 		mintKeys, redeemKeys     []string
 		quorum                   int
 	)
@@ -52,6 +55,10 @@ signature, that the signed RFC 9162 tree is the one over the served headers, and
 it extends the checkpoint of the last run and the one given with --from-checkpoint
 (a consistency proof, GET /v1/log/consistency): a rewritten history or a split view
 fails it.
+
+With --witness-key FILE it runs as a witness: after a run that found nothing it
+cosigns the log's checkpoint (cosigned-checkpoint.txt), which readers can require
+(specie log verify --checkpoint ... --witness-keys ... --witnesses N).
 
 It writes report.json, report.html, checkpoint.json and signed-checkpoint.txt to
 --out (default: the state directory, else the current one) and exits non-zero when
@@ -99,6 +106,15 @@ it found anything.`,
 					o.SignedCheckpoint = b
 				}
 			}
+			if witnessKey != "" {
+				w, err := loadOrCreateKey(witnessKey)
+				if err != nil {
+					return fmt.Errorf("--witness-key: %w", err)
+				}
+				if o.Witness, err = logtree.NewSigner("witness-"+strings.TrimSuffix(filepath.Base(witnessKey), filepath.Ext(witnessKey)), w); err != nil {
+					return fmt.Errorf("--witness-key: %w", err)
+				}
+			}
 			if stateDir != "" {
 				if err := os.MkdirAll(stateDir, 0o700); err != nil {
 					return fmt.Errorf("--state: %w", err)
@@ -140,8 +156,21 @@ it found anything.`,
 	f.StringSliceVar(&mintKeys, "mint-keys", nil, "the issuer's officer keys (hex, comma-separated); default: pinned in --state")
 	f.IntVar(&quorum, "mint-quorum", 0, "officer approvals a mint needs")
 	f.StringSliceVar(&redeemKeys, "redeem-keys", nil, "the issuer's redeem keys (hex, comma-separated)")
+	f.StringVar(&witnessKey, "witness-key", "", "run as a witness: cosign the log's checkpoint with this key file (created if missing) after a run that found nothing")
 	f.StringVar(&logKey, "log-key", "", "the key that verifies the log's signed checkpoints (signed note format name+hash+key); default: pinned in --state")
 	return cmd
+}
+
+// loadOrCreateKey reads an Ed25519 key file, creating it (readable by its
+// owner only) on first use.
+func loadOrCreateKey(path string) (*crypto.PrivateKey, error) {
+	k, err := crypto.LoadKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if k, err = crypto.GenerateKey(); err == nil {
+			err = crypto.SaveKey(path, k)
+		}
+	}
+	return k, err
 }
 
 func parseKeys(flag string, ss []string) ([]crypto.PublicKey, error) {
@@ -191,6 +220,14 @@ func writeReports(dir string, rep *audit.Report) error {
 	if rep.SignedCheckpoint != "" && rep.Clean {
 		if err := put("signed-checkpoint.txt", func(f *os.File) error {
 			_, err := io.WriteString(f, rep.SignedCheckpoint)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if rep.CosignedCheckpoint != "" {
+		if err := put("cosigned-checkpoint.txt", func(f *os.File) error {
+			_, err := io.WriteString(f, rep.CosignedCheckpoint)
 			return err
 		}); err != nil {
 			return err

@@ -83,12 +83,29 @@ func TestAuditCommandRunsIncrementallyAndChecksItsCheckpoint(t *testing.T) {
 		t.Fatalf("audit from the signed checkpoint: %+v", witnessed)
 	}
 
+	// As a witness: the auditor cosigns, and `log verify` accepts the
+	// checkpoint with the cosignature it asks for, not without.
+	wdir := t.TempDir()
+	var cosigned audit.Report
+	e.mustJSON(&cosigned, "audit", "--out", wdir, "--witness-key", filepath.Join(wdir, "auditor.key"))
+	if cosigned.CosignedCheckpoint == "" || cosigned.WitnessKey == "" {
+		t.Fatalf("witness run: %+v", cosigned)
+	}
+	held := filepath.Join(wdir, "cosigned-checkpoint.txt")
+	out := e.must("log", "verify", "--checkpoint", held, "--witness-keys", cosigned.WitnessKey, "--witnesses", "1")
+	if !strings.Contains(out, "the log now extends it") {
+		t.Fatalf("log verify --checkpoint: %s", out)
+	}
+	if out, err := e.run("log", "verify", "--checkpoint", held, "--witness-keys", cosigned.WitnessKey, "--witnesses", "2"); err == nil {
+		t.Fatalf("log verify accepted one cosignature for two: %s", out)
+	}
+
 	// A checkpoint of another history: the audit says so and fails.
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	if err := os.WriteFile(bad, []byte(strings.Replace(string(b), first.Head.String(), strings.Repeat("0", 64), 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := e.run("audit", "--out", t.TempDir(), "--from-checkpoint", bad)
+	out, err = e.run("audit", "--out", t.TempDir(), "--from-checkpoint", bad)
 	if err == nil || !strings.Contains(out, "[checkpoint]") {
 		t.Fatalf("audit against a forged checkpoint: %v\n%s", err, out)
 	}

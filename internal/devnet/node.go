@@ -34,6 +34,7 @@ type Node struct {
 	URL string
 
 	srv    *api.HTTPServer
+	log    *logtree.Log // the ledger's checkpoints, when it runs here
 	closed chan struct{}
 	serr   error
 }
@@ -86,11 +87,10 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	for name, b := range n.Banks {
 		banks[name] = b
 	}
-	cps, err := logCheckpoints(filepath.Join(dir, "ledger"), n.Ledger, cfg.Network)
-	if err != nil {
+	if n.log, err = logCheckpoints(filepath.Join(dir, "ledger"), n.Ledger, cfg.Network); err != nil {
 		return fail(err)
 	}
-	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Checkpoints: cps, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
+	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
 	return n, created, nil
@@ -111,10 +111,11 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 			return nil, err
 		}
 		ac.Ledger = n.Ledger
-		if ac.Checkpoints, err = logCheckpoints(dataDir, n.Ledger, cfg.Network); err != nil {
+		if n.log, err = logCheckpoints(dataDir, n.Ledger, cfg.Network); err != nil {
 			n.closeServices()
 			return nil, err
 		}
+		ac.Checkpoints = n.log
 	case "issuer":
 		icfg, err := cfg.issuerConfig(log)
 		if err != nil {
@@ -170,9 +171,13 @@ func (c *Config) remotePeers(token string) roles.Directory {
 // else, and is created on the first start.
 const logKeyFile = "log.key"
 
+// logTreeFile holds the log-wide tree's hashes beside the ledger, rebuilt
+// from the headers on each start (internal/logtree).
+const logTreeFile = "logtree.hashes"
+
 // logCheckpoints serves signed checkpoints of l's log with the log key
 // under dir, creating the key on the first start.
-func logCheckpoints(dir string, l *ledger.Ledger, net money.Network) (roles.CheckpointSource, error) {
+func logCheckpoints(dir string, l *ledger.Ledger, net money.Network) (*logtree.Log, error) {
 	path := filepath.Join(dir, logKeyFile)
 	k, err := crypto.LoadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -187,7 +192,11 @@ func logCheckpoints(dir string, l *ledger.Ledger, net money.Network) (roles.Chec
 	if err != nil {
 		return nil, err
 	}
-	return logtree.NewLog(l, net, s), nil
+	tree, err := logtree.NewFileTree(filepath.Join(dir, logTreeFile))
+	if err != nil {
+		return nil, err
+	}
+	return logtree.NewLogOn(l, net, s, tree), nil
 }
 
 // AddrOf returns the host:port of a role's URL.
@@ -275,6 +284,9 @@ func (n *Node) closeServices() error {
 	}
 	if n.Ledger != nil {
 		errs = append(errs, n.Ledger.Close())
+	}
+	if n.log != nil {
+		errs = append(errs, n.log.Close())
 	}
 	return errors.Join(errs...)
 }

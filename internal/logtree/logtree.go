@@ -23,6 +23,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,24 +38,99 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-// Tree is the log-wide tree: every stored hash of tlog's layout, in
-// memory (about two hashes, 64 bytes, per batch).
+// Tree is the log-wide tree: every stored hash of tlog's layout (about
+// two hashes, 64 bytes, per batch), in memory or in a file.
 type Tree struct {
 	mu     sync.RWMutex
-	hashes []tlog.Hash
+	hashes hashStore
 	n      int64
 }
 
-// ReadHashes implements tlog.HashReader. Caller holds mu.
-func (t *Tree) readHashes(indexes []int64) ([]tlog.Hash, error) {
+// hashStore holds the tree's stored hashes by index, append-only.
+type hashStore interface {
+	append(hs []tlog.Hash) error
+	read(indexes []int64) ([]tlog.Hash, error)
+}
+
+// memHashes keeps the stored hashes in memory: for tests and short runs.
+type memHashes struct{ hs []tlog.Hash }
+
+func (m *memHashes) append(hs []tlog.Hash) error { m.hs = append(m.hs, hs...); return nil }
+
+func (m *memHashes) read(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		if x < 0 || x >= int64(len(t.hashes)) {
-			return nil, fmt.Errorf("log tree: hash %d not stored (%d stored)", x, len(t.hashes))
+		if x < 0 || x >= int64(len(m.hs)) {
+			return nil, fmt.Errorf("log tree: hash %d not stored (%d stored)", x, len(m.hs))
 		}
-		out[i] = t.hashes[x]
+		out[i] = m.hs[x]
 	}
 	return out, nil
+}
+
+// fileHashes keeps the stored hashes in a file, 32 bytes each at their
+// index: the tree costs disk (and page cache), not heap. The file is a
+// cache of what the headers determine, rebuilt from them on every start
+// (NewFileTree truncates it), so it needs no fsync and no recovery.
+type fileHashes struct {
+	f *os.File
+	n int64
+}
+
+func (f *fileHashes) append(hs []tlog.Hash) error {
+	b := make([]byte, 0, 32*len(hs))
+	for i := range hs {
+		b = append(b, hs[i][:]...)
+	}
+	if _, err := f.f.WriteAt(b, 32*f.n); err != nil {
+		return fmt.Errorf("log tree: %w", err)
+	}
+	f.n += int64(len(hs))
+	return nil
+}
+
+func (f *fileHashes) read(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= f.n {
+			return nil, fmt.Errorf("log tree: hash %d not stored (%d stored)", x, f.n)
+		}
+		if _, err := f.f.ReadAt(out[i][:], 32*x); err != nil {
+			return nil, fmt.Errorf("log tree: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// NewFileTree is an empty tree whose stored hashes live in the file at
+// path (created, or emptied: it is rebuilt from the headers).
+func NewFileTree(path string) (*Tree, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("log tree: %w", err)
+	}
+	return &Tree{hashes: &fileHashes{f: f}}, nil
+}
+
+// Close releases the tree's file, if it has one.
+func (t *Tree) Close() error {
+	if fh, ok := t.hashes.(*fileHashes); ok {
+		return fh.f.Close()
+	}
+	return nil
+}
+
+// readHashes implements tlog.HashReader. Caller holds mu.
+func (t *Tree) readHashes(indexes []int64) ([]tlog.Hash, error) {
+	return t.store().read(indexes)
+}
+
+// store is where the hashes live: memory for a zero Tree.
+func (t *Tree) store() hashStore {
+	if t.hashes == nil {
+		t.hashes = &memHashes{}
+	}
+	return t.hashes
 }
 
 // Append adds the header hash of the next batch.
@@ -65,7 +141,9 @@ func (t *Tree) Append(headerHash money.Hash) error {
 	if err != nil {
 		return fmt.Errorf("log tree: %w", err)
 	}
-	t.hashes = append(t.hashes, hs...)
+	if err := t.store().append(hs); err != nil {
+		return err
+	}
 	t.n++
 	return nil
 }
@@ -244,13 +322,19 @@ type Log struct {
 	now    func() time.Time
 
 	mu   sync.Mutex // serialises catching up
-	tree Tree
+	tree *Tree
 	last *money.BatchHeader
 }
 
-// NewLog serves checkpoints of src's log, signed by signer.
+// NewLog serves checkpoints of src's log, signed by signer, with the tree
+// in memory.
 func NewLog(src roles.Ledger, net money.Network, signer *Signer) *Log {
-	return &Log{src: src, net: net, signer: signer, now: time.Now}
+	return NewLogOn(src, net, signer, &Tree{})
+}
+
+// NewLogOn is NewLog over the (empty) tree given, e.g. a NewFileTree.
+func NewLogOn(src roles.Ledger, net money.Network, signer *Signer, tree *Tree) *Log {
+	return &Log{src: src, net: net, signer: signer, now: time.Now, tree: tree}
 }
 
 var _ roles.CheckpointSource = (*Log)(nil)
@@ -281,6 +365,9 @@ func (l *Log) catchUp(ctx context.Context) error {
 		}
 	}
 }
+
+// Close releases the tree's file, if it has one.
+func (l *Log) Close() error { return l.tree.Close() }
 
 // LogKey is the verifier key of the checkpoints.
 func (l *Log) LogKey(context.Context) (string, error) { return l.signer.VerifierKey(), nil }

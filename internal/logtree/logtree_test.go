@@ -24,8 +24,19 @@ func leaves(n int) []money.Hash {
 // consistency proof between two sizes verifies, and a proof against a
 // different history does not.
 func TestTreeRootsAndConsistencyProofs(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testTree(t, &Tree{}) })
+	t.Run("file", func(t *testing.T) {
+		tr, err := NewFileTree(t.TempDir() + "/tree")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		testTree(t, tr)
+	})
+}
+
+func testTree(t *testing.T, tr *Tree) {
 	ls := leaves(40)
-	var tr Tree
 	for _, l := range ls {
 		if err := tr.Append(l); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -21,6 +22,7 @@ import (
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/internal/logtree"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -50,6 +52,9 @@ type world struct {
 	pay6              *money.Tx
 	headers           []money.BatchHeader // index 0 is batch 1
 	srv               *httptest.Server
+	real              http.Handler // the real API over l
+	dir               string       // l's data directory
+	cfg               ledger.Config
 	signer            *logtree.Signer
 	fault             *fault
 	mu                sync.Mutex
@@ -70,11 +75,12 @@ func newWorldOf(t *testing.T, split bool) *world {
 	w := &world{n: ledgertest.NewFromSeed(13), rng: mrand.New(mrand.NewPCG(13, 1))}
 	cfg := w.n.TestConfig()
 	cfg.Archive = true
-	l, err := ledger.Open(t.TempDir(), cfg)
+	w.dir, w.cfg = t.TempDir(), cfg
+	l, err := ledger.Open(w.dir, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { w.l.Close() })
 	w.l = l
 	g := ledgertest.KeyFrom(w.rng)
 	if err := l.Genesis(4*ledger.GenesisOutputs+10, func(uint64) money.Output { return ledgertest.To(g, 1) }, nil); err != nil {
@@ -118,10 +124,10 @@ func newWorldOf(t *testing.T, split bool) *world {
 		t.Fatal(err)
 	}
 	w.signer = signer
-	real := api.New(api.Config{Ledger: l, Checkpoints: logtree.NewLog(l, w.n.Network, signer)}).Handler()
+	w.real = api.New(api.Config{Ledger: l, Checkpoints: logtree.NewLog(l, w.n.Network, signer)}).Handler()
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
-		f := w.fault
+		f, real := w.fault, w.real
 		w.mu.Unlock()
 		w.serve(t, f, real, rw, r)
 	}))
@@ -668,5 +674,114 @@ func TestAuditorAsWitness(t *testing.T) {
 	}
 	if err := check(b, 1); err == nil || !strings.Contains(err.Error(), "not a prefix") {
 		t.Fatalf("the cosigned checkpoint against the other history: %v", err)
+	}
+}
+
+// corrupt stops the world's ledger, changes its store on disk, and serves
+// the ledger reopened on what is left: a fault in the ledger's own data,
+// not in what a proxy rewrites.
+func (w *world) corrupt(t *testing.T, change func(db *store.DB)) {
+	t.Helper()
+	if err := w.l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(w.dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(w.dir, w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	w.l = l
+	w.real = api.New(api.Config{Ledger: l, Checkpoints: logtree.NewLog(l, w.n.Network, w.signer)}).Handler()
+	w.mu.Unlock()
+}
+
+// archiveKey is the ledger's store key of batch seq's archive entry
+// (ledger.prefixArchive): the test reaches into the ledger's data as a
+// broken disk or a dishonest operator would.
+func archiveKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{'x'}, seq)
+}
+
+// TestAuditorFindsCorruptedLedgerData changes the ledger's own stored
+// archive (a flipped bit in a signature, a transaction replaced, an entry
+// gone, an entry that no longer decodes) and checks the auditor reports
+// each at its place, the ledger serving what its store holds.
+func TestAuditorFindsCorruptedLedgerData(t *testing.T) {
+	setTx := func(t *testing.T, db *store.DB, seq uint64, i int, change func(raw []byte) []byte) {
+		t.Helper()
+		v, err := db.Get(archiveKey(seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The entry: version u8, count u32, then (length u32, tx) each.
+		off := 5
+		for j := 0; j < i; j++ {
+			off += 4 + int(binary.BigEndian.Uint32(v[off:]))
+		}
+		n := int(binary.BigEndian.Uint32(v[off:]))
+		raw := change(slices.Clone(v[off+4 : off+4+n]))
+		out := binary.BigEndian.AppendUint32(slices.Clone(v[:off]), uint32(len(raw)))
+		out = append(append(out, raw...), v[off+4+n:]...)
+		b := db.NewBatch()
+		b.Set(archiveKey(seq), out)
+		if err := b.Commit(true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name   string
+		change func(t *testing.T, w *world, db *store.DB)
+		want   audit.Finding
+	}{
+		{"a bit flipped in a stored signature", func(t *testing.T, w *world, db *store.DB) {
+			setTx(t, db, 3, 0, func(raw []byte) []byte { raw[len(raw)-2] ^= 1; return raw }) // the last input signature (no auth)
+		}, at(3, 0, 0, "inputs[0].signature", audit.CheckSignature)},
+		{"a stored transaction replaced by another, validly signed", func(t *testing.T, w *world, db *store.DB) {
+			again := w.n.Spend(money.Transfer, w.n.Notes(w.mint2), []*crypto.PrivateKey{w.alice}, ledgertest.To(w.carol, 1000))
+			setTx(t, db, 6, 0, func([]byte) []byte { return encode(t, again) })
+		}, at(6, 0, 0, "inputs[0]", audit.CheckDoubleSpend)},
+		{"a stored archive entry gone", func(t *testing.T, w *world, db *store.DB) {
+			b := db.NewBatch()
+			b.Delete(archiveKey(4))
+			if err := b.Commit(true); err != nil {
+				t.Fatal(err)
+			}
+		}, at(4, -1, -1, "batch", audit.CheckUnavailable)},
+		{"a stored archive entry that no longer decodes", func(t *testing.T, w *world, db *store.DB) {
+			v, err := db.Get(archiveKey(5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := db.NewBatch()
+			b.Set(archiveKey(5), v[:len(v)-3])
+			if err := b.Commit(true); err != nil {
+				t.Fatal(err)
+			}
+		}, at(5, -1, -1, "batch", audit.CheckUnavailable)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.corrupt(t, func(db *store.DB) { c.change(t, w, db) })
+			rep := w.audit(t, nil, "", nil, nil)
+			if !slices.ContainsFunc(rep.Findings, func(g audit.Finding) bool {
+				return g.Batch == c.want.Batch && g.Tx == c.want.Tx && g.Input == c.want.Input && g.Field == c.want.Field && g.Check == c.want.Check
+			}) {
+				t.Errorf("missing finding at %s (%s); got:\n%s", c.want.Location(), c.want.Check, findings(rep))
+			}
+			for _, g := range rep.Findings {
+				if g.Batch < c.want.Batch {
+					t.Errorf("finding before the fault, at %s: %s", g.Location(), g.Message)
+				}
+			}
+		})
 	}
 }

@@ -131,3 +131,29 @@ func FuzzReplayStep(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifySigsMatchesOneByOne: batching over cores never changes which
+// signatures are valid; a bad one among hundreds is found exactly.
+func TestVerifySigsMatchesOneByOne(t *testing.T) {
+	k, err := crypto.KeyFromSeed(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := make([]sigItem, 700)
+	for i := range items {
+		h := money.Hash{byte(i), byte(i >> 8)}
+		items[i] = sigItem{pub: k.Public(), d: crypto.Spend, hash: h, sig: k.Sign(crypto.Spend, "net", h)}
+		if i%97 == 5 {
+			items[i].sig[3] ^= 1
+		}
+		if i%131 == 7 {
+			items[i].d = crypto.Mint // signed for another purpose
+		}
+	}
+	got := verifySigs("net", items)
+	for i, it := range items {
+		if want := crypto.Verify(it.pub, it.d, "net", it.hash, it.sig); got[i] != want {
+			t.Fatalf("signature %d: batched says %v, alone %v", i, got[i], want)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/money"
@@ -176,7 +178,7 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 	net := tr.Network
 	ids := make([]money.Hash, len(b.Txs))
 	seen := make(map[money.TxID]int, len(b.Txs))
-	sigs := crypto.NewBatch(2 * len(b.Txs))
+	sigs := make([]sigItem, 0, 2*len(b.Txs))
 	type sigRef struct {
 		tx, in int // in: input index, or -1 for an authority signature
 		auth   int
@@ -212,7 +214,7 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 		}
 		seen[id] = i
 		for j := range tx.Inputs {
-			sigs.Add(crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, net.ID, id, tx.InputSigs[j])
+			sigs = append(sigs, sigItem{crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, id, tx.InputSigs[j]})
 			refs = append(refs, sigRef{tx: i, in: j})
 		}
 		if tx.Kind != money.Mint && tx.Kind != money.Redeem {
@@ -224,15 +226,15 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 		}
 		need := authNeed{tx: i, kind: tx.Kind, keys: make([]bool, len(tx.Auth))}
 		for k := range tx.Auth {
-			sigs.Add(crypto.PublicKey(tx.Auth[k].Key), d, net.ID, id, tx.Auth[k].Sig)
+			sigs = append(sigs, sigItem{crypto.PublicKey(tx.Auth[k].Key), d, id, tx.Auth[k].Sig})
 			refs = append(refs, sigRef{tx: i, in: -1, auth: k})
 			need.keys[k] = set[crypto.PublicKey(tx.Auth[k].Key)]
 		}
 		needs = append(needs, need)
 	}
-	st.sigs = sigs.Len()
-	ok, valid := sigs.Verify()
-	good := func(k int) bool { return ok || (k < len(valid) && valid[k]) }
+	st.sigs = len(sigs)
+	valid := verifySigs(net.ID, sigs)
+	good := func(k int) bool { return valid[k] }
 	authOK := make(map[[2]int]bool)
 	for k, r := range refs {
 		if r.in >= 0 {
@@ -373,4 +375,55 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 		tot.Gap = gap
 	}
 	return fs, tot, st, nil
+}
+
+// sigItem is one signature to verify: key, purpose, txid, signature.
+type sigItem struct {
+	pub  crypto.PublicKey
+	d    crypto.Domain
+	hash money.Hash
+	sig  money.Sig
+}
+
+// sigChunk is how many signatures one goroutine verifies in one batch:
+// large enough for batch verification to pay (about 2x per signature),
+// small enough that a ledger batch spreads over the cores.
+const sigChunk = 256
+
+// verifySigs verifies every signature, in batches of sigChunk over all
+// cores, and says which are valid. Batching never changes the answer:
+// crypto.Batch falls back to single ZIP-215 verification when a batch
+// fails, so a bad signature is found whatever it was grouped with.
+func verifySigs(network string, items []sigItem) []bool {
+	valid := make([]bool, len(items))
+	chunks := (len(items) + sigChunk - 1) / sigChunk
+	workers := min(chunks, runtime.GOMAXPROCS(0))
+	if workers == 0 {
+		return valid
+	}
+	next := make(chan int, chunks)
+	for c := 0; c < chunks; c++ {
+		next <- c
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := crypto.NewBatch(sigChunk)
+			for c := range next {
+				lo, hi := c*sigChunk, min((c+1)*sigChunk, len(items))
+				for _, it := range items[lo:hi] {
+					b.Add(it.pub, it.d, network, it.hash, it.sig)
+				}
+				ok, v := b.Verify()
+				for k := lo; k < hi; k++ {
+					valid[k] = ok || (k-lo < len(v) && v[k-lo])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return valid
 }

@@ -54,6 +54,11 @@ type Options struct {
 // writes cost little.
 const flushEvery = 256
 
+// maxPending bounds the writes held for reading back between two flushes
+// (about 100 bytes each), so a run over large batches stays in modest
+// memory.
+const maxPending = 200_000
+
 // Run re-verifies the log behind o.Ledger from genesis, or from the state
 // saved by the last run, and reports what it checked and found. Faults of
 // the ledger are findings in the report; an error means the audit could
@@ -263,7 +268,7 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 			t := tot
 			a.atSupply = &t
 		}
-		if a.rep.Batches%flushEvery == 0 {
+		if a.rep.Batches%flushEvery == 0 || len(a.st.pend) > maxPending {
 			if err := a.st.flush(&a.m, false); err != nil {
 				return false, err
 			}

@@ -785,3 +785,21 @@ func TestAuditorFindsCorruptedLedgerData(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditorResumesWhereItStopped: a run that cannot get batch 5 stops
+// before it and saves its state at batch 4; the next run replays from 5
+// only, finds nothing, and still reports that an earlier run found
+// something.
+func TestAuditorResumesWhereItStopped(t *testing.T) {
+	w := newWorld(t)
+	state := t.TempDir()
+	missing := &fault{name: "batch not served", batch: func(_ *testing.T, seq uint64, _ *roles.BatchContents) bool { return seq != 5 }}
+	first := w.audit(t, missing, state, nil, nil)
+	if first.ToBatch != 4 || len(first.Findings) == 0 {
+		t.Fatalf("first run: to batch %d, findings:\n%s", first.ToBatch, findings(first))
+	}
+	second := w.audit(t, nil, state, nil, nil)
+	if !second.Clean || second.FromBatch != 5 || second.ToBatch != worldBatches || second.Batches != worldBatches-4 || second.EarlierFindings != uint64(len(first.Findings)) {
+		t.Fatalf("second run: %+v\n%s", second, findings(second))
+	}
+}

@@ -98,7 +98,11 @@ it found anything.`,
 				}
 				// Either this auditor's checkpoint.json, or the log's own
 				// signed checkpoint (a signed note, as a witness keeps it).
-				if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+				t := bytes.TrimSpace(b)
+				if len(t) == 0 {
+					return errcode.New(errcode.Malformed, "--from-checkpoint %s: empty", cpFile)
+				}
+				if t[0] == '{' {
 					if o.Checkpoint, err = audit.DecodeCheckpoint(b); err != nil {
 						return errcode.New(errcode.Malformed, "--from-checkpoint %s: %v", cpFile, err)
 					}

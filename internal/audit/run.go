@@ -231,7 +231,7 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 		seq := *pos
 		a.leaves = append(a.leaves, net.HeaderHash(&h))
 		if cp != nil && seq == cp.Batch && net.HeaderHash(&h) != cp.Head {
-			a.find(Finding{Batch: seq, Tx: -1, Input: -1, Field: "header", Check: CheckCheckpoint, Message: fmt.Sprintf("header %d hashes to %s, the checkpoint says %s: history before it was rewritten", seq, net.HeaderHash(&h), cp.Head)})
+			a.find(Finding{Batch: seq, Tx: -1, Input: -1, Field: "header", Check: CheckCheckpoint, Message: fmt.Sprintf("header %d hashes to %s, the checkpoint says %s: the log was rewritten at or before it", seq, net.HeaderHash(&h), cp.Head)})
 		}
 		if seq <= verified {
 			v, ok, err := a.st.header(seq)

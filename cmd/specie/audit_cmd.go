@@ -111,6 +111,11 @@ it found anything.`,
 				}
 			}
 			if witnessKey != "" {
+				if stateDir == "" {
+					// A witness without a memory would cosign whatever
+					// history it is shown.
+					return errcode.New(errcode.Malformed, "--witness-key needs --state: a witness cosigns only what extends the checkpoint it saw last")
+				}
 				w, err := loadOrCreateKey(witnessKey)
 				if err != nil {
 					return fmt.Errorf("--witness-key: %w", err)

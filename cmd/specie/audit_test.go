@@ -87,7 +87,7 @@ func TestAuditCommandRunsIncrementallyAndChecksItsCheckpoint(t *testing.T) {
 	// checkpoint with the cosignature it asks for, not without.
 	wdir := t.TempDir()
 	var cosigned audit.Report
-	e.mustJSON(&cosigned, "audit", "--out", wdir, "--witness-key", filepath.Join(wdir, "auditor.key"))
+	e.mustJSON(&cosigned, "audit", "--state", filepath.Join(wdir, "state"), "--out", wdir, "--witness-key", filepath.Join(wdir, "auditor.key"))
 	if cosigned.CosignedCheckpoint == "" || cosigned.WitnessKey == "" {
 		t.Fatalf("witness run: %+v", cosigned)
 	}

@@ -125,6 +125,17 @@ func (c *Client) Ledger() roles.Ledger { return ledgerClient{c} }
 // Issuer returns the issuer served at the base URL.
 func (c *Client) Issuer() roles.Issuer { return issuerClient{c} }
 
+// Policies returns the issuer's policy desk served at the base URL: the
+// policy in force (anyone may read it) and, with the issuer's credential,
+// its governance. It also implements the narrower roles.Policies that
+// intermediaries use.
+func (c *Client) Policies() roles.PolicyDesk { return policyClient{c} }
+
+// Registry returns the central bank's holding-limit registry served at
+// the base URL, acting as the intermediary whose credential the client
+// holds.
+func (c *Client) Registry() roles.Registry { return registryClient{c} }
+
 // Intermediary returns the intermediary called name served at the base URL.
 func (c *Client) Intermediary(name string) roles.Intermediary {
 	return interClient{c: c, name: name, prefix: "/v1/intermediaries/" + url.PathEscape(name)}

@@ -256,3 +256,54 @@ func ExampleClient_Ledger_submit() {
 	// Output:
 	// refused: unknown_note
 }
+
+// An intermediary fetches the central bank's policy and applies it only
+// once the ledger's officer keys, at their quorum, are found to have
+// signed it: the answer could come from anyone on the way.
+func ExampleClient_Policies() {
+	net := network()
+	ctx := context.Background()
+	c := client.New(net.URL, net.Token["bank-a"])
+	signed, err := c.Policies().Policy(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	info, err := c.Ledger().Info(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := signed.Verify(info.Network.ID, info.MintKeys, info.MintQuorum); err != nil {
+		log.Fatal(err)
+	}
+	t0, _ := signed.Policy.Tier(0)
+	fmt.Printf("policy v%d: tier 0 %q holds at most %s\n", signed.Policy.Version, t0.Name, info.Network.Currency.Format(t0.Holding))
+	// Output:
+	// policy v1: tier 0 "phone only" holds at most 500.00
+}
+
+// Two intermediaries share one person's holding limit through the central
+// bank's registry, which knows the person only by a salted pseudonym.
+func ExampleClient_Registry() {
+	net := network()
+	ctx := context.Background()
+	salt := []byte("the intermediaries' shared secret")
+	person := roles.Pseudonym(salt, "passport:X1234567")
+	a := client.New(net.URL, net.Token["bank-a"]).Registry()
+	b := client.New(net.URL, net.Token["bank-b"]).Registry()
+	r, err := a.Reserve(ctx, roles.Reservation{Person: person, Wallet: "bank-a.example", Share: 300_00, Limit: 500_00})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("bank-a reserved, used:", r.Used)
+	_, err = b.Reserve(ctx, roles.Reservation{Person: person, Wallet: "bank-b.example", Share: 250_00, Limit: 500_00})
+	fmt.Println(errcode.Of(err))
+	if err := a.Release(ctx, person, "bank-a.example"); err != nil {
+		log.Fatal(err)
+	}
+	r, err = b.Reserve(ctx, roles.Reservation{Person: person, Wallet: "bank-b.example", Share: 250_00, Limit: 500_00})
+	fmt.Println("bank-b reserved, used:", r.Used, err)
+	// Output:
+	// bank-a reserved, used: 30000
+	// limit_exceeded
+	// bank-b reserved, used: 25000 <nil>
+}

@@ -306,6 +306,44 @@ type Policies interface {
 	Policy(ctx context.Context) (policy.Signed, error)
 }
 
+// PolicyDesk is the issuer's side of policy governance: officers propose
+// a new version and approve it with their keys (domain crypto.Policy over
+// policy.Hash), exactly like a mint; at the quorum it is in force. It is
+// its own interface, beside Policies, because only the issuer's staff
+// govern while every intermediary merely reads.
+type PolicyDesk interface {
+	Policies
+	// ProposePolicy records a draft of the next version: it must be valid,
+	// for this network, and numbered the version in force plus one.
+	ProposePolicy(ctx context.Context, p policy.Policy) (PolicyProposal, error)
+	// ApprovePolicy adds one officer's signature over the proposal's ID
+	// (its policy.Hash). At the quorum the proposal is in force.
+	ApprovePolicy(ctx context.Context, id money.Hash, key crypto.PublicKey, sig policy.Signature) (PolicyProposal, error)
+	// GetPolicyProposal reports one proposal; errcode.NotFound if none.
+	GetPolicyProposal(ctx context.Context, id money.Hash) (PolicyProposal, error)
+	// ListPolicyProposals reports every proposal, oldest version first.
+	ListPolicyProposals(ctx context.Context) ([]PolicyProposal, error)
+}
+
+// Policy proposal statuses.
+const (
+	PolicyPending    = "pending"    // collecting approvals
+	PolicyInForce    = "in_force"   // the version in force
+	PolicySuperseded = "superseded" // was in force; a later version replaced it
+	PolicyStale      = "stale"      // never in force: another proposal of its version came into force first
+)
+
+// PolicyProposal is one proposed version of the policy with the approvals
+// it has gathered.
+type PolicyProposal struct {
+	ID        money.Hash        `json:"id"` // policy.Hash of Policy: what officers sign
+	Policy    policy.Policy     `json:"policy"`
+	Status    string            `json:"status"`
+	Approvals []policy.Approval `json:"approvals"`
+	Quorum    int               `json:"quorum"`
+	Created   time.Time         `json:"created"`
+}
+
 // Registry is the central bank's holding-limit registry. A person may hold
 // wallets at several intermediaries but the holding limit is per person:
 // each intermediary reserves the share of the person's limit its wallet
@@ -336,6 +374,8 @@ type Reservation struct {
 	Limit  uint64 `json:"limit"`  // the holding limit of the wallet's tier
 	// Used is, in a Reserve answer, the sum of the person's shares after
 	// it (all intermediaries), so the caller can say what is left.
+	// A Limit of 0 means no holding limit (as in package policy: a tier
+	// without one), so such a reservation is never refused.
 	Used uint64 `json:"used,omitempty"`
 }
 

@@ -63,20 +63,7 @@ func issuerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if keyFile == "" && officer > 0 {
-				cfg, err := g.config()
-				if err != nil {
-					return err
-				}
-				if officer > len(cfg.OfficerKeyFiles) {
-					return errcode.New(errcode.Malformed, "--officer %d: the devnet has %d officers", officer, len(cfg.OfficerKeyFiles))
-				}
-				keyFile = cfg.OfficerKeyFiles[officer-1]
-			}
-			if keyFile == "" {
-				return errcode.New(errcode.Malformed, "give --key FILE or --officer N (1, 2, ...)")
-			}
-			key, err := crypto.LoadKey(keyFile)
+			key, err := g.officerKey(keyFile, officer)
 			if err != nil {
 				return err
 			}
@@ -171,8 +158,27 @@ func issuerCmd(g *globals) *cobra.Command {
 	redeem.Flags().StringVar(&amount, "amount", "", "amount to redeem")
 	redeem.MarkFlagRequired("intermediary")
 	redeem.MarkFlagRequired("amount")
-	cmd.AddCommand(propose, approve, show, redeem)
+	cmd.AddCommand(propose, approve, show, redeem, policyCmd(g))
 	return cmd
+}
+
+// officerKey loads the officer key an approval signs with: the file given
+// with --key, or devnet officer N's from the data directory.
+func (g *globals) officerKey(keyFile string, officer int) (*crypto.PrivateKey, error) {
+	if keyFile == "" && officer > 0 {
+		cfg, err := g.config()
+		if err != nil {
+			return nil, err
+		}
+		if officer > len(cfg.OfficerKeyFiles) {
+			return nil, errcode.New(errcode.Malformed, "--officer %d: the devnet has %d officers", officer, len(cfg.OfficerKeyFiles))
+		}
+		keyFile = cfg.OfficerKeyFiles[officer-1]
+	}
+	if keyFile == "" {
+		return nil, errcode.New(errcode.Malformed, "give --key FILE or --officer N (1, 2, ...)")
+	}
+	return crypto.LoadKey(keyFile)
 }
 
 func walletCmd(g *globals) *cobra.Command {

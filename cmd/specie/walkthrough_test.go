@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/specie/specie/internal/api/wire"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -109,6 +110,23 @@ func walkthrough() []walkStep {
 		}
 	}
 	return []walkStep{{
+		cmd: "issuer policy show",
+		text: func(t *testing.T, out string, _ map[string]string) {
+			contains(t, out, "policy version 1 in force on specie-devnet, signed by 2 of the ledger's 3 officer keys (quorum 2)",
+				"tier 0 phone only  holding 500.00, per payment 200.00, daily 500.00")
+		},
+		json: func(t *testing.T, e *env, _ map[string]string, args []string) {
+			var s policy.Signed
+			e.mustJSON(&s, args...)
+			info, err := e.ledger.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Verify(info.Network.ID, info.MintKeys, info.MintQuorum); err != nil {
+				t.Error(err)
+			}
+		},
+	}, {
 		cmd: "issuer propose --to bank-a --amount 1000000.00",
 		text: func(t *testing.T, out string, ids map[string]string) {
 			ids["<mint-id>"] = capture(t, out, `^mint ([0-9a-f]{64}) proposed`)

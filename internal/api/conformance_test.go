@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
+	"github.com/specie/specie/roles"
 )
 
 func sig(s [64]byte) []byte { return s[:] }
@@ -232,6 +235,83 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(interRedeem, "/v1/intermediaries/bank-z/redeems", bankATok, `{"amount":"1"}`, 404, "not_found")
 	do(interRedeem, "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"100000000"}`, 422, "insufficient_funds")
 
+	// --- policy: proposed, approved by the quorum, then public ---
+	const getPol = "GET /v1/policy"
+	do(getPol, "/v1/policy", "", "", 404, "not_found")
+	do(getPol, "/v1/policy", "not-a-token", "", 401, "unauthorized")
+	polBody := func(p policy.Policy) string {
+		b, err := json.Marshal(map[string]any{"policy": p})
+		noErr(t, err)
+		return string(b)
+	}
+	pol := policy.Default(net.ID, net.Currency)
+	const propPol = "POST /v1/issuer/policies"
+	r = do(propPol, "/v1/issuer/policies", issuerTok, polBody(pol), 201, "")
+	pid := r.json(t)["id"].(string)
+	do(propPol, "/v1/issuer/policies", issuerTok, polBody(pol), 409, "conflict")
+	do(propPol, "/v1/issuer/policies", issuerTok, `{"policy":{"network":"x"}}`, 400, "malformed")
+	do(propPol, "/v1/issuer/policies", "", polBody(pol), 401, "unauthorized")
+	do(propPol, "/v1/issuer/policies", bankATok, polBody(pol), 403, "unauthorized")
+
+	const listPol = "GET /v1/issuer/policies"
+	do(listPol, "/v1/issuer/policies", issuerTok, "", 200, "")
+	do(listPol, "/v1/issuer/policies", "", "", 401, "unauthorized")
+	do(listPol, "/v1/issuer/policies", bankATok, "", 403, "unauthorized")
+
+	const getPolP = "GET /v1/issuer/policies/{id}"
+	do(getPolP, "/v1/issuer/policies/"+pid, issuerTok, "", 200, "")
+	do(getPolP, "/v1/issuer/policies/xyz", issuerTok, "", 400, "malformed")
+	do(getPolP, "/v1/issuer/policies/"+pid, "", "", 401, "unauthorized")
+	do(getPolP, "/v1/issuer/policies/"+pid, bankATok, "", 403, "unauthorized")
+	do(getPolP, "/v1/issuer/policies/"+hashOf(0x77).String(), issuerTok, "", 404, "not_found")
+
+	const apPol = "POST /v1/issuer/policies/{id}/approvals"
+	pidH, err := money.ParseHash(pid)
+	noErr(t, err)
+	polApproval := func(k *crypto.PrivateKey, over money.Hash) string {
+		return `{"key":"` + k.Public().String() + `","signature":"` + hex.EncodeToString(sig(k.Sign(crypto.Policy, net.ID, over))) + `"}`
+	}
+	pap := "/v1/issuer/policies/" + pid + "/approvals"
+	do(apPol, pap, issuerTok, polApproval(o0, pidH), 200, "")
+	do(getPol, "/v1/policy", "", "", 404, "not_found") // one approval is not the quorum
+	do(apPol, pap, issuerTok, polApproval(o0, pidH), 409, "conflict")
+	do(apPol, pap, issuerTok, polApproval(o1, hashOf(1)), 400, "bad_signature")
+	do(apPol, pap, issuerTok, approval(o1, pidH), 400, "bad_signature") // a mint signature
+	do(apPol, pap, issuerTok, `{"key":"zz","signature":""}`, 400, "malformed")
+	do(apPol, pap, issuerTok, polApproval(key(9), pidH), 401, "unauthorized")
+	do(apPol, pap, bankATok, polApproval(o1, pidH), 403, "unauthorized")
+	do(apPol, "/v1/issuer/policies/"+hashOf(0x77).String()+"/approvals", issuerTok, polApproval(o1, hashOf(0x77)), 404, "not_found")
+	do(apPol, pap, issuerTok, polApproval(o1, pidH), 200, "")
+	var signed policy.Signed
+	noErr(t, json.Unmarshal(do(getPol, "/v1/policy", "", "", 200, "").body, &signed))
+	info, err := e.anon.Ledger().Info(ctx)
+	noErr(t, err)
+	noErr(t, signed.Verify(info.Network.ID, info.MintKeys, info.MintQuorum))
+
+	// --- holding-limit registry ---
+	const resv = "PUT /v1/registry/reservations/{person}/{wallet}"
+	alicePerson := roles.Pseudonym([]byte("salt"), "alice")
+	rp := "/v1/registry/reservations/" + alicePerson + "/bank-a.w1"
+	do(resv, rp, bankATok, `{"share":"300.00","limit":"500.00"}`, 200, "")
+	do(resv, "/v1/registry/reservations/"+alicePerson+"/bank-b.w1", bankBTok, `{"share":"20001","limit":"50000"}`, 422, "limit_exceeded")
+	do(resv, "/v1/registry/reservations/Alice/bank-a.w1", bankATok, `{"share":"1","limit":"1"}`, 400, "malformed")
+	do(resv, rp, bankATok, `{"share":"-1","limit":"1"}`, 400, "malformed")
+	do(resv, rp, "", `{"share":"1","limit":"1"}`, 401, "unauthorized")
+	do(resv, rp, bankBTok, `{"share":"1","limit":"1"}`, 403, "unauthorized")
+	do(resv, rp, issuerTok, `{"share":"1","limit":"1"}`, 403, "unauthorized")
+
+	const lsResv = "GET /v1/registry/reservations"
+	do(lsResv, "/v1/registry/reservations", bankATok, "", 200, "")
+	do(lsResv, "/v1/registry/reservations", "", "", 401, "unauthorized")
+	do(lsResv, "/v1/registry/reservations", issuerTok, "", 403, "unauthorized")
+
+	const rel = "DELETE /v1/registry/reservations/{person}/{wallet}"
+	do(rel, rp, bankATok, "", 200, "")
+	do(rel, rp, bankATok, "", 200, "") // nothing left to release
+	do(rel, "/v1/registry/reservations/"+alicePerson+"/w1", bankATok, "", 400, "malformed")
+	do(rel, rp, "", "", 401, "unauthorized")
+	do(rel, rp, bankBTok, "", 403, "unauthorized")
+
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})
 	tx1 := b64(t, transferTx(10, 1))
@@ -260,6 +340,14 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{deliver, dp, bankATok, `{"tx":"` + tx1 + `"}`},
 		{deliverMany, dbp, bankATok, `{"deliveries":[{"tx":"` + tx1 + `"}]}`},
 		{interRedeem, "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"1"}`},
+		{getPol, "/v1/policy", "", ""},
+		{propPol, "/v1/issuer/policies", issuerTok, polBody(pol)},
+		{listPol, "/v1/issuer/policies", issuerTok, ""},
+		{getPolP, "/v1/issuer/policies/" + h, issuerTok, ""},
+		{apPol, "/v1/issuer/policies/" + h + "/approvals", issuerTok, approvalBody},
+		{resv, rp, bankATok, `{"share":"1","limit":"0"}`},
+		{lsResv, "/v1/registry/reservations", bankATok, ""},
+		{rel, rp, bankATok, ""},
 	}
 	setErr := func(err error) {
 		f.ledger.setErr(err)

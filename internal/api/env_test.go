@@ -89,6 +89,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if !o.noIssuer {
 		e.issuer = &fakeIssuer{}
 		cfg.Issuer = e.issuer
+		cfg.Policies = e.issuer
+		cfg.Registry = e.issuer
 	}
 	banks := o.banks
 	if banks == nil {

@@ -7,11 +7,13 @@ package api_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -384,4 +386,71 @@ func (f *fakeInter) Redeem(ctx context.Context, amount uint64) (roles.Redemption
 		return roles.Redemption{}, err
 	}
 	return roles.Redemption{Intermediary: f.name, Amount: amount, Receipt: roles.Receipt{TxID: hashOf(6), Batch: 12, Index: 4}}, nil
+}
+
+// --- policy and registry (served by the fake issuer, as the real issuer
+// process serves them) ---
+
+func testPolicy() policy.Policy { return policy.Default(testNet.ID, testNet.Currency) }
+
+func testProposal() roles.PolicyProposal {
+	p := testPolicy()
+	return roles.PolicyProposal{ID: money.Hash(p.Hash()), Policy: p, Status: roles.PolicyPending, Quorum: 2, Created: t0}
+}
+
+func (f *fakeIssuer) Policy(ctx context.Context) (policy.Signed, error) {
+	if err := f.record(ctx, "Policy"); err != nil {
+		return policy.Signed{}, err
+	}
+	p := testPolicy()
+	return policy.Signed{Policy: p, Approvals: []policy.Approval{policy.Sign(&p, key(4)), policy.Sign(&p, key(5))}}, nil
+}
+
+func (f *fakeIssuer) ProposePolicy(ctx context.Context, p policy.Policy) (roles.PolicyProposal, error) {
+	if err := f.record(ctx, "ProposePolicy", p); err != nil {
+		return roles.PolicyProposal{}, err
+	}
+	return testProposal(), nil
+}
+
+func (f *fakeIssuer) ApprovePolicy(ctx context.Context, id money.Hash, k crypto.PublicKey, sig policy.Signature) (roles.PolicyProposal, error) {
+	if err := f.record(ctx, "ApprovePolicy", id, k, sig); err != nil {
+		return roles.PolicyProposal{}, err
+	}
+	p := testProposal()
+	p.Approvals = []policy.Approval{{Key: k, Sig: sig}}
+	return p, nil
+}
+
+func (f *fakeIssuer) GetPolicyProposal(ctx context.Context, id money.Hash) (roles.PolicyProposal, error) {
+	if err := f.record(ctx, "GetPolicyProposal", id); err != nil {
+		return roles.PolicyProposal{}, err
+	}
+	return testProposal(), nil
+}
+
+func (f *fakeIssuer) ListPolicyProposals(ctx context.Context) ([]roles.PolicyProposal, error) {
+	if err := f.record(ctx, "ListPolicyProposals"); err != nil {
+		return nil, err
+	}
+	return []roles.PolicyProposal{testProposal()}, nil
+}
+
+func (f *fakeIssuer) Reserve(ctx context.Context, r roles.Reservation) (roles.Reservation, error) {
+	if err := f.record(ctx, "Reserve", r); err != nil {
+		return roles.Reservation{}, err
+	}
+	r.Used = r.Share
+	return r, nil
+}
+
+func (f *fakeIssuer) Release(ctx context.Context, person, wallet string) error {
+	return f.record(ctx, "Release", person, wallet)
+}
+
+func (f *fakeIssuer) Reservations(ctx context.Context) ([]roles.Reservation, error) {
+	if err := f.record(ctx, "Reservations"); err != nil {
+		return nil, err
+	}
+	return []roles.Reservation{{Person: strings.Repeat("ab", 32), Wallet: "bank-a.w1", Share: 100, Limit: 50000}}, nil
 }

@@ -15,7 +15,8 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-// fuzzRoutes are the POST routes whose bodies the fuzzer writes.
+// fuzzRoutes are the POST (or, so marked, PUT) routes whose bodies the
+// fuzzer writes.
 var fuzzRoutes = []string{
 	"/v1/transactions",
 	"/v1/transactions/batch",
@@ -26,7 +27,13 @@ var fuzzRoutes = []string{
 	"/v1/intermediaries/bank-a/payments",
 	"/v1/intermediaries/bank-a/deliveries",
 	"/v1/intermediaries/bank-a/redeems",
+	"/v1/issuer/policies",
+	"/v1/issuer/policies/" + strings.Repeat("ab", 32) + "/approvals",
+	"PUT /v1/registry/reservations/" + strings.Repeat("cd", 32) + "/bank-a.w1",
 }
+
+// policySeed is a valid policy document for the seeds.
+var policySeed = testPolicy()
 
 // FuzzDecodeRequest throws arbitrary bodies at every POST route through
 // the real handler and decoders. Whatever comes in, the server answers
@@ -53,6 +60,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		`null`, `[]`, ``, `{`, `"\u0000"`, `{"amount":18446744073709551616}`,
 		"{\"owner\":\"\xff\xfe\"}", `{"owner":"\ud800"}`, `{"owner":"\ud83d\ude00"}`,
 		"{\"from\":\"bank-a.w1\",\"to\":\"bank-b.w2\",\"amount\":\"1\",\"reference\":\"\xc3\"}",
+		`{"share":"300.00","limit":"0"}`,
+		`{"share":"1","limit":"-1"}`,
+		`{"policy":` + string(policySeed.Canonical()) + `}`,
+		`{"policy":{"network":"testnet","version":1,"tiers":[{"level":0,"name":"x","evidence":["phone"],"holding":-1}]}}`,
+		`{"policy":{"network":"testnet","version":1.5}}`,
 	}
 	for i, s := range seeds {
 		for r := range fuzzRoutes {
@@ -64,7 +76,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	led, iss := &fakeLedger{}, &fakeIssuer{}
 	bank := &fakeInter{name: "bank-a"}
 	h := api.New(api.Config{
-		Ledger: led, Issuer: iss,
+		Ledger: led, Issuer: iss, Policies: iss, Registry: iss,
 		Intermediaries: map[string]roles.Intermediary{"bank-a": bank},
 		Credentials:    []api.Credential{{Token: bankATok, Principal: bankAP}},
 	}).Handler()
@@ -79,7 +91,11 @@ func FuzzDecodeRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		path := fuzzRoutes[int(route)%len(fuzzRoutes)]
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		method := http.MethodPost
+		if p, ok := strings.CutPrefix(path, "PUT "); ok {
+			method, path = http.MethodPut, p
+		}
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+bankATok)
 		led.reset()
 		iss.reset()

@@ -57,8 +57,14 @@ type Config struct {
 	Checkpoints    roles.CheckpointSource
 	Issuer         roles.Issuer                  // nil if not served here
 	Intermediaries map[string]roles.Intermediary // by name; empty if none served here
-	Credentials    []Credential
-	Logger         *slog.Logger // nil discards logs
+	// Policies is the issuer's policy governance; nil if not served here.
+	// GET /v1/policy is public, the rest is for the issuer's staff.
+	Policies roles.PolicyDesk
+	// Registry is the central bank's holding-limit registry; nil if not
+	// served here.
+	Registry    roles.Registry
+	Credentials []Credential
+	Logger      *slog.Logger // nil discards logs
 	// Currency is the network currency for decimal amounts. Optional: when
 	// zero it is asked of Ledger.Info or Issuer.Supply on first need and
 	// cached. An intermediary-only process should set it.
@@ -155,6 +161,19 @@ func (s *Server) routes() {
 		s.handle("GET /v1/issuer/mints/{id}", s.authed(s.getMint))
 		s.handle("POST /v1/issuer/mints/{id}/approvals", s.authed(s.approveMint))
 		s.handle("POST /v1/issuer/redeems", s.authed(s.issuerRedeem))
+	}
+	if s.cfg.Policies != nil {
+		s.handle("GET /v1/policy", s.public(s.policyInForce))
+		s.handle("POST /v1/issuer/policies", s.authed(s.proposePolicy))
+		s.handle("GET /v1/issuer/policies", s.authed(s.listPolicies))
+		s.handle("GET /v1/issuer/policies/{id}", s.authed(s.getPolicy))
+		s.handle("POST /v1/issuer/policies/{id}/approvals", s.authed(s.approvePolicy))
+	}
+	if s.cfg.Registry != nil {
+		const p = "/v1/registry/reservations"
+		s.handle("GET "+p, s.authed(s.reservations))
+		s.handle("PUT "+p+"/{person}/{wallet}", s.authed(s.reserve))
+		s.handle("DELETE "+p+"/{person}/{wallet}", s.authed(s.release))
 	}
 	if len(s.cfg.Intermediaries) > 0 {
 		const p = "/v1/intermediaries/{name}"
@@ -497,6 +516,19 @@ func (s *Server) displayCurrency(ctx context.Context) *money.Currency {
 // parseAmount reads an input amount: digits are minor units, a decimal
 // is read with the network currency. Zero is never a valid amount.
 func (s *Server) parseAmount(ctx context.Context, field, v string) (uint64, error) {
+	n, err := s.parseQuantity(ctx, field, v)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, errcode.New(errcode.Malformed, "%s: must be positive", field)
+	}
+	return n, nil
+}
+
+// parseQuantity is parseAmount where zero is allowed (a share of nothing,
+// a limit of none).
+func (s *Server) parseQuantity(ctx context.Context, field, v string) (uint64, error) {
 	var n uint64
 	var err error
 	if strings.Contains(v, ".") {
@@ -510,9 +542,6 @@ func (s *Server) parseAmount(ctx context.Context, field, v string) (uint64, erro
 	}
 	if err != nil {
 		return 0, errcode.New(errcode.Malformed, "%s: %v", field, err)
-	}
-	if n == 0 {
-		return 0, errcode.New(errcode.Malformed, "%s: must be positive", field)
 	}
 	return n, nil
 }

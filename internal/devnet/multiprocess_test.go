@@ -1,6 +1,7 @@
 package devnet_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/specie/specie/client"
 	"github.com/specie/specie/internal/devnet"
 )
 
@@ -72,6 +74,20 @@ func TestScenarioFourProcesses(t *testing.T) {
 	start("intermediary", "--name", "bank-b")
 	for _, u := range []string{cfg.Ledger.URL, cfg.Issuer.URL, cfg.Intermediaries[0].URL, cfg.Intermediaries[1].URL} {
 		waitHealthy(t, u)
+	}
+	// The issuer process put the default policy in force; it verifies with
+	// the keys the ledger process publishes.
+	ctx := context.Background()
+	signed, err := client.New(cfg.Issuer.URL, "").Policies().Policy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := client.New(cfg.Ledger.URL, "").Ledger().Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signed.Verify(info.Network.ID, info.MintKeys, info.MintQuorum); err != nil {
+		t.Fatal(err)
 	}
 	p := newParties(t, cfg, cfg.Ledger.URL, cfg.Issuer.URL, cfg.Intermediaries[0].URL, cfg.Intermediaries[1].URL)
 	runScenario(t, p)

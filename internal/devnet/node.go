@@ -74,6 +74,9 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	if err != nil {
 		return fail(err)
 	}
+	if err := ensurePolicy(context.Background(), cfg, n.Issuer); err != nil {
+		return fail(err)
+	}
 	for _, e := range cfg.Intermediaries {
 		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, n.Ledger, n.Issuer, roles.Directory(peers))
 		if err != nil {
@@ -90,7 +93,11 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	if n.log, err = logCheckpoints(filepath.Join(dir, "ledger"), n.Ledger, cfg.Network); err != nil {
 		return fail(err)
 	}
-	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
+	ac := api.Config{
+		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(),
+		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
+	}
+	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
 	return n, created, nil
@@ -126,7 +133,13 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		if err != nil {
 			return nil, err
 		}
+		if err := ensurePolicy(context.Background(), cfg, n.Issuer); err != nil {
+			n.closeServices()
+			return nil, err
+		}
 		ac.Issuer = n.Issuer
+		ac.Policies = n.Issuer
+		ac.Registry = n.Issuer.Registry()
 	case "intermediary":
 		self, ok := cfg.Intermediary(name)
 		if !ok {

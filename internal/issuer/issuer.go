@@ -7,6 +7,12 @@
 // redemptions and an outbox of notes still to deliver) lives in its own
 // store, and every step that moves money is written so that a crash at any
 // point neither loses a debit or credit nor applies one twice.
+//
+// The central bank's other two duties live here too, in the same store
+// under keys of their own: the policy (roles.PolicyDesk, policy.go),
+// proposed and approved by the same officers as mints, and the
+// holding-limit registry (roles.Registry, registry.go), which knows people
+// only by pseudonyms.
 package issuer
 
 import (
@@ -14,6 +20,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"slices"
@@ -68,7 +75,12 @@ type Issuer struct {
 	reserves map[string]uint64           // mirror of the reserve keys
 	open     map[money.TxID]openProposal // pending and submitting proposals
 	busy     map[money.TxID]bool         // mints and redeems at the ledger right now
+	pol      policyState                 // the policy version in force
 	closed   bool
+
+	// reg is the holding-limit registry, which shares the store but not
+	// mu: it serialises its own work per person (see registry.go).
+	reg *Registry
 
 	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
 
@@ -103,6 +115,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries roles.Dire
 		busy:   make(map[money.TxID]bool),
 		done:   make(chan struct{}),
 	}
+	is.reg = &Registry{is: is, seed: maphash.MakeSeed()}
 	for _, k := range cfg.MintKeys {
 		is.mkeys[k] = true
 	}
@@ -217,6 +230,8 @@ func (is *Issuer) Close() error {
 	<-is.done
 	is.deliver.Lock() // wait for a delivery in flight
 	defer is.deliver.Unlock()
+	is.reg.gate.Lock() // wait for registry calls in flight; later ones see closed
+	defer is.reg.gate.Unlock()
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	if err := is.db.Close(); err != nil {
@@ -246,13 +261,16 @@ func (is *Issuer) loop() {
 
 // requireIssuer admits only the issuer's own staff (the API edge sets the
 // principal from their credential).
-func requireIssuer(ctx context.Context) error {
+func requireIssuer(ctx context.Context) error { return requireIssuerTo(ctx, "manage mints") }
+
+// requireIssuerTo is requireIssuer saying what the caller tried to do.
+func requireIssuerTo(ctx context.Context, what string) error {
 	p, ok := roles.Caller(ctx)
 	if !ok {
-		return errcode.New(errcode.Unauthorized, "only the issuer may manage mints")
+		return errcode.New(errcode.Unauthorized, "only the issuer may %s", what)
 	}
 	if p.Role != roles.RoleIssuer {
-		return errcode.Forbidden("only the issuer may manage mints, not %s", p.Name)
+		return errcode.Forbidden("only the issuer may %s, not %s", what, p.Name)
 	}
 	return nil
 }

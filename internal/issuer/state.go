@@ -147,7 +147,7 @@ func (is *Issuer) load() error {
 		}
 		is.open[id] = openProposal{to: p.To, amount: p.Amount}
 	}
-	return nil
+	return is.loadPolicy()
 }
 
 func (is *Issuer) getProposal(id money.TxID) (*proposal, error) {

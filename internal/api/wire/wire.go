@@ -28,6 +28,7 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -908,4 +909,116 @@ func (w PaymentResult) ToPaymentResult() (roles.PaymentResult, error) {
 		return roles.PaymentResult{}, badResponse("payment amount", err)
 	}
 	return roles.PaymentResult{TxID: w.TxID, Receipt: w.Receipt, From: w.From, To: w.To, Amount: amt}, nil
+}
+
+// --- policy and the holding-limit registry ---
+
+// Policy documents travel in their own JSON form (package policy), the
+// form whose canonical bytes officers sign, so anyone can hash what they
+// receive; its amounts are JSON integers of minor units (never fractions;
+// Go decodes them into uint64 exactly), the one place the API does not
+// write amounts as strings. GET /v1/policy answers a policy.Signed.
+
+// PolicyRequest is POST /v1/issuer/policies: the proposed version.
+type PolicyRequest struct {
+	Policy policy.Policy `json:"policy"`
+}
+
+// PolicyProposal is a proposed policy version with its approvals.
+type PolicyProposal struct {
+	ID        money.Hash        `json:"id"`
+	Status    string            `json:"status"`
+	Policy    policy.Policy     `json:"policy"`
+	Approvals []policy.Approval `json:"approvals"`
+	Quorum    int               `json:"quorum"`
+	Created   time.Time         `json:"created"`
+}
+
+// PolicyProposals is GET /v1/issuer/policies.
+type PolicyProposals struct {
+	Proposals []PolicyProposal `json:"proposals"`
+}
+
+// FromSigned is the policy in force as GET /v1/policy answers it.
+func FromSigned(s policy.Signed) policy.Signed {
+	if s.Approvals == nil {
+		s.Approvals = []policy.Approval{}
+	}
+	return s
+}
+
+// FromPolicyProposal converts a policy proposal.
+func FromPolicyProposal(p roles.PolicyProposal) PolicyProposal {
+	out := PolicyProposal{ID: p.ID, Status: p.Status, Policy: p.Policy, Approvals: p.Approvals, Quorum: p.Quorum, Created: p.Created}
+	if out.Approvals == nil {
+		out.Approvals = []policy.Approval{}
+	}
+	return out
+}
+
+// ToPolicyProposal converts back a policy proposal.
+func (w PolicyProposal) ToPolicyProposal() roles.PolicyProposal {
+	return roles.PolicyProposal{ID: w.ID, Status: w.Status, Policy: w.Policy, Approvals: nilIfEmpty(w.Approvals), Quorum: w.Quorum, Created: w.Created}
+}
+
+// ReservationRequest is PUT /v1/registry/reservations/{person}/{wallet}:
+// the wallet's share of the person's holding limit and the limit of its
+// tier, each minor units or a decimal; 0 is allowed (no share; no limit).
+type ReservationRequest struct {
+	Share string `json:"share"`
+	Limit string `json:"limit"`
+}
+
+// Reservation is one wallet's share of a person's holding limit. Used is
+// set in the answer to a PUT: the person's total across intermediaries.
+type Reservation struct {
+	Person       string `json:"person"`
+	Wallet       string `json:"wallet"`
+	Share        string `json:"share"`
+	ShareDecimal string `json:"share_decimal,omitempty"`
+	Limit        string `json:"limit"`
+	LimitDecimal string `json:"limit_decimal,omitempty"`
+	Used         string `json:"used,omitempty"`
+	UsedDecimal  string `json:"used_decimal,omitempty"`
+}
+
+// Reservations is GET /v1/registry/reservations: the caller's.
+type Reservations struct {
+	Reservations []Reservation `json:"reservations"`
+}
+
+// ReleaseResponse answers DELETE /v1/registry/reservations/{person}/{wallet}.
+type ReleaseResponse struct {
+	Status string `json:"status"` // "released", also when there was nothing to release
+}
+
+// FromReservation converts a reservation; cur may be nil.
+func FromReservation(r roles.Reservation, cur *money.Currency) Reservation {
+	out := Reservation{
+		Person: r.Person, Wallet: r.Wallet,
+		Share: FormatAmount(r.Share), ShareDecimal: decimal(cur, r.Share),
+		Limit: FormatAmount(r.Limit), LimitDecimal: decimal(cur, r.Limit),
+	}
+	if r.Used != 0 {
+		out.Used, out.UsedDecimal = FormatAmount(r.Used), decimal(cur, r.Used)
+	}
+	return out
+}
+
+// ToReservation converts back a reservation.
+func (w Reservation) ToReservation() (roles.Reservation, error) {
+	out := roles.Reservation{Person: w.Person, Wallet: w.Wallet}
+	var err error
+	if out.Share, err = ParseMinor(w.Share); err != nil {
+		return roles.Reservation{}, badResponse("reservation share", err)
+	}
+	if out.Limit, err = ParseMinor(w.Limit); err != nil {
+		return roles.Reservation{}, badResponse("reservation limit", err)
+	}
+	if w.Used != "" {
+		if out.Used, err = ParseMinor(w.Used); err != nil {
+			return roles.Reservation{}, badResponse("reservation used", err)
+		}
+	}
+	return out, nil
 }

@@ -128,11 +128,30 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: supply: %w", err)
 	}
-	if err := a.replay(ctx, o, sup); err != nil {
+	// The signed checkpoint is read before the headers too, so both it
+	// and the supply are of batches the replay reaches; it stops at the
+	// later of the two (and at least where the last run stopped), leaving
+	// batches committed meanwhile to the next run, so a run ends even
+	// while the ledger commits faster than it verifies.
+	target := sup.Batches
+	if a.m.Head != nil {
+		target = max(target, a.m.Head.Seq)
+	}
+	var signed []byte
+	var signedErr error
+	if o.Checkpoints != nil && trust.LogKey != "" {
+		signed, signedErr = o.Checkpoints.Checkpoint(ctx)
+		if signedErr == nil {
+			if c, err := logtree.Open(signed, trust.LogKey); err == nil {
+				target = max(target, c.Size)
+			}
+		}
+	}
+	if err := a.replay(ctx, o, sup, target); err != nil {
 		return nil, err
 	}
 	if o.Checkpoints != nil && trust.LogKey != "" {
-		a.checkSigned(ctx, o)
+		a.checkSigned(ctx, o, signed, signedErr)
 	}
 	if o.Witness != nil && len(rep.Findings) == 0 && rep.SignedCheckpoint != "" {
 		cs, err := logtree.Cosign([]byte(rep.SignedCheckpoint), trust.LogKey, o.Witness)
@@ -171,10 +190,10 @@ func (a *run) find(f Finding) {
 	a.rep.Findings = append(a.rep.Findings, f)
 }
 
-// replay walks every served header: those verified by an earlier run are
-// compared with what was verified then, the new ones are fetched in full
-// and replayed by step.
-func (a *run) replay(ctx context.Context, o Options, sup roles.LedgerSupply) error {
+// replay walks the served headers up to target: those verified by an
+// earlier run are compared with what was verified then, the new ones are
+// fetched in full and replayed by step.
+func (a *run) replay(ctx context.Context, o Options, sup roles.LedgerSupply, target uint64) error {
 	a.mintKeys, a.redeemKeys = keySet(a.trust.MintKeys), keySet(a.trust.RedeemKeys)
 	var verified uint64 // head verified by earlier runs
 	if a.m.Head != nil {
@@ -184,8 +203,8 @@ func (a *run) replay(ctx context.Context, o Options, sup roles.LedgerSupply) err
 	cp := o.Checkpoint
 	var pos uint64 // headers served so far, in order: the batch each should be
 	start := time.Now()
-	for {
-		hs, err := o.Ledger.Headers(ctx, pos+1, 1000)
+	for pos < target {
+		hs, err := o.Ledger.Headers(ctx, pos+1, int(min(1000, target-pos)))
 		if err != nil {
 			a.find(Finding{Batch: pos + 1, Tx: -1, Input: -1, Field: "headers", Check: CheckUnavailable, Message: fmt.Sprintf("headers from %d: %v", pos+1, err)})
 			break
@@ -277,17 +296,17 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 	return true, nil
 }
 
-// checkSigned checks the log's signed checkpoint: the log key signed it,
+// checkSigned checks the log's signed checkpoint msg (read at the start,
+// or why it could not be): the log key signed it,
 // its tree is the one over the headers served this run, and it extends
 // the checkpoint signed at the last run (and the one given from outside):
 // a rewritten history, or a split view (this auditor shown another history
 // than the one it saw before, or than another party saw), fails the
 // consistency proof. The new checkpoint is kept for the next run.
-func (a *run) checkSigned(ctx context.Context, o Options) {
+func (a *run) checkSigned(ctx context.Context, o Options, msg []byte, err error) {
 	bad := func(batch uint64, field, check, format string, args ...any) {
 		a.find(Finding{Batch: batch, Tx: -1, Input: -1, Field: field, Check: check, Message: fmt.Sprintf(format, args...)})
 	}
-	msg, err := o.Checkpoints.Checkpoint(ctx)
 	if err != nil {
 		if len(a.leaves) > 0 {
 			bad(uint64(len(a.leaves)), "checkpoint", CheckUnavailable, "no signed checkpoint served: %v", err)

@@ -223,6 +223,33 @@ func (c *Client) doWith(ctx context.Context, method, path string, header http.He
 	return nil
 }
 
+// getText GETs path and returns the body as it came: for the answers that
+// are not JSON (a signed checkpoint).
+func (c *Client) getText(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, errcode.New(errcode.Malformed, "GET %s: %v", path, err)
+	}
+	req.Header.Set("User-Agent", c.ua)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	what := "GET " + path
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, unavailable(what, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, unavailable(what+": read response", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, responseError(what, resp.StatusCode, data)
+	}
+	return data, nil
+}
+
 // responseError rebuilds the server's *errcode.Error from an error
 // response. A body that is not the API's error JSON (a proxy's page, say)
 // gets a code from the status alone.

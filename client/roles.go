@@ -111,6 +111,52 @@ func (l ledgerClient) Headers(ctx context.Context, from uint64, limit int) ([]mo
 	return w.ToHeaders()
 }
 
+var _ roles.BatchSource = ledgerClient{}
+
+// Batch fetches batch seq in full (GET /v1/log/batches/{seq}). The
+// transactions come back as served, undecoded: an auditor judges each.
+func (l ledgerClient) Batch(ctx context.Context, seq uint64) (roles.BatchContents, error) {
+	var w wire.Batch
+	if err := l.c.do(ctx, http.MethodGet, "/v1/log/batches/"+strconv.FormatUint(seq, 10), nil, &w); err != nil {
+		return roles.BatchContents{}, err
+	}
+	return w.ToBatch()
+}
+
+var _ roles.CheckpointSource = ledgerClient{}
+
+// Checkpoint fetches the log's signed checkpoint (GET /v1/log/checkpoint),
+// unverified: check it with logtree.Open and the log key.
+func (l ledgerClient) Checkpoint(ctx context.Context) ([]byte, error) {
+	return l.c.getText(ctx, "/v1/log/checkpoint")
+}
+
+// Consistency fetches the proof that the log of size from is a prefix of
+// the log of size to, unverified: check it with logtree.VerifyConsistency.
+func (l ledgerClient) Consistency(ctx context.Context, from, to uint64) ([]money.Hash, error) {
+	q := url.Values{}
+	q.Set("from", strconv.FormatUint(from, 10))
+	q.Set("to", strconv.FormatUint(to, 10))
+	var w wire.Consistency
+	if err := l.c.do(ctx, http.MethodGet, "/v1/log/consistency?"+q.Encode(), nil, &w); err != nil {
+		return nil, err
+	}
+	if w.From != from || w.To != to {
+		return nil, errcode.New(errcode.Internal, "consistency: asked %d to %d, answered %d to %d", from, to, w.From, w.To)
+	}
+	return w.Proof, nil
+}
+
+// LogKey is the key the ledger publishes (GET /v1/info) for its
+// checkpoints; "" when it signs none. Whoever trusts it should pin it.
+func (l ledgerClient) LogKey(ctx context.Context) (string, error) {
+	var w wire.Info
+	if err := l.c.do(ctx, http.MethodGet, "/v1/info", nil, &w); err != nil {
+		return "", err
+	}
+	return w.LogKey, nil
+}
+
 // issuerClient implements roles.Issuer over HTTP.
 type issuerClient struct{ c *Client }
 

@@ -111,6 +111,7 @@ run show a progress line on stderr.
 	f.IntVar(&o.ClientBatch, "client-batch", 256, "transactions per submission")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the timed run to this file (go tool pprof -top)")
 	f.BoolVar(&o.Bound, "bound", false, "also measure the signature-verification bound on all cores")
+	f.BoolVar(&o.Archive, "archive", false, "keep every transaction in full in the in-process ledger, as `specie up` does for `specie audit`")
 	f.BoolVar(&payments, "payments", false, "measure payments between customers' wallets through the intermediaries' API instead (see below)")
 	po.register(f)
 	return cmd

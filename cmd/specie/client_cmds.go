@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api/wire"
@@ -414,6 +416,9 @@ type logSummary struct {
 
 func logCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "log", Short: "The ledger's verifiable log"}
+	var cpFile, logKey string
+	var witnessKeys []string
+	var need int
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Fetch every batch header, check the hash chain and that the published supply matches it",
@@ -432,6 +437,11 @@ func logCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if cpFile != "" {
+				if err := verifyHeldCheckpoint(ctx, g, c, net, cpFile, logKey, witnessKeys, need); err != nil {
+					return err
+				}
+			}
 			cur := net.Currency
 			out := logSummary{
 				Batches: s.Batches, Transactions: s.Transactions, Head: s.Head,
@@ -443,8 +453,40 @@ func logCmd(g *globals) *cobra.Command {
 				s.Batches, s.Transactions, s.Head, cur.Format(s.Minted), cur.Format(s.Redeemed), cur.Format(s.Outstanding), cur.Code))
 		},
 	}
+	vf := verify.Flags()
+	vf.StringVar(&cpFile, "checkpoint", "", "a signed checkpoint held (cosigned by witnesses): accept it only with enough cosignatures, and check the log now extends it")
+	vf.StringVar(&logKey, "log-key", "", "the key that verifies the log's checkpoints (default: the one GET /v1/info publishes)")
+	vf.StringSliceVar(&witnessKeys, "witness-keys", nil, "the witnesses' verifier keys (name+hash+key), comma-separated")
+	vf.IntVar(&need, "witnesses", 0, "cosignatures of those witnesses the checkpoint needs")
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+// verifyHeldCheckpoint is `log verify --checkpoint`: the checkpoint held
+// must carry the log's signature and need witness cosignatures, and the
+// log served now must extend it.
+func verifyHeldCheckpoint(ctx context.Context, g *globals, c *client.Client, net money.Network, file, logKey string, witnesses []string, need int) error {
+	msg, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("--checkpoint: %w", err)
+	}
+	cs := c.Ledger().(roles.CheckpointSource)
+	if logKey == "" {
+		if logKey, err = cs.LogKey(ctx); err != nil {
+			return err
+		}
+		if logKey == "" {
+			return errcode.New(errcode.NotFound, "the ledger publishes no log key; give --log-key")
+		}
+	}
+	held, by, err := audit.VerifyCheckpoint(ctx, c.Ledger(), cs, net, msg, logKey, witnesses, need)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", file, err)
+	}
+	if !g.json {
+		fmt.Fprintf(g.out, "checkpoint of %d batches (root %s), cosigned by %s: the log now extends it\n", held.Size, held.Root, strings.Join(append([]string{"the log"}, by...), ", "))
+	}
+	return nil
 }
 
 func supplyCmd(g *globals) *cobra.Command {

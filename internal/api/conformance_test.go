@@ -88,6 +88,24 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(headers, "/v1/log/headers?from=0", "", "", 400, "malformed")
 	do(headers, "/v1/log/headers", "not-a-token", "", 401, "unauthorized")
 
+	const getBatch = "GET /v1/log/batches/{seq}"
+	do(getBatch, "/v1/log/batches/1", "", "", 200, "")
+	do(getBatch, "/v1/log/batches/0", "", "", 400, "malformed")
+	do(getBatch, "/v1/log/batches/x", "", "", 400, "malformed")
+	do(getBatch, "/v1/log/batches/999999", "", "", 404, "not_found")
+	do(getBatch, "/v1/log/batches/1", "not-a-token", "", 401, "unauthorized")
+
+	const getCheckpoint = "GET /v1/log/checkpoint"
+	do(getCheckpoint, "/v1/log/checkpoint", "", "", 200, "")
+	do(getCheckpoint, "/v1/log/checkpoint", "not-a-token", "", 401, "unauthorized")
+	unsigned := newEnv(t, envOpts{noCheckpoints: true})
+	c.do(req{base: unsigned.srv.URL, route: getCheckpoint, path: "/v1/log/checkpoint"}, 404, "not_found")
+	const getConsistency = "GET /v1/log/consistency"
+	do(getConsistency, "/v1/log/consistency?from=1&to=2", "", "", 200, "")
+	do(getConsistency, "/v1/log/consistency?from=2&to=1", "", "", 400, "malformed")
+	do(getConsistency, "/v1/log/consistency?from=1&to=999999", "", "", 404, "not_found")
+	do(getConsistency, "/v1/log/consistency?from=1&to=2", "not-a-token", "", 401, "unauthorized")
+
 	do("GET /v1/supply", "/v1/supply", "", "", 200, "")
 	do("GET /v1/supply", "/v1/supply", "not-a-token", "", 401, "unauthorized")
 
@@ -357,6 +375,9 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{getTx, "/v1/transactions/" + h, "", ""},
 		{getNote, "/v1/notes/" + h, "", ""},
 		{headers, "/v1/log/headers", "", ""},
+		{getBatch, "/v1/log/batches/7", "", ""},
+		{getCheckpoint, "/v1/log/checkpoint", "", ""},
+		{getConsistency, "/v1/log/consistency?from=1&to=2", "", ""},
 		{"GET /v1/supply", "/v1/supply", "", ""},
 		{propose, "/v1/issuer/mints", issuerTok, `{"to":"bank-a","amount":"1"}`},
 		{getMint, "/v1/issuer/mints/" + h, issuerTok, ""},

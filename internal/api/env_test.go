@@ -44,6 +44,7 @@ type env struct {
 
 type envOpts struct {
 	noLedger, noIssuer bool
+	noCheckpoints      bool     // the ledger signs no checkpoints
 	banks              []string // default bank-a, bank-b
 	currency           money.Currency
 }
@@ -81,6 +82,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if !o.noLedger {
 		e.ledger = &fakeLedger{}
 		cfg.Ledger = e.ledger
+		if !o.noCheckpoints {
+			cfg.Checkpoints = e.ledger
+		}
 	}
 	if !o.noIssuer {
 		e.issuer = &fakeIssuer{}

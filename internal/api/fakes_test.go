@@ -220,6 +220,34 @@ func (f *fakeLedger) Supply(ctx context.Context) (roles.LedgerSupply, error) {
 	return ledgerSupply, nil
 }
 
+func (f *fakeLedger) Batch(ctx context.Context, seq uint64) (roles.BatchContents, error) {
+	if err := f.record(ctx, "Batch", seq); err != nil {
+		return roles.BatchContents{}, err
+	}
+	b, err := transferTx(10, 1).MarshalBinary()
+	if err != nil {
+		return roles.BatchContents{}, err
+	}
+	return roles.BatchContents{Header: header, Txs: [][]byte{b}}, nil
+}
+
+func (f *fakeLedger) Checkpoint(ctx context.Context) ([]byte, error) {
+	if err := f.record(ctx, "Checkpoint"); err != nil {
+		return nil, err
+	}
+	return []byte("specie/test\n8\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ntime 0\n\n— log sig\n"), nil
+}
+
+func (f *fakeLedger) Consistency(ctx context.Context, from, to uint64) ([]money.Hash, error) {
+	if err := f.record(ctx, "Consistency", from, to); err != nil {
+		return nil, err
+	}
+	return []money.Hash{hashOf(1)}, nil
+}
+
+// LogKey is a configuration value, answered even when the ledger fails.
+func (f *fakeLedger) LogKey(context.Context) (string, error) { return "", nil }
+
 func (f *fakeLedger) Headers(ctx context.Context, from uint64, limit int) ([]money.BatchHeader, error) {
 	if err := f.record(ctx, "Headers", from, limit); err != nil {
 		return nil, err

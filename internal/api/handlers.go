@@ -44,7 +44,13 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.FromInfo(info))
+	out := wire.FromInfo(info)
+	if s.cfg.Checkpoints != nil {
+		if out.LogKey, err = s.cfg.Checkpoints.LogKey(r.Context()); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -161,6 +167,71 @@ func (s *Server) headers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, wire.FromHeaders(hs, s.displayCurrency(r.Context())))
+	return nil
+}
+
+// batch serves GET /v1/log/batches/{seq}: one committed batch in full,
+// for auditors. A ledger that keeps no archive (roles.BatchSource missing
+// or answering not_found) says so with not_found.
+func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
+	v := r.PathValue("seq")
+	seq, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || seq == 0 {
+		return errcode.New(errcode.Malformed, "seq %q: want a batch sequence number >= 1", v)
+	}
+	src, ok := s.cfg.Ledger.(roles.BatchSource)
+	if !ok {
+		return errcode.New(errcode.NotFound, "this ledger does not serve batches in full")
+	}
+	b, err := src.Batch(r.Context(), seq)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.FromBatch(b, s.displayCurrency(r.Context())))
+	return nil
+}
+
+// checkpoint serves GET /v1/log/checkpoint: the log's current
+// checkpoint, a signed note (text), verified with /v1/info's log_key.
+func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Checkpoints == nil {
+		return errcode.New(errcode.NotFound, "this ledger signs no checkpoints")
+	}
+	b, err := s.cfg.Checkpoints.Checkpoint(r.Context())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
+}
+
+// consistency serves GET /v1/log/consistency?from=N&to=M.
+func (s *Server) consistency(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var size [2]uint64
+	for i, name := range []string{"from", "to"} {
+		n, err := strconv.ParseUint(q.Get(name), 10, 64)
+		if err != nil || n == 0 {
+			return errcode.New(errcode.Malformed, "%s %q: want a tree size >= 1", name, q.Get(name))
+		}
+		size[i] = n
+	}
+	if size[0] > size[1] {
+		return errcode.New(errcode.Malformed, "from %d is past to %d", size[0], size[1])
+	}
+	if s.cfg.Checkpoints == nil {
+		return errcode.New(errcode.NotFound, "this ledger signs no checkpoints")
+	}
+	p, err := s.cfg.Checkpoints.Consistency(r.Context(), size[0], size[1])
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		p = []money.Hash{}
+	}
+	writeJSON(w, http.StatusOK, wire.Consistency{From: size[0], To: size[1], Proof: p})
 	return nil
 }
 

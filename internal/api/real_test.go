@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -57,6 +59,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	dir := t.TempDir()
 	lcfg := e.net.TestConfig()
 	lcfg.Logger = log
+	lcfg.Archive = true // GET /v1/log/batches/{seq}
 	var err error
 	if e.ledger, err = ledger.Open(filepath.Join(dir, "ledger"), lcfg); err != nil {
 		t.Fatal(err)
@@ -97,9 +100,14 @@ func newRealEnv(t *testing.T) *realEnv {
 		defer mu.Unlock()
 		e.peers[name] = p
 	}
+	logSigner, err := logtree.NewSigner("specie-test-log", ledgertest.KeyFrom(mrand.New(mrand.NewPCG(1, 2))))
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.srv = httptest.NewServer(api.New(api.Config{
 		Ledger: e.ledger, Issuer: e.issuer, Intermediaries: served,
-		Policies: e.issuer, Registry: e.issuer.Registry(),
+		Checkpoints: logtree.NewLog(e.ledger, e.net.Network, logSigner),
+		Policies:    e.issuer, Registry: e.issuer.Registry(),
 		Credentials: []api.Credential{
 			{Token: issuerTok, Principal: issuerP},
 			{Token: bankATok, Principal: bankAP},

@@ -51,7 +51,10 @@ type Credential struct {
 
 // Config says which roles this process serves and who may call it.
 type Config struct {
-	Ledger         roles.Ledger                  // nil if this process does not serve the ledger
+	Ledger roles.Ledger // nil if this process does not serve the ledger
+	// Checkpoints signs the ledger's checkpoints (internal/logtree); nil:
+	// GET /v1/log/checkpoint and /v1/log/consistency answer not_found.
+	Checkpoints    roles.CheckpointSource
 	Issuer         roles.Issuer                  // nil if not served here
 	Intermediaries map[string]roles.Intermediary // by name; empty if none served here
 	// Policies is the issuer's policy governance; nil if not served here.
@@ -146,6 +149,9 @@ func (s *Server) routes() {
 		s.handle("GET /v1/transactions/{txid}", s.public(s.tx))
 		s.handle("GET /v1/notes/{noteid}", s.public(s.note))
 		s.handle("GET /v1/log/headers", s.public(s.headers))
+		s.handle("GET /v1/log/batches/{seq}", s.public(s.batch))
+		s.handle("GET /v1/log/checkpoint", s.public(s.checkpoint))
+		s.handle("GET /v1/log/consistency", s.public(s.consistency))
 	}
 	if s.cfg.Ledger != nil || s.cfg.Issuer != nil {
 		s.handle("GET /v1/supply", s.public(s.supply))

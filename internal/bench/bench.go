@@ -39,6 +39,10 @@ type Options struct {
 	Bound       bool          // also measure the signature-verification bound
 	Progress    io.Writer     // progress line once a second, or nil
 	Profile     io.Writer     // CPU profile of the timed run, or nil
+	// Archive runs the in-process ledger with its archive of full
+	// transactions (ledger.Config.Archive), as `specie up` does, to
+	// measure what keeping them for auditors costs.
+	Archive bool
 }
 
 // Report is the one JSON object `specie bench` prints.

@@ -169,6 +169,7 @@ func CoreInProc(ctx context.Context, dir string, shards int, o Options) (Report,
 	n := ledgertest.New()
 	cfg := n.Config()
 	cfg.Shards = shards
+	cfg.Archive = o.Archive
 	l, err := ledger.Open(dir, cfg)
 	if err != nil {
 		return Report{}, fmt.Errorf("bench: open ledger: %w", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
+	"github.com/specie/specie/internal/logtree"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
 
@@ -34,6 +37,7 @@ type Node struct {
 	URL string
 
 	srv    *api.HTTPServer
+	log    *logtree.Log // the ledger's checkpoints, when it runs here
 	closed chan struct{}
 	serr   error
 }
@@ -93,8 +97,11 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	for name, b := range n.Banks {
 		banks[name] = b
 	}
+	if n.log, err = logCheckpoints(filepath.Join(dir, "ledger"), n.Ledger, cfg.Network); err != nil {
+		return fail(err)
+	}
 	ac := api.Config{
-		Ledger: n.Ledger, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(),
+		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(),
 		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
 	}
 	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
@@ -118,6 +125,11 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 			return nil, err
 		}
 		ac.Ledger = n.Ledger
+		if n.log, err = logCheckpoints(dataDir, n.Ledger, cfg.Network); err != nil {
+			n.closeServices()
+			return nil, err
+		}
+		ac.Checkpoints = n.log
 	case "issuer":
 		icfg, err := cfg.issuerConfig(log)
 		if err != nil {
@@ -178,6 +190,39 @@ func (c *Config) remotePeers(token string) roles.Directory {
 	}
 }
 
+// logKeyFile is the ledger operator's log key, in the ledger's own data
+// directory: it signs the log's checkpoints (internal/logtree), nothing
+// else, and is created on the first start.
+const logKeyFile = "log.key"
+
+// logTreeFile holds the log-wide tree's hashes beside the ledger, rebuilt
+// from the headers on each start (internal/logtree).
+const logTreeFile = "logtree.hashes"
+
+// logCheckpoints serves signed checkpoints of l's log with the log key
+// under dir, creating the key on the first start.
+func logCheckpoints(dir string, l *ledger.Ledger, net money.Network) (*logtree.Log, error) {
+	path := filepath.Join(dir, logKeyFile)
+	k, err := crypto.LoadKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if k, err = crypto.GenerateKey(); err == nil {
+			err = crypto.SaveKey(path, k)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log key: %w", err)
+	}
+	s, err := logtree.NewSigner(logtree.Origin(net), k)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := logtree.NewFileTree(filepath.Join(dir, logTreeFile))
+	if err != nil {
+		return nil, err
+	}
+	return logtree.NewLogOn(l, net, s, tree), nil
+}
+
 // AddrOf returns the host:port of a role's URL.
 func AddrOf(u string) (string, error) {
 	p, err := url.Parse(u)
@@ -188,7 +233,9 @@ func AddrOf(u string) (string, error) {
 }
 
 func (c *Config) ledgerConfig(log *slog.Logger) ledger.Config {
-	return ledger.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKeys: c.RedeemKeys, Shards: c.Shards, Logger: log}
+	// Archive: the network keeps every transaction in full, so that
+	// `specie audit` can re-verify it from genesis (GET /v1/log/batches).
+	return ledger.Config{Network: c.Network, MintKeys: c.MintKeys, MintQuorum: c.MintQuorum, RedeemKeys: c.RedeemKeys, Shards: c.Shards, Logger: log, Archive: true}
 }
 
 func (c *Config) issuerConfig(log *slog.Logger) (issuer.Config, error) {
@@ -290,6 +337,9 @@ func (n *Node) closeServices() error {
 	}
 	if n.Ledger != nil {
 		errs = append(errs, n.Ledger.Close())
+	}
+	if n.log != nil {
+		errs = append(errs, n.log.Close())
 	}
 	return errors.Join(errs...)
 }

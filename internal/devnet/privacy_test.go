@@ -3,6 +3,8 @@ package devnet_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -139,9 +141,36 @@ func TestIssuerAndLedgerLearnNoCustomer(t *testing.T) {
 			}
 		}
 	}
-	paths := []string{"/v1/info", "/v1/supply", "/v1/log/headers?from=1&limit=1000", "/v1/policy"}
+	paths := []string{"/v1/info", "/v1/supply", "/v1/log/headers?from=1&limit=1000", "/v1/policy", "/v1/log/checkpoint"}
 	for _, id := range txids {
 		paths = append(paths, "/v1/transactions/"+id)
+	}
+	// The full batches an auditor reads (the ledger's archive): their
+	// JSON, and each transaction's bytes decoded from its base64.
+	var sup struct {
+		Batches uint64 `json:"batches"`
+	}
+	if err := json.Unmarshal(get("/v1/supply"), &sup); err != nil || sup.Batches == 0 {
+		t.Fatalf("supply: %v, %d batches", err, sup.Batches)
+	}
+	for seq := uint64(1); seq <= sup.Batches; seq++ {
+		p := fmt.Sprintf("/v1/log/batches/%d", seq)
+		paths = append(paths, p)
+		var b struct {
+			Transactions []string `json:"transactions"`
+		}
+		if err := json.Unmarshal(get(p), &b); err != nil {
+			t.Fatal(err)
+		}
+		for i, tx := range b.Transactions {
+			raw, err := base64.StdEncoding.DecodeString(tx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := all.findIn(raw); len(f) > 0 {
+				t.Errorf("batch %d transaction %d holds %q", seq, i, f)
+			}
+		}
 	}
 	for _, p := range paths {
 		if f := all.findIn(get(p)); len(f) > 0 {

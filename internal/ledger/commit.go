@@ -367,6 +367,15 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 	seq := out.after.seq
 	out.after.head = l.net.HeaderHash(&out.header)
 	l.cur.fill(batch, out)
+	if l.cfg.Archive {
+		// The archive entry is made durable before the log record, so
+		// that every batch the log holds has its transactions archived;
+		// a crash between the two leaves an entry past the head, which
+		// Batch never serves and the next commit overwrites.
+		if err := l.archive(seq, batch, out); err != nil {
+			return err
+		}
+	}
 	l.rec = l.cur.appendTo(l.rec[:0])
 	if err := l.wal.Append(seq, l.rec); err != nil {
 		return fmt.Errorf("log batch %d: %w", seq, err)
@@ -375,6 +384,23 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 		return fmt.Errorf("sync batch %d: %w", seq, err)
 	}
 	l.logBytes += int64(len(l.rec))
+	return nil
+}
+
+// archive writes the committed transactions of batch seq to the store in
+// full, synced (format.go: archive entry). Only with Config.Archive.
+func (l *Ledger) archive(seq uint64, batch []*checked, out *outcome) error {
+	l.arch = appendArchiveHead(l.arch[:0], len(out.ids))
+	for i, c := range batch {
+		if out.errs[i] == nil {
+			l.arch = appendArchiveTx(l.arch, c.tx)
+		}
+	}
+	b := l.db.NewBatch()
+	b.Set(archiveKey(seq), l.arch)
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("archive batch %d: %w", seq, err)
+	}
 	return nil
 }
 

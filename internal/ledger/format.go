@@ -79,6 +79,49 @@ func decodeBatch(b []byte) (money.BatchHeader, []money.Hash, error) {
 	return h, ids, nil
 }
 
+// An archive entry is a batch's committed transactions in full, in commit
+// order: the store's value under archiveKey(seq), written only with
+// Config.Archive. Each transaction is its canonical encoding with
+// signatures (money.Tx.AppendBinary), which is not self-delimiting, so
+// each carries its length.
+//
+//	+---------+-------+------------------------------------------------+
+//	| version | count | count x (length u32, canonical tx (length))    |
+//	| u8 = 1  |  u32  |                                                |
+//	+---------+-------+------------------------------------------------+
+//
+// The decoder checks the framing only; whether each transaction decodes,
+// and what it says, is for the reader (an auditor trusts nothing here).
+const archiveVersion = 1
+
+// appendArchiveHead starts an archive entry of count transactions.
+func appendArchiveHead(b []byte, count int) []byte {
+	return codec.NewWriter(b).U8(archiveVersion).U32(uint32(count)).Bytes()
+}
+
+// appendArchiveTx appends one transaction to an archive entry.
+func appendArchiveTx(b []byte, tx *money.Tx) []byte {
+	w := codec.NewWriter(b).U32(uint32(tx.EncodedSize()))
+	out, _ := tx.AppendBinary(w.Bytes()) // never fails
+	return out
+}
+
+// decodeArchive parses an archive entry; the transactions alias b.
+func decodeArchive(b []byte) ([][]byte, error) {
+	r := codec.NewReader(b)
+	if v := r.U8(); v != archiveVersion && r.Err() == nil {
+		return nil, fmt.Errorf("archive entry version %d", v)
+	}
+	txs := make([][]byte, r.Count(uint64(r.U32()), 4))
+	for i := range txs {
+		txs[i] = r.Take(int(r.U32()))
+	}
+	if err := r.End(); err != nil {
+		return nil, fmt.Errorf("archive entry: %w", err)
+	}
+	return txs, nil
+}
+
 // A log record is one committed batch: what recovery needs to redo the
 // batch in the index and the store. It is the payload of one store.Log
 // record (whose framing, length and checksum, is drawn in store/log.go).

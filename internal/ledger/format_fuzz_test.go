@@ -372,3 +372,43 @@ func TestDecodeRecordDoesNotTrustLengths(t *testing.T) {
 		}
 	}
 }
+
+// encodeArchiveRaw is an archive entry of already encoded transactions.
+func encodeArchiveRaw(txs [][]byte) []byte {
+	w := codec.NewWriter(appendArchiveHead(nil, len(txs)))
+	for _, tx := range txs {
+		w = w.U32(uint32(len(tx))).Put(tx)
+	}
+	return w.Bytes()
+}
+
+func FuzzDecodeArchive(f *testing.F) {
+	f.Add(encodeArchiveRaw([][]byte{{1, 2, 3}, {}}), uint64(0))
+	f.Add(encodeArchiveRaw(nil), uint64(1))
+	f.Add([]byte{archiveVersion, 0, 0, 0, 9}, uint64(2))
+	f.Add(hugeLength(), uint64(3))
+	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
+		if txs, err := decodeArchive(b); err == nil {
+			if again := encodeArchiveRaw(txs); !bytes.Equal(again, b) {
+				t.Fatalf("archive entry re-encodes to %x, decoded from %x", again, b)
+			}
+		}
+		g := newGen(seed)
+		want := make([][]byte, g.IntN(5))
+		for i := range want {
+			want[i] = []byte{}
+			for _, h := range g.hashes(g.IntN(3)) {
+				want[i] = append(want[i], h[:]...)
+			}
+		}
+		got, err := decodeArchive(encodeArchiveRaw(want))
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("archive entry of %d decodes to %d, %v", len(want), len(got), err)
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("archive entry tx %d: %x, want %x", i, got[i], want[i])
+			}
+		}
+	})
+}

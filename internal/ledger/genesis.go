@@ -63,6 +63,8 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 	}
 	m := l.meta
 	var ids []money.Hash
+	var arch []byte // the archive entry of batch 1, with Config.Archive
+	var archived int
 	b := l.db.NewBatch()
 	tx := &money.Tx{Kind: money.Mint}
 	for i, nonce := uint64(0), uint64(0); i < n; nonce++ {
@@ -92,6 +94,10 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 		loc.put(&v)
 		b.Set(tk[:], v[:])
 		ids = append(ids, id)
+		if l.cfg.Archive {
+			arch = appendArchiveTx(arch, tx)
+			archived++
+		}
 		if created != nil {
 			created(tx, id)
 		}
@@ -114,6 +120,11 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 	}
 	h := money.BatchHeader{Seq: 1, TxRoot: money.MerkleRoot(ids), TxCount: uint32(len(ids)), Minted: m.minted}
 	b.Set(batchKey(1), encodeBatch(&h, ids))
+	if l.cfg.Archive {
+		// Genesis mints are unsigned: the auditor accepts them in batch 1
+		// only, and reports their total as the starting supply.
+		b.Set(archiveKey(1), append(appendArchiveHead(nil, archived), arch...))
+	}
 	m.head = l.net.HeaderHash(&h)
 	b.Set([]byte(keyMeta), m.encode())
 	if err := b.Commit(true); err != nil {

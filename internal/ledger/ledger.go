@@ -58,6 +58,15 @@ type Config struct {
 	// LogSegmentBytes is the size of one log file; default 64 MiB.
 	LogSegmentBytes int64
 	Logger          *slog.Logger
+	// Archive keeps every committed transaction in full (with its
+	// signatures) so that Batch can serve whole batches to an independent
+	// auditor (internal/audit). The log itself holds only note IDs and is
+	// cut behind the snapshots, so without the archive the signatures are
+	// gone once a batch commits. It costs one synced store write per batch
+	// before the log's own (see persist), so it is off by default and the
+	// load generator measures the ledger without it; `specie up` and
+	// `specie serve` turn it on.
+	Archive bool
 	// FS is the filesystem every file of the ledger lives on: the log, the
 	// snapshots and the store. nil means the operating system's
 	// (vfs.Default, a thin wrapper of os.File). Tests put a crashable
@@ -98,6 +107,7 @@ type Ledger struct {
 	ops    []writeOp // reused by the commit loop
 	cur    record    // reused by the commit loop: the batch being committed
 	rec    []byte    // reused by the commit loop: cur, encoded
+	arch   []byte    // reused by the commit loop: the archive entry (Config.Archive)
 	notes  *noteSet  // in-memory index of the unspent set
 
 	// Snapshots, owned by the commit loop (see durable.go).
@@ -493,6 +503,9 @@ const (
 	prefixBatch = 'b' // 'b' + seq (8) -> the batch body (format.go)
 	keyMeta     = "m" // -> meta (format.go)
 	keyNetwork  = "c" // network ID, currency code and exponent
+	// prefixArchive + seq (8) -> the batch's transactions in full
+	// (format.go), kept only with Config.Archive.
+	prefixArchive = 'x'
 )
 
 // hashKey is the store key of a note (prefixNote) or a txid (prefixTx).
@@ -506,6 +519,10 @@ func keySlice(k [33]byte) []byte { return k[:] }
 
 func batchKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixBatch}, seq)
+}
+
+func archiveKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixArchive}, seq)
 }
 
 // shardOf maps a note ID to its shard by its first two bytes.
@@ -683,6 +700,44 @@ func (l *Ledger) Headers(_ context.Context, from uint64, limit int) ([]money.Bat
 	}
 	return out, nil
 }
+
+// Batch serves batch seq in full: its header and its transactions in
+// their canonical encoding, as the archive holds them (Config.Archive).
+// It only reads. A batch past the head is not found even if the archive
+// holds one under that number: that is the leftover of a batch that was
+// archived but never logged (persist writes the archive first), and the
+// next commit overwrites it.
+func (l *Ledger) Batch(_ context.Context, seq uint64) (roles.BatchContents, error) {
+	release, err := l.enter()
+	if err != nil {
+		return roles.BatchContents{}, err
+	}
+	defer release()
+	l.mu.RLock()
+	head := l.meta.seq
+	l.mu.RUnlock()
+	if seq == 0 || seq > head {
+		return roles.BatchContents{}, errcode.New(errcode.NotFound, "batch %d: the log holds batches 1 to %d", seq, head)
+	}
+	h, ids, err := l.batch(seq)
+	if err != nil {
+		return roles.BatchContents{}, errcode.New(errcode.Internal, "batch %d: %v", seq, err)
+	}
+	v, err := l.db.Get(archiveKey(seq))
+	if errors.Is(err, store.ErrNotFound) {
+		return roles.BatchContents{}, errcode.New(errcode.NotFound, "batch %d: its transactions were not kept (the ledger ran without its archive)", seq)
+	}
+	if err != nil {
+		return roles.BatchContents{}, errcode.New(errcode.Internal, "batch %d: %v", seq, err)
+	}
+	txs, err := decodeArchive(v)
+	if err != nil || len(txs) != len(ids) {
+		return roles.BatchContents{}, errcode.New(errcode.Internal, "batch %d: archive damaged: %d transactions for %d txids (%v)", seq, len(txs), len(ids), err)
+	}
+	return roles.BatchContents{Header: h, Txs: txs}, nil
+}
+
+var _ roles.BatchSource = (*Ledger)(nil)
 
 func (l *Ledger) batch(seq uint64) (money.BatchHeader, []money.Hash, error) {
 	v, err := l.db.Get(batchKey(seq))

@@ -67,6 +67,10 @@ type Info struct {
 	MintQuorum int                `json:"mint_quorum"`
 	RedeemKeys []crypto.PublicKey `json:"redeem_keys"`
 	Shards     int                `json:"shards"`
+	// LogKey verifies the log's signed checkpoints (GET
+	// /v1/log/checkpoint), in the signed note format; absent when the
+	// ledger signs none.
+	LogKey string `json:"log_key,omitempty"`
 }
 
 // TxRequest carries one transaction: POST /v1/transactions,
@@ -108,6 +112,22 @@ type Header struct {
 // Headers is GET /v1/log/headers.
 type Headers struct {
 	Headers []Header `json:"headers"`
+}
+
+// Consistency is GET /v1/log/consistency: the RFC 9162 proof that the
+// log-wide tree of size from is a prefix of the tree of size to.
+type Consistency struct {
+	From  uint64       `json:"from"`
+	To    uint64       `json:"to"`
+	Proof []money.Hash `json:"proof"`
+}
+
+// Batch is GET /v1/log/batches/{seq}: a committed batch in full. Each
+// transaction is its canonical binary encoding with signatures, in base64
+// (the form of POST /v1/transactions), in commit order.
+type Batch struct {
+	Header       Header   `json:"header"`
+	Transactions []string `json:"transactions"`
 }
 
 // TxInfo is GET /v1/transactions/{txid}.
@@ -795,6 +815,32 @@ func (w Header) ToHeader() (money.BatchHeader, error) {
 		return money.BatchHeader{}, badResponse("header redeemed", err)
 	}
 	return money.BatchHeader{Seq: w.Seq, Prev: w.Prev, TxRoot: w.TxRoot, TxCount: w.TxCount, Minted: m, Redeemed: r}, nil
+}
+
+// FromBatch converts a batch served in full; cur may be nil.
+func FromBatch(b roles.BatchContents, cur *money.Currency) Batch {
+	out := Batch{Header: FromHeader(b.Header, cur), Transactions: make([]string, len(b.Txs))}
+	for i, tx := range b.Txs {
+		out.Transactions[i] = base64.StdEncoding.EncodeToString(tx)
+	}
+	return out
+}
+
+// ToBatch converts back a batch served in full. It checks the base64 only:
+// the transactions' bytes are returned as served, for the caller (an
+// auditor) to decode and judge one by one.
+func (w Batch) ToBatch() (roles.BatchContents, error) {
+	h, err := w.Header.ToHeader()
+	if err != nil {
+		return roles.BatchContents{}, err
+	}
+	out := roles.BatchContents{Header: h, Txs: make([][]byte, len(w.Transactions))}
+	for i, s := range w.Transactions {
+		if out.Txs[i], err = base64.StdEncoding.Strict().DecodeString(s); err != nil {
+			return roles.BatchContents{}, badResponse(fmt.Sprintf("transactions[%d]", i), err)
+		}
+	}
+	return out, nil
 }
 
 // ToHeaders converts back a run of headers.

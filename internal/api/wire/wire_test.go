@@ -219,3 +219,32 @@ func TestPolicyFieldsRoundTrip(t *testing.T) {
 		t.Fatalf("account %+v %+v, %v", ga, ges, err)
 	}
 }
+
+// FuzzDecodeBatch: GET /v1/log/batches/{seq} as a client (the auditor)
+// reads it. Whatever decodes must convert back to the same JSON, and
+// nothing may panic.
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add([]byte(`{"header":{"seq":1,"prev":"` + strings.Repeat("0", 64) + `","tx_root":"` + strings.Repeat("1", 64) + `","tx_count":1,"minted":"5","redeemed":"0","outstanding":"5"},"transactions":["AQI="]}`))
+	f.Add([]byte(`{"header":{},"transactions":["@"]}`))
+	f.Add([]byte(`{"transactions":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var w Batch
+		if err := DecodeStrictBytes(b, &w); err != nil {
+			return
+		}
+		got, err := w.ToBatch()
+		if err != nil {
+			return
+		}
+		back := FromBatch(got, nil)
+		again, err := back.ToBatch()
+		if err != nil || again.Header != got.Header || len(again.Txs) != len(got.Txs) {
+			t.Fatalf("batch round trip: %+v, %v; from %+v", again, err, got)
+		}
+		for i := range got.Txs {
+			if !bytes.Equal(again.Txs[i], got.Txs[i]) {
+				t.Fatalf("tx %d changed in the round trip", i)
+			}
+		}
+	})
+}

@@ -1,0 +1,429 @@
+package audit
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
+)
+
+// The replay: an independent re-verification of every batch from its full
+// contents (GET /v1/log/batches/{seq}), trusting nothing but the issuer's
+// keys. step is the pure part (the batch, the auditor's own unspent set and
+// running totals in; findings and new totals out); Run is the shell that
+// fetches, stores and reports around it.
+
+// Trust is all the auditor takes on faith: the network (which binds every
+// ID and signature) and the issuer's published keys.
+type Trust struct {
+	Network    money.Network      `json:"network"`
+	MintKeys   []crypto.PublicKey `json:"mint_keys"`
+	MintQuorum int                `json:"mint_quorum"`
+	RedeemKeys []crypto.PublicKey `json:"redeem_keys"`
+	// LogKey verifies the log's signed checkpoints (internal/logtree), in
+	// the signed note format; "" when the ledger signs none.
+	LogKey string `json:"log_key,omitempty"`
+}
+
+// Validate rejects a trust that could not authorise anything, so a typo on
+// the command line is not mistaken for a ledger without mints.
+func (t *Trust) Validate() error {
+	if err := t.Network.Validate(); err != nil {
+		return err
+	}
+	if len(t.MintKeys) == 0 || t.MintQuorum < 1 || t.MintQuorum > len(t.MintKeys) {
+		return fmt.Errorf("mint quorum %d of %d keys", t.MintQuorum, len(t.MintKeys))
+	}
+	if len(t.RedeemKeys) == 0 {
+		return fmt.Errorf("no redeem key")
+	}
+	return nil
+}
+
+// equal reports whether two trusts name the same network and keys.
+func (t *Trust) equal(o *Trust) bool {
+	same := func(a, b []crypto.PublicKey) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		set := make(map[crypto.PublicKey]bool, len(a))
+		for _, k := range a {
+			set[k] = true
+		}
+		for _, k := range b {
+			if !set[k] {
+				return false
+			}
+		}
+		return true
+	}
+	// A log key missing on one side is not a difference: a ledger that
+	// signs no checkpoints, or an auditor told no log key.
+	logKey := t.LogKey == "" || o.LogKey == "" || t.LogKey == o.LogKey
+	return t.Network == o.Network && t.MintQuorum == o.MintQuorum && same(t.MintKeys, o.MintKeys) && same(t.RedeemKeys, o.RedeemKeys) && logKey
+}
+
+// Finding is one thing the auditor found wrong, at its exact place: the
+// batch, the transaction's index in it (-1: the batch as a whole), the
+// input's index (-1: none) and the field ("header.prev",
+// "inputs[2].signature", "auth", "supply.minted", ...). Check is a stable
+// code for the kind of fault; Message says it for people.
+type Finding struct {
+	Batch   uint64 `json:"batch"`
+	Tx      int    `json:"tx"`
+	Input   int    `json:"input"`
+	Field   string `json:"field"`
+	Check   string `json:"check"`
+	Message string `json:"message"`
+}
+
+// Location renders where a finding is, for people.
+func (f Finding) Location() string {
+	s := fmt.Sprintf("batch %d", f.Batch)
+	if f.Tx >= 0 {
+		s += fmt.Sprintf(", tx %d", f.Tx)
+	}
+	if f.Input >= 0 {
+		s += fmt.Sprintf(", input %d", f.Input)
+	}
+	if f.Field != "" {
+		s += ", " + f.Field
+	}
+	return s
+}
+
+// Stable finding codes (Finding.Check).
+const (
+	CheckUnavailable   = "unavailable"      // the API did not serve what the check needs
+	CheckRouteMismatch = "route_mismatch"   // two routes disagree on the same header
+	CheckChain         = "chain"            // sequence number or previous-header hash
+	CheckMerkle        = "merkle"           // transaction count or Merkle root
+	CheckEncoding      = "encoding"         // a transaction that does not decode canonically
+	CheckRules         = "rules"            // sums, counts, kinds (money.Tx.Check)
+	CheckDuplicateTx   = "duplicate_tx"     // a txid twice in one batch
+	CheckSignature     = "signature"        // a signature that does not verify
+	CheckAuthority     = "authority"        // an authority key outside the issuer's set
+	CheckQuorum        = "quorum"           // a mint without its quorum of officers
+	CheckRedeemAck     = "redeem_ack"       // a redeem without the issuer's acknowledgement
+	CheckUnknownNote   = "unknown_note"     // an input no earlier transaction created
+	CheckDoubleSpend   = "double_spend"     // an input already spent
+	CheckDuplicateNote = "duplicate_note"   // an output that already exists
+	CheckSupply        = "supply"           // header totals against the replayed totals
+	CheckConservation  = "conservation"     // unspent notes against minted - redeemed
+	CheckPublished     = "published_supply" // GET /v1/supply against the replay
+	CheckRewritten     = "history_rewritten"
+	CheckCheckpoint    = "checkpoint"
+	CheckKeys          = "keys"
+	// Signed checkpoints (internal/logtree).
+	CheckCheckpointSig = "checkpoint_signature" // not signed by the log key, or not a checkpoint
+	CheckSignedRoot    = "checkpoint_root"      // the signed tree differs from the served headers
+	CheckConsistency   = "consistency"          // the log signed now does not extend the one signed before
+)
+
+// Totals are the auditor's running totals, replayed from the transactions
+// themselves (never taken from a header).
+type Totals struct {
+	Minted     uint64 `json:"minted"`
+	Redeemed   uint64 `json:"redeemed"`
+	Unspent    uint64 `json:"unspent_notes"`
+	UnspentSum uint64 `json:"unspent_sum"`
+	// Gap is UnspentSum - (Minted - Redeemed) as of the last batch, kept
+	// so a broken conservation is reported where it breaks, not again at
+	// every later batch.
+	Gap int64 `json:"gap"`
+}
+
+// Loc is where a note was spent: batch and transaction index.
+type Loc struct {
+	Batch uint64
+	Tx    uint32
+}
+
+// notes is the auditor's own unspent set, with where each spent note went.
+// The step reads and changes it; the shell backs it with Pebble.
+type notes interface {
+	unspent(id *money.NoteID) (value uint64, ok bool, err error)
+	spentAt(id *money.NoteID) (Loc, bool, error)
+	spend(id *money.NoteID, at Loc) error
+	create(id *money.NoteID, value uint64) error
+}
+
+// stepStats counts what one batch made the auditor verify.
+type stepStats struct {
+	txs, sigs, genesis int
+}
+
+// step re-verifies batch b, whose header the header route listed as
+// listed, after the previous verified header prev (nil for batch 1) with
+// the running totals tot. It changes ns as the ledger changed its unspent
+// set (every transaction that decodes is applied, also a faulty one, so
+// that one fault is reported where it is and not again at every
+// descendant) and returns the findings and the new totals. An error is the
+// auditor's own storage failing, never the ledger's fault.
+func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money.BatchHeader, tot Totals, listed money.BatchHeader, b roles.BatchContents, ns notes) ([]Finding, Totals, stepStats, error) {
+	h := b.Header
+	seq := listed.Seq
+	var fs []Finding
+	var st stepStats
+	add := func(tx, in int, field, check, format string, a ...any) {
+		fs = append(fs, Finding{Batch: seq, Tx: tx, Input: in, Field: field, Check: check, Message: fmt.Sprintf(format, a...)})
+	}
+	if tr.Network.HeaderHash(&h) != tr.Network.HeaderHash(&listed) {
+		add(-1, -1, "header", CheckRouteMismatch, "the batch route serves header %+v, the header route %+v", h, listed)
+	}
+	net := tr.Network
+	ids := make([]money.Hash, len(b.Txs))
+	seen := make(map[money.TxID]int, len(b.Txs))
+	sigs := make([]sigItem, 0, 2*len(b.Txs))
+	type sigRef struct {
+		tx, in int // in: input index, or -1 for an authority signature
+		auth   int
+	}
+	var refs []sigRef
+	type authNeed struct {
+		tx   int
+		kind money.Kind
+		keys []bool // per Auth entry: key in the right set
+	}
+	var needs []authNeed
+	// Decode everything and queue every signature first, so they are
+	// verified in one batch (about twice as fast per signature).
+	txs := make([]*money.Tx, len(b.Txs))
+	for i, raw := range b.Txs {
+		tx := new(money.Tx)
+		err := tx.UnmarshalBinary(raw)
+		if err != nil {
+			// UnmarshalBinary fills tx before it runs Check: a
+			// transaction that re-encodes to its bytes broke a rule
+			// (sums, counts, kind), one that does not is not canonical.
+			if again, _ := tx.MarshalBinary(); len(raw) == 0 || !bytes.Equal(again, raw) {
+				add(i, -1, "tx", CheckEncoding, "does not decode: %v", err)
+				continue
+			}
+			add(i, -1, "rules", CheckRules, "%v", err)
+		}
+		txs[i] = tx
+		id := net.TxID(tx)
+		ids[i] = id
+		if j, dup := seen[id]; dup {
+			add(i, -1, "txid", CheckDuplicateTx, "transaction %s is also tx %d of this batch", id, j)
+		}
+		seen[id] = i
+		for j := range tx.Inputs {
+			sigs = append(sigs, sigItem{crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, id, tx.InputSigs[j]})
+			refs = append(refs, sigRef{tx: i, in: j})
+		}
+		if tx.Kind != money.Mint && tx.Kind != money.Redeem {
+			continue
+		}
+		d, set := crypto.Mint, mintKeys
+		if tx.Kind == money.Redeem {
+			d, set = crypto.Redeem, redeemKeys
+		}
+		need := authNeed{tx: i, kind: tx.Kind, keys: make([]bool, len(tx.Auth))}
+		for k := range tx.Auth {
+			sigs = append(sigs, sigItem{crypto.PublicKey(tx.Auth[k].Key), d, id, tx.Auth[k].Sig})
+			refs = append(refs, sigRef{tx: i, in: -1, auth: k})
+			need.keys[k] = set[crypto.PublicKey(tx.Auth[k].Key)]
+		}
+		needs = append(needs, need)
+	}
+	st.sigs = len(sigs)
+	valid := verifySigs(net.ID, sigs)
+	good := func(k int) bool { return valid[k] }
+	authOK := make(map[[2]int]bool)
+	for k, r := range refs {
+		if r.in >= 0 {
+			if !good(k) {
+				add(r.tx, r.in, fmt.Sprintf("inputs[%d].signature", r.in), CheckSignature, "the owner's signature does not verify")
+			}
+			continue
+		}
+		authOK[[2]int{r.tx, r.auth}] = good(k)
+	}
+	for _, n := range needs {
+		tx := txs[n.tx]
+		if n.kind == money.Mint && seq == 1 && len(tx.Auth) == 0 {
+			// Genesis: the unsigned mints a network starts from
+			// (ledger.Genesis), allowed in batch 1 only and reported
+			// as the starting supply.
+			st.genesis++
+			continue
+		}
+		approvals := 0
+		for k := range tx.Auth {
+			switch {
+			case !n.keys[k]:
+				add(n.tx, -1, fmt.Sprintf("auth[%d].key", k), CheckAuthority, "%s is not an issuer %s key", crypto.PublicKey(tx.Auth[k].Key), n.kind)
+			case !authOK[[2]int{n.tx, k}]:
+				add(n.tx, -1, fmt.Sprintf("auth[%d].signature", k), CheckSignature, "the %s signature of issuer key %s does not verify", n.kind, crypto.PublicKey(tx.Auth[k].Key))
+			default:
+				approvals++
+			}
+		}
+		switch {
+		case n.kind == money.Mint && approvals < tr.MintQuorum:
+			add(n.tx, -1, "auth", CheckQuorum, "mint has %d valid officer approvals, the quorum is %d", approvals, tr.MintQuorum)
+		case n.kind == money.Redeem && len(tx.Auth) == 0:
+			add(n.tx, -1, "auth", CheckRedeemAck, "redeem carries no acknowledgement by an issuer redeem key")
+		}
+	}
+	// Apply in order against the auditor's own unspent set.
+	for i, tx := range txs {
+		if tx == nil {
+			continue
+		}
+		st.txs++
+		at := Loc{Batch: seq, Tx: uint32(i)}
+		for j := range tx.Inputs {
+			nid := net.NoteID(&tx.Inputs[j])
+			v, ok, err := ns.unspent(&nid)
+			if err != nil {
+				return nil, tot, st, err
+			}
+			if ok && v == tx.Inputs[j].Value {
+				if err := ns.spend(&nid, at); err != nil {
+					return nil, tot, st, err
+				}
+				tot.Unspent--
+				tot.UnspentSum -= v
+				continue
+			}
+			where, spent, err := ns.spentAt(&nid)
+			if err != nil {
+				return nil, tot, st, err
+			}
+			if spent {
+				add(i, j, fmt.Sprintf("inputs[%d]", j), CheckDoubleSpend, "note %s was already spent by batch %d tx %d", nid, where.Batch, where.Tx)
+			} else {
+				add(i, j, fmt.Sprintf("inputs[%d]", j), CheckUnknownNote, "note %s (%d of output %d of %s) was never created by an earlier committed transaction", nid, tx.Inputs[j].Value, tx.Inputs[j].Index, tx.Inputs[j].TxID)
+			}
+		}
+		id := ids[i]
+		for k := range tx.Outputs {
+			n := money.Note{TxID: id, Index: uint32(k), Output: tx.Outputs[k]}
+			nid := net.NoteID(&n)
+			_, exists, err := ns.unspent(&nid)
+			if err != nil {
+				return nil, tot, st, err
+			}
+			_, spent, err := ns.spentAt(&nid)
+			if err != nil {
+				return nil, tot, st, err
+			}
+			if exists || spent {
+				add(i, -1, fmt.Sprintf("outputs[%d]", k), CheckDuplicateNote, "note %s already exists: transaction %s was committed before", nid, id)
+				continue
+			}
+			if err := ns.create(&nid, n.Value); err != nil {
+				return nil, tot, st, err
+			}
+			tot.Unspent++
+			tot.UnspentSum += n.Value // bounded: Check keeps each tx's sum in uint64
+		}
+		in, out := tx.Sums()
+		switch {
+		case tx.Kind == money.Mint:
+			m, err := money.Add(tot.Minted, out)
+			if err != nil {
+				add(i, -1, "outputs", CheckSupply, "mint overflows the supply")
+				continue
+			}
+			tot.Minted = m
+		case tx.Kind == money.Redeem && in > out:
+			tot.Redeemed += in - out
+		}
+	}
+	// The header, against the chain and against the replay.
+	if prev == nil {
+		if h.Seq != 1 {
+			add(-1, -1, "header.seq", CheckChain, "the first batch says it is batch %d", h.Seq)
+		}
+		if h.Prev != (money.Hash{}) {
+			add(-1, -1, "header.prev", CheckChain, "the first batch names a previous header %s", h.Prev)
+		}
+	} else {
+		if h.Seq != prev.Seq+1 {
+			add(-1, -1, "header.seq", CheckChain, "batch served at %d says it is batch %d", seq, h.Seq)
+		}
+		if want := net.HeaderHash(prev); h.Prev != want {
+			add(-1, -1, "header.prev", CheckChain, "previous hash %s, but the verified batch %d hashes to %s", h.Prev, prev.Seq, want)
+		}
+	}
+	if int(h.TxCount) != len(b.Txs) {
+		add(-1, -1, "header.tx_count", CheckMerkle, "header counts %d transactions, the batch holds %d", h.TxCount, len(b.Txs))
+	}
+	if len(b.Txs) == 0 {
+		add(-1, -1, "transactions", CheckMerkle, "empty batch")
+	}
+	if root := money.MerkleRoot(ids); root != h.TxRoot {
+		add(-1, -1, "header.tx_root", CheckMerkle, "header commits to root %s, the transactions hash to %s", h.TxRoot, root)
+	}
+	if h.Minted != tot.Minted {
+		add(-1, -1, "header.minted", CheckSupply, "header says %d minted, the transactions %d", h.Minted, tot.Minted)
+	}
+	if h.Redeemed != tot.Redeemed {
+		add(-1, -1, "header.redeemed", CheckSupply, "header says %d redeemed, the transactions %d", h.Redeemed, tot.Redeemed)
+	}
+	gap := int64(tot.UnspentSum - (tot.Minted - tot.Redeemed))
+	if gap != tot.Gap {
+		add(-1, -1, "unspent", CheckConservation, "unspent notes hold %d, minted %d - redeemed %d is %d", tot.UnspentSum, tot.Minted, tot.Redeemed, tot.Minted-tot.Redeemed)
+		tot.Gap = gap
+	}
+	return fs, tot, st, nil
+}
+
+// sigItem is one signature to verify: key, purpose, txid, signature.
+type sigItem struct {
+	pub  crypto.PublicKey
+	d    crypto.Domain
+	hash money.Hash
+	sig  money.Sig
+}
+
+// sigChunk is how many signatures one goroutine verifies in one batch:
+// large enough for batch verification to pay (about 2x per signature),
+// small enough that a ledger batch spreads over the cores.
+const sigChunk = 256
+
+// verifySigs verifies every signature, in batches of sigChunk over all
+// cores, and says which are valid. Batching never changes the answer:
+// crypto.Batch falls back to single ZIP-215 verification when a batch
+// fails, so a bad signature is found whatever it was grouped with.
+func verifySigs(network string, items []sigItem) []bool {
+	valid := make([]bool, len(items))
+	chunks := (len(items) + sigChunk - 1) / sigChunk
+	workers := min(chunks, runtime.GOMAXPROCS(0))
+	if workers == 0 {
+		return valid
+	}
+	next := make(chan int, chunks)
+	for c := 0; c < chunks; c++ {
+		next <- c
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := crypto.NewBatch(sigChunk)
+			for c := range next {
+				lo, hi := c*sigChunk, min((c+1)*sigChunk, len(items))
+				for _, it := range items[lo:hi] {
+					b.Add(it.pub, it.d, network, it.hash, it.sig)
+				}
+				ok, v := b.Verify()
+				for k := lo; k < hi; k++ {
+					valid[k] = ok || (k-lo < len(v) && v[k-lo])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return valid
+}

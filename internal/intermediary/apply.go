@@ -339,6 +339,9 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 			return applied{}, err
 		}
 		b.Delete(pendingKey(txid))
+		if err := in.screenAppliedInto(b, txid, &pend, first); err != nil {
+			return applied{}, err
+		}
 		if pend.Peer != "" {
 			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Created: now})
 			if err != nil {
@@ -374,6 +377,11 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 			e.Counterparty, e.Reference = memo.From, memo.Reference
 		case tx.Kind == money.Mint:
 			e.Reference = "mint"
+		}
+		if !hasPend {
+			if err := in.screenDeliveredInto(b, txid, w, credited[w], memo); err != nil {
+				return applied{}, err
+			}
 		}
 		if err := setEntry(b, w, e); err != nil {
 			return applied{}, err
@@ -431,6 +439,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		}
 	}
 	b.Delete(pendingKey(txid))
+	screenReleaseInto(b, txid)
 	if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
 		if rejection == nil {
 			r.State = "" // released
@@ -441,7 +450,11 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		b.Discard()
 		return err
 	}
-	return in.commitIndexed(b, true, &changes)
+	if err := in.commitIndexed(b, true, &changes); err != nil {
+		return err
+	}
+	in.screenReleased(txid, &pend)
+	return nil
 }
 
 // settleIdemRec adds to b the update of the idempotency record key, if it

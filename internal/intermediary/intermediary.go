@@ -30,6 +30,7 @@ import (
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -76,6 +77,19 @@ type Config struct {
 	// The loop starts at 20 ms and doubles up to this; 0 means 1 second.
 	// It runs only when RetryInterval is not negative.
 	SettleBackoff time.Duration
+
+	// Policy is the central bank's policy whose AML thresholds and rule
+	// actions screening applies (screen.go); nil means policy.Default for
+	// the network.
+	Policy *policy.Policy
+	// SanctionsFile is the sanctions list screening checks payments
+	// against (sanctions.go: one wallet ID or owner a line, # comments);
+	// "" means none. It is read at Open, which fails if it cannot be, and
+	// again whenever it changes.
+	SanctionsFile string
+	// NoScreening turns fraud and AML screening off: for measuring its
+	// cost (specie bench --payments --screening=false), never in service.
+	NoScreening bool
 }
 
 // DefaultIdempotencyRetention is how long idempotency keys are kept unless
@@ -153,6 +167,8 @@ type Intermediary struct {
 	done   chan struct{}
 
 	settleDone chan struct{}
+
+	scr screening // fraud and AML screening (screen.go)
 }
 
 var _ roles.Intermediary = (*Intermediary)(nil)
@@ -224,7 +240,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	in.workCtx, in.stopWork = context.WithCancel(context.Background())
 	in.submitter = newBatcher(in.workCtx, &in.workers, submitWorkers, maxSubmitBatch, in.submitBatch,
 		func(s *submission, err error) { s.done <- roles.Result{Err: err} })
-	if err := in.ensureTreasury(); err != nil {
+	if err := errors.Join(in.ensureTreasury(), in.initScreening()); err != nil {
 		in.stopWork()
 		in.workers.Wait()
 		db.Close()
@@ -303,7 +319,8 @@ func (in *Intermediary) loop(ctx context.Context) {
 		if err := in.enter(); err != nil {
 			return
 		}
-		in.wakeSettle() // spends left pending by a path that did not wake it
+		in.wakeSettle()             // spends left pending by a path that did not wake it
+		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}
@@ -663,6 +680,9 @@ func (in *Intermediary) ReceiveLock(ctx context.Context, id string) (money.Lock,
 	}
 	if roles.IntermediaryOf(id) != in.cfg.Name {
 		return money.Lock{}, errcode.New(errcode.NotFound, "no wallet %s at %s", id, in.cfg.Name)
+	}
+	if err := in.screenReceiver(id); err != nil {
+		return money.Lock{}, err
 	}
 	return in.receiveLock(id)
 }

@@ -98,8 +98,12 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 		peer = name
 	}
 
+	v, err := in.screenPay(&from, p, peer) // before anything is signed
+	if err != nil {
+		return roles.PaymentResult{}, err
+	}
 	ownLock := money.KeyLock(key.Public())
-	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey}
+	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Peer: peer, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey, screen: v}
 	tx, txid, err := in.reserve(ctx, &from, key, p.Amount, &pend, func(inputs []money.Note, sum uint64) *money.Tx {
 		tx := &money.Tx{Kind: money.Transfer, Inputs: inputs, Outputs: []money.Output{{Value: p.Amount, Lock: toLock}}}
 		if sum > p.Amount {
@@ -108,6 +112,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 		return tx
 	})
 	if err != nil {
+		v.abort()
 		if p.IdempotencyKey != "" && errcode.Is(err, errcode.InsufficientFunds) {
 			// Definite, and nothing was built: remember the rejection.
 			in.rememberRejection(p, err)
@@ -594,6 +599,10 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 		}
 		b.Set(idemKey(pend.IdemKey), iv)
 		b.Set(idemExpiryKey(pend.Created.UnixNano(), pend.IdemKey), nil)
+	}
+	if err := in.screenReserveInto(b, txid, pend); err != nil {
+		b.Discard()
+		return nil, money.TxID{}, internalErr("screening alerts", err)
 	}
 	in.takeoff(txid, w.ID) // before the record is visible, so the resolver leaves it alone
 	if err := b.Commit(true); err != nil {

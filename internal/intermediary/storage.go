@@ -167,6 +167,8 @@ type pendingRec struct {
 	IdemKey   string    `json:"idempotency_key,omitempty"` // the payment's idempotency key, whose idemRec settles with it
 	Tx        []byte    `json:"tx"`                        // canonical encoding
 	Created   time.Time `json:"created"`
+
+	screen *verdict // the payment's screening, in memory only (screen.go)
 }
 
 // Idempotency record states.

@@ -36,3 +36,23 @@ func SyncStore(in *Intermediary) error {
 func WaitStoreIdle(in *Intermediary) error {
 	return in.db.WaitIdle(5 * time.Second)
 }
+
+// WindowOf reports the screening window of wallet's incoming or outgoing
+// payments as of now: how many payments and how much it counts.
+func WindowOf(in *Intermediary, wallet string, incoming bool) (int, uint64) {
+	a := &in.policy().AML
+	w, err := in.window(winKey{wallet: wallet, in: incoming}, in.cfg.Now(), a)
+	if err != nil {
+		panic(err)
+	}
+	defer w.mu.Unlock()
+	return w.count, w.sum
+}
+
+// SanctionsEntries is how many entries the sanctions list in force has.
+func SanctionsEntries(in *Intermediary) int {
+	if s := in.scr.sanctions.Load(); s != nil {
+		return len(s.entries)
+	}
+	return 0
+}

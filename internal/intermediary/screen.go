@@ -334,6 +334,12 @@ func (in *Intermediary) listedTrip(a *policy.AML, side, wallet string, parties .
 	return nil
 }
 
+// listed reports whether any of names is on the sanctions list.
+func (in *Intermediary) listed(names ...string) bool {
+	list := in.scr.sanctions.Load()
+	return slices.ContainsFunc(names, list.has)
+}
+
 // firstBlock returns the error for the first trip, in policy.Rules order,
 // whose action is block, or nil.
 func (in *Intermediary) firstBlock(trips []trip) error {
@@ -390,11 +396,17 @@ func (in *Intermediary) screenPay(from *walletRec, p roles.Payment, peer string)
 			toOwner = rec.Owner
 		}
 	}
+	// One Listed alert a payment, on the side of the listed wallet when it
+	// is ours, else on our wallet's.
 	switch {
+	case payer && in.listed(from.ID, from.Owner):
+		trips = in.listedTrip(a, sidePayer, from.ID, from.ID, from.Owner)
+	case payee && in.listed(p.To, toOwner):
+		trips = in.listedTrip(a, sidePayee, p.To, p.To, toOwner)
 	case payer:
-		trips = in.listedTrip(a, sidePayer, from.ID, from.ID, from.Owner, p.To, toOwner)
+		trips = in.listedTrip(a, sidePayer, from.ID, p.To, toOwner)
 	case payee:
-		trips = in.listedTrip(a, sidePayee, p.To, p.To, toOwner, from.ID)
+		trips = in.listedTrip(a, sidePayee, p.To, from.ID)
 	}
 	var keys []winKey
 	if payer {

@@ -160,6 +160,9 @@ func (s *Server) routes() {
 		s.handle("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
 		s.handle("POST "+p+"/deliveries/batch", s.authed(s.inter(s.deliverMany)))
 		s.handle("POST "+p+"/redeems", s.authed(s.inter(s.interRedeem)))
+		s.handle("GET "+p+"/alerts", s.authed(s.inter(s.listAlerts)))
+		s.handle("GET "+p+"/alerts/{id}", s.authed(s.inter(s.getAlert)))
+		s.handle("POST "+p+"/alerts/{id}/close", s.authed(s.inter(s.closeAlert)))
 	}
 }
 

@@ -14,7 +14,7 @@ var _ roles.AlertDesk = (*fakeInter)(nil)
 
 func (f *fakeInter) fakeAlert(id string) roles.Alert {
 	return roles.Alert{ID: id, Rule: "large_value", Action: "alert", Side: "payee", Wallet: f.name + ".k3j9x2",
-		Message: "payment of 10000.00 XTS into wallet " + f.name + ".k3j9x2 is at or above the reporting threshold 10000.00 XTS",
+		Message:  "payment of 10000.00 XTS into wallet " + f.name + ".k3j9x2 is at or above the reporting threshold 10000.00 XTS",
 		Evidence: []roles.AlertEvidence{{TxID: hashOf(3), From: "bank-b.zz", To: f.name + ".k3j9x2", Amount: 1000000, Time: t0}},
 		State:    roles.AlertOpen, Created: t0}
 }

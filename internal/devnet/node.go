@@ -71,7 +71,7 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 		return fail(err)
 	}
 	for _, e := range cfg.Intermediaries {
-		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, n.Ledger, n.Issuer, roles.Directory(peers))
+		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log, SanctionsFile: sanctionsFile(filepath.Join(dir, e.Name))}, n.Ledger, n.Issuer, roles.Directory(peers))
 		if err != nil {
 			return fail(err)
 		}
@@ -122,7 +122,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		}
 		led := client.New(cfg.Ledger.URL, self.Token).Ledger()
 		iss := client.New(cfg.Issuer.URL, self.Token).Issuer()
-		b, err := intermediary.Open(dataDir, intermediary.Config{Name: name, Network: cfg.Network, Logger: log}, led, iss, cfg.remotePeers(self.Token))
+		b, err := intermediary.Open(dataDir, intermediary.Config{Name: name, Network: cfg.Network, Logger: log, SanctionsFile: sanctionsFile(dataDir)}, led, iss, cfg.remotePeers(self.Token))
 		if err != nil {
 			return nil, err
 		}

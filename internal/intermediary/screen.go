@@ -92,12 +92,19 @@ type screening struct {
 	sanctions   atomic.Pointer[sanctions] // the list in force; nil: none
 	sanctionsMu sync.Mutex                // one load at a time
 	alertMu     sync.Mutex                // serialises closing alerts
+	off         atomic.Bool               // screening turned off (Config.NoScreening, SetScreening)
 }
+
+// SetScreening turns screening on or off while the intermediary runs, for
+// a benchmark's comparison (specie bench --payments --screening=false);
+// payments screened before keep their place in the windows.
+func (in *Intermediary) SetScreening(on bool) { in.scr.off.Store(!on) }
 
 // initScreening prepares screening at Open: the default policy and the
 // sanctions list, which must load (there is no list in force to keep).
 func (in *Intermediary) initScreening() error {
 	in.scr.def = policy.Default(in.cfg.Network.ID, in.cfg.Network.Currency)
+	in.scr.off.Store(in.cfg.NoScreening)
 	if err := in.loadSanctions(true); err != nil {
 		return fmt.Errorf("intermediary %s: %w", in.cfg.Name, err)
 	}
@@ -371,7 +378,7 @@ type counted struct {
 // changes nothing; otherwise the payment is counted in its windows and the
 // verdict carries the alerts it opens. A nil verdict means nothing to do.
 func (in *Intermediary) screenPay(from *walletRec, p roles.Payment, peer string) (*verdict, error) {
-	if in.cfg.NoScreening {
+	if in.scr.off.Load() {
 		return nil, nil
 	}
 	a := &in.policy().AML
@@ -566,7 +573,7 @@ func (in *Intermediary) screenAppliedInto(b *store.Batch, txid money.TxID, pend 
 // screenCommitted counts our spend txid, settled without its verdict in
 // memory, in the windows that do not have it yet.
 func (in *Intermediary) screenCommitted(txid money.TxID, pend *pendingRec) error {
-	if in.cfg.NoScreening || pend.Kind != kindPay {
+	if in.scr.off.Load() || pend.Kind != kindPay {
 		return nil
 	}
 	a := &in.policy().AML
@@ -597,7 +604,7 @@ func (in *Intermediary) screenCommitted(txid money.TxID, pend *pendingRec) error
 // of its windows. Its pending alerts were deleted with its pending record
 // (screenReleaseInto).
 func (in *Intermediary) screenReleased(txid money.TxID, pend *pendingRec) {
-	if in.cfg.NoScreening || pend.Kind != kindPay {
+	if in.scr.off.Load() || pend.Kind != kindPay {
 		return
 	}
 	drop := func(k winKey) {
@@ -629,7 +636,7 @@ func screenReleaseInto(b *store.Batch, txid money.TxID) { b.Delete(alertPendingK
 // batch that credits it. It arrives committed, so nothing can be blocked
 // any more: a block rule opens an alert saying so.
 func (in *Intermediary) screenDeliveredInto(b *store.Batch, txid money.TxID, wallet string, amount uint64, memo *roles.Memo) error {
-	if in.cfg.NoScreening || wallet == in.Treasury() {
+	if in.scr.off.Load() || wallet == in.Treasury() {
 		return nil
 	}
 	a := &in.policy().AML
@@ -682,7 +689,7 @@ type incomingScreener interface {
 // is block would trip. It counts nothing (the payment may still fail);
 // delivery counts it and opens its alerts.
 func (in *Intermediary) screenIncoming(from, to string, amount uint64) error {
-	if in.cfg.NoScreening || to == in.Treasury() {
+	if in.scr.off.Load() || to == in.Treasury() {
 		return nil
 	}
 	if err := in.enter(); err != nil {
@@ -708,7 +715,7 @@ func (in *Intermediary) screenIncoming(from, to string, amount uint64) error {
 // policy blocks listed parties, so a payer elsewhere never signs a payment
 // to it.
 func (in *Intermediary) screenReceiver(id string) error {
-	if in.cfg.NoScreening || id == in.Treasury() {
+	if in.scr.off.Load() || id == in.Treasury() {
 		return nil
 	}
 	a := &in.policy().AML

@@ -93,6 +93,7 @@ type screening struct {
 	sanctionsMu sync.Mutex                // one load at a time
 	alertMu     sync.Mutex                // serialises closing alerts
 	off         atomic.Bool               // screening turned off (Config.NoScreening, SetScreening)
+	treasury    string                    // Intermediary.Treasury(), not screened; built once, not per payment
 }
 
 // SetScreening turns screening on or off while the intermediary runs, for
@@ -105,6 +106,7 @@ func (in *Intermediary) SetScreening(on bool) { in.scr.off.Store(!on) }
 func (in *Intermediary) initScreening() error {
 	in.scr.def = policy.Default(in.cfg.Network.ID, in.cfg.Network.Currency)
 	in.scr.off.Store(in.cfg.NoScreening)
+	in.scr.treasury = in.Treasury()
 	if err := in.loadSanctions(true); err != nil {
 		return fmt.Errorf("intermediary %s: %w", in.cfg.Name, err)
 	}
@@ -383,8 +385,8 @@ func (in *Intermediary) screenPay(from *walletRec, p roles.Payment, peer string)
 	}
 	a := &in.policy().AML
 	now := in.cfg.Now()
-	payer := from.ID != in.Treasury()
-	payee := peer == "" && p.To != in.Treasury()
+	payer := from.ID != in.scr.treasury
+	payee := peer == "" && p.To != in.scr.treasury
 	var trips []trip
 	if peer != "" {
 		// Asked first and holding nothing here: a check, not a count (the
@@ -589,12 +591,12 @@ func (in *Intermediary) screenCommitted(txid money.TxID, pend *pendingRec) error
 		}
 		return nil
 	}
-	if pend.From != in.Treasury() {
+	if pend.From != in.scr.treasury {
 		if err := add(winKey{wallet: pend.From}, pend.To); err != nil {
 			return err
 		}
 	}
-	if pend.Peer == "" && pend.To != "" && pend.To != in.Treasury() {
+	if pend.Peer == "" && pend.To != "" && pend.To != in.scr.treasury {
 		return add(winKey{wallet: pend.To, in: true}, pend.From)
 	}
 	return nil
@@ -636,7 +638,7 @@ func screenReleaseInto(b *store.Batch, txid money.TxID) { b.Delete(alertPendingK
 // batch that credits it. It arrives committed, so nothing can be blocked
 // any more: a block rule opens an alert saying so.
 func (in *Intermediary) screenDeliveredInto(b *store.Batch, txid money.TxID, wallet string, amount uint64, memo *roles.Memo) error {
-	if in.scr.off.Load() || wallet == in.Treasury() {
+	if in.scr.off.Load() || wallet == in.scr.treasury {
 		return nil
 	}
 	a := &in.policy().AML
@@ -689,7 +691,7 @@ type incomingScreener interface {
 // is block would trip. It counts nothing (the payment may still fail);
 // delivery counts it and opens its alerts.
 func (in *Intermediary) screenIncoming(from, to string, amount uint64) error {
-	if in.scr.off.Load() || to == in.Treasury() {
+	if in.scr.off.Load() || to == in.scr.treasury {
 		return nil
 	}
 	if err := in.enter(); err != nil {
@@ -715,7 +717,7 @@ func (in *Intermediary) screenIncoming(from, to string, amount uint64) error {
 // policy blocks listed parties, so a payer elsewhere never signs a payment
 // to it.
 func (in *Intermediary) screenReceiver(id string) error {
-	if in.scr.off.Load() || id == in.Treasury() {
+	if in.scr.off.Load() || id == in.scr.treasury {
 		return nil
 	}
 	a := &in.policy().AML

@@ -186,6 +186,10 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock", "", "", 401, "unauthorized")
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock", auditorTok, "", 403, "unauthorized")
 	do(lock, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch/lock", bankATok, "", 404, "not_found")
+	r = do(open, "/v1/intermediaries/bank-b/wallets", bankBTok, `{"owner":"Mallory"}`, 201, "") // on the sanctions list
+	mallory := r.json(t)["id"].(string)
+	do(lock, "/v1/intermediaries/bank-b/wallets/"+mallory+"/lock", bankATok, "", 422, "blocked")
+	do(pay, pp, bankATok, `{"from":"`+aliceW+`","to":"`+mallory+`","amount":"1"}`, 422, "blocked")
 
 	const deliver = "POST /v1/intermediaries/{name}/deliveries"
 	dp := "/v1/intermediaries/bank-a/deliveries"

@@ -82,7 +82,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	t.Cleanup(func() { e.issuer.Close() })
 	served := map[string]roles.Intermediary{}
 	for _, name := range []string{"bank-a", "bank-b"} {
-		b, err := intermediary.Open(filepath.Join(dir, name), intermediary.Config{Name: name, Network: e.net.Network, Logger: log, Policy: screeningPolicy(e.net.Network)}, e.ledger, e.issuer, directory)
+		b, err := intermediary.Open(filepath.Join(dir, name), intermediary.Config{Name: name, Network: e.net.Network, Logger: log, Policy: screeningPolicy(e.net.Network), SanctionsFile: sanctionsFile(t, dir)}, e.ledger, e.issuer, directory)
 		if err != nil {
 			t.Fatal(err)
 		}

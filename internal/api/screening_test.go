@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/specie/specie/crypto"
@@ -20,6 +22,17 @@ func screeningPolicy(n money.Network) *policy.Policy {
 	p.AML.ReportingThreshold = 50000
 	p.AML.StructuringMargin = 5000
 	return &p
+}
+
+// sanctionsFile writes the API tests' sanctions list under dir: the owner
+// "Mallory" is listed, and the devnet's policy blocks listed parties.
+func sanctionsFile(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "sanctions.txt")
+	if err := os.WriteFile(p, []byte("# API tests\nMallory\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // A large payment across intermediaries over HTTP opens an alert on each

@@ -100,6 +100,9 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 
 	v, err := in.screenPay(&from, p, peer) // before anything is signed
 	if err != nil {
+		if p.IdempotencyKey != "" && errcode.Is(err, errcode.Blocked) {
+			in.rememberRejection(p, err) // definite, like insufficient funds
+		}
 		return roles.PaymentResult{}, err
 	}
 	ownLock := money.KeyLock(key.Public())

@@ -572,3 +572,27 @@ func TestBlockRuleAtDeliveryOpensAlert(t *testing.T) {
 		t.Fatalf("payee alerts %+v", got)
 	}
 }
+
+// TestBlockedIsRememberedWithItsIdempotencyKey: a blocked payment is a
+// definite rejection; its retry with the same key answers it again, even
+// once the window would let a new payment through.
+func TestBlockedIsRememberedWithItsIdempotencyKey(t *testing.T) {
+	s := newScreenEnv(t)
+	p := s.wallet("bank-a", "payer", 1000)
+	q := s.wallet("bank-b", "payee", 0)
+	s.strict(map[policy.Rule]policy.Action{policy.LargeValue: policy.Block})
+	a := s.bank("bank-a")
+	pay := roles.Payment{From: p, To: q, Amount: 600, IdempotencyKey: "k-600"}
+	_, err := a.Pay(as("bank-a"), pay)
+	wantCode(t, err, errcode.Blocked, 422)
+	s.pol.AML.ReportingThreshold = 0 // the rule no longer trips
+	_, again := a.Pay(as("bank-a"), pay)
+	wantCode(t, again, errcode.Blocked, 422)
+	if again.Error() != err.Error() {
+		t.Fatalf("retry answered %q; want the original %q", again, err)
+	}
+	pay.IdempotencyKey = "k-600-b"
+	if _, err := a.Pay(as("bank-a"), pay); err != nil {
+		t.Fatalf("a new key: %v", err)
+	}
+}

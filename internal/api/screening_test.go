@@ -35,6 +35,32 @@ func sanctionsFile(t *testing.T, dir string) string {
 	return p
 }
 
+// issueTo mints amount to bank's treasury through the issuer (two
+// officers approve) and waits until the treasury holds it.
+func (e *realEnv) issueTo(t *testing.T, bank string, amount uint64) {
+	t.Helper()
+	ctx := context.Background()
+	asIssuer := roles.WithCaller(ctx, issuerP)
+	m, err := e.issuer.ProposeMint(asIssuer, bank, amount)
+	noErr(t, err)
+	for _, i := range []int{0, 1} {
+		k := e.net.Officers[i]
+		m, err = e.issuer.ApproveMint(asIssuer, m.ID, k.Public(), k.Sign(crypto.Mint, e.net.Network.ID, m.ID))
+		noErr(t, err)
+	}
+	treasury := e.bankC.Intermediary(bank)
+	if bank == "bank-b" {
+		treasury = e.bankBC.Intermediary(bank)
+	}
+	eventually(t, "mint delivered", func() error {
+		w, err := treasury.Wallet(ctx, bank+".treasury")
+		if err == nil && w.Balance != amount {
+			err = fmt.Errorf("treasury %d", w.Balance)
+		}
+		return err
+	})
+}
+
 // A large payment across intermediaries over HTTP opens an alert on each
 // side; compliance staff of the payee's intermediary read and close theirs
 // through the client, which answers the service's codes.
@@ -43,21 +69,7 @@ func TestAlertsOverHTTP(t *testing.T) {
 	ctx := context.Background()
 	e.setPeer("bank-b", e.bankC.Intermediary("bank-b")) // bank-a delivers to bank-b over HTTP
 	bankA, bankB := e.bankC.Intermediary("bank-a"), e.bankBC.Intermediary("bank-b")
-	asIssuer := roles.WithCaller(ctx, issuerP)
-	m, err := e.issuer.ProposeMint(asIssuer, "bank-a", 2000_00)
-	noErr(t, err)
-	for _, i := range []int{0, 1} {
-		k := e.net.Officers[i]
-		m, err = e.issuer.ApproveMint(asIssuer, m.ID, k.Public(), k.Sign(crypto.Mint, e.net.Network.ID, m.ID))
-		noErr(t, err)
-	}
-	eventually(t, "mint delivered", func() error {
-		w, err := bankA.Wallet(ctx, "bank-a.treasury")
-		if err == nil && w.Balance != 2000_00 {
-			err = fmt.Errorf("treasury %d", w.Balance)
-		}
-		return err
-	})
+	e.issueTo(t, "bank-a", 2000_00)
 	alice, err := bankA.OpenWallet(ctx, "Alice")
 	noErr(t, err)
 	bob, err := bankB.OpenWallet(ctx, "Bob")

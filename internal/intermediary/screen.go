@@ -61,7 +61,10 @@ import (
 // wallet's history (keyed by time, so only the window's entries are read),
 // which is written in the batch that records each payment; a spend whose
 // outcome a restart left unknown is counted when it settles as committed.
-// The treasury, the intermediary's own wallet, is not screened.
+// The treasury, the intermediary's own wallet, keeps no windows (its
+// payments are the intermediary's own: taking mints, funding customers,
+// which are screened on the customer's side); the sanctions list still
+// applies to whom it pays and who pays it.
 
 // Store keys of screening (see storage.go for the others):
 //
@@ -416,6 +419,8 @@ func (in *Intermediary) screenPay(from *walletRec, p roles.Payment, peer string)
 		trips = in.listedTrip(a, sidePayer, from.ID, p.To, toOwner)
 	case payee:
 		trips = in.listedTrip(a, sidePayee, p.To, from.ID)
+	default: // the treasury pays a wallet elsewhere: its windows are not kept, the list applies
+		trips = in.listedTrip(a, sidePayer, from.ID, p.To)
 	}
 	var keys []winKey
 	if payer {
@@ -638,7 +643,7 @@ func screenReleaseInto(b *store.Batch, txid money.TxID) { b.Delete(alertPendingK
 // batch that credits it. It arrives committed, so nothing can be blocked
 // any more: a block rule opens an alert saying so.
 func (in *Intermediary) screenDeliveredInto(b *store.Batch, txid money.TxID, wallet string, amount uint64, memo *roles.Memo) error {
-	if in.scr.off.Load() || wallet == in.scr.treasury {
+	if in.scr.off.Load() {
 		return nil
 	}
 	a := &in.policy().AML
@@ -646,6 +651,10 @@ func (in *Intermediary) screenDeliveredInto(b *store.Batch, txid money.TxID, wal
 	from := ""
 	if memo != nil && memo.To == wallet {
 		from = memo.From
+	}
+	if wallet == in.scr.treasury {
+		// No window for the treasury; a listed payer still opens an alert.
+		return in.putAlerts(b, txid, in.listedTrip(a, sidePayee, wallet, from), roles.AlertEvidence{TxID: txid, From: from, To: wallet, Amount: amount, Time: now.UTC()}, now)
 	}
 	w, err := in.window(winKey{wallet: wallet, in: true}, now, a)
 	if err != nil {
@@ -662,7 +671,12 @@ func (in *Intermediary) screenDeliveredInto(b *store.Batch, txid money.TxID, wal
 	trips := in.listedTrip(a, sidePayee, wallet, wallet, owner, from)
 	trips = append(trips, in.windowTrips(a, w, sidePayee, wallet, amount)...)
 	w.add(&event{txid: txid, bound: true, nanos: now.UnixNano(), amount: amount, party: from, under: justUnder(a, amount)})
-	self := roles.AlertEvidence{TxID: txid, From: from, To: wallet, Amount: amount, Time: now.UTC()}
+	return in.putAlerts(b, txid, trips, roles.AlertEvidence{TxID: txid, From: from, To: wallet, Amount: amount, Time: now.UTC()}, now)
+}
+
+// putAlerts adds to b the alerts of trips about the delivered payment
+// self, txid.
+func (in *Intermediary) putAlerts(b *store.Batch, txid money.TxID, trips []trip, self roles.AlertEvidence, now time.Time) error {
 	for _, t := range trips {
 		al := newAlert(t, self, now)
 		if t.action == policy.Block {
@@ -674,7 +688,7 @@ func (in *Intermediary) screenDeliveredInto(b *store.Batch, txid money.TxID, wal
 			return err
 		}
 		b.Set(alertKey(al.ID), v)
-		in.log.Info("screening alert", "alert", al.ID, "rule", al.Rule, "wallet", wallet, "txid", txid)
+		in.log.Info("screening alert", "alert", al.ID, "rule", al.Rule, "wallet", al.Wallet, "txid", txid)
 	}
 	return nil
 }
@@ -691,7 +705,7 @@ type incomingScreener interface {
 // is block would trip. It counts nothing (the payment may still fail);
 // delivery counts it and opens its alerts.
 func (in *Intermediary) screenIncoming(from, to string, amount uint64) error {
-	if in.scr.off.Load() || to == in.scr.treasury {
+	if in.scr.off.Load() {
 		return nil
 	}
 	if err := in.enter(); err != nil {
@@ -699,6 +713,9 @@ func (in *Intermediary) screenIncoming(from, to string, amount uint64) error {
 	}
 	defer in.exit()
 	a := &in.policy().AML
+	if to == in.scr.treasury { // no window for the treasury; the list applies
+		return in.firstBlock(in.listedTrip(a, sidePayee, to, from))
+	}
 	owner := ""
 	if rec, err := in.loadWallet(to); err == nil {
 		owner = rec.Owner

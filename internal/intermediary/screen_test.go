@@ -596,3 +596,35 @@ func TestBlockedIsRememberedWithItsIdempotencyKey(t *testing.T) {
 		t.Fatalf("a new key: %v", err)
 	}
 }
+
+// TestTreasuryIsScreenedAgainstTheList: the treasury keeps no windows, but
+// it may neither pay a listed wallet nor be paid by one.
+func TestTreasuryIsScreenedAgainstTheList(t *testing.T) {
+	s := newScreenEnv(t)
+	mallory := s.wallet("bank-b", "Mallory", 1000)
+	s.issue("bank-a", 1000)
+	s.writeList(mallory) // bank-a's list; bank-b's own is empty
+	if err := s.bank("bank-a").ReloadSanctions(); err != nil {
+		t.Fatal(err)
+	}
+	s.close("bank-b")
+	cfg := s.config("bank-b")
+	cfg.SanctionsFile = filepath.Join(t.TempDir(), "empty.txt")
+	if err := os.WriteFile(cfg.SanctionsFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.openWith(cfg)
+	s.strict(map[policy.Rule]policy.Action{policy.Listed: policy.Block})
+	ids := []string{"bank-a.treasury", mallory}
+	before := s.state(ids...)
+	_, err := s.pay("bank-a.treasury", mallory, 10)
+	wantCode(t, err, errcode.Blocked, 0)
+	_, err = s.pay(mallory, "bank-a.treasury", 10) // bank-b lets it go; bank-a, asked before signing, does not
+	wantCode(t, err, errcode.Blocked, 0)
+	if !strings.Contains(err.Error(), "payee screening at bank-a") {
+		t.Fatalf("error %q; want bank-a's payee screening", err)
+	}
+	if after := s.state(ids...); after != before {
+		t.Fatalf("blocked payments changed the state:\nbefore %s\nafter  %s", before, after)
+	}
+}

@@ -35,17 +35,18 @@ import (
 //
 //   - screenPay (pay, before reserve): the payer's side, and the payee's
 //     when the payee is a wallet here; for a payee elsewhere the peer is
-//     asked first (screenIncoming) when it runs in this process.
+//     asked first, and counts it (holdIncoming), when it runs in this
+//     process.
 //   - screenReserveInto (tryReserve): binds the screened payment to its
 //     txid and writes its alerts, pending, in the reserve batch.
 //   - screenAppliedInto (applyInto, own spend): turns the pending alerts
 //     into alerts in the batch that records the payment.
 //   - screenReleased (unreserve): a spend that never committed leaves the
-//     windows and its pending alerts go.
+//     windows (the peer's too: releaseIncoming) and its pending alerts go.
 //   - screenDeliveredInto (applyInto, delivery): the payee's side of a
 //     payment from another intermediary, which arrives committed: it is
 //     counted and alerts open, a block rule included (it can no longer
-//     stop it; ReceiveLock and screenIncoming stop what can be stopped).
+//     stop it; ReceiveLock and holdIncoming stop what can be stopped).
 //   - screenReceiver (ReceiveLock): a listed payee is refused before a
 //     payer elsewhere signs.
 //
@@ -154,6 +155,7 @@ type event struct {
 	party  string // the counterparty wallet, if known
 	under  bool   // just under the reporting threshold
 	gone   bool   // taken out (expired or cancelled); its sums no longer count
+	held   bool   // counted by the payee's intermediary before the payer signed (holdIncoming), not yet delivered
 }
 
 // window is one wallet's payments in one direction within the policy's
@@ -388,20 +390,37 @@ func (in *Intermediary) screenPay(from *walletRec, p roles.Payment, peer string)
 	}
 	a := &in.policy().AML
 	now := in.cfg.Now()
-	payer := from.ID != in.scr.treasury
-	payee := peer == "" && p.To != in.scr.treasury
-	var trips []trip
+	var held *verdict // the payee's count, when its intermediary is asked first
 	if peer != "" {
-		// Asked first and holding nothing here: a check, not a count (the
-		// payee counts the payment when it is delivered).
+		// Asked first, holding no lock here: the payee's intermediary
+		// counts the payment in its window until it is delivered or fails.
 		if other, ok := in.peer(peer); ok {
 			if s, ok := other.(incomingScreener); ok {
-				if err := s.screenIncoming(from.ID, p.To, p.Amount); err != nil {
+				h, err := s.holdIncoming(from.ID, p.To, p.Amount)
+				if err != nil {
 					return nil, err
 				}
+				held = h
 			}
 		}
 	}
+	v, err := in.screenHere(from, p, peer, a, now)
+	if err != nil {
+		held.abort() // after our windows are unlocked: never a peer's lock while holding ours
+		return nil, err
+	}
+	if held != nil {
+		v.added = append(v.added, held.added...)
+	}
+	return v, nil
+}
+
+// screenHere is screenPay's part at this intermediary, under the locks of
+// the windows it counts in.
+func (in *Intermediary) screenHere(from *walletRec, p roles.Payment, peer string, a *policy.AML, now time.Time) (*verdict, error) {
+	payer := from.ID != in.scr.treasury
+	payee := peer == "" && p.To != in.scr.treasury
+	var trips []trip
 	var toOwner string
 	if peer == "" {
 		if rec, err := in.loadWallet(p.To); err == nil {
@@ -630,6 +649,11 @@ func (in *Intermediary) screenReleased(txid money.TxID, pend *pendingRec) {
 	if pend.Peer == "" && pend.To != "" {
 		drop(winKey{wallet: pend.To, in: true})
 	}
+	if other, ok := in.peer(pend.Peer); ok {
+		if s, ok := other.(incomingScreener); ok {
+			s.releaseIncoming(pend.To, txid)
+		}
+	}
 }
 
 // screenReleaseInto adds to b, the batch that releases the spend txid,
@@ -661,8 +685,11 @@ func (in *Intermediary) screenDeliveredInto(b *store.Batch, txid money.TxID, wal
 		return err
 	}
 	defer w.mu.Unlock()
-	if w.byTx[txid] != nil {
-		return nil // counted by an apply whose batch failed; retried now
+	if e := w.byTx[txid]; e != nil {
+		if !e.held {
+			return nil // counted by an apply whose batch failed; retried now
+		}
+		w.remove(e) // held by holdIncoming: counted again below, as delivered
 	}
 	owner := ""
 	if rec, err := in.loadWallet(wallet); err == nil {
@@ -694,40 +721,68 @@ func (in *Intermediary) putAlerts(b *store.Batch, txid money.TxID, trips []trip,
 }
 
 // incomingScreener is an intermediary in this process that screens a
-// payment to one of its wallets before the payer signs it.
+// payment to one of its wallets before the payer signs it. (Over HTTP the
+// payee's intermediary is asked only for the lock, which it refuses to a
+// listed wallet, and counts the payment when it is delivered.)
 type incomingScreener interface {
-	screenIncoming(from, to string, amount uint64) error
+	holdIncoming(from, to string, amount uint64) (*verdict, error)
+	releaseIncoming(to string, txid money.TxID)
 }
 
-// screenIncoming is the payee's check of a payment from another
+// holdIncoming is the payee's side of a payment from another
 // intermediary's wallet to wallet to here, asked by the payer's
 // intermediary before it signs: errcode.Blocked when a rule whose action
-// is block would trip. It counts nothing (the payment may still fail);
-// delivery counts it and opens its alerts.
-func (in *Intermediary) screenIncoming(from, to string, amount uint64) error {
+// is block trips; otherwise the payment is counted in to's incoming window
+// at once, as a payment here is, so concurrent payments from elsewhere
+// cannot all squeeze under a limit. The payer binds the count to the txid
+// (screenReserveInto), takes it back if the payment fails (abort,
+// releaseIncoming); delivery turns it into the payment's count and opens
+// its alerts (screenDeliveredInto). A nil verdict counts nothing.
+func (in *Intermediary) holdIncoming(from, to string, amount uint64) (*verdict, error) {
 	if in.scr.off.Load() {
-		return nil
+		return nil, nil
 	}
 	if err := in.enter(); err != nil {
-		return err
+		return nil, err
 	}
 	defer in.exit()
 	a := &in.policy().AML
 	if to == in.scr.treasury { // no window for the treasury; the list applies
-		return in.firstBlock(in.listedTrip(a, sidePayee, to, from))
+		return nil, in.firstBlock(in.listedTrip(a, sidePayee, to, from))
 	}
 	owner := ""
 	if rec, err := in.loadWallet(to); err == nil {
 		owner = rec.Owner
 	}
 	trips := in.listedTrip(a, sidePayee, to, to, owner, from)
-	w, err := in.window(winKey{wallet: to, in: true}, in.cfg.Now(), a)
+	now := in.cfg.Now()
+	w, err := in.window(winKey{wallet: to, in: true}, now, a)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	defer w.mu.Unlock()
 	trips = append(trips, in.windowTrips(a, w, sidePayee, to, amount)...)
-	w.mu.Unlock()
-	return in.firstBlock(trips)
+	if err := in.firstBlock(trips); err != nil {
+		return nil, err
+	}
+	e := &event{nanos: now.UnixNano(), amount: amount, party: from, under: justUnder(a, amount), held: true}
+	w.add(e)
+	return &verdict{added: []counted{{w: w, e: e}}}, nil
+}
+
+// releaseIncoming takes back the count holdIncoming made for txid, a
+// payment to wallet to that will never be delivered.
+func (in *Intermediary) releaseIncoming(to string, txid money.TxID) {
+	v, ok := in.scr.windows.Load(winKey{wallet: to, in: true})
+	if !ok {
+		return
+	}
+	w := v.(*window)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e := w.byTx[txid]; e != nil && e.held {
+		w.remove(e)
+	}
 }
 
 // screenReceiver refuses to give out the lock of a listed wallet when the

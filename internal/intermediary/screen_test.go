@@ -628,3 +628,46 @@ func TestTreasuryIsScreenedAgainstTheList(t *testing.T) {
 		t.Fatalf("blocked payments changed the state:\nbefore %s\nafter  %s", before, after)
 	}
 }
+
+// TestScreeningExactUnderConcurrencyAcrossBanks: many concurrent payments
+// from wallets at bank-a into one wallet at bank-b, whose incoming
+// velocity limit blocks: bank-b counts each as bank-a asks, so exactly the
+// limit go through, and its window then holds exactly those, delivered.
+func TestScreeningExactUnderConcurrencyAcrossBanks(t *testing.T) {
+	s := newScreenEnv(t)
+	const n = 24
+	var payers []string
+	for i := range n {
+		payers = append(payers, s.wallet("bank-a", fmt.Sprint("payer ", i), 100))
+	}
+	q := s.wallet("bank-b", "payee", 0)
+	s.strict(map[policy.Rule]policy.Action{policy.Velocity: policy.Block})
+	s.pol.AML.VelocityCount, s.pol.AML.VelocityAmount = 5, 0
+	var ok, blocked atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.pay(payers[i], q, 10)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errcode.Is(err, errcode.Blocked):
+				blocked.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 5 || blocked.Load() != n-5 {
+		t.Fatalf("%d paid, %d blocked; want 5 and %d", ok.Load(), blocked.Load(), n-5)
+	}
+	if got := s.balance(q); got != 50 {
+		t.Fatalf("payee balance %d", got)
+	}
+	if c, sum := intermediary.WindowOf(s.bank("bank-b"), q, true); c != 5 || sum != 50 {
+		t.Fatalf("payee window %d, %d; want 5, 50", c, sum)
+	}
+}

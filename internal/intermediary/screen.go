@@ -267,7 +267,10 @@ func (in *Intermediary) loadWindow(w *window, k winKey, cutoff int64, a *policy.
 	if cutoff >= 0 {
 		start = binary.BigEndian.AppendUint64(start, uint64(cutoff+1))
 	}
-	err := in.db.Scan(historyPrefix(k.wallet), start, func(_, v []byte) error {
+	err := in.db.Scan(historyPrefix(k.wallet), start, func(key, v []byte) error {
+		if len(key) == 0 || key[len(key)-1] != dir[0] {
+			return nil // the other direction (historyKey ends with it): not decoded
+		}
 		var e roles.Entry
 		if err := decodeRec(v, &e); err != nil {
 			return err

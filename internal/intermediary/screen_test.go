@@ -318,26 +318,8 @@ func TestScreeningExactUnderConcurrency(t *testing.T) {
 	}
 	s.strict(map[policy.Rule]policy.Action{policy.Velocity: policy.Block})
 	s.pol.AML.VelocityCount, s.pol.AML.VelocityAmount = 5, 0
-	var ok, blocked atomic.Int32
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.pay(p, payees[i], 10)
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errcode.Is(err, errcode.Blocked):
-				blocked.Add(1)
-			default:
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if ok.Load() != 5 || blocked.Load() != n-5 {
-		t.Fatalf("%d paid, %d blocked; want 5 and %d", ok.Load(), blocked.Load(), n-5)
+	if ok, blocked := payAtOnce(t, n, func(i int) error { _, err := s.pay(p, payees[i], 10); return err }); ok != 5 || blocked != n-5 {
+		t.Fatalf("%d paid, %d blocked; want 5 and %d", ok, blocked, n-5)
 	}
 	if got := s.balance(p); got != 10_000-50 {
 		t.Fatalf("payer balance %d", got)
@@ -643,26 +625,8 @@ func TestScreeningExactUnderConcurrencyAcrossBanks(t *testing.T) {
 	q := s.wallet("bank-b", "payee", 0)
 	s.strict(map[policy.Rule]policy.Action{policy.Velocity: policy.Block})
 	s.pol.AML.VelocityCount, s.pol.AML.VelocityAmount = 5, 0
-	var ok, blocked atomic.Int32
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.pay(payers[i], q, 10)
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errcode.Is(err, errcode.Blocked):
-				blocked.Add(1)
-			default:
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if ok.Load() != 5 || blocked.Load() != n-5 {
-		t.Fatalf("%d paid, %d blocked; want 5 and %d", ok.Load(), blocked.Load(), n-5)
+	if ok, blocked := payAtOnce(t, n, func(i int) error { _, err := s.pay(payers[i], q, 10); return err }); ok != 5 || blocked != n-5 {
+		t.Fatalf("%d paid, %d blocked; want 5 and %d", ok, blocked, n-5)
 	}
 	if got := s.balance(q); got != 50 {
 		t.Fatalf("payee balance %d", got)
@@ -670,4 +634,27 @@ func TestScreeningExactUnderConcurrencyAcrossBanks(t *testing.T) {
 	if c, sum := intermediary.WindowOf(s.bank("bank-b"), q, true); c != 5 || sum != 50 {
 		t.Fatalf("payee window %d, %d; want 5, 50", c, sum)
 	}
+}
+
+// payAtOnce runs pay(0) to pay(n-1) concurrently and counts the payments
+// that went through and the ones blocked; any other answer fails t.
+func payAtOnce(t *testing.T, n int, pay func(i int) error) (ok, blocked int) {
+	var okN, blockedN atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := pay(i); {
+			case err == nil:
+				okN.Add(1)
+			case errcode.Is(err, errcode.Blocked):
+				blockedN.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(okN.Load()), int(blockedN.Load())
 }

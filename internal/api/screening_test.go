@@ -120,3 +120,28 @@ func TestAlertsOverHTTP(t *testing.T) {
 		t.Fatalf("bank-a alerts %+v", fromA)
 	}
 }
+
+// A payee's intermediary reached over HTTP refuses a listed wallet's lock
+// with blocked, and the payer's intermediary passes the refusal on before
+// it signs anything: nothing moves.
+func TestListedPayeeBlockedOverHTTP(t *testing.T) {
+	e := newRealEnv(t)
+	ctx := context.Background()
+	e.setPeer("bank-b", e.bankC.Intermediary("bank-b")) // bank-a asks bank-b over HTTP
+	bankA, bankB := e.bankC.Intermediary("bank-a"), e.bankBC.Intermediary("bank-b")
+	e.issueTo(t, "bank-a", 100_00)
+	mallory, err := bankB.OpenWallet(ctx, "Mallory") // on the sanctions list
+	noErr(t, err)
+	_, err = bankA.Pay(ctx, roles.Payment{From: "bank-a.treasury", To: mallory.ID, Amount: 10_00})
+	wantCode(t, "payment to a listed wallet", err, errcode.Blocked, 422)
+	w, err := bankA.Wallet(ctx, "bank-a.treasury")
+	noErr(t, err)
+	if w.Balance != 100_00 || w.Pending != 0 {
+		t.Fatalf("treasury after a blocked payment %+v", w)
+	}
+	m, err := bankB.Wallet(ctx, mallory.ID)
+	noErr(t, err)
+	if m.Balance != 0 {
+		t.Fatalf("listed wallet credited: %+v", m)
+	}
+}

@@ -56,3 +56,14 @@ func SanctionsEntries(in *Intermediary) int {
 	}
 	return 0
 }
+
+// EvictIdleWindows runs the background loop's eviction of screening
+// windows that count nothing; it returns how many it evicted.
+func EvictIdleWindows(in *Intermediary) int { return in.evictIdleWindows() }
+
+// Windows is how many screening windows in keeps in memory.
+func Windows(in *Intermediary) int {
+	n := 0
+	in.scr.windows.Range(func(_, _ any) bool { n++; return true })
+	return n
+}

@@ -321,6 +321,7 @@ func (in *Intermediary) loop(ctx context.Context) {
 		}
 		in.wakeSettle()             // spends left pending by a path that did not wake it
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
+		in.evictIdleWindows()
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}

@@ -164,6 +164,7 @@ type event struct {
 type window struct {
 	mu     sync.Mutex
 	loaded bool
+	dead   bool // evicted (evictIdleWindows): whoever locks it looks the window up again
 	q      []*event
 	head   int
 	count  int
@@ -238,12 +239,19 @@ func (w *window) live() []*event {
 // window returns k's window, locked, loaded and expired as of now. The
 // caller unlocks it.
 func (in *Intermediary) window(k winKey, now time.Time, a *policy.AML) (*window, error) {
-	v, ok := in.scr.windows.Load(k)
-	if !ok {
-		v, _ = in.scr.windows.LoadOrStore(k, &window{byTx: map[money.TxID]*event{}})
+	var w *window
+	for {
+		v, ok := in.scr.windows.Load(k)
+		if !ok {
+			v, _ = in.scr.windows.LoadOrStore(k, &window{byTx: map[money.TxID]*event{}})
+		}
+		w = v.(*window)
+		w.mu.Lock()
+		if !w.dead {
+			break
+		}
+		w.mu.Unlock() // evicted between the lookup and the lock
 	}
-	w := v.(*window)
-	w.mu.Lock()
 	cutoff := now.UnixNano() - a.WindowSeconds*int64(time.Second)
 	if !w.loaded {
 		if err := in.loadWindow(w, k, cutoff, a); err != nil {
@@ -254,6 +262,32 @@ func (in *Intermediary) window(k winKey, now time.Time, a *policy.AML) (*window,
 	}
 	w.expire(cutoff)
 	return w, nil
+}
+
+// evictIdleWindows forgets the windows that count no payment any more, so
+// memory holds the wallets active within the window, not every wallet
+// that ever paid; a wallet's next payment reads its window from history
+// again (finding nothing within it). The background loop calls it. It
+// returns how many it evicted.
+func (in *Intermediary) evictIdleWindows() int {
+	a := &in.policy().AML
+	cutoff := in.cfg.Now().UnixNano() - a.WindowSeconds*int64(time.Second)
+	n := 0
+	in.scr.windows.Range(func(k, v any) bool {
+		w := v.(*window)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.loaded {
+			w.expire(cutoff)
+		}
+		if w.loaded && w.count == 0 {
+			w.dead = true
+			in.scr.windows.Delete(k)
+			n++
+		}
+		return true
+	})
+	return n
 }
 
 // loadWindow fills w from the wallet's history after cutoff: the payments

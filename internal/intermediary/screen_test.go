@@ -658,3 +658,46 @@ func payAtOnce(t *testing.T, n int, pay func(i int) error) (ok, blocked int) {
 	wg.Wait()
 	return int(okN.Load()), int(blockedN.Load())
 }
+
+// TestIdleWindowsAreEvicted: windows that count nothing any more are
+// forgotten, and a wallet's next payments are counted as before (its
+// window read from history again).
+func TestIdleWindowsAreEvicted(t *testing.T) {
+	s := newScreenEnv(t)
+	p := s.wallet("bank-a", "payer", 1000)
+	q := s.wallet("bank-a", "payee", 0)
+	s.strict(map[policy.Rule]policy.Action{policy.Velocity: policy.Block})
+	a := s.bank("bank-a")
+	if _, err := s.pay(p, q, 10); err != nil {
+		t.Fatal(err)
+	}
+	intermediary.EvictIdleWindows(a) // the funding's, out of the window since strict
+	if w := intermediary.Windows(a); w != 2 {
+		t.Fatalf("%d windows; want 2 counting the payment", w)
+	}
+	s.clock.advance(30 * time.Minute)
+	if _, err := s.pay(p, q, 10); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.advance(30*time.Minute + time.Second) // the first payment leaves the window
+	if n := intermediary.EvictIdleWindows(a); n != 0 {
+		t.Fatalf("evicted %d windows that still count a payment", n)
+	}
+	s.clock.advance(30 * time.Minute)
+	if n := intermediary.EvictIdleWindows(a); n != 2 {
+		t.Fatalf("evicted %d; want both windows, idle", n)
+	}
+	// Read from history again: the two payments are out of the window, so
+	// two more go through and a third is blocked.
+	for range 2 {
+		if _, err := s.pay(p, q, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.pay(p, q, 10)
+	wantCode(t, err, errcode.Blocked, 0)
+	s.close("bank-a") // and after a restart, a window read from history counts what is in it
+	s.openWith(s.config("bank-a"))
+	_, err = s.pay(p, q, 10)
+	wantCode(t, err, errcode.Blocked, 0)
+}

@@ -62,6 +62,9 @@ import (
 // wallet's history (keyed by time, so only the window's entries are read),
 // which is written in the batch that records each payment; a spend whose
 // outcome a restart left unknown is counted when it settles as committed.
+// Windows that count nothing any more are forgotten by the background
+// loop (evictIdleWindows), so memory holds the wallets active within the
+// window.
 // The treasury, the intermediary's own wallet, keeps no windows (its
 // payments are the intermediary's own: taking mints, funding customers,
 // which are screened on the customer's side); the sanctions list still

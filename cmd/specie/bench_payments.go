@@ -13,6 +13,7 @@ import (
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/bench"
+	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/money"
 )
 
@@ -52,6 +53,7 @@ type payFlags struct {
 	o                       bench.PayOptions
 	fund, amount            string
 	direct, core, separate  bool
+	screening               bool
 	coreNotes               uint64
 	coreMaxTx               int
 	coreDuration            time.Duration
@@ -72,6 +74,7 @@ func (p *payFlags) register(f *pflag.FlagSet) {
 	f.IntVar(&p.o.FundClients, "fund-clients", 64, "with --payments: concurrent callers per intermediary opening and funding wallets")
 	f.BoolVar(&p.o.NoIdemKeys, "no-idempotency-keys", false, "with --payments: send the measured payments without idempotency keys (by default each has its own, as docs/api.md asks of integrations)")
 	f.BoolVar(&p.o.Verify, "verify", false, "with --payments: after the run, read every wallet through the API and check the sum is what was funded")
+	f.BoolVar(&p.screening, "screening", true, "with --payments --inproc: the intermediaries screen payments for fraud and AML (false: off, to measure what screening costs)")
 	f.BoolVar(&p.direct, "direct", false, "with --payments --inproc: call the intermediaries' Go interface in process instead of their HTTP API")
 	f.BoolVar(&p.separate, "separate", false, "with --payments: reach each role at its own URL in --data's devnet.json, as 'specie devnet init' and 'specie serve' run them; CPU and RSS are summed over those processes")
 	f.BoolVar(&p.core, "core", false, "with --payments: also measure the in-process core (as 'specie bench --inproc') and report ratio_to_core")
@@ -119,12 +122,19 @@ func (p *payFlags) run(ctx context.Context, g *globals, target, dir string, inpr
 		}
 		var err error
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		if t, stop, err = bench.InProcPayments(dir, p.direct, log); err != nil {
+		var opts []func(*devnet.Node)
+		if !p.screening {
+			opts = append(opts, bench.NoScreening)
+		}
+		if t, stop, err = bench.InProcPayments(dir, p.direct, log, opts...); err != nil {
 			return err
 		}
 	} else {
 		if p.direct {
 			return fmt.Errorf("bench: --direct needs --inproc")
+		}
+		if !p.screening {
+			return fmt.Errorf("bench: --screening=false needs --inproc (a served network screens as it is configured)")
 		}
 		cfg, err := g.config()
 		if err != nil {

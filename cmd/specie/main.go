@@ -72,6 +72,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	pf.StringVar(&g.data, "data", "./specie-data", "data directory (holds devnet.json and keys)")
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text")
 	root.AddCommand(upCmd(g), serveCmd(g), devnetCmd(g), issuerCmd(g), walletCmd(g), txCmd(g), logCmd(g), supplyCmd(g), benchCmd(g), auditCmd(g))
+	root.AddCommand(alertsCmd(g))
 	return root
 }
 

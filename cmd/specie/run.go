@@ -89,13 +89,19 @@ func printUp(g *globals, n *devnet.Node, created bool) {
 
 func waitForSignal(n *devnet.Node) error {
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	select {
-	case s := <-sig:
-		fmt.Fprintf(os.Stderr, "specie: %s, shutting down\n", s)
-	case <-n.Done():
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				reloadSanctions(n) // and keep serving
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "specie: %s, shutting down\n", s)
+		case <-n.Done():
+		}
+		return n.Close()
 	}
-	return n.Close()
 }
 
 func serveCmd(g *globals) *cobra.Command {

@@ -207,6 +207,10 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock", "", "", 401, "unauthorized")
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock", auditorTok, "", 403, "unauthorized")
 	do(lock, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch/lock", bankATok, "", 404, "not_found")
+	r = do(open, "/v1/intermediaries/bank-b/wallets", bankBTok, `{"owner":"Mallory","tier":0,"evidence":[{"kind":"phone","ref":"+15550100666"}]}`, 201, "") // on the sanctions list
+	mallory := r.json(t)["id"].(string)
+	do(lock, "/v1/intermediaries/bank-b/wallets/"+mallory+"/lock", bankATok, "", 422, "blocked")
+	do(pay, pp, bankATok, `{"from":"`+aliceW+`","to":"`+mallory+`","amount":"1"}`, 422, "blocked")
 
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock?amount=250", bankATok, "", 200, "")
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock?amount=1000.00", bankATok, "", 422, "limit_exceeded")
@@ -363,6 +367,33 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(rel, rp, "", "", 401, "unauthorized")
 	do(rel, rp, bankBTok, "", 403, "unauthorized")
 
+	// --- screening alerts: the 1000.00 paid to Alice above is a large value here ---
+	const alerts = "GET /v1/intermediaries/{name}/alerts"
+	alp := "/v1/intermediaries/bank-a/alerts"
+	r = do(alerts, alp+"?state=open", bankATok, "", 200, "")
+	list := r.json(t)["alerts"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("alerts %v; want the large value paid to Alice", list)
+	}
+	alertID := list[0].(map[string]any)["id"].(string)
+	do(alerts, alp+"?state=shut", bankATok, "", 400, "malformed")
+	do(alerts, alp, "", "", 401, "unauthorized")
+	do(alerts, "/v1/intermediaries/bank-b/alerts", bankATok, "", 403, "unauthorized")
+	do(alerts, "/v1/intermediaries/bank-z/alerts", bankATok, "", 404, "not_found")
+	const alert = "GET /v1/intermediaries/{name}/alerts/{id}"
+	do(alert, alp+"/"+alertID, bankATok, "", 200, "")
+	do(alert, alp+"/"+alertID, "", "", 401, "unauthorized")
+	do(alert, alp+"/"+alertID, bankBTok, "", 403, "unauthorized")
+	do(alert, alp+"/nosuch", bankATok, "", 404, "not_found")
+	const closeAlert = "POST /v1/intermediaries/{name}/alerts/{id}/close"
+	cp := alp + "/" + alertID + "/close"
+	do(closeAlert, cp, bankATok, `{"state":"open","reason":"x"}`, 400, "malformed")
+	do(closeAlert, cp, "", `{"state":"dismissed","reason":"x"}`, 401, "unauthorized")
+	do(closeAlert, cp, bankBTok, `{"state":"dismissed","reason":"x"}`, 403, "unauthorized")
+	do(closeAlert, alp+"/nosuch/close", bankATok, `{"state":"dismissed","reason":"x"}`, 404, "not_found")
+	do(closeAlert, cp, bankATok, `{"state":"reported","reason":"filed","by":"officer 7"}`, 200, "")
+	do(closeAlert, cp, bankATok, `{"state":"dismissed","reason":"again"}`, 409, "conflict")
+
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})
 	tx1 := b64(t, transferTx(10, 1))
@@ -406,6 +437,9 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{link, "/v1/intermediaries/bank-a/wallets/bank-a.w1/link", bankATok, `{"account":"x","reason":"x"}`},
 		{audit, "/v1/intermediaries/bank-a/wallets/bank-a.w1/audit", bankATok, ""},
 		{account, "/v1/intermediaries/bank-a/wallets/bank-a.w1/account", bankATok, ""},
+		{alerts, "/v1/intermediaries/bank-a/alerts", bankATok, ""},
+		{alert, "/v1/intermediaries/bank-a/alerts/a1", bankATok, ""},
+		{closeAlert, "/v1/intermediaries/bank-a/alerts/a1/close", bankATok, `{"state":"dismissed","reason":"x"}`},
 	}
 	setErr := func(err error) {
 		f.ledger.setErr(err)

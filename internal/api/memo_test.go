@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/roles"
 )
 
@@ -18,21 +17,7 @@ func TestPayeeHistoryOverHTTP(t *testing.T) {
 	e.setPeer("bank-b", e.bankC.Intermediary("bank-b")) // bank-a reaches bank-b over HTTP, as bank-a
 	bankA, bankB := e.bankC.Intermediary("bank-a"), e.bankBC.Intermediary("bank-b")
 
-	asIssuer := roles.WithCaller(ctx, issuerP)
-	m, err := e.issuer.ProposeMint(asIssuer, "bank-a", 10_00)
-	noErr(t, err)
-	for _, i := range []int{0, 1} {
-		k := e.net.Officers[i]
-		m, err = e.issuer.ApproveMint(asIssuer, m.ID, k.Public(), k.Sign(crypto.Mint, e.net.Network.ID, m.ID))
-		noErr(t, err)
-	}
-	eventually(t, "mint delivered", func() error {
-		w, err := bankA.Wallet(ctx, "bank-a.treasury")
-		if err == nil && w.Balance != 10_00 {
-			err = fmt.Errorf("treasury %d", w.Balance)
-		}
-		return err
-	})
+	e.issueTo(t, "bank-a", 10_00)
 	bob, err := bankB.OpenWallet(ctx, unlimited("Bob"))
 	noErr(t, err)
 	res, err := bankA.Pay(ctx, roles.Payment{From: "bank-a.treasury", To: bob.ID, Amount: 3_00, Reference: "salary"})

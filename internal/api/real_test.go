@@ -22,6 +22,7 @@ import (
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -83,9 +84,11 @@ func newRealEnv(t *testing.T) *realEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.issuer.Close() })
+	pol := screeningPolicy(e.net.Network)
+	src := signedPolicy{policy.Signed{Policy: *pol, Approvals: []policy.Approval{policy.Sign(pol, e.net.Officers[0]), policy.Sign(pol, e.net.Officers[1])}}}
 	served := map[string]roles.Intermediary{}
 	for _, name := range []string{"bank-a", "bank-b"} {
-		b, err := intermediary.Open(filepath.Join(dir, name), intermediary.Config{Name: name, Network: e.net.Network, Logger: log}, e.ledger, e.issuer, directory)
+		b, err := intermediary.Open(filepath.Join(dir, name), intermediary.Config{Name: name, Network: e.net.Network, Logger: log, Policies: src, SanctionsFile: sanctionsFile(t, dir)}, e.ledger, e.issuer, directory)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -414,3 +417,10 @@ func TestRealNetwork(t *testing.T) {
 		t.Fatalf("errors logged:\n%s", e.logs.String())
 	}
 }
+
+// signedPolicy is the central bank's policy as the intermediaries fetch
+// it, signed by two of the test network's officers (the issuer here has
+// none in force: the conformance test governs one through the API).
+type signedPolicy struct{ s policy.Signed }
+
+func (p signedPolicy) Policy(context.Context) (policy.Signed, error) { return p.s, nil }

@@ -192,6 +192,9 @@ func (s *Server) routes() {
 		s.handle("POST "+p+"/wallets/{id}/link", s.authed(s.admin(s.link)))
 		s.handle("GET "+p+"/wallets/{id}/audit", s.authed(s.admin(s.audit)))
 		s.handle("GET "+p+"/wallets/{id}/account", s.authed(s.admin(s.account)))
+		s.handle("GET "+p+"/alerts", s.authed(s.inter(s.listAlerts)))
+		s.handle("GET "+p+"/alerts/{id}", s.authed(s.inter(s.getAlert)))
+		s.handle("POST "+p+"/alerts/{id}/close", s.authed(s.inter(s.closeAlert)))
 	}
 }
 

@@ -121,13 +121,18 @@ func payTarget(url string, cfg *devnet.Config) (PayTarget, error) {
 // (roles.Intermediary) in process instead, skipping HTTP and JSON. CPU and
 // memory are this process's: the network and the load generator together.
 // The returned function stops the network.
-func InProcPayments(dir string, direct bool, log *slog.Logger) (PayTarget, func() error, error) {
+//
+// Each opt is applied to the network once it is up (NoScreening).
+func InProcPayments(dir string, direct bool, log *slog.Logger, opts ...func(*devnet.Node)) (PayTarget, func() error, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	n, _, err := devnet.Up(dir, "127.0.0.1:0", log)
 	if err != nil {
 		return PayTarget{}, nil, fmt.Errorf("bench payments: start devnet: %w", err)
+	}
+	for _, o := range opts {
+		o(n)
 	}
 	t, err := payTarget(n.URL, n.Config)
 	if err != nil {

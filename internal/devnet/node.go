@@ -85,6 +85,7 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 		if err != nil {
 			return fail(err)
 		}
+		icfg.SanctionsFile = sanctionsFile(filepath.Join(dir, e.Name))
 		b, err := intermediary.Open(filepath.Join(dir, e.Name), icfg, n.Ledger, n.Issuer, roles.Directory(peers))
 		if err != nil {
 			return fail(err)
@@ -158,6 +159,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		if err != nil {
 			return nil, err
 		}
+		icfg.SanctionsFile = sanctionsFile(dataDir)
 		b, err := intermediary.Open(dataDir, icfg, led, ic.Issuer(), cfg.remotePeers(self.Token))
 		if err != nil {
 			return nil, err

@@ -19,7 +19,8 @@ import (
 // intermediaries in one process, half of them across banks, on the real
 // ledger with Pebble underneath: the payment path the issue 8 bench drives
 // over HTTP, without HTTP. Run with -cpu and -benchtime as needed; the
-// figure is payments/s ("pay/s"). 64 callers by default (SetParallelism), PAY_CALLERS in the environment for more.
+// figure is payments/s ("pay/s"). 64 callers by default (SetParallelism), PAY_CALLERS in the environment for more;
+// PAY_SCREENING=off turns fraud and AML screening off.
 func BenchmarkPay(b *testing.B) {
 	const perBank = 500
 	e := newEnv(b, "bank-a", "bank-b")
@@ -37,6 +38,10 @@ func BenchmarkPay(b *testing.B) {
 			}
 			wallets = append(wallets, w.ID)
 		}
+	}
+	if os.Getenv("PAY_SCREENING") == "off" { // to measure what screening costs
+		e.bank("bank-a").SetScreening(false)
+		e.bank("bank-b").SetScreening(false)
 	}
 	var seed atomic.Uint64
 	var failed atomic.Int64

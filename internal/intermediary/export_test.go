@@ -52,3 +52,38 @@ func Outgoing(in *Intermediary, id string) (day, month uint64, err error) {
 	}
 	return ws.win.dayOut, ws.win.monthOut, nil
 }
+
+// WindowOf reports the screening window of wallet's incoming or outgoing
+// payments as of now: how many payments and how much it counts.
+func WindowOf(in *Intermediary, wallet string, incoming bool) (int, uint64) {
+	a := &in.policy().AML
+	w, err := in.window(winKey{wallet: wallet, in: incoming}, in.cfg.Now(), a)
+	if err != nil {
+		panic(err)
+	}
+	defer w.mu.Unlock()
+	return w.count, w.sum
+}
+
+// SanctionsEntries is how many entries the sanctions list in force has.
+func SanctionsEntries(in *Intermediary) int {
+	if s := in.scr.sanctions.Load(); s != nil {
+		return len(s.entries)
+	}
+	return 0
+}
+
+// EvictIdleWindows runs the background loop's eviction of screening
+// windows that count nothing; it returns how many it evicted.
+func EvictIdleWindows(in *Intermediary) int { return in.evictIdleWindows() }
+
+// Windows is how many screening windows in keeps in memory.
+func Windows(in *Intermediary) int {
+	n := 0
+	in.scr.windows.Range(func(_, _ any) bool { n++; return true })
+	return n
+}
+
+// RefreshPolicy fetches and applies the policy in force now, as the
+// background loop does once a minute.
+func RefreshPolicy(in *Intermediary) { in.refreshPolicy(context.Background()) }

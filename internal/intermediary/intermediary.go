@@ -90,6 +90,14 @@ type Config struct {
 	// PseudonymSalt is the secret the intermediaries share to key the
 	// registry by person without telling it who they are.
 	PseudonymSalt []byte
+	// SanctionsFile is the sanctions list screening checks payments
+	// against (sanctions.go: one wallet ID or owner a line, # comments);
+	// "" means none. It is read at Open, which fails if it cannot be, and
+	// again whenever it changes.
+	SanctionsFile string
+	// NoScreening turns fraud and AML screening off: for measuring its
+	// cost (specie bench --payments --screening=false), never in service.
+	NoScreening bool
 }
 
 // DefaultIdempotencyRetention is how long idempotency keys are kept unless
@@ -175,7 +183,8 @@ type Intermediary struct {
 	pol atomic.Pointer[policy.Signed]
 	// opening holds the wallets being opened right now, whose registry
 	// share may exist before the wallet does (registry.go).
-	opening sync.Map // wallet id -> struct{}
+	opening sync.Map  // wallet id -> struct{}
+	scr     screening // fraud and AML screening (screen.go)
 }
 
 var (
@@ -259,7 +268,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	in.workCtx, in.stopWork = context.WithCancel(context.Background())
 	in.submitter = newBatcher(in.workCtx, &in.workers, submitWorkers, maxSubmitBatch, in.submitBatch,
 		func(s *submission, err error) { s.done <- roles.Result{Err: err} })
-	if err := in.ensureTreasury(); err != nil {
+	if err := errors.Join(in.ensureTreasury(), in.initScreening()); err != nil {
 		in.stopWork()
 		in.workers.Wait()
 		db.Close()
@@ -348,6 +357,8 @@ func (in *Intermediary) loop(ctx context.Context) {
 		}
 		in.reconcileShares(ctx, false)
 		in.sweep(ctx)
+		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
+		in.evictIdleWindows()
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}
@@ -691,6 +702,9 @@ func (in *Intermediary) ReceiveLock(ctx context.Context, id string) (money.Lock,
 	}
 	if roles.IntermediaryOf(id) != in.cfg.Name {
 		return money.Lock{}, errcode.New(errcode.NotFound, "no wallet %s at %s", id, in.cfg.Name)
+	}
+	if err := in.screenReceiver(id); err != nil {
+		return money.Lock{}, err
 	}
 	l, err := in.receiveLock(id)
 	if err != nil {

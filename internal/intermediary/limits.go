@@ -274,6 +274,9 @@ func (in *Intermediary) ReceiveFor(ctx context.Context, id string, amount uint64
 	if amount == 0 {
 		return roles.ReceivePlan{}, errcode.New(errcode.Malformed, "amount must be positive")
 	}
+	if err := in.screenReceiver(id); err != nil { // a listed payee gets no lock
+		return roles.ReceivePlan{}, err
+	}
 	l, err := in.receiveLock(id)
 	if err != nil {
 		return roles.ReceivePlan{}, err

@@ -109,6 +109,13 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 		}
 		pend.Peer = name
 	}
+	// Fraud and AML screening (screen.go), before anything is signed.
+	if pend.screen, err = in.screenPay(&from, p, pend.Peer); err != nil {
+		if p.IdempotencyKey != "" && errcode.Is(err, errcode.Blocked) {
+			in.rememberRejection(p, err) // definite, like insufficient funds
+		}
+		return roles.PaymentResult{}, err
+	}
 	return in.send(ctx, &from, key, &pend, plan)
 }
 
@@ -160,6 +167,7 @@ func (in *Intermediary) send(ctx context.Context, from *walletRec, key *crypto.P
 		return tx
 	})
 	if err != nil {
+		pend.screen.abort()
 		if pend.IdemKey != "" && errcode.Is(err, errcode.InsufficientFunds) {
 			// Definite, and nothing was built: remember the rejection.
 			in.rememberRejection(roles.Payment{From: pend.From, To: pend.To, Amount: pend.Amount, Reference: pend.Reference, IdempotencyKey: pend.IdemKey}, err)
@@ -659,6 +667,10 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	}
 	if counted {
 		b.Set(spendKey(w.ID, pend.Created.UnixNano(), txid), binary.BigEndian.AppendUint64(nil, pend.Amount))
+	}
+	if err := in.screenReserveInto(b, txid, pend); err != nil {
+		b.Discard()
+		return nil, money.TxID{}, internalErr("screening alerts", err)
 	}
 	in.takeoff(txid, w.ID) // before the record is visible, so the resolver leaves it alone
 	if err := b.Commit(true); err != nil {

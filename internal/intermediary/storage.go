@@ -176,6 +176,8 @@ type pendingRec struct {
 	FromAccount  uint64 `json:"from_account,omitempty"`
 	PayeeAccount string `json:"payee_account,omitempty"`
 	ToAccount    uint64 `json:"to_account,omitempty"`
+
+	screen *verdict // the payment's screening, in memory only (screen.go)
 }
 
 // Idempotency record states.

@@ -243,7 +243,7 @@ func TestEncodeRejects(t *testing.T) {
 		{"name too long", func(p *emvco.Payload) { p.Name = strings.Repeat("x", 26) }, usd, emvco.ErrField},
 		{"amount in a static code", func(p *emvco.Payload) { p.Amount = 5 }, usd, emvco.ErrAmount},
 		{"dynamic without amount", func(p *emvco.Payload) { p.Dynamic = true }, usd, emvco.ErrAmount},
-		{"amount over 13 characters", func(p *emvco.Payload) { p.Dynamic, p.Amount = true, 1 << 62 }, usd, emvco.ErrAmount},
+		{"amount over 13 characters", func(p *emvco.Payload) { p.Dynamic, p.Amount = true, 1<<62 }, usd, emvco.ErrAmount},
 		{"wallet ID over 99", func(p *emvco.Payload) { p.Payee.Wallet = strings.Repeat("w", 100) }, usd, emvco.ErrField},
 		{"currency without a number", func(*emvco.Payload) {}, money.Currency{Code: "XXX"}, emvco.ErrCurrency},
 	}

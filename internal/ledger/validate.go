@@ -19,8 +19,12 @@ type checked struct {
 	outs []money.NoteID // the notes the transaction creates
 	in   uint64
 	out  uint64
-	err  error // set when validation failed
-	done chan result
+	// refundAfter: the transaction refunds escrowed notes and may commit
+	// only in a batch numbered above this (0: any batch). The one rule of
+	// validation that needs ledger state, so apply checks it.
+	refundAfter uint64
+	err         error // set when validation failed
+	done        chan result
 }
 
 type result struct {
@@ -56,6 +60,9 @@ func (l *Ledger) prepare(tx *money.Tx) *checked {
 		c.outs[j] = l.net.NoteID(&n)
 	}
 	c.in, c.out = tx.Sums()
+	if len(tx.Witnesses) != 0 {
+		c.refundAfter = tx.RefundAfter()
+	}
 	if err := l.checkAuthorityKeys(tx); err != nil {
 		c.err = err
 	}
@@ -100,9 +107,24 @@ func (l *Ledger) verifySigs(b *crypto.Batch, cs []*checked) {
 			continue
 		}
 		tx := c.tx
+		w := 0 // the next escrow witness
 		for j := range tx.Inputs {
-			b.Add(crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, l.net.ID, c.id, tx.InputSigs[j])
+			if tx.Inputs[j].Lock.Kind == money.LockEd25519 {
+				b.Add(crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, l.net.ID, c.id, tx.InputSigs[j])
+				owner = append(owner, i)
+				continue
+			}
+			// An escrowed input (Check matched the witness's terms to
+			// the lock): the payer signs every spend, the payee too
+			// unless it is a refund.
+			wt := &tx.Witnesses[w]
+			w++
+			b.Add(crypto.PublicKey(wt.Payer), crypto.Spend, l.net.ID, c.id, tx.InputSigs[j])
 			owner = append(owner, i)
+			if wt.Path == money.PathJoint {
+				b.Add(crypto.PublicKey(wt.Payee), crypto.Spend, l.net.ID, c.id, wt.PayeeSig)
+				owner = append(owner, i)
+			}
 		}
 		d := crypto.Mint
 		if tx.Kind == money.Redeem {

@@ -57,7 +57,7 @@ func (s *sim) escrowStep(step int) *planned {
 		// Capture a reservation already captured, voided or refunded.
 		o := gone[s.rng.IntN(len(gone))]
 		p := &planned{in: []owned{o}, outKey: []*crypto.PrivateKey{o.esc.payee}, label: "spent again"}
-		p.tx = s.escrowSpend(o.note, o.esc.terms(), money.PathJoint, o.esc.payer, o.esc.payee, ledgertest.To(o.esc.payee, o.note.Value))
+		p.tx = escrowSpend(s.n, o.note, o.esc.terms(), money.PathJoint, o.esc.payer, o.esc.payee, ledgertest.To(o.esc.payee, o.note.Value))
 		return p
 	case len(held) == 0 || s.rng.IntN(3) == 0:
 		return s.reserve(seq)
@@ -105,13 +105,13 @@ func (s *sim) settle(o owned, seq uint64) *planned {
 			outs = append(outs, ledgertest.To(r.payer, v-c))
 			p.outKey = append(p.outKey, r.payer)
 		}
-		p.tx = s.escrowSpend(o.note, t, money.PathJoint, r.payer, r.payee, outs...)
+		p.tx = escrowSpend(s.n, o.note, t, money.PathJoint, r.payer, r.payee, outs...)
 		p.label = "capture"
 	case 2: // void: both sign, all back
-		p.tx = s.escrowSpend(o.note, t, money.PathJoint, r.payer, r.payee, back...)
+		p.tx = escrowSpend(s.n, o.note, t, money.PathJoint, r.payer, r.payee, back...)
 		p.label = "void"
 	case 3, 8: // refund: the payer alone, valid only past the expiry
-		p.tx = s.escrowSpend(o.note, t, money.PathRefund, r.payer, nil, back...)
+		p.tx = escrowSpend(s.n, o.note, t, money.PathRefund, r.payer, nil, back...)
 		p.label = "refund after expiry"
 		if seq+1 <= r.expiry {
 			p.want, p.label = errcode.Conflict, "refund before expiry"
@@ -121,42 +121,26 @@ func (s *sim) settle(o owned, seq uint64) *planned {
 		if s.rng.IntN(2) == 0 {
 			signer = nil
 		}
-		p.tx = s.escrowSpend(o.note, t, money.PathJoint, r.payer, signer, back...)
+		p.tx = escrowSpend(s.n, o.note, t, money.PathJoint, r.payer, signer, back...)
 		p.want, p.label = errcode.BadSignature, "one signature"
 	case 5: // the payee alone takes it all, by the refund path
-		p.tx = s.escrowSpend(o.note, t, money.PathRefund, r.payee, nil, ledgertest.To(r.payee, v))
+		p.tx = escrowSpend(s.n, o.note, t, money.PathRefund, r.payee, nil, ledgertest.To(r.payee, v))
 		p.outKey = []*crypto.PrivateKey{r.payee}
 		p.want, p.label = errcode.BadSignature, "payee alone"
 	case 6: // the payer and a stranger, revealing the stranger as payee
 		x := s.other(r.payee)
 		forged := t
 		forged.Payee = x.Public()
-		p.tx = s.escrowSpend(o.note, forged, money.PathJoint, r.payer, x, ledgertest.To(x, v))
+		p.tx = escrowSpend(s.n, o.note, forged, money.PathJoint, r.payer, x, ledgertest.To(x, v))
 		p.outKey = []*crypto.PrivateKey{x}
 		p.want, p.label = errcode.Malformed, "other terms"
 	case 7: // the payer and a stranger, under the true terms
 		x := s.other(r.payee)
-		p.tx = s.escrowSpend(o.note, t, money.PathJoint, r.payer, x, ledgertest.To(x, v))
+		p.tx = escrowSpend(s.n, o.note, t, money.PathJoint, r.payer, x, ledgertest.To(x, v))
 		p.outKey = []*crypto.PrivateKey{x}
 		p.want, p.label = errcode.BadSignature, "stranger co-signs"
 	}
 	return p
-}
-
-// escrowSpend builds a transfer of one escrowed note with a witness
-// revealing terms t, signed by payer (as the input's signature) and, on the
-// joint path, payee (nil leaves a signature out).
-func (s *sim) escrowSpend(n money.Note, t money.Escrow, path uint8, payer, payee *crypto.PrivateKey, outs ...money.Output) *money.Tx {
-	tx := &money.Tx{Kind: money.Transfer, Inputs: []money.Note{n}, Outputs: outs, InputSigs: make([]money.Sig, 1),
-		Witnesses: []money.Witness{{Escrow: t, Path: path}}}
-	id := s.n.Network.TxID(tx)
-	if payer != nil {
-		tx.InputSigs[0] = payer.Sign(crypto.Spend, s.n.Network.ID, id)
-	}
-	if path == money.PathJoint && payee != nil {
-		tx.Witnesses[0].PayeeSig = payee.Sign(crypto.Spend, s.n.Network.ID, id)
-	}
-	return tx
 }
 
 // other is a key of the simulation other than k.

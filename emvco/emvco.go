@@ -230,10 +230,11 @@ func checkField(f Field) error {
 		if err != nil {
 			return err
 		}
-		if sub[0].ID != "00" {
-			return fail(ErrField, f.ID+".00", "a template starts with its globally unique identifier")
+		gui, ok := lookup(sub, "00")
+		if !ok {
+			return fail(ErrMissing, f.ID+".00", "a template carries its globally unique identifier")
 		}
-		if len(sub[0].Value) > maxGUI {
+		if len(gui) > maxGUI {
 			return fail(ErrField, f.ID+".00", "globally unique identifier longer than %d", maxGUI)
 		}
 	case id == 52:
@@ -283,8 +284,8 @@ func checkField(f Field) error {
 		if err != nil {
 			return err
 		}
-		if sub[0].ID != "00" || len(sub[0].Value) != 2 {
-			return fail(ErrField, f.ID+".00", "a language template starts with a 2-letter language preference")
+		if lang, ok := lookup(sub, "00"); !ok || len(lang) != 2 {
+			return fail(ErrField, f.ID+".00", "a language template carries a 2-letter language preference")
 		}
 	}
 	return nil
@@ -357,14 +358,14 @@ func Decode(s string, cur money.Currency) (Payload, error) {
 			method = f.Value
 		case id >= 26 && id <= 51:
 			sub, _ := parseTLV(f.Value, f.ID) // checked by Parse
-			if !strings.EqualFold(sub[0].Value, GUI) {
+			if gui, _ := lookup(sub, SubGUI); !strings.EqualFold(gui, GUI) {
 				continue
 			}
 			if found {
 				return p, fail(ErrField, f.ID, "a second Specie account template")
 			}
 			found = true
-			if p.Payee, err = payee(f.ID, sub[1:]); err != nil {
+			if p.Payee, err = payee(f.ID, sub); err != nil {
 				return p, err
 			}
 		case id == 52:
@@ -426,12 +427,14 @@ func Decode(s string, cur money.Currency) (Payload, error) {
 	return p, nil
 }
 
-// payee reads the subtags after the GUI of Specie's account template.
+// payee reads the subtags of Specie's account template other than the GUI.
 func payee(tag string, sub []Field) (Payee, error) {
 	var p Payee
 	n := 0
 	for _, s := range sub {
 		switch s.ID {
+		case SubGUI:
+			continue
 		case SubWallet:
 			p.Wallet = s.Value
 		case SubAlias:
@@ -447,4 +450,14 @@ func payee(tag string, sub []Field) (Payee, error) {
 		return p, fail(ErrNotSpecie, tag, "names %d payees; want exactly one of wallet (01), alias (02), request (03)", n)
 	}
 	return p, nil
+}
+
+// lookup finds the value of subtag id among fs.
+func lookup(fs []Field, id string) (string, bool) {
+	for _, f := range fs {
+		if f.ID == id {
+			return f.Value, true
+		}
+	}
+	return "", false
 }

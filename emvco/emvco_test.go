@@ -131,6 +131,15 @@ func TestDecodeAmounts(t *testing.T) {
 	}
 }
 
+// TestDecodeAcceptsGUIAnywhere: EMVCo does not fix the order of a
+// template's subtags; the GUI need not come first.
+func TestDecodeAcceptsGUIAnywhere(t *testing.T) {
+	s := withCRC("000201010211" + "2619" + "0101w0010org.specie" + "52045411" + "5303840" + "5802US5904Shop6004Town")
+	if p, err := emvco.Decode(s, usd); err != nil || p.Payee.Wallet != "w" {
+		t.Fatalf("Decode = %+v, %v", p, err)
+	}
+}
+
 func TestDecodeAcceptsLowerCaseCRC(t *testing.T) {
 	s, err := emvco.Encode(emvco.Payload{Payee: emvco.Payee{Wallet: "w"}, MCC: "5411", Country: "US", Name: "S", City: "T"}, usd)
 	if err != nil {
@@ -206,7 +215,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"city too long", withCRC(head + "010211" + acct + "52045411" + "5303840" + "5802US5904Shop" + "6016" + strings.Repeat("c", 16)), usd, emvco.ErrField, "60"},
 		{"control character", withCRC(head + "010211" + acct + "52045411" + "5303840" + "5802US5904Sh\nx6004Town"), usd, emvco.ErrField, "59"},
 		{"UTF-8 outside the language template", withCRC(head + "010211" + acct + "52045411" + "5303840" + "5802US5902é!6004Town"), usd, emvco.ErrField, "59"},
-		{"template without GUI first", withCRC(head + "010211" + "2619" + "0101w0010org.specie" + tail), usd, emvco.ErrField, "26.00"},
+		{"template without GUI", withCRC(head + "010211" + "2605" + "0101w" + tail), usd, emvco.ErrMissing, "26.00"},
+		{"GUI too long", withCRC(head + "010211" + "2642" + "0033" + strings.Repeat("g", 33) + "0101w" + tail), usd, emvco.ErrField, "26.00"},
+		{"language template without preference", withCRC(head + "010211" + acct + tail + "64080104Name"), usd, emvco.ErrField, "64.00"},
 		{"another scheme only", withCRC(head + "010211" + "26160012D15600000000" + tail), usd, emvco.ErrNotSpecie, "26-51"},
 		{"Specie template without payee", withCRC(head + "010211" + "2614" + "0010org.specie" + tail), usd, emvco.ErrNotSpecie, "26"},
 		{"two payees", withCRC(head + "010211" + "2624" + "0010org.specie0101w0201a" + tail), usd, emvco.ErrNotSpecie, "26"},

@@ -60,6 +60,7 @@ func TestQRShowAndPay(t *testing.T) {
 		t.Errorf("qr show text lacks the drawing, the summary or the PNG line:\n%s", out)
 	}
 	checkPNG(t, file, payload)
+	checkDrawing(t, out, payload)
 
 	var r struct {
 		TxID      string `json:"txid"`
@@ -111,6 +112,32 @@ func checkPNG(t *testing.T, file, payload string) {
 			r, _, _, _ := img.At(x*pngModule+pngModule/2, y*pngModule+pngModule/2).RGBA()
 			if dark := r < 0x8000; dark != bits[y][x] {
 				t.Fatalf("module (%d,%d): dark=%v in the PNG, %v in the symbol", x, y, dark, bits[y][x])
+			}
+		}
+	}
+}
+
+// checkDrawing: the terminal drawing is the symbol in half blocks, two
+// module rows a line: light modules drawn (for a dark background), dark
+// ones blank.
+func checkDrawing(t *testing.T, out, payload string) {
+	t.Helper()
+	code, err := qrcode.New(payload, qrcode.Medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bits := code.Bitmap()
+	lines := strings.Split(out, "\n")[1:] // after the payload
+	for y := 0; y < len(bits); y += 2 {
+		row := []rune(lines[y/2])
+		if len(row) != len(bits[y]) {
+			t.Fatalf("drawing line %d has %d characters, the symbol %d modules", y/2, len(row), len(bits[y]))
+		}
+		for x, r := range row {
+			top, bottom := !bits[y][x], y+1 < len(bits) && !bits[y+1][x]
+			want := map[[2]bool]rune{{false, false}: ' ', {true, false}: '▀', {false, true}: '▄', {true, true}: '█'}[[2]bool{top, bottom}]
+			if r != want {
+				t.Fatalf("drawing line %d column %d is %q, want %q", y/2, x, r, want)
 			}
 		}
 	}

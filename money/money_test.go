@@ -242,6 +242,10 @@ func FuzzTxDecode(f *testing.F) {
 		tx.Auth = []money.KeySig{{Key: [32]byte{1}}, {Key: [32]byte{2}}}
 	})
 	f.Add(mint)
+	for _, p := range []uint8{money.PathJoint, money.PathRefund} {
+		esc, _ := escrowTx(p).MarshalBinary()
+		f.Add(esc)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var tx money.Tx
 		if err := tx.UnmarshalBinary(b); err != nil {

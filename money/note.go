@@ -53,10 +53,12 @@ func ParseHash(s string) (Hash, error) {
 	return h, nil
 }
 
-// LockEd25519 is the only lock kind so far: one Ed25519 key may spend.
+// LockEd25519 locks a note to one Ed25519 key, which alone may spend it.
+// LockEscrow (escrow.go) is the other kind.
 const LockEd25519 uint8 = 1
 
-// Lock says who may spend a note.
+// Lock says who may spend a note: for LockEd25519 Key is the public key,
+// for LockEscrow the hash of the escrow's terms.
 type Lock struct {
 	Kind uint8
 	Key  [32]byte
@@ -65,8 +67,13 @@ type Lock struct {
 // KeyLock locks a note to one Ed25519 public key.
 func KeyLock(pub [32]byte) Lock { return Lock{Kind: LockEd25519, Key: pub} }
 
-// String renders the lock as "ed25519:<hex>".
-func (l Lock) String() string { return "ed25519:" + hex.EncodeToString(l.Key[:]) }
+// String renders the lock as "ed25519:<hex>" (or "escrow:<hex>").
+func (l Lock) String() string {
+	if l.Kind == LockEscrow {
+		return "escrow:" + hex.EncodeToString(l.Key[:])
+	}
+	return "ed25519:" + hex.EncodeToString(l.Key[:])
+}
 
 // Output is a note as a transaction creates it: a value and a lock.
 type Output struct {

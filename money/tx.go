@@ -54,8 +54,10 @@ type KeySig struct {
 }
 
 // Tx is a transaction. Inputs are presented in full; InputSigs[i] is the
-// signature of the owner of Inputs[i]; Auth holds issuer signatures (a quorum
-// for a mint, one for a redeem, none for a transfer).
+// signature of the owner of Inputs[i] (for an escrowed input, the payer's);
+// Auth holds issuer signatures (a quorum for a mint, one for a redeem, none
+// for a transfer); Witnesses holds one entry per escrowed input, in input
+// order (none in a transaction without escrowed inputs).
 type Tx struct {
 	Kind      Kind
 	Nonce     uint64 // makes otherwise equal transactions (mints) distinct
@@ -63,6 +65,7 @@ type Tx struct {
 	Outputs   []Output
 	InputSigs []Sig
 	Auth      []KeySig
+	Witnesses []Witness
 }
 
 // ErrMalformed wraps every reason a transaction is rejected before any
@@ -85,13 +88,17 @@ func (tx *Tx) Check() error {
 	}
 	var in, out uint64
 	var err error
+	escrowed := 0
 	for i := range tx.Inputs {
 		n := &tx.Inputs[i]
 		if n.Value == 0 {
 			return malformed("input %d has zero value", i)
 		}
 		if n.Lock.Kind != LockEd25519 {
-			return malformed("input %d has unknown lock kind %d", i, n.Lock.Kind)
+			if n.Lock.Kind != LockEscrow {
+				return malformed("input %d has unknown lock kind %d", i, n.Lock.Kind)
+			}
+			escrowed++
 		}
 		if in, err = Add(in, n.Value); err != nil {
 			return malformed("input sum overflows")
@@ -107,11 +114,16 @@ func (tx *Tx) Check() error {
 		if o.Value == 0 {
 			return malformed("output %d has zero value", i)
 		}
-		if o.Lock.Kind != LockEd25519 {
+		if o.Lock.Kind != LockEd25519 && o.Lock.Kind != LockEscrow {
 			return malformed("output %d has unknown lock kind %d", i, o.Lock.Kind)
 		}
 		if out, err = Add(out, o.Value); err != nil {
 			return malformed("output sum overflows")
+		}
+	}
+	if escrowed != 0 || len(tx.Witnesses) != 0 {
+		if err := tx.checkWitnesses(escrowed); err != nil {
+			return err
 		}
 	}
 	for i := 1; i < len(tx.Auth); i++ {
@@ -183,8 +195,19 @@ func appendOutput(b []byte, o *Output) []byte {
 	return append(b, o.Lock.Key[:]...)
 }
 
-// AppendBinary appends the full canonical encoding: body, input signatures,
-// authority signatures.
+// AppendBinary appends the full canonical encoding:
+//
+//	version u8 (1) | kind u8 | nonce u64 BE
+//	n_in u16 BE  | n_in  x [txid 32 | index u32 BE | value u64 BE | lock kind u8 | lock key 32]
+//	n_out u16 BE | n_out x [value u64 BE | lock kind u8 | lock key 32]
+//	n_in x input signature 64
+//	n_auth u8    | n_auth x [key 32 | signature 64]
+//	one witness per input with lock kind 3 (escrow), in input order:
+//	  payer 32 | payee 32 | expiry u64 BE | path u8 (1 joint, 2 refund) | payee signature 64 (joint only)
+//
+// The body (everything before the input signatures) is what the txid
+// hashes. A transaction without escrowed inputs has no witnesses, so its
+// encoding is what it was before escrow locks existed.
 func (tx *Tx) AppendBinary(b []byte) ([]byte, error) {
 	b = tx.AppendBody(b)
 	for i := range tx.InputSigs {
@@ -194,6 +217,16 @@ func (tx *Tx) AppendBinary(b []byte) ([]byte, error) {
 	for i := range tx.Auth {
 		b = append(b, tx.Auth[i].Key[:]...)
 		b = append(b, tx.Auth[i].Sig[:]...)
+	}
+	for i := range tx.Witnesses {
+		w := &tx.Witnesses[i]
+		b = append(b, w.Payer[:]...)
+		b = append(b, w.Payee[:]...)
+		b = binary.BigEndian.AppendUint64(b, w.Expiry)
+		b = append(b, w.Path)
+		if w.Path == PathJoint {
+			b = append(b, w.PayeeSig[:]...)
+		}
 	}
 	return b, nil
 }
@@ -205,7 +238,11 @@ func (tx *Tx) MarshalBinary() ([]byte, error) {
 
 // EncodedSize is the length of the canonical encoding.
 func (tx *Tx) EncodedSize() int {
-	return 2 + 8 + 2 + len(tx.Inputs)*(inputSize+sigSize) + 2 + len(tx.Outputs)*outputSize + 1 + len(tx.Auth)*authSize
+	n := 2 + 8 + 2 + len(tx.Inputs)*(inputSize+sigSize) + 2 + len(tx.Outputs)*outputSize + 1 + len(tx.Auth)*authSize
+	for i := range tx.Witnesses {
+		n += witnessSize(tx.Witnesses[i].Path)
+	}
+	return n
 }
 
 // UnmarshalBinary decodes the canonical encoding into tx, reusing its slices,
@@ -252,6 +289,31 @@ func (tx *Tx) UnmarshalBinary(b []byte) error {
 	for i := range tx.Auth {
 		d.Copy(tx.Auth[i].Key[:])
 		d.Copy(tx.Auth[i].Sig[:])
+	}
+	tx.Witnesses = tx.Witnesses[:0]
+	for i := range tx.Inputs {
+		if tx.Inputs[i].Lock.Kind != LockEscrow {
+			continue
+		}
+		var w Witness
+		d.Copy(w.Payer[:])
+		d.Copy(w.Payee[:])
+		w.Expiry = d.U64()
+		w.Path = d.U8()
+		switch w.Path {
+		case PathJoint:
+			d.Copy(w.PayeeSig[:])
+		case PathRefund:
+		default:
+			if d.Err() != nil {
+				return malformed("%v", d.Err())
+			}
+			return malformed("witness for input %d: unknown path %d", i, w.Path)
+		}
+		tx.Witnesses = append(tx.Witnesses, w)
+	}
+	if len(tx.Witnesses) == 0 {
+		tx.Witnesses = nil // as a transaction built without escrow has them
 	}
 	if err := d.End(); err != nil {
 		return malformed("%v", err)

@@ -284,9 +284,9 @@ address and business.`,
 			return g.print(wire.FromHistory(es, &net.Currency), b.String())
 		},
 	}
-	var from, to, amount, ref, idemKey string
+	var from, to, amount, ref, idemKey, qr string
 	pay := &cobra.Command{
-		Use:   "pay --from WALLET --to WALLET --amount AMOUNT [--idempotency-key KEY]",
+		Use:   "pay --from WALLET (--to WALLET --amount AMOUNT | --qr PAYLOAD [--amount AMOUNT]) [--idempotency-key KEY]",
 		Short: "Pay from a wallet to any wallet, at this or another intermediary",
 		Long: `Pay from a wallet to any wallet, at this or another intermediary.
 
@@ -294,7 +294,13 @@ With --idempotency-key the payment is safe to retry: if it fails with
 "unavailable" (the outcome is unknown; the message names the txid, see
 specie tx show), run the same command again with the same key. It pays at
 most once and answers the first result; the same key with a different
-payment is a conflict.`,
+payment is a conflict.
+
+With --qr the payee (and, for a dynamic code, the amount and reference)
+come from a merchant's EMVCo QR payload (see specie qr show). It is
+checked in full first: CRC, structure, every field, and the currency
+must be the network's. A static code needs --amount; a dynamic one
+refuses it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -302,7 +308,7 @@ payment is a conflict.`,
 			if err != nil {
 				return err
 			}
-			v, cur, err := g.amount(ctx, amount)
+			to, v, cur, ref, err := g.payTarget(ctx, cmd, qr, to, amount, ref)
 			if err != nil {
 				return err
 			}
@@ -322,9 +328,8 @@ payment is a conflict.`,
 	pay.Flags().StringVar(&amount, "amount", "", `amount: decimal ("12.50") or minor units ("1250")`)
 	pay.Flags().StringVar(&ref, "reference", "", "text shown in both histories")
 	pay.Flags().StringVar(&idemKey, "idempotency-key", "", "makes retrying safe: the same key and payment pay once (1 to 128 printable ASCII characters)")
-	for _, f := range []string{"from", "to", "amount"} {
-		pay.MarkFlagRequired(f)
-	}
+	pay.Flags().StringVar(&qr, "qr", "", "pay a merchant's EMVCo QR payload instead of --to (--to and --amount are required without it)")
+	pay.MarkFlagRequired("from")
 	cmd.AddCommand(open, balance, history, pay)
 	cmd.AddCommand(walletAdminCmds(g)...)
 	return cmd

@@ -105,6 +105,7 @@ const (
 	CheckEncoding      = "encoding"         // a transaction that does not decode canonically
 	CheckRules         = "rules"            // sums, counts, kinds (money.Tx.Check)
 	CheckDuplicateTx   = "duplicate_tx"     // a txid twice in one batch
+	CheckTimelock      = "timelock"         // an escrow refunded before its expiry batch
 	CheckSignature     = "signature"        // a signature that does not verify
 	CheckAuthority     = "authority"        // an authority key outside the issuer's set
 	CheckQuorum        = "quorum"           // a mint without its quorum of officers
@@ -213,9 +214,12 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 			add(i, -1, "txid", CheckDuplicateTx, "transaction %s is also tx %d of this batch", id, j)
 		}
 		seen[id] = i
-		for j := range tx.Inputs {
-			sigs = append(sigs, sigItem{crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, id, tx.InputSigs[j]})
+		tx.SpendSigs(func(j int, key [32]byte, sig money.Sig) {
+			sigs = append(sigs, sigItem{crypto.PublicKey(key), crypto.Spend, id, sig})
 			refs = append(refs, sigRef{tx: i, in: j})
+		})
+		if after := tx.RefundAfter(); after != 0 && seq <= after {
+			add(i, -1, "witnesses", CheckTimelock, "refunds an escrowed note in batch %d, not past its expiry batch %d", seq, after)
 		}
 		if tx.Kind != money.Mint && tx.Kind != money.Redeem {
 			continue

@@ -299,6 +299,13 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 				continue
 			}
 		}
+		// A refund of escrowed notes commits only past their expiry:
+		// this batch, if it commits anything, is before.seq+1. The batch
+		// number, not a clock, keeps the step a pure function of the log.
+		if c.refundAfter != 0 && before.seq+1 <= c.refundAfter {
+			out.errs[i] = errcode.New(errcode.Conflict, "refund of an escrowed note before its expiry: batch %d is not past batch %d; until then payer and payee must both sign", before.seq+1, c.refundAfter)
+			continue
+		}
 		ok := true
 		for j := range c.ins {
 			value := c.tx.Inputs[j].Value

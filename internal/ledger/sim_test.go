@@ -162,6 +162,7 @@ type simOptions struct {
 type owned struct {
 	note money.Note
 	key  *crypto.PrivateKey
+	esc  *reservation // set for an escrowed note (key is nil): see escrow_sim_test.go
 }
 
 type sim struct {
@@ -178,6 +179,7 @@ type sim struct {
 	spent    []owned                // notes the model knows are gone
 	minted   uint64
 	redeemed uint64
+	escrows  map[string]int // escrow steps by label and outcome, for coverage checks
 
 	// crash mode
 	mem     *vfs.MemFS // the disk the ledger runs on
@@ -316,7 +318,9 @@ func (s *sim) key() *crypto.PrivateKey { return s.keys[s.rng.IntN(len(s.keys))] 
 func (s *sim) pick(k int) []owned {
 	all := make([]owned, 0, len(s.unspent))
 	for _, o := range s.unspent {
-		all = append(all, o)
+		if o.esc == nil { // escrowed notes are spent only by escrow steps
+			all = append(all, o)
+		}
 	}
 	// Map order is random; sort first, then shuffle by the seed.
 	slices.SortFunc(all, func(a, b owned) int {
@@ -354,6 +358,12 @@ type planned struct {
 	in     []owned
 	outKey []*crypto.PrivateKey
 	forged bool
+	// Escrow steps: outEsc[i] is the reservation output i is locked to
+	// (nil for a plain output), and want the code a rejection must carry
+	// even with every input live (empty: the transaction is valid).
+	outEsc []*reservation
+	want   errcode.Code
+	label  string // what an escrow step tried
 }
 
 func (s *sim) transfer(kind money.Kind, forge bool) *planned {
@@ -409,6 +419,13 @@ func (s *sim) step(step int) {
 		v := 1 + s.rng.Uint64N(1_000_000)
 		tx := s.n.MintNonce(s.rng.Uint64(), []int{0, 1 + s.rng.IntN(2)}, ledgertest.To(k, v))
 		plan = []*planned{{tx: tx, outKey: []*crypto.PrivateKey{k}}}
+	case r < 35:
+		// Reserve, capture, void or refund an escrowed note, or try to
+		// spend one without the right keys or too early: one
+		// transaction alone, so the model knows its batch number.
+		if p := s.escrowStep(step); p != nil {
+			plan = []*planned{p}
+		}
 	default:
 		// A batch of payments, some conflicting, some forged, some
 		// spending notes already gone, maybe a redeem.
@@ -422,8 +439,9 @@ func (s *sim) step(step int) {
 			}
 		}
 		if len(s.spent) > 0 && s.rng.IntN(4) == 0 {
-			o := s.spent[s.rng.IntN(len(s.spent))]
-			plan = append(plan, &planned{in: []owned{o}, tx: s.n.Spend(money.Transfer, []money.Note{o.note}, []*crypto.PrivateKey{o.key}, ledgertest.To(s.key(), o.note.Value))})
+			if o := s.spent[s.rng.IntN(len(s.spent))]; o.esc == nil {
+				plan = append(plan, &planned{in: []owned{o}, tx: s.n.Spend(money.Transfer, []money.Note{o.note}, []*crypto.PrivateKey{o.key}, ledgertest.To(s.key(), o.note.Value))})
+			}
 		}
 	}
 	txs := make([]*money.Tx, len(plan))
@@ -463,13 +481,16 @@ func (s *sim) step(step int) {
 	// The model: in order, a transaction commits iff it is not forged
 	// and all its inputs are still unspent.
 	for i, p := range plan {
-		ok := !p.forged
+		ok := !p.forged && p.want == ""
 		for _, o := range p.in {
 			if _, live := s.unspent[s.n.Network.NoteID(&o.note)]; !live {
 				ok = false
 			}
 		}
 		got := rs[i].Err == nil
+		if p.label != "" {
+			s.countEscrow(p, rs[i].Err)
+		}
 		switch {
 		case after != nil && !got:
 			continue // in flight at the crash, and lost with it: allowed
@@ -479,6 +500,9 @@ func (s *sim) step(step int) {
 			want := errcode.DoubleSpend
 			if p.forged {
 				want = errcode.BadSignature
+			}
+			if p.want != "" {
+				want = p.want
 			}
 			if !errcode.Is(rs[i].Err, want) {
 				t.Fatalf("step %d tx %d: %v, want %s", step, i, rs[i].Err, want)
@@ -496,6 +520,7 @@ func (s *sim) step(step int) {
 			s.spent = append(s.spent, o)
 		}
 		s.addOutputs(p.tx, p.outKey)
+		s.markEscrowed(p)
 	}
 }
 

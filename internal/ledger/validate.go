@@ -19,8 +19,12 @@ type checked struct {
 	outs []money.NoteID // the notes the transaction creates
 	in   uint64
 	out  uint64
-	err  error // set when validation failed
-	done chan result
+	// refundAfter: the transaction refunds escrowed notes and may commit
+	// only in a batch numbered above this (0: any batch). The one rule of
+	// validation that needs ledger state, so apply checks it.
+	refundAfter uint64
+	err         error // set when validation failed
+	done        chan result
 }
 
 type result struct {
@@ -56,6 +60,9 @@ func (l *Ledger) prepare(tx *money.Tx) *checked {
 		c.outs[j] = l.net.NoteID(&n)
 	}
 	c.in, c.out = tx.Sums()
+	if len(tx.Witnesses) != 0 {
+		c.refundAfter = tx.RefundAfter()
+	}
 	if err := l.checkAuthorityKeys(tx); err != nil {
 		c.err = err
 	}
@@ -100,10 +107,10 @@ func (l *Ledger) verifySigs(b *crypto.Batch, cs []*checked) {
 			continue
 		}
 		tx := c.tx
-		for j := range tx.Inputs {
-			b.Add(crypto.PublicKey(tx.Inputs[j].Lock.Key), crypto.Spend, l.net.ID, c.id, tx.InputSigs[j])
+		tx.SpendSigs(func(_ int, key [32]byte, sig money.Sig) {
+			b.Add(crypto.PublicKey(key), crypto.Spend, l.net.ID, c.id, sig)
 			owner = append(owner, i)
-		}
+		})
 		d := crypto.Mint
 		if tx.Kind == money.Redeem {
 			d = crypto.Redeem

@@ -150,3 +150,19 @@ func To(k *crypto.PrivateKey, v uint64) money.Output {
 func (n *Net) Notes(tx *money.Tx) []money.Note {
 	return tx.OutputNotes(n.Network.TxID(tx))
 }
+
+// EscrowSpend spends held, an escrowed note with terms w, by path: first
+// signs as the payer (InputSigs[0]) and, on the joint path, second as the
+// payee (the witness's signature). A nil key leaves its signature zero.
+func (n *Net) EscrowSpend(held money.Note, w money.Escrow, path uint8, first, second *crypto.PrivateKey, outs ...money.Output) *money.Tx {
+	tx := &money.Tx{Kind: money.Transfer, Inputs: []money.Note{held}, Outputs: outs, InputSigs: make([]money.Sig, 1),
+		Witnesses: []money.Witness{{Escrow: w, Path: path}}}
+	id := n.Network.TxID(tx)
+	if first != nil {
+		tx.InputSigs[0] = first.Sign(crypto.Spend, n.Network.ID, id)
+	}
+	if path == money.PathJoint && second != nil {
+		tx.Witnesses[0].PayeeSig = second.Sign(crypto.Spend, n.Network.ID, id)
+	}
+	return tx
+}

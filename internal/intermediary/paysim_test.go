@@ -221,8 +221,15 @@ func (s *netSim) step(i int) {
 		// renames (if the step does that many; see ArmAtSync for why not
 		// at a write); whether or not the crash came, the
 		// bank restarts after the step on what the disk kept.
+		// The crash keeps exactly what was synced: in this simulation two
+		// banks, the ledger and the issuer work at once, so what Pebble's
+		// log writer had written unsynced when the crash came depends on
+		// the timing, and a seed would not replay. (Torn unsynced writes
+		// are drawn in paySim, where one bank works at a time.)
 		armed := []string{"bank-a", "bank-b"}[s.rng.IntN(2)]
-		s.disks[armed].ArmAtSync(s.rng.IntN(6), rand.New(rand.NewPCG(s.rng.Uint64(), 0)))
+		crashAt := s.rng.IntN(6)
+		_ = s.rng.Uint64() // the draw that seeded the torn writes: keeps old seeds' sequences
+		s.disks[armed].ArmAtSync(crashAt, nil)
 		defer func() {
 			var crashed bool
 			crashed = s.reboot(armed)

@@ -97,3 +97,7 @@ func Holds(in *Intermediary, id string) (int, uint64) {
 	sum := in.heldForPeersLocked(ws)
 	return len(ws.holds), sum
 }
+
+// ExpireHolds runs the background loop's sweep of expired holds once and
+// returns how many holds are left in all.
+func ExpireHolds(in *Intermediary) int { return in.expireHolds() }

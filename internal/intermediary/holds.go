@@ -30,10 +30,14 @@ import (
 //     when it abandons the payment for certain: refused before signing
 //     (screening, the payer's limits, insufficient funds) or rejected by
 //     the ledger. A payment whose outcome is unknown keeps its hold;
-//   - it expires, Config.HoldTTL after it was placed (Config.Now clock).
-//     A payment delivered after its hold expired, or without one (a peer
-//     that predates holds), is credited as before, and checked again
-//     after the fact (overLimit).
+//   - it expires, Config.HoldTTL after it was placed (Config.Now clock):
+//     the next check of the wallet, or the background loop
+//     (expireHolds), forgets it. A payment delivered after its hold
+//     expired, or without one (a peer that predates holds), is credited
+//     as before, and checked again after the fact (overLimit).
+//
+// AML screening's incoming windows are not covered by holds: a payment
+// from another process is counted there on delivery (screen.go).
 //
 // Holds are in memory only: they last seconds, and writing them would cost
 // the pay path a sync. A restart of this intermediary forgets them, which
@@ -82,16 +86,53 @@ func (in *Intermediary) heldForPeersLocked(ws *walletState) uint64 {
 	return sum
 }
 
-// placeHoldLocked holds amount of the wallet's capacity for a payment
+// placeHoldLocked holds amount of wallet wid's capacity for a payment
 // from peer and returns the hold's ID. The caller holds ws.mu.
-func (in *Intermediary) placeHoldLocked(ws *walletState, peer string, amount uint64) (string, error) {
+func (in *Intermediary) placeHoldLocked(ws *walletState, wid, peer string, amount uint64) (string, error) {
 	var b [10]byte // 80 bits
 	if err := in.random(b[:]); err != nil {
 		return "", internalErr("hold id", err)
 	}
 	id := "h" + strings.ToLower(idEncoding.EncodeToString(b[:]))
 	ws.holds = append(ws.holds, hold{id: id, peer: peer, amount: amount, expires: in.cfg.Now().Add(in.cfg.HoldTTL)})
+	in.noteHolds(wid)
 	return id, nil
+}
+
+// noteHolds records that wallet wid has holds, for expireHolds.
+func (in *Intermediary) noteHolds(wid string) {
+	in.holdsMu.Lock()
+	defer in.holdsMu.Unlock()
+	if in.holdWallets == nil {
+		in.holdWallets = map[string]struct{}{}
+	}
+	in.holdWallets[wid] = struct{}{}
+}
+
+// expireHolds forgets the expired holds of every wallet that has some,
+// so a hold never delivered nor released (and its wallet never asked
+// about again) does not stay in memory. The background loop calls it.
+// It returns how many holds are left.
+func (in *Intermediary) expireHolds() int {
+	in.holdsMu.Lock()
+	ids := in.holdWallets
+	in.holdWallets = nil
+	in.holdsMu.Unlock()
+	left := 0
+	for wid := range ids {
+		ws := in.walletState(wid)
+		n := func() int {
+			ws.mu.Lock()
+			defer ws.mu.Unlock()
+			in.heldForPeersLocked(ws)
+			if len(ws.holds) > 0 {
+				in.noteHolds(wid)
+			}
+			return len(ws.holds)
+		}()
+		left += n
+	}
+	return left
 }
 
 // dropHoldLocked removes the hold id placed for peer, if it is still

@@ -89,8 +89,18 @@ func TestHoldLifecycle(t *testing.T) {
 		end  func(te *tierEnv, bob, hold string) // ends the hold, or not
 		free bool                                // the capacity is free again after end
 	}{
-		{"expires at its TTL", func(te *tierEnv, _, _ string) { te.clock.advance(intermediary.DefaultHoldTTL) }, true},
-		{"lives until its TTL", func(te *tierEnv, _, _ string) { te.clock.advance(intermediary.DefaultHoldTTL - time.Nanosecond) }, false},
+		{"expires at its TTL", func(te *tierEnv, _, _ string) {
+			te.clock.advance(intermediary.DefaultHoldTTL)
+			if n := intermediary.ExpireHolds(te.bank("bank-b")); n != 0 { // the background loop forgets it
+				te.t.Fatalf("%d holds left after their TTL", n)
+			}
+		}, true},
+		{"lives until its TTL", func(te *tierEnv, _, _ string) {
+			te.clock.advance(intermediary.DefaultHoldTTL - time.Nanosecond)
+			if n := intermediary.ExpireHolds(te.bank("bank-b")); n != 1 {
+				te.t.Fatalf("%d holds left before their TTL, want 1", n)
+			}
+		}, false},
 		{"released by its payer's intermediary", func(te *tierEnv, bob, hold string) {
 			if err := te.bank("bank-b").ReleaseHold(as("bank-a"), bob, hold); err != nil {
 				te.t.Fatal(err)

@@ -142,6 +142,12 @@ type Intermediary struct {
 	wallets  map[string]*walletState
 	inflight map[money.TxID]string // spends whose outcome is being awaited -> paying wallet
 
+	// holdsMu guards holdWallets: the wallets that may have holds
+	// (holds.go), so the background loop forgets expired ones without
+	// visiting every wallet. Taken under a wallet's lock, never around one.
+	holdsMu     sync.Mutex
+	holdWallets map[string]struct{}
+
 	keys sync.Map // wallet id -> *crypto.PrivateKey
 
 	// Wallet records and lock owners never change once written, so they
@@ -372,6 +378,7 @@ func (in *Intermediary) loop(ctx context.Context) {
 		in.sweep(ctx)
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
+		in.expireHolds()
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}

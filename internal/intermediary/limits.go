@@ -296,7 +296,7 @@ func (in *Intermediary) ReceiveFor(ctx context.Context, id string, amount uint64
 		if err != nil || limit == 0 || amount == split.toAccount {
 			return split, "", err
 		}
-		h, err := in.placeHoldLocked(ws, caller.Name, amount-split.toAccount)
+		h, err := in.placeHoldLocked(ws, id, caller.Name, amount-split.toAccount)
 		return split, h, err
 	}()
 	if err != nil {

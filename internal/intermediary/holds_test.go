@@ -2,6 +2,7 @@ package intermediary_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -276,4 +277,21 @@ func TestRedeliveryCarriesTheHold(t *testing.T) {
 	if err := te.pay(payer, bob, 50*usd); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A memo's hold is an ID of printable ASCII, at most 64 characters; a
+// release names one.
+func TestMalformedHolds(t *testing.T) {
+	te := newTierEnv(t, jan31, "bank-a", "bank-b")
+	bob := te.walletAt("bank-b", tier(0, phone), 0)
+	for _, h := range []string{"a b", strings.Repeat("h", 65), "h\x00"} {
+		res, err := te.bank("bank-b").DeliverBatch(as("bank-a"), []roles.Delivery{{Memo: &roles.Memo{From: "bank-a.x", To: bob, Hold: h}}})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("%q: %v %v", h, res, err)
+		}
+		wantCode(t, res[0], errcode.Malformed, 400)
+		wantCode(t, te.bank("bank-b").ReleaseHold(as("bank-a"), bob, h), errcode.Malformed, 400)
+	}
+	wantCode(t, te.bank("bank-b").ReleaseHold(as("bank-a"), bob, ""), errcode.Malformed, 400)
+	wantCode(t, te.bank("bank-b").ReleaseHold(as("bank-a"), "bank-a.x", "h1"), errcode.NotFound, 404)
 }

@@ -240,6 +240,7 @@ func (ic interClient) OpenWallet(ctx context.Context, req roles.WalletRequest) (
 var (
 	_ roles.WalletAdmin    = interClient{}
 	_ roles.AmountReceiver = interClient{}
+	_ roles.HoldReleaser   = interClient{}
 )
 
 // walletPost posts body to one of a wallet's administration routes and
@@ -315,7 +316,14 @@ func (ic interClient) ReceiveFor(ctx context.Context, id string, amount uint64) 
 			return roles.ReceivePlan{}, errcode.New(errcode.Internal, "response overflow %d above the amount %d", plan.Overflow, amount)
 		}
 	}
+	plan.Hold = w.Hold
 	return plan, nil
+}
+
+// ReleaseHold tells the payee's intermediary that the payment it placed
+// hold for on wallet id is abandoned.
+func (ic interClient) ReleaseHold(ctx context.Context, id, hold string) error {
+	return ic.c.do(ctx, http.MethodDelete, ic.walletPath(id)+"/holds/"+url.PathEscape(hold), nil, nil)
 }
 
 func (ic interClient) Wallet(ctx context.Context, id string) (roles.Wallet, error) {

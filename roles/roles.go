@@ -332,23 +332,41 @@ type AmountReceiver interface {
 	ReceiveFor(ctx context.Context, id string, amount uint64) (ReceivePlan, error)
 }
 
+// HoldReleaser is implemented by intermediaries whose ReceiveFor places
+// holds (ReceivePlan.Hold): the payer's intermediary releases, best
+// effort, the hold of a payment it abandons, which otherwise expires.
+// Releasing a hold that is gone is not an error.
+type HoldReleaser interface {
+	ReleaseHold(ctx context.Context, id, hold string) error
+}
+
 // ReceivePlan says how to pay an amount to a wallet: amount minus
 // Overflow to Lock, and Overflow, when not 0, to OverflowLock (the payee
 // intermediary's treasury, which credits it to the wallet's linked
 // deposit account when the payment is delivered with its memo).
+//
+// Hold, when not empty, names the hold the payee's intermediary placed on
+// the wallet's incoming capacity for this payment: the payer passes it
+// back in the delivery's Memo, and the payee's intermediary then turns
+// the hold into the credit. A hold it is not given back expires.
 type ReceivePlan struct {
 	Lock         money.Lock `json:"lock"`
 	Overflow     uint64     `json:"overflow,omitempty"`
 	OverflowLock money.Lock `json:"overflow_lock,omitzero"`
+	Hold         string     `json:"hold,omitempty"`
 }
 
 // Memo is what the payer's intermediary tells the payee's about a payment
 // it delivers: who paid, whom, and the payer's reference. It travels
 // between intermediaries only, never to the ledger, which learns no names.
+//
+// Hold is the hold the payee's intermediary answered ReceiveFor with
+// (ReceivePlan.Hold), if any.
 type Memo struct {
 	From      string `json:"from"`
 	To        string `json:"to"`
 	Reference string `json:"reference,omitempty"`
+	Hold      string `json:"hold,omitempty"`
 }
 
 // Delivery is one committed transaction handed over to the payee's

@@ -214,6 +214,14 @@ func TestResponsesConformToSpec(t *testing.T) {
 
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock?amount=250", bankATok, "", 200, "")
 	do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock?amount=1000.00", bankATok, "", 422, "limit_exceeded")
+	const relHold = "DELETE /v1/intermediaries/{name}/wallets/{id}/holds/{hold}"
+	held := do(lock, "/v1/intermediaries/bank-b/wallets/"+bobW+"/lock?amount=1", bankATok, "", 200, "").json(t)["hold"].(string)
+	do(relHold, "/v1/intermediaries/bank-b/wallets/"+bobW+"/holds/"+held, bankATok, "", 200, "")
+	do(relHold, "/v1/intermediaries/bank-b/wallets/"+bobW+"/holds/"+held, bankATok, "", 200, "") // gone: not an error
+	do(relHold, "/v1/intermediaries/bank-b/wallets/"+bobW+"/holds/h%20x", bankATok, "", 400, "malformed")
+	do(relHold, "/v1/intermediaries/bank-b/wallets/"+bobW+"/holds/"+held, "", "", 401, "unauthorized")
+	do(relHold, "/v1/intermediaries/bank-b/wallets/"+bobW+"/holds/"+held, auditorTok, "", 403, "unauthorized")
+	do(relHold, "/v1/intermediaries/bank-b/wallets/"+aliceW+"/holds/"+held, bankATok, "", 404, "not_found")
 
 	// Wallet administration under the policy: bob at bank-b (tier 0).
 	bw := "/v1/intermediaries/bank-b/wallets/" + bobW
@@ -418,6 +426,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{wallet, "/v1/intermediaries/bank-a/wallets/bank-a.w1", bankATok, ""},
 		{history, "/v1/intermediaries/bank-a/wallets/bank-a.w1/history", bankATok, ""},
 		{lock, "/v1/intermediaries/bank-a/wallets/bank-a.w1/lock", bankATok, ""},
+		{relHold, "/v1/intermediaries/bank-a/wallets/bank-a.w1/holds/h1", bankATok, ""},
 		{pay, pp, bankATok, `{"from":"bank-a.w1","to":"bank-b.w2","amount":"1"}`},
 		{deliver, dp, bankATok, `{"tx":"` + tx1 + `"}`},
 		{deliverMany, dbp, bankATok, `{"deliveries":[{"tx":"` + tx1 + `"}]}`},

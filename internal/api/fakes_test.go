@@ -371,6 +371,10 @@ func (f *fakeInter) ReceiveLock(ctx context.Context, id string) (money.Lock, err
 	return money.KeyLock(key(8).Public()), nil
 }
 
+func (f *fakeInter) ReleaseHold(ctx context.Context, id, hold string) error {
+	return f.record(ctx, "ReleaseHold", hold)
+}
+
 func (f *fakeInter) Deliver(ctx context.Context, tx *money.Tx) error {
 	return f.record(ctx, "Deliver", tx)
 }

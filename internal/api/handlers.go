@@ -400,7 +400,7 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, in roles.Intermedi
 		if err != nil {
 			return err
 		}
-		out := wire.LockResponse{Lock: plan.Lock.String()}
+		out := wire.LockResponse{Lock: plan.Lock.String(), Hold: plan.Hold}
 		if plan.Overflow != 0 {
 			out.Overflow, out.OverflowLock = wire.FormatAmount(plan.Overflow), plan.OverflowLock.String()
 		}
@@ -412,6 +412,20 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, in roles.Intermedi
 		return err
 	}
 	writeJSON(w, http.StatusOK, wire.LockResponse{Lock: l.String()})
+	return nil
+}
+
+// releaseHold ends a hold the caller's intermediary placed with the lock
+// route and will not use.
+func (s *Server) releaseHold(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	hr, ok := in.(roles.HoldReleaser)
+	if !ok {
+		return errcode.New(errcode.NotFound, "intermediary %s places no holds", in.Name())
+	}
+	if err := hr.ReleaseHold(r.Context(), r.PathValue("id"), r.PathValue("hold")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.HoldReleaseResponse{Status: "released"})
 	return nil
 }
 

@@ -181,6 +181,7 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/wallets/{id}", s.authed(s.inter(s.wallet)))
 		s.handle("GET "+p+"/wallets/{id}/history", s.authed(s.inter(s.history)))
 		s.handle("GET "+p+"/wallets/{id}/lock", s.authed(s.inter(s.lock)))
+		s.handle("DELETE "+p+"/wallets/{id}/holds/{hold}", s.authed(s.inter(s.releaseHold)))
 		s.handle("POST "+p+"/payments", s.authed(s.inter(s.pay)))
 		s.handle("POST "+p+"/deliveries", s.authed(s.inter(s.deliver)))
 		s.handle("POST "+p+"/deliveries/batch", s.authed(s.inter(s.deliverMany)))

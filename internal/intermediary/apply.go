@@ -126,6 +126,11 @@ func (in *Intermediary) applyDelivered(items []delivered) error {
 				all.put(w, r)
 			}
 		}
+		for w, hs := range a.notes.unhold {
+			for _, h := range hs {
+				all.dropHold(w, h)
+			}
+		}
 	}
 	if !writes {
 		b.Discard()
@@ -156,7 +161,7 @@ func checkMemo(m *roles.Memo, caller string) error {
 	case len(m.Reference) > MaxReferenceLen || !utf8.ValidString(m.Reference):
 		return errcode.New(errcode.Malformed, "memo: reference longer than %d bytes or not UTF-8", MaxReferenceLen)
 	}
-	return nil
+	return checkHoldID("memo: hold", m.Hold)
 }
 
 func (in *Intermediary) deliver(ctx context.Context, d roles.Delivery) error {
@@ -349,7 +354,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 			return applied{}, err
 		}
 		if pend.Peer != "" {
-			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Created: now})
+			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Hold: pend.Hold, Created: now})
 			if err != nil {
 				return applied{}, err
 			}
@@ -397,6 +402,10 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		if !hasPend {
 			if err := in.screenDeliveredInto(b, txid, w, credited[w], memo); err != nil {
 				return applied{}, err
+			}
+			if memo != nil && memo.To == w && memo.Hold != "" {
+				// The payment's hold becomes its credit (holds.go).
+				changes.dropHold(w, holdRef{id: memo.Hold, peer: roles.IntermediaryOf(memo.From)})
 			}
 		}
 		if err := setEntry(b, w, e); err != nil {
@@ -616,6 +625,7 @@ func (in *Intermediary) resolveOne(ctx context.Context, txid money.TxID, rec *pe
 			return err
 		}
 		in.log.Info("pending spend settled: never committed, notes released", "txid", txid, "kind", rec.Kind)
+		in.releaseHold(ctx, rec.Peer, rec.To, rec.Hold)
 		return nil
 	case err == nil:
 		return fmt.Errorf("ledger reports status %q", info.Status)
@@ -644,6 +654,7 @@ func (in *Intermediary) resubmit(ctx context.Context, txid money.TxID, rec *pend
 			return uerr
 		}
 		in.log.Info("pending payment settled: resubmitted and rejected, notes released", "txid", txid, "code", errcode.Of(err))
+		in.releaseHold(ctx, rec.Peer, rec.To, rec.Hold)
 		return nil
 	}
 	if err := in.applyCommitted(txid, &tx, receipt.Batch, receipt.Index, nil, nil); err != nil {
@@ -882,7 +893,7 @@ func (in *Intermediary) tryDeliver(ctx context.Context, peer string, batch []*ou
 		}
 		ds[k].Tx = &tx
 		if o.rec.From != "" {
-			ds[k].Memo = &roles.Memo{From: o.rec.From, To: o.rec.To, Reference: o.rec.Ref}
+			ds[k].Memo = &roles.Memo{From: o.rec.From, To: o.rec.To, Reference: o.rec.Ref, Hold: o.rec.Hold}
 		}
 	}
 	bd, ok := p.(roles.BatchDeliverer)

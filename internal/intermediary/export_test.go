@@ -87,3 +87,17 @@ func Windows(in *Intermediary) int {
 // RefreshPolicy fetches and applies the policy in force now, as the
 // background loop does once a minute.
 func RefreshPolicy(in *Intermediary) { in.refreshPolicy(context.Background()) }
+
+// Holds counts the live holds on wallet id's incoming capacity and what
+// they take of it (holds.go), forgetting expired ones as a check would.
+func Holds(in *Intermediary, id string) (int, uint64) {
+	ws := in.walletState(id)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	sum := in.heldForPeersLocked(ws)
+	return len(ws.holds), sum
+}
+
+// ExpireHolds runs the background loop's sweep of expired holds once and
+// returns how many holds are left in all.
+func ExpireHolds(in *Intermediary) int { return in.expireHolds() }

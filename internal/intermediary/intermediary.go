@@ -98,7 +98,16 @@ type Config struct {
 	// NoScreening turns fraud and AML screening off: for measuring its
 	// cost (specie bench --payments --screening=false), never in service.
 	NoScreening bool
+	// HoldTTL is how long a hold ReceiveFor places on a payee wallet here
+	// for a payer at another intermediary lasts (holds.go), on the Now
+	// clock: the payment is delivered within it or the capacity is free
+	// again. 0 means DefaultHoldTTL.
+	HoldTTL time.Duration
 }
+
+// DefaultHoldTTL is how long a hold on a payee's incoming capacity lasts
+// unless Config.HoldTTL says otherwise.
+const DefaultHoldTTL = 60 * time.Second
 
 // DefaultIdempotencyRetention is how long idempotency keys are kept unless
 // Config.IdempotencyRetention says otherwise.
@@ -132,6 +141,12 @@ type Intermediary struct {
 	walletMu sync.Mutex
 	wallets  map[string]*walletState
 	inflight map[money.TxID]string // spends whose outcome is being awaited -> paying wallet
+
+	// holdsMu guards holdWallets: the wallets that may have holds
+	// (holds.go), so the background loop forgets expired ones without
+	// visiting every wallet. Taken under a wallet's lock, never around one.
+	holdsMu     sync.Mutex
+	holdWallets map[string]struct{}
 
 	keys sync.Map // wallet id -> *crypto.PrivateKey
 
@@ -191,6 +206,7 @@ var (
 	_ roles.Intermediary   = (*Intermediary)(nil)
 	_ roles.WalletAdmin    = (*Intermediary)(nil)
 	_ roles.AmountReceiver = (*Intermediary)(nil)
+	_ roles.HoldReleaser   = (*Intermediary)(nil)
 )
 
 const txLockStripes = 1024
@@ -237,6 +253,9 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
+	}
+	if cfg.HoldTTL <= 0 {
+		cfg.HoldTTL = DefaultHoldTTL
 	}
 	if cfg.Registry != nil && len(cfg.PseudonymSalt) < MinPseudonymSalt {
 		// Phone numbers are few enough to try them all: without a secret
@@ -359,6 +378,7 @@ func (in *Intermediary) loop(ctx context.Context) {
 		in.sweep(ctx)
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
+		in.expireHolds()
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}
@@ -459,6 +479,7 @@ type walletState struct {
 	profLoaded bool
 	win        spendWindow // outgoing payments in the current day and month
 	incoming   uint64      // payments to it reserved here, not yet credited
+	holds      []hold      // payments to it announced by other intermediaries, not yet delivered (holds.go)
 }
 
 func (in *Intermediary) walletState(id string) *walletState {

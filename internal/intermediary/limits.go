@@ -33,11 +33,13 @@ import (
 // until the payment is credited or fails, so concurrent payments to one
 // wallet cannot together take it over its limit. For a wallet at another
 // intermediary, the payer asks it with ReceiveFor, which checks the same
-// and holds nothing (the payment may never come): two payers at two
-// intermediaries could then both pass; the delivery is credited anyway
-// (the money is committed) and checked again (overLimit): a linked
-// wallet's excess goes into its account, any other breach is logged.
-// The hold here ends when the
+// and places a hold on the wallet's capacity (holds.go) until the payment
+// is delivered, released or the hold expires. A delivery without a live
+// hold (expired, a peer without holds, a restart here in between) is
+// credited anyway (the money is committed) and checked again
+// (overLimit): a linked wallet's excess goes into its account, any other
+// breach is logged.
+// The incoming of a payment between two wallets here ends when the
 // payment call returns, also when its outcome is unknown (the ledger did
 // not answer): a payment settled later is credited like a delivery, past
 // the check.
@@ -236,6 +238,7 @@ func (in *Intermediary) checkIncomingLocked(ws *walletState, id string, amount u
 	if err != nil {
 		return 0, incoming{}, err
 	}
+	held = addSat(held, in.heldForPeersLocked(ws)) // payments announced from elsewhere (holds.go)
 	if addSat(held, amount) <= limit {
 		return limit, incoming{}, nil
 	}
@@ -258,8 +261,11 @@ func (in *Intermediary) missingTier(id string, level int) error {
 // (errcode.Blocked, errcode.LimitExceeded) a wallet that may not receive
 // it, before the payer signs anything, and splits off to the treasury
 // what the wallet's linked account takes (the waterfall; credited to the
-// account when the payment is delivered with its memo). It holds nothing
-// (the payment may never come). It implements roles.AmountReceiver.
+// account when the payment is delivered with its memo). Under a holding
+// limit it holds the wallet's part of the amount until the payment is
+// delivered with the returned plan's Hold in its memo, the caller
+// releases it (ReleaseHold) or Config.HoldTTL passes (holds.go). It
+// implements roles.AmountReceiver.
 func (in *Intermediary) ReceiveFor(ctx context.Context, id string, amount uint64) (roles.ReceivePlan, error) {
 	if err := in.enter(); err != nil {
 		return roles.ReceivePlan{}, err
@@ -281,19 +287,25 @@ func (in *Intermediary) ReceiveFor(ctx context.Context, id string, amount uint64
 	if err != nil {
 		return roles.ReceivePlan{}, err
 	}
-	split, err := func() (incoming, error) {
+	caller, _ := roles.Caller(ctx)
+	split, holdID, err := func() (incoming, string, error) {
 		ws := in.walletState(id)
 		ws.mu.Lock()
 		defer ws.mu.Unlock()
-		_, split, err := in.checkIncomingLocked(ws, id, amount)
-		return split, err
+		limit, split, err := in.checkIncomingLocked(ws, id, amount)
+		if err != nil || limit == 0 || amount == split.toAccount {
+			return split, "", err
+		}
+		h, err := in.placeHoldLocked(ws, id, caller.Name, amount-split.toAccount)
+		return split, h, err
 	}()
 	if err != nil {
 		return roles.ReceivePlan{}, err
 	}
-	plan := roles.ReceivePlan{Lock: l}
+	plan := roles.ReceivePlan{Lock: l, Hold: holdID}
 	if split.toAccount > 0 {
 		if plan.OverflowLock, err = in.receiveLock(in.Treasury()); err != nil {
+			in.dropHold(id, holdID, caller.Name)
 			return roles.ReceivePlan{}, err
 		}
 		plan.Overflow = split.toAccount

@@ -79,6 +79,16 @@ type noteChanges struct {
 	// unspend takes released payments out of their wallets' outgoing
 	// windows (limits.go), under the same lock as the commit.
 	unspend map[string][]spendAdj
+	// unhold drops the holds of delivered payments (holds.go) in the
+	// same step as their notes enter the index: counted once, always.
+	unhold map[string][]holdRef
+}
+
+func (c *noteChanges) dropHold(wallet string, r holdRef) {
+	if c.unhold == nil {
+		c.unhold = map[string][]holdRef{}
+	}
+	c.unhold[wallet] = append(c.unhold[wallet], r)
 }
 
 func (c *noteChanges) delete(wallet string, id noteID) {
@@ -108,6 +118,9 @@ func (c *noteChanges) wallets() []string {
 	for w := range c.unspend {
 		ws = append(ws, w)
 	}
+	for w := range c.unhold {
+		ws = append(ws, w)
+	}
 	slices.Sort(ws)
 	return slices.Compact(ws)
 }
@@ -135,6 +148,9 @@ func (in *Intermediary) commitIndexed(b *store.Batch, sync bool, c *noteChanges)
 		s := states[i]
 		for _, a := range c.unspend[w] {
 			s.win.unspend(a)
+		}
+		for _, h := range c.unhold[w] {
+			dropHoldLocked(s, h.id, h.peer)
 		}
 		if s.notes == nil {
 			continue // not loaded: it will be read from the store

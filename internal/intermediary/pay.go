@@ -107,10 +107,11 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 		if plan, err = in.peerPlan(ctx, other, p.To, p.Amount); err != nil {
 			return roles.PaymentResult{}, err
 		}
-		pend.Peer = name
+		pend.Peer, pend.Hold = name, plan.Hold
 	}
 	// Fraud and AML screening (screen.go), before anything is signed.
 	if pend.screen, err = in.screenPay(&from, p, pend.Peer); err != nil {
+		in.releaseHold(ctx, pend.Peer, pend.To, pend.Hold)
 		if p.IdempotencyKey != "" && errcode.Is(err, errcode.Blocked) {
 			in.rememberRejection(p, err) // definite, like insufficient funds
 		}
@@ -168,6 +169,7 @@ func (in *Intermediary) send(ctx context.Context, from *walletRec, key *crypto.P
 	})
 	if err != nil {
 		pend.screen.abort()
+		in.releaseHold(ctx, pend.Peer, pend.To, pend.Hold) // nothing left: abandoned
 		if pend.IdemKey != "" && errcode.Is(err, errcode.InsufficientFunds) {
 			// Definite, and nothing was built: remember the rejection.
 			in.rememberRejection(roles.Payment{From: pend.From, To: pend.To, Amount: pend.Amount, Reference: pend.Reference, IdempotencyKey: pend.IdemKey}, err)
@@ -184,9 +186,11 @@ func (in *Intermediary) send(ctx context.Context, from *walletRec, key *crypto.P
 		err = in.settleFailure(txid, "payment", err)
 		if errcode.Is(err, errcode.Unavailable) {
 			in.wakeSettle()
-			// Outcome unknown: say which transaction to watch.
+			// Outcome unknown: say which transaction to watch. The
+			// payee's hold stays: the payment may still commit.
 			return roles.PaymentResult{TxID: txid, From: p.From, To: p.To, Amount: p.Amount}, err
 		}
+		in.releaseHold(ctx, pend.Peer, pend.To, pend.Hold) // rejected by the ledger
 		return roles.PaymentResult{}, err
 	}
 	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil, pend); err != nil {

@@ -28,6 +28,11 @@ import (
 //	[payer account len u16][payer account][from account u64]
 //	[payee account len u16][payee account][to account u64]
 //
+//	pendingRec v3, a payment to another intermediary that holds the
+//	payee's capacity (holds.go): v2 with version 0x03 (its waterfall
+//	fields possibly empty), then
+//	[hold len u16][hold]
+//
 //	idemRec v1:
 //	[0x01][state u8: 1 pending, 2 committed, 3 rejected]
 //	[fingerprint 32: the SHA-256 its hex form names][txid 32]
@@ -37,6 +42,7 @@ import (
 const (
 	recV1 = 0x01
 	recV2 = 0x02 // pendingRec with its waterfall
+	recV3 = 0x03 // pendingRec with its waterfall and the payee's hold
 )
 
 var pendingKinds = []string{kindPay, kindRedeem}
@@ -79,12 +85,18 @@ func (p *pendingRec) encode() ([]byte, error) {
 	if len(p.PayerAccount) > 0xffff || len(p.PayeeAccount) > 0xffff {
 		return nil, fmt.Errorf("pending record: account of %d or %d bytes", len(p.PayerAccount), len(p.PayeeAccount))
 	}
+	if len(p.Hold) > 0xffff {
+		return nil, fmt.Errorf("pending record: hold of %d bytes", len(p.Hold))
+	}
 	v2 := p.PayerAccount != "" || p.PayeeAccount != "" || p.FromAccount != 0 || p.ToAccount != 0
 	version := uint8(recV1)
-	if v2 {
+	switch {
+	case p.Hold != "":
+		version, v2 = recV3, true
+	case v2:
 		version = recV2
 	}
-	w := codec.NewWriter(make([]byte, 0, 96+len(p.From)+len(p.To)+len(p.Peer)+len(p.Reference)+len(p.IdemKey)+len(p.Tx)+len(p.PayerAccount)+len(p.PayeeAccount)))
+	w := codec.NewWriter(make([]byte, 0, 98+len(p.Hold)+len(p.From)+len(p.To)+len(p.Peer)+len(p.Reference)+len(p.IdemKey)+len(p.Tx)+len(p.PayerAccount)+len(p.PayeeAccount)))
 	w = w.U8(version).U8(kind)
 	w = putStr16(putStr16(putStr16(w, p.From), p.To), p.Peer)
 	w = putStr16(putStr16(w.U64(p.Amount), p.Reference), p.IdemKey)
@@ -92,6 +104,9 @@ func (p *pendingRec) encode() ([]byte, error) {
 	if v2 {
 		w = putStr16(w, p.PayerAccount).U64(p.FromAccount)
 		w = putStr16(w, p.PayeeAccount).U64(p.ToAccount)
+	}
+	if version == recV3 {
+		w = putStr16(w, p.Hold)
 	}
 	return w.Bytes(), nil
 }
@@ -102,7 +117,7 @@ func decodePending(b []byte, p *pendingRec) error {
 	}
 	r := codec.NewReader(b)
 	v := r.U8()
-	if v != recV1 && v != recV2 && r.Err() == nil {
+	if v != recV1 && v != recV2 && v != recV3 && r.Err() == nil {
 		return fmt.Errorf("pending record: version %d", v)
 	}
 	kind := r.U8()
@@ -111,11 +126,16 @@ func decodePending(b []byte, p *pendingRec) error {
 	p.Reference, p.IdemKey = str16(&r), str16(&r)
 	p.Tx = append([]byte(nil), r.Take(int(r.U32()))...)
 	p.Created = fromNanos(r.U64())
-	if v == recV2 {
+	if v == recV2 || v == recV3 {
 		p.PayerAccount, p.FromAccount = str16(&r), r.U64()
 		p.PayeeAccount, p.ToAccount = str16(&r), r.U64()
-		if p.PayerAccount == "" && p.PayeeAccount == "" && p.FromAccount == 0 && p.ToAccount == 0 && r.Err() == nil {
+		if v == recV2 && p.PayerAccount == "" && p.PayeeAccount == "" && p.FromAccount == 0 && p.ToAccount == 0 && r.Err() == nil {
 			return fmt.Errorf("pending record: version 2 without a waterfall")
+		}
+	}
+	if v == recV3 {
+		if p.Hold = str16(&r); p.Hold == "" && r.Err() == nil {
+			return fmt.Errorf("pending record: version 3 without a hold")
 		}
 	}
 	if err := r.End(); err != nil {

@@ -40,6 +40,14 @@ func TestRecordsRoundTrip(t *testing.T) {
 	} else if err := decodeRec(b, &p2); err != nil || !reflect.DeepEqual(w, p2) {
 		t.Fatalf("pending with a waterfall: %+v %v, want %+v", p2, err, w)
 	}
+	for _, h := range []pendingRec{samplePending(), w} { // with the payee's hold, with and without a waterfall
+		h.Hold = "habc"
+		if b, err := recBytes(h); err != nil || b[0] != recV3 {
+			t.Fatalf("%x %v", b, err)
+		} else if err := decodeRec(b, &p2); err != nil || !reflect.DeepEqual(h, p2) {
+			t.Fatalf("pending with a hold: %+v %v, want %+v", p2, err, h)
+		}
+	}
 	j, _ := json.Marshal(p)
 	var p3 pendingRec
 	if err := decodeRec(j, &p3); err != nil || p3.From != p.From || !bytes.Equal(p3.Tx, p.Tx) {
@@ -67,6 +75,9 @@ func FuzzPendingRecord(f *testing.F) {
 	f.Add(b)
 	w := samplePending()
 	w.PayerAccount, w.FromAccount, w.PayeeAccount, w.ToAccount = "DE-1", 300, "", 0
+	b, _ = recBytes(w)
+	f.Add(b)
+	w.Hold = "h1"
 	b, _ = recBytes(w)
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {

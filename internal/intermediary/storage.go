@@ -176,6 +176,9 @@ type pendingRec struct {
 	FromAccount  uint64 `json:"from_account,omitempty"`
 	PayeeAccount string `json:"payee_account,omitempty"`
 	ToAccount    uint64 `json:"to_account,omitempty"`
+	// Hold is the hold the payee's intermediary placed for the payment
+	// (ReceivePlan.Hold, holds.go), delivered with it in the memo.
+	Hold string `json:"hold,omitempty"`
 
 	screen *verdict // the payment's screening, in memory only (screen.go)
 }
@@ -205,13 +208,15 @@ type idemRec struct {
 
 // outboxRec is a committed transaction still to be delivered to a peer,
 // with the payment's memo (payer, payee, reference) for the payee's
-// history. Records written before memos existed have none.
+// history, and the payee's hold for it, if any (holds.go). Records
+// written before memos (or holds) existed have none.
 type outboxRec struct {
 	Peer     string    `json:"peer"`
 	Tx       []byte    `json:"tx"`
 	From     string    `json:"from,omitempty"`
 	To       string    `json:"to,omitempty"`
 	Ref      string    `json:"reference,omitempty"`
+	Hold     string    `json:"hold,omitempty"`
 	Attempts int       `json:"attempts"`
 	Created  time.Time `json:"created"`
 	LastErr  string    `json:"last_error,omitempty"`

@@ -367,6 +367,10 @@ type LockResponse struct {
 	// waterfall into the wallet's linked deposit account); absent when 0.
 	Overflow     string `json:"overflow,omitempty"`
 	OverflowLock string `json:"overflow_lock,omitempty"`
+	// With ?amount=, the hold placed on the wallet's incoming capacity
+	// for this payment, to pass back in the delivery's memo; absent when
+	// nothing is held (no holding limit).
+	Hold string `json:"hold,omitempty"`
 }
 
 // Memo is what the payer's intermediary tells the payee's about a
@@ -375,6 +379,13 @@ type Memo struct {
 	From      string `json:"from"`
 	To        string `json:"to"`
 	Reference string `json:"reference,omitempty"`
+	Hold      string `json:"hold,omitempty"`
+}
+
+// HoldReleaseResponse answers DELETE
+// /v1/intermediaries/{name}/wallets/{id}/holds/{hold}.
+type HoldReleaseResponse struct {
+	Status string `json:"status"` // "released"
 }
 
 // DeliveryRequest is POST /v1/intermediaries/{name}/deliveries: a
@@ -405,7 +416,7 @@ func FromMemo(m *roles.Memo) *Memo {
 	if m == nil {
 		return nil
 	}
-	return &Memo{From: m.From, To: m.To, Reference: m.Reference}
+	return &Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold}
 }
 
 // ToMemo converts back a memo; nil stays nil.
@@ -413,7 +424,7 @@ func (m *Memo) ToMemo() *roles.Memo {
 	if m == nil {
 		return nil
 	}
-	return &roles.Memo{From: m.From, To: m.To, Reference: m.Reference}
+	return &roles.Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold}
 }
 
 // DeliveryResponse answers a delivery.

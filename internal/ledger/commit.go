@@ -68,6 +68,10 @@ func (l *Ledger) drain() {
 
 // commit runs one batch through the state machine and makes it durable.
 func (l *Ledger) commit(batch []*checked) {
+	if r := l.replicator(); r != nil {
+		l.propose(r, batch)
+		return
+	}
 	l.stepMu.Lock()
 	defer l.stepMu.Unlock()
 	if l.fatal != nil {

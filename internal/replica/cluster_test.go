@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -107,7 +108,10 @@ func newCluster(t *testing.T, n int) *cluster {
 
 // start opens member id's ledger and replica on ln (nil: listen on its
 // address again).
-func (c *cluster) start(id uint64, ln net.Listener) {
+func (c *cluster) start(id uint64, ln net.Listener) { c.startWith(id, ln, false) }
+
+// startWith is start, as a new member joining a running group when join.
+func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	c.t.Helper()
 	m := c.m[id]
 	if ln == nil {
@@ -128,7 +132,7 @@ func (c *cluster) start(id uint64, ln net.Listener) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: c.peers, Dir: m.dir, Ledger: led, Logger: c.log})
+	rep, err := replica.Start(replica.Config{ID: id, Peers: c.peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join})
 	if err != nil {
 		led.Close()
 		c.t.Fatal(err)
@@ -466,4 +470,65 @@ func TestLeaderLossUnderLoad(t *testing.T) {
 	c.start(old.id, nil)
 	c.converge()
 	ld.check()
+}
+
+// TestWipedReplicaRejoins deletes a follower's whole data directory while
+// it is down. It comes back the way raft requires of a replica that lost
+// what it acknowledged: removed from the group, added again under a new
+// ID, started empty with Join. It catches up from the leader's log to the
+// same header chain and state, while commits go on.
+func TestWipedReplicaRejoins(t *testing.T) {
+	c := newCluster(t, 3)
+	ld := newLoad(c)
+	stop := make(chan struct{})
+	wait := ld.run(13, 2, stop)
+	c.waitFor("30 commits", func() bool { return ld.committed() >= 30 })
+	l := c.leader()
+	var f *member
+	for _, m := range c.m {
+		if m.id != l.id {
+			f = m
+			break
+		}
+	}
+	c.stop(f.id)
+	if err := os.RemoveAll(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := c.leader().rep.RemoveMember(ctx, f.id); err != nil {
+		t.Fatal(err)
+	}
+	before := ld.committed()
+	c.waitFor("30 commits without the follower", func() bool { return ld.committed() >= before+30 })
+
+	const newID = 4
+	url := c.peers[f.id]
+	if err := c.leader().rep.AddMember(ctx, newID, url); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	delete(c.m, f.id)
+	delete(c.peers, f.id)
+	c.peers[newID] = url
+	c.m[newID] = &member{id: newID, dir: f.dir, addr: f.addr}
+	c.mu.Unlock()
+	c.startWith(newID, nil, true)
+	before = ld.committed()
+	c.waitFor("30 commits with it back", func() bool { return ld.committed() >= before+30 })
+	close(stop)
+	wait()
+	c.converge()
+	ld.check()
+	var want []uint64
+	for id := range c.m {
+		want = append(want, id)
+	}
+	slices.Sort(want)
+	for _, m := range c.running() {
+		if got := m.rep.Members(); !slices.Equal(got, want) {
+			t.Fatalf("replica %d: members %v, want %v", m.id, got, want)
+		}
+	}
 }

@@ -52,20 +52,30 @@ type Config struct {
 	ElectionTicks int
 	// HTTPClient sends raft messages; default a client of its own.
 	HTTPClient *http.Client
+	// Join starts a replica with an empty directory as a new member of a
+	// running group, which must already have added it (AddMember) under
+	// ID: it bootstraps nothing and learns the group from the leader's
+	// log. Peers must still name where the current members are. A replica
+	// that lost its data must come back this way, under a new ID: raft
+	// counts on a member never forgetting what it acknowledged.
+	Join bool
 }
 
 // Replica is one running replica. It implements ledger.Replicator.
 type Replica struct {
-	id     uint64
-	peers  map[uint64]string
-	node   raft.Node
-	store  *raftLog
-	led    *ledger.Ledger
-	log    *slog.Logger
-	hc     *http.Client
-	tick   time.Duration
-	boot   uint64 // tells this run's proposals from an earlier run's
-	nextID atomic.Uint64
+	id uint64
+	// peersMu guards peers and senders: membership changes edit them in
+	// the Ready loop, Lead and send read them.
+	peersMu sync.RWMutex
+	peers   map[uint64]string
+	node    raft.Node
+	store   *raftLog
+	led     *ledger.Ledger
+	log     *slog.Logger
+	hc      *http.Client
+	tick    time.Duration
+	boot    uint64 // tells this run's proposals from an earlier run's
+	nextID  atomic.Uint64
 
 	senders map[uint64]*sender
 	stop    chan struct{}
@@ -80,6 +90,7 @@ type Replica struct {
 	appliedTerm atomic.Uint64 // term of the last applied entry
 	applied     atomic.Uint64 // index of the last applied entry
 	fatal       atomic.Pointer[error]
+	members     atomic.Pointer[map[uint64]struct{}] // voters, as last applied
 
 	mu      sync.Mutex
 	waiters map[propID]*waiter
@@ -166,7 +177,7 @@ func Start(cfg Config) (*Replica, error) {
 		DisableProposalForwarding: true,
 		Logger:                    raftLogger{r.log},
 	}
-	if fresh {
+	if fresh && !cfg.Join {
 		// Every replica of a new group bootstraps the same configuration
 		// (the same entries 1..n), so a replica whose directory was wiped
 		// bootstraps into a log that matches the leader's, and is then
@@ -184,14 +195,9 @@ func Start(cfg Config) (*Replica, error) {
 	} else {
 		r.node = raft.RestartNode(rc)
 	}
+	r.peers = map[uint64]string{}
 	for id, u := range cfg.Peers {
-		if id == cfg.ID {
-			continue
-		}
-		s := &sender{r: r, id: id, url: u, q: make(chan *pb.Message, peerQueue)}
-		r.senders[id] = s
-		r.wg.Add(1)
-		go s.run()
+		r.addPeer(id, u)
 	}
 	cfg.Ledger.Replicate(r)
 	go r.run()
@@ -282,14 +288,14 @@ func (r *Replica) apply(e *pb.Entry) error {
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 			return fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
 		}
-		r.node.ApplyConfChange(&cc)
+		r.changed(&cc, r.node.ApplyConfChange(&cc))
 		return nil
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 			return fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
 		}
-		r.node.ApplyConfChange(&cc)
+		r.setMembers(r.node.ApplyConfChange(&cc))
 		return nil
 	}
 	id, ok := proposalOf(e)
@@ -357,7 +363,8 @@ func (r *Replica) Lead() error {
 	}
 	if !r.leader.Load() {
 		if lead := r.lead.Load(); lead != 0 && lead != r.id {
-			return errcode.NotLeaderAt(r.peers[lead], "replica %d does not lead; replica %d at %s does", r.id, lead, r.peers[lead])
+			u := r.peerURL(lead)
+			return errcode.NotLeaderAt(u, "replica %d does not lead; replica %d at %s does", r.id, lead, u)
 		}
 		return errcode.New(errcode.Unavailable, "replica %d: no leader is elected yet; retry", r.id)
 	}
@@ -438,7 +445,7 @@ func (r *Replica) Status() Status {
 // Leader is the leader's ID and base URL, or 0 and "" when none is known.
 func (r *Replica) Leader() (uint64, string) {
 	id := r.lead.Load()
-	return id, r.peers[id]
+	return id, r.peerURL(id)
 }
 
 // Stop stops the raft node, the senders and the Ready loop, and closes

@@ -42,6 +42,8 @@ type sender struct {
 	id  uint64
 	url string
 	q   chan *pb.Message
+	// gone is closed when the peer leaves the group.
+	gone chan struct{}
 }
 
 func (s *sender) run() {
@@ -52,6 +54,8 @@ func (s *sender) run() {
 		select {
 		case m = <-s.q:
 		case <-s.r.stop:
+			return
+		case <-s.gone:
 			return
 		}
 		buf = buf[:0]
@@ -114,6 +118,8 @@ func (s *sender) post(body []byte) error {
 
 // send queues rd's messages for their peers.
 func (r *Replica) send(msgs []*pb.Message) {
+	r.peersMu.RLock()
+	defer r.peersMu.RUnlock()
 	for _, m := range msgs {
 		s, ok := r.senders[m.GetTo()]
 		if !ok {

@@ -71,7 +71,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	pf.StringVar(&g.as, "as", "", "act as this principal (issuer, bank-a, ...) using its credential from the devnet config")
 	pf.StringVar(&g.data, "data", "./specie-data", "data directory (holds devnet.json and keys)")
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text")
-	root.AddCommand(upCmd(g), serveCmd(g), devnetCmd(g), issuerCmd(g), walletCmd(g), txCmd(g), logCmd(g), supplyCmd(g), benchCmd(g))
+	root.AddCommand(upCmd(g), serveCmd(g), devnetCmd(g), ledgerCmd(g), issuerCmd(g), walletCmd(g), txCmd(g), logCmd(g), supplyCmd(g), benchCmd(g))
 	return root
 }
 

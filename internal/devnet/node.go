@@ -14,6 +14,7 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
@@ -29,6 +30,12 @@ type Node struct {
 	Banks  map[string]*intermediary.Intermediary
 	// URL is where this node's HTTP API listens.
 	URL string
+	// Replicas are the replicas of a replicated ledger this node runs
+	// (replicated.go): one for `specie serve ledger --cluster`, all of
+	// them for `specie up --replicas N`. Group is set for the latter: the
+	// roles.Ledger the issuer, the banks and the API use.
+	Replicas []*Replica
+	Group    roles.Ledger
 
 	srv    *api.HTTPServer
 	closed chan struct{}
@@ -227,6 +234,17 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
+// Supply is the ledger's totals, from whichever ledger this node runs.
+func (n *Node) Supply(ctx context.Context) (roles.LedgerSupply, error) {
+	switch {
+	case n.Group != nil:
+		return n.Group.Supply(ctx)
+	case n.Ledger != nil:
+		return n.Ledger.Supply(ctx)
+	}
+	return roles.LedgerSupply{}, errcode.New(errcode.Unavailable, "this node runs no ledger")
+}
+
 func (n *Node) closeServices() error {
 	var errs []error
 	for _, b := range n.Banks {
@@ -234,6 +252,13 @@ func (n *Node) closeServices() error {
 	}
 	if n.Issuer != nil {
 		errs = append(errs, n.Issuer.Close())
+	}
+	if len(n.Replicas) > 0 {
+		// A replica's raft node stops before its ledger closes.
+		for _, r := range n.Replicas {
+			errs = append(errs, r.close())
+		}
+		return errors.Join(errs...)
 	}
 	if n.Ledger != nil {
 		errs = append(errs, n.Ledger.Close())

@@ -37,6 +37,9 @@ type member struct {
 	led  *ledger.Ledger
 	rep  *replica.Replica
 	srv  *http.Server
+	// peers is where this member reaches the others, through links in a
+	// proxied cluster; nil: the cluster's peers.
+	peers map[uint64]string
 
 	mu      sync.Mutex
 	digests map[uint64][32]byte // batch -> SHA-256 of its record, as applied here
@@ -51,8 +54,13 @@ type cluster struct {
 	m     map[uint64]*member
 	log   *slog.Logger
 	// mu guards each member's led and rep, which the load's goroutines
-	// read while the test stops and starts members.
+	// read while the test stops and starts members, and avoid.
 	mu sync.Mutex
+	// links[a][b] carries a's raft messages to b in a proxied cluster.
+	links map[uint64]map[uint64]*link
+	// avoid is a member the load sends nothing to (0: none): one cut off
+	// on purpose, where a submission would wait for the partition to heal.
+	avoid uint64
 }
 
 // live is a running member's ledger and replica.
@@ -75,7 +83,16 @@ func (c *cluster) running() []live {
 	return out
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, false, 0) }
+
+// newProxiedCluster is a cluster whose replicas reach each other only
+// through fault-injecting links (proxy_test.go), seeded by seed.
+func newProxiedCluster(t *testing.T, n int, seed uint64) *cluster {
+	t.Logf("link seed %d", seed)
+	return newClusterWith(t, n, true, seed)
+}
+
+func newClusterWith(t *testing.T, n int, proxied bool, seed uint64) *cluster {
 	t.Helper()
 	c := &cluster{t: t, net: ledgertest.NewFromSeed(1), peers: map[uint64]string{}, m: map[uint64]*member{}}
 	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -92,6 +109,20 @@ func newCluster(t *testing.T, n int) *cluster {
 		lns[id] = ln
 		c.peers[id] = "http://" + ln.Addr().String()
 		c.m[id] = &member{id: id, dir: filepath.Join(root, fmt.Sprint(id)), addr: ln.Addr().String()}
+	}
+	if proxied {
+		c.links = map[uint64]map[uint64]*link{}
+		for a := range c.m {
+			c.links[a] = map[uint64]*link{}
+			c.m[a].peers = map[uint64]string{a: c.peers[a]}
+			for b := range c.m {
+				if a != b {
+					l := newLink(t, c.m[b].addr, seed+a*16+b)
+					c.links[a][b] = l
+					c.m[a].peers[b] = l.url()
+				}
+			}
+		}
 	}
 	for id, ln := range lns {
 		c.start(id, ln)
@@ -132,7 +163,11 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: c.peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join})
+	peers := c.peers
+	if m.peers != nil {
+		peers = m.peers
+	}
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join})
 	if err != nil {
 		led.Close()
 		c.t.Fatal(err)
@@ -197,8 +232,11 @@ func (c *cluster) submit(tx *money.Tx) (money.TxID, uint64, error) {
 	retried := false
 	for {
 		var target *live
+		c.mu.Lock()
+		avoid := c.avoid
+		c.mu.Unlock()
 		for _, m := range c.running() {
-			if m.rep.Status().Leader == m.id {
+			if m.id != avoid && m.rep.Status().Leader == m.id {
 				target = &m
 			}
 		}
@@ -531,4 +569,144 @@ func TestWipedReplicaRejoins(t *testing.T) {
 			t.Fatalf("replica %d: members %v, want %v", m.id, got, want)
 		}
 	}
+}
+
+// cut cuts (or heals) the links from a to each of to, or all of a's
+// outgoing links when to is empty.
+func (c *cluster) cut(a uint64, cut bool, to ...uint64) {
+	for b, l := range c.links[a] {
+		if len(to) == 0 || slices.Contains(to, b) {
+			l.setCut(cut)
+		}
+	}
+}
+
+// isolate cuts (or heals) every link to and from a.
+func (c *cluster) isolate(a uint64, cut bool) {
+	c.cut(a, cut)
+	for b := range c.links {
+		if b != a {
+			c.cut(b, cut, a)
+		}
+	}
+}
+
+func (c *cluster) setAvoid(id uint64) {
+	c.mu.Lock()
+	c.avoid = id
+	c.mu.Unlock()
+}
+
+// TestMinorityCannotCommit cuts the leader off from the others, both ways.
+// A mint submitted to it is never reported committed; the majority elects
+// a leader and goes on committing; when the partition heals, the old
+// leader drops its uncommitted entry, answers the mint "not committed",
+// and converges to the majority's header chain.
+func TestMinorityCannotCommit(t *testing.T) {
+	c := newProxiedCluster(t, 3, 31)
+	ld := newLoad(c)
+	stop := make(chan struct{})
+	wait := ld.run(31, 3, stop)
+	c.waitFor("20 commits", func() bool { return ld.committed() >= 20 })
+	// Stop the load before the cut, so that no submitter waits on the
+	// cut-off leader for the partition to heal; a fresh load drives the
+	// majority.
+	close(stop)
+	wait()
+	old := c.leader()
+	c.setAvoid(old.id)
+	c.isolate(old.id, true)
+	stop = make(chan struct{})
+	wait = ld.run(32, 3, stop)
+
+	mint := c.net.MintNonce(1<<62, []int{0, 1}, ledgertest.To(c.net.Officers[0], 9))
+	mintID := c.net.Network.TxID(mint)
+	res := make(chan error, 1)
+	go func() {
+		_, err := old.led.Submit(context.Background(), mint)
+		res <- err
+	}()
+	before := ld.committed()
+	c.waitFor("30 commits by the majority", func() bool { return ld.committed() >= before+30 })
+	select {
+	case err := <-res:
+		if err == nil {
+			t.Fatal("the cut-off leader reported a mint committed")
+		}
+		res <- err
+	default:
+	}
+	for _, m := range c.running() {
+		if _, err := m.led.Tx(context.Background(), mintID); !errcode.Is(err, errcode.NotFound) {
+			t.Fatalf("replica %d: the minority's mint: %v, want not_found", m.id, err)
+		}
+	}
+
+	c.isolate(old.id, false)
+	c.setAvoid(0)
+	var err error
+	c.waitFor("the cut-off leader to answer", func() bool {
+		select {
+		case err = <-res:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errcode.Is(err, errcode.Unavailable) && !errcode.Is(err, errcode.NotLeader) {
+		t.Fatalf("the cut-off leader answered %v, want unavailable (not committed)", err)
+	}
+	close(stop)
+	wait()
+	c.converge()
+	ld.check()
+	for _, m := range c.running() {
+		if _, err := m.led.Tx(context.Background(), mintID); !errcode.Is(err, errcode.NotFound) {
+			t.Fatalf("replica %d: the minority's mint after healing: %v, want not_found", m.id, err)
+		}
+	}
+}
+
+// TestOneWayPartitionOnLossyLinks runs load over links that delay and
+// reset connections (seeded), then cuts the leader's outgoing links only:
+// the others stop hearing it and elect another leader, whose messages still
+// reach the old one. Commits go on throughout; healed, all converge.
+func TestOneWayPartitionOnLossyLinks(t *testing.T) {
+	c := newProxiedCluster(t, 3, 41)
+	for _, ls := range c.links {
+		for _, l := range ls {
+			l.set(time.Millisecond, 0.01)
+		}
+	}
+	ld := newLoad(c)
+	stop := make(chan struct{})
+	wait := ld.run(41, 3, stop)
+	c.waitFor("30 commits on lossy links", func() bool { return ld.committed() >= 30 })
+	// As in TestMinorityCannotCommit: no submitter waits on the leader
+	// being cut off.
+	close(stop)
+	wait()
+	old := c.leader()
+	c.setAvoid(old.id)
+	c.cut(old.id, true)
+	stop = make(chan struct{})
+	wait = ld.run(42, 3, stop)
+	before := ld.committed()
+	c.waitFor("30 commits with the leader unheard", func() bool { return ld.committed() >= before+30 })
+	if l := c.leader(); l.id == old.id {
+		t.Fatal("the unheard replica still leads")
+	}
+	c.cut(old.id, false)
+	c.setAvoid(0)
+	for _, ls := range c.links {
+		for _, l := range ls {
+			l.set(0, 0)
+		}
+	}
+	before = ld.committed()
+	c.waitFor("20 commits healed", func() bool { return ld.committed() >= before+20 })
+	close(stop)
+	wait()
+	c.converge()
+	ld.check()
 }

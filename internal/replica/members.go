@@ -57,8 +57,11 @@ func (r *Replica) peerURL(id uint64) string {
 // changed updates the peer table after a conf change was applied.
 func (r *Replica) changed(cc *pb.ConfChange, cs *pb.ConfState) {
 	switch cc.GetType() {
-	case pb.ConfChangeAddNode, pb.ConfChangeAddLearnerNode, pb.ConfChangeUpdateNode:
-		if len(cc.GetContext()) > 0 {
+	case pb.ConfChangeAddNode, pb.ConfChangeAddLearnerNode:
+		// The URL this replica was started with wins over the one in the
+		// log: the log holds what the proposer knew, this replica's
+		// configuration where it reaches that peer from here.
+		if len(cc.GetContext()) > 0 && r.peerURL(cc.GetNodeId()) == "" {
 			r.addPeer(cc.GetNodeId(), string(cc.GetContext()))
 		}
 	case pb.ConfChangeRemoveNode:

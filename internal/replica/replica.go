@@ -282,6 +282,12 @@ func (r *Replica) apply(e *pb.Entry) error {
 		r.applied.Store(e.GetIndex())
 		r.appliedTerm.Store(e.GetTerm())
 	}()
+	// A proposal of ours that was given this index, and is not what is
+	// there now, was replaced by a new leader's entries (an empty entry,
+	// a conf change or a batch): it will never commit.
+	id, _ := proposalOf(e)
+	r.failWaiters(func(w *waiter) bool { return w.index == e.GetIndex() && r.waiters[id] != w },
+		errcode.New(errcode.Unavailable, "the batch was dropped from the log by a new leader; nothing was committed, retry"))
 	switch e.GetType() {
 	case pb.EntryConfChange:
 		var cc pb.ConfChange
@@ -298,8 +304,7 @@ func (r *Replica) apply(e *pb.Entry) error {
 		r.setMembers(r.node.ApplyConfChange(&cc))
 		return nil
 	}
-	id, ok := proposalOf(e)
-	if !ok {
+	if _, ok := proposalOf(e); !ok {
 		return nil // a new leader's empty entry
 	}
 	seq, applied, err := r.led.ApplyRecord(e.GetData()[propIDSize:])
@@ -316,14 +321,6 @@ func (r *Replica) apply(e *pb.Entry) error {
 	if w := r.waiters[id]; w != nil {
 		delete(r.waiters, id)
 		w.done <- out
-	}
-	// Another proposal of ours that was given this index was replaced
-	// there by a new leader: it will never commit.
-	for oid, w := range r.waiters {
-		if w.index == e.GetIndex() {
-			delete(r.waiters, oid)
-			w.done <- outcome{err: errcode.New(errcode.Unavailable, "the batch was dropped from the log by a new leader; nothing was committed, retry")}
-		}
 	}
 	r.mu.Unlock()
 	if err != nil {

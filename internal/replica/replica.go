@@ -94,6 +94,11 @@ type Replica struct {
 
 	mu      sync.Mutex
 	waiters map[propID]*waiter
+	// propMu is held from a proposal's registration to raft's accepting
+	// or dropping it, and by the Ready loop when it answers the proposals
+	// that never reached the log of a leader that stepped down: so none is
+	// answered "not committed" between its registration and raft taking it.
+	propMu sync.Mutex
 }
 
 // propID names one proposal: the run that made it and a counter.
@@ -262,8 +267,10 @@ func (r *Replica) handle(rd *raft.Ready) error {
 			r.log.Info("no longer leader", "leader", ss.Lead)
 			// A proposal never appended is lost for good; one that was
 			// appended is decided by whatever ends up at its index.
+			r.propMu.Lock()
 			r.failWaiters(func(w *waiter) bool { return w.index == 0 },
 				errcode.New(errcode.Unavailable, "replica %d lost the lead before the batch was logged; nothing was committed, retry", r.id))
+			r.propMu.Unlock()
 		} else if !was && ss.RaftState == raft.StateLeader {
 			r.log.Info("leading", "term", r.term.Load())
 		}
@@ -389,6 +396,7 @@ func (r *Replica) Propose(rec []byte, closed <-chan struct{}) (uint64, error) {
 	binary.BigEndian.PutUint64(data[8:], id.n)
 	data = append(data, rec...)
 	w := &waiter{done: make(chan outcome, 1)}
+	r.propMu.Lock()
 	r.mu.Lock()
 	r.waiters[id] = w
 	r.mu.Unlock()
@@ -402,7 +410,9 @@ func (r *Replica) Propose(rec []byte, closed <-chan struct{}) (uint64, error) {
 		}
 		cancel()
 	}()
-	if err := r.node.Propose(ctx, data); err != nil {
+	err := r.node.Propose(ctx, data)
+	r.propMu.Unlock()
+	if err != nil {
 		r.mu.Lock()
 		delete(r.waiters, id)
 		r.mu.Unlock()

@@ -59,6 +59,21 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	if err != nil {
 		return fail(err)
 	}
+	banks, err := n.openRoles(dir, n.Ledger, log)
+	if err != nil {
+		return fail(err)
+	}
+	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
+		return fail(err)
+	}
+	return n, created, nil
+}
+
+// openRoles opens the issuer and the intermediaries of `specie up` under
+// dir, all reaching the ledger through led and each other in process, and
+// returns the intermediaries for the API.
+func (n *Node) openRoles(dir string, led roles.Ledger, log *slog.Logger) (map[string]roles.Intermediary, error) {
+	cfg := n.Config
 	var mu sync.RWMutex
 	peers := func(name string) (roles.Intermediary, bool) {
 		mu.RLock()
@@ -71,16 +86,16 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	}
 	icfg, err := cfg.issuerConfig(log)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	n.Issuer, err = issuer.Open(filepath.Join(dir, "issuer"), icfg, n.Ledger, roles.Directory(peers))
+	n.Issuer, err = issuer.Open(filepath.Join(dir, "issuer"), icfg, led, roles.Directory(peers))
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	for _, e := range cfg.Intermediaries {
-		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, n.Ledger, n.Issuer, roles.Directory(peers))
+		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, led, n.Issuer, roles.Directory(peers))
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 		mu.Lock()
 		n.Banks[e.Name] = b
@@ -90,10 +105,7 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	for name, b := range n.Banks {
 		banks[name] = b
 	}
-	if err := n.serve(addr, api.Config{Ledger: n.Ledger, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
-		return fail(err)
-	}
-	return n, created, nil
+	return banks, nil
 }
 
 // Serve starts one role as its own process: "ledger", "issuer", or

@@ -11,13 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/intermediary"
-	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/replica"
 	"github.com/specie/specie/money"
@@ -193,36 +191,9 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 		return fail(err)
 	}
 	n.Group = g
-	var mu sync.RWMutex
-	dirPeers := func(name string) (roles.Intermediary, bool) {
-		mu.RLock()
-		defer mu.RUnlock()
-		b, ok := n.Banks[name]
-		if !ok {
-			return nil, false
-		}
-		return b, true
-	}
-	icfg, err := cfg.issuerConfig(log)
+	banks, err := n.openRoles(dir, g, log)
 	if err != nil {
 		return fail(err)
-	}
-	n.Issuer, err = issuer.Open(filepath.Join(dir, "issuer"), icfg, g, roles.Directory(dirPeers))
-	if err != nil {
-		return fail(err)
-	}
-	for _, e := range cfg.Intermediaries {
-		b, err := intermediary.Open(filepath.Join(dir, e.Name), intermediary.Config{Name: e.Name, Network: cfg.Network, Logger: log}, g, n.Issuer, roles.Directory(dirPeers))
-		if err != nil {
-			return fail(err)
-		}
-		mu.Lock()
-		n.Banks[e.Name] = b
-		mu.Unlock()
-	}
-	banks := map[string]roles.Intermediary{}
-	for name, b := range n.Banks {
-		banks[name] = b
 	}
 	if err := n.serve(addr, api.Config{Ledger: g, Issuer: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
 		return fail(err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
 )
 
@@ -95,37 +94,8 @@ func (l *Ledger) propose(r Replicator, batch []*checked) {
 func (l *Ledger) evaluate(batch []*checked) ([]byte, bool) {
 	l.stepMu.Lock()
 	defer l.stepMu.Unlock()
-	if l.fatal != nil {
-		for _, c := range batch {
-			c.done <- result{err: errcode.New(errcode.Unavailable, "ledger stopped after a storage failure: %v", l.fatal)}
-		}
-		return nil, false
-	}
-	view, err := l.lookup(batch)
-	if err != nil {
-		l.fail(batch, err)
-		return nil, false
-	}
-	l.mu.RLock()
-	before := l.meta
-	l.mu.RUnlock()
-	out, err := apply(&before, batch, view)
-	if err != nil {
-		l.fail(batch, err)
-		return nil, false
-	}
-	for i, c := range batch {
-		if out.errs[i] != nil {
-			c.err = out.errs[i]
-		}
-	}
-	for i, c := range batch {
-		if out.missing[i] >= 0 {
-			c.err = l.explainMissing(c, out.missing[i], batch)
-		}
-	}
-	if len(out.ids) == 0 {
-		l.answer(batch, 0)
+	out, ok := l.step(batch)
+	if !ok {
 		return nil, false
 	}
 	out.after.head = l.net.HeaderHash(&out.header)

@@ -90,3 +90,56 @@ func TestScenarioReplicated(t *testing.T) {
 		}
 	}
 }
+
+// TestUpReplicatedResumes restarts `specie up --replicas 3` on its data
+// directory (on other ports: the replicas' configured URLs win over the
+// ones in the raft log): it resumes with the same supply and chain, and
+// commits again.
+func TestUpReplicatedResumes(t *testing.T) {
+	dir := t.TempDir()
+	n, _, err := devnet.UpReplicated(dir, "127.0.0.1:0", 3, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newParties(t, n.Config, n.URL, n.URL, n.URL, n.URL)
+	ctx := context.Background()
+	mint := func(nonce uint64) money.TxID {
+		t.Helper()
+		tx := &money.Tx{Kind: money.Mint, Nonce: nonce, Outputs: []money.Output{{Value: 5, Lock: money.KeyLock(p.officer[0].Public())}}}
+		id := n.Config.Network.TxID(tx)
+		for _, k := range p.officer[:n.Config.MintQuorum] {
+			tx.Auth = append(tx.Auth, money.KeySig{Key: k.Public(), Sig: k.Sign(crypto.Mint, n.Config.Network.ID, id)})
+		}
+		slices.SortFunc(tx.Auth, func(a, b money.KeySig) int { return slices.Compare(a.Key[:], b.Key[:]) })
+		if _, err := n.Group.Submit(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	first := mint(1)
+	before, err := n.Supply(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err = devnet.UpReplicated(dir, "127.0.0.1:0", 3, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	after, err := n.Supply(ctx)
+	if err != nil || after != before {
+		t.Fatalf("supply %+v after restart, %+v before (%v)", after, before, err)
+	}
+	if _, err := n.Group.Tx(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	mint(2)
+	for _, r := range n.Replicas {
+		if err := r.Ledger.CheckInvariants(); err != nil {
+			t.Fatalf("replica %d: %v", r.ID, err)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	if m.peers != nil {
 		peers = m.peers
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join})
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4})
 	if err != nil {
 		led.Close()
 		c.t.Fatal(err)

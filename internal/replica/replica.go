@@ -52,6 +52,10 @@ type Config struct {
 	ElectionTicks int
 	// HTTPClient sends raft messages; default a client of its own.
 	HTTPClient *http.Client
+	// CacheEntries is how many raft log entries behind the applied index
+	// stay in memory (older ones are read from disk); default 256, a few
+	// tens of MB at full batches.
+	CacheEntries int
 	// Join starts a replica with an empty directory as a new member of a
 	// running group, which must already have added it (AddMember) under
 	// ID: it bootstraps nothing and learns the group from the leader's
@@ -146,7 +150,10 @@ func Start(cfg Config) (*Replica, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute}}
 	}
-	st, fresh, err := openRaftLog(filepath.Join(cfg.Dir, "raft"))
+	if cfg.CacheEntries <= 0 {
+		cfg.CacheEntries = 256
+	}
+	st, fresh, err := openRaftLog(filepath.Join(cfg.Dir, "raft"), uint64(cfg.CacheEntries))
 	if err != nil {
 		return nil, fmt.Errorf("replica %d: %w", cfg.ID, err)
 	}
@@ -168,7 +175,7 @@ func Start(cfg Config) (*Replica, error) {
 		ID:              cfg.ID,
 		ElectionTick:    cfg.ElectionTicks,
 		HeartbeatTick:   1,
-		Storage:         st.mem,
+		Storage:         st,
 		MaxSizePerMsg:   1 << 20,
 		MaxInflightMsgs: 256,
 		// A leader cut off from a quorum steps down (so its proposals are
@@ -279,6 +286,9 @@ func (r *Replica) handle(rd *raft.Ready) error {
 		if err := r.apply(e); err != nil {
 			return err
 		}
+	}
+	if len(rd.CommittedEntries) > 0 {
+		return r.store.trim(r.applied.Load())
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 // catch-up take well under a second each.
 const deadline = 90 * time.Second
 
+
 // member is one replica of a test cluster: its ledger, its raft node and
 // the HTTP server its peers reach it at.
 type member struct {
@@ -709,4 +710,60 @@ func TestOneWayPartitionOnLossyLinks(t *testing.T) {
 	wait()
 	c.converge()
 	ld.check()
+}
+
+// TestFiveReplicasLoseTwo stops two of five replicas, the leader among
+// them, under load: the other three elect a leader and go on; restarted,
+// the two converge.
+func TestFiveReplicasLoseTwo(t *testing.T) {
+	c := newCluster(t, 5)
+	ld := newLoad(c)
+	stop := make(chan struct{})
+	wait := ld.run(51, 3, stop)
+	c.waitFor("30 commits", func() bool { return ld.committed() >= 30 })
+	l := c.leader()
+	other := l.id%5 + 1
+	c.stop(l.id)
+	c.stop(other)
+	before := ld.committed()
+	c.waitFor("30 commits on three of five", func() bool { return ld.committed() >= before+30 })
+	c.start(l.id, nil)
+	c.start(other, nil)
+	close(stop)
+	wait()
+	c.converge()
+	ld.check()
+}
+
+// TestRemoveTheLeader removes the leader from the group: it steps down,
+// the other two elect a leader among themselves and go on committing.
+func TestRemoveTheLeader(t *testing.T) {
+	c := newCluster(t, 3)
+	ld := newLoad(c)
+	stop := make(chan struct{})
+	wait := ld.run(61, 2, stop)
+	c.waitFor("20 commits", func() bool { return ld.committed() >= 20 })
+	l := c.leader()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := l.rep.RemoveMember(ctx, l.id); err != nil {
+		t.Fatal(err)
+	}
+	c.setAvoid(l.id)
+	before := ld.committed()
+	c.waitFor("20 commits without the removed leader", func() bool { return ld.committed() >= before+20 })
+	if nl := c.leader(); nl.id == l.id {
+		t.Fatal("the removed replica leads")
+	}
+	close(stop)
+	wait()
+	c.stop(l.id)
+	delete(c.m, l.id)
+	c.converge()
+	ld.check()
+	for _, m := range c.running() {
+		if got := m.rep.Members(); slices.Contains(got, l.id) || len(got) != 2 {
+			t.Fatalf("replica %d: members %v", m.id, got)
+		}
+	}
 }

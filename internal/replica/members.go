@@ -67,6 +67,10 @@ func (r *Replica) changed(cc *pb.ConfChange, cs *pb.ConfState) {
 	case pb.ConfChangeRemoveNode:
 		if cc.GetNodeId() == r.id {
 			r.log.Warn("this replica was removed from the group; it takes no further part")
+			// The group sends it nothing more: a proposal still waiting
+			// here would wait for ever.
+			r.failWaiters(func(*waiter) bool { return true }, errcode.New(errcode.Unavailable,
+				"replica %d was removed from the group; the batch's outcome is not known here: look its transactions up", r.id))
 		}
 		r.removePeer(cc.GetNodeId())
 	}

@@ -187,6 +187,9 @@ func Start(cfg Config) (*Replica, error) {
 		// forwarded: the ledger evaluated it against its own state, which
 		// only the leader may do.
 		DisableProposalForwarding: true,
+		// A leader that removes itself hands over at once rather than
+		// leading a group it is not in.
+		StepDownOnRemoval: true,
 		Logger:                    raftLogger{r.log},
 	}
 	if fresh && !cfg.Join {

@@ -28,7 +28,6 @@ import (
 // catch-up take well under a second each.
 const deadline = 90 * time.Second
 
-
 // member is one replica of a test cluster: its ledger, its raft node and
 // the HTTP server its peers reach it at.
 type member struct {

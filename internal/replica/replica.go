@@ -190,7 +190,7 @@ func Start(cfg Config) (*Replica, error) {
 		// A leader that removes itself hands over at once rather than
 		// leading a group it is not in.
 		StepDownOnRemoval: true,
-		Logger:                    raftLogger{r.log},
+		Logger:            raftLogger{r.log},
 	}
 	if fresh && !cfg.Join {
 		// Every replica of a new group bootstraps the same configuration

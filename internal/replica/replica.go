@@ -98,11 +98,6 @@ type Replica struct {
 
 	mu      sync.Mutex
 	waiters map[propID]*waiter
-	// propMu is held from a proposal's registration to raft's accepting
-	// or dropping it, and by the Ready loop when it answers the proposals
-	// that never reached the log of a leader that stepped down: so none is
-	// answered "not committed" between its registration and raft taking it.
-	propMu sync.Mutex
 }
 
 // propID names one proposal: the run that made it and a counter.
@@ -275,12 +270,12 @@ func (r *Replica) handle(rd *raft.Ready) error {
 		was := r.leader.Swap(ss.RaftState == raft.StateLeader)
 		if was && ss.RaftState != raft.StateLeader {
 			r.log.Info("no longer leader", "leader", ss.Lead)
-			// A proposal never appended is lost for good; one that was
-			// appended is decided by whatever ends up at its index.
-			r.propMu.Lock()
+			// A proposal appended to the log is decided by whatever ends
+			// up at its index. One not seen appended almost surely never
+			// will be, but raft may have taken it just before the step
+			// down: say "not known", never "not committed".
 			r.failWaiters(func(w *waiter) bool { return w.index == 0 },
-				errcode.New(errcode.Unavailable, "replica %d lost the lead before the batch was logged; nothing was committed, retry", r.id))
-			r.propMu.Unlock()
+				errcode.New(errcode.Unavailable, "replica %d lost the lead before the batch was logged; its outcome is not known here: look its transactions up, or retry", r.id))
 		} else if !was && ss.RaftState == raft.StateLeader {
 			r.log.Info("leading", "term", r.term.Load())
 		}
@@ -401,6 +396,9 @@ func (r *Replica) Lead() error {
 	return nil
 }
 
+// proposeWait bounds how long Propose waits for raft to take a proposal.
+const proposeWait = 5 * time.Second
+
 // Propose carries a batch record through raft (ledger.Replicator).
 func (r *Replica) Propose(rec []byte, closed <-chan struct{}) (uint64, error) {
 	id := propID{r.boot, r.nextID.Add(1)}
@@ -409,7 +407,6 @@ func (r *Replica) Propose(rec []byte, closed <-chan struct{}) (uint64, error) {
 	binary.BigEndian.PutUint64(data[8:], id.n)
 	data = append(data, rec...)
 	w := &waiter{done: make(chan outcome, 1)}
-	r.propMu.Lock()
 	r.mu.Lock()
 	r.waiters[id] = w
 	r.mu.Unlock()
@@ -423,8 +420,11 @@ func (r *Replica) Propose(rec []byte, closed <-chan struct{}) (uint64, error) {
 		}
 		cancel()
 	}()
-	err := r.node.Propose(ctx, data)
-	r.propMu.Unlock()
+	// raft takes a proposal only while some leader is known; bound the
+	// wait, so that a replica cut off from the group answers.
+	pctx, pcancel := context.WithTimeout(ctx, proposeWait)
+	err := r.node.Propose(pctx, data)
+	pcancel()
 	if err != nil {
 		r.mu.Lock()
 		delete(r.waiters, id)
@@ -432,7 +432,8 @@ func (r *Replica) Propose(rec []byte, closed <-chan struct{}) (uint64, error) {
 		if errors.Is(err, raft.ErrProposalDropped) {
 			return 0, errcode.New(errcode.Unavailable, "replica %d lost the lead; nothing was committed, retry", r.id)
 		}
-		return 0, errcode.New(errcode.Unavailable, "replica %d: batch not proposed: %v", r.id, err)
+		// Cancelled while raft may already have taken it.
+		return 0, errcode.New(errcode.Unavailable, "replica %d: the batch's outcome is not known here (%v): look its transactions up, or retry", r.id, err)
 	}
 	select {
 	case o := <-w.done:

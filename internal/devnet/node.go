@@ -46,6 +46,9 @@ type Node struct {
 // creating the network on first start and resuming it after. lim, if
 // given, bounds the HTTP server (zero fields take api's defaults).
 func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, error) {
+	if err := checkReplicaDirs(dir, 1); err != nil {
+		return nil, false, err
+	}
 	cfg, created, err := LoadOrInit(dir, DefaultInit("http://"+addr))
 	if err != nil {
 		return nil, false, err

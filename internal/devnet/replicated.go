@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -149,6 +150,9 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
 		return nil, false, fmt.Errorf("up: port %q: %w", portStr, err)
+	}
+	if err := checkReplicaDirs(dir, replicas); err != nil {
+		return nil, false, err
 	}
 	cfg, created, err := LoadOrInit(dir, DefaultInit("http://"+addr))
 	if err != nil {
@@ -296,4 +300,26 @@ func (n *Node) ReplicaIDs() []uint64 {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// checkReplicaDirs refuses to start a data directory with another shape
+// than it was created with: the issuer's and the banks' books rest on the
+// ledger it holds, and a group's replicas all bootstrapped one membership
+// (change it with 'specie ledger cluster add|remove').
+func checkReplicaDirs(dir string, replicas int) error {
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	if replicas > 1 && exists("ledger") {
+		return fmt.Errorf("up: %s holds an unreplicated ledger; it cannot be started with --replicas %d", dir, replicas)
+	}
+	have := 0
+	for exists(fmt.Sprintf("ledger-%d", have+1)) {
+		have++
+	}
+	if have > 0 && have != replicas {
+		return fmt.Errorf("up: %s holds a ledger of %d replicas; start it with --replicas %d", dir, have, have)
+	}
+	return nil
 }

@@ -143,3 +143,29 @@ func TestUpReplicatedResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestUpRefusesAnotherShape: a data directory keeps the replica count it
+// was created with.
+func TestUpRefusesAnotherShape(t *testing.T) {
+	dir := t.TempDir()
+	n, _, err := devnet.UpReplicated(dir, "127.0.0.1:0", 3, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if _, _, err := devnet.UpReplicated(dir, "127.0.0.1:0", 5, quietLog()); err == nil {
+		t.Fatal("3 replicas started as 5")
+	}
+	if _, _, err := devnet.Up(dir, "127.0.0.1:0", quietLog()); err == nil {
+		t.Fatal("3 replicas started unreplicated")
+	}
+	one := t.TempDir()
+	n, _, err = devnet.Up(one, "127.0.0.1:0", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if _, _, err := devnet.UpReplicated(one, "127.0.0.1:0", 3, quietLog()); err == nil {
+		t.Fatal("an unreplicated ledger started as 3 replicas")
+	}
+}

@@ -36,12 +36,14 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/specie/specie/errcode"
@@ -66,7 +68,16 @@ type Client struct {
 	token string
 	hc    *http.Client
 	ua    string
+	// leader is the base URL a replicated ledger's follower last named as
+	// its leader (errcode.NotLeader), where requests go from then on; nil
+	// until one is named.
+	leader atomic.Pointer[string]
 }
+
+// maxLeaderHops is how many times one request follows a not_leader answer
+// to the replica it names: a group in the middle of an election may name a
+// replica that has just lost the lead.
+const maxLeaderHops = 3
 
 // Option configures a Client.
 type Option func(*Client)
@@ -174,21 +185,56 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return c.doWith(ctx, method, path, nil, in, out)
 }
 
-// doWith is do with extra request headers.
+// doWith is do with extra request headers. A replica of a replicated
+// ledger that does not lead answers a write with not_leader and the
+// leader's base URL (errcode.LeaderHeader); the request is sent there, and
+// so are the client's later requests, until that replica cannot be
+// reached.
 func (c *Client) doWith(ctx context.Context, method, path string, header http.Header, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return errcode.New(errcode.Malformed, "encode request: %v", err)
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	base := c.base
+	if l := c.leader.Load(); l != nil {
+		base = *l
+	}
+	for hop := 0; ; hop++ {
+		leader, err := c.send(ctx, base, method, path, header, body, in != nil, out)
+		if leader != "" && hop < maxLeaderHops {
+			leader = strings.TrimRight(leader, "/")
+			c.leader.Store(&leader)
+			base = leader
+			continue
+		}
+		var te *transportError
+		if base != c.base && errors.As(err, &te) {
+			// The remembered leader cannot be reached: the next request
+			// starts again from the replica this client was made for. This
+			// one is not sent again (it may have arrived); the caller sees
+			// unavailable and retries, as after any transport failure.
+			c.leader.Store(nil)
+		}
+		return err
+	}
+}
+
+// send makes one request to base. leader is the base URL named by a
+// not_leader answer, if that is what came back.
+func (c *Client) send(ctx context.Context, base, method, path string, header http.Header, body []byte, hasBody bool, out any) (leader string, err error) {
+	var rd io.Reader
+	if hasBody {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
-		return errcode.New(errcode.Malformed, "%s %s: %v", method, path, err)
+		return "", errcode.New(errcode.Malformed, "%s %s: %v", method, path, err)
 	}
-	if in != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, vs := range header {
@@ -204,23 +250,31 @@ func (c *Client) doWith(ctx context.Context, method, path string, header http.He
 	what := method + " " + path
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return unavailable(what, err)
+		return "", unavailable(what, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return unavailable(what+": read response", err)
+		return "", unavailable(what+": read response", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return responseError(what, resp.StatusCode, data)
+		err := responseError(what, resp.StatusCode, data)
+		if errcode.Is(err, errcode.NotLeader) {
+			var e *errcode.Error
+			if errors.As(err, &e) {
+				e.Leader = resp.Header.Get(errcode.LeaderHeader)
+			}
+			return resp.Header.Get(errcode.LeaderHeader), err
+		}
+		return "", err
 	}
 	if out == nil {
-		return nil
+		return "", nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return errcode.New(errcode.Internal, "%s: decode response: %v", what, err)
+		return "", errcode.New(errcode.Internal, "%s: decode response: %v", what, err)
 	}
-	return nil
+	return "", nil
 }
 
 // getText GETs path and returns the body as it came: for the answers that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,5 +82,49 @@ func TestTransportFailure(t *testing.T) {
 	_, err = client.New("::not a url", "").Ledger().Info(context.Background())
 	if err == nil {
 		t.Fatal("bad base URL accepted")
+	}
+}
+
+// TestFollowsTheLeader: a replica that does not lead answers not_leader
+// with the leader's URL; the client sends the request there, and its later
+// requests too.
+func TestFollowsTheLeader(t *testing.T) {
+	var leaderHits, followerHits atomic.Int32
+	leader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaderHits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"minted":"7","redeemed":"0","outstanding":"7","unspent":1,"batches":1}`))
+	}))
+	defer leader.Close()
+	follower := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followerHits.Add(1)
+		w.Header().Set(errcode.LeaderHeader, leader.URL)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMisdirectedRequest)
+		w.Write([]byte(`{"error":{"code":"not_leader","message":"replica 2 does not lead"}}`))
+	}))
+	defer follower.Close()
+	l := client.New(follower.URL, "").Ledger()
+	for i := 0; i < 2; i++ {
+		if _, err := l.Supply(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if followerHits.Load() != 1 || leaderHits.Load() != 2 {
+		t.Fatalf("follower asked %d times, leader %d; want 1 and 2", followerHits.Load(), leaderHits.Load())
+	}
+}
+
+// TestNotLeaderWithoutLeader: with no leader named, not_leader reaches the
+// caller as is.
+func TestNotLeaderWithoutLeader(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMisdirectedRequest)
+		w.Write([]byte(`{"error":{"code":"not_leader","message":"no leader"}}`))
+	}))
+	defer srv.Close()
+	_, err := client.New(srv.URL, "").Ledger().Supply(context.Background())
+	if !errcode.Is(err, errcode.NotLeader) || errcode.HTTPStatus(err) != http.StatusMisdirectedRequest {
+		t.Fatalf("got %v, want not_leader", err)
 	}
 }

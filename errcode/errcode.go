@@ -35,7 +35,12 @@ const (
 	Conflict          Code = "conflict"           // the request clashes with the current state (e.g. approving twice)
 	Unavailable       Code = "unavailable"        // a peer or the ledger cannot be reached, or cannot write now (a full disk, a stopped ledger); nothing is known to have failed: retry
 	Internal          Code = "internal"           // a bug or storage failure; nothing was reported committed
+	NotLeader         Code = "not_leader"         // a replica of a replicated ledger that does not lead was sent a write; the leader's address is in the Specie-Leader header (when known): send it there
 )
+
+// LeaderHeader is the response header in which a ledger replica that does
+// not lead names the base URL of the one that does.
+const LeaderHeader = "Specie-Leader"
 
 // Error is a rejection with a code.
 type Error struct {
@@ -44,6 +49,16 @@ type Error struct {
 	// Status overrides the code's default HTTP status (e.g. 403 rather than
 	// 401 for a valid credential used on someone else's wallet).
 	Status int `json:"-"`
+	// Leader is, for NotLeader, the base URL of the replica that leads
+	// ("" when none is known); the API sends it as LeaderHeader.
+	Leader string `json:"-"`
+}
+
+// NotLeaderAt is a NotLeader error naming the leader's base URL.
+func NotLeaderAt(leader string, format string, a ...any) *Error {
+	e := New(NotLeader, format, a...)
+	e.Leader = leader
+	return e
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
@@ -99,6 +114,8 @@ func HTTPStatus(err error) int {
 		return http.StatusNotFound
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case NotLeader:
+		return http.StatusMisdirectedRequest
 	}
 	return http.StatusInternalServerError
 }

@@ -29,6 +29,7 @@ func TestHTTPStatusEveryCode(t *testing.T) {
 		{errcode.NotFound, http.StatusNotFound},
 		{errcode.Unavailable, http.StatusServiceUnavailable},
 		{errcode.Internal, http.StatusInternalServerError},
+		{errcode.NotLeader, http.StatusMisdirectedRequest},
 		{errcode.Code("no_such_code"), http.StatusInternalServerError},
 	}
 	for _, c := range cases {

@@ -37,6 +37,7 @@ func logger() *slog.Logger {
 
 func upCmd(g *globals) *cobra.Command {
 	var addr string
+	var replicas int
 	var lim api.Limits
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -44,10 +45,25 @@ func upCmd(g *globals) *cobra.Command {
 		Long: `Start a complete Specie network on this machine with embedded storage.
 
 The first start creates the network under --data (keys, credentials, config);
-later starts resume it exactly. Stop with Ctrl-C.`,
+later starts resume it exactly. Stop with Ctrl-C.
+
+With --replicas N (3 or 5) the ledger is replicated with raft: N replicas in
+this process, each with its own data directory (ledger-1, ...) and its own
+HTTP server on the API's port + i, talking raft over HTTP on loopback. Try
+'specie ledger cluster status --api http://127.0.0.1:8081'. A data directory
+keeps the replica count it was created with.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, created, err := devnet.Up(g.data, addr, logger(), lim)
+			var n *devnet.Node
+			var created bool
+			var err error
+			if replicas > 1 {
+				n, created, err = devnet.UpReplicated(g.data, addr, replicas, logger(), lim)
+			} else {
+				// One replica is today's ledger, unreplicated: no raft,
+				// nothing in its commit path changes.
+				n, created, err = devnet.Up(g.data, addr, logger(), lim)
+			}
 			if err != nil {
 				return err
 			}
@@ -56,6 +72,7 @@ later starts resume it exactly. Stop with Ctrl-C.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "http", "127.0.0.1:8080", "address for the HTTP API")
+	cmd.Flags().IntVar(&replicas, "replicas", 1, "ledger replicas (raft); 1 runs the ledger unreplicated")
 	httpLimitFlags(cmd, &lim)
 	return cmd
 }
@@ -66,11 +83,14 @@ func printUp(g *globals, n *devnet.Node, created bool) {
 	if created {
 		state = "created"
 	}
-	sup, _ := n.Ledger.Supply(context.Background())
+	sup, _ := n.Supply(context.Background())
 	var b strings.Builder
 	fmt.Fprintf(&b, "Specie network %s (%s) %s, data in %s\n", c.Network.ID, c.Network.Currency.Code, state, g.data)
 	fmt.Fprintf(&b, "  HTTP API      %s/v1   (health %s/healthz, metrics %s/metrics)\n", n.URL, n.URL, n.URL)
 	fmt.Fprintf(&b, "  ledger        %d shards, %d batches, outstanding %s\n", c.Shards, sup.Batches, c.Network.Currency.Format(sup.Outstanding))
+	for _, r := range n.Replicas {
+		fmt.Fprintf(&b, "  replica %-5d %s   (raft status %s/raft/status)\n", r.ID, r.URL, r.URL)
+	}
 	fmt.Fprintf(&b, "  issuer        mint approval %d of %d officer keys:\n", c.MintQuorum, len(c.MintKeys))
 	for _, f := range c.OfficerKeyFiles {
 		fmt.Fprintf(&b, "                  %s\n", f)
@@ -105,7 +125,9 @@ func waitForSignal(n *devnet.Node) error {
 }
 
 func serveCmd(g *globals) *cobra.Command {
-	var cfgPath, addr, name string
+	var cfgPath, addr, name, cluster string
+	var id uint64
+	var join bool
 	var lim api.Limits
 	cmd := &cobra.Command{
 		Use:   "serve ledger|issuer|intermediary",
@@ -118,7 +140,19 @@ The roles find each other and their credentials in the config written by
   specie serve ledger --config net/devnet.json --data net/ledger
   specie serve issuer --config net/devnet.json --data net/issuer
   specie serve intermediary --name bank-a --config net/devnet.json --data net/bank-a
-  specie serve intermediary --name bank-b --config net/devnet.json --data net/bank-b`,
+  specie serve intermediary --name bank-b --config net/devnet.json --data net/bank-b
+
+A replicated ledger runs one process per replica, each with its own data
+directory; each serves the API's ledger routes and raft on its URL in
+--cluster. Followers answer writes with not_leader and the leader's URL
+(header Specie-Leader); the client follows it.
+
+  specie serve ledger --config net/devnet.json --data net/r1 --id 1 \
+      --cluster 1=http://127.0.0.1:7001,2=http://127.0.0.1:7002,3=http://127.0.0.1:7003
+
+A replica that lost its data rejoins under a new ID: 'specie ledger cluster
+remove 3' and 'specie ledger cluster add 4=URL', then serve it with --id 4
+--join and the current members plus itself in --cluster.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := devnet.Load(cfgPath)
@@ -126,6 +160,21 @@ The roles find each other and their credentials in the config written by
 				return err
 			}
 			role := args[0]
+			if cluster != "" || id != 0 {
+				if role != "ledger" {
+					return fmt.Errorf("serve %s: --cluster and --id are for 'serve ledger'", role)
+				}
+				peers, err := devnet.ParseCluster(cluster)
+				if err != nil {
+					return err
+				}
+				n, err := devnet.ServeReplica(cfg, id, peers, join, g.data, addr, logger(), lim)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.out, "Specie ledger replica %d of %d serving %s/v1 and %s/raft/, data in %s\n", id, len(peers), n.URL, n.URL, g.data)
+				return waitForSignal(n)
+			}
 			if addr == "" {
 				u := ""
 				switch role {
@@ -159,6 +208,9 @@ The roles find each other and their credentials in the config written by
 	cmd.Flags().StringVar(&cfgPath, "config", "./specie-data/devnet.json", "network config written by 'specie devnet init'")
 	cmd.Flags().StringVar(&addr, "http", "", "listen address (default: the role's URL in the config)")
 	cmd.Flags().StringVar(&name, "name", "", "intermediary name (for 'serve intermediary')")
+	cmd.Flags().StringVar(&cluster, "cluster", "", "replicated ledger: every replica as ID=URL, comma-separated (for 'serve ledger')")
+	cmd.Flags().Uint64Var(&id, "id", 0, "replicated ledger: this replica's ID in --cluster")
+	cmd.Flags().BoolVar(&join, "join", false, "replicated ledger: start empty as a member the group has already added ('specie ledger cluster add')")
 	httpLimitFlags(cmd, &lim)
 	return cmd
 }

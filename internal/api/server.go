@@ -480,6 +480,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	stateOf(r).errCode = body.Code
+	if e := (*errcode.Error)(nil); errors.As(err, &e) && e.Leader != "" {
+		w.Header().Set(errcode.LeaderHeader, e.Leader)
+	}
 	writeJSON(w, errcode.HTTPStatus(err), wire.ErrorBody{Error: body})
 }
 

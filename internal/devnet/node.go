@@ -18,6 +18,7 @@ import (
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
@@ -35,6 +36,12 @@ type Node struct {
 	Banks  map[string]*intermediary.Intermediary
 	// URL is where this node's HTTP API listens.
 	URL string
+	// Replicas are the replicas of a replicated ledger this node runs
+	// (replicated.go): one for `specie serve ledger --cluster`, all of
+	// them for `specie up --replicas N`. Group is set for the latter: the
+	// roles.Ledger the issuer, the banks and the API use.
+	Replicas []*Replica
+	Group    roles.Ledger
 
 	srv    *api.HTTPServer
 	log    *logtree.Log // the ledger's checkpoints, when it runs here
@@ -46,6 +53,9 @@ type Node struct {
 // creating the network on first start and resuming it after. lim, if
 // given, bounds the HTTP server (zero fields take api's defaults).
 func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, error) {
+	if err := checkReplicaDirs(dir, 1); err != nil {
+		return nil, false, err
+	}
 	cfg, created, err := LoadOrInit(dir, DefaultInit("http://"+addr))
 	if err != nil {
 		return nil, false, err
@@ -59,44 +69,9 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	if err != nil {
 		return fail(err)
 	}
-	var mu sync.RWMutex
-	peers := func(name string) (roles.Intermediary, bool) {
-		mu.RLock()
-		defer mu.RUnlock()
-		b, ok := n.Banks[name]
-		if !ok {
-			return nil, false
-		}
-		return b, true
-	}
-	icfg, err := cfg.issuerConfig(log)
+	banks, err := n.openRoles(dir, n.Ledger, log)
 	if err != nil {
 		return fail(err)
-	}
-	n.Issuer, err = issuer.Open(filepath.Join(dir, "issuer"), icfg, n.Ledger, roles.Directory(peers))
-	if err != nil {
-		return fail(err)
-	}
-	if err := ensurePolicy(context.Background(), cfg, n.Issuer); err != nil {
-		return fail(err)
-	}
-	for _, e := range cfg.Intermediaries {
-		icfg, err := cfg.intermediaryConfig(e.Name, log, n.Issuer, n.Issuer.Registry())
-		if err != nil {
-			return fail(err)
-		}
-		icfg.SanctionsFile = sanctionsFile(filepath.Join(dir, e.Name))
-		b, err := intermediary.Open(filepath.Join(dir, e.Name), icfg, n.Ledger, n.Issuer, roles.Directory(peers))
-		if err != nil {
-			return fail(err)
-		}
-		mu.Lock()
-		n.Banks[e.Name] = b
-		mu.Unlock()
-	}
-	banks := map[string]roles.Intermediary{}
-	for name, b := range n.Banks {
-		banks[name] = b
 	}
 	if n.log, err = logCheckpoints(filepath.Join(dir, "ledger"), n.Ledger, cfg.Network); err != nil {
 		return fail(err)
@@ -109,6 +84,53 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 		return fail(err)
 	}
 	return n, created, nil
+}
+
+// openRoles opens the issuer and the intermediaries of `specie up` under
+// dir, all reaching the ledger through led and each other in process, and
+// returns the intermediaries for the API.
+func (n *Node) openRoles(dir string, led roles.Ledger, log *slog.Logger) (map[string]roles.Intermediary, error) {
+	cfg := n.Config
+	var mu sync.RWMutex
+	peers := func(name string) (roles.Intermediary, bool) {
+		mu.RLock()
+		defer mu.RUnlock()
+		b, ok := n.Banks[name]
+		if !ok {
+			return nil, false
+		}
+		return b, true
+	}
+	icfg, err := cfg.issuerConfig(log)
+	if err != nil {
+		return nil, err
+	}
+	n.Issuer, err = issuer.Open(filepath.Join(dir, "issuer"), icfg, led, roles.Directory(peers))
+	if err != nil {
+		return nil, err
+	}
+	if err := ensurePolicy(context.Background(), cfg, n.Issuer); err != nil {
+		return nil, err
+	}
+	for _, e := range cfg.Intermediaries {
+		icfg, err := cfg.intermediaryConfig(e.Name, log, n.Issuer, n.Issuer.Registry())
+		if err != nil {
+			return nil, err
+		}
+		icfg.SanctionsFile = sanctionsFile(filepath.Join(dir, e.Name))
+		b, err := intermediary.Open(filepath.Join(dir, e.Name), icfg, led, n.Issuer, roles.Directory(peers))
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		n.Banks[e.Name] = b
+		mu.Unlock()
+	}
+	banks := map[string]roles.Intermediary{}
+	for name, b := range n.Banks {
+		banks[name] = b
+	}
+	return banks, nil
 }
 
 // Serve starts one role as its own process: "ledger", "issuer", or
@@ -329,6 +351,17 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
+// Supply is the ledger's totals, from whichever ledger this node runs.
+func (n *Node) Supply(ctx context.Context) (roles.LedgerSupply, error) {
+	switch {
+	case n.Group != nil:
+		return n.Group.Supply(ctx)
+	case n.Ledger != nil:
+		return n.Ledger.Supply(ctx)
+	}
+	return roles.LedgerSupply{}, errcode.New(errcode.Unavailable, "this node runs no ledger")
+}
+
 func (n *Node) closeServices() error {
 	var errs []error
 	for _, b := range n.Banks {
@@ -336,6 +369,13 @@ func (n *Node) closeServices() error {
 	}
 	if n.Issuer != nil {
 		errs = append(errs, n.Issuer.Close())
+	}
+	if len(n.Replicas) > 0 {
+		// A replica's raft node stops before its ledger closes.
+		for _, r := range n.Replicas {
+			errs = append(errs, r.close())
+		}
+		return errors.Join(errs...)
 	}
 	if n.Ledger != nil {
 		errs = append(errs, n.Ledger.Close())

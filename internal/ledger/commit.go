@@ -68,39 +68,14 @@ func (l *Ledger) drain() {
 
 // commit runs one batch through the state machine and makes it durable.
 func (l *Ledger) commit(batch []*checked) {
+	if r := l.replicator(); r != nil {
+		l.propose(r, batch)
+		return
+	}
 	l.stepMu.Lock()
 	defer l.stepMu.Unlock()
-	if l.fatal != nil {
-		for _, c := range batch {
-			c.done <- result{err: errcode.New(errcode.Unavailable, "ledger stopped after a storage failure: %v", l.fatal)}
-		}
-		return
-	}
-	view, err := l.lookup(batch)
-	if err != nil {
-		l.fail(batch, err)
-		return
-	}
-	l.mu.RLock()
-	before := l.meta
-	l.mu.RUnlock()
-	out, err := apply(&before, batch, view)
-	if err != nil {
-		l.fail(batch, err)
-		return
-	}
-	for i, c := range batch {
-		if out.errs[i] != nil {
-			c.err = out.errs[i]
-		}
-	}
-	for i, c := range batch {
-		if out.missing[i] >= 0 {
-			c.err = l.explainMissing(c, out.missing[i], batch)
-		}
-	}
-	if len(out.ids) == 0 {
-		l.answer(batch, 0)
+	out, ok := l.step(batch)
+	if !ok {
 		return
 	}
 	t0 := time.Now()
@@ -136,6 +111,47 @@ func (l *Ledger) commit(batch []*checked) {
 	l.mu.Unlock()
 	l.answer(batch, out.after.seq)
 	l.snapshotTick()
+}
+
+// step runs the state machine over batch against the current state and
+// marks each rejected transaction with its error. It returns false when it
+// has answered the whole batch itself: the ledger is stopped, the step
+// failed, or nothing in the batch commits. The caller holds stepMu.
+func (l *Ledger) step(batch []*checked) (outcome, bool) {
+	if l.fatal != nil {
+		for _, c := range batch {
+			c.done <- result{err: errcode.New(errcode.Unavailable, "ledger stopped after a storage failure: %v", l.fatal)}
+		}
+		return outcome{}, false
+	}
+	view, err := l.lookup(batch)
+	if err != nil {
+		l.fail(batch, err)
+		return outcome{}, false
+	}
+	l.mu.RLock()
+	before := l.meta
+	l.mu.RUnlock()
+	out, err := apply(&before, batch, view)
+	if err != nil {
+		l.fail(batch, err)
+		return outcome{}, false
+	}
+	for i, c := range batch {
+		if out.errs[i] != nil {
+			c.err = out.errs[i]
+		}
+	}
+	for i, c := range batch {
+		if out.missing[i] >= 0 {
+			c.err = l.explainMissing(c, out.missing[i], batch)
+		}
+	}
+	if len(out.ids) == 0 {
+		l.answer(batch, 0)
+		return outcome{}, false
+	}
+	return out, true
 }
 
 // explainMissing says why an input was neither unspent before the batch

@@ -21,6 +21,11 @@ func (l *Ledger) Genesis(n uint64, output func(i uint64) money.Output, created f
 	defer l.stepMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.replicator() != nil {
+		// Genesis writes batch 1 straight to this replica's disk; the
+		// others would never see it.
+		return fmt.Errorf("genesis: not supported on a replicated ledger")
+	}
 	if l.meta.seq != 0 {
 		return fmt.Errorf("genesis: ledger already has %d batches", l.meta.seq)
 	}

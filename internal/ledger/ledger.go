@@ -72,6 +72,11 @@ type Config struct {
 	// (vfs.Default, a thin wrapper of os.File). Tests put a crashable
 	// in-memory filesystem or an error-injecting one here.
 	FS vfs.FS
+	// OnApply, if not nil, sees every batch a replicated ledger applies
+	// (replicated.go) with the SHA-256 of its record, which holds the
+	// batch's header, its spends and creations and the totals after it:
+	// tests compare these across replicas, batch by batch.
+	OnApply func(seq uint64, record [32]byte)
 }
 
 // Ledger is an open ledger core. It implements roles.Ledger.
@@ -99,6 +104,10 @@ type Ledger struct {
 	// takes it exclusively, so nothing is queued after the queues drain.
 	gate sync.RWMutex
 	wg   sync.WaitGroup
+
+	// repl is the consensus the ledger commits through, nil when it
+	// runs alone (replicated.go).
+	repl atomic.Pointer[Replicator]
 
 	stats counters
 	// stepMu is held for each state machine step (a batch, or genesis),
@@ -325,6 +334,13 @@ func (l *Ledger) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error
 // verifyBatch transactions: under load every batch is large (cheapest per
 // signature), with no load a lone transaction is verified at once.
 func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
+	if r := l.replicator(); r != nil {
+		// A follower says who leads before any signature is checked: the
+		// leader checks them again.
+		if err := r.Lead(); err != nil {
+			return nil, err
+		}
+	}
 	cs := make([]*checked, len(txs))
 	for i, tx := range txs {
 		cs[i] = l.prepare(tx)

@@ -1,0 +1,224 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/specie/specie/money"
+)
+
+// Replication. A replicated ledger (internal/replica) runs the same commit
+// loop, but a batch is not written where it is decided. The leader's
+// commit loop evaluates a batch against its applied state (lookup and
+// apply, the state machine step, exactly as alone) and encodes the outcome
+// as a log record; the record goes through consensus, and every replica,
+// the leader included, applies the committed record with ApplyRecord: the
+// same redo of spends, creations, txid places and totals that recovery
+// does from the ledger's own log. So the state of every replica is a
+// function of the consensus log alone.
+//
+// A record is evaluated against the state after batch k and names it
+// (header Seq k+1, Prev the hash of header k). A leader that lost its
+// office may leave a record in the consensus log behind batches another
+// leader committed; whoever applies it then finds its Seq already taken and
+// skips it. The decision depends only on the log and the state, so every
+// replica skips the same entries, and on a restart replaying the log from
+// its start skips again everything the ledger already holds.
+//
+// As built, the ledger keeps its own log (wal) as the apply-side store: a
+// committed record is appended and fsynced there too, and the ledger's
+// snapshots and recovery work as they do alone. That is two durable logs
+// where the design wants one; see docs/architecture.md, "Replication".
+
+// Replicator is the consensus a replicated ledger commits through.
+type Replicator interface {
+	// Lead returns nil when this replica may evaluate a batch now: it
+	// leads, and has applied every entry of earlier terms, so its state is
+	// the newest. Otherwise an *errcode.Error: not_leader (with the
+	// leader's address when one is known) or unavailable.
+	Lead() error
+	// Propose carries rec through consensus and returns once this replica
+	// has applied it (the batch's sequence number), or with an
+	// *errcode.Error when it was not committed (unavailable: retry) or its
+	// outcome cannot be known here (closed is closed first).
+	Propose(rec []byte, closed <-chan struct{}) (uint64, error)
+}
+
+// Replicate makes the ledger commit through r: from now on the commit loop
+// evaluates batches and proposes them, and nothing is committed except
+// through ApplyRecord. Call it once, before the ledger takes submissions.
+func (l *Ledger) Replicate(r Replicator) {
+	l.repl.Store(&r)
+}
+
+// replicator is the ledger's Replicator, or nil when it runs alone.
+func (l *Ledger) replicator() Replicator {
+	if p := l.repl.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// propose is commit for a replicated ledger: evaluate the batch under
+// stepMu, then let go of it while the record goes through consensus (the
+// replica's apply loop needs stepMu to apply it, on this replica too).
+// Only one batch is in flight at a time, so the next is evaluated against
+// a state that includes this one.
+func (l *Ledger) propose(r Replicator, batch []*checked) {
+	if err := r.Lead(); err != nil {
+		for _, c := range batch {
+			c.done <- result{err: err}
+		}
+		return
+	}
+	rec, ok := l.evaluate(batch)
+	if !ok {
+		return
+	}
+	seq, err := r.Propose(rec, l.closed)
+	if err != nil {
+		for _, c := range batch {
+			c.done <- result{err: err}
+		}
+		return
+	}
+	l.answer(batch, seq)
+}
+
+// evaluate runs the state machine step for batch against the applied
+// state and returns the record of its outcome. When nothing in the batch
+// commits (or the ledger is stopped) it answers the batch itself and
+// returns false.
+func (l *Ledger) evaluate(batch []*checked) ([]byte, bool) {
+	l.stepMu.Lock()
+	defer l.stepMu.Unlock()
+	out, ok := l.step(batch)
+	if !ok {
+		return nil, false
+	}
+	out.after.head = l.net.HeaderHash(&out.header)
+	var r record
+	r.fill(batch, &out)
+	return r.appendTo(nil), true
+}
+
+// ApplyRecord applies one committed record of the consensus log, on every
+// replica in log order. It returns the batch's sequence number and true
+// when the record was applied, or false when it was skipped: evaluated
+// against a state that another batch has since moved past (see the
+// comment at the top of this file), or already held (a replay after a
+// restart). An error means the ledger cannot go on (a storage failure, or
+// a record that contradicts the state: the replicas diverged); the ledger
+// is stopped.
+func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
+	release, err := l.enter()
+	if err != nil {
+		return 0, false, err
+	}
+	defer release()
+	l.stepMu.Lock()
+	defer l.stepMu.Unlock()
+	if l.fatal != nil {
+		return 0, false, fmt.Errorf("apply record: ledger stopped: %w", l.fatal)
+	}
+	r, err := decodeRecord(payload)
+	if err != nil {
+		l.stop(err)
+		return 0, false, fmt.Errorf("apply record: %w", err)
+	}
+	seq := r.header.Seq
+	l.mu.RLock()
+	m := l.meta
+	l.mu.RUnlock()
+	if seq <= m.seq {
+		return seq, false, nil
+	}
+	if seq != m.seq+1 || r.header.Prev != m.head {
+		// A leader evaluates against a prefix of the log every replica
+		// applies before this entry, so this cannot happen unless the
+		// replicas diverged. Stop loudly rather than build on it.
+		err := fmt.Errorf("apply record: batch %d does not follow batch %d (%x): replicas diverged", seq, m.seq, m.head[:8])
+		l.stop(err)
+		return 0, false, err
+	}
+	after := r.meta(l.net)
+	if err := after.conserved(); err != nil {
+		l.stop(err)
+		return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
+	}
+	if err := l.wal.Append(seq, payload); err != nil {
+		l.stop(err)
+		return 0, false, fmt.Errorf("apply record: log batch %d: %w", seq, err)
+	}
+	if err := l.wal.Sync(); err != nil {
+		l.stop(err)
+		return 0, false, fmt.Errorf("apply record: sync batch %d: %w", seq, err)
+	}
+	l.logBytes += int64(len(payload))
+	b := l.db.NewBatch()
+	l.storeRecord(b, &r, &after)
+	if err := b.Commit(false); err != nil {
+		l.stop(err)
+		return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
+	}
+	if err := l.index(&r); err != nil {
+		l.stop(err)
+		return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
+	}
+	l.mu.Lock()
+	l.meta = after
+	l.mu.Unlock()
+	if h := l.cfg.OnApply; h != nil {
+		h(seq, sha256.Sum256(payload))
+	}
+	l.snapshotTick()
+	return seq, true, nil
+}
+
+// StateHash is a digest of the whole state: the running totals, the head
+// of the chain, and every unspent note with its value in key order. Two
+// replicas at the same batch must give the same hash. It reads the whole
+// unspent set and holds up commits while it runs: for tests and audits.
+func (l *Ledger) StateHash() (uint64, [32]byte) {
+	l.stepMu.Lock()
+	defer l.stepMu.Unlock()
+	l.mu.RLock()
+	m := l.meta
+	l.mu.RUnlock()
+	h := sha256.New()
+	h.Write(m.encode())
+	type kv struct {
+		key   [24]byte
+		value uint64
+	}
+	var buf [8]byte
+	for i := range l.notes.shards {
+		sh := &l.notes.shards[i]
+		sh.mu.Lock()
+		var all []kv
+		for _, s := range sh.slots {
+			if s.value != 0 {
+				all = append(all, kv{s.key, s.value})
+			}
+		}
+		sh.mu.Unlock()
+		slices.SortFunc(all, func(a, b kv) int { return slices.Compare(a.key[:], b.key[:]) })
+		for _, e := range all {
+			h.Write(e.key[:])
+			binary.BigEndian.PutUint64(buf[:], e.value)
+			h.Write(buf[:])
+		}
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return m.seq, out
+}
+
+// Head is the last applied batch and its header's hash.
+func (l *Ledger) Head() (uint64, money.Hash) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.meta.seq, l.meta.head
+}

@@ -1,0 +1,262 @@
+package replica
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/specie/specie/internal/store"
+)
+
+// raftLog is the Raft log and hard state of one replica, durable in a
+// Pebble store of its own (dir/raft). Keys:
+//
+//	"h"                   -> HardState (protobuf)
+//	"e" + index (u64 BE)  -> Entry (protobuf)
+//
+// raft reads the log through raftLog's raft.Storage methods: the newest
+// entries from a MemoryStorage that holds a bounded tail (cacheEntries
+// behind the applied index, compacted as the replica applies), older ones
+// from Pebble, which holds every entry (it is written first). So memory
+// stays bounded however long the log grows.
+//
+// The log on disk is never compacted yet: a replica that falls behind, or
+// joins empty, catches up from the leader's log from the first entry, read
+// from the leader's disk. (Raft snapshots are the next step; see
+// docs/architecture.md, "Replication".)
+type raftLog struct {
+	db    *store.DB
+	mem   *raft.MemoryStorage
+	cache uint64 // entries kept in memory behind the applied index
+}
+
+var _ raft.Storage = (*raftLog)(nil)
+
+const (
+	keyHardState = "h"
+	prefixEntry  = 'e'
+)
+
+func entryKey(i uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixEntry}, i)
+}
+
+// openRaftLog opens the store in dir and loads its hard state and the
+// last cache entries into memory. fresh is true when it held nothing: the
+// replica has never run (or its data was wiped).
+func openRaftLog(dir string, cache uint64) (l *raftLog, fresh bool, err error) {
+	db, err := store.Open(dir, store.Options{CacheBytes: 16 << 20})
+	if err != nil {
+		return nil, false, fmt.Errorf("open raft log: %w", err)
+	}
+	l = &raftLog{db: db, mem: raft.NewMemoryStorage(), cache: cache}
+	fail := func(err error) (*raftLog, bool, error) {
+		db.Close()
+		return nil, false, fmt.Errorf("open raft log: %w", err)
+	}
+	// The last index on disk: the last key of the entry prefix.
+	var last uint64
+	err = db.Scan([]byte{prefixEntry}, nil, func(k, _ []byte) error {
+		last = binary.BigEndian.Uint64(k[1:])
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if last > 0 {
+		first := uint64(1)
+		if last > cache {
+			// The memory tail starts after a dummy entry at first-1,
+			// whose term raft may ask for.
+			first = last - cache + 1
+			term, err := l.diskTerm(first - 1)
+			if err != nil {
+				return fail(err)
+			}
+			if err := l.mem.ApplySnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: ptr(first - 1), Term: ptr(term), ConfState: &pb.ConfState{}}}); err != nil {
+				return fail(err)
+			}
+		}
+		ents, err := l.diskEntries(first, last+1, ^uint64(0))
+		if err != nil {
+			return fail(err)
+		}
+		if err := l.mem.Append(ents); err != nil {
+			return fail(err)
+		}
+	}
+	hs, err := db.Get([]byte(keyHardState))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		hs = nil
+	case err != nil:
+		return fail(err)
+	default:
+		st := &pb.HardState{}
+		if err := proto.Unmarshal(hs, st); err != nil {
+			return fail(err)
+		}
+		if err := l.mem.SetHardState(st); err != nil {
+			return fail(err)
+		}
+	}
+	return l, last == 0 && hs == nil, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// diskEntries reads entries [lo, hi) from Pebble, at most maxSize bytes
+// of them but at least one, as raft.Storage.Entries promises.
+func (l *raftLog) diskEntries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	var out []*pb.Entry
+	var size uint64
+	err := l.db.Scan([]byte{prefixEntry}, entryKey(lo), func(k, v []byte) error {
+		i := binary.BigEndian.Uint64(k[1:])
+		if i >= hi {
+			return store.ErrStop
+		}
+		if i != lo+uint64(len(out)) {
+			return fmt.Errorf("raft log: entry %d missing", lo+uint64(len(out)))
+		}
+		size += uint64(len(v))
+		if len(out) > 0 && size > maxSize {
+			return store.ErrStop
+		}
+		e := &pb.Entry{}
+		if err := proto.Unmarshal(v, e); err != nil {
+			return fmt.Errorf("raft log: entry %d: %w", i, err)
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 && lo < hi {
+		return nil, raft.ErrUnavailable
+	}
+	return out, nil
+}
+
+func (l *raftLog) diskTerm(i uint64) (uint64, error) {
+	if i == 0 {
+		return 0, nil
+	}
+	v, err := l.db.Get(entryKey(i))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, raft.ErrUnavailable
+	}
+	if err != nil {
+		return 0, fmt.Errorf("raft log: entry %d: %w", i, err)
+	}
+	e := &pb.Entry{}
+	if err := proto.Unmarshal(v, e); err != nil {
+		return 0, fmt.Errorf("raft log: entry %d: %w", i, err)
+	}
+	return e.GetTerm(), nil
+}
+
+// InitialState is the saved hard state. The configuration is rebuilt by
+// applying the log's conf changes again (nothing is ever compacted into
+// a snapshot), so the ConfState is empty.
+func (l *raftLog) InitialState() (*pb.HardState, *pb.ConfState, error) {
+	hs, _, err := l.mem.InitialState()
+	return hs, &pb.ConfState{}, err
+}
+
+// Entries serves [lo, hi) from memory when the tail holds lo, else from
+// disk.
+func (l *raftLog) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	first, _ := l.mem.FirstIndex()
+	if lo >= first {
+		return l.mem.Entries(lo, hi, maxSize)
+	}
+	return l.diskEntries(lo, hi, maxSize)
+}
+
+// Term serves from memory when the tail holds i (or the dummy entry before
+// it), else from disk.
+func (l *raftLog) Term(i uint64) (uint64, error) {
+	first, _ := l.mem.FirstIndex()
+	if i+1 >= first {
+		return l.mem.Term(i)
+	}
+	return l.diskTerm(i)
+}
+
+func (l *raftLog) LastIndex() (uint64, error) { return l.mem.LastIndex() }
+
+// FirstIndex is 1: the log on disk is whole.
+func (l *raftLog) FirstIndex() (uint64, error) { return 1, nil }
+
+// Snapshot is never needed: FirstIndex is 1, so no follower is ever behind
+// the log.
+func (l *raftLog) Snapshot() (*pb.Snapshot, error) {
+	return &pb.Snapshot{Metadata: &pb.SnapshotMetadata{ConfState: &pb.ConfState{}}}, nil
+}
+
+// save makes a Ready's hard state and entries durable (fsynced when raft
+// says it must be: before the messages of the same Ready go out), then
+// hands them to the memory tail. New entries replace any the log held from
+// their first index on: a new leader overwrote an uncommitted tail.
+func (l *raftLog) save(st *pb.HardState, ents []*pb.Entry, sync bool) error {
+	b := l.db.NewBatch()
+	if len(ents) > 0 {
+		last, err := l.mem.LastIndex()
+		if err != nil {
+			b.Discard()
+			return fmt.Errorf("save raft log: %w", err)
+		}
+		newLast := ents[len(ents)-1].GetIndex()
+		if newLast < last {
+			b.DeleteRange(entryKey(newLast+1), entryKey(last+1))
+		}
+		for _, e := range ents {
+			v, err := proto.Marshal(e)
+			if err != nil {
+				b.Discard()
+				return fmt.Errorf("save raft log: entry %d: %w", e.GetIndex(), err)
+			}
+			b.Set(entryKey(e.GetIndex()), v)
+		}
+	}
+	if !raft.IsEmptyHardState(st) {
+		v, err := proto.Marshal(st)
+		if err != nil {
+			b.Discard()
+			return fmt.Errorf("save raft log: hard state: %w", err)
+		}
+		b.Set([]byte(keyHardState), v)
+	}
+	if err := b.Commit(sync); err != nil {
+		return fmt.Errorf("save raft log: %w", err)
+	}
+	if !raft.IsEmptyHardState(st) {
+		if err := l.mem.SetHardState(st); err != nil {
+			return fmt.Errorf("save raft log: %w", err)
+		}
+	}
+	if err := l.mem.Append(ents); err != nil {
+		return fmt.Errorf("save raft log: %w", err)
+	}
+	return nil
+}
+
+// trim drops from memory what lies more than cache entries behind the
+// applied index (raft may compact only what is applied); disk keeps it.
+func (l *raftLog) trim(applied uint64) error {
+	first, _ := l.mem.FirstIndex()
+	if applied < l.cache || applied-l.cache < first+l.cache {
+		return nil // trim in steps of cache entries, not every Ready
+	}
+	if err := l.mem.Compact(applied - l.cache); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		return fmt.Errorf("trim raft log: %w", err)
+	}
+	return nil
+}
+
+func (l *raftLog) close() error { return l.db.Close() }

@@ -1,0 +1,175 @@
+package replica
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Peer transport: raft messages over HTTP. A replica POSTs to a peer's
+// base URL + MessagePath a body of messages, each framed as
+//
+//	[length u32 BE][raftpb.Message, protobuf]
+//
+// Raft tolerates lost, repeated and reordered messages, so the transport
+// promises nothing: a peer that cannot be reached has its messages dropped
+// (and raft told, so it probes instead of streaming), and a full queue drops
+// the newest. There is no authentication of peers yet: replicas are meant to
+// talk over a private network (loopback in the devnet).
+
+// MessagePath is where a replica takes raft messages from its peers.
+const MessagePath = "/raft/messages"
+
+// maxMessagesBody bounds one request's body: many messages of up to
+// maxSizePerMsg each.
+const maxMessagesBody = 64 << 20
+
+// peerQueue is how many messages wait for one peer before new ones are
+// dropped.
+const peerQueue = 4096
+
+// sender delivers messages to one peer, in order, batching whatever is
+// queued into one request.
+type sender struct {
+	r   *Replica
+	id  uint64
+	url string
+	q   chan *pb.Message
+	// gone is closed when the peer leaves the group.
+	gone chan struct{}
+}
+
+func (s *sender) run() {
+	defer s.r.wg.Done()
+	var buf []byte
+	for {
+		var m *pb.Message
+		select {
+		case m = <-s.q:
+		case <-s.r.stop:
+			return
+		case <-s.gone:
+			return
+		}
+		buf = buf[:0]
+		n := 0
+		for {
+			b, err := proto.Marshal(m)
+			if err != nil {
+				s.r.log.Error("raft message not encoded", "to", s.id, "err", err)
+			} else {
+				buf = binary.BigEndian.AppendUint32(buf, uint32(len(b)))
+				buf = append(buf, b...)
+				n++
+			}
+			if len(buf) >= 4<<20 {
+				break
+			}
+			select {
+			case m = <-s.q:
+				continue
+			default:
+			}
+			break
+		}
+		if n == 0 {
+			continue
+		}
+		if err := s.post(buf); err != nil {
+			s.r.log.Debug("raft messages not delivered", "to", s.id, "messages", n, "err", err)
+			s.r.node.ReportUnreachable(s.id)
+		}
+	}
+}
+
+func (s *sender) post(body []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.r.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+MessagePath, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := s.r.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("peer answered HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// send queues rd's messages for their peers.
+func (r *Replica) send(msgs []*pb.Message) {
+	r.peersMu.RLock()
+	defer r.peersMu.RUnlock()
+	for _, m := range msgs {
+		s, ok := r.senders[m.GetTo()]
+		if !ok {
+			continue
+		}
+		select {
+		case s.q <- m:
+		default:
+			r.log.Debug("raft message dropped: queue full", "to", m.GetTo(), "type", m.GetType())
+		}
+	}
+}
+
+// ServeHTTP takes raft messages from a peer (POST MessagePath).
+func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxMessagesBody+1))
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(body) > maxMessagesBody {
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	for len(body) > 0 {
+		if len(body) < 4 || uint64(len(body)-4) < uint64(binary.BigEndian.Uint32(body)) {
+			http.Error(w, "truncated message frame", http.StatusBadRequest)
+			return
+		}
+		n := binary.BigEndian.Uint32(body)
+		m := &pb.Message{}
+		if err := proto.Unmarshal(body[4:4+n], m); err != nil {
+			http.Error(w, "bad message: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = body[4+n:]
+		if m.GetTo() != r.id {
+			continue
+		}
+		if err := r.node.Step(req.Context(), m); err != nil {
+			// Stopped, or the request ended: the message is lost, which
+			// raft tolerates.
+			r.log.Debug("raft message not stepped", "from", m.GetFrom(), "err", err)
+			break
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -293,22 +293,32 @@ func (s *Server) getMint(w http.ResponseWriter, r *http.Request) error {
 	return s.writeMint(w, r, http.StatusOK, m)
 }
 
-func (s *Server) approveMint(w http.ResponseWriter, r *http.Request) error {
+// approval reads an officer's approval of the proposal named by the
+// path's id (a mint or a policy): the key and its signature.
+func approval(w http.ResponseWriter, r *http.Request) (money.Hash, crypto.PublicKey, money.Sig, error) {
 	id, err := hashParam(r, "id")
 	if err != nil {
-		return err
+		return id, crypto.PublicKey{}, money.Sig{}, err
 	}
 	var req wire.ApprovalRequest
 	if err := decodeBody(w, r, MaxBody, &req); err != nil {
-		return err
+		return id, crypto.PublicKey{}, money.Sig{}, err
 	}
 	key, err := crypto.ParsePublicKey(req.Key)
 	if err != nil {
-		return errcode.New(errcode.Malformed, "key: %v", err)
+		return id, key, money.Sig{}, errcode.New(errcode.Malformed, "key: %v", err)
 	}
 	sig, err := wire.ParseSig(req.Signature)
 	if err != nil {
-		return errcode.New(errcode.Malformed, "%v", err)
+		return id, key, sig, errcode.New(errcode.Malformed, "%v", err)
+	}
+	return id, key, sig, nil
+}
+
+func (s *Server) approveMint(w http.ResponseWriter, r *http.Request) error {
+	id, key, sig, err := approval(w, r)
+	if err != nil {
+		return err
 	}
 	m, err := s.cfg.Issuer.ApproveMint(r.Context(), id, key, sig)
 	if err != nil {

@@ -3,8 +3,6 @@ package api
 import (
 	"net/http"
 
-	"github.com/specie/specie/crypto"
-	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
@@ -63,21 +61,9 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) approvePolicy(w http.ResponseWriter, r *http.Request) error {
-	id, err := hashParam(r, "id")
+	id, key, sig, err := approval(w, r)
 	if err != nil {
 		return err
-	}
-	var req wire.ApprovalRequest
-	if err := decodeBody(w, r, MaxBody, &req); err != nil {
-		return err
-	}
-	key, err := crypto.ParsePublicKey(req.Key)
-	if err != nil {
-		return errcode.New(errcode.Malformed, "key: %v", err)
-	}
-	sig, err := wire.ParseSig(req.Signature)
-	if err != nil {
-		return errcode.New(errcode.Malformed, "%v", err)
 	}
 	p, err := s.cfg.Policies.ApprovePolicy(r.Context(), id, key, policy.Signature(sig))
 	if err != nil {

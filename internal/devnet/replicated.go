@@ -282,6 +282,14 @@ func (g *group) Headers(ctx context.Context, from uint64, limit int) ([]money.Ba
 	return g.leader().Headers(ctx, from, limit)
 }
 
+// Batch serves a batch in full from the leader's archive: every replica
+// keeps it (the archive travels in the raft entries with the record).
+func (g *group) Batch(ctx context.Context, seq uint64) (roles.BatchContents, error) {
+	return g.leader().Batch(ctx, seq)
+}
+
+var _ roles.BatchSource = (*group)(nil)
+
 // Health is healthy when some replica leads.
 func (g *group) Health(context.Context) error {
 	for _, r := range g.n.Replicas {

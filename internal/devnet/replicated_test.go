@@ -10,8 +10,10 @@ import (
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // TestScenarioReplicated runs the foundation scenario against `specie up
@@ -89,6 +91,26 @@ func TestScenarioReplicated(t *testing.T) {
 			t.Fatalf("replica %d: %v", r.ID, err)
 		}
 	}
+	// Every replica keeps the archive (cfg.ledgerConfig): the auditor
+	// finds the log clean through the node's API and each replica's.
+	for _, url := range append([]string{n.URL}, replicaURLs(n)...) {
+		cl := client.New(url, "")
+		rep, err := audit.Run(ctx, audit.Options{Ledger: cl.Ledger(), Batches: cl.Ledger().(roles.BatchSource), API: url})
+		if err != nil {
+			t.Fatalf("audit %s: %v", url, err)
+		}
+		if !rep.Clean || rep.ToBatch < rc.Batch {
+			t.Fatalf("audit %s: clean %v, to batch %d (want >= %d): %+v", url, rep.Clean, rep.ToBatch, rc.Batch, rep.Findings)
+		}
+	}
+}
+
+func replicaURLs(n *devnet.Node) []string {
+	var out []string
+	for _, r := range n.Replicas {
+		out = append(out, r.URL)
+	}
+	return out
 }
 
 // TestUpReplicatedResumes restarts `specie up --replicas 3` on its data

@@ -413,14 +413,26 @@ func (l *Ledger) persist(batch []*checked, out *outcome) error {
 // archive writes the committed transactions of batch seq to the store in
 // full, synced (format.go: archive entry). Only with Config.Archive.
 func (l *Ledger) archive(seq uint64, batch []*checked, out *outcome) error {
-	l.arch = appendArchiveHead(l.arch[:0], len(out.ids))
+	l.arch = appendArchive(l.arch[:0], batch, out)
+	return l.writeArchive(seq, l.arch)
+}
+
+// appendArchive appends the archive entry of the batch's committed
+// transactions to b.
+func appendArchive(b []byte, batch []*checked, out *outcome) []byte {
+	b = appendArchiveHead(b, len(out.ids))
 	for i, c := range batch {
 		if out.errs[i] == nil {
-			l.arch = appendArchiveTx(l.arch, c.tx)
+			b = appendArchiveTx(b, c.tx)
 		}
 	}
+	return b
+}
+
+// writeArchive stores archive entry arch of batch seq, synced.
+func (l *Ledger) writeArchive(seq uint64, arch []byte) error {
 	b := l.db.NewBatch()
-	b.Set(archiveKey(seq), l.arch)
+	b.Set(archiveKey(seq), arch)
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("archive batch %d: %w", seq, err)
 	}

@@ -213,6 +213,62 @@ func decodeRecord(b []byte) (record, error) {
 	return rec, nil
 }
 
+// A replicated entry is what a replicated ledger proposes through
+// consensus for one batch when it keeps the archive (Config.Archive): the
+// batch's log record and its archive entry, so that every replica can
+// write the archive as the unreplicated commit path does. A bare log
+// record (starting with recordVersion) is an entry too: that is what a
+// ledger without the archive proposes, and what raft logs written before
+// entries existed hold.
+//
+//	+---------+------------+--------------------------+-----------------+
+//	| version | record len | log record (record len)  | archive entry   |
+//	| u8=0x80 |    u32     | as drawn above           | the rest        |
+//	+---------+------------+--------------------------+-----------------+
+//
+// The version is one no log record starts with (records count theirs up
+// from 1). The decoder is strict: both parts must decode, and the archive
+// must hold exactly one transaction per txid of the record.
+const entryVersion = 0x80
+
+// appendEntry appends the replicated entry of a log record rec and its
+// archive entry arch to b; with arch nil the entry is rec itself.
+func appendEntry(b, rec, arch []byte) []byte {
+	if arch == nil {
+		return append(b, rec...)
+	}
+	w := codec.NewWriter(b).U8(entryVersion).U32(uint32(len(rec)))
+	return append(w.Put(rec).Bytes(), arch...)
+}
+
+// decodeEntry parses a replicated entry: the log record's bytes, the
+// record, and the archive entry's bytes (nil when the entry carries
+// none). The slices alias b.
+func decodeEntry(b []byte) (recBytes []byte, rec record, arch []byte, err error) {
+	if len(b) == 0 || b[0] != entryVersion {
+		rec, err = decodeRecord(b)
+		return b, rec, nil, err
+	}
+	r := codec.NewReader(b)
+	r.U8()
+	recBytes = r.Take(int(r.U32()))
+	if err := r.Err(); err != nil {
+		return nil, record{}, nil, fmt.Errorf("replicated entry: %w", err)
+	}
+	arch = b[len(b)-r.Len():]
+	if rec, err = decodeRecord(recBytes); err != nil {
+		return nil, record{}, nil, fmt.Errorf("replicated entry: %w", err)
+	}
+	txs, err := decodeArchive(arch)
+	if err != nil {
+		return nil, record{}, nil, fmt.Errorf("replicated entry: %w", err)
+	}
+	if len(txs) != len(rec.ids) {
+		return nil, record{}, nil, fmt.Errorf("replicated entry: archive holds %d transactions for %d txids", len(txs), len(rec.ids))
+	}
+	return recBytes, rec, arch, nil
+}
+
 // meta is the store's value under keyMeta: the running totals after batch
 // seq, rewritten with every batch.
 //

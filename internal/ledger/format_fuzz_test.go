@@ -412,3 +412,45 @@ func FuzzDecodeArchive(f *testing.F) {
 		}
 	})
 }
+
+// A replicated entry comes from the network (a raft peer): a damaged one
+// must be an error, never a panic; whatever decodes re-encodes to the
+// same bytes and carries one archived transaction per txid.
+func FuzzDecodeEntry(f *testing.F) {
+	rec := sampleRecord()
+	good := appendEntry(nil, rec, encodeArchiveRaw([][]byte{{1, 2, 3}, {4}}))
+	f.Add(good, uint64(0))
+	f.Add(good[:len(good)-1], uint64(1))
+	f.Add(rec, uint64(2))
+	f.Add(appendEntry(nil, rec, encodeArchiveRaw([][]byte{{1}})), uint64(3))
+	f.Add([]byte{entryVersion, 0, 0, 0, 0}, uint64(4))
+	f.Add([]byte{entryVersion, 0xff, 0xff, 0xff, 0xff}, uint64(5))
+	f.Add(append([]byte{entryVersion}, hugeLength()...), uint64(6))
+	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
+		if recBytes, r, arch, err := decodeEntry(b); err == nil {
+			if again := appendEntry(nil, recBytes, arch); !bytes.Equal(again, b) {
+				t.Fatalf("entry re-encodes to %x, decoded from %x", again, b)
+			}
+			if arch != nil {
+				txs, err := decodeArchive(arch)
+				if err != nil || len(txs) != len(r.ids) {
+					t.Fatalf("entry decoded with an archive of %d for %d txids (%v)", len(txs), len(r.ids), err)
+				}
+			}
+		}
+		g := newGen(seed)
+		h := g.hash()
+		txs := [][]byte{h[:], {}}
+		if g.IntN(2) == 0 {
+			txs = txs[:1]
+		}
+		e := appendEntry(nil, rec, encodeArchiveRaw(txs))
+		recBytes, _, arch, err := decodeEntry(e)
+		switch {
+		case len(txs) == 2 && (err != nil || !bytes.Equal(recBytes, rec) || !bytes.Equal(arch, encodeArchiveRaw(txs))):
+			t.Fatalf("entry of a record and its archive: %v", err)
+		case len(txs) != 2 && err == nil:
+			t.Fatal("entry whose archive does not count the record's txids decoded")
+		}
+	})
+}

@@ -39,6 +39,8 @@ type Replicator interface {
 	// the newest. Otherwise an *errcode.Error: not_leader (with the
 	// leader's address when one is known) or unavailable.
 	Lead() error
+	// rec is the batch's entry (format.go, replicated entry): its log
+	// record, with its archive entry when the ledger keeps the archive.
 	// Propose carries rec through consensus and returns once this replica
 	// has applied it (the batch's sequence number), or with an
 	// *errcode.Error when it was not committed (unavailable: retry) or its
@@ -101,11 +103,20 @@ func (l *Ledger) evaluate(batch []*checked) ([]byte, bool) {
 	out.after.head = l.net.HeaderHash(&out.header)
 	var r record
 	r.fill(batch, &out)
-	return r.appendTo(nil), true
+	rec := r.appendTo(nil)
+	if !l.cfg.Archive {
+		return rec, true
+	}
+	// The archive entry travels with the record (format.go: replicated
+	// entry), for every replica to write before it logs the record.
+	return appendEntry(nil, rec, appendArchive(nil, batch, &out)), true
 }
 
-// ApplyRecord applies one committed record of the consensus log, on every
-// replica in log order. It returns the batch's sequence number and true
+// ApplyRecord applies one committed entry of the consensus log (a log
+// record, or a record with its archive entry: format.go, replicated
+// entry), on every replica in log order. A replica with Config.Archive
+// writes and syncs the archive entry before it logs the record; one
+// without ignores it. It returns the batch's sequence number and true
 // when the record was applied, or false when it was skipped: evaluated
 // against a state that another batch has since moved past (see the
 // comment at the top of this file), or already held (a replay after a
@@ -123,7 +134,7 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 	if l.fatal != nil {
 		return 0, false, fmt.Errorf("apply record: ledger stopped: %w", l.fatal)
 	}
-	r, err := decodeRecord(payload)
+	recBytes, r, arch, err := decodeEntry(payload)
 	if err != nil {
 		l.stop(err)
 		return 0, false, fmt.Errorf("apply record: %w", err)
@@ -148,7 +159,15 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 		l.stop(err)
 		return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
 	}
-	if err := l.wal.Append(seq, payload); err != nil {
+	if arch != nil && l.cfg.Archive {
+		// As persist does alone: the archive entry is durable before the
+		// log record, so every batch the log holds is archived.
+		if err := l.writeArchive(seq, arch); err != nil {
+			l.stop(err)
+			return 0, false, fmt.Errorf("apply record: %w", err)
+		}
+	}
+	if err := l.wal.Append(seq, recBytes); err != nil {
 		l.stop(err)
 		return 0, false, fmt.Errorf("apply record: log batch %d: %w", seq, err)
 	}
@@ -156,7 +175,7 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 		l.stop(err)
 		return 0, false, fmt.Errorf("apply record: sync batch %d: %w", seq, err)
 	}
-	l.logBytes += int64(len(payload))
+	l.logBytes += int64(len(recBytes))
 	b := l.db.NewBatch()
 	l.storeRecord(b, &r, &after)
 	if err := b.Commit(false); err != nil {
@@ -171,7 +190,7 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 	l.meta = after
 	l.mu.Unlock()
 	if h := l.cfg.OnApply; h != nil {
-		h(seq, sha256.Sum256(payload))
+		h(seq, sha256.Sum256(recBytes))
 	}
 	l.snapshotTick()
 	return seq, true, nil

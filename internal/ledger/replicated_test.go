@@ -88,3 +88,111 @@ func TestApplyRecordReplaysALog(t *testing.T) {
 		t.Fatal("garbage applied")
 	}
 }
+
+// TestApplyRecordArchives: a replicated ledger with Config.Archive
+// proposes each batch's archive entry with its record. A replica with the
+// archive applies it and serves every batch in full, identical to the
+// leader's, also after a restart (its own log holds the bare records); a
+// replica without the archive applies the same entries and serves none;
+// and bare records (a leader without the archive, or a raft log from
+// before) still apply on a replica with it, whose Batch then has nothing
+// to serve.
+func TestApplyRecordArchives(t *testing.T) {
+	n := ledgertest.NewFromSeed(4)
+	withArchive := func(dir string) *ledger.Ledger {
+		t.Helper()
+		cfg := n.TestConfig()
+		cfg.Archive = true
+		l, err := ledger.Open(dir, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a := withArchive(t.TempDir())
+	defer a.Close()
+	sa := &selfApply{l: a}
+	a.Replicate(sa)
+	owner := n.Officers[0]
+	for i := uint64(0); i < 4; i++ {
+		if _, err := a.Submit(ctx, n.MintNonce(i, []int{0, 1}, ledgertest.To(owner, 10+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := func(what string, l *ledger.Ledger) {
+		t.Helper()
+		for seq := uint64(1); seq <= 4; seq++ {
+			want, err := a.Batch(ctx, seq)
+			if err != nil {
+				t.Fatalf("leader: batch %d: %v", seq, err)
+			}
+			got, err := l.Batch(ctx, seq)
+			if err != nil {
+				t.Fatalf("%s: batch %d: %v", what, seq, err)
+			}
+			if got.Header != want.Header || len(got.Txs) != len(want.Txs) || len(got.Txs) == 0 {
+				t.Fatalf("%s: batch %d differs from the leader's", what, seq)
+			}
+			for i := range got.Txs {
+				if string(got.Txs[i]) != string(want.Txs[i]) {
+					t.Fatalf("%s: batch %d tx %d differs from the leader's", what, seq, i)
+				}
+			}
+		}
+	}
+
+	dir := t.TempDir()
+	b := withArchive(dir)
+	for i, rec := range sa.recs {
+		if _, ok, err := b.ApplyRecord(rec); err != nil || !ok {
+			t.Fatalf("entry %d: applied %v, %v", i+1, ok, err)
+		}
+	}
+	same("replica", b)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = withArchive(dir)
+	defer b.Close()
+	same("replica after a restart", b)
+	for _, rec := range sa.recs {
+		if _, ok, err := b.ApplyRecord(rec); ok || err != nil {
+			t.Fatalf("replayed entry: applied %v, %v", ok, err)
+		}
+	}
+	_, ha := a.StateHash()
+	_, hb := b.StateHash()
+	if ha != hb {
+		t.Fatal("the replica's state differs from the leader's")
+	}
+
+	c := open(t, n, t.TempDir())
+	defer c.Close()
+	for i, rec := range sa.recs {
+		if _, ok, err := c.ApplyRecord(rec); err != nil || !ok {
+			t.Fatalf("entry %d without the archive: applied %v, %v", i+1, ok, err)
+		}
+	}
+	if _, err := c.Batch(ctx, 1); errcode.Of(err) != errcode.NotFound {
+		t.Fatalf("batch on a replica without the archive: %v, want not_found", err)
+	}
+	if _, hc := c.StateHash(); hc != ha {
+		t.Fatal("a replica without the archive reached another state")
+	}
+
+	plain := open(t, n, t.TempDir())
+	defer plain.Close()
+	sp := &selfApply{l: plain}
+	plain.Replicate(sp)
+	if _, err := plain.Submit(ctx, n.MintNonce(0, []int{0, 1}, ledgertest.To(owner, 10))); err != nil {
+		t.Fatal(err)
+	}
+	d := withArchive(t.TempDir())
+	defer d.Close()
+	if _, ok, err := d.ApplyRecord(sp.recs[0]); err != nil || !ok {
+		t.Fatalf("a bare record on a replica with the archive: applied %v, %v", ok, err)
+	}
+	if _, err := d.Batch(ctx, 1); errcode.Of(err) != errcode.NotFound {
+		t.Fatalf("batch of a bare record: %v, want not_found", err)
+	}
+}

@@ -154,6 +154,7 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	m.digests = map[uint64][32]byte{}
 	cfg := c.net.TestConfig()
 	cfg.Logger = c.log.With("replica", id)
+	cfg.Archive = true // the archive travels in the raft entries (archive_test.go)
 	cfg.OnApply = func(seq uint64, d [32]byte) {
 		m.mu.Lock()
 		m.digests[seq] = d
@@ -330,6 +331,7 @@ func (c *cluster) converge() uint64 {
 		ref.mu.Unlock()
 		m.mu.Unlock()
 	}
+	c.checkArchives(seq)
 	return seq
 }
 

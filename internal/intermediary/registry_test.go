@@ -13,53 +13,46 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-// registry is a holding-limit registry in memory, outliving the
-// intermediaries' restarts, that keeps the contract of roles.Registry
-// (until the issuer's service is on this branch): the sum of a person's
-// shares never exceeds the largest limit among their reservations, and
-// each caller sees only its own reservations. afterReserve, when set,
-// runs after a reservation is stored: a test crashes the intermediary
-// there.
+// registry is the central bank's holding-limit registry as the
+// intermediaries reach it: the issuer's real one (issuer.Registry, in the
+// issuer's store, outliving the intermediaries' restarts), behind a link
+// a test can cut (down: every call is unavailable, nothing reaches it) or
+// hook: afterReserve, when set, runs after a reservation is stored, and a
+// test crashes the intermediary there.
 type registry struct {
+	real         roles.Registry
 	mu           sync.Mutex
-	res          map[string]map[string]roles.Reservation // person -> wallet -> reservation
+	down         bool
 	afterReserve func(r roles.Reservation)
 }
 
-func newRegistry() *registry {
-	return &registry{res: map[string]map[string]roles.Reservation{}}
+func (g *registry) link() (func(roles.Reservation), error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.down {
+		return nil, errcode.New(errcode.Unavailable, "the registry cannot be reached")
+	}
+	return g.afterReserve, nil
+}
+
+func (g *registry) setDown(down bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.down = down
+}
+
+func (g *registry) setAfterReserve(f func(roles.Reservation)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.afterReserve = f
 }
 
 func (g *registry) Reserve(ctx context.Context, r roles.Reservation) (roles.Reservation, error) {
-	p, ok := roles.Caller(ctx)
-	if !ok || roles.IntermediaryOf(r.Wallet) != p.Name {
-		return roles.Reservation{}, errcode.Forbidden("%v may not reserve for %s", p, r.Wallet)
+	hook, err := g.link()
+	if err != nil {
+		return roles.Reservation{}, err
 	}
-	hook := func() func(roles.Reservation) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		return g.afterReserve
-	}()
-	out, err := func() (roles.Reservation, error) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		limit, used := r.Limit, r.Share
-		for w, o := range g.res[r.Person] {
-			if w == r.Wallet {
-				continue
-			}
-			limit, used = max(limit, o.Limit), used+o.Share
-		}
-		if used > limit {
-			return roles.Reservation{}, errcode.New(errcode.LimitExceeded, "holding limit %d of the person: %d left", limit, limit-(used-r.Share))
-		}
-		if g.res[r.Person] == nil {
-			g.res[r.Person] = map[string]roles.Reservation{}
-		}
-		g.res[r.Person][r.Wallet] = r
-		r.Used = used
-		return r, nil
-	}()
+	out, err := g.real.Reserve(ctx, r)
 	if err == nil && hook != nil {
 		hook(out)
 	}
@@ -67,44 +60,57 @@ func (g *registry) Reserve(ctx context.Context, r roles.Reservation) (roles.Rese
 }
 
 func (g *registry) Release(ctx context.Context, person, wallet string) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	delete(g.res[person], wallet)
-	return nil
+	if _, err := g.link(); err != nil {
+		return err
+	}
+	return g.real.Release(ctx, person, wallet)
 }
 
 func (g *registry) Reservations(ctx context.Context) ([]roles.Reservation, error) {
-	p, _ := roles.Caller(ctx)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var out []roles.Reservation
-	for _, ws := range g.res {
-		for w, r := range ws {
-			if roles.IntermediaryOf(w) == p.Name {
-				out = append(out, r)
-			}
-		}
+	if _, err := g.link(); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return g.real.Reservations(ctx)
+}
+
+// all is every reservation the registry holds, as the banks see theirs.
+func (g *registry) all(t *testing.T) []roles.Reservation {
+	t.Helper()
+	var out []roles.Reservation
+	for _, bank := range []string{"bank-a", "bank-b"} {
+		rs, err := g.real.Reservations(as(bank))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rs...)
+	}
+	return out
 }
 
 // wallets lists the wallets holding a share, sorted.
-func (g *registry) wallets() []string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+func (g *registry) wallets(t *testing.T) []string {
 	var out []string
-	for _, ws := range g.res {
-		for w := range ws {
-			out = append(out, w)
-		}
+	for _, r := range g.all(t) {
+		out = append(out, r.Wallet)
 	}
 	sort.Strings(out)
 	return out
 }
 
+// shares is person's reservations, by wallet.
+func (g *registry) shares(t *testing.T, person string) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, r := range g.all(t) {
+		if r.Person == person {
+			out[r.Wallet] = r.Share
+		}
+	}
+	return out
+}
+
 func newRegistryEnv(t *testing.T) (*tierEnv, *registry) {
 	te := newTierEnv(t, jan31)
-	g := newRegistry()
+	g := &registry{real: te.issuer.Registry()}
 	for _, name := range []string{"bank-a", "bank-b"} {
 		te.openWith(te.registryConfig(name, g))
 	}
@@ -134,7 +140,7 @@ func TestHoldingLimitIsPerPerson(t *testing.T) {
 	}
 	_, err = b.OpenWallet(as("bank-b"), req(0)) // the whole 500.00: 200.00 is taken
 	wantCode(t, err, errcode.LimitExceeded, 422)
-	if got := g.wallets(); len(got) != 1 || got[0] != wa.ID {
+	if got := g.wallets(t); len(got) != 1 || got[0] != wa.ID {
 		t.Fatalf("reservations after a refused open: %v", got)
 	}
 	// The same person, spelled differently, is the same pseudonym.
@@ -154,7 +160,7 @@ func TestHoldingLimitIsPerPerson(t *testing.T) {
 	if _, err := a.CloseWallet(as("bank-a"), wa.ID, "customer left"); err != nil {
 		t.Fatal(err)
 	}
-	if got := g.wallets(); len(got) != 1 || got[0] != wb.ID {
+	if got := g.wallets(t); len(got) != 1 || got[0] != wb.ID {
 		t.Fatalf("reservations after closing: %v", got)
 	}
 	// An upgrade reserves the new tier's limit.
@@ -182,26 +188,22 @@ func TestCrashBetweenReservationAndOpen(t *testing.T) {
 	}
 	var crashed vfs.FS
 	var lost string
-	g.mu.Lock()
-	g.afterReserve = func(r roles.Reservation) {
+	g.setAfterReserve(func(r roles.Reservation) {
 		if crashed == nil {
 			crashed, lost = mem.CrashClone(vfs.CrashCloneCfg{}), r.Wallet // what a crash here leaves
 		}
-	}
-	g.mu.Unlock()
+	})
 	other := tier(1, roles.EvidenceRef{Kind: "phone", Ref: "+15550000002"}, identity)
 	if _, err := a.OpenWallet(as("bank-a"), other); err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	g.afterReserve = nil
-	g.mu.Unlock()
-	if got := g.wallets(); len(got) != 2 {
+	g.setAfterReserve(nil)
+	if got := g.wallets(t); len(got) != 2 {
 		t.Fatalf("reservations before the crash: %v", got)
 	}
 
 	te.openOnWith("bank-a", crashed, cfg)
-	if got := g.wallets(); len(got) != 1 || got[0] != kept.ID {
+	if got := g.wallets(t); len(got) != 1 || got[0] != kept.ID {
 		t.Fatalf("reservations after restarting from the crash: %v; want only %s (released %s)", got, kept.ID, lost)
 	}
 	if _, err := te.bank("bank-a").Wallet(as("bank-a"), lost); !errcode.Is(err, errcode.NotFound) {
@@ -242,16 +244,13 @@ func TestCrashBetweenReservationAndTierChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	var crashed vfs.FS
-	g.mu.Lock()
-	g.afterReserve = func(roles.Reservation) { crashed = mem.CrashClone(vfs.CrashCloneCfg{}) }
-	g.mu.Unlock()
+	g.setAfterReserve(func(roles.Reservation) { crashed = mem.CrashClone(vfs.CrashCloneCfg{}) })
 	if _, err := a.SetTier(as("bank-a"), w.ID, roles.TierChange{Tier: 1, Evidence: []roles.EvidenceRef{identity}, Reason: "kyc"}); err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	g.afterReserve = nil
-	share := g.res[roles.Pseudonym(cfg.PseudonymSalt, "phone:"+phone.Ref)][w.ID].Share
-	g.mu.Unlock()
+	g.setAfterReserve(nil)
+	person := roles.Pseudonym(cfg.PseudonymSalt, "phone:"+phone.Ref)
+	share := g.shares(t, person)[w.ID]
 	if share != 3_000*usd {
 		t.Fatalf("share after the upgrade %d", share)
 	}
@@ -261,9 +260,7 @@ func TestCrashBetweenReservationAndTierChange(t *testing.T) {
 	if err != nil || got.Tier != 0 || got.HoldingLimit != 500*usd {
 		t.Fatalf("after the crash the wallet is %+v, %v; want tier 0", got, err)
 	}
-	g.mu.Lock()
-	share = g.res[roles.Pseudonym(cfg.PseudonymSalt, "phone:"+phone.Ref)][w.ID].Share
-	g.mu.Unlock()
+	share = g.shares(t, person)[w.ID]
 	if share != 500*usd {
 		t.Fatalf("share after restarting from the crash %d, want the wallet's 500.00", share)
 	}
@@ -304,11 +301,57 @@ func TestTwoIntermediariesRaceForOnePerson(t *testing.T) {
 			t.Fatalf("round %d: %d wallets opened for one person's whole limit", round, opened)
 		}
 		person := roles.Pseudonym([]byte("salt the intermediaries share"), "phone:"+p.Ref)
-		g.mu.Lock()
-		n := len(g.res[person])
-		g.mu.Unlock()
+		n := len(g.shares(t, person))
 		if n != 1 {
 			t.Fatalf("round %d: %d shares reserved for the person", round, n)
 		}
+	}
+}
+
+// TestRegistryOutage pins that a registry that cannot be reached reads as
+// unavailable, never as a limit: an open or an upgrade that needs a share
+// is refused with unavailable and leaves nothing behind (no wallet, no
+// share, no audit entry, the tier as it was), and once the registry is
+// back the same requests go through.
+func TestRegistryOutage(t *testing.T) {
+	te, g := newRegistryEnv(t)
+	a := te.bank("bank-a")
+	phone := roles.EvidenceRef{Kind: "phone", Ref: "+15550000077"}
+	w, err := a.OpenWallet(as("bank-a"), tier(0, phone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := a.Audit(as("bank-a"), w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	person := roles.Pseudonym([]byte("salt the intermediaries share"), "phone:"+phone.Ref)
+
+	g.setDown(true)
+	other := tier(0, roles.EvidenceRef{Kind: "phone", Ref: "+15550000078"})
+	_, err = a.OpenWallet(as("bank-a"), other)
+	wantCode(t, err, errcode.Unavailable, 503)
+	_, err = a.SetTier(as("bank-a"), w.ID, roles.TierChange{Tier: 1, Evidence: []roles.EvidenceRef{identity}, Reason: "kyc"})
+	wantCode(t, err, errcode.Unavailable, 503)
+	g.setDown(false)
+
+	if got := g.wallets(t); len(got) != 1 || got[0] != w.ID {
+		t.Fatalf("reservations after the outage: %v; want only %s", got, w.ID)
+	}
+	if got := g.shares(t, person)[w.ID]; got != 500*usd {
+		t.Fatalf("share after a refused upgrade %d, want 500.00", got)
+	}
+	got, err := a.Wallet(as("bank-a"), w.ID)
+	if err != nil || got.Tier != 0 || got.HoldingLimit != 500*usd {
+		t.Fatalf("wallet after a refused upgrade %+v, %v", got, err)
+	}
+	if after, err := a.Audit(as("bank-a"), w.ID); err != nil || len(after) != len(trail) {
+		t.Fatalf("audit trail after a refused upgrade: %d entries, was %d (%v)", len(after), len(trail), err)
+	}
+	if _, err := a.OpenWallet(as("bank-a"), other); err != nil {
+		t.Fatalf("open once the registry is back: %v", err)
+	}
+	if _, err := a.SetTier(as("bank-a"), w.ID, roles.TierChange{Tier: 1, Evidence: []roles.EvidenceRef{identity}, Reason: "kyc"}); err != nil {
+		t.Fatalf("upgrade once the registry is back: %v", err)
 	}
 }

@@ -82,12 +82,25 @@ func (in *Intermediary) reserveShare(ctx context.Context, id, person string, sha
 	}
 	if _, err := in.cfg.Registry.Reserve(in.asSelf(ctx), roles.Reservation{Person: person, Wallet: id, Share: share, Limit: limit}); err != nil {
 		in.dropOpening(id)
-		if errcode.Is(err, errcode.LimitExceeded) {
-			return err
-		}
-		return errcode.New(errcode.Unavailable, "reserve the wallet's share in the holding-limit registry: %v", err)
+		return registryErr("reserve", err)
 	}
 	return nil
+}
+
+// registryErr is what a refused registry call means to the caller: the
+// registry's limit_exceeded as it is (the person's limit is used up),
+// unavailable when it could not be reached or could not answer (retry),
+// and anything else, a refusal the intermediary did not expect (its
+// credential, a malformed request), as internal: never as a limit or an
+// outage that it is not.
+func registryErr(what string, err error) error {
+	switch errcode.Of(err) {
+	case errcode.LimitExceeded:
+		return err
+	case errcode.Unavailable:
+		return errcode.New(errcode.Unavailable, "%s the wallet's share in the holding-limit registry: %v", what, err)
+	}
+	return internalErr(what+" the wallet's share in the holding-limit registry", err)
 }
 
 // dropOpening deletes wallet id's opening record (nothing was reserved).
@@ -110,7 +123,7 @@ func (in *Intermediary) moveShare(ctx context.Context, id string, p *profileRec,
 	if t.Holding == 0 {
 		if p.Person != "" {
 			if err := in.cfg.Registry.Release(in.asSelf(ctx), p.Person, id); err != nil {
-				return errcode.New(errcode.Unavailable, "release the wallet's share in the holding-limit registry: %v", err)
+				return registryErr("release", err)
 			}
 		}
 		p.Person, p.Share = "", 0
@@ -127,10 +140,7 @@ func (in *Intermediary) moveShare(ctx context.Context, id string, p *profileRec,
 		p.Share = t.Holding
 	}
 	if _, err := in.cfg.Registry.Reserve(in.asSelf(ctx), roles.Reservation{Person: p.Person, Wallet: id, Share: p.Share, Limit: t.Holding}); err != nil {
-		if errcode.Is(err, errcode.LimitExceeded) {
-			return err
-		}
-		return errcode.New(errcode.Unavailable, "reserve the wallet's share in the holding-limit registry: %v", err)
+		return registryErr("reserve", err)
 	}
 	return nil
 }

@@ -17,28 +17,35 @@ import (
 // intermediaries reach it: the issuer's real one (issuer.Registry, in the
 // issuer's store, outliving the intermediaries' restarts), behind a link
 // a test can cut (down: every call is unavailable, nothing reaches it) or
-// hook: afterReserve, when set, runs after a reservation is stored, and a
+// hook: fail, when set, fails every call; afterReserve, when set, runs after a reservation is stored, and a
 // test crashes the intermediary there.
 type registry struct {
 	real         roles.Registry
 	mu           sync.Mutex
-	down         bool
+	fail         error // every call fails with it, reaching nothing
 	afterReserve func(r roles.Reservation)
 }
 
 func (g *registry) link() (func(roles.Reservation), error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.down {
-		return nil, errcode.New(errcode.Unavailable, "the registry cannot be reached")
-	}
-	return g.afterReserve, nil
+	return g.afterReserve, g.fail
 }
 
+// setDown cuts the link (every call unavailable) or mends it.
 func (g *registry) setDown(down bool) {
+	var err error
+	if down {
+		err = errcode.New(errcode.Unavailable, "the registry cannot be reached")
+	}
+	g.setFail(err)
+}
+
+// setFail makes every call fail with err (nil: none).
+func (g *registry) setFail(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.down = down
+	g.fail = err
 }
 
 func (g *registry) setAfterReserve(f func(roles.Reservation)) {
@@ -309,7 +316,8 @@ func TestTwoIntermediariesRaceForOnePerson(t *testing.T) {
 }
 
 // TestRegistryOutage pins that a registry that cannot be reached reads as
-// unavailable, never as a limit: an open or an upgrade that needs a share
+// unavailable, never as a limit (and a refusal the bank did not expect as
+// internal, never as an outage): an open or an upgrade that needs a share
 // is refused with unavailable and leaves nothing behind (no wallet, no
 // share, no audit entry, the tier as it was), and once the registry is
 // back the same requests go through.
@@ -333,7 +341,12 @@ func TestRegistryOutage(t *testing.T) {
 	wantCode(t, err, errcode.Unavailable, 503)
 	_, err = a.SetTier(as("bank-a"), w.ID, roles.TierChange{Tier: 1, Evidence: []roles.EvidenceRef{identity}, Reason: "kyc"})
 	wantCode(t, err, errcode.Unavailable, 503)
-	g.setDown(false)
+	// A refusal the bank did not expect (its credential) is its own
+	// failure: internal, neither a limit nor an outage.
+	g.setFail(errcode.Forbidden("bank-a may not use the registry"))
+	_, err = a.OpenWallet(as("bank-a"), other)
+	wantCode(t, err, errcode.Internal, 500)
+	g.setFail(nil)
 
 	if got := g.wallets(t); len(got) != 1 || got[0] != w.ID {
 		t.Fatalf("reservations after the outage: %v; want only %s", got, w.ID)

@@ -36,6 +36,10 @@ type typeDef struct {
 	st      *simpleType
 	attrs   []*attrDecl
 	content *particle
+	// names holds every element name the content model mentions, so an
+	// error can tell an element out of place from one that does not
+	// belong at all.
+	names map[qname]bool
 	// resolving marks a complex type whose definition is being read, so
 	// a reference to it is a pointer to fill, not a cycle to follow.
 	resolved bool
@@ -615,6 +619,8 @@ func (c *compiler) complexType(name string) (*typeDef, error) {
 			return nil, err
 		}
 		td.content = p
+		td.names = map[qname]bool{}
+		collectNames(p, td.names)
 	case c.isXS(k, "simpleContent"):
 		if err := c.onlyAttrs(k); err != nil {
 			return nil, err
@@ -846,4 +852,13 @@ func (c *compiler) mergeFirst(p, q *particle) error {
 		p.anyFirst = true
 	}
 	return nil
+}
+
+func collectNames(p *particle, into map[qname]bool) {
+	if p.kind == pElement {
+		into[p.elem.name] = true
+	}
+	for _, q := range p.items {
+		collectNames(q, into)
+	}
 }

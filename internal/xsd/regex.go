@@ -113,7 +113,18 @@ func compilePattern(src string) (*regexp.Regexp, error) {
 			// Ordinary characters in XSD.
 			b.WriteRune('\\')
 			b.WriteRune(r)
-		case strings.ContainsRune("|?*+(){}", r):
+		case r == '{':
+			// A quantifier {n}, {n,} or {n,m}: copied as is once checked.
+			k := i + 1
+			for k < len(rs) && rs[k] != '}' {
+				k++
+			}
+			if k >= len(rs) || !quantifier.MatchString(string(rs[i:k+1])) {
+				return nil, fmt.Errorf("bad quantifier at %d", i)
+			}
+			b.WriteString(string(rs[i : k+1]))
+			i = k
+		case strings.ContainsRune("|?*+()}", r):
 			b.WriteRune(r)
 			if r == '(' && i+1 < len(rs) && rs[i+1] == '?' {
 				return nil, fmt.Errorf("(? is not XSD syntax")
@@ -130,6 +141,8 @@ func compilePattern(src string) (*regexp.Regexp, error) {
 	b.WriteString(`)\z`)
 	return regexp.Compile(b.String())
 }
+
+var quantifier = regexp.MustCompile(`^\{[0-9]+(,[0-9]*)?\}$`)
 
 // writeLiteral writes r so Go's syntax reads it as itself: ASCII
 // punctuation is escaped (Go accepts an escape before any of it).

@@ -235,6 +235,13 @@ func (v *validator) element(n *dnode, td *typeDef) *Error {
 	exp := m.expected(merr.pos)
 	if merr.pos < len(n.kids) {
 		k := n.kids[merr.pos]
+		if merr.missing && td.names[k.name] {
+			// k belongs later in this element: what is missing is what
+			// should have come before it.
+			e := invalid(n, "", fmt.Sprintf("missing %s before %s", exp, k.name.local))
+			e.Line = k.line
+			return e
+		}
 		reason := fmt.Sprintf("element %s not expected here", k.name.local)
 		if k.name.ns != n.name.ns {
 			reason = fmt.Sprintf("element %s in namespace %q not expected here", k.name.local, k.name.ns)
@@ -350,8 +357,12 @@ type binding struct {
 }
 
 // matchErr is a content model failure at child pos (== len(kids) when the
-// children ran out).
-type matchErr struct{ pos int }
+// children ran out); missing when a required particle found no match
+// there, rather than a child left over at the end.
+type matchErr struct {
+	pos     int
+	missing bool
+}
 
 // matcher runs a content model over an element's children. The ISO
 // schemas are deterministic (Unique Particle Attribution), so at each
@@ -417,7 +428,7 @@ func (m *matcher) match(p *particle) *matchErr {
 		}
 	}
 	if count < p.min && !p.nullable {
-		return &matchErr{pos: m.pos}
+		return &matchErr{pos: m.pos, missing: true}
 	}
 	return nil
 }
@@ -450,7 +461,7 @@ func (m *matcher) once(p *particle) *matchErr {
 			m.note(q)
 		}
 		if !p.nullable {
-			return &matchErr{pos: m.pos}
+			return &matchErr{pos: m.pos, missing: true}
 		}
 	}
 	return nil

@@ -235,10 +235,10 @@ func (v *validator) element(n *dnode, td *typeDef) *Error {
 	exp := m.expected(merr.pos)
 	if merr.pos < len(n.kids) {
 		k := n.kids[merr.pos]
-		if merr.missing && td.names[k.name] {
+		if merr.missing && td.names[k.name] && !seenBefore(n.kids, merr.pos) {
 			// k belongs later in this element: what is missing is what
 			// should have come before it.
-			e := invalid(n, "", fmt.Sprintf("missing %s before %s", exp, k.name.local))
+			e := invalid(n, "", fmt.Sprintf("missing %s before %s", names(merr.want), k.name.local))
 			e.Line = k.line
 			return e
 		}
@@ -253,7 +253,34 @@ func (v *validator) element(n *dnode, td *typeDef) *Error {
 		}
 		return invalid(k, "", reason)
 	}
-	return invalid(n, "", fmt.Sprintf("missing %s at the end of %s", exp, n.name.local))
+	return invalid(n, "", fmt.Sprintf("missing %s at the end of %s", names(merr.want), n.name.local))
+}
+
+// seenBefore reports whether a sibling before kids[i] has its name: then
+// kids[i] is one too many or out of order, not a sign of a gap.
+func seenBefore(kids []*dnode, i int) bool {
+	for _, k := range kids[:i] {
+		if k.name == kids[i].name {
+			return true
+		}
+	}
+	return false
+}
+
+// names lists the elements that can start p: "X" or "one of X, Y".
+func names(p *particle) string {
+	var ns []string
+	for q := range p.first {
+		ns = append(ns, q.local)
+	}
+	if p.anyFirst {
+		ns = append(ns, "any element")
+	}
+	sort.Strings(ns)
+	if len(ns) == 1 {
+		return ns[0]
+	}
+	return "one of " + strings.Join(ns, ", ")
 }
 
 // bound validates a child the content model matched.
@@ -362,6 +389,7 @@ type binding struct {
 type matchErr struct {
 	pos     int
 	missing bool
+	want    *particle // the required particle that found no match
 }
 
 // matcher runs a content model over an element's children. The ISO
@@ -428,7 +456,7 @@ func (m *matcher) match(p *particle) *matchErr {
 		}
 	}
 	if count < p.min && !p.nullable {
-		return &matchErr{pos: m.pos, missing: true}
+		return &matchErr{pos: m.pos, missing: true, want: p}
 	}
 	return nil
 }
@@ -461,7 +489,7 @@ func (m *matcher) once(p *particle) *matchErr {
 			m.note(q)
 		}
 		if !p.nullable {
-			return &matchErr{pos: m.pos, missing: true}
+			return &matchErr{pos: m.pos, missing: true, want: p}
 		}
 	}
 	return nil

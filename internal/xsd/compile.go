@@ -76,7 +76,11 @@ type particle struct {
 	items    []*particle
 	mode     int // pAny: processContents
 	line     int
-	nullable bool           // the term (one occurrence) can match nothing
+	nullable bool // the term (one occurrence) can match nothing
+	// follow holds the element names that may come after this particle
+	// in its type's content model, so a failure can say "missing X
+	// before Y" only when Y really belongs after X.
+	follow   map[qname]bool
 	first    map[qname]bool // element names that can start the term
 	anyFirst bool           // a wildcard can start the term
 }
@@ -621,6 +625,7 @@ func (c *compiler) complexType(name string) (*typeDef, error) {
 		td.content = p
 		td.names = map[qname]bool{}
 		collectNames(p, td.names)
+		setFollow(p, map[qname]bool{})
 	case c.isXS(k, "simpleContent"):
 		if err := c.onlyAttrs(k); err != nil {
 			return nil, err
@@ -860,5 +865,29 @@ func collectNames(p *particle, into map[qname]bool) {
 	}
 	for _, q := range p.items {
 		collectNames(q, into)
+	}
+}
+
+// setFollow gives p and its descendants their follow sets: what may come
+// after an item of a sequence is every name in the items after it, plus
+// what may follow the sequence.
+func setFollow(p *particle, follow map[qname]bool) {
+	p.follow = follow
+	switch p.kind {
+	case pChoice:
+		for _, q := range p.items {
+			setFollow(q, follow)
+		}
+	case pSequence:
+		for i, q := range p.items {
+			f := map[qname]bool{}
+			for n := range follow {
+				f[n] = true
+			}
+			for _, r := range p.items[i+1:] {
+				collectNames(r, f)
+			}
+			setFollow(q, f)
+		}
 	}
 }

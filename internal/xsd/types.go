@@ -98,6 +98,9 @@ func (st *simpleType) check(raw string) string {
 	switch st.builtin {
 	case bDecimal, bBoolean, bBase64:
 		v = collapse(raw)
+	case bTime:
+		// libxml2 skips leading (not trailing) whitespace of xs:time.
+		v = strings.TrimLeft(raw, " \t\n\r")
 	}
 	length := 0
 	switch st.builtin {

@@ -39,7 +39,7 @@ func (s *Schema) Validate(doc []byte) error {
 		}
 		return invalid(root, "", fmt.Sprintf("root element %s is not declared by the schema (expected %s)", root.name.local, s.globalNames()))
 	}
-	v := &validator{}
+	v := &validator{s: s}
 	if e := v.element(root, decl.typ); e != nil {
 		return e
 	}
@@ -194,7 +194,7 @@ func invalid(n *dnode, attr, reason string) *Error {
 	return &Error{Line: n.line, Path: p, Reason: reason, Err: ErrInvalid}
 }
 
-type validator struct{}
+type validator struct{ s *Schema }
 
 // element validates n (and its subtree) against type td.
 func (v *validator) element(n *dnode, td *typeDef) *Error {
@@ -235,7 +235,7 @@ func (v *validator) element(n *dnode, td *typeDef) *Error {
 	exp := m.expected(merr.pos)
 	if merr.pos < len(n.kids) {
 		k := n.kids[merr.pos]
-		if merr.missing && td.names[k.name] && !seenBefore(n.kids, merr.pos) {
+		if merr.missing && merr.want.follow[k.name] {
 			// k belongs later in this element: what is missing is what
 			// should have come before it.
 			e := invalid(n, "", fmt.Sprintf("missing %s before %s", names(merr.want), k.name.local))
@@ -254,17 +254,6 @@ func (v *validator) element(n *dnode, td *typeDef) *Error {
 		return invalid(k, "", reason)
 	}
 	return invalid(n, "", fmt.Sprintf("missing %s at the end of %s", names(merr.want), n.name.local))
-}
-
-// seenBefore reports whether a sibling before kids[i] has its name: then
-// kids[i] is one too many or out of order, not a sign of a gap.
-func seenBefore(kids []*dnode, i int) bool {
-	for _, k := range kids[:i] {
-		if k.name == kids[i].name {
-			return true
-		}
-	}
-	return false
 }
 
 // names lists the elements that can start p: "X" or "one of X, Y".
@@ -292,13 +281,17 @@ func (v *validator) bound(n *dnode, b binding) *Error {
 }
 
 // wildcard validates an element matched by xs:any: skip checks nothing
-// (it is already well-formed); lax and strict have no global declaration
-// to use for anything but the schema's own root element.
+// (it is already well-formed); lax validates an element the schema
+// declares globally (a nested Document of the same message) and looks
+// inside any other; strict requires a declaration.
 func (v *validator) wildcard(n *dnode, mode int) *Error {
-	switch mode {
-	case modeSkip:
+	if mode == modeSkip {
 		return nil
-	case modeStrict:
+	}
+	if decl := v.s.global[n.name]; decl != nil {
+		return v.element(n, decl.typ)
+	}
+	if mode == modeStrict {
 		return invalid(n, "", fmt.Sprintf("no declaration for element %s matched by a strict wildcard", n.name.local))
 	}
 	if e := v.xsiAttrs(n); e != nil {
@@ -456,6 +449,14 @@ func (m *matcher) match(p *particle) *matchErr {
 		}
 	}
 	if count < p.min && !p.nullable {
+		if p.kind == pSequence {
+			// Find the item that is missing: the items before it are
+			// optional and cannot take the next child (it is not in the
+			// sequence's first set), so this consumes nothing.
+			if e := m.once(p); e != nil {
+				return e
+			}
+		}
 		return &matchErr{pos: m.pos, missing: true, want: p}
 	}
 	return nil

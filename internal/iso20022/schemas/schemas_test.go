@@ -426,3 +426,34 @@ func TestDetect(t *testing.T) {
 		})
 	}
 }
+
+func compileFresh(msg string) (*xsd.Schema, error) { return xsd.Compile(FS, msg+".xsd") }
+
+// TestGrownSampleValidates: the ten-transaction pacs.008 the benchmark
+// uses conforms too (xmllint agrees when installed).
+func TestGrownSampleValidates(t *testing.T) {
+	doc := pacs008With(t, 10)
+	if n := strings.Count(string(doc), "<CdtTrfTxInf>"); n != 10 {
+		t.Fatalf("%d transactions, want 10", n)
+	}
+	if msg, err := Validate(doc); err != nil || msg != "pacs.008.001.09" {
+		t.Fatalf("Validate = %q, %v", msg, err)
+	}
+	if _, err := exec.LookPath("xmllint"); err == nil {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "pacs.008.001.09.xsd"), mustRead(t, "pacs.008.001.09.xsd"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := xmllintVerdict(t, dir, "pacs.008.001.09", doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	b, err := FS.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

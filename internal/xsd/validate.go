@@ -58,20 +58,19 @@ func (s *Schema) globalNames() string {
 // read parses doc into a tree, enforcing the limits and refusing DTDs.
 func (s *Schema) read(doc []byte) (*dnode, error) {
 	lim := s.limits
-	if lim.MaxBytes > 0 && len(doc) > lim.MaxBytes {
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if lim.MaxDepth <= 0 {
+		lim.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if len(doc) > lim.MaxBytes {
 		return nil, &Error{Reason: fmt.Sprintf("document is %d bytes, above the limit of %d", len(doc), lim.MaxBytes), Err: ErrTooLarge}
 	}
 	if !utf8.Valid(doc) {
 		return nil, &Error{Line: badUTF8Line(doc), Reason: "document is not valid UTF-8", Err: ErrMalformed}
 	}
-	d := xml.NewDecoder(bytes.NewReader(doc))
-	d.Strict = true
-	d.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
-		if strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "utf8") {
-			return input, nil
-		}
-		return nil, fmt.Errorf("encoding %q not supported (only UTF-8)", label)
-	}
+	d := newDecoder(doc)
 	var stack []*dnode
 	var root *dnode
 	seenRoot := false
@@ -102,7 +101,7 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 				return nil, &Error{Line: line, Reason: "more than one root element", Err: ErrMalformed}
 			}
 			seenRoot = true
-			if lim.MaxDepth > 0 && len(stack) >= lim.MaxDepth {
+			if len(stack) >= lim.MaxDepth {
 				return nil, &Error{Line: line, Reason: fmt.Sprintf("elements nest deeper than %d", lim.MaxDepth), Err: ErrTooDeep}
 			}
 			n := &dnode{name: qname{t.Name.Space, t.Name.Local}, line: line}
@@ -155,6 +154,56 @@ func badUTF8Line(doc []byte) int {
 		doc = doc[size:]
 	}
 	return line
+}
+
+// bom is the UTF-8 byte order mark, which may precede a document.
+var bom = []byte("\xef\xbb\xbf")
+
+// newDecoder is the one way this package reads a document: strict,
+// UTF-8 only (an encoding declaration naming anything else is refused),
+// after a byte order mark if there is one.
+func newDecoder(doc []byte) *xml.Decoder {
+	d := xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(doc, bom)))
+	d.Strict = true
+	d.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
+		if strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "utf8") {
+			return input, nil
+		}
+		return nil, fmt.Errorf("encoding %q not supported (only UTF-8)", label)
+	}
+	return d
+}
+
+// RootName reads a document only as far as its root element and returns
+// the root's namespace and local name, refusing a DOCTYPE, oversize input
+// (DefaultLimits.MaxBytes), a non-UTF-8 encoding and malformed XML before
+// it with an *Error, as Validate would. It lets a caller pick the schema
+// (the ISO 20022 message) from the namespace before validating.
+func RootName(doc []byte) (space, local string, err error) {
+	if len(doc) > DefaultLimits.MaxBytes {
+		return "", "", &Error{Reason: fmt.Sprintf("document is %d bytes, above the limit of %d", len(doc), DefaultLimits.MaxBytes), Err: ErrTooLarge}
+	}
+	d := newDecoder(doc)
+	for {
+		line, _ := d.InputPos()
+		tok, err := d.Token()
+		if err == io.EOF {
+			return "", "", &Error{Line: line, Reason: "no root element", Err: ErrMalformed}
+		}
+		if err != nil {
+			return "", "", &Error{Line: line, Reason: "not well-formed XML: " + err.Error(), Err: ErrMalformed}
+		}
+		switch t := tok.(type) {
+		case xml.Directive:
+			return "", "", &Error{Line: line, Reason: "DOCTYPE declarations are not accepted (no DTDs, no entities)", Err: ErrDTD}
+		case xml.CharData:
+			if len(bytes.Trim(t, " \t\r\n")) > 0 {
+				return "", "", &Error{Line: line, Reason: "text before the root element", Err: ErrMalformed}
+			}
+		case xml.StartElement:
+			return t.Name.Space, t.Name.Local, nil
+		}
+	}
 }
 
 // path names n from the root, with [i] where siblings share its name.
@@ -394,30 +443,34 @@ type matcher struct {
 	pos    int
 	bind   []binding
 	expPos int
-	exp    map[string]bool
+	exp    []*particle
 }
 
 // note records that p could have started at the current position, for the
-// "expected ..." part of the message.
+// "expected ..." part of the message; names are only gathered on error.
 func (m *matcher) note(p *particle) {
 	if m.expPos != m.pos {
 		m.expPos = m.pos
-		m.exp = map[string]bool{}
+		m.exp = m.exp[:0]
 	}
-	for q := range p.first {
-		m.exp[q.local] = true
-	}
-	if p.anyFirst {
-		m.exp["any element"] = true
-	}
+	m.exp = append(m.exp, p)
 }
 
 func (m *matcher) expected(pos int) string {
 	if m.expPos != pos || len(m.exp) == 0 {
 		return ""
 	}
+	set := map[string]bool{}
+	for _, p := range m.exp {
+		for q := range p.first {
+			set[q.local] = true
+		}
+		if p.anyFirst {
+			set["any element"] = true
+		}
+	}
 	var names []string
-	for n := range m.exp {
+	for n := range set {
 		names = append(names, n)
 	}
 	sort.Strings(names)

@@ -194,6 +194,15 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+	// A zero limit is the default, never "no limit".
+	unlimited := modelSchema(t).WithLimits(xsd.Limits{})
+	deeper := `<R xmlns="urn:specie:test:model">` + strings.Repeat("<a>", 100) + strings.Repeat("</a>", 100) + `</R>`
+	if err := unlimited.Validate([]byte(deeper)); !errors.Is(err, xsd.ErrTooDeep) {
+		t.Fatalf("zero MaxDepth: got %v, want ErrTooDeep at the default", err)
+	}
+	if err := unlimited.Validate(make([]byte, xsd.DefaultLimits.MaxBytes+1)); !errors.Is(err, xsd.ErrTooLarge) {
+		t.Fatalf("zero MaxBytes: got %v, want ErrTooLarge at the default", err)
+	}
 	if s.Limits() != (xsd.Limits{MaxBytes: 4096, MaxDepth: 8}) || modelSchema(t).Limits() != xsd.DefaultLimits {
 		t.Fatal("WithLimits changed the original's limits or did not take")
 	}

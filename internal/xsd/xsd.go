@@ -82,7 +82,8 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Limits bound what Validate will read, so a hostile document cannot make
-// it use unbounded memory or stack.
+// it use unbounded memory or stack. A zero field means its DefaultLimits
+// value: there is no way to turn a limit off.
 type Limits struct {
 	// MaxBytes caps the document's size in bytes.
 	MaxBytes int

@@ -8,12 +8,9 @@
 package schemas
 
 import (
-	"bytes"
 	"embed"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -90,35 +87,17 @@ func Schema(msg string) (*xsd.Schema, error) {
 // an *xsd.Error for bytes that are not XML, wrapping ErrUnknownMessage for
 // a namespace with no embedded schema.
 func Detect(doc []byte) (string, error) {
-	d := xml.NewDecoder(bytes.NewReader(doc))
-	d.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
-		if strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "utf8") {
-			return input, nil
-		}
-		return nil, fmt.Errorf("encoding %q not supported (only UTF-8)", label)
+	space, local, err := xsd.RootName(doc)
+	if err != nil {
+		return "", err
 	}
-	for {
-		line, _ := d.InputPos()
-		tok, err := d.Token()
-		if err != nil {
-			if err == io.EOF {
-				return "", &xsd.Error{Line: line, Reason: "no root element", Err: xsd.ErrMalformed}
-			}
-			return "", &xsd.Error{Line: line, Reason: "not well-formed XML: " + err.Error(), Err: xsd.ErrMalformed}
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
-			return "", &xsd.Error{Line: line, Reason: "DOCTYPE declarations are not accepted (no DTDs, no entities)", Err: xsd.ErrDTD}
-		case xml.StartElement:
-			msg, ok := strings.CutPrefix(t.Name.Space, NamespacePrefix)
-			if !ok || cache[msg] == nil {
-				return "", &xsd.Error{Line: line, Path: "/" + t.Name.Local,
-					Reason: fmt.Sprintf("namespace %q is not one of the supported ISO 20022 messages (%s)", t.Name.Space, strings.Join(Messages(), ", ")),
-					Err:    fmt.Errorf("%w: namespace %q", ErrUnknownMessage, t.Name.Space)}
-			}
-			return msg, nil
-		}
+	msg, ok := strings.CutPrefix(space, NamespacePrefix)
+	if !ok || cache[msg] == nil {
+		return "", &xsd.Error{Path: "/" + local,
+			Reason: fmt.Sprintf("namespace %q is not one of the supported ISO 20022 messages (%s)", space, strings.Join(Messages(), ", ")),
+			Err:    fmt.Errorf("%w: namespace %q", ErrUnknownMessage, space)}
 	}
+	return msg, nil
 }
 
 // Validate detects the document's message and validates it against that

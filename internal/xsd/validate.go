@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,12 +72,15 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 		return nil, &Error{Line: badUTF8Line(doc), Reason: "document is not valid UTF-8", Err: ErrMalformed}
 	}
 	d := newDecoder(doc)
+	body := bytes.TrimPrefix(doc, bom)
 	var stack []*dnode
 	var root *dnode
 	seenRoot := false
+	sawReplacement := false
 	tokens := 0
 	for {
 		line, _ := d.InputPos()
+		offset := d.InputOffset()
 		tok, err := d.Token()
 		if err == io.EOF {
 			break
@@ -96,6 +100,9 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 			if strings.EqualFold(t.Target, "xml") && tokens > 1 {
 				return nil, &Error{Line: line, Reason: "XML declaration not at the start", Err: ErrMalformed}
 			}
+			if t.Target == "xml" && !xmlDecl.Match(t.Inst) {
+				return nil, &Error{Line: line, Reason: "XML declaration without a version", Err: ErrMalformed}
+			}
 		case xml.StartElement:
 			if seenRoot && len(stack) == 0 {
 				return nil, &Error{Line: line, Reason: "more than one root element", Err: ErrMalformed}
@@ -106,6 +113,9 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 			}
 			n := &dnode{name: qname{t.Name.Space, t.Name.Local}, line: line}
 			for _, a := range t.Attr {
+				if strings.Contains(a.Value, "\uFFFD") {
+					sawReplacement = true
+				}
 				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 					continue
 				}
@@ -123,12 +133,17 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) == 0 {
-				if len(bytes.TrimSpace(t)) > 0 {
+				// Only literal whitespace may stand outside the root:
+				// check the raw bytes, since "&#32;" decodes to a space.
+				if len(bytes.Trim(body[offset:d.InputOffset()], " \t\r\n")) > 0 {
 					return nil, &Error{Line: line, Reason: "text outside the root element", Err: ErrMalformed}
 				}
 				continue
 			}
 			n := stack[len(stack)-1]
+			if bytes.Contains(t, replacementChar) {
+				sawReplacement = true
+			}
 			n.text = append(n.text, t...)
 			if !n.hasText && len(bytes.Trim(t, " \t\r\n")) > 0 {
 				n.hasText = true
@@ -138,8 +153,33 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 	if root == nil {
 		return nil, &Error{Reason: "no root element", Err: ErrMalformed}
 	}
+	// encoding/xml decodes a character reference to a surrogate (&#xD800;),
+	// which XML forbids, as U+FFFD; look for such a reference only when a
+	// U+FFFD was seen.
+	if sawReplacement {
+		for _, loc := range charRef.FindAllSubmatchIndex(body, -1) {
+			var n uint64
+			var err error
+			if loc[2] >= 0 {
+				n, err = strconv.ParseUint(string(body[loc[2]:loc[3]]), 16, 32)
+			} else {
+				n, err = strconv.ParseUint(string(body[loc[4]:loc[5]]), 10, 32)
+			}
+			if err == nil && n >= 0xD800 && n <= 0xDFFF {
+				return nil, &Error{Line: 1 + bytes.Count(body[:loc[0]], []byte("\n")), Reason: "character reference to a surrogate: " + string(body[loc[0]:loc[1]]), Err: ErrMalformed}
+			}
+		}
+	}
 	return root, nil
 }
+
+var (
+	replacementChar = []byte("\uFFFD")
+	// charRef matches a character reference, hex or decimal.
+	charRef = regexp.MustCompile(`&#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}));`)
+	// xmlDecl: an XML declaration begins with its version.
+	xmlDecl = regexp.MustCompile(`^\s*version\s*=`)
+)
 
 func badUTF8Line(doc []byte) int {
 	line := 1
@@ -184,8 +224,10 @@ func RootName(doc []byte) (space, local string, err error) {
 		return "", "", &Error{Reason: fmt.Sprintf("document is %d bytes, above the limit of %d", len(doc), DefaultLimits.MaxBytes), Err: ErrTooLarge}
 	}
 	d := newDecoder(doc)
+	body := bytes.TrimPrefix(doc, bom)
 	for {
 		line, _ := d.InputPos()
+		offset := d.InputOffset()
 		tok, err := d.Token()
 		if err == io.EOF {
 			return "", "", &Error{Line: line, Reason: "no root element", Err: ErrMalformed}
@@ -197,7 +239,7 @@ func RootName(doc []byte) (space, local string, err error) {
 		case xml.Directive:
 			return "", "", &Error{Line: line, Reason: "DOCTYPE declarations are not accepted (no DTDs, no entities)", Err: ErrDTD}
 		case xml.CharData:
-			if len(bytes.Trim(t, " \t\r\n")) > 0 {
+			if len(bytes.Trim(body[offset:d.InputOffset()], " \t\r\n")) > 0 {
 				return "", "", &Error{Line: line, Reason: "text before the root element", Err: ErrMalformed}
 			}
 		case xml.StartElement:

@@ -406,6 +406,8 @@ func TestDetect(t *testing.T) {
 		{"doctype", `<!DOCTYPE Document [<!ENTITY a "b">]><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.09"/>`, "", xsd.ErrDTD},
 		{"empty", ``, "", xsd.ErrMalformed},
 		{"garbage", `{"MsgId": 1}`, "", xsd.ErrMalformed},
+		{"character reference before the root", `&#32;<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.09"/>`, "", xsd.ErrMalformed},
+		{"byte order mark", "\ufeff<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.09\"/>", "pacs.008.001.09", nil},
 		{"latin-1", `<?xml version="1.0" encoding="ISO-8859-1"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.09"/>`, "", xsd.ErrMalformed},
 	}
 	for _, c := range cases {

@@ -83,6 +83,10 @@ type particle struct {
 	follow   map[qname]bool
 	first    map[qname]bool // element names that can start the term
 	anyFirst bool           // a wildcard can start the term
+	// repeatable: this element or wildcard may occur more than once in
+	// its parent (it or an enclosing particle has maxOccurs above 1), so
+	// paths always give its index.
+	repeatable bool
 }
 
 // builtin kinds of simple type.
@@ -625,7 +629,7 @@ func (c *compiler) complexType(name string) (*typeDef, error) {
 		td.content = p
 		td.names = map[qname]bool{}
 		collectNames(p, td.names)
-		setFollow(p, map[qname]bool{})
+		setFollow(p, map[qname]bool{}, false)
 	case c.isXS(k, "simpleContent"):
 		if err := c.onlyAttrs(k); err != nil {
 			return nil, err
@@ -871,12 +875,14 @@ func collectNames(p *particle, into map[qname]bool) {
 // setFollow gives p and its descendants their follow sets: what may come
 // after an item of a sequence is every name in the items after it, plus
 // what may follow the sequence.
-func setFollow(p *particle, follow map[qname]bool) {
+func setFollow(p *particle, follow map[qname]bool, rep bool) {
 	p.follow = follow
+	rep = rep || p.max == unbounded || p.max > 1
+	p.repeatable = rep
 	switch p.kind {
 	case pChoice:
 		for _, q := range p.items {
-			setFollow(q, follow)
+			setFollow(q, follow, rep)
 		}
 	case pSequence:
 		for i, q := range p.items {
@@ -887,7 +893,7 @@ func setFollow(p *particle, follow map[qname]bool) {
 			for _, r := range p.items[i+1:] {
 				collectNames(r, f)
 			}
-			setFollow(q, f)
+			setFollow(q, f, rep)
 		}
 	}
 }

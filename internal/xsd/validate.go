@@ -3,7 +3,6 @@ package xsd
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -13,15 +12,26 @@ import (
 	"unicode/utf8"
 )
 
-// dnode is one element of the document being validated.
-type dnode struct {
-	name    qname
-	attrs   []xml.Attr
-	kids    []*dnode
-	parent  *dnode
-	text    []byte
-	hasText bool // non-whitespace character data
-	line    int
+// Validation streams: each element is checked as the reader reaches it
+// (its attributes and its place in the parent's content model at its start
+// tag, its value or its missing children at its end tag), and only the
+// open elements are held. A hostile document therefore fails at its first
+// problem and costs memory in proportion to its depth, not its size.
+
+// open is an element whose end tag has not been read yet.
+type open struct {
+	name qname
+	line int
+	// idx is the element's 1-based index among its same-named siblings
+	// so far; showIdx puts it in the path (a repeatable element, or a
+	// second occurrence).
+	idx     int
+	showIdx bool
+	td      *typeDef // nil inside a wildcard's content
+	mode    int      // modeStrict when td is set, else modeLax or modeSkip
+	m       *machine // element-only content: the content model's state
+	text    []byte   // simple content: the value so far
+	counts  map[qname]int
 }
 
 // Validate checks doc against the schema: nil if it conforms, otherwise an
@@ -29,19 +39,7 @@ type dnode struct {
 // documents above Limits.MaxBytes or nested above Limits.MaxDepth, and any
 // encoding other than UTF-8.
 func (s *Schema) Validate(doc []byte) error {
-	root, err := s.read(doc)
-	if err != nil {
-		return err
-	}
-	decl := s.global[root.name]
-	if decl == nil {
-		if root.name.ns != s.ns {
-			return invalid(root, "", fmt.Sprintf("root element %s is in namespace %q, not the schema's %q", root.name.local, root.name.ns, s.ns))
-		}
-		return invalid(root, "", fmt.Sprintf("root element %s is not declared by the schema (expected %s)", root.name.local, s.globalNames()))
-	}
-	v := &validator{s: s}
-	if e := v.element(root, decl.typ); e != nil {
+	if e := s.validate(doc); e != nil {
 		return e
 	}
 	return nil
@@ -56,8 +54,9 @@ func (s *Schema) globalNames() string {
 	return strings.Join(ns, ", ")
 }
 
-// read parses doc into a tree, enforcing the limits and refusing DTDs.
-func (s *Schema) read(doc []byte) (*dnode, error) {
+// validate reads doc token by token, enforcing the limits and refusing
+// DTDs, and checks each element as it goes.
+func (s *Schema) validate(doc []byte) *Error {
 	lim := s.limits
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultLimits.MaxBytes
@@ -66,15 +65,14 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 		lim.MaxDepth = DefaultLimits.MaxDepth
 	}
 	if len(doc) > lim.MaxBytes {
-		return nil, &Error{Reason: fmt.Sprintf("document is %d bytes, above the limit of %d", len(doc), lim.MaxBytes), Err: ErrTooLarge}
+		return &Error{Reason: fmt.Sprintf("document is %d bytes, above the limit of %d", len(doc), lim.MaxBytes), Err: ErrTooLarge}
 	}
 	if !utf8.Valid(doc) {
-		return nil, &Error{Line: badUTF8Line(doc), Reason: "document is not valid UTF-8", Err: ErrMalformed}
+		return &Error{Line: badUTF8Line(doc), Reason: "document is not valid UTF-8", Err: ErrMalformed}
 	}
 	d := newDecoder(doc)
 	body := bytes.TrimPrefix(doc, bom)
-	var stack []*dnode
-	var root *dnode
+	v := &validator{s: s}
 	seenRoot := false
 	sawReplacement := false
 	tokens := 0
@@ -86,72 +84,61 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 			break
 		}
 		if err != nil {
-			var se *xml.SyntaxError
-			if errors.As(err, &se) {
+			if se, ok := err.(*xml.SyntaxError); ok {
 				line = se.Line
 			}
-			return nil, &Error{Line: line, Reason: "not well-formed XML: " + err.Error(), Err: ErrMalformed}
+			return &Error{Line: line, Reason: "not well-formed XML: " + err.Error(), Err: ErrMalformed}
 		}
 		tokens++
 		switch t := tok.(type) {
 		case xml.Directive:
-			return nil, &Error{Line: line, Reason: "DOCTYPE declarations are not accepted (no DTDs, no entities)", Err: ErrDTD}
+			return &Error{Line: line, Reason: "DOCTYPE declarations are not accepted (no DTDs, no entities)", Err: ErrDTD}
 		case xml.ProcInst:
 			if strings.EqualFold(t.Target, "xml") && tokens > 1 {
-				return nil, &Error{Line: line, Reason: "XML declaration not at the start", Err: ErrMalformed}
+				return &Error{Line: line, Reason: "XML declaration not at the start", Err: ErrMalformed}
 			}
 			if t.Target == "xml" && !xmlDecl.Match(t.Inst) {
-				return nil, &Error{Line: line, Reason: "XML declaration without a version", Err: ErrMalformed}
+				return &Error{Line: line, Reason: "XML declaration without a version", Err: ErrMalformed}
 			}
 		case xml.StartElement:
-			if seenRoot && len(stack) == 0 {
-				return nil, &Error{Line: line, Reason: "more than one root element", Err: ErrMalformed}
+			if seenRoot && len(v.stack) == 0 {
+				return &Error{Line: line, Reason: "more than one root element", Err: ErrMalformed}
 			}
 			seenRoot = true
-			if len(stack) >= lim.MaxDepth {
-				return nil, &Error{Line: line, Reason: fmt.Sprintf("elements nest deeper than %d", lim.MaxDepth), Err: ErrTooDeep}
+			if len(v.stack) >= lim.MaxDepth {
+				return &Error{Line: line, Reason: fmt.Sprintf("elements nest deeper than %d", lim.MaxDepth), Err: ErrTooDeep}
 			}
-			n := &dnode{name: qname{t.Name.Space, t.Name.Local}, line: line}
 			for _, a := range t.Attr {
 				if strings.Contains(a.Value, "\uFFFD") {
 					sawReplacement = true
 				}
-				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-					continue
-				}
-				n.attrs = append(n.attrs, a)
 			}
-			if len(stack) > 0 {
-				p := stack[len(stack)-1]
-				n.parent = p
-				p.kids = append(p.kids, n)
-			} else {
-				root = n
+			if e := v.start(t, line); e != nil {
+				return e
 			}
-			stack = append(stack, n)
 		case xml.EndElement:
-			stack = stack[:len(stack)-1]
+			if e := v.end(line); e != nil {
+				return e
+			}
 		case xml.CharData:
-			if len(stack) == 0 {
+			if len(v.stack) == 0 {
 				// Only literal whitespace may stand outside the root:
 				// check the raw bytes, since "&#32;" decodes to a space.
 				if len(bytes.Trim(body[offset:d.InputOffset()], " \t\r\n")) > 0 {
-					return nil, &Error{Line: line, Reason: "text outside the root element", Err: ErrMalformed}
+					return &Error{Line: line, Reason: "text outside the root element", Err: ErrMalformed}
 				}
 				continue
 			}
-			n := stack[len(stack)-1]
 			if bytes.Contains(t, replacementChar) {
 				sawReplacement = true
 			}
-			n.text = append(n.text, t...)
-			if !n.hasText && len(bytes.Trim(t, " \t\r\n")) > 0 {
-				n.hasText = true
+			if e := v.chars(t, line); e != nil {
+				return e
 			}
 		}
 	}
-	if root == nil {
-		return nil, &Error{Reason: "no root element", Err: ErrMalformed}
+	if !seenRoot {
+		return &Error{Reason: "no root element", Err: ErrMalformed}
 	}
 	// encoding/xml decodes a character reference to a surrogate (&#xD800;),
 	// which XML forbids, as U+FFFD; look for such a reference only when a
@@ -166,11 +153,11 @@ func (s *Schema) read(doc []byte) (*dnode, error) {
 				n, err = strconv.ParseUint(string(body[loc[4]:loc[5]]), 10, 32)
 			}
 			if err == nil && n >= 0xD800 && n <= 0xDFFF {
-				return nil, &Error{Line: 1 + bytes.Count(body[:loc[0]], []byte("\n")), Reason: "character reference to a surrogate: " + string(body[loc[0]:loc[1]]), Err: ErrMalformed}
+				return &Error{Line: 1 + bytes.Count(body[:loc[0]], []byte("\n")), Reason: "character reference to a surrogate: " + string(body[loc[0]:loc[1]]), Err: ErrMalformed}
 			}
 		}
 	}
-	return root, nil
+	return nil
 }
 
 var (
@@ -248,183 +235,189 @@ func RootName(doc []byte) (space, local string, err error) {
 	}
 }
 
-// path names n from the root, with [i] where siblings share its name.
-func (n *dnode) path() string {
-	var parts []string
-	for x := n; x != nil; x = x.parent {
-		seg := x.name.local
-		if x.parent != nil {
-			idx, count := 0, 0
-			for _, k := range x.parent.kids {
-				if k.name == x.name {
-					count++
-					if k == x {
-						idx = count
-					}
-				}
-			}
-			if count > 1 {
-				seg += "[" + strconv.Itoa(idx) + "]"
-			}
-		}
-		parts = append(parts, seg)
-	}
+// validator holds the open elements of the document being read.
+type validator struct {
+	s     *Schema
+	stack []*open
+}
+
+// path names the innermost open element from the root, with [i] on a
+// repeatable element or a repeated one, and /@attr for an attribute.
+func (v *validator) path(attr string) string {
 	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
+	for _, o := range v.stack {
 		b.WriteByte('/')
-		b.WriteString(parts[i])
+		b.WriteString(o.name.local)
+		if o.showIdx {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(o.idx))
+			b.WriteByte(']')
+		}
+	}
+	if attr != "" {
+		b.WriteString("/@")
+		b.WriteString(attr)
 	}
 	return b.String()
 }
 
-func invalid(n *dnode, attr, reason string) *Error {
-	p := n.path()
-	if attr != "" {
-		p += "/@" + attr
-	}
-	return &Error{Line: n.line, Path: p, Reason: reason, Err: ErrInvalid}
+// fail is a validity error at the innermost open element.
+func (v *validator) fail(line int, attr, reason string) *Error {
+	return &Error{Line: line, Path: v.path(attr), Reason: reason, Err: ErrInvalid}
 }
 
-type validator struct{ s *Schema }
-
-// element validates n (and its subtree) against type td.
-func (v *validator) element(n *dnode, td *typeDef) *Error {
-	if e := v.attributes(n, td); e != nil {
-		return e
-	}
-	if td.content == nil {
-		if len(n.kids) > 0 {
-			return invalid(n.kids[0], "", fmt.Sprintf("element %s not allowed: %s has a simple value (%s)", n.kids[0].name.local, n.name.local, td.name))
+// start handles a start tag: its place in the parent, then its attributes.
+func (v *validator) start(t xml.StartElement, line int) *Error {
+	name := qname{t.Name.Space, t.Name.Local}
+	o := &open{name: name, line: line, idx: 1}
+	var parent *open
+	if len(v.stack) > 0 {
+		parent = v.stack[len(v.stack)-1]
+		if parent.counts == nil {
+			parent.counts = map[qname]int{}
 		}
-		if r := td.st.check(string(n.text)); r != "" {
-			return invalid(n, "", r)
+		parent.counts[name]++
+		o.idx = parent.counts[name]
+		o.showIdx = o.idx > 1
+	}
+	v.stack = append(v.stack, o)
+	switch {
+	case parent == nil:
+		decl := v.s.global[name]
+		if decl == nil {
+			if name.ns != v.s.ns {
+				return v.fail(line, "", fmt.Sprintf("root element %s is in namespace %q, not the schema's %q", name.local, name.ns, v.s.ns))
+			}
+			return v.fail(line, "", fmt.Sprintf("root element %s is not declared by the schema (expected %s)", name.local, v.s.globalNames()))
 		}
-		return nil
-	}
-	if n.hasText {
-		return invalid(n, "", fmt.Sprintf("text not allowed in %s: it holds elements only (%s)", n.name.local, td.name))
-	}
-	m := &matcher{kids: n.kids, bind: make([]binding, len(n.kids)), expPos: -1}
-	merr := m.match(td.content)
-	if merr == nil && m.pos < len(n.kids) {
-		merr = &matchErr{pos: m.pos}
-	}
-	// Report in document order: problems inside the children before the
-	// sequence's own error, which lies at or after them.
-	limit := len(n.kids)
-	if merr != nil {
-		limit = merr.pos
-	}
-	for i := 0; i < limit && i < len(n.kids); i++ {
-		if e := v.bound(n.kids[i], m.bind[i]); e != nil {
-			return e
+		o.td = decl.typ
+	case parent.td == nil:
+		// Inside a wildcard's content: skip checks nothing; lax checks
+		// an element the schema declares globally, and looks inside any
+		// other.
+		if parent.mode == modeSkip {
+			o.mode = modeSkip
+			return nil
 		}
-	}
-	if merr == nil {
-		return nil
-	}
-	exp := m.expected(merr.pos)
-	if merr.pos < len(n.kids) {
-		k := n.kids[merr.pos]
-		if merr.missing && merr.want.follow[k.name] {
-			// k belongs later in this element: what is missing is what
-			// should have come before it.
-			e := invalid(n, "", fmt.Sprintf("missing %s before %s", names(merr.want), k.name.local))
-			e.Line = k.line
-			return e
-		}
-		reason := fmt.Sprintf("element %s not expected here", k.name.local)
-		if k.name.ns != n.name.ns {
-			reason = fmt.Sprintf("element %s in namespace %q not expected here", k.name.local, k.name.ns)
-		}
-		if exp != "" {
-			reason += "; expected " + exp
+		if decl := v.s.global[name]; decl != nil {
+			o.td = decl.typ
 		} else {
-			reason += fmt.Sprintf("; nothing more is allowed in %s", n.name.local)
+			o.mode = modeLax
+			return v.xsiAttrs(o, t.Attr)
 		}
-		return invalid(k, "", reason)
+	case parent.m == nil:
+		return v.fail(line, "", fmt.Sprintf("element %s not allowed: %s has a simple value (%s)", name.local, parent.name.local, parent.td.name))
+	default:
+		b, e := parent.m.feed(&name)
+		if e != nil {
+			// A missing element is the parent's problem, reported at
+			// the parent (on this line); otherwise this element does not
+			// belong.
+			if e.atParent {
+				v.stack = v.stack[:len(v.stack)-1]
+			}
+			return v.fail(line, "", e.reason)
+		}
+		if b.elem != nil {
+			o.td = b.elem.typ
+			o.showIdx = o.showIdx || b.repeatable
+		} else {
+			o.showIdx = o.showIdx || b.repeatable
+			if b.mode == modeStrict {
+				if decl := v.s.global[name]; decl != nil {
+					o.td = decl.typ
+				} else {
+					return v.fail(line, "", fmt.Sprintf("no declaration for element %s matched by a strict wildcard", name.local))
+				}
+			} else if decl := v.s.global[name]; decl != nil && b.mode == modeLax {
+				o.td = decl.typ
+			} else {
+				o.mode = b.mode
+				if b.mode == modeLax {
+					return v.xsiAttrs(o, t.Attr)
+				}
+				return nil
+			}
+		}
 	}
-	return invalid(n, "", fmt.Sprintf("missing %s at the end of %s", names(merr.want), n.name.local))
+	if o.td.content != nil {
+		o.m = newMachine(o.td.content, name)
+	}
+	return v.attributes(o, t.Attr)
 }
 
-// names lists the elements that can start p: "X" or "one of X, Y".
-func names(p *particle) string {
-	var ns []string
-	for q := range p.first {
-		ns = append(ns, q.local)
-	}
-	if p.anyFirst {
-		ns = append(ns, "any element")
-	}
-	sort.Strings(ns)
-	if len(ns) == 1 {
-		return ns[0]
-	}
-	return "one of " + strings.Join(ns, ", ")
-}
-
-// bound validates a child the content model matched.
-func (v *validator) bound(n *dnode, b binding) *Error {
-	if b.elem != nil {
-		return v.element(n, b.elem.typ)
-	}
-	return v.wildcard(n, b.mode)
-}
-
-// wildcard validates an element matched by xs:any: skip checks nothing
-// (it is already well-formed); lax validates an element the schema
-// declares globally (a nested Document of the same message) and looks
-// inside any other; strict requires a declaration.
-func (v *validator) wildcard(n *dnode, mode int) *Error {
-	if mode == modeSkip {
+// chars handles character data inside the innermost element.
+func (v *validator) chars(t []byte, line int) *Error {
+	o := v.stack[len(v.stack)-1]
+	switch {
+	case o.td == nil:
 		return nil
-	}
-	if decl := v.s.global[n.name]; decl != nil {
-		return v.element(n, decl.typ)
-	}
-	if mode == modeStrict {
-		return invalid(n, "", fmt.Sprintf("no declaration for element %s matched by a strict wildcard", n.name.local))
-	}
-	if e := v.xsiAttrs(n); e != nil {
-		return e
-	}
-	for _, k := range n.kids {
-		if e := v.wildcard(k, mode); e != nil {
-			return e
+	case o.m != nil:
+		if len(bytes.Trim(t, " \t\r\n")) > 0 {
+			return v.fail(line, "", fmt.Sprintf("text not allowed in %s: it holds elements only (%s)", o.name.local, o.td.name))
 		}
+	default:
+		o.text = append(o.text, t...)
 	}
 	return nil
 }
 
-// xsiAttrs refuses xsi:type and xsi:nil, which this subset does not
-// implement (no type substitution, no nillable elements).
-func (v *validator) xsiAttrs(n *dnode) *Error {
-	for _, a := range n.attrs {
+// end handles an end tag: the value of a simple element, the missing
+// children of a complex one.
+func (v *validator) end(line int) *Error {
+	o := v.stack[len(v.stack)-1]
+	var e *Error
+	switch {
+	case o.td == nil:
+	case o.m != nil:
+		if _, me := o.m.feed(nil); me != nil {
+			e = v.fail(o.line, "", me.reason)
+		}
+	default:
+		if r := o.td.st.check(string(o.text)); r != "" {
+			e = v.fail(o.line, "", r)
+		}
+	}
+	v.stack = v.stack[:len(v.stack)-1]
+	return e
+}
+
+// xsiAttrs refuses xsi:type and xsi:nil inside lax content, which this
+// subset does not implement (no type substitution, no nillable elements).
+func (v *validator) xsiAttrs(o *open, attrs []xml.Attr) *Error {
+	for _, a := range attrs {
 		if a.Name.Space == XSI && (a.Name.Local == "type" || a.Name.Local == "nil") {
-			return invalid(n, "xsi:"+a.Name.Local, fmt.Sprintf("xsi:%s is not supported", a.Name.Local))
+			return v.fail(o.line, "xsi:"+a.Name.Local, fmt.Sprintf("xsi:%s is not supported", a.Name.Local))
 		}
 	}
 	return nil
 }
 
-func (v *validator) attributes(n *dnode, td *typeDef) *Error {
-	seen := map[string]bool{}
-	for _, a := range n.attrs {
+// attributes checks o's attributes against its type.
+func (v *validator) attributes(o *open, attrs []xml.Attr) *Error {
+	td := o.td
+	var seen []string
+	for _, a := range attrs {
+		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+			continue
+		}
 		if a.Name.Space == XSI {
 			switch a.Name.Local {
 			case "schemaLocation", "noNamespaceSchemaLocation":
 				continue
 			default:
-				return invalid(n, "xsi:"+a.Name.Local, fmt.Sprintf("attribute xsi:%s is not supported", a.Name.Local))
+				return v.fail(o.line, "xsi:"+a.Name.Local, fmt.Sprintf("xsi:%s is not supported", a.Name.Local))
 			}
 		}
 		if a.Name.Space != "" {
-			return invalid(n, a.Name.Local, fmt.Sprintf("attribute %s in namespace %q not allowed on %s", a.Name.Local, a.Name.Space, n.name.local))
+			return v.fail(o.line, a.Name.Local, fmt.Sprintf("attribute %s in namespace %q not allowed on %s", a.Name.Local, a.Name.Space, o.name.local))
 		}
-		if seen[a.Name.Local] {
-			return invalid(n, a.Name.Local, fmt.Sprintf("attribute %s repeated", a.Name.Local))
+		for _, n := range seen {
+			if n == a.Name.Local {
+				return v.fail(o.line, a.Name.Local, fmt.Sprintf("attribute %s repeated", a.Name.Local))
+			}
 		}
-		seen[a.Name.Local] = true
+		seen = append(seen, a.Name.Local)
 		var decl *attrDecl
 		for _, d := range td.attrs {
 			if d.name == a.Name.Local {
@@ -433,15 +426,19 @@ func (v *validator) attributes(n *dnode, td *typeDef) *Error {
 			}
 		}
 		if decl == nil {
-			return invalid(n, a.Name.Local, fmt.Sprintf("attribute %s not allowed on %s", a.Name.Local, n.name.local))
+			return v.fail(o.line, a.Name.Local, fmt.Sprintf("attribute %s not allowed on %s", a.Name.Local, o.name.local))
 		}
 		if r := decl.st.check(normalizeAttr(a.Value)); r != "" {
-			return invalid(n, a.Name.Local, r)
+			return v.fail(o.line, a.Name.Local, r)
 		}
 	}
 	for _, d := range td.attrs {
-		if d.required && !seen[d.name] {
-			return invalid(n, "", fmt.Sprintf("missing required attribute %s", d.name))
+		found := false
+		for _, n := range seen {
+			found = found || n == d.name
+		}
+		if d.required && !found {
+			return v.fail(o.line, "", fmt.Sprintf("missing required attribute %s", d.name))
 		}
 	}
 	return nil
@@ -461,132 +458,18 @@ func normalizeAttr(s string) string {
 	}, s)
 }
 
-// binding is what matched a child: an element declaration or a wildcard.
-type binding struct {
-	elem *elemDecl
-	mode int
-}
-
-// matchErr is a content model failure at child pos (== len(kids) when the
-// children ran out); missing when a required particle found no match
-// there, rather than a child left over at the end.
-type matchErr struct {
-	pos     int
-	missing bool
-	want    *particle // the required particle that found no match
-}
-
-// matcher runs a content model over an element's children. The ISO
-// schemas are deterministic (Unique Particle Attribution), so at each
-// child at most one particle can take it and greedy matching by first
-// sets never needs to backtrack.
-type matcher struct {
-	kids   []*dnode
-	pos    int
-	bind   []binding
-	expPos int
-	exp    []*particle
-}
-
-// note records that p could have started at the current position, for the
-// "expected ..." part of the message; names are only gathered on error.
-func (m *matcher) note(p *particle) {
-	if m.expPos != m.pos {
-		m.expPos = m.pos
-		m.exp = m.exp[:0]
+// names lists the elements that can start p: "X" or "one of X, Y".
+func names(p *particle) string {
+	var ns []string
+	for q := range p.first {
+		ns = append(ns, q.local)
 	}
-	m.exp = append(m.exp, p)
-}
-
-func (m *matcher) expected(pos int) string {
-	if m.expPos != pos || len(m.exp) == 0 {
-		return ""
+	if p.anyFirst {
+		ns = append(ns, "any element")
 	}
-	set := map[string]bool{}
-	for _, p := range m.exp {
-		for q := range p.first {
-			set[q.local] = true
-		}
-		if p.anyFirst {
-			set["any element"] = true
-		}
+	sort.Strings(ns)
+	if len(ns) == 1 {
+		return ns[0]
 	}
-	var names []string
-	for n := range set {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	if len(names) == 1 {
-		return names[0]
-	}
-	return "one of " + strings.Join(names, ", ")
-}
-
-func (p *particle) canStart(n *dnode) bool {
-	return p.anyFirst || p.first[n.name]
-}
-
-// match matches p with its occurrence bounds at m.pos.
-func (m *matcher) match(p *particle) *matchErr {
-	count := 0
-	for p.max == unbounded || count < p.max {
-		if m.pos >= len(m.kids) || !p.canStart(m.kids[m.pos]) {
-			m.note(p)
-			break
-		}
-		start := m.pos
-		if e := m.once(p); e != nil {
-			return e
-		}
-		count++
-		if m.pos == start {
-			break
-		}
-	}
-	if count < p.min && !p.nullable {
-		if p.kind == pSequence {
-			// Find the item that is missing: the items before it are
-			// optional and cannot take the next child (it is not in the
-			// sequence's first set), so this consumes nothing.
-			if e := m.once(p); e != nil {
-				return e
-			}
-		}
-		return &matchErr{pos: m.pos, missing: true, want: p}
-	}
-	return nil
-}
-
-// once matches one occurrence of p's term; the caller checked canStart or
-// accepts a nullable term matching nothing.
-func (m *matcher) once(p *particle) *matchErr {
-	switch p.kind {
-	case pElement:
-		m.bind[m.pos] = binding{elem: p.elem}
-		m.pos++
-	case pAny:
-		m.bind[m.pos] = binding{mode: p.mode}
-		m.pos++
-	case pSequence:
-		for _, q := range p.items {
-			if e := m.match(q); e != nil {
-				return e
-			}
-		}
-	case pChoice:
-		if m.pos < len(m.kids) {
-			for _, q := range p.items {
-				if q.canStart(m.kids[m.pos]) {
-					return m.match(q)
-				}
-			}
-		}
-		for _, q := range p.items {
-			m.note(q)
-		}
-		if !p.nullable {
-			return &matchErr{pos: m.pos, missing: true, want: p}
-		}
-	}
-	return nil
+	return "one of " + strings.Join(ns, ", ")
 }

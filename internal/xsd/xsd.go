@@ -53,9 +53,12 @@ type Error struct {
 	// the problem is the document as a whole, such as its size).
 	Line int
 	// Path is the element path from the root, such as
-	// /Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]/IntrBkSttlmAmt, with a
-	// 1-based index where siblings share a name and /@Ccy for an
-	// attribute. Empty when the XML is not well-formed.
+	// /Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]/IntrBkSttlmAmt: every
+	// element the schema lets repeat carries its 1-based index (so
+	// CdtTrfTxInf[1] even when there is one), as does a second occurrence
+	// of one that may not (GrpHdr[2]); /@Ccy names an attribute. For a
+	// missing element it is the parent's path. Empty when the XML is not
+	// well-formed.
 	Path string
 	// Reason says what is wrong, naming the expected elements or the
 	// facet that failed.

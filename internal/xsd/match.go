@@ -44,8 +44,12 @@ type feedErr struct {
 	atParent bool
 }
 
-func newMachine(p *particle, owner qname) *machine {
-	return &machine{owner: owner, stack: []mframe{{p: p}}}
+// reset starts the machine on content model p of element owner, keeping
+// its slices' storage.
+func (m *machine) reset(p *particle, owner qname) {
+	m.owner = owner
+	m.stack = append(m.stack[:0], mframe{p: p})
+	m.exp = m.exp[:0]
 }
 
 func (p *particle) canStart(q qname) bool { return p.anyFirst || p.first[q] }

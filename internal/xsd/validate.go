@@ -31,7 +31,28 @@ type open struct {
 	mode    int      // modeStrict when td is set, else modeLax or modeSkip
 	m       *machine // element-only content: the content model's state
 	text    []byte   // simple content: the value so far
-	counts  map[qname]int
+	counts  []nameCount
+	// mach is m's storage, kept with the slot for the next element at
+	// this depth (as are text and counts), so reading allocates little.
+	mach machine
+}
+
+// nameCount counts the children of one name so far.
+type nameCount struct {
+	name qname
+	n    int
+}
+
+// count adds a child named q and returns how many there are now.
+func (o *open) count(q qname) int {
+	for i := range o.counts {
+		if o.counts[i].name == q {
+			o.counts[i].n++
+			return o.counts[i].n
+		}
+	}
+	o.counts = append(o.counts, nameCount{q, 1})
+	return 1
 }
 
 // Validate checks doc against the schema: nil if it conforms, otherwise an
@@ -239,6 +260,23 @@ func RootName(doc []byte) (space, local string, err error) {
 type validator struct {
 	s     *Schema
 	stack []*open
+	// slots keeps one open per depth reached, reused for each element at
+	// that depth.
+	slots []*open
+}
+
+// push opens an element at the next depth, reusing that depth's slot.
+func (v *validator) push(name qname, line int) *open {
+	d := len(v.stack)
+	if d == len(v.slots) {
+		v.slots = append(v.slots, &open{})
+	}
+	o := v.slots[d]
+	o.name, o.line, o.idx, o.showIdx = name, line, 1, false
+	o.td, o.mode, o.m = nil, modeStrict, nil
+	o.text, o.counts = o.text[:0], o.counts[:0]
+	v.stack = append(v.stack, o)
+	return o
 }
 
 // path names the innermost open element from the root, with [i] on a
@@ -269,18 +307,15 @@ func (v *validator) fail(line int, attr, reason string) *Error {
 // start handles a start tag: its place in the parent, then its attributes.
 func (v *validator) start(t xml.StartElement, line int) *Error {
 	name := qname{t.Name.Space, t.Name.Local}
-	o := &open{name: name, line: line, idx: 1}
 	var parent *open
 	if len(v.stack) > 0 {
 		parent = v.stack[len(v.stack)-1]
-		if parent.counts == nil {
-			parent.counts = map[qname]int{}
-		}
-		parent.counts[name]++
-		o.idx = parent.counts[name]
+	}
+	o := v.push(name, line)
+	if parent != nil {
+		o.idx = parent.count(name)
 		o.showIdx = o.idx > 1
 	}
-	v.stack = append(v.stack, o)
 	switch {
 	case parent == nil:
 		decl := v.s.global[name]
@@ -341,7 +376,8 @@ func (v *validator) start(t xml.StartElement, line int) *Error {
 		}
 	}
 	if o.td.content != nil {
-		o.m = newMachine(o.td.content, name)
+		o.mach.reset(o.td.content, name)
+		o.m = &o.mach
 	}
 	return v.attributes(o, t.Attr)
 }

@@ -153,7 +153,7 @@ func (s *Schema) validate(doc []byte) *Error {
 			if bytes.Contains(t, replacementChar) {
 				sawReplacement = true
 			}
-			if e := v.chars(t, line); e != nil {
+			if e := v.chars(t, body[offset:d.InputOffset()], line); e != nil {
 				return e
 			}
 		}
@@ -182,6 +182,7 @@ func (s *Schema) validate(doc []byte) *Error {
 }
 
 var (
+	cdataStart      = []byte("<![CDATA[")
 	replacementChar = []byte("\uFFFD")
 	// charRef matches a character reference, hex or decimal.
 	charRef = regexp.MustCompile(`&#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}));`)
@@ -382,14 +383,17 @@ func (v *validator) start(t xml.StartElement, line int) *Error {
 	return v.attributes(o, t.Attr)
 }
 
-// chars handles character data inside the innermost element.
-func (v *validator) chars(t []byte, line int) *Error {
+// chars handles character data inside the innermost element; raw is its
+// source text.
+func (v *validator) chars(t, raw []byte, line int) *Error {
 	o := v.stack[len(v.stack)-1]
 	switch {
 	case o.td == nil:
 		return nil
 	case o.m != nil:
-		if len(bytes.Trim(t, " \t\r\n")) > 0 {
+		// A CDATA section is character content even when empty or blank,
+		// as libxml2 has it.
+		if len(bytes.Trim(t, " \t\r\n")) > 0 || bytes.HasPrefix(raw, cdataStart) {
 			return v.fail(line, "", fmt.Sprintf("text not allowed in %s: it holds elements only (%s)", o.name.local, o.td.name))
 		}
 	default:

@@ -18,6 +18,7 @@ import (
 // on purpose (XML 1.1; encodings other than UTF-8).
 var wellFormedCases = []struct {
 	old, new string
+	pair     [2]string // old and new, when written as a pair
 	valid    bool
 	stricter bool
 }{
@@ -60,10 +61,53 @@ var wellFormedCases = []struct {
 	{old: "</Document>", new: "</Document><Document/>"},
 	{old: "<Document ", new: "<Document\txmlns:a=\"x\" ", valid: true},
 	{old: "<Document ", new: `<Document a:b="1" xmlns:a="urn:a" `},
+	// Character content, values and attributes at the edges.
+	{pair: [2]string{"<GrpHdr>", "<GrpHdr><![CDATA[ ]]>"}},
+	{pair: [2]string{"<GrpHdr>", "<GrpHdr><![CDATA[]]>"}},
+	{pair: [2]string{"<GrpHdr>", "<GrpHdr>&#32;"}, valid: true},
+	{pair: [2]string{"<GrpHdr>", "<GrpHdr>&#10;"}, valid: true},
+	{pair: [2]string{"<GrpHdr>", "<GrpHdr>&#xA0;"}},
+	{pair: [2]string{"<GrpHdr>", "<GrpHdr>\u00a0"}},
+	{pair: [2]string{"<GrpHdr>", "<GrpHdr>\u3000"}},
+	{pair: [2]string{"<TxSts>RJCT</TxSts>", "<TxSts>RJ<?pi x?>CT</TxSts>"}, valid: true},
+	{pair: [2]string{"<TxSts>RJCT</TxSts>", "<TxSts>RJ<!-- x -->CT</TxSts>"}, valid: true},
+	{pair: [2]string{"<OrgnlCtrlSum>15000000</OrgnlCtrlSum>", "<OrgnlCtrlSum>15000000<!-- x --> </OrgnlCtrlSum>"}, valid: true},
+	{pair: [2]string{"<OrgnlCtrlSum>15000000</OrgnlCtrlSum>", "<OrgnlCtrlSum>1500<![CDATA[0000]]></OrgnlCtrlSum>"}, valid: true},
+	{pair: [2]string{"<OrgnlCtrlSum>15000000</OrgnlCtrlSum>", "<OrgnlCtrlSum>&#x31;5000000</OrgnlCtrlSum>"}, valid: true},
+	{pair: [2]string{"<OrgnlCtrlSum>15000000</OrgnlCtrlSum>", "<OrgnlCtrlSum>\u00a015000000</OrgnlCtrlSum>"}},
+	{pair: [2]string{"<OrgnlCtrlSum>15000000</OrgnlCtrlSum>", "<OrgnlCtrlSum>１５</OrgnlCtrlSum>"}},
+	{pair: [2]string{"<OrgnlCtrlSum>15000000</OrgnlCtrlSum>", "<OrgnlCtrlSum>15000000.000000000000000000000000000000</OrgnlCtrlSum>"}},
+	{pair: [2]string{"<OrgnlNbOfTxs>2</OrgnlNbOfTxs>", "<OrgnlNbOfTxs>２</OrgnlNbOfTxs>"}},
+	{pair: [2]string{"<OrgnlNbOfTxs>2</OrgnlNbOfTxs>", "<OrgnlNbOfTxs>٢</OrgnlNbOfTxs>"}},
+	{pair: [2]string{"<MsgId>SPECIE-ISSUER-20261202-0001</MsgId>", "<MsgId>\U0001F600</MsgId>"}, valid: true},
+	{pair: [2]string{"<MsgId>SPECIE-ISSUER-20261202-0001</MsgId>", "<MsgId>" + strings.Repeat("\U0001F600", 35) + "</MsgId>"}, valid: true},
+	{pair: [2]string{"<MsgId>SPECIE-ISSUER-20261202-0001</MsgId>", "<MsgId>" + strings.Repeat("\U0001F600", 36) + "</MsgId>"}},
+	{pair: [2]string{"<MsgId>SPECIE-ISSUER-20261202-0001</MsgId>", "<MsgId>e\u0301</MsgId>"}, valid: true},
+	{pair: [2]string{"<OrgnlUETR>3b1f6d2e-8a4c-4e5f-9b0a-7c6d5e4f3a21</OrgnlUETR>", "<OrgnlUETR>3b1f6d2e-8a4c-4e5f-9b0a-7c6d5e4f3a21\n</OrgnlUETR>"}},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>2026-12-02T07:30:02.Z</AccptncDtTm>"}},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>2026-12-02T07:30:02z</AccptncDtTm>"}},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>2026-12-02t07:30:02Z</AccptncDtTm>"}},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>+2026-12-02T07:30:02Z</AccptncDtTm>"}},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>2026-12-02T07:30:02+14:00</AccptncDtTm>"}, valid: true},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>2026-12-02T07:30:02-00:00</AccptncDtTm>"}, valid: true},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>2026-12-02T07:30:2Z</AccptncDtTm>"}},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>2026-12-02T7:30:02Z</AccptncDtTm>"}},
+	{pair: [2]string{"<AccptncDtTm>2026-12-02T07:30:02Z</AccptncDtTm>", "<AccptncDtTm>2026-12-02T07:30:02+1:00</AccptncDtTm>"}},
+	{pair: [2]string{"<IntrBkSttlmDt>2026-12-02</IntrBkSttlmDt>", "<IntrBkSttlmDt>2026-12-02T00:00:00</IntrBkSttlmDt>"}},
+	{pair: [2]string{`Ccy="EUR">5000000<`, `Ccy=" EUR">5000000<`}},
+	{pair: [2]string{`Ccy="EUR">5000000<`, `Ccy="EUR&#9;">5000000<`}},
+	{pair: [2]string{`Ccy="EUR">5000000<`, "Ccy=\"EUR\n\">5000000<"}},
+	{pair: [2]string{`Ccy="EUR">5000000<`, `Ccy='EUR' >5000000<`}, valid: true},
+	{pair: [2]string{`Ccy="EUR">5000000<`, `Ccy="EUR">  5000000  <`}, valid: true},
+	{pair: [2]string{`Ccy="EUR">5000000<`, `Ccy="EUR">+5000000<`}, valid: true},
+	{pair: [2]string{`Ccy="EUR">5000000<`, `Ccy="EUR">5000000.<`}, valid: true},
 }
 
 func wellFormedDoc(t *testing.T, i int) []byte {
 	c := wellFormedCases[i]
+	if c.old == "" {
+		c.old, c.new = c.pair[0], c.pair[1]
+	}
 	base := string(sample(t, "pacs.002.001.11"))
 	if !strings.Contains(base, c.old) {
 		t.Fatalf("case %d: %q not in the sample", i, c.old)
@@ -71,7 +115,7 @@ func wellFormedDoc(t *testing.T, i int) []byte {
 	return []byte(strings.Replace(base, c.old, c.new, 1))
 }
 
-// TestWellFormedness: each syntax-level edit is accepted or refused as
+// TestWellFormedness: each syntax-level (or value-level) edit is accepted or refused as
 // pinned; a refusal of XML syntax is ErrMalformed with a line.
 func TestWellFormedness(t *testing.T) {
 	s, err := Schema("pacs.002.001.11")
@@ -79,6 +123,7 @@ func TestWellFormedness(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range wellFormedCases {
+		c.new += c.pair[1]
 		err := s.Validate(wellFormedDoc(t, i))
 		if (err == nil) != c.valid {
 			t.Errorf("case %d %q: valid=%v, got %v", i, c.new, c.valid, err)
@@ -101,6 +146,7 @@ func TestWellFormednessAgainstXmllint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range wellFormedCases {
+		c.new += c.pair[1]
 		theirs := xmllintVerdict(t, dir, "pacs.002.001.11", wellFormedDoc(t, i))
 		want := c.valid || c.stricter
 		if (theirs == nil) != want {

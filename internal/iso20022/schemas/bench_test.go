@@ -1,6 +1,7 @@
-package schemas
+package schemas_test
 
 import (
+	"github.com/specie/specie/internal/iso20022/schemas"
 	"strings"
 	"testing"
 )
@@ -37,7 +38,7 @@ func itoa(n int) string {
 // credit transfers (about 15 KB) against the compiled official schema.
 func BenchmarkValidatePacs008(b *testing.B) {
 	doc := pacs008With(b, 10)
-	s, err := Schema("pacs.008.001.09")
+	s, err := schemas.Schema("pacs.008.001.09")
 	if err != nil {
 		b.Fatal(err)
 	}

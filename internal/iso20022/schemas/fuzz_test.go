@@ -1,7 +1,8 @@
-package schemas
+package schemas_test
 
 import (
 	"errors"
+	"github.com/specie/specie/internal/iso20022/schemas"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,20 +25,20 @@ func FuzzDetect(f *testing.F) {
 	f.Add([]byte(`<!DOCTYPE x [<!ENTITY a "b">]><x/>`))
 	f.Add([]byte(`<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.09"/>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		msg, err := Detect(doc)
+		msg, err := schemas.Detect(doc)
 		if err != nil {
 			var xe *xsd.Error
 			if !errors.As(err, &xe) || msg != "" {
-				t.Fatalf("Detect = %q, %T %v", msg, err, err)
+				t.Fatalf("schemas.Detect = %q, %T %v", msg, err, err)
 			}
 			return
 		}
-		if _, err := Schema(msg); err != nil {
-			t.Fatalf("Detect named %q, which has no schema: %v", msg, err)
+		if _, err := schemas.Schema(msg); err != nil {
+			t.Fatalf("schemas.Detect named %q, which has no schema: %v", msg, err)
 		}
-		got, _ := Validate(doc)
+		got, _ := schemas.Validate(doc)
 		if got != msg {
-			t.Fatalf("Validate names %q, Detect %q", got, msg)
+			t.Fatalf("schemas.Validate names %q, schemas.Detect %q", got, msg)
 		}
 	})
 }

@@ -1,9 +1,10 @@
 package schemas_test
 
 import (
-	"github.com/specie/specie/internal/iso20022/schemas"
 	"strings"
 	"testing"
+
+	"github.com/specie/specie/internal/iso20022/schemas"
 )
 
 // pacs008With returns the pacs.008 sample grown to n transactions (its

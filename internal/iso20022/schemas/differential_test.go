@@ -2,7 +2,6 @@ package schemas_test
 
 import (
 	"fmt"
-	"github.com/specie/specie/internal/iso20022/schemas"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/specie/specie/internal/iso20022/schemas"
 )
 
 // valuePool holds the values the differential test puts into elements

@@ -2,11 +2,11 @@ package schemas_test
 
 import (
 	"errors"
-	"github.com/specie/specie/internal/iso20022/schemas"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/specie/specie/internal/iso20022/schemas"
 	"github.com/specie/specie/internal/xsd"
 )
 

@@ -3,14 +3,14 @@ package schemas_test
 import (
 	"bytes"
 	"errors"
-	"github.com/specie/specie/internal/iso20022/schemas"
-	"github.com/specie/specie/internal/iso20022/schemas/schematest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/specie/specie/internal/iso20022/schemas"
+	"github.com/specie/specie/internal/iso20022/schemas/schematest"
 	"github.com/specie/specie/internal/xsd"
 )
 

@@ -2,10 +2,10 @@ package schemas_test
 
 import (
 	"errors"
-	"github.com/specie/specie/internal/iso20022/schemas"
 	"strings"
 	"testing"
 
+	"github.com/specie/specie/internal/iso20022/schemas"
 	"github.com/specie/specie/internal/xsd"
 )
 

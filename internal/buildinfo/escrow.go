@@ -62,8 +62,7 @@ type EscrowOptions struct {
 // exist or be empty, builds the binary from the bundle offline to learn
 // its digest, and returns the manifest. The working tree's uncommitted
 // changes are not in the bundle: it is exactly the commit.
-func WriteEscrow(ctx context.Context, dir string, o EscrowOptions) (Manifest, error) {
-	var m Manifest
+func WriteEscrow(ctx context.Context, dir string, o EscrowOptions) (m Manifest, err error) {
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
@@ -79,6 +78,15 @@ func WriteEscrow(ctx context.Context, dir string, o EscrowOptions) (Manifest, er
 		return m, fmt.Errorf("escrow: %s is not a commit of a git checkout at %s: %w", commitish, o.Repo, err)
 	}
 	m.Commit = strings.TrimSpace(commit)
+	// A bundle is whole or absent: a failure part way leaves nothing a
+	// central bank could mistake for a deposit.
+	defer func() {
+		if err != nil {
+			for _, n := range []string{"src", "build.sh", "manifest.json", "SHA256SUMS", BinaryName} {
+				os.RemoveAll(filepath.Join(dir, n))
+			}
+		}
+	}()
 	src := filepath.Join(dir, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return m, fmt.Errorf("escrow: %w", err)

@@ -118,7 +118,12 @@ func WriteEscrow(ctx context.Context, dir string, o EscrowOptions) (m Manifest, 
 	m.Env = []string{"GOFLAGS=-mod=vendor", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local",
 		"GOOS=" + m.GOOS, "GOARCH=" + m.GOARCH, "CGO_ENABLED=" + m.CGO}
 	m.Command = []string{"go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags=-X=" + m.Module + "/internal/buildinfo.Revision=" + m.Commit,
+		// -s -w -buildid=: no DWARF and no build ID. cgo's C debug
+		// information records the source directory (vendor/... here, the
+		// module cache elsewhere) while Go's build cache does not key on
+		// it, so with either a binary's bytes would depend on what the
+		// cache held before (the build ID hashes the objects' contents).
+		"-ldflags=-s -w -buildid= -X=" + m.Module + "/internal/buildinfo.Revision=" + m.Commit,
 		"-o", "../" + BinaryName, MainPackage}
 	if err := os.WriteFile(filepath.Join(dir, "build.sh"), []byte(buildScript(m)), 0o755); err != nil {
 		return m, fmt.Errorf("escrow: %w", err)
@@ -193,9 +198,23 @@ func buildScript(m Manifest) string {
 		b.WriteString(" " + e)
 	}
 	b.WriteString("\n")
-	b.WriteString(strings.Join(m.Command, " ") + "\n")
+	for i, a := range m.Command {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(shellQuote(a))
+	}
+	b.WriteString("\n")
 	b.WriteString("cd ..\nsha256sum -c SHA256SUMS\n")
 	return b.String()
+}
+
+// shellQuote quotes an argument for sh when it needs it.
+func shellQuote(a string) string {
+	if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]#~") {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 }
 
 // untar unpacks a git archive into dir, refusing any entry that would land

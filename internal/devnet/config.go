@@ -49,6 +49,8 @@ type Config struct {
 	Ledger         Endpoint          `json:"ledger"`
 	Issuer         Endpoint          `json:"issuer"`
 	Intermediaries []Endpoint        `json:"intermediaries"`
+	// TLS, when set, is the network's mutual TLS for `specie serve`.
+	TLS *TLSConfig `json:"tls,omitempty"`
 }
 
 // Endpoint is one role's address and credential.
@@ -115,6 +117,7 @@ func Load(path string) (*Config, error) {
 	if c.RedeemKeyFile != "" && !filepath.IsAbs(c.RedeemKeyFile) {
 		c.RedeemKeyFile = filepath.Join(base, c.RedeemKeyFile)
 	}
+	c.TLS.resolve(base)
 	if c.PseudonymSaltFile != "" && !filepath.IsAbs(c.PseudonymSaltFile) {
 		c.PseudonymSaltFile = filepath.Join(base, c.PseudonymSaltFile)
 	}

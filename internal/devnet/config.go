@@ -51,6 +51,8 @@ type Config struct {
 	Intermediaries []Endpoint        `json:"intermediaries"`
 	// TLS, when set, is the network's mutual TLS for `specie serve`.
 	TLS *TLSConfig `json:"tls,omitempty"`
+
+	dir string // the folder the config was loaded from
 }
 
 // Endpoint is one role's address and credential.
@@ -118,6 +120,7 @@ func Load(path string) (*Config, error) {
 		c.RedeemKeyFile = filepath.Join(base, c.RedeemKeyFile)
 	}
 	c.TLS.resolve(base)
+	c.dir = base
 	if c.PseudonymSaltFile != "" && !filepath.IsAbs(c.PseudonymSaltFile) {
 		c.PseudonymSaltFile = filepath.Join(base, c.PseudonymSaltFile)
 	}

@@ -13,6 +13,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -63,11 +64,15 @@ type Config struct {
 	// that lost its data must come back this way, under a new ID: raft
 	// counts on a member never forgetting what it acknowledged.
 	Join bool
+	// Key is the group's shared secret (at least MinKeyLen bytes): raft
+	// messages between replicas are authenticated with it.
+	Key []byte
 }
 
 // Replica is one running replica. It implements ledger.Replicator.
 type Replica struct {
-	id uint64
+	id  uint64
+	key []byte // Config.Key
 	// peersMu guards peers and senders: membership changes edit them in
 	// the Ready loop, Lead and send read them.
 	peersMu sync.RWMutex
@@ -133,6 +138,9 @@ func Start(cfg Config) (*Replica, error) {
 	if cfg.Ledger == nil {
 		return nil, fmt.Errorf("replica: no ledger")
 	}
+	if len(cfg.Key) < MinKeyLen {
+		return nil, fmt.Errorf("replica: the group key has %d bytes, want at least %d", len(cfg.Key), MinKeyLen)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -159,6 +167,7 @@ func Start(cfg Config) (*Replica, error) {
 		led:     cfg.Ledger,
 		log:     cfg.Logger.With("role", "replica", "replica", cfg.ID),
 		hc:      cfg.HTTPClient,
+		key:     bytes.Clone(cfg.Key),
 		tick:    cfg.Tick,
 		boot:    uint64(time.Now().UnixNano()),
 		senders: map[uint64]*sender{},

@@ -121,7 +121,7 @@ func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, di
 	srv.Registry().MustRegister(newLedgerCollector(led))
 	mux := http.NewServeMux()
 	mux.Handle("/raft/", rep.Handler())
-	mux.Handle("/", srv.Handler())
+	mux.Handle("/", rep.Reads(srv.Handler())) // linearizable reads on every replica
 	r := &Replica{ID: id, URL: "http://" + ln.Addr().String(), Ledger: led, Replica: rep, srv: api.NewHTTPServer(mux, lim, log), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)

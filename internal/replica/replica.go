@@ -73,6 +73,11 @@ type Config struct {
 type Replica struct {
 	id  uint64
 	key []byte // Config.Key
+	// reads are the read-index requests waiting for raft's answer, by
+	// request key (readindex.go).
+	readMu sync.Mutex
+	reads  map[string]chan uint64
+	readN  atomic.Uint64
 	// peersMu guards peers and senders: membership changes edit them in
 	// the Ready loop, Lead and send read them.
 	peersMu sync.RWMutex
@@ -174,6 +179,7 @@ func Start(cfg Config) (*Replica, error) {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		waiters: map[propID]*waiter{},
+		reads:   map[string]chan uint64{},
 	}
 	rc := &raft.Config{
 		ID:              cfg.ID,
@@ -274,6 +280,14 @@ func (r *Replica) handle(rd *raft.Ready) error {
 		return fmt.Errorf("a raft snapshot arrived (index %d); snapshots are not supported yet", rd.Snapshot.GetMetadata().GetIndex())
 	}
 	r.send(rd.Messages)
+	if len(rd.ReadStates) > 0 {
+		keys := make([][]byte, len(rd.ReadStates))
+		index := make([]uint64, len(rd.ReadStates))
+		for i, rs := range rd.ReadStates {
+			keys[i], index[i] = rs.RequestCtx, rs.Index
+		}
+		r.readStates(keys, index)
+	}
 	if ss := rd.SoftState; ss != nil {
 		r.lead.Store(ss.Lead)
 		was := r.leader.Swap(ss.RaftState == raft.StateLeader)

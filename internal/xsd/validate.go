@@ -410,8 +410,10 @@ func (v *validator) end(line int) *Error {
 	switch {
 	case o.td == nil:
 	case o.m != nil:
+		// Reported on the end tag's line, where the missing element
+		// belongs.
 		if _, me := o.m.feed(nil); me != nil {
-			e = v.fail(o.line, "", me.reason)
+			e = v.fail(line, "", me.reason)
 		}
 	default:
 		if r := o.td.st.check(string(o.text)); r != "" {

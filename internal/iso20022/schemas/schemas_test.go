@@ -111,6 +111,8 @@ type mutation struct {
 	path  string // the Error's Path
 	// reason is a substring the Error's Reason must contain.
 	reason string
+	// line, when set, is the Error's Line.
+	line int
 	// kind is the Error's cause (xsd.ErrInvalid when nil and not valid).
 	kind error
 	// notXmllint: our verdict differs from xmllint's on purpose (a DTD,
@@ -123,7 +125,7 @@ const tx1 = "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]"
 var mutations = []mutation{
 	{name: "missing required element", msg: "pacs.008.001.09",
 		edits: [][2]string{{"<MsgId>BKAADEFF-20261202-000417</MsgId>", ""}},
-		path:  "/Document/FIToFICstmrCdtTrf/GrpHdr", reason: "missing MsgId before CreDtTm"},
+		path:  "/Document/FIToFICstmrCdtTrf/GrpHdr", reason: "missing MsgId before CreDtTm", line: 8},
 	{name: "missing element at the end", msg: "pacs.008.001.09",
 		edits: [][2]string{{"<ClrSys>\n          <Cd>TGT</Cd>\n        </ClrSys>", "<ClrSys>\n        </ClrSys>"}},
 		path:  "/Document/FIToFICstmrCdtTrf/GrpHdr/SttlmInf/ClrSys", reason: "missing one of Cd, Prtry"},
@@ -140,10 +142,10 @@ var mutations = []mutation{
 		path:  "/Document/FIToFICstmrCdtTrf/GrpHdr/NbOfTxs[2]", reason: "element NbOfTxs not expected here"},
 	{name: "bad BIC pattern", msg: "pacs.008.001.09",
 		edits: [][2]string{{"<BICFI>BKBBDEFF</BICFI>", "<BICFI>BKBB-DEFF</BICFI>"}},
-		path:  "/Document/FIToFICstmrCdtTrf/GrpHdr/InstdAgt/FinInstnId/BICFI", reason: "does not match the pattern"},
+		path:  "/Document/FIToFICstmrCdtTrf/GrpHdr/InstdAgt/FinInstnId/BICFI", reason: "does not match the pattern", line: 32},
 	{name: "too many decimals", msg: "pacs.008.001.09",
 		edits: [][2]string{{">1250.00</IntrBkSttlmAmt>", ">1250.000001</IntrBkSttlmAmt>"}},
-		path:  tx1 + "/IntrBkSttlmAmt", reason: "6 fraction digits, more than the 5 allowed"},
+		path:  tx1 + "/IntrBkSttlmAmt", reason: "6 fraction digits, more than the 5 allowed", line: 43},
 	{name: "too many digits", msg: "pacs.008.001.09",
 		edits: [][2]string{{">1250.00</IntrBkSttlmAmt>", ">12345678901234567890</IntrBkSttlmAmt>"}},
 		path:  tx1 + "/IntrBkSttlmAmt", reason: "20 digits, more than the 18 allowed"},
@@ -271,7 +273,7 @@ var mutations = []mutation{
 		path:  "/Document/CdtrPmtActvtnReq/PmtInf[1]/CdtTrfTx[1]/NclsdFile[1]/Nclsr", reason: "not valid base64"},
 	{name: "pain.014 missing creditor", msg: "pain.014.001.08",
 		edits: [][2]string{{"<Cdtr>\n            <Nm>Nordtank GmbH</Nm>\n          </Cdtr>", ""}},
-		path:  "/Document/CdtrPmtActvtnReqStsRpt/OrgnlPmtInfAndSts[1]/TxInfAndSts[1]/OrgnlTxRef", reason: "missing Cdtr at the end of OrgnlTxRef"},
+		path:  "/Document/CdtrPmtActvtnReqStsRpt/OrgnlPmtInfAndSts[1]/TxInfAndSts[1]/OrgnlTxRef", reason: "missing Cdtr at the end of OrgnlTxRef", line: 53},
 }
 
 func (m mutation) apply(t testing.TB) []byte {
@@ -320,8 +322,8 @@ func TestMutationsRejected(t *testing.T) {
 			if !strings.Contains(xe.Reason, m.reason) {
 				t.Errorf("Reason = %q, want it to contain %q", xe.Reason, m.reason)
 			}
-			if xe.Line < 1 {
-				t.Errorf("Line = %d, want the line of the problem", xe.Line)
+			if xe.Line < 1 || (m.line != 0 && xe.Line != m.line) {
+				t.Errorf("Line = %d, want the line of the problem (%d)", xe.Line, m.line)
 			}
 		})
 	}

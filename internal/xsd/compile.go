@@ -36,13 +36,6 @@ type typeDef struct {
 	st      *simpleType
 	attrs   []*attrDecl
 	content *particle
-	// names holds every element name the content model mentions, so an
-	// error can tell an element out of place from one that does not
-	// belong at all.
-	names map[qname]bool
-	// resolving marks a complex type whose definition is being read, so
-	// a reference to it is a pointer to fill, not a cycle to follow.
-	resolved bool
 }
 
 // attrDecl is an attribute declaration (always unqualified in these
@@ -425,7 +418,7 @@ func (c *compiler) typeRef(n *xnode) (*typeDef, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &typeDef{name: "xs:" + q.local, st: st, resolved: true}, nil
+		return &typeDef{name: "xs:" + q.local, st: st}, nil
 	}
 	if q.ns != c.tns {
 		return nil, c.errf(n, "type %q in foreign namespace %q", v, q.ns)
@@ -435,7 +428,7 @@ func (c *compiler) typeRef(n *xnode) (*typeDef, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &typeDef{name: q.local, st: st, resolved: true}, nil
+		return &typeDef{name: q.local, st: st}, nil
 	}
 	if c.complex[q.local] != nil {
 		return c.complexType(q.local)
@@ -627,8 +620,6 @@ func (c *compiler) complexType(name string) (*typeDef, error) {
 			return nil, err
 		}
 		td.content = p
-		td.names = map[qname]bool{}
-		collectNames(p, td.names)
 		setFollow(p, map[qname]bool{}, false)
 	case c.isXS(k, "simpleContent"):
 		if err := c.onlyAttrs(k); err != nil {
@@ -685,7 +676,6 @@ func (c *compiler) complexType(name string) (*typeDef, error) {
 	default:
 		return nil, c.errf(k, "xs:%s in complex type not supported", k.name.local)
 	}
-	td.resolved = true
 	return td, nil
 }
 

@@ -354,26 +354,22 @@ func (v *validator) start(t xml.StartElement, line int) *Error {
 			}
 			return v.fail(line, "", e.reason)
 		}
-		if b.elem != nil {
+		o.showIdx = o.showIdx || b.repeatable
+		switch decl := v.s.global[name]; {
+		case b.elem != nil:
 			o.td = b.elem.typ
-			o.showIdx = o.showIdx || b.repeatable
-		} else {
-			o.showIdx = o.showIdx || b.repeatable
-			if b.mode == modeStrict {
-				if decl := v.s.global[name]; decl != nil {
-					o.td = decl.typ
-				} else {
-					return v.fail(line, "", fmt.Sprintf("no declaration for element %s matched by a strict wildcard", name.local))
-				}
-			} else if decl := v.s.global[name]; decl != nil && b.mode == modeLax {
-				o.td = decl.typ
-			} else {
-				o.mode = b.mode
-				if b.mode == modeLax {
-					return v.xsiAttrs(o, t.Attr)
-				}
-				return nil
-			}
+		case b.mode == modeSkip:
+			o.mode = modeSkip
+			return nil
+		case decl != nil:
+			// A wildcard's element the schema declares globally is
+			// validated against its declaration (strict or lax).
+			o.td = decl.typ
+		case b.mode == modeStrict:
+			return v.fail(line, "", fmt.Sprintf("no declaration for element %s matched by a strict wildcard", name.local))
+		default:
+			o.mode = modeLax
+			return v.xsiAttrs(o, t.Attr)
 		}
 	}
 	if o.td.content != nil {

@@ -157,8 +157,8 @@ func (e *CompileError) Error() string {
 // xs:boolean, xs:date, xs:dateTime, xs:time, xs:gYear, xs:gYearMonth or
 // xs:base64Binary (or another such simple type) with the facets pattern,
 // enumeration, length, minLength, maxLength, totalDigits, fractionDigits,
-// minInclusive, maxInclusive, minExclusive and maxExclusive. Anything else
-// (another element or attribute of the XSD vocabulary, xs:include and
+// minInclusive, maxInclusive, minExclusive and maxExclusive (enumerations
+// on strings only; xs:annotation is ignored). Anything else (another element or attribute of the XSD vocabulary, xs:include and
 // xs:import, substitution groups, defaults, fixed values, nillable, mixed
 // content, unsupported regex constructs) is a *CompileError.
 func Compile(fsys fs.FS, name string) (*Schema, error) {

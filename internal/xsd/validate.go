@@ -37,6 +37,26 @@ type open struct {
 	mach machine
 }
 
+// repeatedAttr names an attribute that appears twice on one element (by
+// expanded name, so a:x and b:x with one namespace count as the same),
+// which XML forbids and encoding/xml does not check; "" when none does.
+func repeatedAttr(attrs []xml.Attr) string {
+	if len(attrs) < 2 {
+		return ""
+	}
+	seen := make(map[xml.Name]bool, len(attrs))
+	for _, a := range attrs {
+		if seen[a.Name] {
+			if a.Name.Space != "" {
+				return a.Name.Space + ":" + a.Name.Local
+			}
+			return a.Name.Local
+		}
+		seen[a.Name] = true
+	}
+	return ""
+}
+
 // nameCount counts the children of one name so far.
 type nameCount struct {
 	name qname
@@ -133,6 +153,9 @@ func (s *Schema) validate(doc []byte) *Error {
 				if strings.Contains(a.Value, "\uFFFD") {
 					sawReplacement = true
 				}
+			}
+			if dup := repeatedAttr(t.Attr); dup != "" {
+				return &Error{Line: line, Reason: "attribute " + dup + " repeated", Err: ErrMalformed}
 			}
 			if e := v.start(t, line); e != nil {
 				return e
@@ -449,11 +472,6 @@ func (v *validator) attributes(o *open, attrs []xml.Attr) *Error {
 		}
 		if a.Name.Space != "" {
 			return v.fail(o.line, a.Name.Local, fmt.Sprintf("attribute %s in namespace %q not allowed on %s", a.Name.Local, a.Name.Space, o.name.local))
-		}
-		for _, n := range seen {
-			if n == a.Name.Local {
-				return v.fail(o.line, a.Name.Local, fmt.Sprintf("attribute %s repeated", a.Name.Local))
-			}
 		}
 		seen = append(seen, a.Name.Local)
 		var decl *attrDecl

@@ -64,10 +64,16 @@ func NormalizeAlias(s string) (string, AliasKind, error) {
 		return "", "", fmt.Errorf("alias: empty (want +<country><number> or name@domain)")
 	case strings.HasPrefix(s, "+"):
 		p, err := normalizePhone(s)
-		return p, AliasPhone, err
+		if err != nil {
+			return "", "", err
+		}
+		return p, AliasPhone, nil
 	case strings.Contains(s, "@"):
 		e, err := normalizeEmail(s)
-		return e, AliasEmail, err
+		if err != nil {
+			return "", "", err
+		}
+		return e, AliasEmail, nil
 	}
 	return "", "", fmt.Errorf("alias %q: want a phone number in E.164 (+<country><number>) or an email address", s)
 }

@@ -245,7 +245,11 @@ func TestAliasRegistration(t *testing.T) {
 			return err
 		}, "", 0},
 		{"the spent code again", func() error { _, err := a.ConfirmAlias(as("bank-a"), alice.ID, phone, code); return err }, errcode.NotFound, 404},
-		{"request for the email", func() error { _, err := request(alice.ID, "Alice@Example.org"); code = ae.code("bank-a", mail, alice.ID); return err }, "", 0},
+		{"request for the email", func() error {
+			_, err := request(alice.ID, "Alice@Example.org")
+			code = ae.code("bank-a", mail, alice.ID)
+			return err
+		}, "", 0},
 		{"expired code", func() error {
 			ae.clock.advance(intermediary.AliasCodeTTL)
 			_, err := a.ConfirmAlias(as("bank-a"), alice.ID, mail, code)

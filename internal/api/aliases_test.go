@@ -246,3 +246,36 @@ func conformAliases(t *testing.T, c *conformance, e *realEnv) {
 	do(del, dp+"/"+"bank-a.nobody", bankATok, "", 404, "not_found")
 	do(del, dp+"/"+carol.ID, bankATok, "", 200, "")
 }
+
+// TestAliasDirectoryClientOverHTTP drives the central bank's directory
+// through the Go client (roles.AliasDirectory over HTTP), as an
+// intermediary in its own process reaches it: codes and statuses come
+// back as the service gave them, and a refusal changes nothing.
+func TestAliasDirectoryClientOverHTTP(t *testing.T) {
+	e := newRealEnv(t)
+	ctx := context.Background()
+	a, b := e.bankC.AliasDirectory(), e.bankBC.AliasDirectory()
+	h := roles.AliasHash(roles.AliasKey(aliasSalt), "+15551234567")
+	_, err := a.LookupAlias(ctx, h)
+	wantCode(t, "lookup of nothing", err, errcode.NotFound, 404)
+	got, err := a.BindAlias(ctx, roles.AliasBinding{Hash: h, Wallet: "bank-a.w1", Display: "Alice S."}, false)
+	noErr(t, err)
+	if got.Hash != h || got.Wallet != "bank-a.w1" || got.Since.IsZero() {
+		t.Fatalf("bound %+v", got)
+	}
+	_, err = b.BindAlias(ctx, roles.AliasBinding{Hash: h, Wallet: "bank-b.w2", Display: "Alice S."}, false)
+	wantCode(t, "rival bind", err, errcode.Conflict, 409)
+	_, err = b.BindAlias(ctx, roles.AliasBinding{Hash: h, Wallet: "bank-a.w1", Display: "Alice S."}, true)
+	wantCode(t, "bind of another bank's wallet", err, errcode.Unauthorized, 403)
+	_, err = e.iss.AliasDirectory().LookupAlias(ctx, h)
+	wantCode(t, "the issuer's staff", err, errcode.Unauthorized, 403)
+	if got, err := b.LookupAlias(ctx, h); err != nil || got.Wallet != "bank-a.w1" {
+		t.Fatalf("after refusals: %+v, %v", got, err)
+	}
+	_, err = b.BindAlias(ctx, roles.AliasBinding{Hash: h, Wallet: "bank-b.w2", Display: "Alice S."}, true)
+	noErr(t, err)
+	wantCode(t, "unbind by the old bank", a.UnbindAlias(ctx, h, "bank-a.w1"), errcode.NotFound, 404)
+	noErr(t, b.UnbindAlias(ctx, h, "bank-b.w2"))
+	_, err = a.LookupAlias(ctx, h)
+	wantCode(t, "lookup after unbind", err, errcode.NotFound, 404)
+}

@@ -374,3 +374,41 @@ func (in *Intermediary) RemoveAlias(ctx context.Context, wallet, alias string) e
 }
 
 var _ roles.AliasBook = (*Intermediary)(nil)
+
+// expireAliasCodes deletes the one-time codes past their expiry, so codes
+// requested and never confirmed do not pile up; the background loop runs
+// it. It returns how many it deleted.
+func (in *Intermediary) expireAliasCodes() (int, error) {
+	if in.cfg.Aliases == nil {
+		return 0, nil
+	}
+	a := &in.alias
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := in.cfg.Now()
+	var dead [][]byte
+	err := in.db.Scan(prefOTP, nil, func(k, v []byte) error {
+		var rec otpRec
+		if err := decodeRec(v, &rec); err != nil {
+			return fmt.Errorf("one-time code %q: %w", k, err)
+		}
+		if !now.Before(rec.Expires) {
+			dead = append(dead, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, internalErr("scan one-time codes", err)
+	}
+	if len(dead) == 0 {
+		return 0, nil
+	}
+	b := in.db.NewBatch()
+	for _, k := range dead {
+		b.Delete(k)
+	}
+	if err := b.Commit(true); err != nil {
+		return 0, internalErr("delete expired one-time codes", err)
+	}
+	return len(dead), nil
+}

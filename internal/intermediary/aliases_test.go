@@ -582,3 +582,31 @@ func TestMaskName(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiredAliasCodesAreSwept: codes requested and never confirmed are
+// deleted once expired, and only those.
+func TestExpiredAliasCodesAreSwept(t *testing.T) {
+	ae := newAliasEnv(t)
+	a := ae.bank("bank-a")
+	w := ae.wallet("bank-a", "Alice", 0)
+	for _, alias := range []string{"+15550000001", "+15550000002"} {
+		if _, err := a.RequestAliasCode(as("bank-a"), roles.AliasRequest{Wallet: w, Alias: alias}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ae.clock.advance(intermediary.AliasCodeTTL / 2)
+	if _, err := a.RequestAliasCode(as("bank-a"), roles.AliasRequest{Wallet: w, Alias: "+15550000003"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := intermediary.ExpireAliasCodes(a); err != nil || n != 0 || intermediary.AliasCodeRecords(a) != 3 {
+		t.Fatalf("sweep before any expiry: %d, %v; %d left", n, err, intermediary.AliasCodeRecords(a))
+	}
+	ae.clock.advance(intermediary.AliasCodeTTL / 2)
+	if n, err := intermediary.ExpireAliasCodes(a); err != nil || n != 2 || intermediary.AliasCodeRecords(a) != 1 {
+		t.Fatalf("sweep: %d, %v; %d left, want 2 swept and 1 left", n, err, intermediary.AliasCodeRecords(a))
+	}
+	code := ae.code("bank-a", "+15550000003", w)
+	if _, err := a.ConfirmAlias(as("bank-a"), w, "+15550000003", code); err != nil {
+		t.Fatalf("the code left: %v", err)
+	}
+}

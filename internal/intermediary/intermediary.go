@@ -398,6 +398,9 @@ func (in *Intermediary) loop(ctx context.Context) {
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
 		in.expireHolds()
+		if _, err := in.expireAliasCodes(); err != nil {
+			in.log.Warn("expiring one-time codes", "err", err)
+		}
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}

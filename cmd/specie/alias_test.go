@@ -48,7 +48,8 @@ func (e *env) waitBalance(id string, want uint64) {
 // network: alice binds her number at bank-b with the code from otp.log,
 // carol at bank-a looks it up and pays it with `wallet pay --to`, alice
 // moves it to bank-a and the next payment follows, she removes it and it
-// is not_found; a wrong code, an unknown alias and a duplicate are refused
+// is not_found; an email address pays the same way; a wrong code, an
+// unknown alias and a duplicate are refused
 // with their codes and move no money.
 func TestAliasCommands(t *testing.T) {
 	e := newEnv(t)
@@ -104,13 +105,22 @@ func TestAliasCommands(t *testing.T) {
 		t.Fatalf("carol holds %d after a refused payment", got)
 	}
 
+	// An email address works the same way, in any case.
+	e.must("alias", "add", "Alice@Example.org", "--wallet", alice)
+	e.must("alias", "add", "alice@example.org", "--wallet", alice, "--code", e.lastCode("bank-b", "alice@example.org", alice))
+	out = e.must("wallet", "pay", "--from", carol, "--to", "ALICE@example.ORG", "--amount", "1.50")
+	if !strings.Contains(out, " to "+alice+" (alice@example.org, Alice S.): committed") {
+		t.Fatalf("pay by email:\n%s", out)
+	}
+	e.waitBalance(alice, 14_00)
+
 	// Alice moves her number to a wallet at bank-a.
 	moved := e.openWallet("bank-a", "Alice Smith")
 	e.must("alias", "move", phone, "--wallet", moved)
 	e.must("alias", "move", phone, "--wallet", moved, "--code", e.lastCode("bank-a", phone, moved))
 	e.must("wallet", "pay", "--from", carol, "--to", phone, "--amount", "2.00")
 	e.waitBalance(moved, 2_00)
-	if got := e.balance(alice); got != 12_50 {
+	if got := e.balance(alice); got != 14_00 {
 		t.Fatalf("the old wallet got %d after the move", got)
 	}
 	_, err = e.run("alias", "remove", phone, "--wallet", alice)

@@ -49,8 +49,8 @@ func (e *env) waitBalance(id string, want uint64) {
 // carol at bank-a looks it up and pays it with `wallet pay --to`, alice
 // moves it to bank-a and the next payment follows, she removes it and it
 // is not_found; an email address pays the same way; a wrong code, an
-// unknown alias and a duplicate are refused
-// with their codes and move no money.
+// unknown alias and a duplicate are refused with their codes and move no
+// money.
 func TestAliasCommands(t *testing.T) {
 	e := newEnv(t)
 	e.mint("bank-a", 1_000_00)

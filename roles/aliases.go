@@ -230,7 +230,8 @@ type AliasBook interface {
 	// RequestAliasCode sends a one-time code to the alias (in the devnet, to
 	// a file and the log) for binding it to r.Wallet. With r.Move the
 	// alias may be bound elsewhere now and moves here when confirmed;
-	// without it that is a conflict, found before any code is sent.
+	// without it that is a conflict, found before any code is sent. Too
+	// many codes to one alias in a short time are rate_limited.
 	RequestAliasCode(ctx context.Context, r AliasRequest) (AliasChallenge, error)
 	// ConfirmAlias binds the alias of a pending request for wallet when
 	// code is its code: unauthorized for a wrong or expired code,

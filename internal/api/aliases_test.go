@@ -196,6 +196,9 @@ func conformAliases(t *testing.T, c *conformance, e *realEnv) {
 	do(conf, pb+"/confirm", bankBTok, confirm(alice.ID, "+15557654321", wrong), 403, "unauthorized")
 	do(conf, pb+"/confirm", bankBTok, confirm(alice.ID, "+15557654321", wrong), 403, "unauthorized")
 	do(conf, pb+"/confirm", bankBTok, confirm(alice.ID, "+15557654321", wrong), 422, "limit_exceeded")
+	do(codes, pb+"/codes", bankBTok, body(alice.ID, "+15557654321"), 202, "") // the second code to this number
+	do(codes, pb+"/codes", bankBTok, body(alice.ID, "+15557654321"), 202, "") // the third
+	do(codes, pb+"/codes", bankBTok, body(alice.ID, "+15557654321"), 429, "rate_limited")
 	r := do(conf, pb+"/confirm", bankBTok, confirm(alice.ID, "+15551234567", code), 200, "")
 	if m := r.json(t); m["display"] != "Alice S." || m["wallet"] != alice.ID {
 		t.Fatalf("confirmed %v", m)

@@ -36,6 +36,10 @@ const (
 	AliasCodeTTL = 10 * time.Minute
 	// AliasCodeAttempts is how many wrong codes end a request.
 	AliasCodeAttempts = 3
+	// AliasCodesPerTTL is how many codes one alias may be sent at once
+	// from here; then one more per AliasCodeTTL, so nobody floods a
+	// phone with messages through the bank.
+	AliasCodesPerTTL = 3
 	aliasCodeDigits   = 6
 )
 
@@ -44,6 +48,7 @@ type aliasState struct {
 	once sync.Once
 	key  []byte   // roles.AliasKey of the shared salt
 	lim  *limiter // lookups per caller
+	sent *limiter // codes sent per alias hash
 	mu   sync.Mutex
 	file sync.Mutex // appends to Config.OTPFile
 }
@@ -81,6 +86,7 @@ func (in *Intermediary) aliases() (roles.AliasDirectory, *aliasState, error) {
 			burst = DefaultAliasLookupBurst
 		}
 		a.lim = newLimiter(every, burst)
+		a.sent = newLimiter(AliasCodeTTL, AliasCodesPerTTL)
 	})
 	return in.cfg.Aliases, a, nil
 }
@@ -148,7 +154,8 @@ func (in *Intermediary) aliasWallet(ctx context.Context, id string) (string, err
 
 // RequestAliasCode sends a one-time code for binding r.Alias to r.Wallet
 // (see roles.AliasBook). A new request for the same alias replaces an
-// earlier one and its code.
+// earlier one and its code. At most AliasCodesPerTTL codes go to one alias
+// at once, then one per AliasCodeTTL: more is rate_limited.
 func (in *Intermediary) RequestAliasCode(ctx context.Context, r roles.AliasRequest) (roles.AliasChallenge, error) {
 	if err := in.enter(); err != nil {
 		return roles.AliasChallenge{}, err
@@ -178,6 +185,9 @@ func (in *Intermediary) RequestAliasCode(ctx context.Context, r roles.AliasReque
 		return roles.AliasChallenge{}, errcode.New(errcode.Conflict, "%s is already bound to a wallet at %s; move it to bind it here", alias, cur.Intermediary())
 	}
 
+	if ok, wait := a.sent.allow(hash, in.cfg.Now()); !ok {
+		return roles.AliasChallenge{}, errcode.New(errcode.RateLimited, "%d codes were sent to %s lately: request another in %s", AliasCodesPerTTL, alias, wait.Round(time.Second))
+	}
 	var rnd [8]byte
 	if err := in.random(rnd[:]); err != nil {
 		return roles.AliasChallenge{}, errcode.New(errcode.Internal, "one-time code: %v", err)

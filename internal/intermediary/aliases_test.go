@@ -610,3 +610,43 @@ func TestExpiredAliasCodesAreSwept(t *testing.T) {
 		t.Fatalf("the code left: %v", err)
 	}
 }
+
+// TestAliasCodesPerAliasAreLimited: one alias is sent at most
+// AliasCodesPerTTL codes at once, then one per AliasCodeTTL, so nobody
+// floods a phone through the bank; another alias is not held up; a refused
+// request sends nothing and leaves the pending code as it was.
+func TestAliasCodesPerAliasAreLimited(t *testing.T) {
+	ae := newAliasEnv(t)
+	a := ae.bank("bank-a")
+	w := ae.wallet("bank-a", "Alice", 0)
+	request := func(alias string) error {
+		_, err := a.RequestAliasCode(as("bank-a"), roles.AliasRequest{Wallet: w, Alias: alias})
+		return err
+	}
+	for i := range intermediary.AliasCodesPerTTL {
+		if err := request("+15551234567"); err != nil {
+			t.Fatalf("code %d: %v", i, err)
+		}
+	}
+	code, sent := ae.code("bank-a", "+15551234567", w), len(ae.sent("bank-a"))
+	wantCode(t, request("+1 555 123 4567"), errcode.RateLimited, 429)
+	if len(ae.sent("bank-a")) != sent {
+		t.Fatal("a rate-limited request sent a code")
+	}
+	if err := request("+15557654321"); err != nil {
+		t.Fatalf("another alias: %v", err)
+	}
+	ae.clock.advance(intermediary.AliasCodeTTL - time.Second)
+	wantCode(t, request("+15551234567"), errcode.RateLimited, 429)
+	if _, err := a.ConfirmAlias(as("bank-a"), w, "+15551234567", wrong(code)); !errcode.Is(err, errcode.Unauthorized) {
+		t.Fatalf("the pending code was not the last one sent: %v", err)
+	}
+	ae.clock.advance(time.Second)
+	if err := request("+15551234567"); err != nil {
+		t.Fatalf("after one interval: %v", err)
+	}
+	wantCode(t, request("+15551234567"), errcode.RateLimited, 429)
+	if _, err := a.ConfirmAlias(as("bank-a"), w, "+15551234567", ae.code("bank-a", "+15551234567", w)); err != nil {
+		t.Fatalf("the code sent after the interval: %v", err)
+	}
+}

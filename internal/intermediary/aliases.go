@@ -40,7 +40,7 @@ const (
 	// from here; then one more per AliasCodeTTL, so nobody floods a
 	// phone with messages through the bank.
 	AliasCodesPerTTL = 3
-	aliasCodeDigits   = 6
+	aliasCodeDigits  = 6
 )
 
 // aliasState is the intermediary's alias machinery beside its store.

@@ -196,6 +196,14 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/alerts", s.authed(s.inter(s.listAlerts)))
 		s.handle("GET "+p+"/alerts/{id}", s.authed(s.inter(s.getAlert)))
 		s.handle("POST "+p+"/alerts/{id}/close", s.authed(s.inter(s.closeAlert)))
+		s.handle("POST "+p+"/requests", s.authed(s.inter(s.createRequest)))
+		s.handle("GET "+p+"/wallets/{id}/requests", s.authed(s.inter(s.walletRequests)))
+		s.handle("GET "+p+"/requests/{rid}", s.authed(s.inter(s.getRequest)))
+		s.handle("PUT "+p+"/requests/{rid}", s.authed(s.inter(s.offerRequest)))
+		s.handle("POST "+p+"/requests/{rid}/accept", s.authed(s.inter(s.acceptRequest)))
+		s.handle("POST "+p+"/requests/{rid}/decline", s.authed(s.inter(s.declineRequest)))
+		s.handle("POST "+p+"/requests/{rid}/cancel", s.authed(s.inter(s.cancelRequest)))
+		s.handle("POST "+p+"/requests/{rid}/answer", s.authed(s.inter(s.answerRequest)))
 	}
 }
 

@@ -454,3 +454,85 @@ func TestRequestCreateRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestBeingPaidCannotBeCancelled pins that once the payer accepted
+// and the payment's outcome is unknown (the ledger unreachable), the payee
+// cannot cancel nor the payer decline, and accepting again once the
+// ledger is back pays exactly once.
+func TestRequestBeingPaidCannotBeCancelled(t *testing.T) {
+	for _, payerBank := range []string{"bank-a", "bank-b"} {
+		t.Run(payerBank, func(t *testing.T) {
+			e, _ := newRequestEnv(t)
+			payee, payer := e.wallet("bank-a", "shop", 0), e.wallet(payerBank, "alice", 1_000)
+			r := e.request(payee, payer, 400)
+			e.link.down.Store(true)
+			_, err := e.accept(r.ID, payer, 0)
+			wantCode(t, err, errcode.Unavailable, 0)
+			for _, w := range []string{payee, payer} {
+				if got := e.requestAt(w, r.ID).State; got != roles.RequestAccepted {
+					t.Fatalf("at %s while the payment is in flight: %s", roles.IntermediaryOf(w), got)
+				}
+			}
+			_, err = e.bank("bank-a").CancelRequest(as("bank-a"), r.ID, payee)
+			wantCode(t, err, errcode.Conflict, http.StatusConflict)
+			_, err = e.bank(payerBank).DeclineRequest(as(payerBank), r.ID, payer)
+			wantCode(t, err, errcode.Conflict, http.StatusConflict)
+			e.link.down.Store(false)
+			got, err := e.accept(r.ID, payer, 0)
+			if err != nil || got.State != roles.RequestPaid {
+				t.Fatalf("accept once the ledger is back: %+v, %v", got, err)
+			}
+			if err := e.bank(payerBank).RetryDeliveries(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if s := e.requestAt(payee, r.ID); s.State != roles.RequestPaid || s.TxID != got.TxID {
+				t.Fatalf("payee's side: %+v", s)
+			}
+			if e.balance(payee) != 400 || e.balance(payer) != 600 {
+				t.Fatalf("balances payee %d payer %d", e.balance(payee), e.balance(payer))
+			}
+		})
+	}
+}
+
+// TestRequestOfferRefused pins what the payer's intermediary refuses of
+// an offer, and that an older version never replaces a newer copy.
+func TestRequestOfferRefused(t *testing.T) {
+	e, _ := newRequestEnv(t)
+	payee, payer := e.wallet("bank-a", "shop", 0), e.wallet("bank-b", "alice", 0)
+	r := e.request(payee, payer, 100)
+	if _, err := e.bank("bank-a").CancelRequest(as("bank-a"), r.ID, payee); err != nil {
+		t.Fatal(err)
+	}
+	b := e.bank("bank-b")
+	mod := func(f func(*roles.PaymentRequest)) roles.PaymentRequest { c := r; f(&c); return c }
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		offer  roles.PaymentRequest
+		code   errcode.Code
+		status int
+	}{
+		{"not the owner", as("bank-b"), r, errcode.Unauthorized, http.StatusForbidden},
+		{"a customer's credential", roles.WithCaller(context.Background(), roles.Principal{Name: "alice", Role: "customer"}), r, errcode.Unauthorized, http.StatusForbidden},
+		{"unknown payer", as("bank-a"), mod(func(p *roles.PaymentRequest) { p.Payer = "bank-b.nosuch"; p.ID += "x" }), errcode.NotFound, http.StatusNotFound},
+		{"payer elsewhere", as("bank-a"), mod(func(p *roles.PaymentRequest) { p.Payer = "bank-a.x"; p.ID += "y" }), errcode.NotFound, http.StatusNotFound},
+		{"unknown state", as("bank-a"), mod(func(p *roles.PaymentRequest) { p.State = "lost"; p.Version = 9 }), errcode.Malformed, http.StatusBadRequest},
+		{"no version", as("bank-a"), mod(func(p *roles.PaymentRequest) { p.Version = 0 }), errcode.Malformed, http.StatusBadRequest},
+		{"other wallets", as("bank-a"), mod(func(p *roles.PaymentRequest) { p.Payer = e.wallet("bank-b", "eve", 0); p.Version = 9 }), errcode.Conflict, http.StatusConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, b.OfferRequest(tc.ctx, tc.offer), tc.code, tc.status)
+			if got := e.requestAt(payer, r.ID); got.State != roles.RequestCancelled {
+				t.Fatalf("payer's copy after a refused offer: %+v", got)
+			}
+		})
+	}
+	// The first version again (a late retry): the cancelled copy stays.
+	if err := b.OfferRequest(as("bank-a"), r); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.requestAt(payer, r.ID); got.State != roles.RequestCancelled || got.Version != 2 {
+		t.Fatalf("payer's copy after a stale offer: %+v", got)
+	}
+}

@@ -476,6 +476,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(answerReq, crp+"/"+r4+"/answer", bankATok, `{"payer":"`+bobW+`","action":"release"}`, 403, "unauthorized")
 	do(answerReq, crp+"/bank-a.rqnosuch/answer", bankBTok, `{"payer":"`+bobW+`","action":"release"}`, 404, "not_found")
 	do(answerReq, crp+"/"+r4+"/answer", bankBTok, `{"payer":"`+bobW+`","action":"claim","amount":"3"}`, 409, "conflict")
+	conformAliases(t, c, e) // aliases_test.go
 
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})

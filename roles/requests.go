@@ -56,9 +56,10 @@ type PaymentRequest struct {
 }
 
 // RequestSpec asks the payee's intermediary to create a payment request.
-// Payee and Payer are wallet IDs (an alias resolves to one before the
-// request is made); Amount 0 asks for an open amount; Expires must be in
-// the future.
+// Payee and Payer are wallet IDs or aliases (a phone number, an email
+// address), which the payee's intermediary resolves to wallet IDs through
+// the alias directory before the request is made; Amount 0 asks for an
+// open amount; Expires must be in the future.
 type RequestSpec struct {
 	Payee     string    `json:"payee"`
 	Payer     string    `json:"payer"`

@@ -91,7 +91,7 @@ payer's, which shows it to the payer (specie request list --wallet PAYER).`,
 	}
 	f := create.Flags()
 	f.StringVar(&payee, "payee", "", "the wallet to be paid")
-	f.StringVar(&payer, "payer", "", "the wallet asked to pay (a wallet ID)")
+	f.StringVar(&payer, "payer", "", "the wallet asked to pay: its ID or its alias (+15551234567, alice@example.org), resolved by the payee's intermediary")
 	f.StringVar(&amount, "amount", "", `amount: decimal ("12.50") or minor units ("1250"); omit for an open amount`)
 	f.StringVar(&ref, "reference", "", "text carried by the payment, shown in both histories")
 	f.DurationVar(&expires, "expires", 24*time.Hour, "how long the request may be paid")

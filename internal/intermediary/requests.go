@@ -132,15 +132,23 @@ func checkRequestID(id string) error {
 }
 
 // walletRef resolves how a customer names a wallet in a request to its
-// wallet ID. Today only wallet IDs ("<intermediary>.<id>") are taken;
-// this is where an alias (a phone number, an email) will resolve through
-// the alias directory.
-func walletRef(ref, what string) (string, error) {
+// wallet ID: a wallet ID ("<intermediary>.<id>") as it is, an alias (a
+// phone number, an email address) through the alias directory, as a
+// payment to an alias is (LookupAlias, within the caller's lookup
+// budget).
+func (in *Intermediary) walletRef(ctx context.Context, ref, what string) (string, error) {
 	if ref == "" {
 		return "", errcode.New(errcode.Malformed, "no %s wallet", what)
 	}
+	if roles.LooksLikeAlias(ref) {
+		e, err := in.LookupAlias(ctx, ref)
+		if err != nil {
+			return "", err
+		}
+		return e.Wallet, nil
+	}
 	if len(ref) > MaxOwnerLen || !utf8.ValidString(ref) || strings.ContainsRune(ref, 0) || roles.IntermediaryOf(ref) == "" {
-		return "", errcode.New(errcode.Malformed, "%s: want a wallet id <intermediary>.<id>", what)
+		return "", errcode.New(errcode.Malformed, "%s: want a wallet id <intermediary>.<id> or an alias", what)
 	}
 	return ref, nil
 }
@@ -171,11 +179,11 @@ func (in *Intermediary) CreateRequest(ctx context.Context, s roles.RequestSpec) 
 	if err := in.authorizeOwn(ctx); err != nil {
 		return roles.PaymentRequest{}, err
 	}
-	payee, err := walletRef(s.Payee, "payee")
+	payee, err := in.walletRef(ctx, s.Payee, "payee")
 	if err != nil {
 		return roles.PaymentRequest{}, err
 	}
-	payer, err := walletRef(s.Payer, "payer")
+	payer, err := in.walletRef(ctx, s.Payer, "payer")
 	if err != nil {
 		return roles.PaymentRequest{}, err
 	}

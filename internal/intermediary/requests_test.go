@@ -536,3 +536,31 @@ func TestRequestOfferRefused(t *testing.T) {
 		t.Fatalf("payer's copy after a stale offer: %+v", got)
 	}
 }
+
+// TestRequestToAlias pins that a request may name its payer by alias: the
+// payee's intermediary resolves it through the alias directory, the
+// request names the wallet, and the payer pays it; an alias bound to no
+// wallet makes nothing.
+func TestRequestToAlias(t *testing.T) {
+	ae := newAliasEnv(t)
+	payee, payer := ae.wallet("bank-a", "shop", 0), ae.wallet("bank-b", "alice", 1_000)
+	ae.register("bank-b", payer, "+15550001111", false)
+	r, err := ae.bank("bank-a").CreateRequest(as("bank-a"), roles.RequestSpec{Payee: payee, Payer: "+1 555 000 1111", Amount: 250,
+		Expires: ae.clock.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Payer != payer {
+		t.Fatalf("request to the alias names payer %s, want %s", r.Payer, payer)
+	}
+	got, err := ae.accept(r.ID, payer, 0)
+	if err != nil || got.State != roles.RequestPaid || ae.balance(payee) != 250 {
+		t.Fatalf("accept: %+v, %v; payee holds %d", got, err, ae.balance(payee))
+	}
+	_, err = ae.bank("bank-a").CreateRequest(as("bank-a"), roles.RequestSpec{Payee: payee, Payer: "nobody@example.org", Amount: 1,
+		Expires: ae.clock.Now().Add(time.Hour)})
+	wantCode(t, err, errcode.NotFound, http.StatusNotFound)
+	if l, err := ae.bank("bank-a").WalletRequests(as("bank-a"), payee, roles.RequestAsPayee); err != nil || len(l) != 1 {
+		t.Fatalf("the shop's requests: %+v, %v", l, err)
+	}
+}

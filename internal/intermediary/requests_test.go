@@ -23,7 +23,7 @@ func (c *reqClock) Now() time.Time          { return time.Now().Add(time.Duratio
 func (c *reqClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // newRequestEnv is bank-a and bank-b on a clock the test moves.
-func newRequestEnv(t *testing.T) (*env, *reqClock) {
+func newRequestEnv(t testing.TB) (*env, *reqClock) {
 	e := newEnv(t)
 	c := &reqClock{}
 	e.now = c.Now

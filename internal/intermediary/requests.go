@@ -742,7 +742,8 @@ func (in *Intermediary) AnswerRequest(ctx context.Context, a roles.RequestAnswer
 }
 
 // pushRequest offers the owner's current version of request id to the
-// payer's intermediary, once; it reports whether that one has it now.
+// payer's intermediary, once; it reports whether that is settled: taken,
+// or refused for good (then logged and not offered again).
 func (in *Intermediary) pushRequest(ctx context.Context, id string) bool {
 	unlock, err := in.lockRequest(ctx, id)
 	if err != nil {
@@ -768,9 +769,14 @@ func (in *Intermediary) pushRequestLocked(ctx context.Context, id string) bool {
 	if err == nil {
 		err = relay.OfferRequest(in.asSelf(ctx), rec.PaymentRequest)
 	}
-	if err != nil {
+	if err != nil && !rejected(err) {
 		in.log.Warn("payment request not taken by the payer's intermediary; will offer it again", "request", id, "err", err)
 		return false
+	}
+	if err != nil {
+		// A definite refusal (the payer's wallet is gone, say) is not
+		// retried: the payer's side will not show this version.
+		in.log.Error("payment request refused by the payer's intermediary; not offered again", "request", id, "err", err)
 	}
 	if string(v) == strconv.FormatUint(rec.Version, 10) {
 		b := in.db.NewBatch()

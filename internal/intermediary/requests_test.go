@@ -364,12 +364,16 @@ func TestRequestCrashBetweenPaymentAndMark(t *testing.T) {
 // relayDown is a peer whose request relay is unreachable.
 type relayDown struct {
 	*intermediary.Intermediary
-	down atomic.Bool
+	down   atomic.Bool
+	refuse atomic.Bool // offers are refused for good
 }
 
 func (r *relayDown) OfferRequest(ctx context.Context, p roles.PaymentRequest) error {
 	if r.down.Load() {
 		return errcode.New(errcode.Unavailable, "peer unreachable")
+	}
+	if r.refuse.Load() {
+		return errcode.New(errcode.NotFound, "no wallet %s", p.Payer)
 	}
 	return r.Intermediary.OfferRequest(ctx, p)
 }
@@ -406,6 +410,17 @@ func TestRequestOfferSurvivesPeerOutage(t *testing.T) {
 	if got := e.requestAt(payer, r.ID); got.State != roles.RequestPending || got.Amount != 300 {
 		t.Fatalf("payer's side: %+v", got)
 	}
+	// A cancel the payer's intermediary refuses for good is not offered
+	// again and again.
+	r5 := e.request(payee, payer, 5)
+	b.refuse.Store(true)
+	if _, err := e.bank("bank-a").CancelRequest(as("bank-a"), r5.ID, payee); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.bank("bank-a").RetryRequestOffers(context.Background()); err != nil {
+		t.Fatalf("offers left after a definite refusal: %v", err)
+	}
+	b.refuse.Store(false)
 	// The owner down: a decline is refused as unavailable, nothing changes.
 	a := &relayDown{Intermediary: e.bank("bank-a")}
 	a.down.Store(true)

@@ -367,6 +367,9 @@ type Memo struct {
 	To        string `json:"to"`
 	Reference string `json:"reference,omitempty"`
 	Hold      string `json:"hold,omitempty"`
+	// Request is the payment request (PaymentRequest.ID) the payment pays,
+	// if any: the payee's intermediary marks it paid.
+	Request string `json:"request,omitempty"`
 }
 
 // Delivery is one committed transaction handed over to the payee's

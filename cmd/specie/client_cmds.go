@@ -314,6 +314,9 @@ refuses it.`,
 			if err != nil {
 				return err
 			}
+			if isRequest, err := g.acceptQR(cmd, from, qr, amount); isRequest {
+				return err // a code of a payment request: accepted
+			}
 			to, v, cur, ref, err := g.payTarget(ctx, cmd, qr, to, amount, ref)
 			if err != nil {
 				return err

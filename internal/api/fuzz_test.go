@@ -30,6 +30,12 @@ var fuzzRoutes = []string{
 	"/v1/issuer/policies",
 	"/v1/issuer/policies/" + strings.Repeat("ab", 32) + "/approvals",
 	"PUT /v1/registry/reservations/" + strings.Repeat("cd", 32) + "/bank-a.w1",
+	"/v1/intermediaries/bank-a/requests",
+	"PUT /v1/intermediaries/bank-a/requests/bank-a.rq1",
+	"/v1/intermediaries/bank-a/requests/bank-a.rq1/accept",
+	"/v1/intermediaries/bank-a/requests/bank-a.rq1/decline",
+	"/v1/intermediaries/bank-a/requests/bank-a.rq1/cancel",
+	"/v1/intermediaries/bank-a/requests/bank-a.rq1/answer",
 }
 
 // policySeed is a valid policy document for the seeds.
@@ -65,6 +71,13 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"policy":` + string(policySeed.Canonical()) + `}`,
 		`{"policy":{"network":"testnet","version":1,"tiers":[{"level":0,"name":"x","evidence":["phone"],"holding":-1}]}}`,
 		`{"policy":{"network":"testnet","version":1.5}}`,
+		`{"payee":"bank-a.w1","payer":"bank-b.w2","amount":"12.50","reference":"invoice 42","expires":"2030-01-02T03:04:05Z"}`,
+		`{"payee":"bank-a.w1","payer":"bank-b.w2","expires":"yesterday"}`,
+		`{"id":"bank-a.rq1","payee":"bank-a.w1","payer":"bank-b.w2","amount":"1250","expires":"2030-01-02T03:04:05Z","state":"pending","created":"2030-01-01T00:00:00Z","updated":"2030-01-01T00:00:00Z","version":1}`,
+		`{"id":"bank-a.rq1","amount":"-1","version":-1}`,
+		`{"payer":"bank-b.w2","amount":"3.07"}`,
+		`{"payer":"bank-b.w2","action":"claim","amount":"1"}`,
+		`{"payee":"bank-a.w1"}`,
 	}
 	for i, s := range seeds {
 		for r := range fuzzRoutes {

@@ -404,6 +404,9 @@ func (in *Intermediary) loop(ctx context.Context) {
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}
+		if err := in.RetryRequestOffers(ctx); err != nil && ctx.Err() == nil {
+			in.log.Debug("retrying payment request offers", "err", err)
+		}
 		if n, err := in.expireIdem(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("expiring idempotency keys", "err", err)
 		} else if n > 0 {

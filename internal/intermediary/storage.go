@@ -217,6 +217,7 @@ type outboxRec struct {
 	To       string    `json:"to,omitempty"`
 	Ref      string    `json:"reference,omitempty"`
 	Hold     string    `json:"hold,omitempty"`
+	Request  string    `json:"request,omitempty"` // the payment request it pays (requests.go), named in the memo
 	Attempts int       `json:"attempts"`
 	Created  time.Time `json:"created"`
 	LastErr  string    `json:"last_error,omitempty"`

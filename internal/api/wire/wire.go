@@ -380,6 +380,7 @@ type Memo struct {
 	To        string `json:"to"`
 	Reference string `json:"reference,omitempty"`
 	Hold      string `json:"hold,omitempty"`
+	Request   string `json:"request,omitempty"`
 }
 
 // HoldReleaseResponse answers DELETE
@@ -416,7 +417,7 @@ func FromMemo(m *roles.Memo) *Memo {
 	if m == nil {
 		return nil
 	}
-	return &Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold}
+	return &Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold, Request: m.Request}
 }
 
 // ToMemo converts back a memo; nil stays nil.
@@ -424,7 +425,7 @@ func (m *Memo) ToMemo() *roles.Memo {
 	if m == nil {
 		return nil
 	}
-	return &roles.Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold}
+	return &roles.Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold, Request: m.Request}
 }
 
 // DeliveryResponse answers a delivery.

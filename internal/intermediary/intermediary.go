@@ -200,6 +200,8 @@ type Intermediary struct {
 	// share may exist before the wallet does (registry.go).
 	opening sync.Map  // wallet id -> struct{}
 	scr     screening // fraud and AML screening (screen.go)
+
+	disputeMu sync.Mutex // serialises changes of dispute records (disputes.go)
 }
 
 var (
@@ -207,6 +209,9 @@ var (
 	_ roles.WalletAdmin    = (*Intermediary)(nil)
 	_ roles.AmountReceiver = (*Intermediary)(nil)
 	_ roles.HoldReleaser   = (*Intermediary)(nil)
+
+	_ roles.DisputeDesk      = (*Intermediary)(nil)
+	_ roles.DisputeExchanger = (*Intermediary)(nil)
 )
 
 const txLockStripes = 1024
@@ -379,6 +384,7 @@ func (in *Intermediary) loop(ctx context.Context) {
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
 		in.expireHolds()
+		in.retryDisputes(ctx)
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}

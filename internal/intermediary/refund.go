@@ -46,14 +46,20 @@ func refundPrefix(of money.TxID) []byte { return append([]byte(pRefund), of[:]..
 func refundKey(of, txid money.TxID) []byte { return append(refundPrefix(of), txid[:]...) }
 
 // received finds the history line of wallet's receipt of payment txid:
-// the "in" line with that txid. History keys carry the txid and the
-// direction, so only the matching line is decoded.
+// the "in" line with that txid.
 func (in *Intermediary) received(wallet string, txid money.TxID) (roles.Entry, bool, error) {
+	return in.historyLine(wallet, txid, "in")
+}
+
+// historyLine finds wallet's history line of txid in direction dir ("in"
+// or "out"). History keys carry the txid and the direction, so only the
+// matching line is decoded.
+func (in *Intermediary) historyLine(wallet string, txid money.TxID, dir string) (roles.Entry, bool, error) {
 	var e roles.Entry
 	found := false
 	prefix := historyPrefix(wallet)
 	err := in.db.Scan(prefix, nil, func(k, v []byte) error {
-		if len(k) != len(prefix)+8+32+1 || k[len(k)-1] != "in"[0] || !bytes.Equal(k[len(prefix)+8:len(k)-1], txid[:]) {
+		if len(k) != len(prefix)+8+32+1 || k[len(k)-1] != dir[0] || !bytes.Equal(k[len(prefix)+8:len(k)-1], txid[:]) {
 			return nil
 		}
 		found = true

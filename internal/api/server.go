@@ -196,6 +196,12 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/alerts", s.authed(s.inter(s.listAlerts)))
 		s.handle("GET "+p+"/alerts/{id}", s.authed(s.inter(s.getAlert)))
 		s.handle("POST "+p+"/alerts/{id}/close", s.authed(s.inter(s.closeAlert)))
+		s.handle("POST "+p+"/disputes", s.authed(s.inter(s.openDispute)))
+		s.handle("GET "+p+"/disputes", s.authed(s.inter(s.listDisputes)))
+		s.handle("GET "+p+"/disputes/{id}", s.authed(s.inter(s.getDispute)))
+		s.handle("PUT "+p+"/disputes/{id}", s.authed(s.inter(s.exchangeDispute)))
+		s.handle("POST "+p+"/disputes/{id}/reject", s.authed(s.inter(s.rejectDispute)))
+		s.handle("POST "+p+"/disputes/{id}/refund", s.authed(s.inter(s.refundDispute)))
 	}
 }
 

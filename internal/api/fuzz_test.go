@@ -30,6 +30,10 @@ var fuzzRoutes = []string{
 	"/v1/issuer/policies",
 	"/v1/issuer/policies/" + strings.Repeat("ab", 32) + "/approvals",
 	"PUT /v1/registry/reservations/" + strings.Repeat("cd", 32) + "/bank-a.w1",
+	"/v1/intermediaries/bank-a/disputes",
+	"/v1/intermediaries/bank-a/disputes/bank-b.d1/reject",
+	"/v1/intermediaries/bank-a/disputes/bank-b.d1/refund",
+	"PUT /v1/intermediaries/bank-a/disputes/bank-b.d1",
 }
 
 // policySeed is a valid policy document for the seeds.
@@ -65,6 +69,10 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"policy":` + string(policySeed.Canonical()) + `}`,
 		`{"policy":{"network":"testnet","version":1,"tiers":[{"level":0,"name":"x","evidence":["phone"],"holding":-1}]}}`,
 		`{"policy":{"network":"testnet","version":1.5}}`,
+		`{"from":"bank-a.w1","amount":"1.00","refund_of":"` + strings.Repeat("ab", 32) + `"}`,
+		`{"wallet":"bank-a.w1","txid":"` + strings.Repeat("ab", 32) + `","reason":"broken","evidence":"photo"}`,
+		`{"reason":"delivered"}`, `{"amount":"2.00","reference":"sorry"}`, `{}`,
+		`{"id":"bank-b.d1","txid":"` + strings.Repeat("ab", 32) + `","payer":"bank-b.w2","merchant":"bank-a.w1","amount":"100","reason":"x","state":"open","opened":"2026-01-01T00:00:00Z","updated":"2026-01-01T00:00:00Z"}`,
 	}
 	for i, s := range seeds {
 		for r := range fuzzRoutes {

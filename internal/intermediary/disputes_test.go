@@ -2,8 +2,10 @@ package intermediary_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/specie/specie/errcode"
@@ -162,4 +164,56 @@ func TestDisputeRefundCrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzExchangeDispute hands bank-a arbitrary disputes as bank-b (JSON,
+// as the API decodes them) for a shop that received one payment from a
+// buyer at bank-b. Whatever comes, no panic; a refusal carries a stable
+// code and stores nothing; a dispute taken is the real payment's, with
+// the merchant, and handing it over again answers the same.
+func FuzzExchangeDispute(f *testing.F) {
+	e := newEnv(f, "bank-a", "bank-b")
+	shop := e.wallet("bank-a", "shop", 0)
+	buyer := e.wallet("bank-b", "buyer", 5000)
+	r, err := e.bank("bank-b").Pay(as("bank-b"), roles.Payment{From: buyer, To: shop, Amount: 1000})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := e.bank("bank-b").RetryDeliveries(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	valid, _ := json.Marshal(roles.Dispute{ID: "bank-b.dseed", TxID: r.TxID, Payer: buyer, Merchant: shop, Amount: 1000, Reason: "broken", State: roles.DisputeOpen})
+	f.Add(valid)
+	f.Add([]byte(strings.Replace(string(valid), `"open"`, `"refunded"`, 1)))
+	f.Add([]byte(strings.Replace(string(valid), buyer, "bank-b.other", 1)))
+	f.Add([]byte(strings.Replace(string(valid), `bank-b.dseed`, `bank-a.dseed`, 1)))
+	f.Add([]byte(`{"id":"bank-b.d\u0000","state":"open"}`))
+	a := e.bank("bank-a")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var d roles.Dispute
+		if json.Unmarshal(b, &d) != nil {
+			return
+		}
+		got, err := a.ExchangeDispute(as("bank-b"), d)
+		if err != nil {
+			switch errcode.Of(err) {
+			case errcode.Malformed, errcode.NotFound, errcode.Conflict, errcode.Unauthorized:
+			default:
+				t.Fatalf("%s: refused with %v", b, err)
+			}
+			if d.ID != "" && !strings.ContainsRune(d.ID, 0) {
+				if _, gerr := a.Dispute(as("bank-a"), d.ID); gerr == nil && d.ID != "bank-b.dseed" && errcode.Is(err, errcode.Malformed) {
+					t.Fatalf("%s: refused as malformed, yet dispute %s is stored", b, d.ID)
+				}
+			}
+			return
+		}
+		if got.TxID != r.TxID || got.Payer != buyer || got.Merchant != shop || got.Amount != 1000 || got.State != roles.DisputeWithMerchant {
+			t.Fatalf("%s: taken as %+v", b, got)
+		}
+		again, err := a.ExchangeDispute(as("bank-b"), d)
+		if err != nil || again.ID != got.ID || again.State != got.State {
+			t.Fatalf("%s handed over again: %+v %v", b, again, err)
+		}
+	})
 }

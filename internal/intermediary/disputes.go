@@ -555,10 +555,13 @@ func (in *Intermediary) sendDispute(ctx context.Context, id string) {
 			cur.State, cur.Resolution, cur.Refund, cur.RefundAmount = got.State, got.Resolution, got.Refund, got.RefundAmount
 			cur.Updated = in.now()
 		}
-	case rejected(err) && roles.IntermediaryOf(cur.Payer) == in.cfg.Name && !cur.State.Final():
+	case refusedForGood(err) && roles.IntermediaryOf(cur.Payer) == in.cfg.Name && !cur.State.Final():
 		in.log.Warn("dispute refused by the merchant's intermediary", "dispute", id, "err", err)
 		cur.Unsent, cur.LastErr = false, err.Error()
 		cur.State, cur.Resolution, cur.Updated = roles.DisputeRejected, fmt.Sprintf("refused by %s: %v", other, err), in.now()
+	case refusedForGood(err):
+		in.log.Error("dispute's state refused by the other intermediary; not handed over again", "dispute", id, "peer", other, "err", err)
+		cur.Unsent, cur.LastErr = false, err.Error()
 	default:
 		cur.Attempts++
 		cur.LastErr = err.Error()
@@ -567,6 +570,15 @@ func (in *Intermediary) sendDispute(ctx context.Context, id string) {
 	if err := in.putDispute(&cur, false); err != nil {
 		in.log.Error("recording a dispute hand-over", "dispute", id, "err", err)
 	}
+}
+
+// refusedForGood reports whether the other intermediary's answer to a
+// hand-over is about the dispute itself (unknown payment, malformed,
+// disputed already), which another attempt would get again. Anything else
+// (unreachable, a credential it does not take, its own failure) is
+// retried.
+func refusedForGood(err error) bool {
+	return errcode.Is(err, errcode.NotFound) || errcode.Is(err, errcode.Malformed) || errcode.Is(err, errcode.Conflict)
 }
 
 // retryDisputes does the work left on disputes (disputeq): finishes

@@ -217,3 +217,42 @@ func FuzzExchangeDispute(f *testing.F) {
 		}
 	})
 }
+
+// When the merchant's intermediary cannot find the disputed payment as
+// paid by the payer (here it was delivered without its memo, so the shop's
+// history names no payer), it refuses the hand-over for good: the payer's
+// intermediary ends the dispute rejected with the refusal as the reason,
+// does not retry, and no money moves. The shop's intermediary then has no
+// dispute to resolve, and no refund of that payment to make either.
+func TestDisputeRefusedByMerchantBank(t *testing.T) {
+	e := newEnv(t, "bank-a", "bank-b")
+	shop := e.wallet("bank-a", "shop", 0)
+	buyer := e.wallet("bank-b", "buyer", 5000)
+	noMemos := &flakyPeer{Intermediary: e.bank("bank-a")} // delivers with Deliver: no memo
+	e.mu.Lock()
+	e.peers["bank-a"] = noMemos
+	e.mu.Unlock()
+	tx := e.paid(t, buyer, shop, 1000)
+	e.mu.Lock()
+	delete(e.peers, "bank-a")
+	e.mu.Unlock()
+
+	before := e.snapshot(shop, buyer)
+	d, err := e.bank("bank-b").OpenDispute(as("bank-b"), roles.DisputeRequest{Wallet: buyer, TxID: tx, Reason: "never arrived"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != roles.DisputeRejected || !strings.Contains(d.Resolution, "refused by bank-a") || !strings.Contains(d.Resolution, "not_found") {
+		t.Fatalf("dispute %+v", d)
+	}
+	_, err = e.bank("bank-a").Dispute(as("bank-a"), d.ID)
+	wantCode(t, err, errcode.NotFound, 404)
+	if err := e.bank("bank-b").RetryDisputes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.bank("bank-a").Dispute(as("bank-a"), d.ID)
+	wantCode(t, err, errcode.NotFound, 404)
+	_, err = e.bank("bank-a").Pay(as("bank-a"), roles.Payment{From: shop, Amount: 1000, RefundOf: tx})
+	wantCode(t, err, errcode.Conflict, 409)
+	e.unchanged(t, before, shop, buyer)
+}

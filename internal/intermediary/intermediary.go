@@ -202,6 +202,7 @@ type Intermediary struct {
 	scr     screening // fraud and AML screening (screen.go)
 
 	disputeMu sync.Mutex // serialises changes of dispute records (disputes.go)
+	receipts  sync.Map   // receiptKey -> roles.Entry: history lines of payments refunded or disputed (refund.go)
 }
 
 var (

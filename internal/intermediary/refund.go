@@ -45,10 +45,27 @@ func refundPrefix(of money.TxID) []byte { return append([]byte(pRefund), of[:]..
 
 func refundKey(of, txid money.TxID) []byte { return append(refundPrefix(of), txid[:]...) }
 
+// receiptKey names a wallet's receipt of a payment in Intermediary.receipts.
+type receiptKey struct {
+	wallet string
+	txid   money.TxID
+}
+
 // received finds the history line of wallet's receipt of payment txid:
-// the "in" line with that txid.
+// the "in" line with that txid. A history line never changes once
+// written, so a line found is remembered: a refund reads it again under
+// the wallet's lock (claimRefund), where a scan of a long history would
+// hold up the wallet's other payments.
 func (in *Intermediary) received(wallet string, txid money.TxID) (roles.Entry, bool, error) {
-	return in.historyLine(wallet, txid, "in")
+	k := receiptKey{wallet, txid}
+	if e, ok := in.receipts.Load(k); ok {
+		return e.(roles.Entry), true, nil
+	}
+	e, found, err := in.historyLine(wallet, txid, "in")
+	if found {
+		in.receipts.Store(k, e)
+	}
+	return e, found, err
 }
 
 // historyLine finds wallet's history line of txid in direction dir ("in"

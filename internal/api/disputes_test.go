@@ -2,9 +2,11 @@ package api_test
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 
+	"github.com/specie/specie/client"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
@@ -201,4 +203,34 @@ func TestDisputeSameBankOverHTTP(t *testing.T) {
 	if in, _ := e.refundLines(t, buyer, order); in != 10_00 {
 		t.Fatalf("buyer got back %d, want 10.00", in)
 	}
+}
+
+// While the merchant's intermediary cannot be reached, a dispute stays
+// open at the payer's and unknown at the merchant's; the payer's
+// intermediary hands it over once it can, and both show it with the
+// merchant.
+func TestDisputeHandOverRetriedOverHTTP(t *testing.T) {
+	e := newRealEnv(t)
+	e.overHTTP()
+	ctx := context.Background()
+	payer, merchant := e.desks()
+	shop, buyer := e.shopAndBuyer(t, "bank-b", 20_00)
+	order := e.payDelivered(t, buyer, shop, 10_00, "order 3")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	noErr(t, err)
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	e.setPeer("bank-a", client.New(down, bankBTok).Intermediary("bank-a"))
+	d, err := payer.OpenDispute(ctx, roles.DisputeRequest{Wallet: buyer, TxID: order, Reason: "never arrived"})
+	noErr(t, err)
+	if d.State != roles.DisputeOpen {
+		t.Fatalf("opened while the merchant's bank is down: %+v", d)
+	}
+	_, err = merchant.Dispute(ctx, d.ID)
+	wantCode(t, "the merchant's bank before the hand-over", err, errcode.NotFound, 404)
+
+	e.overHTTP()
+	noErr(t, e.banks["bank-b"].RetryDisputes(ctx))
+	bothSee(t, e, d.ID, roles.DisputeWithMerchant)
 }

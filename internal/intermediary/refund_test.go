@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -213,4 +215,55 @@ func TestRefundCrash(t *testing.T) {
 	if crashes < ops {
 		t.Fatalf("only %d of %d refunds met the crash", crashes, ops)
 	}
+}
+
+// BenchmarkRefund measures a refund of 0.01 against a plain payment of
+// 0.01 from a shop whose history holds REFUND_HISTORY (default 2000)
+// received payments: the refund first finds the original's line, a scan
+// of the wallet's history keys (refund.go), so its cost grows with the
+// history; each refund is of another payment, so none is remembered yet.
+func BenchmarkRefund(b *testing.B) {
+	n := 2000
+	if v, err := strconv.Atoi(os.Getenv("REFUND_HISTORY")); err == nil && v > 0 {
+		n = v
+	}
+	e := newEnv(b, "bank-a")
+	a := e.bank("bank-a")
+	shop := e.wallet("bank-a", "shop", 0)
+	const buyers = 64
+	var ws []string
+	for i := range buyers {
+		ws = append(ws, e.wallet("bank-a", fmt.Sprintf("buyer %d", i), uint64(n/buyers+1)*100))
+	}
+	orders := make([]money.TxID, n)
+	var wg sync.WaitGroup
+	for i := range buyers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := i; j < n; j += buyers {
+				r, err := a.Pay(as("bank-a"), roles.Payment{From: ws[i], To: shop, Amount: 100})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				orders[j] = r.TxID
+			}
+		}()
+	}
+	wg.Wait()
+	b.Run("pay", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := a.Pay(as("bank-a"), roles.Payment{From: shop, To: ws[i%buyers], Amount: 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("refund", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := a.Pay(as("bank-a"), roles.Payment{From: shop, Amount: 1, RefundOf: orders[(i*7919)%n]}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

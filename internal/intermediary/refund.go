@@ -120,7 +120,9 @@ func (in *Intermediary) refundable(p *roles.Payment) (roles.Entry, error) {
 		return roles.Entry{}, errcode.New(errcode.Malformed, "a refund of %s goes to the wallet that paid it, %s, not %s", p.RefundOf, orig.Counterparty, p.To)
 	}
 	if p.Amount > orig.Amount {
-		return roles.Entry{}, errcode.New(errcode.Conflict, "refund of %d is more than payment %s of %d", p.Amount, p.RefundOf, orig.Amount)
+		cur := in.cfg.Network.Currency
+		return roles.Entry{}, errcode.New(errcode.Conflict, "refund of %s %s is more than payment %s of %s %s",
+			cur.Format(p.Amount), cur.Code, p.RefundOf, cur.Format(orig.Amount), cur.Code)
 	}
 	return orig, nil
 }

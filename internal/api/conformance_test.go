@@ -404,6 +404,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 
 	// --- refunds and disputes (disputes_conformance_test.go) ---
 	disputeRoutes := conformDisputes(t, e, do)
+	conformAliases(t, c, e) // aliases_test.go
 
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})

@@ -49,6 +49,10 @@ type Config struct {
 	Ledger         Endpoint          `json:"ledger"`
 	Issuer         Endpoint          `json:"issuer"`
 	Intermediaries []Endpoint        `json:"intermediaries"`
+	// TLS, when set, is the network's mutual TLS for `specie serve`.
+	TLS *TLSConfig `json:"tls,omitempty"`
+
+	dir string // the folder the config was loaded from
 }
 
 // Endpoint is one role's address and credential.
@@ -115,6 +119,8 @@ func Load(path string) (*Config, error) {
 	if c.RedeemKeyFile != "" && !filepath.IsAbs(c.RedeemKeyFile) {
 		c.RedeemKeyFile = filepath.Join(base, c.RedeemKeyFile)
 	}
+	c.TLS.resolve(base)
+	c.dir = base
 	if c.PseudonymSaltFile != "" && !filepath.IsAbs(c.PseudonymSaltFile) {
 		c.PseudonymSaltFile = filepath.Join(base, c.PseudonymSaltFile)
 	}

@@ -370,6 +370,9 @@ type Memo struct {
 	// Request is the payment request (PaymentRequest.ID) the payment pays,
 	// if any: the payee's intermediary marks it paid.
 	Request string `json:"request,omitempty"`
+	// RefundOf is the original payment's txid when the delivered payment
+	// is a refund of it, for the payee's history line.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // Delivery is one committed transaction handed over to the payee's
@@ -417,6 +420,11 @@ type Payment struct {
 	Amount         uint64 `json:"amount"`
 	Reference      string `json:"reference,omitempty"`       // free text shown in history
 	IdempotencyKey string `json:"idempotency_key,omitempty"` // see above; "" means none
+	// RefundOf, when set, makes the payment a refund of the payment with
+	// that txid, which wallet From received: To may be left empty (it is
+	// the wallet that paid; any other is refused), and the refunds of one
+	// payment never add up to more than it.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // MaxIdempotencyKeyLen bounds Payment.IdempotencyKey in bytes.
@@ -440,6 +448,9 @@ type Entry struct {
 	Reference    string     `json:"reference,omitempty"`
 	Batch        uint64     `json:"batch"`
 	Time         time.Time  `json:"time"`
+	// RefundOf is set on both lines of a refund: the txid of the payment
+	// it refunds.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // Policies is where the central bank publishes its policy (package

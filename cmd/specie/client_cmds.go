@@ -276,6 +276,9 @@ address and business.`,
 					sign = "-"
 				}
 				line := fmt.Sprintf("%s  %s%s  %-22s batch %-6d %s %s", e.Time.UTC().Format("2006-01-02 15:04:05"), sign, net.Currency.Format(e.Amount), e.Counterparty, e.Batch, e.TxID.String()[:16], e.Reference)
+				if e.RefundOf != (money.TxID{}) {
+					line += " (refund of " + e.RefundOf.String()[:16] + ")"
+				}
 				b.WriteString(strings.TrimRight(line, " ") + "\n")
 			}
 			if len(es) == 0 {

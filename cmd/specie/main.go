@@ -77,6 +77,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(requestCmd(g))
 	root.AddCommand(aliasCmd(g))
 	root.AddCommand(ledgerCmd(g))
+	root.AddCommand(refundCmd(g), disputeCmd(g))
 	root.AddCommand(versionCmd(g), escrowCmd(g))
 	return root
 }

@@ -476,6 +476,8 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(answerReq, crp+"/"+r4+"/answer", bankATok, `{"payer":"`+bobW+`","action":"release"}`, 403, "unauthorized")
 	do(answerReq, crp+"/bank-a.rqnosuch/answer", bankBTok, `{"payer":"`+bobW+`","action":"release"}`, 404, "not_found")
 	do(answerReq, crp+"/"+r4+"/answer", bankBTok, `{"payer":"`+bobW+`","action":"claim","amount":"3"}`, 409, "conflict")
+	// --- refunds and disputes (disputes_conformance_test.go) ---
+	disputeRoutes := conformDisputes(t, e, do)
 	conformAliases(t, c, e) // aliases_test.go
 
 	// --- what only failing services answer: 503, and 500 under default ---
@@ -534,6 +536,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{cancelReq, crp + "/bank-a.rq1/cancel", bankATok, `{"payee":"bank-a.w1"}`},
 		{answerReq, crp + "/bank-a.rq1/answer", bankATok, `{"payer":"bank-b.w2","action":"claim","amount":"1"}`},
 	}
+	valid = append(valid, disputeRoutes...)
 	setErr := func(err error) {
 		f.ledger.setErr(err)
 		f.issuer.setErr(err)

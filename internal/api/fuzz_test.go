@@ -36,6 +36,10 @@ var fuzzRoutes = []string{
 	"/v1/intermediaries/bank-a/requests/bank-a.rq1/decline",
 	"/v1/intermediaries/bank-a/requests/bank-a.rq1/cancel",
 	"/v1/intermediaries/bank-a/requests/bank-a.rq1/answer",
+	"/v1/intermediaries/bank-a/disputes",
+	"/v1/intermediaries/bank-a/disputes/bank-b.d1/reject",
+	"/v1/intermediaries/bank-a/disputes/bank-b.d1/refund",
+	"PUT /v1/intermediaries/bank-a/disputes/bank-b.d1",
 }
 
 // policySeed is a valid policy document for the seeds.
@@ -78,6 +82,10 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"payer":"bank-b.w2","amount":"3.07"}`,
 		`{"payer":"bank-b.w2","action":"claim","amount":"1"}`,
 		`{"payee":"bank-a.w1"}`,
+		`{"from":"bank-a.w1","amount":"1.00","refund_of":"` + strings.Repeat("ab", 32) + `"}`,
+		`{"wallet":"bank-a.w1","txid":"` + strings.Repeat("ab", 32) + `","reason":"broken","evidence":"photo"}`,
+		`{"reason":"delivered"}`, `{"amount":"2.00","reference":"sorry"}`, `{}`,
+		`{"id":"bank-b.d1","txid":"` + strings.Repeat("ab", 32) + `","payer":"bank-b.w2","merchant":"bank-a.w1","amount":"100","reason":"x","state":"open","opened":"2026-01-01T00:00:00Z","updated":"2026-01-01T00:00:00Z"}`,
 	}
 	for i, s := range seeds {
 		for r := range fuzzRoutes {

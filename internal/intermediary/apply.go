@@ -347,7 +347,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		// With a draw from the payer's linked account, the wallet paid the
 		// rest; the account's history has the draw (waterfall.go).
 		e := roles.Entry{TxID: txid, Direction: "out", Amount: pend.Amount - min(pend.Amount, pend.FromAccount), Counterparty: pend.To,
-			Reference: pend.Reference, Batch: batch, Time: now}
+			Reference: pend.Reference, Batch: batch, Time: now, RefundOf: pend.RefundOf}
 		if err := setEntry(b, pend.From, e); err != nil {
 			return applied{}, err
 		}
@@ -362,7 +362,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		}
 		if pend.Peer != "" {
 			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Hold: pend.Hold,
-				Request: requestOfIdemKey(pend.IdemKey), Created: now})
+				Request: requestOfIdemKey(pend.IdemKey), Created: now, RefundOf: pend.RefundOf})
 			if err != nil {
 				return applied{}, err
 			}
@@ -401,9 +401,9 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		e := roles.Entry{TxID: txid, Direction: "in", Amount: credited[w], Batch: batch, Time: now}
 		switch {
 		case hasPend:
-			e.Counterparty, e.Reference = pend.From, pend.Reference
+			e.Counterparty, e.Reference, e.RefundOf = pend.From, pend.Reference, pend.RefundOf
 		case memo != nil && memo.To == w:
-			e.Counterparty, e.Reference = memo.From, memo.Reference
+			e.Counterparty, e.Reference, e.RefundOf = memo.From, memo.Reference, memo.RefundOf
 		case tx.Kind == money.Mint:
 			e.Reference = "mint"
 		}
@@ -489,6 +489,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 	}
 	b.Delete(pendingKey(txid))
 	undraw(b, txid, &pend)
+	unclaimRefund(b, txid, &pend)
 	screenReleaseInto(b, txid)
 	if err := in.unspend(b, txid, &pend, &changes); err != nil {
 		b.Discard()
@@ -907,7 +908,7 @@ func (in *Intermediary) tryDeliver(ctx context.Context, peer string, batch []*ou
 		}
 		ds[k].Tx = &tx
 		if o.rec.From != "" {
-			ds[k].Memo = &roles.Memo{From: o.rec.From, To: o.rec.To, Reference: o.rec.Ref, Hold: o.rec.Hold, Request: o.rec.Request}
+			ds[k].Memo = &roles.Memo{From: o.rec.From, To: o.rec.To, Reference: o.rec.Ref, Hold: o.rec.Hold, Request: o.rec.Request, RefundOf: o.rec.RefundOf}
 		}
 	}
 	bd, ok := p.(roles.BatchDeliverer)

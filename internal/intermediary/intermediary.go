@@ -216,6 +216,9 @@ type Intermediary struct {
 	scr     screening // fraud and AML screening (screen.go)
 
 	alias aliasState // one-time codes and lookup limits (aliases.go)
+
+	disputeMu sync.Mutex // serialises changes of dispute records (disputes.go)
+	receipts  sync.Map   // receiptKey -> roles.Entry: history lines of payments refunded or disputed (refund.go)
 }
 
 var (
@@ -223,6 +226,9 @@ var (
 	_ roles.WalletAdmin    = (*Intermediary)(nil)
 	_ roles.AmountReceiver = (*Intermediary)(nil)
 	_ roles.HoldReleaser   = (*Intermediary)(nil)
+
+	_ roles.DisputeDesk      = (*Intermediary)(nil)
+	_ roles.DisputeExchanger = (*Intermediary)(nil)
 )
 
 const txLockStripes = 1024
@@ -398,6 +404,7 @@ func (in *Intermediary) loop(ctx context.Context) {
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
 		in.expireHolds()
+		in.retryDisputes(ctx)
 		if _, err := in.expireAliasCodes(); err != nil {
 			in.log.Warn("expiring one-time codes", "err", err)
 		}

@@ -328,6 +328,8 @@ type Entry struct {
 	Reference     string     `json:"reference,omitempty"`
 	Batch         uint64     `json:"batch"`
 	Time          time.Time  `json:"time"`
+
+	RefundOf money.TxID `json:"refund_of,omitzero"` // the payment a refund refunds
 }
 
 // History is GET /v1/intermediaries/{name}/wallets/{id}/history.
@@ -344,6 +346,10 @@ type PaymentRequest struct {
 	Amount         string `json:"amount"`
 	Reference      string `json:"reference,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+
+	// RefundOf makes the payment a refund of that payment (see
+	// roles.Payment.RefundOf); To may then be empty.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // IdempotencyKeyHeader is the standard request header that carries a
@@ -381,6 +387,8 @@ type Memo struct {
 	Reference string `json:"reference,omitempty"`
 	Hold      string `json:"hold,omitempty"`
 	Request   string `json:"request,omitempty"`
+
+	RefundOf money.TxID `json:"refund_of,omitzero"` // the payment a refund refunds
 }
 
 // HoldReleaseResponse answers DELETE
@@ -417,7 +425,7 @@ func FromMemo(m *roles.Memo) *Memo {
 	if m == nil {
 		return nil
 	}
-	return &Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold, Request: m.Request}
+	return &Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold, Request: m.Request, RefundOf: m.RefundOf}
 }
 
 // ToMemo converts back a memo; nil stays nil.
@@ -425,7 +433,7 @@ func (m *Memo) ToMemo() *roles.Memo {
 	if m == nil {
 		return nil
 	}
-	return &roles.Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold, Request: m.Request}
+	return &roles.Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold, Request: m.Request, RefundOf: m.RefundOf}
 }
 
 // DeliveryResponse answers a delivery.
@@ -775,7 +783,7 @@ func FromHistory(es []roles.Entry, cur *money.Currency) History {
 	for i, e := range es {
 		out.Entries[i] = Entry{
 			TxID: e.TxID, Direction: e.Direction, Amount: FormatAmount(e.Amount), AmountDecimal: decimal(cur, e.Amount),
-			Counterparty: e.Counterparty, Reference: e.Reference, Batch: e.Batch, Time: e.Time,
+			Counterparty: e.Counterparty, Reference: e.Reference, Batch: e.Batch, Time: e.Time, RefundOf: e.RefundOf,
 		}
 	}
 	return out
@@ -1006,7 +1014,7 @@ func (w History) ToEntries() ([]roles.Entry, error) {
 		}
 		out[i] = roles.Entry{
 			TxID: e.TxID, Direction: e.Direction, Amount: amt, Counterparty: e.Counterparty,
-			Reference: e.Reference, Batch: e.Batch, Time: e.Time,
+			Reference: e.Reference, Batch: e.Batch, Time: e.Time, RefundOf: e.RefundOf,
 		}
 	}
 	return out, nil

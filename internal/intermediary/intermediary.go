@@ -103,6 +103,11 @@ type Config struct {
 	// clock: the payment is delivered within it or the capacity is free
 	// again. 0 means DefaultHoldTTL.
 	HoldTTL time.Duration
+	// ReservationBatchInterval is the time one ledger batch is taken to
+	// last when a reservation's expiry time is turned into the batch
+	// number the core enforces (reservations.go); 0 means
+	// DefaultReservationBatchInterval.
+	ReservationBatchInterval time.Duration
 }
 
 // DefaultHoldTTL is how long a hold on a payee's incoming capacity lasts
@@ -379,6 +384,11 @@ func (in *Intermediary) loop(ctx context.Context) {
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
 		in.expireHolds()
+		if n, err := in.settleReservations(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("settling reservations", "err", err)
+		} else if n > 0 {
+			in.log.Debug("reservations still open", "count", n)
+		}
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}
@@ -683,6 +693,9 @@ func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
 			return roles.Wallet{}, internalErr("balance of "+id, err)
 		}
 		w.Notes++
+	}
+	if w.Reserved, err = in.reservedBy(id); err != nil {
+		return roles.Wallet{}, err
 	}
 	return w, nil
 }

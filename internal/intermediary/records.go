@@ -45,7 +45,7 @@ const (
 	recV3 = 0x03 // pendingRec with its waterfall and the payee's hold
 )
 
-var pendingKinds = []string{kindPay, kindRedeem}
+var pendingKinds = []string{kindPay, kindRedeem, kindReserve}
 var idemStates = []string{idemPending, idemCommitted, idemRejected}
 
 func indexOf(list []string, s string) (uint8, error) {

@@ -91,8 +91,11 @@ type resRec struct {
 	CreateTx []byte     `json:"create_tx,omitempty"` // payer's side: the reserving transaction
 	// Confirmed (payer's side): the payee's intermediary has the
 	// committed reserving transaction.
-	Confirmed bool   `json:"confirmed,omitempty"`
-	Seed      []byte `json:"seed,omitempty"` // payee's side: the escrow key it contributed
+	Confirmed bool `json:"confirmed,omitempty"`
+	// Told (payer's side): the payee's intermediary has the committed
+	// refund (it asked for captures and voids itself).
+	Told bool   `json:"told,omitempty"`
+	Seed []byte `json:"seed,omitempty"` // payee's side: the escrow key it contributed
 	// Spend is the settling transaction: on the payer's side signed by
 	// both (or by the payer alone for a refund) and written before it is
 	// submitted.
@@ -433,6 +436,31 @@ func (in *Intermediary) confirmPayee(ctx context.Context, r *resRec, peer roles.
 	}
 }
 
+// tellPayee hands a committed refund to the payee's intermediary, best
+// effort: settleReservations tries again.
+func (in *Intermediary) tellPayee(ctx context.Context, r *resRec) {
+	if r.State != roles.ReservationRefunded || r.Told {
+		return
+	}
+	peer, err := in.resPeer(roles.IntermediaryOf(r.Payee))
+	if err != nil {
+		return
+	}
+	var tx money.Tx
+	if err := tx.UnmarshalBinary(r.Spend); err != nil {
+		in.log.Error("reservation: refund unreadable", "id", r.ID, "err", err)
+		return
+	}
+	if err := peer.ConfirmReservation(in.asSelf(ctx), r.ID, &tx); err != nil {
+		in.log.Warn("refund not told to the payee's intermediary; will retry", "id", r.ID, "err", err)
+		return
+	}
+	r.Told = true
+	if err := in.putRes(r, nil); err != nil {
+		in.log.Warn("refund told but not recorded; will tell again", "id", r.ID, "err", err)
+	}
+}
+
 // resolveCreate settles a pending reservation from its pending spend and
 // the ledger: committed makes it active, never committed failed. The
 // caller holds the reservation's lock.
@@ -664,6 +692,7 @@ func (in *Intermediary) finishSpend(ctx context.Context, r *resRec) error {
 	if deliver {
 		in.deliverOne(ctx, txid)
 	}
+	in.tellPayee(ctx, r)
 	in.log.Debug("reservation settled", "id", r.ID, "state", r.State, "captured", r.Captured, "txid", txid)
 	return nil
 }
@@ -830,6 +859,10 @@ func (in *Intermediary) ConfirmReservation(ctx context.Context, id string, tx *m
 	if err != nil {
 		return err
 	}
+	want := money.Output{Value: r.Amount, Lock: r.Escrow.Lock()}
+	if tx != nil && len(tx.Inputs) == 1 && tx.Inputs[0].Output == want {
+		return in.confirmSettled(ctx, &r, tx)
+	}
 	if r.State != roles.ReservationPending {
 		return nil // confirmed before
 	}
@@ -837,13 +870,48 @@ func (in *Intermediary) ConfirmReservation(ctx context.Context, id string, tx *m
 	if err != nil {
 		return err
 	}
-	want := money.Output{Value: r.Amount, Lock: r.Escrow.Lock()}
 	if len(tx.Outputs) == 0 || tx.Outputs[0] != want {
 		return errcode.New(errcode.Conflict, "transaction %s does not reserve %d under the agreed terms", d.txid, r.Amount)
 	}
 	r.Note = money.Note{TxID: d.txid, Index: 0, Output: want}
 	r.State = roles.ReservationActive
 	return in.putRes(&r, nil)
+}
+
+// confirmSettled records on the payee's side a committed transaction
+// spending the reservation's note (a refund, told by the payer's
+// intermediary): what it paid the payee, if anything, is the capture.
+func (in *Intermediary) confirmSettled(ctx context.Context, r *resRec, tx *money.Tx) error {
+	if final(r.State) {
+		return nil
+	}
+	d, err := in.checkDelivery(ctx, roles.Delivery{Tx: tx})
+	if err != nil {
+		return err
+	}
+	if len(tx.Witnesses) != 1 || tx.Witnesses[0].Escrow != r.Escrow {
+		return errcode.New(errcode.Conflict, "transaction %s does not spend reservation %s", d.txid, r.ID)
+	}
+	var captured uint64
+	for _, o := range tx.Outputs {
+		if o.Lock == r.PayeeLock {
+			captured += o.Value
+		}
+	}
+	switch {
+	case captured > 0:
+		r.State = roles.ReservationCaptured
+	case tx.Witnesses[0].Path == money.PathRefund:
+		r.State = roles.ReservationRefunded
+	default:
+		r.State = roles.ReservationVoided
+	}
+	r.Captured = captured
+	r.Receipt = roles.Receipt{TxID: d.txid, Batch: d.batch, Index: d.index}
+	if r.Spend, err = tx.MarshalBinary(); err != nil {
+		return internalErr("encode transaction", err)
+	}
+	return in.putRes(r, nil)
 }
 
 // Capture takes amount, 1 to the reserved amount, for the payee: this
@@ -1056,7 +1124,7 @@ func (in *Intermediary) settleReservations(ctx context.Context) (int, error) {
 		if err := decodeRec(v, &r); err != nil {
 			return err
 		}
-		if !final(r.State) {
+		if !final(r.State) || r.State == roles.ReservationRefunded && !r.Told {
 			ids = append(ids, r.ID)
 		}
 		return nil
@@ -1091,6 +1159,10 @@ func (in *Intermediary) settleReservation(ctx context.Context, id string) bool {
 	if err := in.settleOpen(ctx, &r); err != nil && !errcode.Is(err, errcode.Conflict) {
 		in.log.Debug("reservation not settled yet", "id", id, "err", err)
 		return false
+	}
+	if r.State == roles.ReservationRefunded {
+		in.tellPayee(ctx, &r)
+		return r.Told
 	}
 	if r.State != roles.ReservationActive {
 		return true

@@ -196,6 +196,7 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/alerts", s.authed(s.inter(s.listAlerts)))
 		s.handle("GET "+p+"/alerts/{id}", s.authed(s.inter(s.getAlert)))
 		s.handle("POST "+p+"/alerts/{id}/close", s.authed(s.inter(s.closeAlert)))
+		s.reservationRoutes(p)
 	}
 }
 

@@ -402,6 +402,9 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(closeAlert, cp, bankATok, `{"state":"reported","reason":"filed","by":"officer 7"}`, 200, "")
 	do(closeAlert, cp, bankATok, `{"state":"dismissed","reason":"again"}`, 409, "conflict")
 
+	// --- reservations of funds (reservations_conformance_test.go) ---
+	resValid := reservationConformance(t, do, aliceW, bobW, b64(t, m.Tx))
+
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})
 	tx1 := b64(t, transferTx(10, 1))
@@ -450,6 +453,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{alert, "/v1/intermediaries/bank-a/alerts/a1", bankATok, ""},
 		{closeAlert, "/v1/intermediaries/bank-a/alerts/a1/close", bankATok, `{"state":"dismissed","reason":"x"}`},
 	}
+	valid = append(valid, resValid...)
 	setErr := func(err error) {
 		f.ledger.setErr(err)
 		f.issuer.setErr(err)

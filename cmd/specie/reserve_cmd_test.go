@@ -34,6 +34,9 @@ func TestReserveCLI(t *testing.T) {
 	if w, err := e.banks["bank-a"].Wallet(ctx, guest); err != nil || w.Balance != 150_00 || w.Reserved != 350_00 {
 		t.Fatalf("guest after reserving: %+v, %v", w, err)
 	}
+	if out := e.must("wallet", "balance", guest); !strings.Contains(out, "150.00") || !strings.Contains(out, "350.00 reserved for payees") {
+		t.Fatalf("wallet balance:\n%s", out)
+	}
 	if out := e.must("reserve", "list", "--wallet", hotel); !strings.Contains(out, "bank-a.room-12 active") {
 		t.Fatalf("hotel's list:\n%s", out)
 	}

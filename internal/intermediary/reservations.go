@@ -945,18 +945,17 @@ func (in *Intermediary) settleAsPayee(ctx context.Context, id, kind string, amou
 	if err := checkResID(id); err != nil {
 		return roles.FundsReservation{}, err
 	}
-	unlock, err := in.lockRes(ctx, pResPayee, id)
-	if err != nil {
-		return roles.FundsReservation{}, err
-	}
-	defer unlock()
-	r, err := in.loadRes(pResPayee, id)
-	if err != nil {
-		return roles.FundsReservation{}, err
-	}
 	want := roles.ReservationCaptured
 	if kind == spendVoid {
 		want = roles.ReservationVoided
+	}
+	// The payee's record is read under its lock, which is not held while
+	// the payer's intermediary is asked: the payer's holds its own lock
+	// while it asks this side (a confirmation), and the payer's record
+	// decides anyway. Asking twice at once gets the same outcome twice.
+	r, err := in.lockedRes(ctx, pResPayee, id)
+	if err != nil {
+		return roles.FundsReservation{}, err
 	}
 	if final(r.State) {
 		return in.sameOutcome(&r, want, amount)
@@ -991,16 +990,36 @@ func (in *Intermediary) settleAsPayee(ctx context.Context, id, kind string, amou
 			in.log.Warn("reservation settled, payee not credited yet; the delivery will", "id", id, "err", err)
 		}
 	}
-	r.State, r.Captured, r.Receipt = out.State, out.Captured, out.Receipt
-	if out.Tx != nil {
-		if r.Spend, err = out.Tx.MarshalBinary(); err != nil {
-			return roles.FundsReservation{}, internalErr("encode transaction", err)
-		}
-	}
-	if err := in.putRes(&r, nil); err != nil {
+	unlock, err := in.lockRes(ctx, pResPayee, id)
+	if err != nil {
 		return roles.FundsReservation{}, err
 	}
+	defer unlock()
+	if r, err = in.loadRes(pResPayee, id); err != nil {
+		return roles.FundsReservation{}, err
+	}
+	if !final(r.State) {
+		r.State, r.Captured, r.Receipt = out.State, out.Captured, out.Receipt
+		if out.Tx != nil {
+			if r.Spend, err = out.Tx.MarshalBinary(); err != nil {
+				return roles.FundsReservation{}, internalErr("encode transaction", err)
+			}
+		}
+		if err := in.putRes(&r, nil); err != nil {
+			return roles.FundsReservation{}, err
+		}
+	}
 	return in.sameOutcome(&r, want, amount)
+}
+
+// lockedRes reads a reservation record of one side under its lock.
+func (in *Intermediary) lockedRes(ctx context.Context, prefix, id string) (resRec, error) {
+	unlock, err := in.lockRes(ctx, prefix, id)
+	if err != nil {
+		return resRec{}, err
+	}
+	defer unlock()
+	return in.loadRes(prefix, id)
 }
 
 // sameOutcome answers a settled reservation to a request for want (and

@@ -551,3 +551,74 @@ type confirmDown struct{ *intermediary.Intermediary }
 func (confirmDown) ConfirmReservation(context.Context, string, *money.Tx) error {
 	return fmt.Errorf("peer unreachable: %w", errcode.New(errcode.Unavailable, "down"))
 }
+
+// TestReservationConcurrentSettles: captures of several amounts, voids
+// and the payer's refund race for one reservation; exactly one settles it,
+// the payee is credited once, every request for that same outcome gets
+// it, and every other request is conflict.
+func TestReservationConcurrentSettles(t *testing.T) {
+	for _, bank := range []string{"bank-a", "bank-b"} {
+		t.Run(bank, func(t *testing.T) {
+			r := newResEnv(t)
+			payee := r.env.wallet(bank, "pump", 0)
+			res := r.reserve(t, payee, 600, time.Hour)
+			b := r.bank(bank)
+			type outcome struct {
+				kind   string
+				amount uint64
+				got    roles.FundsReservation
+				err    error
+			}
+			var reqs []outcome
+			for i := range 12 {
+				switch i % 3 {
+				case 0:
+					reqs = append(reqs, outcome{kind: "capture", amount: 100})
+				case 1:
+					reqs = append(reqs, outcome{kind: "capture", amount: 200 + uint64(i)})
+				default:
+					reqs = append(reqs, outcome{kind: "void"})
+				}
+			}
+			done := make(chan int)
+			for i := range reqs {
+				go func() {
+					o := &reqs[i]
+					if o.kind == "void" {
+						o.got, o.err = b.Void(as(bank), res.ID)
+					} else {
+						o.got, o.err = b.Capture(as(bank), res.ID, o.amount)
+					}
+					done <- i
+				}()
+			}
+			for range reqs {
+				<-done
+			}
+			final := r.show(t, payee, res.ID)
+			if final.State != roles.ReservationCaptured && final.State != roles.ReservationVoided {
+				t.Fatalf("final %+v", final)
+			}
+			for _, o := range reqs {
+				same := (o.kind == "void" && final.State == roles.ReservationVoided) ||
+					(o.kind == "capture" && final.State == roles.ReservationCaptured && final.Captured == o.amount)
+				switch {
+				case same && (o.err != nil || o.got.SettleTx != final.SettleTx):
+					t.Fatalf("%s %d: %+v, %v; final %+v", o.kind, o.amount, o.got, o.err, final)
+				case !same && !errcode.Is(o.err, errcode.Conflict):
+					t.Fatalf("%s %d: %v; want conflict (final %+v)", o.kind, o.amount, o.err, final)
+				}
+			}
+			if got := r.balance(payee); got != final.Captured {
+				t.Fatalf("payee %d, captured %d", got, final.Captured)
+			}
+			if got := r.balance(r.payer); got != 1000-final.Captured {
+				t.Fatalf("payer %d, captured %d", got, final.Captured)
+			}
+			if s := r.show(t, r.payer, res.ID); s.State != final.State || s.SettleTx != final.SettleTx {
+				t.Fatalf("payer's side %+v, payee's %+v", s, final)
+			}
+			r.checkConservation(append(r.all(), payee)...)
+		})
+	}
+}

@@ -107,10 +107,12 @@ type ReservationPeer interface {
 	// fresh key of its own for the escrow, and the lock that pays the
 	// payee. Offering the same reservation again answers the same terms.
 	OfferReservation(ctx context.Context, o ReservationOffer) (ReservationTerms, error)
-	// ConfirmReservation (payer's to payee's) hands over the committed
-	// transaction that reserved the funds; the payee's intermediary checks
-	// it on the ledger and against the terms before it treats the funds
-	// as reserved. Confirming twice changes nothing.
+	// ConfirmReservation (payer's to payee's) hands over a committed
+	// transaction of the reservation: the one that reserved the funds,
+	// which the payee's intermediary checks on the ledger and against the
+	// terms before it treats the funds as reserved, or the one that
+	// settled it (a refund, or a capture or void whose answer the payee's
+	// side may have missed). Confirming twice changes nothing.
 	ConfirmReservation(ctx context.Context, id string, tx *money.Tx) error
 	// SettleReservation (payee's to payer's) asks for a capture of Amount
 	// (0: a void) signed by the payee's key; the payer's intermediary

@@ -93,7 +93,7 @@ type resRec struct {
 	// committed reserving transaction.
 	Confirmed bool `json:"confirmed,omitempty"`
 	// Told (payer's side): the payee's intermediary has the committed
-	// refund (it asked for captures and voids itself).
+	// settling transaction.
 	Told bool   `json:"told,omitempty"`
 	Seed []byte `json:"seed,omitempty"` // payee's side: the escrow key it contributed
 	// Spend is the settling transaction: on the payer's side signed by
@@ -436,10 +436,12 @@ func (in *Intermediary) confirmPayee(ctx context.Context, r *resRec, peer roles.
 	}
 }
 
-// tellPayee hands a committed refund to the payee's intermediary, best
-// effort: settleReservations tries again.
+// tellPayee hands the committed settling transaction (a refund, or a
+// capture or void whose answer the payee's intermediary may not have had)
+// to the payee's intermediary, best effort: settleReservations tries
+// again.
 func (in *Intermediary) tellPayee(ctx context.Context, r *resRec) {
-	if r.State != roles.ReservationRefunded || r.Told {
+	if !final(r.State) || r.State == roles.ReservationFailed || r.Told {
 		return
 	}
 	peer, err := in.resPeer(roles.IntermediaryOf(r.Payee))
@@ -448,16 +450,16 @@ func (in *Intermediary) tellPayee(ctx context.Context, r *resRec) {
 	}
 	var tx money.Tx
 	if err := tx.UnmarshalBinary(r.Spend); err != nil {
-		in.log.Error("reservation: refund unreadable", "id", r.ID, "err", err)
+		in.log.Error("reservation: settling transaction unreadable", "id", r.ID, "err", err)
 		return
 	}
 	if err := peer.ConfirmReservation(in.asSelf(ctx), r.ID, &tx); err != nil {
-		in.log.Warn("refund not told to the payee's intermediary; will retry", "id", r.ID, "err", err)
+		in.log.Warn("settlement not told to the payee's intermediary; will retry", "id", r.ID, "err", err)
 		return
 	}
 	r.Told = true
 	if err := in.putRes(r, nil); err != nil {
-		in.log.Warn("refund told but not recorded; will tell again", "id", r.ID, "err", err)
+		in.log.Warn("settlement told but not recorded; will tell again", "id", r.ID, "err", err)
 	}
 }
 
@@ -879,8 +881,10 @@ func (in *Intermediary) ConfirmReservation(ctx context.Context, id string, tx *m
 }
 
 // confirmSettled records on the payee's side a committed transaction
-// spending the reservation's note (a refund, told by the payer's
-// intermediary): what it paid the payee, if anything, is the capture.
+// spending the reservation's note, told by the payer's intermediary (a
+// refund, or a capture or void whose answer this side may have missed):
+// what it paid the payee, if anything, is the capture, credited here now
+// (once, however often it also arrives as a delivery).
 func (in *Intermediary) confirmSettled(ctx context.Context, r *resRec, tx *money.Tx) error {
 	if final(r.State) {
 		return nil
@@ -905,6 +909,12 @@ func (in *Intermediary) confirmSettled(ctx context.Context, r *resRec, tx *money
 		r.State = roles.ReservationRefunded
 	default:
 		r.State = roles.ReservationVoided
+	}
+	if captured > 0 {
+		memo := &roles.Memo{From: r.Payer, To: r.Payee, Reference: r.Reference}
+		if err := in.applyCommitted(d.txid, tx, d.batch, d.index, memo, nil); err != nil {
+			return internalErr("credit the capture of "+r.ID, err)
+		}
 	}
 	r.Captured = captured
 	r.Receipt = roles.Receipt{TxID: d.txid, Batch: d.batch, Index: d.index}
@@ -1143,7 +1153,7 @@ func (in *Intermediary) settleReservations(ctx context.Context) (int, error) {
 		if err := decodeRec(v, &r); err != nil {
 			return err
 		}
-		if !final(r.State) || r.State == roles.ReservationRefunded && !r.Told {
+		if !final(r.State) || r.State != roles.ReservationFailed && !r.Told {
 			ids = append(ids, r.ID)
 		}
 		return nil
@@ -1179,9 +1189,9 @@ func (in *Intermediary) settleReservation(ctx context.Context, id string) bool {
 		in.log.Debug("reservation not settled yet", "id", id, "err", err)
 		return false
 	}
-	if r.State == roles.ReservationRefunded {
+	if final(r.State) {
 		in.tellPayee(ctx, &r)
-		return r.Told
+		return r.Told || r.State == roles.ReservationFailed
 	}
 	if r.State != roles.ReservationActive {
 		return true

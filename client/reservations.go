@@ -80,12 +80,16 @@ func (ic interClient) OfferReservation(ctx context.Context, o roles.ReservationO
 
 // ConfirmReservation hands a committed transaction of a reservation to
 // the payee's intermediary.
+// A nil tx withdraws the offer.
 func (ic interClient) ConfirmReservation(ctx context.Context, id string, tx *money.Tx) error {
-	s, err := encodeTx(tx)
-	if err != nil {
-		return err
+	req := wire.ReservationConfirm{Withdrawn: tx == nil}
+	if tx != nil {
+		var err error
+		if req.Tx, err = encodeTx(tx); err != nil {
+			return err
+		}
 	}
-	return ic.c.do(ctx, http.MethodPost, ic.reservationPath(id)+"/confirm", wire.TxRequest{Tx: s}, nil)
+	return ic.c.do(ctx, http.MethodPost, ic.reservationPath(id)+"/confirm", req, nil)
 }
 
 // SettleReservation asks the payer's intermediary to co-sign and submit a

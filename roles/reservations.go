@@ -112,7 +112,9 @@ type ReservationPeer interface {
 	// which the payee's intermediary checks on the ledger and against the
 	// terms before it treats the funds as reserved, or the one that
 	// settled it (a refund, or a capture or void whose answer the payee's
-	// side may have missed). Confirming twice changes nothing.
+	// side may have missed). Confirming twice changes nothing. A nil tx
+	// withdraws an offer whose reservation was never made (refused, or its
+	// transaction never committed): the payee's side forgets it.
 	ConfirmReservation(ctx context.Context, id string, tx *money.Tx) error
 	// SettleReservation (payee's to payer's) asks for a capture of Amount
 	// (0: a void) signed by the payee's key; the payer's intermediary

@@ -172,7 +172,11 @@ func (s *Server) offerReservation(w http.ResponseWriter, r *http.Request, in rol
 }
 
 func (s *Server) confirmReservation(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
-	tx, err := decodeTxBody(w, r)
+	var req wire.ReservationConfirm
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	tx, err := req.ToTx()
 	if err != nil {
 		return err
 	}

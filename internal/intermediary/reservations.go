@@ -355,6 +355,7 @@ func (in *Intermediary) reserveNew(ctx context.Context, id, fp string, r roles.R
 		return roles.FundsReservation{}, err
 	}
 	if terms.PayeeLock.Kind != money.LockEd25519 {
+		_ = peer.ConfirmReservation(in.asSelf(ctx), id, nil) // withdrawn, best effort
 		return roles.FundsReservation{}, errcode.New(errcode.Internal, "payee's intermediary answered a lock of kind %d", terms.PayeeLock.Kind)
 	}
 	rec.Escrow.Payee, rec.PayeeLock = terms.PayeeKey, terms.PayeeLock
@@ -369,6 +370,15 @@ func (in *Intermediary) reserveNew(ctx context.Context, id, fp string, r roles.R
 		return tx
 	})
 	if err != nil {
+		// Refused (too little, say): nothing was built. The payee's
+		// intermediary forgets the offer; if it cannot be told now, a
+		// failed record remembers to tell it (settleReservations).
+		if werr := peer.ConfirmReservation(in.asSelf(ctx), id, nil); werr != nil {
+			rec.State = roles.ReservationFailed
+			if perr := in.putRes(&rec, func(b *store.Batch) { b.Set(resIndexKey(r.From, id), []byte{'p'}) }); perr != nil {
+				in.log.Error("reservation offer not withdrawn nor recorded", "id", id, "err", perr)
+			}
+		}
 		return roles.FundsReservation{}, err
 	}
 	defer in.landed(txid)
@@ -395,6 +405,7 @@ func (in *Intermediary) reserveNew(ctx context.Context, id, fp string, r roles.R
 		if perr := in.putRes(&rec, nil); perr != nil {
 			in.log.Error("reservation rejected, its record not updated", "id", id, "err", perr)
 		}
+		in.tellPayee(ctx, &rec)
 		return roles.FundsReservation{}, err
 	}
 	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil, &pend); err != nil {
@@ -438,22 +449,25 @@ func (in *Intermediary) confirmPayee(ctx context.Context, r *resRec, peer roles.
 
 // tellPayee hands the committed settling transaction (a refund, or a
 // capture or void whose answer the payee's intermediary may not have had)
-// to the payee's intermediary, best effort: settleReservations tries
-// again.
+// to the payee's intermediary, or withdraws the offer of a reservation
+// that failed, best effort: settleReservations tries again.
 func (in *Intermediary) tellPayee(ctx context.Context, r *resRec) {
-	if !final(r.State) || r.State == roles.ReservationFailed || r.Told {
+	if !final(r.State) || r.Told {
 		return
 	}
 	peer, err := in.resPeer(roles.IntermediaryOf(r.Payee))
 	if err != nil {
 		return
 	}
-	var tx money.Tx
-	if err := tx.UnmarshalBinary(r.Spend); err != nil {
-		in.log.Error("reservation: settling transaction unreadable", "id", r.ID, "err", err)
-		return
+	var tx *money.Tx // nil: a failed reservation, withdrawn
+	if r.State != roles.ReservationFailed {
+		tx = new(money.Tx)
+		if err := tx.UnmarshalBinary(r.Spend); err != nil {
+			in.log.Error("reservation: settling transaction unreadable", "id", r.ID, "err", err)
+			return
+		}
 	}
-	if err := peer.ConfirmReservation(in.asSelf(ctx), r.ID, &tx); err != nil {
+	if err := peer.ConfirmReservation(in.asSelf(ctx), r.ID, tx); err != nil {
 		in.log.Warn("settlement not told to the payee's intermediary; will retry", "id", r.ID, "err", err)
 		return
 	}
@@ -515,6 +529,7 @@ func (in *Intermediary) resolveCreate(ctx context.Context, r *resRec) error {
 	}
 	in.log.Info("pending reservation settled", "id", r.ID, "state", r.State)
 	in.confirmPayee(ctx, r, nil)
+	in.tellPayee(ctx, r)
 	return nil
 }
 
@@ -858,8 +873,25 @@ func (in *Intermediary) ConfirmReservation(ctx context.Context, id string, tx *m
 	}
 	defer unlock()
 	r, err := in.loadRes(pResPayee, id)
+	if tx == nil && errcode.Is(err, errcode.NotFound) {
+		return nil // withdrawn before
+	}
 	if err != nil {
 		return err
+	}
+	if tx == nil {
+		// Withdrawn: the payer's intermediary never reserved the funds.
+		// The offer is forgotten, so a refused reservation leaves nothing.
+		if r.State != roles.ReservationPending {
+			return errcode.New(errcode.Conflict, "reservation %s is %s here: it cannot be withdrawn", id, r.State)
+		}
+		b := in.db.NewBatch()
+		b.Delete(resKey(pResPayee, id))
+		b.Delete(resIndexKey(r.Payee, id))
+		if err := b.Commit(true); err != nil {
+			return internalErr("withdraw reservation "+id, err)
+		}
+		return nil
 	}
 	want := money.Output{Value: r.Amount, Lock: r.Escrow.Lock()}
 	if tx != nil && len(tx.Inputs) == 1 && tx.Inputs[0].Output == want {
@@ -1153,7 +1185,7 @@ func (in *Intermediary) settleReservations(ctx context.Context) (int, error) {
 		if err := decodeRec(v, &r); err != nil {
 			return err
 		}
-		if !final(r.State) || r.State != roles.ReservationFailed && !r.Told {
+		if !final(r.State) || !r.Told {
 			ids = append(ids, r.ID)
 		}
 		return nil
@@ -1191,7 +1223,7 @@ func (in *Intermediary) settleReservation(ctx context.Context, id string) bool {
 	}
 	if final(r.State) {
 		in.tellPayee(ctx, &r)
-		return r.Told || r.State == roles.ReservationFailed
+		return r.Told
 	}
 	if r.State != roles.ReservationActive {
 		return true

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -89,6 +90,25 @@ type ReservationSettled struct {
 	Captured string         `json:"captured"`
 	Tx       string         `json:"tx,omitempty"`
 	Receipt  *roles.Receipt `json:"receipt,omitempty"`
+}
+
+// ReservationConfirm is POST .../reservations/{id}/confirm: a committed
+// transaction of the reservation, or withdrawn (and no tx) for an offer
+// whose reservation was never made.
+type ReservationConfirm struct {
+	Tx        string `json:"tx,omitempty"`
+	Withdrawn bool   `json:"withdrawn,omitempty"`
+}
+
+// ToTx reads a confirmation: its transaction, nil when withdrawn.
+func (w ReservationConfirm) ToTx() (*money.Tx, error) {
+	switch {
+	case w.Withdrawn && w.Tx == "":
+		return nil, nil
+	case w.Withdrawn || w.Tx == "":
+		return nil, errcode.New(errcode.Malformed, "want either tx or withdrawn")
+	}
+	return DecodeTx(w.Tx)
 }
 
 // ReservationConfirmed answers POST .../reservations/{id}/confirm.

@@ -339,6 +339,12 @@ func TestReservationRefusals(t *testing.T) {
 			if w := r.wallet(t, r.payer); w.Reserved != 600 {
 				t.Fatalf("payer reserved %d", w.Reserved)
 			}
+			// A refused reservation leaves no record on either side.
+			for _, w := range []string{r.payer, payee} {
+				if l := r.list(t, w); len(l) != 1 || l[0].ID != res.ID {
+					t.Fatalf("%s's reservations: %+v", w, l)
+				}
+			}
 		})
 	}
 }
@@ -552,8 +558,8 @@ func (confirmDown) ConfirmReservation(context.Context, string, *money.Tx) error 
 	return fmt.Errorf("peer unreachable: %w", errcode.New(errcode.Unavailable, "down"))
 }
 
-// TestReservationConcurrentSettles: captures of several amounts, voids
-// and the payer's refund race for one reservation; exactly one settles it,
+// TestReservationConcurrentSettles: captures of several amounts and
+// voids race for one reservation; exactly one settles it,
 // the payee is credited once, every request for that same outcome gets
 // it, and every other request is conflict.
 func TestReservationConcurrentSettles(t *testing.T) {

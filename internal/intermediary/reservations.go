@@ -103,7 +103,12 @@ type resRec struct {
 	SpendKind string        `json:"spend_kind,omitempty"`
 	Captured  uint64        `json:"captured"`
 	Receipt   roles.Receipt `json:"receipt,omitzero"`
-	Created   time.Time     `json:"created"`
+	// Code and Message (payer's side, failed): the definite refusal a
+	// retry with the same key answers; none when the reserving
+	// transaction was only never committed (a retry reserves anew).
+	Code    errcode.Code `json:"code,omitempty"`
+	Message string       `json:"message,omitempty"`
+	Created time.Time    `json:"created"`
 }
 
 func final(state string) bool {
@@ -324,7 +329,15 @@ func (in *Intermediary) Reserve(ctx context.Context, r roles.ReservationRequest)
 		if old.State == roles.ReservationPending {
 			_ = in.resolveCreate(ctx, &old)
 		}
-		return in.view(&old), nil
+		switch {
+		case old.State == roles.ReservationFailed && old.Code != "":
+			return roles.FundsReservation{}, &errcode.Error{Code: old.Code, Message: old.Message} // the same refusal
+		case old.State == roles.ReservationFailed && old.Told:
+			// Certainly never committed, and the payee's side has
+			// forgotten it: the key is free again.
+		default:
+			return in.view(&old), nil
+		}
 	} else if !errcode.Is(err, errcode.NotFound) {
 		return roles.FundsReservation{}, err
 	}
@@ -375,6 +388,9 @@ func (in *Intermediary) reserveNew(ctx context.Context, id, fp string, r roles.R
 		// failed record remembers to tell it (settleReservations).
 		if werr := peer.ConfirmReservation(in.asSelf(ctx), id, nil); werr != nil {
 			rec.State = roles.ReservationFailed
+			if rejected(err) {
+				rememberRefusal(&rec, err)
+			}
 			if perr := in.putRes(&rec, func(b *store.Batch) { b.Set(resIndexKey(r.From, id), []byte{'p'}) }); perr != nil {
 				in.log.Error("reservation offer not withdrawn nor recorded", "id", id, "err", perr)
 			}
@@ -385,10 +401,11 @@ func (in *Intermediary) reserveNew(ctx context.Context, id, fp string, r roles.R
 	rec.Note = money.Note{TxID: txid, Index: 0, Output: tx.Outputs[0]}
 	rec.CreateTx = pend.Tx
 	if err := in.putRes(&rec, func(b *store.Batch) { b.Set(resIndexKey(r.From, id), []byte{'p'}) }); err != nil {
-		// Not submitted: release the notes now.
+		// Not submitted: release the notes now, and withdraw the offer.
 		if uerr := in.unreserve(txid, nil); uerr != nil {
 			in.log.Error("reservation not recorded and its notes not released; they will be after the settle delay", "txid", txid, "err", uerr)
 		}
+		_ = peer.ConfirmReservation(in.asSelf(ctx), id, nil)
 		return roles.FundsReservation{}, err
 	}
 	receipt, err := in.submit(ctx, tx)
@@ -402,6 +419,7 @@ func (in *Intermediary) reserveNew(ctx context.Context, id, fp string, r roles.R
 			return in.view(&rec), err
 		}
 		rec.State = roles.ReservationFailed
+		rememberRefusal(&rec, err)
 		if perr := in.putRes(&rec, nil); perr != nil {
 			in.log.Error("reservation rejected, its record not updated", "id", id, "err", perr)
 		}
@@ -418,6 +436,14 @@ func (in *Intermediary) reserveNew(ctx context.Context, id, fp string, r roles.R
 	in.confirmPayee(ctx, &rec, peer)
 	in.log.Debug("reservation created", "id", id, "from", r.From, "to", r.To, "amount", r.Amount, "expiry_batch", rec.Escrow.Expiry)
 	return in.view(&rec), nil
+}
+
+// rememberRefusal keeps err, a definite refusal of r, for retries.
+func rememberRefusal(r *resRec, err error) {
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		r.Code, r.Message = e.Code, e.Message
+	}
 }
 
 // confirmPayee hands the committed reserving transaction to the payee's
@@ -823,10 +849,18 @@ func (in *Intermediary) OfferReservation(ctx context.Context, o roles.Reservatio
 	}
 	defer unlock()
 	if old, err := in.loadRes(pResPayee, o.ID); err == nil {
-		if old.Payer != o.Payer || old.Payee != o.Payee || old.Amount != o.Amount || old.Escrow.Expiry != o.Expiry || old.Escrow.Payer != o.PayerKey {
+		same := old.Payer == o.Payer && old.Payee == o.Payee && old.Amount == o.Amount && old.Escrow.Expiry == o.Expiry && old.Escrow.Payer == o.PayerKey
+		switch {
+		case same:
+			return roles.ReservationTerms{PayeeKey: old.Escrow.Payee, PayeeLock: old.PayeeLock}, nil
+		case old.State != roles.ReservationPending || old.Payer != o.Payer:
 			return roles.ReservationTerms{}, errcode.New(errcode.Conflict, "reservation %s was offered with other terms", o.ID)
 		}
-		return roles.ReservationTerms{PayeeKey: old.Escrow.Payee, PayeeLock: old.PayeeLock}, nil
+		// An offer never confirmed, made again with new terms (its first
+		// attempt never committed): the new terms replace it.
+		if err := in.dropOffer(&old); err != nil {
+			return roles.ReservationTerms{}, err
+		}
 	} else if !errcode.Is(err, errcode.NotFound) {
 		return roles.ReservationTerms{}, err
 	}
@@ -885,13 +919,7 @@ func (in *Intermediary) ConfirmReservation(ctx context.Context, id string, tx *m
 		if r.State != roles.ReservationPending {
 			return errcode.New(errcode.Conflict, "reservation %s is %s here: it cannot be withdrawn", id, r.State)
 		}
-		b := in.db.NewBatch()
-		b.Delete(resKey(pResPayee, id))
-		b.Delete(resIndexKey(r.Payee, id))
-		if err := b.Commit(true); err != nil {
-			return internalErr("withdraw reservation "+id, err)
-		}
-		return nil
+		return in.dropOffer(&r)
 	}
 	want := money.Output{Value: r.Amount, Lock: r.Escrow.Lock()}
 	if tx != nil && len(tx.Inputs) == 1 && tx.Inputs[0].Output == want {
@@ -910,6 +938,17 @@ func (in *Intermediary) ConfirmReservation(ctx context.Context, id string, tx *m
 	r.Note = money.Note{TxID: d.txid, Index: 0, Output: want}
 	r.State = roles.ReservationActive
 	return in.putRes(&r, nil)
+}
+
+// dropOffer forgets an offer on the payee's side, record and index.
+func (in *Intermediary) dropOffer(r *resRec) error {
+	b := in.db.NewBatch()
+	b.Delete(resKey(pResPayee, r.ID))
+	b.Delete(resIndexKey(r.Payee, r.ID))
+	if err := b.Commit(true); err != nil {
+		return internalErr("withdraw reservation "+r.ID, err)
+	}
+	return nil
 }
 
 // confirmSettled records on the payee's side a committed transaction

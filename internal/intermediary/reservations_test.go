@@ -628,3 +628,34 @@ func TestReservationConcurrentSettles(t *testing.T) {
 		})
 	}
 }
+
+// TestReservationRejectedByLedger: a reserving transaction the ledger
+// rejects leaves the wallet as it was and nothing at the payee's side,
+// and a retry with its key answers the same rejection.
+func TestReservationRejectedByLedger(t *testing.T) {
+	r := newResEnv(t)
+	payee := r.env.wallet("bank-b", "hotel", 0)
+	a := r.bank("bank-a")
+	ids := append(r.all(), payee)
+	before := r.snapshot(ids...)
+	req := roles.ReservationRequest{From: r.payer, To: payee, Amount: 300, ExpiresIn: time.Hour, Key: "t1"}
+	r.link.tamper.Store(true)
+	_, err := a.Reserve(as("bank-a"), req)
+	r.link.tamper.Store(false)
+	wantCode(t, err, errcode.BadSignature, 400)
+	_, again := a.Reserve(as("bank-a"), req)
+	wantCode(t, again, errcode.BadSignature, 400)
+	if fmt.Sprint(again) != fmt.Sprint(err) {
+		t.Fatalf("retry answered %v; first %v", again, err)
+	}
+	r.unchanged(t, before, ids...)
+	if w := r.wallet(t, r.payer); w.Reserved != 0 || w.Pending != 0 {
+		t.Fatalf("payer %+v", w)
+	}
+	if _, err := r.bank("bank-b").GetReservation(as("bank-b"), "bank-a.t1"); !errcode.Is(err, errcode.NotFound) {
+		t.Fatalf("the payee's side keeps the rejected offer: %v", err)
+	}
+	if l := r.list(t, payee); len(l) != 0 {
+		t.Fatalf("payee's list %+v", l)
+	}
+}

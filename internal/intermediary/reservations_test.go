@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/crashtest"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
@@ -658,4 +659,106 @@ func TestReservationRejectedByLedger(t *testing.T) {
 	if l := r.list(t, payee); len(l) != 0 {
 		t.Fatalf("payee's list %+v", l)
 	}
+}
+
+// TestReservationDiskCrash crashes the payer's intermediary's disk at each
+// sync of a create, and of a capture the payee's intermediary asks for in
+// turn (what was not synced is lost), restarts it on what survived and
+// settles: asking again then answers the outcome, and the money moved
+// exactly once.
+func TestReservationDiskCrash(t *testing.T) {
+	for _, step := range []string{"create", "capture"} {
+		for k := 0; ; k++ {
+			if k > 40 {
+				t.Fatalf("%s: still crashing at sync %d", step, k)
+			}
+			if !t.Run(fmt.Sprintf("%s/sync-%d", step, k), func(t *testing.T) {
+				crashed := reservationCrashAt(t, step, k)
+				if !crashed {
+					k = 1 << 20 // the step completed before sync k: every crash point is covered
+				}
+			}) {
+				return
+			}
+			if k >= 1<<20 {
+				break
+			}
+		}
+	}
+}
+
+// reservationCrashAt runs step with bank-a's disk crashing just before its
+// sync number k and checks the books after the restart. It reports whether
+// the crash came.
+func reservationCrashAt(t *testing.T, step string, k int) bool {
+	e := newEnv(t)
+	disk := crashtest.NewDisk(t)
+	open := func() {
+		e.mu.Lock()
+		old := e.banks["bank-a"]
+		delete(e.banks, "bank-a")
+		e.mu.Unlock()
+		if old != nil {
+			_ = old.Close()
+		}
+		cfg := e.config("bank-a")
+		cfg.FS, cfg.ReservationBatchInterval = disk.FS, batchIv
+		if err := intermediary.WaitStoreIdle(e.openWith(cfg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open()
+	e.openRes("bank-b")
+	r := &resEnv{env: e}
+	r.payer = e.wallet("bank-a", "payer", 1000)
+	payee := e.wallet("bank-b", "hotel", 0)
+	req := roles.ReservationRequest{From: r.payer, To: payee, Amount: 600, ExpiresIn: time.Hour, Key: "k"}
+	do := func() error {
+		var err error
+		if step == "create" {
+			_, err = e.bank("bank-a").Reserve(as("bank-a"), req)
+		} else {
+			_, err = e.bank("bank-b").Capture(as("bank-b"), "bank-a.k", 250)
+		}
+		return err
+	}
+	if step == "capture" {
+		if _, err := e.bank("bank-a").Reserve(as("bank-a"), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disk.ArmAtSync(k, nil)
+	first := do()
+	crashed := disk.Crashed()
+	disk = disk.Restart()
+	open()
+	ctx := context.Background()
+	for _, b := range []string{"bank-a", "bank-b"} {
+		if err := e.bank(b).ResolvePending(ctx); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+	}
+	if n, err := e.bank("bank-a").SettleReservations(ctx); err != nil || n != 0 {
+		t.Fatalf("settle after the restart: %d left, %v", n, err)
+	}
+	if err := do(); err != nil {
+		t.Fatalf("asked again after the crash (first answer %v): %v", first, err)
+	}
+	if err := e.bank("bank-a").RetryDeliveries(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := r.wallet(t, r.payer)
+	res := r.show(t, r.payer, "bank-a.k")
+	switch step {
+	case "create":
+		if res.State != roles.ReservationActive || w.Balance != 400 || w.Reserved != 600 {
+			t.Fatalf("after the crash (first answer %v): %+v, payer %+v", first, res, w)
+		}
+	case "capture":
+		if res.State != roles.ReservationCaptured || res.Captured != 250 || w.Balance != 750 || w.Reserved != 0 || r.balance(payee) != 250 {
+			t.Fatalf("after the crash (first answer %v): %+v, payer %+v, payee %d", first, res, w, r.balance(payee))
+		}
+		r.checkConservation(r.payer, payee, e.bank("bank-a").Treasury(), e.bank("bank-b").Treasury())
+	}
+	return crashed
 }

@@ -30,6 +30,11 @@ var fuzzRoutes = []string{
 	"/v1/issuer/policies",
 	"/v1/issuer/policies/" + strings.Repeat("ab", 32) + "/approvals",
 	"PUT /v1/registry/reservations/" + strings.Repeat("cd", 32) + "/bank-a.w1",
+	"/v1/intermediaries/bank-a/reservations",
+	"/v1/intermediaries/bank-a/reservations/bank-a.r1/capture",
+	"/v1/intermediaries/bank-a/reservations/offers",
+	"/v1/intermediaries/bank-a/reservations/bank-a.r1/confirm",
+	"/v1/intermediaries/bank-a/reservations/bank-a.r1/settle",
 }
 
 // policySeed is a valid policy document for the seeds.
@@ -65,6 +70,12 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"policy":` + string(policySeed.Canonical()) + `}`,
 		`{"policy":{"network":"testnet","version":1,"tiers":[{"level":0,"name":"x","evidence":["phone"],"holding":-1}]}}`,
 		`{"policy":{"network":"testnet","version":1.5}}`,
+		`{"from":"bank-a.w1","to":"bank-b.w2","amount":"3.00","expires_in":"72h","key":"room-12"}`,
+		`{"from":"bank-a.w1","to":"bank-b.w2","amount":"3.00","expires_in":"-1h"}`,
+		`{"id":"bank-b.o1","payer":"bank-b.x","payee":"bank-a.w1","amount":"7","expiry_batch":9,"expires_at":"2030-01-01T00:00:00Z","payer_key":"` + strings.Repeat("ab", 32) + `","payer_lock":"ed25519:` + strings.Repeat("ab", 32) + `"}`,
+		`{"withdrawn":true}`,
+		`{"tx":"` + tx + `","withdrawn":true}`,
+		`{"amount":"0","payee_sig":"` + strings.Repeat("00", 64) + `"}`,
 	}
 	for i, s := range seeds {
 		for r := range fuzzRoutes {

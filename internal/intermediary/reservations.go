@@ -34,10 +34,12 @@ import (
 //	resv/<id>                 resRec (JSON): payer's side, authoritative
 //	resp/<id>                 resRec (JSON): payee's side
 //	resw/<wallet>\x00<id>     side byte ('p' payer, 'q' payee): a wallet's reservations
+//	reso/<id>                 empty: the payer's side has work left on it (settleReservations)
 const (
 	pResPayer = "resv/"
 	pResPayee = "resp/"
 	pResIndex = "resw/"
+	pResOpen  = "reso/"
 
 	// kindReserve is the pending spend that moves a wallet's notes into
 	// an escrowed note. It is not a payment: no payment limits, no
@@ -159,6 +161,13 @@ func (in *Intermediary) putRes(r *resRec, extra func(*store.Batch)) error {
 	}
 	b := in.db.NewBatch()
 	b.Set(resKey(prefix, r.ID), v)
+	if r.Side == sidePayer {
+		if open := !final(r.State) || !r.Told; open {
+			b.Set(resKey(pResOpen, r.ID), nil)
+		} else {
+			b.Delete(resKey(pResOpen, r.ID))
+		}
+	}
 	if extra != nil {
 		extra(b)
 	}
@@ -1219,14 +1228,8 @@ func (in *Intermediary) SettleReservations(ctx context.Context) (int, error) {
 
 func (in *Intermediary) settleReservations(ctx context.Context) (int, error) {
 	var ids []string
-	err := in.db.Scan([]byte(pResPayer), nil, func(k, v []byte) error {
-		var r resRec
-		if err := decodeRec(v, &r); err != nil {
-			return err
-		}
-		if !final(r.State) || !r.Told {
-			ids = append(ids, r.ID)
-		}
+	err := in.db.Scan([]byte(pResOpen), nil, func(k, _ []byte) error {
+		ids = append(ids, string(k[len(pResOpen):]))
 		return nil
 	})
 	if err != nil {

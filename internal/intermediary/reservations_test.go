@@ -762,3 +762,46 @@ func reservationCrashAt(t *testing.T, step string, k int) bool {
 	}
 	return crashed
 }
+
+// TestReservationPayerPolicy: a reservation is admitted like a payment of
+// its amount by the payer wallet's policy: over the per-payment limit it
+// is limit_exceeded, from a frozen wallet blocked, and a refused one
+// leaves nothing on either side.
+func TestReservationPayerPolicy(t *testing.T) {
+	r := newResEnv(t)
+	a := r.bank("bank-a")
+	w, err := a.OpenWallet(as("bank-a"), phoneOnly("tourist", "+15550001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.issue("bank-a", 400_00)
+	if _, err := a.Pay(as("bank-a"), roles.Payment{From: a.Treasury(), To: w.ID, Amount: 400_00}); err != nil {
+		t.Fatal(err)
+	}
+	payee := r.env.wallet("bank-b", "hotel", 0)
+	ids := append(r.all(), w.ID, payee)
+	before := r.snapshot(ids...)
+	reserve := func(amount uint64) error {
+		_, err := a.Reserve(as("bank-a"), roles.ReservationRequest{From: w.ID, To: payee, Amount: amount, ExpiresIn: time.Hour})
+		return err
+	}
+	wantCode(t, reserve(250_00), errcode.LimitExceeded, 422) // tier 0: at most 200.00 a payment
+	r.unchanged(t, before, ids...)
+	if _, err := a.Freeze(as("bank-a"), w.ID, "review"); err != nil {
+		t.Fatal(err)
+	}
+	before = r.snapshot(ids...)
+	wantCode(t, reserve(10_00), errcode.Blocked, 422)
+	r.unchanged(t, before, ids...)
+	for _, x := range []string{w.ID, payee} {
+		if l := r.list(t, x); len(l) != 0 {
+			t.Fatalf("%s's reservations %+v", x, l)
+		}
+	}
+	if _, err := a.Unfreeze(as("bank-a"), w.ID, "cleared"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reserve(150_00); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -86,7 +86,7 @@ func reservationConformance(t *testing.T, do func(route, path, token, body strin
 		return `{"id":"` + id + `","payer":"` + aliceW + `","payee":"` + payee + `","amount":"` + amount + `","expiry_batch":99,"expires_at":"2030-01-01T00:00:00Z","payer_key":"` + strings.Repeat("ab", 32) + `","payer_lock":"ed25519:` + strings.Repeat("ab", 32) + `"}`
 	}
 	do(offer, b+"/reservations/offers", bankATok, offerBody("bank-a.o1", "7", bobW), 200, "")
-	do(offer, b+"/reservations/offers", bankATok, offerBody("bank-a.o1", "8", bobW), 409, "conflict")
+	do(offer, b+"/reservations/offers", bankATok, offerBody("bank-a.c1", "8", bobW), 409, "conflict") // c1 is confirmed: its terms are fixed
 	do(offer, b+"/reservations/offers", bankATok, `{"id":"bank-a.o2"}`, 400, "malformed")
 	do(offer, b+"/reservations/offers", "", offerBody("bank-a.o2", "7", bobW), 401, "unauthorized")
 	do(offer, b+"/reservations/offers", bankBTok, offerBody("bank-a.o2", "7", bobW), 403, "unauthorized")

@@ -102,3 +102,9 @@ func (ic interClient) SettleReservation(ctx context.Context, s roles.Reservation
 	}
 	return w.ToReservationSettled()
 }
+
+// ExpireReservation asks the payee's intermediary to void a reservation
+// past its expiry time.
+func (ic interClient) ExpireReservation(ctx context.Context, id string) error {
+	return ic.c.do(ctx, http.MethodPost, ic.reservationPath(id)+"/expire", nil, nil)
+}

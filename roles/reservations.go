@@ -123,6 +123,13 @@ type ReservationPeer interface {
 	// which may be an earlier one (a capture, void or refund that settled
 	// it first).
 	SettleReservation(ctx context.Context, s ReservationSettle) (ReservationSettled, error)
+	// ExpireReservation (payer's to payee's) asks for the void of a
+	// reservation past its expiry time, which the payee's intermediary
+	// makes (through SettleReservation) once its own clock agrees; the
+	// payer's refunds alone only after the expiry batch, which on a quiet
+	// ledger comes much later. A reservation settled already is left as
+	// it is; errcode.Conflict before the expiry time.
+	ExpireReservation(ctx context.Context, id string) error
 }
 
 // ReservationOffer is the terms the payer's intermediary proposes.

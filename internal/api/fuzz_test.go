@@ -35,6 +35,7 @@ var fuzzRoutes = []string{
 	"/v1/intermediaries/bank-a/reservations/offers",
 	"/v1/intermediaries/bank-a/reservations/bank-a.r1/confirm",
 	"/v1/intermediaries/bank-a/reservations/bank-a.r1/settle",
+	"/v1/intermediaries/bank-a/reservations/bank-a.r1/expire",
 }
 
 // policySeed is a valid policy document for the seeds.

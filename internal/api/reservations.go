@@ -26,6 +26,7 @@ func (s *Server) reservationRoutes(p string) {
 	s.handle("POST "+p+"/reservations/offers", s.authed(s.inter(s.offerReservation)))
 	s.handle("POST "+p+"/reservations/{id}/confirm", s.authed(s.inter(s.confirmReservation)))
 	s.handle("POST "+p+"/reservations/{id}/settle", s.authed(s.inter(s.settleReservation)))
+	s.handle("POST "+p+"/reservations/{id}/expire", s.authed(s.inter(s.expireReservation)))
 }
 
 func reserver(in roles.Intermediary) (roles.Reserver, error) {
@@ -213,5 +214,17 @@ func (s *Server) settleReservation(w http.ResponseWriter, r *http.Request, in ro
 		return errcode.New(errcode.Internal, "reservation outcome: %v", err)
 	}
 	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+func (s *Server) expireReservation(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	p, err := reservationPeer(in)
+	if err != nil {
+		return err
+	}
+	if err := p.ExpireReservation(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.ReservationConfirmed{Status: "expired"})
 	return nil
 }

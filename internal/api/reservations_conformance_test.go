@@ -3,6 +3,7 @@ package api_test
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // reservationConformance calls every reservation route on the real
@@ -24,6 +25,7 @@ func reservationConformance(t *testing.T, do func(route, path, token, body strin
 		offer   = "POST /v1/intermediaries/{name}/reservations/offers"
 		confirm = "POST /v1/intermediaries/{name}/reservations/{id}/confirm"
 		settle  = "POST /v1/intermediaries/{name}/reservations/{id}/settle"
+		expire  = "POST /v1/intermediaries/{name}/reservations/{id}/expire"
 	)
 	a, b := "/v1/intermediaries/bank-a", "/v1/intermediaries/bank-b"
 	body := func(key, amount, expires string) string {
@@ -114,6 +116,18 @@ func reservationConformance(t *testing.T, do func(route, path, token, body strin
 	if got := do(show, b+"/reservations/bank-a.s1", bankBTok, "", 200, "").json(t)["state"]; got != "active" {
 		t.Fatalf("s1 after the refused settles: %v", got)
 	}
+
+	do(reserve, a+"/reservations", bankATok, body("x1", "40", "1ms"), 201, "")
+	time.Sleep(2 * time.Millisecond)
+	do(expire, b+"/reservations/bank-a.x1/expire", bankATok, "", 200, "")
+	if got := do(show, a+"/reservations/bank-a.x1", bankATok, "", 200, "").json(t)["state"]; got != "voided" {
+		t.Fatalf("x1 after its expiry: %v", got)
+	}
+	do(expire, b+"/reservations/bank-a.s1/expire", bankATok, "", 409, "conflict") // 72h to go
+	do(expire, b+"/reservations/nodot/expire", bankATok, "", 400, "malformed")
+	do(expire, b+"/reservations/bank-a.s1/expire", "", "", 401, "unauthorized")
+	do(expire, b+"/reservations/bank-a.s1/expire", bankBTok, "", 403, "unauthorized")
+	do(expire, b+"/reservations/bank-a.nosuch/expire", bankATok, "", 404, "not_found")
 	return []struct{ route, path, token, body string }{
 		{reserve, a + "/reservations", bankATok, body("f1", "1", "1h")},
 		{list, a + "/reservations?wallet=bank-a.w1", bankATok, ""},
@@ -124,5 +138,6 @@ func reservationConformance(t *testing.T, do func(route, path, token, body strin
 		{offer, a + "/reservations/offers", bankATok, offerBody("bank-b.o1", "7", "bank-a.w1")},
 		{confirm, a + "/reservations/bank-b.o1/confirm", bankATok, txBody},
 		{settle, a + "/reservations/bank-a.r1/settle", bankATok, settleBody("0", zero)},
+		{expire, a + "/reservations/bank-a.r1/expire", bankATok, ""},
 	}
 }

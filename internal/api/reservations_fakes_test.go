@@ -79,3 +79,7 @@ func (f *fakeInter) SettleReservation(ctx context.Context, s roles.ReservationSe
 	}
 	return roles.ReservationSettled{State: roles.ReservationVoided}, nil
 }
+
+func (f *fakeInter) ExpireReservation(ctx context.Context, id string) error {
+	return f.record(ctx, "ExpireReservation", id)
+}

@@ -764,16 +764,27 @@ func (in *Intermediary) Refund(ctx context.Context, id string) (roles.FundsReser
 	if err := checkResID(id); err != nil {
 		return roles.FundsReservation{}, err
 	}
-	unlock, err := in.lockRes(ctx, pResPayer, id)
-	if err != nil {
-		return roles.FundsReservation{}, err
+	r, err := func() (resRec, error) {
+		unlock, err := in.lockRes(ctx, pResPayer, id)
+		if err != nil {
+			return resRec{}, err
+		}
+		defer unlock()
+		r, err := in.loadRes(pResPayer, id)
+		if err != nil {
+			return r, err
+		}
+		return r, in.refund(ctx, &r)
+	}()
+	var bb *beforeBatch
+	if errors.As(err, &bb) {
+		// Past the time, not yet the batch: voided with the payee's
+		// intermediary instead, if it agrees the time has passed.
+		if r, err = in.voidExpired(ctx, id, r.Payee); err == nil && r.State != roles.ReservationVoided {
+			err = errcode.New(errcode.Conflict, "reservation %s is %s", id, r.State)
+		}
 	}
-	defer unlock()
-	r, err := in.loadRes(pResPayer, id)
 	if err != nil {
-		return roles.FundsReservation{}, err
-	}
-	if err := in.refund(ctx, &r); err != nil {
 		return roles.FundsReservation{}, err
 	}
 	return in.view(&r), nil
@@ -799,7 +810,7 @@ func (in *Intermediary) refund(ctx context.Context, r *resRec) error {
 		return err
 	}
 	if sup.Batches+1 <= r.Escrow.Expiry {
-		return errcode.New(errcode.Conflict, "reservation %s can be refunded after batch %d; the ledger is at batch %d", r.ID, r.Escrow.Expiry, sup.Batches)
+		return &beforeBatch{errcode.New(errcode.Conflict, "reservation %s can be refunded alone after batch %d; the ledger is at batch %d", r.ID, r.Escrow.Expiry, sup.Batches)}
 	}
 	tx := settleTx(r, spendRefund, 0)
 	if err := in.signAsPayer(r, tx, in.cfg.Network.TxID(tx)); err != nil {
@@ -811,7 +822,70 @@ func (in *Intermediary) refund(ctx context.Context, r *resRec) error {
 	return in.finishSpend(ctx, r)
 }
 
+// beforeBatch is refund's conflict when the expiry time has passed but the
+// ledger has not reached the expiry batch: then the payee's intermediary
+// is asked to void instead (voidExpired).
+type beforeBatch struct{ err *errcode.Error }
+
+func (e *beforeBatch) Error() string { return e.err.Error() }
+
+func (e *beforeBatch) Unwrap() error { return e.err }
+
+// voidExpired asks the payee's intermediary to void reservation id, past
+// its expiry time but not yet its batch, and reads the outcome. The
+// caller does not hold the reservation's lock: the payee's intermediary
+// voids through SettleReservation, which takes it.
+func (in *Intermediary) voidExpired(ctx context.Context, id, payee string) (resRec, error) {
+	peer, err := in.resPeer(roles.IntermediaryOf(payee))
+	if err != nil {
+		return resRec{}, err
+	}
+	if err := peer.ExpireReservation(in.asSelf(ctx), id); err != nil {
+		return resRec{}, err
+	}
+	return in.lockedRes(ctx, pResPayer, id)
+}
+
 // ---- the payee's side ----
+
+// ExpireReservation voids reservation id for the payer's intermediary
+// once its expiry time has passed (on this intermediary's clock too), as
+// the payee's customer could: both sign the return of everything to the
+// payer. A reservation already settled is left as it is (nil);
+// errcode.Conflict before the expiry time. It implements
+// roles.ReservationPeer: the payer's intermediary asks it rather than
+// wait for the expiry batch, which on a quiet ledger comes much later.
+func (in *Intermediary) ExpireReservation(ctx context.Context, id string) error {
+	if err := in.enter(); err != nil {
+		return err
+	}
+	defer in.exit()
+	if err := in.authorizeParticipant(ctx); err != nil {
+		return err
+	}
+	if err := checkResID(id); err != nil {
+		return err
+	}
+	caller, _ := roles.Caller(ctx)
+	if roles.IntermediaryOf(id) != caller.Name {
+		return errcode.Forbidden("%s may expire only its own reservations", caller.Name)
+	}
+	r, err := in.lockedRes(ctx, pResPayee, id)
+	if err != nil {
+		return err
+	}
+	if final(r.State) {
+		return nil
+	}
+	if now := in.cfg.Now(); now.Before(r.ExpiresAt) {
+		return errcode.New(errcode.Conflict, "reservation %s expires at %s, not before", id, r.ExpiresAt.Format(time.RFC3339))
+	}
+	_, err = in.payeeSettle(ctx, id, spendVoid, 0)
+	if errcode.Is(err, errcode.Conflict) {
+		return nil // settled otherwise meanwhile
+	}
+	return err
+}
 
 // OfferReservation records a reservation offered for a wallet here by the
 // payer's intermediary and answers the terms: a fresh escrow key of this
@@ -1035,6 +1109,11 @@ func (in *Intermediary) settleAsPayee(ctx context.Context, id, kind string, amou
 	if err := checkResID(id); err != nil {
 		return roles.FundsReservation{}, err
 	}
+	return in.payeeSettle(ctx, id, kind, amount)
+}
+
+// payeeSettle is a capture or void on the payee's side, checked.
+func (in *Intermediary) payeeSettle(ctx context.Context, id, kind string, amount uint64) (roles.FundsReservation, error) {
 	want := roles.ReservationCaptured
 	if kind == spendVoid {
 		want = roles.ReservationVoided
@@ -1250,36 +1329,58 @@ func (in *Intermediary) settleReservations(ctx context.Context) (int, error) {
 // settleReservation does what reservation id needs; false when work is
 // left for later.
 func (in *Intermediary) settleReservation(ctx context.Context, id string) bool {
+	done, payee := in.settleLocked(ctx, id)
+	if payee == "" {
+		return done
+	}
+	r, err := in.voidExpired(ctx, id, payee)
+	if err != nil {
+		in.log.Debug("expired reservation not voided by the payee's intermediary; refund after the expiry batch", "id", id, "err", err)
+		return false
+	}
+	in.log.Info("expired reservation voided with the payee's intermediary", "id", id, "state", r.State)
+	return final(r.State) && r.Told
+}
+
+// settleLocked is settleReservation's work under the reservation's lock.
+// payee, when not "", is the payee wallet of a reservation past its time
+// but not its batch, which the payee's intermediary is to void.
+func (in *Intermediary) settleLocked(ctx context.Context, id string) (done bool, payee string) {
 	unlock, err := in.lockRes(ctx, pResPayer, id)
 	if err != nil {
-		return false
+		return false, ""
 	}
 	defer unlock()
 	r, err := in.loadRes(pResPayer, id)
 	if err != nil {
-		return false
+		return false, ""
 	}
 	if err := in.settleOpen(ctx, &r); err != nil && !errcode.Is(err, errcode.Conflict) {
 		in.log.Debug("reservation not settled yet", "id", id, "err", err)
-		return false
+		return false, ""
 	}
 	if final(r.State) {
 		in.tellPayee(ctx, &r)
-		return r.Told
+		return r.Told, ""
 	}
 	if r.State != roles.ReservationActive {
-		return true
+		return true, ""
 	}
 	in.confirmPayee(ctx, &r, nil)
 	if in.cfg.Now().Before(r.ExpiresAt) {
-		return r.Confirmed
+		return r.Confirmed, ""
 	}
-	if err := in.refund(ctx, &r); err != nil {
+	err = in.refund(ctx, &r)
+	var bb *beforeBatch
+	switch {
+	case errors.As(err, &bb) && r.Confirmed:
+		return false, r.Payee
+	case err != nil:
 		in.log.Debug("expired reservation not refunded yet", "id", id, "err", err)
-		return false
+		return false, ""
 	}
 	in.log.Info("expired reservation refunded", "id", id, "amount", r.Amount)
-	return true
+	return true, ""
 }
 
 var (

@@ -3,6 +3,7 @@ package intermediary_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -803,5 +804,61 @@ func TestReservationPayerPolicy(t *testing.T) {
 	}
 	if err := reserve(150_00); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReservationExpiryByTime: past the expiry time but long before the
+// expiry batch (a quiet ledger), the payer's intermediary has the payee's
+// void the reservation, by its loop or when the refund is asked for;
+// before the time the payee's intermediary refuses.
+func TestReservationExpiryByTime(t *testing.T) {
+	for _, tc := range []struct{ name, bank string }{{"loop, other bank", "bank-b"}, {"asked, same bank", "bank-a"}, {"asked, other bank", "bank-b"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			var offset atomic.Int64
+			e.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+			for _, n := range []string{"bank-a", "bank-b"} {
+				e.openRes(n)
+			}
+			r := &resEnv{env: e}
+			r.payer = e.wallet("bank-a", "payer", 1000)
+			payee := e.wallet(tc.bank, "hotel", 0)
+			res := r.reserve(t, payee, 600, time.Hour) // 360000 batches away
+			a, b := e.bank("bank-a"), e.bank(tc.bank)
+			ids := []string{r.payer, payee, a.Treasury(), e.bank("bank-b").Treasury()}
+			before := r.snapshot(ids...)
+			err := b.ExpireReservation(as("bank-a"), res.ID)
+			wantCode(t, err, errcode.Conflict, 409)
+			_, err = a.Refund(as("bank-a"), res.ID)
+			wantCode(t, err, errcode.Conflict, 409)
+			wantCode(t, b.ExpireReservation(as("bank-b"), res.ID), errcode.Unauthorized, 403)
+			r.unchanged(t, before, ids...)
+
+			offset.Store(int64(2 * time.Hour))
+			var got roles.FundsReservation
+			if tc.name == "loop, other bank" {
+				if n, err := a.SettleReservations(context.Background()); err != nil || n != 0 {
+					t.Fatalf("settle: %d left, %v", n, err)
+				}
+				got = r.show(t, r.payer, res.ID)
+			} else if got, err = a.Refund(as("bank-a"), res.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got.State != roles.ReservationVoided {
+				t.Fatalf("after the expiry time: %+v", got)
+			}
+			if s := r.show(t, payee, res.ID); s.State != roles.ReservationVoided || s.SettleTx != got.SettleTx {
+				t.Fatalf("payee's side %+v", s)
+			}
+			if w := r.wallet(t, r.payer); w.Balance != 1000 || w.Reserved != 0 {
+				t.Fatalf("payer %+v", w)
+			}
+			_, err = b.Capture(as(tc.bank), res.ID, 1)
+			wantCode(t, err, errcode.Conflict, 409)
+			if err := b.ExpireReservation(as("bank-a"), res.ID); err != nil {
+				t.Fatalf("expire again: %v", err)
+			}
+			r.checkConservation(ids...)
+		})
 	}
 }

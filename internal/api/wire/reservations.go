@@ -111,9 +111,10 @@ func (w ReservationConfirm) ToTx() (*money.Tx, error) {
 	return DecodeTx(w.Tx)
 }
 
-// ReservationConfirmed answers POST .../reservations/{id}/confirm.
+// ReservationConfirmed answers POST .../reservations/{id}/confirm and
+// .../expire.
 type ReservationConfirmed struct {
-	Status string `json:"status"` // "confirmed"
+	Status string `json:"status"` // "confirmed", "expired"
 }
 
 // FromFundsReservation converts a reservation.

@@ -251,6 +251,11 @@ type Wallet struct {
 	// settles, its notes leave Pending: spent (its change joins Balance) if
 	// it committed, back into Balance if it did not.
 	Pending uint64 `json:"pending"`
+	// Reserved is the value the wallet has locked in active reservations
+	// for payees (roles.Reserver): not in Balance, not spendable, and
+	// back in Balance if a reservation is voided, refunded or captured
+	// for less.
+	Reserved uint64 `json:"reserved,omitempty"`
 	// Tier and State are the wallet's policy tier and state (WalletActive,
 	// WalletFrozen, WalletClosed); an intermediary's treasury, and wallets
 	// opened before tiers existed, have State "" and no limits.

@@ -244,6 +244,9 @@ address and business.`,
 				return err
 			}
 			text := fmt.Sprintf("%s (%s): %s %s in %d notes", w.ID, w.Owner, net.Currency.Format(w.Balance), net.Currency.Code, w.Notes)
+			if w.Reserved != 0 {
+				text += fmt.Sprintf("; %s reserved for payees", net.Currency.Format(w.Reserved))
+			}
 			if w.State != "" {
 				text += fmt.Sprintf("; tier %d (%s), %s", w.Tier, w.TierName, w.State)
 				if w.HoldingLimit != 0 {

@@ -73,6 +73,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text")
 	root.AddCommand(upCmd(g), serveCmd(g), devnetCmd(g), issuerCmd(g), walletCmd(g), txCmd(g), logCmd(g), supplyCmd(g), benchCmd(g), auditCmd(g))
 	root.AddCommand(alertsCmd(g))
+	root.AddCommand(reserveCmd(g))
 	root.AddCommand(qrCmd(g))
 	root.AddCommand(requestCmd(g))
 	root.AddCommand(aliasCmd(g))

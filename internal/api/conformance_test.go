@@ -479,6 +479,8 @@ func TestResponsesConformToSpec(t *testing.T) {
 	// --- refunds and disputes (disputes_conformance_test.go) ---
 	disputeRoutes := conformDisputes(t, e, do)
 	conformAliases(t, c, e) // aliases_test.go
+	// --- reservations of funds (reservations_conformance_test.go) ---
+	resValid := reservationConformance(t, do, aliceW, bobW, b64(t, m.Tx))
 
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})
@@ -537,6 +539,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{answerReq, crp + "/bank-a.rq1/answer", bankATok, `{"payer":"bank-b.w2","action":"claim","amount":"1"}`},
 	}
 	valid = append(valid, disputeRoutes...)
+	valid = append(valid, resValid...)
 	setErr := func(err error) {
 		f.ledger.setErr(err)
 		f.issuer.setErr(err)

@@ -40,6 +40,12 @@ var fuzzRoutes = []string{
 	"/v1/intermediaries/bank-a/disputes/bank-b.d1/reject",
 	"/v1/intermediaries/bank-a/disputes/bank-b.d1/refund",
 	"PUT /v1/intermediaries/bank-a/disputes/bank-b.d1",
+	"/v1/intermediaries/bank-a/reservations",
+	"/v1/intermediaries/bank-a/reservations/bank-a.r1/capture",
+	"/v1/intermediaries/bank-a/reservations/offers",
+	"/v1/intermediaries/bank-a/reservations/bank-a.r1/confirm",
+	"/v1/intermediaries/bank-a/reservations/bank-a.r1/settle",
+	"/v1/intermediaries/bank-a/reservations/bank-a.r1/expire",
 }
 
 // policySeed is a valid policy document for the seeds.
@@ -86,6 +92,12 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"wallet":"bank-a.w1","txid":"` + strings.Repeat("ab", 32) + `","reason":"broken","evidence":"photo"}`,
 		`{"reason":"delivered"}`, `{"amount":"2.00","reference":"sorry"}`, `{}`,
 		`{"id":"bank-b.d1","txid":"` + strings.Repeat("ab", 32) + `","payer":"bank-b.w2","merchant":"bank-a.w1","amount":"100","reason":"x","state":"open","opened":"2026-01-01T00:00:00Z","updated":"2026-01-01T00:00:00Z"}`,
+		`{"from":"bank-a.w1","to":"bank-b.w2","amount":"3.00","expires_in":"72h","key":"room-12"}`,
+		`{"from":"bank-a.w1","to":"bank-b.w2","amount":"3.00","expires_in":"-1h"}`,
+		`{"id":"bank-b.o1","payer":"bank-b.x","payee":"bank-a.w1","amount":"7","expiry_batch":9,"expires_at":"2030-01-01T00:00:00Z","payer_key":"` + strings.Repeat("ab", 32) + `","payer_lock":"ed25519:` + strings.Repeat("ab", 32) + `"}`,
+		`{"withdrawn":true}`,
+		`{"tx":"` + tx + `","withdrawn":true}`,
+		`{"amount":"0","payee_sig":"` + strings.Repeat("00", 64) + `"}`,
 	}
 	for i, s := range seeds {
 		for r := range fuzzRoutes {

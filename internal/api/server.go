@@ -219,6 +219,7 @@ func (s *Server) routes() {
 		s.handle("POST "+p+"/aliases/confirm", s.authed(s.inter(s.confirmAlias)))
 		s.handle("POST "+p+"/aliases/lookup", s.authed(s.inter(s.lookupAlias)))
 		s.handle("POST "+p+"/aliases/remove", s.authed(s.inter(s.removeAlias)))
+		s.reservationRoutes(p)
 	}
 	if s.cfg.AliasDirectory != nil {
 		const p = "/v1/directory/aliases/{hash}"

@@ -117,6 +117,11 @@ type Config struct {
 	// and DefaultAliasLookupBurst.
 	AliasLookupEvery time.Duration
 	AliasLookupBurst int
+	// ReservationBatchInterval is the time one ledger batch is taken to
+	// last when a reservation's expiry time is turned into the batch
+	// number the core enforces (reservations.go); 0 means
+	// DefaultReservationBatchInterval.
+	ReservationBatchInterval time.Duration
 }
 
 // DefaultHoldTTL is how long a hold on a payee's incoming capacity lasts
@@ -407,6 +412,11 @@ func (in *Intermediary) loop(ctx context.Context) {
 		in.retryDisputes(ctx)
 		if _, err := in.expireAliasCodes(); err != nil {
 			in.log.Warn("expiring one-time codes", "err", err)
+		}
+		if n, err := in.settleReservations(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("settling reservations", "err", err)
+		} else if n > 0 {
+			in.log.Debug("reservations still open", "count", n)
 		}
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
@@ -715,6 +725,9 @@ func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
 			return roles.Wallet{}, internalErr("balance of "+id, err)
 		}
 		w.Notes++
+	}
+	if w.Reserved, err = in.reservedBy(id); err != nil {
+		return roles.Wallet{}, err
 	}
 	return w, nil
 }

@@ -50,7 +50,7 @@ const (
 	recV4 = 0x04 // pendingRec of a refund: v3 and the refunded payment's txid
 )
 
-var pendingKinds = []string{kindPay, kindRedeem}
+var pendingKinds = []string{kindPay, kindRedeem, kindReserve}
 var idemStates = []string{idemPending, idemCommitted, idemRejected}
 
 func indexOf(list []string, s string) (uint8, error) {

@@ -308,6 +308,10 @@ type Wallet struct {
 	// absent from old servers, read as 0.
 	Pending        string `json:"pending,omitempty"`
 	PendingDecimal string `json:"pending_decimal,omitempty"`
+	// Reserved is locked in the wallet's active reservations (see
+	// roles.Wallet.Reserved); absent when 0.
+	Reserved        string `json:"reserved,omitempty"`
+	ReservedDecimal string `json:"reserved_decimal,omitempty"`
 	// The wallet's policy tier and state (see roles.Wallet); absent for
 	// the treasury and from old servers.
 	Tier                int    `json:"tier"`
@@ -771,6 +775,9 @@ func FromWallet(w roles.Wallet, cur *money.Currency) Wallet {
 	if w.HoldingLimit != 0 {
 		out.HoldingLimit, out.HoldingLimitDecimal = FormatAmount(w.HoldingLimit), decimal(cur, w.HoldingLimit)
 	}
+	if w.Reserved != 0 {
+		out.Reserved, out.ReservedDecimal = FormatAmount(w.Reserved), decimal(cur, w.Reserved)
+	}
 	if w.Lock.Kind != 0 {
 		out.Lock = w.Lock.String()
 	}
@@ -994,6 +1001,11 @@ func (w Wallet) ToWallet() (roles.Wallet, error) {
 	if w.Pending != "" {
 		if out.Pending, err = ParseMinor(w.Pending); err != nil {
 			return roles.Wallet{}, badResponse("wallet pending", err)
+		}
+	}
+	if w.Reserved != "" {
+		if out.Reserved, err = ParseMinor(w.Reserved); err != nil {
+			return roles.Wallet{}, badResponse("wallet reserved", err)
 		}
 	}
 	if w.Lock != "" {

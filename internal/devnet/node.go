@@ -263,7 +263,7 @@ func (c *Config) ledgerConfig(log *slog.Logger) ledger.Config {
 }
 
 func (c *Config) issuerConfig(log *slog.Logger) (issuer.Config, error) {
-	rk, err := crypto.LoadKey(c.RedeemKeyFile)
+	rk, err := c.RedeemSigner()
 	if err != nil {
 		return issuer.Config{}, err
 	}
@@ -382,6 +382,9 @@ func (n *Node) closeServices() error {
 	}
 	if n.log != nil {
 		errs = append(errs, n.log.Close())
+	}
+	if n.Config != nil {
+		errs = append(errs, n.Config.CloseHSM())
 	}
 	return errors.Join(errs...)
 }

@@ -42,7 +42,7 @@ type Config struct {
 	Network    money.Network
 	MintKeys   []crypto.PublicKey // officer keys; approvals must come from these
 	MintQuorum int                // m of n (devnet 2 of 3)
-	RedeemKey  *crypto.PrivateKey // the issuer's operational key, one of the ledger's RedeemKeys
+	RedeemKey  crypto.Signer      // the issuer's operational key, one of the ledger's RedeemKeys: in memory or on an HSM (internal/hsm)
 	// Reserves is the opening reserve balance per intermediary name, written
 	// at the first Open only; only these intermediaries exist.
 	Reserves map[string]uint64

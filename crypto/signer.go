@@ -21,3 +21,8 @@ func (k *PrivateKey) TrySign(d Domain, network string, hash [32]byte) ([64]byte,
 }
 
 var _ Signer = (*PrivateKey)(nil)
+
+// KeySet is the domain of an officer's approval of a new set of officer
+// keys (policy.KeySet): a key rotation, decided by the quorum of the set
+// in force, so that nothing signed as a mint or a policy approves one.
+const KeySet Domain = "specie/keyset/v1"

@@ -76,6 +76,7 @@ type Issuer struct {
 	open     map[money.TxID]openProposal // pending and submitting proposals
 	busy     map[money.TxID]bool         // mints and redeems at the ledger right now
 	pol      policyState                 // the policy version in force
+	keys     keyState                    // the officer key set in force (keys.go)
 	closed   bool
 
 	// reg is the holding-limit registry, which shares the store but not
@@ -136,6 +137,9 @@ func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries roles.Dire
 		return fail(err)
 	}
 	if is.db, err = store.Open(dir, store.Options{CacheBytes: 8 << 20, FS: cfg.FS}); err != nil {
+		return fail(err)
+	}
+	if err := is.loadKeySets(); err != nil {
 		return fail(err)
 	}
 	if err := is.load(); err != nil {

@@ -173,7 +173,9 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 	// state is needed, and no other approval waits for an Ed25519 check.
 	// decideApproval still reports a bad one only after the checks that
 	// come first, so the answers are as they always were.
-	signer := approver{key: k, sig: sig, officer: is.mkeys[k], verified: crypto.Verify(k, crypto.Mint, is.cfg.Network.ID, id, sig)}
+	// Whether k is an officer is read under the lock: a key rotation
+	// (keys.go) changes the officer keys.
+	signer := approver{key: k, sig: sig, verified: crypto.Verify(k, crypto.Mint, is.cfg.Network.ID, id, sig)}
 
 	p, step, err := func() (*proposal, approvalStep, error) {
 		is.mu.Lock()
@@ -185,6 +187,7 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 		if err != nil {
 			return nil, 0, err
 		}
+		signer.officer = is.mkeys[k]
 		step, err := decideApproval(id, p, is.busy[id], signer, is.cfg.MintQuorum, is.reserves[p.To], is.cfg.Network.Currency)
 		if err != nil {
 			return nil, 0, err

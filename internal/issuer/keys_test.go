@@ -1,0 +1,181 @@
+package issuer_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
+	"github.com/specie/specie/roles"
+)
+
+// keysState is everything observable about the officer keys at the desk.
+func (e *env) keysState() string {
+	e.t.Helper()
+	ks, err := e.is.KeySet(bg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fmt.Sprintf("%+v", ks)
+}
+
+// approveKeySet is officer key k's approval of key set proposal id.
+func (e *env) approveKeySet(k crypto.Signer, id money.Hash) (roles.KeySetProposal, error) {
+	sig, err := k.TrySign(crypto.KeySet, e.net.Network.ID, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.is.ApproveKeySet(officerCtx, id, k.Public(), sig)
+}
+
+// TestKeyRotation rotates officer 1's key: the proposal needs the quorum
+// of the keys in force (a new or outside key, a bad signature or a second
+// approval by one officer change nothing), and once in force the old key
+// approves nothing while the new one counts, also after a restart.
+func TestKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	old := e.net.Officers[0]
+	fresh, _ := crypto.GenerateKey()
+	founding, err := e.is.KeySet(bg)
+	if err != nil || founding.KeySet.Version != 1 || len(founding.Approvals) != 0 {
+		t.Fatalf("founding key set %+v, %v", founding, err)
+	}
+	next := founding.KeySet
+	next.Version = 2
+	next.Keys = []crypto.PublicKey{fresh.Public(), e.net.Officers[1].Public(), e.net.Officers[2].Public()}
+
+	// Refused proposals.
+	for _, c := range []struct {
+		name string
+		edit func(*policy.KeySet)
+		ctx  func() error
+		want errcode.Code
+	}{
+		{"version 3 while 1 is in force", func(k *policy.KeySet) { k.Version = 3 }, nil, errcode.Conflict},
+		{"version 1 again", func(k *policy.KeySet) { k.Version = 1 }, nil, errcode.Conflict},
+		{"other network", func(k *policy.KeySet) { k.Network = "other" }, nil, errcode.Malformed},
+		{"quorum 0", func(k *policy.KeySet) { k.Quorum = 0 }, nil, errcode.Malformed},
+		{"quorum above the keys", func(k *policy.KeySet) { k.Quorum = 4 }, nil, errcode.Malformed},
+		{"a key twice", func(k *policy.KeySet) { k.Keys = []crypto.PublicKey{fresh.Public(), fresh.Public()} }, nil, errcode.Malformed},
+		{"no keys", func(k *policy.KeySet) { k.Keys = nil }, nil, errcode.Malformed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.keysState()
+			k := next
+			k.Keys = append([]crypto.PublicKey(nil), next.Keys...)
+			c.edit(&k)
+			_, err := e.is.ProposeKeySet(officerCtx, k)
+			wantCode(t, err, c.want)
+			if after := e.keysState(); after != before {
+				t.Fatalf("key set changed: %s -> %s", before, after)
+			}
+		})
+	}
+	if _, err := e.is.ProposeKeySet(bankCtx("bank-a"), next); !errcode.Is(err, errcode.Unauthorized) {
+		t.Fatalf("an intermediary proposed a key set: %v", err)
+	}
+
+	p, err := e.is.ProposeKeySet(officerCtx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != roles.PolicyPending || p.Quorum != 2 || p.ID != money.Hash(next.Hash()) {
+		t.Fatalf("proposal %+v", p)
+	}
+	if _, err := e.is.ProposeKeySet(officerCtx, next); !errcode.Is(err, errcode.Conflict) {
+		t.Fatalf("same proposal twice: %v", err)
+	}
+
+	// Refused approvals leave the proposal as it was.
+	stranger, _ := crypto.GenerateKey()
+	badSig := func() (roles.KeySetProposal, error) {
+		sig := e.net.Officers[1].Sign(crypto.Policy, e.net.Network.ID, p.ID) // right key, wrong domain
+		return e.is.ApproveKeySet(officerCtx, p.ID, e.net.Officers[1].Public(), sig)
+	}
+	for _, c := range []struct {
+		name    string
+		approve func() (roles.KeySetProposal, error)
+		want    errcode.Code
+	}{
+		{"the new key itself", func() (roles.KeySetProposal, error) { return e.approveKeySet(fresh, p.ID) }, errcode.Unauthorized},
+		{"a stranger", func() (roles.KeySetProposal, error) { return e.approveKeySet(stranger, p.ID) }, errcode.Unauthorized},
+		{"a mint-domain signature", badSig, errcode.BadSignature},
+		{"an unknown proposal", func() (roles.KeySetProposal, error) { return e.approveKeySet(old, money.Hash{1}) }, errcode.NotFound},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := e.is.GetKeySetProposal(officerCtx, p.ID)
+			_, err := c.approve()
+			wantCode(t, err, c.want)
+			after, _ := e.is.GetKeySetProposal(officerCtx, p.ID)
+			if fmt.Sprint(before) != fmt.Sprint(after) {
+				t.Fatalf("proposal changed: %+v -> %+v", before, after)
+			}
+		})
+	}
+
+	if p, err = e.approveKeySet(old, p.ID); err != nil || p.Status != roles.PolicyPending || len(p.Approvals) != 1 {
+		t.Fatalf("first approval: %+v, %v", p, err)
+	}
+	if _, err := e.approveKeySet(old, p.ID); !errcode.Is(err, errcode.Conflict) {
+		t.Fatalf("second approval by one officer: %v", err)
+	}
+	if ks, _ := e.is.KeySet(bg); ks.KeySet.Version != 1 {
+		t.Fatalf("in force before the quorum: %+v", ks)
+	}
+	if p, err = e.approveKeySet(e.net.Officers[2], p.ID); err != nil || p.Status != roles.PolicyInForce {
+		t.Fatalf("quorum approval: %+v, %v", p, err)
+	}
+
+	check := func(when string) {
+		t.Helper()
+		ks, err := e.is.KeySet(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ks.KeySet.Version != 2 || !ks.KeySet.Has(fresh.Public()) || ks.KeySet.Has(old.Public()) {
+			t.Fatalf("%s: key set %+v", when, ks)
+		}
+		// Anyone can check the rotation against the founding set.
+		if err := ks.Verify(&founding.KeySet); err != nil {
+			t.Fatalf("%s: the set in force does not verify: %v", when, err)
+		}
+		// The old key approves nothing any more; the new one counts.
+		before := e.state()
+		m := e.propose("bank-a", 100)
+		k, s := old.Public(), old.Sign(crypto.Mint, e.net.Network.ID, m.ID)
+		_, err = e.is.ApproveMint(officerCtx, m.ID, k, s)
+		wantCode(t, err, errcode.Unauthorized)
+		m2, err := e.is.ApproveMint(officerCtx, m.ID, fresh.Public(), fresh.Sign(crypto.Mint, e.net.Network.ID, m.ID))
+		if err != nil || len(m2.Approvers) != 1 || m2.Status != roles.MintPending {
+			t.Fatalf("%s: approval by the new key: %+v, %v", when, m2, err)
+		}
+		sameState(t, before, e.state())
+		pp := e.proposePolicy(e.policy(1))
+		_, err = e.approvePolicy(0, pp.ID)
+		wantCode(t, err, errcode.Unauthorized)
+		// The adopted proposal reads as in force.
+		if got, _ := e.is.GetKeySetProposal(officerCtx, p.ID); got.Status != roles.PolicyInForce {
+			t.Fatalf("%s: proposal status %s", when, got.Status)
+		}
+	}
+	check("after the rotation")
+	e.reopen()
+	if ks, _ := e.is.KeySet(bg); ks.KeySet.Version != 2 {
+		t.Fatalf("after a restart version %d is in force", ks.KeySet.Version)
+	}
+	// The next rotation needs the new set's quorum: the old key is out.
+	third := next
+	third.Version = 3
+	third.Quorum = 3
+	p3, err := e.is.ProposeKeySet(officerCtx, third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.approveKeySet(old, p3.ID)
+	wantCode(t, err, errcode.Unauthorized)
+	if _, err := e.approveKeySet(fresh, p3.ID); err != nil {
+		t.Fatal(err)
+	}
+}

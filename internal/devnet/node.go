@@ -77,7 +77,7 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 		return fail(err)
 	}
 	ac := api.Config{
-		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(),
+		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(), Keys: n.Issuer,
 		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
 	}
 	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
@@ -169,6 +169,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		}
 		ac.Issuer = n.Issuer
 		ac.Policies = n.Issuer
+		ac.Keys = n.Issuer
 		ac.Registry = n.Issuer.Registry()
 	case "intermediary":
 		self, ok := cfg.Intermediary(name)

@@ -161,7 +161,7 @@ func issuerCmd(g *globals) *cobra.Command {
 	redeem.Flags().StringVar(&amount, "amount", "", "amount to redeem")
 	redeem.MarkFlagRequired("intermediary")
 	redeem.MarkFlagRequired("amount")
-	cmd.AddCommand(propose, approve, show, redeem, policyCmd(g))
+	cmd.AddCommand(propose, approve, show, redeem, policyCmd(g), keysCmd(g))
 	return cmd
 }
 

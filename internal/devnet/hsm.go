@@ -3,6 +3,7 @@ package devnet
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -224,4 +225,41 @@ func PrepareHSM(dir, addr, module string) (created bool, err error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// SetOfficerLabels records, in the config file at path, which token keys
+// are officers 1, 2, ... now (after a key rotation came into force), so
+// that `--officer N` signs with officer N's current key. Only that field
+// of the file changes.
+func SetOfficerLabels(path string, labels []string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("update devnet config: %w", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("update devnet config %s: %w", path, err)
+	}
+	var h map[string]json.RawMessage
+	if err := json.Unmarshal(raw["hsm"], &h); err != nil || h == nil {
+		return fmt.Errorf("update devnet config %s: no hsm section", path)
+	}
+	if h["officer_keys"], err = json.Marshal(labels); err != nil {
+		return err
+	}
+	if raw["hsm"], err = json.Marshal(h); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(raw, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		return fmt.Errorf("update devnet config: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("update devnet config: %w", err)
+	}
+	return nil
 }

@@ -82,7 +82,13 @@ func load(c Config) (*module, error) {
 	}
 	if err := ctx.Initialize(); err != nil {
 		ctx.Destroy()
-		return nil, fmt.Errorf("%w: initialise %s: %v", ErrUnavailable, path, err)
+		hint := ""
+		if conf != "" {
+			// SoftHSM2 fails C_Initialize when its configuration or its
+			// token directory is missing or unreadable.
+			hint = fmt.Sprintf(" (check the configuration SOFTHSM2_CONF=%s and the token directory it names)", conf)
+		}
+		return nil, fmt.Errorf("%w: initialise %s: %v%s", ErrUnavailable, path, err, hint)
 	}
 	m := &module{ctx: ctx, path: path, conf: conf, refs: 1, logins: map[uint]*login{}}
 	modules[path] = m

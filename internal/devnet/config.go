@@ -159,7 +159,7 @@ func Init(dir string, o InitOptions) (*Config, error) {
 		return nil, fmt.Errorf("init devnet: %w", err)
 	}
 	if o.HSMModule != "" {
-		if err := initHSMKeys(dir, o.HSMModule, c); err != nil {
+		if err := initHSMKeys(dir, o, c); err != nil {
 			return nil, fmt.Errorf("init devnet: %w", err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/hsm"
+	"github.com/specie/specie/internal/intermediary"
 )
 
 // HSMConfig says where a devnet made with `specie up --hsm` keeps its
@@ -34,6 +35,10 @@ type HSMConfig struct {
 	OfficerKeys []string `json:"officer_keys"`
 	// RedeemKey is the label of the issuer's redeem key.
 	RedeemKey string `json:"redeem_key"`
+	// Treasuries are the labels of the intermediaries' treasury keys, by
+	// intermediary. The devnet keeps them on the issuer's token for
+	// brevity; each intermediary would have an HSM of its own.
+	Treasuries map[string]string `json:"treasuries,omitempty"`
 }
 
 // hsmToken is the token of a config, opened once per process and shared
@@ -146,10 +151,12 @@ func (c *Config) RedeemSigner() (crypto.Signer, error) {
 const hsmDir = "hsm"
 
 // initHSMKeys creates the devnet's token (a SoftHSM2 store of its own
-// under dir/hsm when module is SoftHSM2's) and generates the three
-// officer keys and the redeem key on it, recording their labels and
-// public keys in c. No private key is written anywhere.
-func initHSMKeys(dir, module string, c *Config) error {
+// under dir/hsm, through o.HSMModule) and generates the three officer
+// keys, the redeem key and each intermediary's treasury key on it,
+// recording their labels and public keys in c. No private key is written
+// anywhere.
+func initHSMKeys(dir string, o InitOptions, c *Config) error {
+	module := o.HSMModule
 	conf, err := hsm.WriteSoftHSMConf(filepath.Join(dir, hsmDir))
 	if err != nil {
 		return err
@@ -185,6 +192,14 @@ func initHSMKeys(dir, module string, c *Config) error {
 	}
 	h.RedeemKey = "issuer-redeem"
 	c.RedeemKeys = []crypto.PublicKey{rk.Public()}
+	h.Treasuries = map[string]string{}
+	for _, name := range o.Intermediaries {
+		label := name + "-treasury"
+		if _, err := tok.Generate(label); err != nil {
+			return err
+		}
+		h.Treasuries[name] = label
+	}
 	c.HSM = h
 	return nil
 }
@@ -261,5 +276,23 @@ func SetOfficerLabels(path string, labels []string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("update devnet config: %w", err)
 	}
+	return nil
+}
+
+// treasuryKey sets ic.TreasuryKey to intermediary name's treasury key on
+// the HSM, when the devnet keeps it there.
+func (c *Config) treasuryKey(name string, ic *intermediary.Config) error {
+	if c.HSM == nil || c.HSM.Treasuries[name] == "" {
+		return nil
+	}
+	tok, err := c.HSMToken()
+	if err != nil {
+		return fmt.Errorf("intermediary %s: %w", name, err)
+	}
+	k, err := tok.Key(c.HSM.Treasuries[name])
+	if err != nil {
+		return fmt.Errorf("intermediary %s: %w", name, err)
+	}
+	ic.TreasuryKey = k
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/internal/hsm"
 	"github.com/specie/specie/internal/hsm/hsmtest"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
 
@@ -43,10 +44,11 @@ func hsmMint(t *testing.T, n *devnet.Node, amount uint64, officers ...int) (role
 	return m, nil
 }
 
-// TestUpWithHSM: a devnet made with --hsm keeps its officer keys and the
-// issuer's redeem key on a SoftHSM2 token in its data directory, never in
-// a file; a mint approved by two officers signing on the token and a
-// redeem acknowledged by the token's redeem key commit, also after a
+// TestUpWithHSM: a devnet made with --hsm keeps its officer keys, the
+// issuer's redeem key and the intermediaries' treasury keys on a SoftHSM2
+// token in its data directory, never in a file; a mint approved by two
+// officers signing on the token and a redeem signed by bank-a's treasury
+// key and acknowledged by the redeem key, both on the token, commit, also after a
 // restart; a wrong PIN or a missing token stops the start with a clear
 // error and changes nothing.
 func TestUpWithHSM(t *testing.T) {
@@ -80,7 +82,7 @@ func TestUpWithHSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	infos, err := tok.Keys()
-	if err != nil || len(infos) != 4 {
+	if err != nil || len(infos) != 6 { // 3 officers, the redeem key, 2 treasuries
 		t.Fatalf("token keys %+v, %v", infos, err)
 	}
 	for _, k := range infos {
@@ -94,6 +96,15 @@ func TestUpWithHSM(t *testing.T) {
 		t.Fatalf("mint with HSM officer keys: %+v, %v", m, err)
 	}
 	bank := client.New(n.URL, c.Intermediaries[0].Token).Intermediary("bank-a")
+	// bank-a's treasury is locked to its key on the token, so the
+	// redeem below is signed there too.
+	tk, err := tok.Key("bank-a-treasury")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := bank.Wallet(ctx, "bank-a.treasury"); err != nil || w.Lock != money.KeyLock(tk.Public()) {
+		t.Fatalf("treasury %+v, %v; want locked to %s", w, err, tk.Public())
+	}
 	red, err := bank.Redeem(ctx, 34_00)
 	if err != nil || red.Receipt.Batch == 0 {
 		t.Fatalf("redeem acknowledged by the HSM redeem key: %+v, %v", red, err)

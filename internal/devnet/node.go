@@ -277,6 +277,9 @@ func (c *Config) issuerConfig(log *slog.Logger) (issuer.Config, error) {
 // and the limits' time zone.
 func (c *Config) intermediaryConfig(name string, log *slog.Logger, pol roles.Policies, reg roles.Registry) (intermediary.Config, error) {
 	ic := intermediary.Config{Name: name, Network: c.Network, Logger: log, Policies: pol}
+	if err := c.treasuryKey(name, &ic); err != nil {
+		return ic, err
+	}
 	if c.TimeZone != "" {
 		loc, err := time.LoadLocation(c.TimeZone)
 		if err != nil {

@@ -63,6 +63,7 @@ func issuerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer g.closeHSM()
 			key, err := g.officerKey(keyFile, officer)
 			if err != nil {
 				return err

@@ -44,6 +44,7 @@ quorum of the officers in force approve it, as for a policy version.`,
 		Short: "List the keys on the devnet's HSM token, with their role and protection",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer g.closeHSM()
 			cfg, tok, err := g.hsmToken()
 			if err != nil {
 				return err
@@ -78,6 +79,7 @@ quorum of the officers in force approve it, as for a policy version.`,
 		Short: "Generate a new Ed25519 key pair on the devnet's HSM token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer g.closeHSM()
 			_, tok, err := g.hsmToken()
 			if err != nil {
 				return err
@@ -101,6 +103,7 @@ quorum of the officers in force approve it, as for a policy version.`,
 		Short: "Propose the next officer key set, with officer N's key replaced by the token's key LABEL",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer g.closeHSM()
 			ctx := cmd.Context()
 			cfg, tok, err := g.hsmToken()
 			if err != nil {
@@ -153,6 +156,7 @@ quorum of the officers in force approve it, as for a policy version.`,
 		Short: "Sign a proposed officer key set with an officer key in force; it is in force at the quorum",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer g.closeHSM()
 			ctx := cmd.Context()
 			id, err := hashArg("key set ID", args[0])
 			if err != nil {
@@ -256,4 +260,12 @@ func (g *globals) followRotation(ks policy.KeySet) error {
 		labels[i] = keys[j].Label
 	}
 	return devnet.SetOfficerLabels(filepath.Join(g.data, devnet.ConfigFile), labels)
+}
+
+// closeHSM closes the devnet's token if this command opened it, so that a
+// command run in process (tests) leaves no session or login behind.
+func (g *globals) closeHSM() {
+	if g.cfg != nil {
+		g.cfg.CloseHSM()
+	}
 }

@@ -110,6 +110,7 @@ func policyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer g.closeHSM()
 			key, err := g.officerKey(keyFile, officer)
 			if err != nil {
 				return err

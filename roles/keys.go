@@ -39,3 +39,20 @@ type KeySetProposal struct {
 	Quorum    int               `json:"quorum"` // approvals needed, from the set in force
 	Created   time.Time         `json:"created"`
 }
+
+// KeyEpoch is an officer key set as the ledger applies it: from batch
+// FromBatch on, mints need KeySet's quorum of its keys. The ledger's
+// founding set (LedgerInfo.MintKeys) applies before the first epoch.
+type KeyEpoch struct {
+	FromBatch uint64              `json:"from_batch"`
+	KeySet    policy.SignedKeySet `json:"key_set"`
+}
+
+// KeyRotator is the ledger's side of a key rotation: the issuer hands it
+// each officer key set that came into force, and the ledger, having
+// checked the approvals against the set it applies now, applies the new
+// one from its next batch. Applying a set already applied answers the
+// same epoch, so the issuer can retry.
+type KeyRotator interface {
+	RotateMintKeys(ctx context.Context, s policy.SignedKeySet) (KeyEpoch, error)
+}

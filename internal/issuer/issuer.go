@@ -147,6 +147,9 @@ func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries roles.Dire
 	}
 	ctx, cancel = context.WithTimeout(is.bg, lookupTimeout)
 	is.reconcileAll(ctx)
+	if err := is.pushKeySets(ctx); err != nil {
+		is.log.Warn("the ledger has not applied the officer key set in force yet; retrying in the background", "err", err)
+	}
 	cancel()
 	go is.loop()
 	return is, nil
@@ -258,6 +261,9 @@ func (is *Issuer) loop() {
 		is.reconcileAll(ctx)
 		if err := is.RetryDeliveries(ctx); err != nil {
 			is.log.Warn("deliveries still pending", "err", err)
+		}
+		if err := is.pushKeySets(ctx); err != nil {
+			is.log.Warn("the ledger has not applied the officer key set in force yet", "err", err)
 		}
 		cancel()
 	}

@@ -49,6 +49,7 @@ type keySetRecord struct {
 type keyState struct {
 	id     money.Hash // zero for version 1
 	signed policy.SignedKeySet
+	chain  []policy.SignedKeySet // every adopted set after the founding one, oldest first
 }
 
 // founding is version 1 of the key set: the configured one.
@@ -107,7 +108,9 @@ func (is *Issuer) loadKeySets() error {
 		if err := s.Verify(&cur); err != nil {
 			return fmt.Errorf("key set version %d: %w", ver, err)
 		}
+		chain := append(is.keys.chain, s)
 		is.setKeys(ids[ver], s)
+		is.keys.chain = chain
 		cur = s.KeySet
 	}
 	if is.keys.id != inForce {
@@ -234,6 +237,17 @@ func (is *Issuer) ApproveKeySet(ctx context.Context, id money.Hash, k crypto.Pub
 		return roles.KeySetProposal{}, err
 	}
 	verified := crypto.Verify(k, crypto.KeySet, is.cfg.Network.ID, id, sig)
+	adopted := false
+	defer func() {
+		// After the lock is released (deferred calls run last first): the
+		// ledger applies the set in force from its next batch. A failure
+		// is retried by the background loop and at the next Open.
+		if adopted {
+			if err := is.pushKeySets(ctx); err != nil {
+				is.log.Warn("the ledger has not applied the officer key set in force yet; retrying in the background", "err", err)
+			}
+		}
+	}()
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	if err := is.usable(); err != nil {
@@ -253,8 +267,12 @@ func (is *Issuer) ApproveKeySet(ctx context.Context, id money.Hash, k crypto.Pub
 	}
 	if adopt {
 		old := is.keys.signed.KeySet
-		is.setKeys(id, policy.SignedKeySet{KeySet: cloneKeySet(r.KeySet), Approvals: slices.Clone(r.Approvals)})
+		signed := policy.SignedKeySet{KeySet: cloneKeySet(r.KeySet), Approvals: slices.Clone(r.Approvals)}
+		chain := append(is.keys.chain, signed)
+		is.setKeys(id, signed)
+		is.keys.chain = chain
 		is.log.Info("officer key set in force", "id", id, "version", r.KeySet.Version, "replaces", old.Version, "keys", len(r.KeySet.Keys), "quorum", r.KeySet.Quorum)
+		adopted = true
 	} else {
 		is.log.Info("officer key set approved", "id", id, "by", k, "approvals", len(r.Approvals), "quorum", is.keys.signed.KeySet.Quorum)
 	}
@@ -303,3 +321,39 @@ func (is *Issuer) GetKeySetProposal(ctx context.Context, id money.Hash) (roles.K
 }
 
 var _ roles.KeyDesk = (*Issuer)(nil)
+
+// pushKeySets hands the ledger, when it takes rotations
+// (roles.KeyRotator), every adopted key set it has not applied yet, in
+// order. Applying one twice is harmless: the ledger answers the same
+// epoch.
+func (is *Issuer) pushKeySets(ctx context.Context) error {
+	rot, ok := is.ledger.(roles.KeyRotator)
+	if !ok {
+		return nil
+	}
+	is.mu.Lock()
+	chain := slices.Clone(is.keys.chain)
+	is.mu.Unlock()
+	if len(chain) == 0 {
+		return nil
+	}
+	info, err := is.ledger.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("push key sets: %w", err)
+	}
+	applied := uint64(1)
+	if n := len(info.KeySets); n > 0 {
+		applied = info.KeySets[n-1].KeySet.KeySet.Version
+	}
+	for _, s := range chain {
+		if s.KeySet.Version <= applied {
+			continue
+		}
+		e, err := rot.RotateMintKeys(roles.WithCaller(ctx, self), s)
+		if err != nil {
+			return fmt.Errorf("push key set version %d: %w", s.KeySet.Version, err)
+		}
+		is.log.Info("the ledger applies the officer key set", "version", s.KeySet.Version, "from_batch", e.FromBatch)
+	}
+	return nil
+}

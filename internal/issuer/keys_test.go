@@ -152,6 +152,14 @@ func TestKeyRotation(t *testing.T) {
 			t.Fatalf("%s: approval by the new key: %+v, %v", when, m2, err)
 		}
 		sameState(t, before, e.state())
+		// The ledger applies the new set too: the mint commits.
+		k1, s1 := e.sig(1, m.ID)
+		if m3, err := e.is.ApproveMint(officerCtx, m.ID, k1, s1); err != nil || m3.Status != roles.MintCommitted {
+			t.Fatalf("%s: mint by the new set's quorum: %+v, %v", when, m3, err)
+		}
+		if info, err := e.ledger.Info(bg); err != nil || len(info.KeySets) != 1 || info.KeySets[0].KeySet.KeySet.Version != 2 {
+			t.Fatalf("%s: the ledger's key sets %+v, %v", when, info.KeySets, err)
+		}
 		pp := e.proposePolicy(e.policy(1))
 		_, err = e.approvePolicy(0, pp.ID)
 		wantCode(t, err, errcode.Unauthorized)

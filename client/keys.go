@@ -57,3 +57,17 @@ func (k keysClient) GetKeySetProposal(ctx context.Context, id money.Hash) (roles
 	}
 	return w.ToKeySetProposal(), nil
 }
+
+var _ roles.KeyRotator = ledgerClient{}
+
+// RotateMintKeys hands the ledger an officer key set in force: POST
+// /v1/keysets, with the issuer's credential. It makes the HTTP ledger
+// client a roles.KeyRotator, so an issuer in its own process
+// (`specie serve issuer`) reaches the ledger's rotation too.
+func (l ledgerClient) RotateMintKeys(ctx context.Context, s policy.SignedKeySet) (roles.KeyEpoch, error) {
+	var e roles.KeyEpoch
+	if err := l.c.do(ctx, http.MethodPost, "/v1/keysets", s, &e); err != nil {
+		return roles.KeyEpoch{}, err
+	}
+	return e, nil
+}

@@ -45,8 +45,9 @@ func newHSMEnv(t *testing.T) *env {
 // extractable; a mint approved with --officer N signs on the token and
 // commits; generate makes a spare key (a label twice is a conflict);
 // rotate proposes officer 1's replacement, which needs the quorum of the
-// officers in force; once in force the old key's approvals are refused and
-// --officer 1 signs with the new key.
+// officers in force; once in force the old key's approvals are refused,
+// --officer 1 signs with the new key, and the ledger commits a mint the
+// new set approved.
 func TestIssuerKeysCommands(t *testing.T) {
 	e := newHSMEnv(t)
 	ctx := context.Background()
@@ -139,8 +140,17 @@ func TestIssuerKeysCommands(t *testing.T) {
 	if _, err := client.New(e.api, e.node.Config.Issuer.Token).Keys().ApproveKeySet(ctx, p3.ID, a.Key, a.Sig); !errcode.Is(err, errcode.Unauthorized) {
 		t.Fatalf("old key approving a key set: %v", err)
 	}
-	// --officer 1 now signs with officer-1b, which the desk accepts.
+	// --officer 1 now signs with officer-1b: with officer 2 the mint
+	// commits, the ledger applying the new set from the batch after the
+	// rotation.
 	if out := e.must("issuer", "approve", m2.ID.String(), "--officer", "1"); !strings.Contains(out, "1 of 2 approvals, pending") {
 		t.Fatalf("approval by the rotated-in key: %s", out)
+	}
+	if out := e.must("issuer", "approve", m2.ID.String(), "--officer", "2"); !strings.Contains(out, "committed in batch") {
+		t.Fatalf("mint by the rotated set: %s", out)
+	}
+	info, err := e.ledger.Info(ctx)
+	if err != nil || len(info.KeySets) != 1 || info.KeySets[0].KeySet.KeySet.Version != 2 {
+		t.Fatalf("ledger key sets %+v, %v", info.KeySets, err)
 	}
 }

@@ -450,6 +450,27 @@ func TestResponsesConformToSpec(t *testing.T) {
 	mid2, err := money.ParseHash(r.json(t)["id"].(string))
 	noErr(t, err)
 	do(approve, "/v1/issuer/mints/"+mid2.String()+"/approvals", issuerTok, approval(o0, mid2), 401, "unauthorized")
+	// The issuer handed the set to the ledger, which applies it: the new
+	// set's quorum mints, and /v1/info lists the epoch.
+	do(approve, "/v1/issuer/mints/"+mid2.String()+"/approvals", issuerTok, approval(fresh, mid2), 200, "")
+	if st := do(approve, "/v1/issuer/mints/"+mid2.String()+"/approvals", issuerTok, approval(o1, mid2), 200, "").json(t)["status"]; st != "committed" {
+		t.Fatalf("mint by the rotated set: %v", st)
+	}
+	if ks := do("GET /v1/info", "/v1/info", "", "", 200, "").json(t)["key_sets"]; ks == nil {
+		t.Fatal("GET /v1/info lists no key set after the rotation")
+	}
+	const rot = "POST /v1/keysets"
+	rotBody, err := json.Marshal(rotated)
+	noErr(t, err)
+	do(rot, "/v1/keysets", issuerTok, string(rotBody), 200, "") // applied already: the same epoch
+	do(rot, "/v1/keysets", issuerTok, `{"key_set":7}`, 400, "malformed")
+	do(rot, "/v1/keysets", "", string(rotBody), 401, "unauthorized")
+	do(rot, "/v1/keysets", bankATok, string(rotBody), 403, "unauthorized")
+	skipped := rotated
+	skipped.KeySet.Version = 5
+	skipBody, err := json.Marshal(skipped)
+	noErr(t, err)
+	do(rot, "/v1/keysets", issuerTok, string(skipBody), 409, "conflict")
 
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})

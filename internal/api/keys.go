@@ -3,8 +3,10 @@ package api
 import (
 	"net/http"
 
+	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/policy"
+	"github.com/specie/specie/roles"
 )
 
 // --- officer key rotation (roles.KeyDesk) ---
@@ -56,5 +58,23 @@ func (s *Server) approveKeySet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, wire.FromKeySetProposal(p))
+	return nil
+}
+
+// rotateMintKeys serves POST /v1/keysets: the issuer hands the ledger an
+// officer key set in force (roles.KeyRotator).
+func (s *Server) rotateMintKeys(w http.ResponseWriter, r *http.Request) error {
+	if p, _ := roles.Caller(r.Context()); p.Role != roles.RoleIssuer {
+		return errcode.Forbidden("only the issuer may rotate the officer keys, not %s", p.Name)
+	}
+	var req policy.SignedKeySet
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	e, err := s.cfg.Ledger.(roles.KeyRotator).RotateMintKeys(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, e)
 	return nil
 }

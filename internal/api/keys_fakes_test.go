@@ -44,3 +44,11 @@ func (f *fakeIssuer) GetKeySetProposal(ctx context.Context, id money.Hash) (role
 	}
 	return roles.KeySetProposal{ID: id, KeySet: testKeySet(), Status: roles.PolicyPending, Quorum: 2, Created: t0}, nil
 }
+
+// The fake ledger takes key rotations (roles.KeyRotator), recorded.
+func (f *fakeLedger) RotateMintKeys(ctx context.Context, s policy.SignedKeySet) (roles.KeyEpoch, error) {
+	if err := f.record(ctx, "RotateMintKeys", s); err != nil {
+		return roles.KeyEpoch{}, err
+	}
+	return roles.KeyEpoch{FromBatch: 2, KeySet: s}, nil
+}

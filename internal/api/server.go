@@ -172,6 +172,9 @@ func (s *Server) routes() {
 		s.handle("GET /v1/issuer/policies/{id}", s.authed(s.getPolicy))
 		s.handle("POST /v1/issuer/policies/{id}/approvals", s.authed(s.approvePolicy))
 	}
+	if _, ok := s.cfg.Ledger.(roles.KeyRotator); ok {
+		s.handle("POST /v1/keysets", s.authed(s.rotateMintKeys))
+	}
 	if s.cfg.Keys != nil {
 		s.handle("GET /v1/keyset", s.public(s.keySetInForce))
 		s.handle("POST /v1/issuer/keysets", s.authed(s.proposeKeySet))

@@ -327,15 +327,15 @@ var _ roles.KeyDesk = (*Issuer)(nil)
 // order. Applying one twice is harmless: the ledger answers the same
 // epoch.
 func (is *Issuer) pushKeySets(ctx context.Context) error {
-	rot, ok := is.ledger.(roles.KeyRotator)
-	if !ok {
-		return nil
-	}
 	is.mu.Lock()
 	chain := slices.Clone(is.keys.chain)
 	is.mu.Unlock()
 	if len(chain) == 0 {
 		return nil
+	}
+	rot, ok := is.ledger.(roles.KeyRotator)
+	if !ok {
+		return fmt.Errorf("push key sets: this ledger connection takes no key rotation (a replicated ledger does not yet)")
 	}
 	info, err := is.ledger.Info(ctx)
 	if err != nil {

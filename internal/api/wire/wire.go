@@ -71,6 +71,9 @@ type Info struct {
 	// /v1/log/checkpoint), in the signed note format; absent when the
 	// ledger signs none.
 	LogKey string `json:"log_key,omitempty"`
+	// KeySets are the officer key rotations the ledger applied; absent
+	// before the first.
+	KeySets []roles.KeyEpoch `json:"key_sets,omitempty"`
 }
 
 // TxRequest carries one transaction: POST /v1/transactions,
@@ -649,6 +652,7 @@ func FromInfo(in roles.LedgerInfo) Info {
 		MintQuorum: in.MintQuorum,
 		RedeemKeys: nonNilKeys(in.RedeemKeys),
 		Shards:     in.Shards,
+		KeySets:    in.KeySets,
 	}
 }
 
@@ -804,6 +808,7 @@ func (w Info) ToInfo() roles.LedgerInfo {
 		MintQuorum: w.MintQuorum,
 		RedeemKeys: nilIfEmpty(w.RedeemKeys),
 		Shards:     w.Shards,
+		KeySets:    w.KeySets,
 	}
 }
 

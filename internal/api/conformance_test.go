@@ -471,6 +471,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 	skipBody, err := json.Marshal(skipped)
 	noErr(t, err)
 	do(rot, "/v1/keysets", issuerTok, string(skipBody), 409, "conflict")
+	conformAliases(t, c, e) // aliases_test.go
 
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})

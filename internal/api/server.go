@@ -12,8 +12,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path"
@@ -72,6 +74,9 @@ type Config struct {
 	// zero it is asked of Ledger.Info or Issuer.Supply on first need and
 	// cached. An intermediary-only process should set it.
 	Currency money.Currency
+	// AliasDirectory is the central bank's alias directory; nil if not
+	// served here.
+	AliasDirectory roles.AliasDirectory
 }
 
 // Server is the HTTP API. Create it with New; serve Handler.
@@ -208,6 +213,16 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/alerts", s.authed(s.inter(s.listAlerts)))
 		s.handle("GET "+p+"/alerts/{id}", s.authed(s.inter(s.getAlert)))
 		s.handle("POST "+p+"/alerts/{id}/close", s.authed(s.inter(s.closeAlert)))
+		s.handle("POST "+p+"/aliases/codes", s.authed(s.inter(s.requestAliasCode)))
+		s.handle("POST "+p+"/aliases/confirm", s.authed(s.inter(s.confirmAlias)))
+		s.handle("POST "+p+"/aliases/lookup", s.authed(s.inter(s.lookupAlias)))
+		s.handle("POST "+p+"/aliases/remove", s.authed(s.inter(s.removeAlias)))
+	}
+	if s.cfg.AliasDirectory != nil {
+		const p = "/v1/directory/aliases/{hash}"
+		s.handle("PUT "+p, s.authed(s.bindAlias))
+		s.handle("GET "+p, s.authed(s.lookupAliasHash))
+		s.handle("DELETE "+p+"/{wallet}", s.authed(s.unbindAlias))
 	}
 }
 
@@ -382,7 +397,37 @@ func (s *Server) principalOf(r *http.Request) (p roles.Principal, present, ok bo
 		return p, true, false
 	}
 	p, ok = s.tokens[sha256.Sum256([]byte(strings.TrimSpace(token)))]
+	if ok && !certAgrees(r.TLS, p) {
+		return p, true, false
+	}
 	return p, true, ok
+}
+
+// badCredential says why a present credential was refused.
+func badCredential(r *http.Request, p roles.Principal) string {
+	if p.Name != "" && r.TLS != nil {
+		peer := "nobody"
+		if cs := r.TLS; len(cs.VerifiedChains) > 0 && len(cs.VerifiedChains[0]) > 0 {
+			peer = fmt.Sprintf("%q", cs.VerifiedChains[0][0].Subject.CommonName)
+		}
+		return fmt.Sprintf("the client certificate names %s but the bearer token is %q's", peer, p.Name)
+	}
+	return "invalid bearer token"
+}
+
+// certAgrees says whether a mutual-TLS connection's client certificate
+// names the token's principal: over TLS (`specie serve` with a network CA,
+// internal/pki) a role's identity is its certificate as well as its token,
+// so bank-b's certificate with bank-a's token is refused. Without TLS (the
+// loopback devnet of `specie up`) there is nothing to compare.
+func certAgrees(cs *tls.ConnectionState, p roles.Principal) bool {
+	if cs == nil {
+		return true
+	}
+	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return false
+	}
+	return cs.VerifiedChains[0][0].Subject.CommonName == p.Name
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -393,7 +438,7 @@ func (s *Server) public(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, present, ok := s.principalOf(r)
 		if !ok {
-			s.unauthorized(w, r, "invalid bearer token")
+			s.unauthorized(w, r, badCredential(r, p))
 			return
 		}
 		if present {
@@ -413,7 +458,7 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 			s.unauthorized(w, r, "missing bearer token")
 			return
 		case !ok:
-			s.unauthorized(w, r, "invalid bearer token")
+			s.unauthorized(w, r, badCredential(r, p))
 			return
 		}
 		stateOf(r).principal = p.Name

@@ -52,6 +52,10 @@ type Config struct {
 	// HSM, when set, keeps the officer keys and the redeem key on a
 	// PKCS#11 token (hsm.go) instead of OfficerKeyFiles and RedeemKeyFile.
 	HSM *HSMConfig `json:"hsm,omitempty"`
+	// TLS, when set, is the network's mutual TLS for `specie serve`.
+	TLS *TLSConfig `json:"tls,omitempty"`
+
+	dir string // the folder the config was loaded from
 }
 
 // Endpoint is one role's address and credential.
@@ -122,6 +126,8 @@ func Load(path string) (*Config, error) {
 	if c.RedeemKeyFile != "" && !filepath.IsAbs(c.RedeemKeyFile) {
 		c.RedeemKeyFile = filepath.Join(base, c.RedeemKeyFile)
 	}
+	c.TLS.resolve(base)
+	c.dir = base
 	if c.PseudonymSaltFile != "" && !filepath.IsAbs(c.PseudonymSaltFile) {
 		c.PseudonymSaltFile = filepath.Join(base, c.PseudonymSaltFile)
 	}

@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,6 +45,7 @@ type Node struct {
 	Group    roles.Ledger
 
 	srv    *api.HTTPServer
+	tls    *tls.Config  // the API's mutual TLS under `specie serve`, or nil
 	log    *logtree.Log // the ledger's checkpoints, when it runs here
 	closed chan struct{}
 	serr   error
@@ -80,6 +82,7 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(), Keys: n.Issuer,
 		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
 	}
+	ac.AliasDirectory = n.Issuer.Aliases()
 	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
@@ -118,6 +121,7 @@ func (n *Node) openRoles(dir string, led roles.Ledger, log *slog.Logger) (map[st
 			return nil, err
 		}
 		icfg.SanctionsFile = sanctionsFile(filepath.Join(dir, e.Name))
+		withAliases(&icfg, n.Issuer.Aliases(), filepath.Join(dir, e.Name))
 		b, err := intermediary.Open(filepath.Join(dir, e.Name), icfg, led, n.Issuer, roles.Directory(peers))
 		if err != nil {
 			return nil, err
@@ -141,6 +145,25 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 	n := &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}
 	var err error
 	ac := api.Config{Credentials: cfg.credentials(), Logger: log}
+	self := role
+	if role == "intermediary" {
+		self = name
+	}
+	// Under the network's mutual TLS every call to another role presents
+	// this role's certificate, and the API requires one (internal/pki).
+	opts, err := cfg.ClientOptions(self)
+	if err != nil {
+		return nil, fmt.Errorf("serve %s: %w", self, err)
+	}
+	if cfg.TLS != nil {
+		f, err := cfg.TLS.Files(self)
+		if err != nil {
+			return nil, fmt.Errorf("serve %s: %w", self, err)
+		}
+		if n.tls, err = f.Server(); err != nil {
+			return nil, fmt.Errorf("serve %s: %w", self, err)
+		}
+	}
 	switch role {
 	case "ledger":
 		n.Ledger, err = ledger.Open(dataDir, cfg.ledgerConfig(log))
@@ -158,8 +181,8 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		if err != nil {
 			return nil, err
 		}
-		led := client.New(cfg.Ledger.URL, cfg.Issuer.Token).Ledger()
-		n.Issuer, err = issuer.Open(dataDir, icfg, led, cfg.remotePeers(cfg.Issuer.Token))
+		led := client.New(cfg.Ledger.URL, cfg.Issuer.Token, opts...).Ledger()
+		n.Issuer, err = issuer.Open(dataDir, icfg, led, cfg.remotePeers(cfg.Issuer.Token, opts...))
 		if err != nil {
 			return nil, err
 		}
@@ -171,19 +194,21 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		ac.Policies = n.Issuer
 		ac.Keys = n.Issuer
 		ac.Registry = n.Issuer.Registry()
+		ac.AliasDirectory = n.Issuer.Aliases()
 	case "intermediary":
 		self, ok := cfg.Intermediary(name)
 		if !ok {
 			return nil, fmt.Errorf("serve intermediary: %q is not in the config", name)
 		}
-		led := client.New(cfg.Ledger.URL, self.Token).Ledger()
-		ic := client.New(cfg.Issuer.URL, self.Token)
+		led := client.New(cfg.Ledger.URL, self.Token, opts...).Ledger()
+		ic := client.New(cfg.Issuer.URL, self.Token, opts...)
 		icfg, err := cfg.intermediaryConfig(name, log, ic.Policies(), ic.Registry())
 		if err != nil {
 			return nil, err
 		}
 		icfg.SanctionsFile = sanctionsFile(dataDir)
-		b, err := intermediary.Open(dataDir, icfg, led, ic.Issuer(), cfg.remotePeers(self.Token))
+		withAliases(&icfg, ic.AliasDirectory(), dataDir)
+		b, err := intermediary.Open(dataDir, icfg, led, ic.Issuer(), cfg.remotePeers(self.Token, opts...))
 		if err != nil {
 			return nil, err
 		}
@@ -204,10 +229,10 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 // Each peer gets one client, built once: a client per lookup would be a
 // connection pool per delivery, and under load a process then held
 // thousands of idle connections and their goroutines.
-func (c *Config) remotePeers(token string) roles.Directory {
+func (c *Config) remotePeers(token string, opts ...client.Option) roles.Directory {
 	peers := make(map[string]roles.Intermediary)
 	for _, e := range c.Intermediaries {
-		peers[e.Name] = client.New(e.URL, token).Intermediary(e.Name)
+		peers[e.Name] = client.New(e.URL, token, opts...).Intermediary(e.Name)
 	}
 	return func(name string) (roles.Intermediary, bool) {
 		p, ok := peers[name]
@@ -324,6 +349,9 @@ func (n *Node) serve(addr string, ac api.Config, lim api.Limits) error {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	n.URL = "http://" + ln.Addr().String()
+	if n.tls != nil {
+		n.URL = "https://" + ln.Addr().String()
+	}
 	srv := api.New(ac)
 	if n.Ledger != nil {
 		srv.Registry().MustRegister(newLedgerCollector(n.Ledger))
@@ -332,7 +360,11 @@ func (n *Node) serve(addr string, ac api.Config, lim api.Limits) error {
 	n.closed = make(chan struct{})
 	go func() {
 		defer close(n.closed)
-		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := n.srv.Serve
+		if n.tls != nil {
+			serve = func(ln net.Listener) error { return n.srv.ServeTLS(ln, n.tls) }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			n.serr = err
 		}
 	}()

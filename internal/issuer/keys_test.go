@@ -1,6 +1,7 @@
 package issuer_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -185,5 +186,78 @@ func TestKeyRotation(t *testing.T) {
 	wantCode(t, err, errcode.Unauthorized)
 	if _, err := e.approveKeySet(fresh, p3.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// downRotator is the ledger with its key rotation down: every other call
+// goes through.
+type downRotator struct {
+	roles.Ledger
+	rotator roles.KeyRotator
+	down    bool
+}
+
+func (d *downRotator) RotateMintKeys(ctx context.Context, s policy.SignedKeySet) (roles.KeyEpoch, error) {
+	if d.down {
+		return roles.KeyEpoch{}, errcode.New(errcode.Unavailable, "the ledger cannot be reached")
+	}
+	return d.rotator.RotateMintKeys(ctx, s)
+}
+
+// TestKeyRotationReachesALedgerThatWasDown: a rotation comes into force at
+// the desk while the ledger cannot take it; the desk still answers
+// in_force, the ledger keeps the founding keys (a mint by the new set is
+// refused there, and the desk marks it rejected without touching the
+// reserve), and once the ledger is back the desk hands it the set at its
+// next start, after which the new set mints.
+func TestKeyRotationReachesALedgerThatWasDown(t *testing.T) {
+	e := newEnv(t)
+	link := &downRotator{Ledger: e.ledger, rotator: e.ledger, down: true}
+	e.lg = link
+	e.reopen()
+	fresh, _ := crypto.GenerateKey()
+	founding, _ := e.is.KeySet(bg)
+	next := founding.KeySet
+	next.Version = 2
+	next.Keys = []crypto.PublicKey{fresh.Public(), e.net.Officers[1].Public(), e.net.Officers[2].Public()}
+	p, err := e.is.ProposeKeySet(officerCtx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []int{0, 1} {
+		if p, err = e.approveKeySet(e.net.Officers[o], p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Status != roles.PolicyInForce {
+		t.Fatalf("status %s", p.Status)
+	}
+	if info, _ := e.ledger.Info(bg); len(info.KeySets) != 0 {
+		t.Fatalf("the ledger applied a rotation it could not be sent: %+v", info.KeySets)
+	}
+	reserve := e.reserve("bank-a")
+	m := e.propose("bank-a", 100)
+	if _, err := e.is.ApproveMint(officerCtx, m.ID, fresh.Public(), fresh.Sign(crypto.Mint, e.net.Network.ID, m.ID)); err != nil {
+		t.Fatal(err)
+	}
+	m, err = e.approve(1, m.ID)
+	if err == nil && m.Status == roles.MintCommitted {
+		t.Fatal("the ledger committed a mint by keys it was never given")
+	}
+	if got := e.reserve("bank-a"); got != reserve {
+		t.Fatalf("reserve %d after the refused mint, want %d", got, reserve)
+	}
+
+	link.down = false
+	e.reopen()
+	if info, _ := e.ledger.Info(bg); len(info.KeySets) != 1 || info.KeySets[0].KeySet.KeySet.Version != 2 {
+		t.Fatalf("after the restart the ledger has %+v", info.KeySets)
+	}
+	m = e.propose("bank-a", 100)
+	if _, err := e.is.ApproveMint(officerCtx, m.ID, fresh.Public(), fresh.Sign(crypto.Mint, e.net.Network.ID, m.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = e.approve(2, m.ID); err != nil || m.Status != roles.MintCommitted {
+		t.Fatalf("mint by the new set once the ledger has it: %+v, %v", m, err)
 	}
 }

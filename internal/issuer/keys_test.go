@@ -261,3 +261,40 @@ func TestKeyRotationReachesALedgerThatWasDown(t *testing.T) {
 		t.Fatalf("mint by the new set once the ledger has it: %+v, %v", m, err)
 	}
 }
+
+// TestApprovalByARotatedOutKeyStopsCounting: a mint approved by officer 1
+// before officer 1's key was rotated out needs two approvals from the new
+// set: one more old-set approval leaves it pending (not sent to a ledger
+// that would refuse it), and the new key completes it.
+func TestApprovalByARotatedOutKeyStopsCounting(t *testing.T) {
+	e := newEnv(t)
+	m := e.propose("bank-a", 100)
+	if _, err := e.approve(0, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := crypto.GenerateKey()
+	founding, _ := e.is.KeySet(bg)
+	next := founding.KeySet
+	next.Version = 2
+	next.Keys = []crypto.PublicKey{fresh.Public(), e.net.Officers[1].Public(), e.net.Officers[2].Public()}
+	p, err := e.is.ProposeKeySet(officerCtx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []int{1, 2} {
+		if p, err = e.approveKeySet(e.net.Officers[o], p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Status != roles.PolicyInForce {
+		t.Fatalf("rotation %s", p.Status)
+	}
+	got, err := e.approve(1, m.ID)
+	if err != nil || got.Status != roles.MintPending || len(got.Approvers) != 1 {
+		t.Fatalf("after the rotation, officer 2's approval: %+v, %v; want pending with 1 approval", got, err)
+	}
+	got, err = e.is.ApproveMint(officerCtx, m.ID, fresh.Public(), fresh.Sign(crypto.Mint, e.net.Network.ID, m.ID))
+	if err != nil || got.Status != roles.MintCommitted {
+		t.Fatalf("the new key's approval: %+v, %v", got, err)
+	}
+}

@@ -188,6 +188,9 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 			return nil, 0, err
 		}
 		signer.officer = is.mkeys[k]
+		// Approvals by keys a rotation replaced since (keys.go) no longer
+		// count: the ledger would refuse the mint they sign.
+		p.Approvals = slices.DeleteFunc(p.Approvals, func(x approval) bool { return !is.mkeys[x.Key] })
 		step, err := decideApproval(id, p, is.busy[id], signer, is.cfg.MintQuorum, is.reserves[p.To], is.cfg.Network.Currency)
 		if err != nil {
 			return nil, 0, err

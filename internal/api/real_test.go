@@ -110,7 +110,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	e.srv = httptest.NewServer(api.New(api.Config{
 		Ledger: e.ledger, Issuer: e.issuer, Intermediaries: served,
 		Checkpoints: logtree.NewLog(e.ledger, e.net.Network, logSigner),
-		Policies:    e.issuer, Registry: e.issuer.Registry(),
+		Policies:    e.issuer, Registry: e.issuer.Registry(), Keys: e.issuer,
 		Credentials: []api.Credential{
 			{Token: issuerTok, Principal: issuerP},
 			{Token: bankATok, Principal: bankAP},

@@ -20,6 +20,8 @@ import (
 //	GET    /raft/status         this replica's view: StatusInfo
 //	POST   /raft/members        add a member: {"id": 4, "url": "http://..."}
 //	DELETE /raft/members/{id}   remove a member
+//	POST   /raft/entries        ledger batches for a peer catching up by
+//	                            snapshot (snapshot.go)
 //
 // Membership changes go to the leader; a follower answers not_leader with
 // the leader's URL, as the API does for writes. Like the transport, these
@@ -75,6 +77,7 @@ func (r *Replica) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, StatusInfo{Status: r.Status(), Members: r.Members()})
 	}))
+	mux.HandleFunc("POST "+EntriesPath, r.authed(r.serveEntries))
 	return mux
 }
 

@@ -26,11 +26,11 @@ func TestRaftLogServesFromMemoryAndDisk(t *testing.T) {
 	for i := uint64(1); i <= 20; i++ {
 		ents = append(ents, entry(i, 1))
 	}
-	if err := l.save(&pb.HardState{Term: ptr(uint64(1)), Commit: ptr(uint64(10))}, ents, true); err != nil {
+	if err := l.save(&pb.HardState{Term: ptr(uint64(1)), Commit: ptr(uint64(10))}, ents, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	// A new leader at term 2 replaces 16..20 with 16..17.
-	if err := l.save(&pb.HardState{Term: ptr(uint64(2)), Commit: ptr(uint64(17))}, []*pb.Entry{entry(16, 2), entry(17, 2)}, true); err != nil {
+	if err := l.save(&pb.HardState{Term: ptr(uint64(2)), Commit: ptr(uint64(17))}, []*pb.Entry{entry(16, 2), entry(17, 2)}, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.trim(17); err != nil {

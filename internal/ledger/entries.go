@@ -80,11 +80,15 @@ func (l *Ledger) Entries(from, to uint64, maxBytes int, fn func(seq uint64, entr
 // EntryHead decodes a replicated entry strictly and returns its batch's
 // header and the hash of that header on this ledger's network, so a
 // receiver can check a chain of fetched entries links up to a hash it
-// trusts before applying any of them. It only decodes.
+// trusts before applying any of them (the txids are checked against the
+// header's Merkle root, so the header covers them too). It only decodes.
 func (l *Ledger) EntryHead(entry []byte) (money.BatchHeader, money.Hash, error) {
 	_, r, _, err := decodeEntry(entry)
 	if err != nil {
 		return money.BatchHeader{}, money.Hash{}, err
+	}
+	if money.MerkleRoot(r.ids) != r.header.TxRoot || uint64(len(r.ids)) != uint64(r.header.TxCount) {
+		return money.BatchHeader{}, money.Hash{}, fmt.Errorf("batch %d: its txids do not match its header", r.header.Seq)
 	}
 	return r.header, l.net.HeaderHash(&r.header), nil
 }

@@ -61,6 +61,8 @@ type cluster struct {
 	// avoid is a member the load sends nothing to (0: none): one cut off
 	// on purpose, where a submission would wait for the partition to heal.
 	avoid uint64
+	// retention is the members' Config.LogRetention (0: the default).
+	retention int
 }
 
 // live is a running member's ledger and replica.
@@ -94,7 +96,14 @@ func newProxiedCluster(t *testing.T, n int, seed uint64) *cluster {
 
 func newClusterWith(t *testing.T, n int, proxied bool, seed uint64) *cluster {
 	t.Helper()
-	c := &cluster{t: t, net: ledgertest.NewFromSeed(1), peers: map[uint64]string{}, m: map[uint64]*member{}}
+	return newClusterRetaining(t, n, proxied, seed, 0)
+}
+
+// newClusterRetaining is newClusterWith whose members keep retention
+// entries of raft log behind the applied index (0: the default).
+func newClusterRetaining(t *testing.T, n int, proxied bool, seed uint64, retention int) *cluster {
+	t.Helper()
+	c := &cluster{t: t, net: ledgertest.NewFromSeed(1), peers: map[uint64]string{}, m: map[uint64]*member{}, retention: retention}
 	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -168,7 +177,7 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	if m.peers != nil {
 		peers = m.peers
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey})
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey, LogRetention: c.retention})
 	if err != nil {
 		led.Close()
 		c.t.Fatal(err)

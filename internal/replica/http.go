@@ -98,8 +98,17 @@ func (r *Replica) authed(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		h(w, req)
+		h(w, req.WithContext(context.WithValue(req.Context(), bodyKey{}, body)))
 	}
+}
+
+// bodyKey carries the body authed checked in the request's context.
+type bodyKey struct{}
+
+// reqBody is the body authed read and checked.
+func reqBody(req *http.Request) []byte {
+	b, _ := req.Context().Value(bodyKey{}).([]byte)
+	return b
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"crypto/hmac"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -147,6 +148,11 @@ func (r *Replica) candidate() *pb.Snapshot {
 // see the comment at the top of this file.
 func (r *Replica) maybeCompact() error {
 	applied := r.applied.Load()
+	if first, _ := r.store.FirstIndex(); first > 1 {
+		// A follower behind the compaction point is sent the newest
+		// state. (Before any compaction no snapshot is ever sent.)
+		r.store.setLatest(r.candidate())
+	}
 	if applied < r.candAt+r.retention {
 		return nil
 	}
@@ -187,21 +193,32 @@ func (r *Replica) installSnapshot(snap *pb.Snapshot) error {
 			return fmt.Errorf("snapshot at %d: batch %d is %x here, %x in the snapshot: replicas diverged", snap.GetMetadata().GetIndex(), d.seq, h[:8], d.head[:8])
 		}
 	default:
-		var errs []error
-		ents, err := r.fetchChecked(seq, head, &d, &errs)
+		if err := r.catchUp(&d, r.sources(&d)); err != nil {
+			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
+		}
+		r.log.Info("caught up by snapshot", "index", snap.GetMetadata().GetIndex(), "from_batch", seq+1, "to_batch", d.seq)
+	}
+	return nil
+}
+
+// catchUp fetches the batches after this ledger's head up to d.seq from
+// the first of sources (base URLs) that serves a chain ending at d.head,
+// and applies them. A transfer that does not check out applies nothing.
+func (r *Replica) catchUp(d *snapData, sources []string) error {
+	seq, head := r.led.Head()
+	var errs []error
+	ents, err := r.fetchChecked(seq, head, d, sources, &errs)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for i, e := range ents {
+		got, ok, err := r.led.ApplyRecord(e)
 		if err != nil {
-			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), errors.Join(append(errs, err)...))
+			return fmt.Errorf("apply batch %d: %w", seq+1+uint64(i), err)
 		}
-		for i, e := range ents {
-			got, ok, err := r.led.ApplyRecord(e)
-			if err != nil {
-				return fmt.Errorf("snapshot at %d: apply batch %d: %w", snap.GetMetadata().GetIndex(), seq+1+uint64(i), err)
-			}
-			if !ok || got != seq+1+uint64(i) {
-				return fmt.Errorf("snapshot at %d: batch %d not applied (got %d)", snap.GetMetadata().GetIndex(), seq+1+uint64(i), got)
-			}
+		if !ok || got != seq+1+uint64(i) {
+			return fmt.Errorf("batch %d not applied (got %d)", seq+1+uint64(i), got)
 		}
-		r.log.Info("caught up by snapshot", "index", snap.GetMetadata().GetIndex(), "from_batch", seq+1, "to_batch", d.seq, "batches", len(ents))
 	}
 	return nil
 }
@@ -229,8 +246,8 @@ func (r *Replica) snapshotApplied(snap *pb.Snapshot) {
 // first, and returns their entries once they chain from head (this
 // ledger's head, batch from) to d.head. Each peer's failure is added to
 // errs.
-func (r *Replica) fetchChecked(from uint64, head money.Hash, d *snapData, errs *[]error) ([][]byte, error) {
-	for _, u := range r.sources(d) {
+func (r *Replica) fetchChecked(from uint64, head money.Hash, d *snapData, sources []string, errs *[]error) ([][]byte, error) {
+	for _, u := range sources {
 		ents, err := r.fetchFrom(u, from, head, d)
 		if err == nil {
 			return ents, nil
@@ -349,7 +366,19 @@ func (r *Replica) postEntries(base string, q EntriesRequest) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
 	}
+	got, err := hex.DecodeString(resp.Header.Get(MACHeader))
+	if err != nil || !hmac.Equal(got, entriesMAC(r.key, body, b)) {
+		return nil, fmt.Errorf("answer without a valid %s: not from a holder of the group key, or damaged on the way", MACHeader)
+	}
 	return b, nil
+}
+
+// entriesMAC authenticates an EntriesPath answer under the group's key,
+// bound to the request it answers, so a receiver applies nothing that a
+// holder of the key did not send, or that was damaged on the way: a
+// record's spends and creations are not covered by the header chain.
+func entriesMAC(key, req, answer []byte) []byte {
+	return MAC(key, "ANSWER", EntriesPath, append(append(bytes.Clone(req), '\n'), answer...))
 }
 
 // An EntriesPath answer is a sequence of frames
@@ -381,7 +410,7 @@ func decodeEntryFrames(b []byte, fn func(seq uint64, e []byte) error) error {
 // serveEntries is POST EntriesPath (behind authed).
 func (r *Replica) serveEntries(w http.ResponseWriter, req *http.Request) {
 	var q EntriesRequest
-	if err := json.NewDecoder(req.Body).Decode(&q); err != nil {
+	if err := json.Unmarshal(reqBody(req), &q); err != nil {
 		writeError(w, errcode.New(errcode.Malformed, "entries: %v", err))
 		return
 	}
@@ -399,6 +428,7 @@ func (r *Replica) serveEntries(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set(MACHeader, hex.EncodeToString(entriesMAC(r.key, reqBody(req), out)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
 }

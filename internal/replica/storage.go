@@ -43,6 +43,11 @@ type raftLog struct {
 	// from disk. Its metadata is empty (index 0) when nothing was ever
 	// compacted.
 	snap *pb.Snapshot
+	// latest is the snapshot at the applied index as of the last Ready
+	// applied (nil before one): what raft sends a follower behind the
+	// compaction point, so that it resumes from the newest state (and
+	// from a ConfState that names it, when it was just added).
+	latest *pb.Snapshot
 }
 
 var _ raft.Storage = (*raftLog)(nil)
@@ -254,12 +259,23 @@ func (l *raftLog) FirstIndex() (uint64, error) {
 	return c + 1, nil
 }
 
-// Snapshot is the compaction point, which raft sends a follower that needs
-// an entry behind it (snapshot.go: what its Data holds).
+// Snapshot is what raft sends a follower that needs an entry behind the
+// compaction point (snapshot.go: what its Data holds): the snapshot at
+// the applied index, or the compaction point when none is newer.
 func (l *raftLog) Snapshot() (*pb.Snapshot, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	if l.latest != nil && l.latest.GetMetadata().GetIndex() > l.snap.GetMetadata().GetIndex() {
+		return l.latest, nil // never modified once set
+	}
 	return proto.Clone(l.snap).(*pb.Snapshot), nil
+}
+
+// setLatest publishes the snapshot at the applied index for Snapshot.
+func (l *raftLog) setLatest(s *pb.Snapshot) {
+	l.mu.Lock()
+	l.latest = s
+	l.mu.Unlock()
 }
 
 // compact makes snap the compaction point: it is stored and every entry up

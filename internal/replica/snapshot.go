@@ -3,8 +3,8 @@ package replica
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"crypto/hmac"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"

@@ -104,6 +104,7 @@ func decodeSnapData(b []byte) (snapData, error) {
 	d := snapData{seq: r.U64(), peers: map[uint64]string{}}
 	r.Copy(d.head[:])
 	n := int(r.U16())
+	var last uint64 // peers come in ascending ID order, once each
 	for i := 0; i < n && r.Err() == nil; i++ {
 		id := r.U64()
 		u := string(r.Take(int(r.U16())))
@@ -113,10 +114,10 @@ func decodeSnapData(b []byte) (snapData, error) {
 		if id == 0 || u == "" {
 			return snapData{}, fmt.Errorf("snapshot data: peer %d at %q", id, u)
 		}
-		if _, dup := d.peers[id]; dup {
-			return snapData{}, fmt.Errorf("snapshot data: peer %d twice", id)
+		if id <= last {
+			return snapData{}, fmt.Errorf("snapshot data: peer %d after peer %d", id, last)
 		}
-		d.peers[id] = u
+		d.peers[id], last = u, id
 	}
 	if err := r.End(); err != nil {
 		return snapData{}, fmt.Errorf("snapshot data: %w", err)

@@ -71,6 +71,13 @@ const entriesChunk = 4 << 20
 // archive).
 const maxEntriesBody = 256 << 20
 
+// catchUpTries and catchUpPause bound how long a follower tries to fetch
+// a snapshot's batches before it stops with the error.
+const (
+	catchUpTries = 5
+	catchUpPause = time.Second
+)
+
 // snapData is a snapshot's Data.
 //
 //	| version u8 (1) | seq u64 | head [32] | peers u16 | per peer: id u64, url len u16, url |
@@ -194,7 +201,26 @@ func (r *Replica) installSnapshot(snap *pb.Snapshot) error {
 			return fmt.Errorf("snapshot at %d: batch %d is %x here, %x in the snapshot: replicas diverged", snap.GetMetadata().GetIndex(), d.seq, h[:8], d.head[:8])
 		}
 	default:
-		if err := r.catchUp(&d, r.sources(&d)); err != nil {
+		// A peer may be briefly unreachable (the leader busy, a link
+		// down): try every source a few times before giving up.
+		var err error
+		for try := 0; try < catchUpTries; try++ {
+			if try > 0 {
+				r.log.Warn("catch-up by snapshot failed; trying again", "index", snap.GetMetadata().GetIndex(), "err", err)
+				select {
+				case <-r.stop:
+					return fmt.Errorf("snapshot at %d: stopping: %w", snap.GetMetadata().GetIndex(), err)
+				case <-time.After(catchUpPause):
+				}
+			}
+			if err = r.catchUp(&d, r.sources(&d)); err == nil {
+				break
+			}
+			if s, _ := r.led.Head(); s != seq {
+				break // applied part way: the ledger failed, not the transfer
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
 		}
 		r.log.Info("caught up by snapshot", "index", snap.GetMetadata().GetIndex(), "from_batch", seq+1, "to_batch", d.seq)

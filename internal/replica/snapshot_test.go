@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/replica"
 	"github.com/specie/specie/money"
 )
@@ -354,5 +356,50 @@ func TestEntriesRoute(t *testing.T) {
 				t.Fatalf("%d frames (%v), want %d", n, err, tc.frames)
 			}
 		})
+	}
+}
+
+// TestStartRefusesALedgerBehindItsCompactedLog: a replica whose raft log
+// was compacted past batches its ledger no longer holds (the ledger's
+// directory lost, the raft log kept) cannot be brought back by raft, which
+// counts those entries applied: Start refuses it, saying so, and the
+// directory is left for an operator to wipe and rejoin under a new ID.
+func TestStartRefusesALedgerBehindItsCompactedLog(t *testing.T) {
+	c := newClusterRetaining(t, 3, false, 0, retention)
+	ld := newLoad(c)
+	stop := make(chan struct{})
+	wait := ld.run(89, 2, stop)
+	c.waitFor("60 batches", func() bool { return c.maxBatches() >= 60 })
+	c.compactedEverywhere()
+	close(stop)
+	wait()
+	l := c.leader()
+	var f *member
+	for _, m := range c.m {
+		if m.id != l.id {
+			f = m
+			break
+		}
+	}
+	c.stop(f.id)
+	if err := os.RemoveAll(filepath.Join(f.dir, "ledger")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.net.TestConfig()
+	led, err := ledger.Open(filepath.Join(f.dir, "ledger"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	rep, err := replica.Start(replica.Config{ID: f.id, Peers: c.peers, Dir: f.dir, Ledger: led, Logger: c.log, Key: testKey, LogRetention: retention})
+	if err == nil {
+		rep.Stop()
+		t.Fatal("a replica started on a ledger behind its compacted raft log")
+	}
+	if !strings.Contains(err.Error(), "behind batch") {
+		t.Fatalf("got %v, want it to say the ledger is behind the compaction point", err)
+	}
+	if s, _ := led.Head(); s != 0 {
+		t.Fatalf("the refused start applied up to batch %d", s)
 	}
 }

@@ -216,9 +216,6 @@ func (r *Replica) installSnapshot(snap *pb.Snapshot) error {
 			if err = r.catchUp(&d, r.sources(&d)); err == nil {
 				break
 			}
-			if s, _ := r.led.Head(); s != seq {
-				break // applied part way: the ledger failed, not the transfer
-			}
 		}
 		if err != nil {
 			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
@@ -230,21 +227,107 @@ func (r *Replica) installSnapshot(snap *pb.Snapshot) error {
 
 // catchUp fetches the batches after this ledger's head up to d.seq from
 // the first of sources (base URLs) that serves a chain ending at d.head,
-// and applies them. A transfer that does not check out applies nothing.
+// and applies them. It reads the peer's answer twice: first to check the
+// chain, keeping only each batch's header hash (so a long catch-up is not
+// held in memory), then again to apply each batch, checked against the
+// first pass. A transfer whose chain does not check out applies nothing;
+// one that fails in the second pass has applied a checked prefix of the
+// chain, and the next try goes on from there.
 func (r *Replica) catchUp(d *snapData, sources []string) error {
 	seq, head := r.led.Head()
 	var errs []error
-	ents, err := r.fetchChecked(seq, head, d, sources, &errs)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	for i, e := range ents {
-		got, ok, err := r.led.ApplyRecord(e)
-		if err != nil {
-			return fmt.Errorf("apply batch %d: %w", seq+1+uint64(i), err)
+	for _, u := range sources {
+		hashes, err := r.checkChain(u, seq, head, d)
+		if err == nil {
+			err = r.applyChain(u, seq, hashes)
+			if err == nil {
+				return nil
+			}
+			if s, _ := r.led.Head(); s != seq {
+				return fmt.Errorf("from %s: %w", u, err)
+			}
 		}
-		if !ok || got != seq+1+uint64(i) {
-			return fmt.Errorf("batch %d not applied (got %d)", seq+1+uint64(i), got)
+		errs = append(errs, fmt.Errorf("from %s: %w", u, err))
+		select {
+		case <-r.stop:
+			return errors.Join(append(errs, errors.New("stopping"))...)
+		default:
+		}
+	}
+	return errors.Join(append(errs, fmt.Errorf("batches %d to %d: no peer served them", seq+1, d.seq))...)
+}
+
+// checkChain reads batches from+1 .. d.seq from one peer and returns their
+// header hashes once they chain from head (this ledger's, at batch from)
+// to d.head.
+func (r *Replica) checkChain(base string, from uint64, head money.Hash, d *snapData) ([]money.Hash, error) {
+	hashes := make([]money.Hash, 0, d.seq-from)
+	prev := head
+	err := r.walk(base, from+1, d.seq, func(seq uint64, h *money.BatchHeader, hash money.Hash, _ []byte) error {
+		if h.Prev != prev {
+			return fmt.Errorf("batch %d does not follow batch %d", seq, seq-1)
+		}
+		hashes = append(hashes, hash)
+		prev = hash
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if prev != d.head {
+		return nil, fmt.Errorf("batch %d is %x as served, %x in the snapshot", d.seq, prev[:8], d.head[:8])
+	}
+	return hashes, nil
+}
+
+// applyChain reads the batches checkChain checked again and applies each
+// that has the header hash checked.
+func (r *Replica) applyChain(base string, from uint64, hashes []money.Hash) error {
+	return r.walk(base, from+1, from+uint64(len(hashes)), func(seq uint64, _ *money.BatchHeader, hash money.Hash, e []byte) error {
+		if hash != hashes[seq-from-1] {
+			return fmt.Errorf("batch %d does not match the chain checked", seq)
+		}
+		got, ok, err := r.led.ApplyRecord(bytes.Clone(e))
+		if err != nil {
+			return fmt.Errorf("apply batch %d: %w", seq, err)
+		}
+		if !ok || got != seq {
+			return fmt.Errorf("batch %d not applied (got %d)", seq, got)
+		}
+		return nil
+	})
+}
+
+// walk reads batches lo..hi from one peer, in chunks, and hands fn each
+// in order, decoded and checked (ledger.EntryHead).
+func (r *Replica) walk(base string, lo, hi uint64, fn func(seq uint64, h *money.BatchHeader, hash money.Hash, e []byte) error) error {
+	next := lo
+	for next <= hi {
+		body, err := r.postEntries(base, EntriesRequest{From: next, To: hi})
+		if err != nil {
+			return err
+		}
+		n := 0
+		err = decodeEntryFrames(body, func(seq uint64, e []byte) error {
+			h, hash, err := r.led.EntryHead(e)
+			if err != nil {
+				return fmt.Errorf("batch %d: %w", seq, err)
+			}
+			if seq != next || h.Seq != next {
+				return fmt.Errorf("batch %d (header %d) does not follow batch %d", seq, h.Seq, next-1)
+			}
+			if err := fn(seq, &h, hash, e); err != nil {
+				return err
+			}
+			next++
+			n++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("no batches from %d", next)
 		}
 	}
 	return nil
@@ -267,26 +350,6 @@ func (r *Replica) snapshotApplied(snap *pb.Snapshot) {
 	r.snapshots.Add(1)
 	// The next compaction candidate is taken from here.
 	r.cand, r.candAt = nil, md.GetIndex()
-}
-
-// fetchChecked fetches batches from+1 .. d.seq from the peers, the leader
-// first, and returns their entries once they chain from head (this
-// ledger's head, batch from) to d.head. Each peer's failure is added to
-// errs.
-func (r *Replica) fetchChecked(from uint64, head money.Hash, d *snapData, sources []string, errs *[]error) ([][]byte, error) {
-	for _, u := range sources {
-		ents, err := r.fetchFrom(u, from, head, d)
-		if err == nil {
-			return ents, nil
-		}
-		*errs = append(*errs, fmt.Errorf("from %s: %w", u, err))
-		select {
-		case <-r.stop:
-			return nil, errors.New("stopping")
-		default:
-		}
-	}
-	return nil, fmt.Errorf("batches %d to %d: no peer served them", from+1, d.seq)
 }
 
 // sources lists the base URLs to fetch from: the leader, then the other
@@ -322,42 +385,6 @@ func (r *Replica) sources(d *snapData) []string {
 		}
 	}
 	return out
-}
-
-// fetchFrom fetches and checks the batches from one peer, in chunks.
-func (r *Replica) fetchFrom(base string, from uint64, head money.Hash, d *snapData) ([][]byte, error) {
-	var out [][]byte
-	next, prev := from+1, head
-	for next <= d.seq {
-		body, err := r.postEntries(base, EntriesRequest{From: next, To: d.seq})
-		if err != nil {
-			return nil, err
-		}
-		n := 0
-		err = decodeEntryFrames(body, func(seq uint64, e []byte) error {
-			h, hash, err := r.led.EntryHead(e)
-			if err != nil {
-				return fmt.Errorf("batch %d: %w", seq, err)
-			}
-			if seq != next || h.Seq != next || h.Prev != prev {
-				return fmt.Errorf("batch %d (header %d) does not follow batch %d", seq, h.Seq, next-1)
-			}
-			out = append(out, bytes.Clone(e))
-			next, prev = next+1, hash
-			n++
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("no batches from %d", next)
-		}
-	}
-	if next != d.seq+1 || prev != d.head {
-		return nil, fmt.Errorf("batch %d is %x as served, %x in the snapshot", d.seq, prev[:8], d.head[:8])
-	}
-	return out, nil
 }
 
 // postEntries asks one peer for batches.

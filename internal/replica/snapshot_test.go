@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/specie/specie/internal/ledger"
@@ -232,6 +233,7 @@ func TestSnapshotTransferRefused(t *testing.T) {
 	}
 	otherKey := bytes.Repeat([]byte{0x11}, replica.MinKeyLen)
 	sign := func(key, req, ans []byte) string { return hex.EncodeToString(replica.EntriesMAC(key, req, ans)) }
+	var reads atomic.Int32 // answers relayed by the last case's peer
 	var wrong money.Hash
 	wrong[0] = 1
 	for _, tc := range []struct {
@@ -252,6 +254,14 @@ func TestSnapshotTransferRefused(t *testing.T) {
 			return ans, sign(otherKey, req, ans)
 		}), seq, head, "valid " + replica.MACHeader},
 		{"an answer that skips a batch, under the group key", relay(func(req, ans []byte, _ string) ([]byte, string) {
+			n := binary.BigEndian.Uint32(ans[8:])
+			ans = ans[12+n:]
+			return ans, sign(testKey, req, ans)
+		}), seq, head, "does not follow"},
+		{"an honest first read, then a batch skipped in the second", relay(func(req, ans []byte, mac string) ([]byte, string) {
+			if reads.Add(1) == 1 {
+				return ans, mac
+			}
 			n := binary.BigEndian.Uint32(ans[8:])
 			ans = ans[12+n:]
 			return ans, sign(testKey, req, ans)

@@ -524,10 +524,24 @@ func TestLeaderLossUnderLoad(t *testing.T) {
 // TestWipedReplicaRejoins deletes a follower's whole data directory while
 // it is down. It comes back the way raft requires of a replica that lost
 // what it acknowledged: removed from the group, added again under a new
-// ID, started empty with Join. It catches up from the leader's log to the
-// same header chain and state, while commits go on.
+// ID, started empty with Join. It catches up to the same header chain and
+// state, while commits go on: from the leader's log while that starts at
+// entry 1, by snapshot once the log was compacted (a small retention).
 func TestWipedReplicaRejoins(t *testing.T) {
-	c := newCluster(t, 3)
+	for _, tc := range []struct {
+		name       string
+		retention  int
+		bySnapshot bool
+	}{
+		{"from the log", 0, false},
+		{"by snapshot", 16, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testWipedReplicaRejoins(t, tc.retention, tc.bySnapshot) })
+	}
+}
+
+func testWipedReplicaRejoins(t *testing.T, retention int, bySnapshot bool) {
+	c := newClusterRetaining(t, 3, false, 0, retention)
 	ld := newLoad(c)
 	stop := make(chan struct{})
 	wait := ld.run(13, 2, stop)
@@ -579,6 +593,9 @@ func TestWipedReplicaRejoins(t *testing.T) {
 		if got := m.rep.Members(); !slices.Equal(got, want) {
 			t.Fatalf("replica %d: members %v, want %v", m.id, got, want)
 		}
+	}
+	if got := c.m[newID].rep.Status().SnapshotsInstalled; (got > 0) != bySnapshot {
+		t.Fatalf("the rejoined replica installed %d snapshots; by snapshot: %v", got, bySnapshot)
 	}
 }
 

@@ -192,6 +192,8 @@ func (r *Replica) installSnapshot(snap *pb.Snapshot) error {
 		if head != d.head {
 			return fmt.Errorf("snapshot at %d: batch %d is %x here, %x in the snapshot: replicas diverged", snap.GetMetadata().GetIndex(), seq, head[:8], d.head[:8])
 		}
+	case seq > d.seq && d.seq == 0:
+		// The snapshot was taken before any batch: nothing to check.
 	case seq > d.seq:
 		hs, err := r.led.Headers(context.Background(), d.seq, 1)
 		if err != nil || len(hs) != 1 {

@@ -34,12 +34,17 @@ import (
 // durable on every replica that applied that far. A follower that is sent
 // a snapshot fetches the batches it lacks, from its own head to the
 // snapshot's batch, from a peer's ledger (POST EntriesPath: the replicated
-// entries its log and archive hold), checks that they chain from its own
-// head to the snapshot's head hash before it applies any, applies them
-// with ledger.ApplyRecord as it would from the raft log, and only then
-// lets raft have the snapshot. A transfer that does not check out is
-// refused: the replica's ledger and raft log are left as they were and the
-// replica stops with the error (a restart tries again).
+// entries its log and archive hold, with a MAC of the answer), checks that
+// they chain from its own head to the snapshot's head hash before it
+// applies any, applies them with ledger.ApplyRecord as it would from the
+// raft log, and only then lets raft have the snapshot. A transfer that
+// does not check out is refused: the replica's ledger and raft log are
+// left as they were; after catchUpTries tries the replica stops with the
+// error (a restart tries again).
+//
+// The peer serves batches from its ledger's own log, which holds every
+// batch since its oldest shard snapshot: a replica further behind than
+// that cannot catch up this way (see docs/architecture.md, "Replication").
 //
 // Compaction: each time the applied index passes the last candidate by
 // LogRetention entries, the older candidate becomes the compaction point

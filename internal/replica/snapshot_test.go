@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/replica"
@@ -83,12 +84,15 @@ func TestNewReplicaCatchesUpBySnapshot(t *testing.T) {
 	c.peers[newID] = url
 	c.m[newID] = &member{id: newID, dir: filepath.Join(t.TempDir(), "4"), addr: ln.Addr().String()}
 	c.mu.Unlock()
+	t0 := time.Now()
 	c.startWith(newID, ln, true)
 	n := c.m[newID]
 	c.waitFor("the new replica to catch up by snapshot", func() bool {
 		st := n.rep.Status()
 		return st.SnapshotsInstalled >= 1 && st.Batches >= 200
 	})
+	// Reported, not asserted: the machine is shared.
+	t.Logf("the new replica caught up %d batches by snapshot in %v", n.rep.Status().Batches, time.Since(t0))
 	// It goes on from the log: batches after the snapshot arrive as
 	// entries and are applied as on the others.
 	at := n.rep.Status().Batches

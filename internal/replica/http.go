@@ -81,10 +81,10 @@ func (r *Replica) Handler() http.Handler {
 	return mux
 }
 
-// authed admits a membership change only with a valid MACHeader under the
-// group's key: whoever may add or remove a replica may rewrite the
-// ledger's quorum. The body (at most 4 KiB) is read to check it and handed
-// on.
+// authed admits a membership change, or a read of the ledger's batches for
+// a catch-up, only with a valid MACHeader under the group's key: whoever
+// may add or remove a replica may rewrite the ledger's quorum. The body (at
+// most 4 KiB) is read to check it and handed on (also as reqBody).
 func (r *Replica) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 4096))
@@ -93,8 +93,8 @@ func (r *Replica) authed(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if !r.checkMAC(req, body) {
-			r.log.Warn("membership change refused: missing or bad MAC", "remote", req.RemoteAddr, "path", req.URL.Path)
-			writeError(w, errcode.New(errcode.Unauthorized, "missing or bad %s: membership changes need the group key", MACHeader))
+			r.log.Warn("raft request refused: missing or bad MAC", "remote", req.RemoteAddr, "path", req.URL.Path)
+			writeError(w, errcode.New(errcode.Unauthorized, "missing or bad %s: %s needs the group key", MACHeader, req.URL.Path))
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))

@@ -43,6 +43,7 @@ func TestRaftRoutesNeedTheGroupKey(t *testing.T) {
 	frame := binary.BigEndian.AppendUint32(nil, uint32(len(b)))
 	frame = append(frame, b...)
 	member, _ := json.Marshal(replica.Member{ID: 99, URL: "http://127.0.0.1:1"})
+	entries, _ := json.Marshal(replica.EntriesRequest{From: 1, To: 1})
 	otherKey := bytes.Repeat([]byte{0x11}, replica.MinKeyLen)
 	mac := func(key []byte, method, path string, body []byte) string {
 		return hex.EncodeToString(replica.MAC(key, method, path, body))
@@ -60,6 +61,9 @@ func TestRaftRoutesNeedTheGroupKey(t *testing.T) {
 		{"member added under another key", http.MethodPost, "/raft/members", member, mac(otherKey, http.MethodPost, "/raft/members", member)},
 		{"member added with a message's MAC", http.MethodPost, "/raft/members", member, mac(testKey, http.MethodPost, replica.MessagePath, member)},
 		{"member removed without a MAC", http.MethodDelete, "/raft/members/" + itoa(from), nil, ""},
+		{"entries without a MAC", http.MethodPost, replica.EntriesPath, entries, ""},
+		{"entries under another key", http.MethodPost, replica.EntriesPath, entries, mac(otherKey, http.MethodPost, replica.EntriesPath, entries)},
+		{"entries with a message's MAC", http.MethodPost, replica.EntriesPath, entries, mac(testKey, http.MethodPost, replica.MessagePath, entries)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, base+tc.path, bytes.NewReader(tc.body))

@@ -61,6 +61,8 @@ type cluster struct {
 	// avoid is a member the load sends nothing to (0: none): one cut off
 	// on purpose, where a submission would wait for the partition to heal.
 	avoid uint64
+	// retention is the members' Config.LogRetention (0: the default).
+	retention int
 }
 
 // live is a running member's ledger and replica.
@@ -94,7 +96,14 @@ func newProxiedCluster(t *testing.T, n int, seed uint64) *cluster {
 
 func newClusterWith(t *testing.T, n int, proxied bool, seed uint64) *cluster {
 	t.Helper()
-	c := &cluster{t: t, net: ledgertest.NewFromSeed(1), peers: map[uint64]string{}, m: map[uint64]*member{}}
+	return newClusterRetaining(t, n, proxied, seed, 0)
+}
+
+// newClusterRetaining is newClusterWith whose members keep retention
+// entries of raft log behind the applied index (0: the default).
+func newClusterRetaining(t *testing.T, n int, proxied bool, seed uint64, retention int) *cluster {
+	t.Helper()
+	c := &cluster{t: t, net: ledgertest.NewFromSeed(1), peers: map[uint64]string{}, m: map[uint64]*member{}, retention: retention}
 	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -168,7 +177,7 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	if m.peers != nil {
 		peers = m.peers
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey})
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey, LogRetention: c.retention})
 	if err != nil {
 		led.Close()
 		c.t.Fatal(err)
@@ -515,10 +524,24 @@ func TestLeaderLossUnderLoad(t *testing.T) {
 // TestWipedReplicaRejoins deletes a follower's whole data directory while
 // it is down. It comes back the way raft requires of a replica that lost
 // what it acknowledged: removed from the group, added again under a new
-// ID, started empty with Join. It catches up from the leader's log to the
-// same header chain and state, while commits go on.
+// ID, started empty with Join. It catches up to the same header chain and
+// state, while commits go on: from the leader's log while that starts at
+// entry 1, by snapshot once the log was compacted (a small retention).
 func TestWipedReplicaRejoins(t *testing.T) {
-	c := newCluster(t, 3)
+	for _, tc := range []struct {
+		name       string
+		retention  int
+		bySnapshot bool
+	}{
+		{"from the log", 0, false},
+		{"by snapshot", 16, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testWipedReplicaRejoins(t, tc.retention, tc.bySnapshot) })
+	}
+}
+
+func testWipedReplicaRejoins(t *testing.T, retention int, bySnapshot bool) {
+	c := newClusterRetaining(t, 3, false, 0, retention)
 	ld := newLoad(c)
 	stop := make(chan struct{})
 	wait := ld.run(13, 2, stop)
@@ -570,6 +593,9 @@ func TestWipedReplicaRejoins(t *testing.T) {
 		if got := m.rep.Members(); !slices.Equal(got, want) {
 			t.Fatalf("replica %d: members %v, want %v", m.id, got, want)
 		}
+	}
+	if got := c.m[newID].rep.Status().SnapshotsInstalled; (got > 0) != bySnapshot {
+		t.Fatalf("the rejoined replica installed %d snapshots; by snapshot: %v", got, bySnapshot)
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 //	GET    /raft/status         this replica's view: StatusInfo
 //	POST   /raft/members        add a member: {"id": 4, "url": "http://..."}
 //	DELETE /raft/members/{id}   remove a member
+//	POST   /raft/entries        ledger batches for a peer catching up by
+//	                            snapshot (snapshot.go)
 //
 // Membership changes go to the leader; a follower answers not_leader with
 // the leader's URL, as the API does for writes. Like the transport, these
@@ -75,13 +77,14 @@ func (r *Replica) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, StatusInfo{Status: r.Status(), Members: r.Members()})
 	}))
+	mux.HandleFunc("POST "+EntriesPath, r.authed(r.serveEntries))
 	return mux
 }
 
-// authed admits a membership change only with a valid MACHeader under the
-// group's key: whoever may add or remove a replica may rewrite the
-// ledger's quorum. The body (at most 4 KiB) is read to check it and handed
-// on.
+// authed admits a membership change, or a read of the ledger's batches for
+// a catch-up, only with a valid MACHeader under the group's key: whoever
+// may add or remove a replica may rewrite the ledger's quorum. The body (at
+// most 4 KiB) is read to check it and handed on (also as reqBody).
 func (r *Replica) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 4096))
@@ -90,13 +93,22 @@ func (r *Replica) authed(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if !r.checkMAC(req, body) {
-			r.log.Warn("membership change refused: missing or bad MAC", "remote", req.RemoteAddr, "path", req.URL.Path)
-			writeError(w, errcode.New(errcode.Unauthorized, "missing or bad %s: membership changes need the group key", MACHeader))
+			r.log.Warn("raft request refused: missing or bad MAC", "remote", req.RemoteAddr, "path", req.URL.Path)
+			writeError(w, errcode.New(errcode.Unauthorized, "missing or bad %s: %s needs the group key", MACHeader, req.URL.Path))
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		h(w, req)
+		h(w, req.WithContext(context.WithValue(req.Context(), bodyKey{}, body)))
 	}
+}
+
+// bodyKey carries the body authed checked in the request's context.
+type bodyKey struct{}
+
+// reqBody is the body authed read and checked.
+func reqBody(req *http.Request) []byte {
+	b, _ := req.Context().Value(bodyKey{}).([]byte)
+	return b
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -19,8 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -67,6 +69,11 @@ type Config struct {
 	// Key is the group's shared secret (at least MinKeyLen bytes): raft
 	// messages between replicas are authenticated with it.
 	Key []byte
+	// LogRetention is how many applied entries the raft log keeps behind
+	// the applied index before it is compacted (snapshot.go); default
+	// 4096. A follower less than that behind catches up from the log; one
+	// further behind, or a new replica, by snapshot.
+	LogRetention int
 }
 
 // Replica is one running replica. It implements ledger.Replicator.
@@ -108,6 +115,18 @@ type Replica struct {
 
 	mu      sync.Mutex
 	waiters map[propID]*waiter
+
+	// Compaction (snapshot.go). Owned by the Ready loop: confState is the
+	// membership as last applied, cand the snapshot to compact at next,
+	// taken at applied index candAt.
+	retention uint64
+	confState *pb.ConfState
+	cand      *pb.Snapshot
+	candAt    uint64
+	// Counted for Status: snapshots installed from the leader, and
+	// compactions of this replica's log.
+	snapshots   atomic.Uint64
+	compactions atomic.Uint64
 }
 
 // propID names one proposal: the run that made it and a counter.
@@ -161,6 +180,10 @@ func Start(cfg Config) (*Replica, error) {
 	if cfg.CacheEntries <= 0 {
 		cfg.CacheEntries = 256
 	}
+	if cfg.LogRetention <= 0 {
+		cfg.LogRetention = 4096
+	}
+	cfg.Peers = maps.Clone(cfg.Peers) // URLs from a snapshot are added below
 	st, fresh, err := openRaftLog(filepath.Join(cfg.Dir, "raft"), uint64(cfg.CacheEntries))
 	if err != nil {
 		return nil, fmt.Errorf("replica %d: %w", cfg.ID, err)
@@ -180,6 +203,34 @@ func Start(cfg Config) (*Replica, error) {
 		done:    make(chan struct{}),
 		waiters: map[propID]*waiter{},
 		reads:   map[string]chan uint64{},
+
+		retention: uint64(cfg.LogRetention),
+		confState: &pb.ConfState{},
+	}
+	if c, ct := st.compacted(); c > 0 {
+		// Restarting after a compaction: raft applies from after the
+		// compaction point, whose snapshot holds the membership and the
+		// ledger state reached there.
+		snap, _ := st.Snapshot()
+		d, err := decodeSnapData(snap.GetData())
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("replica %d: raft log: %w", cfg.ID, err)
+		}
+		if seq, _ := cfg.Ledger.Head(); seq < d.seq {
+			st.close()
+			return nil, fmt.Errorf("replica %d: the ledger holds batch %d, behind batch %d the raft log was compacted at: the ledger's data is not the one this raft log went with", cfg.ID, seq, d.seq)
+		}
+		r.applied.Store(c)
+		r.appliedTerm.Store(ct)
+		r.confState = proto.Clone(snap.GetMetadata().GetConfState()).(*pb.ConfState)
+		r.setMembers(r.confState)
+		r.candAt = c
+		for id, u := range d.peers {
+			if _, ok := cfg.Peers[id]; !ok && slices.Contains(r.confState.GetVoters(), id) {
+				cfg.Peers[id] = u
+			}
+		}
 	}
 	rc := &raft.Config{
 		ID:              cfg.ID,
@@ -201,6 +252,7 @@ func Start(cfg Config) (*Replica, error) {
 		// leading a group it is not in.
 		StepDownOnRemoval: true,
 		Logger:            raftLogger{r.log},
+		Applied:           r.applied.Load(),
 	}
 	if fresh && !cfg.Join {
 		// Every replica of a new group bootstraps the same configuration
@@ -260,8 +312,19 @@ func (r *Replica) run() {
 }
 
 func (r *Replica) handle(rd *raft.Ready) error {
-	if err := r.store.save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		// The leader compacted the entries this replica needs: bring
+		// the ledger to the snapshot's state before the raft log takes
+		// it (snapshot.go).
+		if err := r.installSnapshot(rd.Snapshot); err != nil {
+			return err
+		}
+	}
+	if err := r.store.save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return err
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		r.snapshotApplied(rd.Snapshot)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		r.term.Store(rd.HardState.GetTerm())
@@ -275,10 +338,6 @@ func (r *Replica) handle(rd *raft.Ready) error {
 		}
 	}
 	r.mu.Unlock()
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		// The log is never compacted, so no leader sends a snapshot.
-		return fmt.Errorf("a raft snapshot arrived (index %d); snapshots are not supported yet", rd.Snapshot.GetMetadata().GetIndex())
-	}
 	r.send(rd.Messages)
 	if len(rd.ReadStates) > 0 {
 		keys := make([][]byte, len(rd.ReadStates))
@@ -309,7 +368,10 @@ func (r *Replica) handle(rd *raft.Ready) error {
 		}
 	}
 	if len(rd.CommittedEntries) > 0 {
-		return r.store.trim(r.applied.Load())
+		if err := r.store.trim(r.applied.Load()); err != nil {
+			return err
+		}
+		return r.maybeCompact()
 	}
 	return nil
 }
@@ -332,14 +394,18 @@ func (r *Replica) apply(e *pb.Entry) error {
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 			return fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
 		}
-		r.changed(&cc, r.node.ApplyConfChange(&cc))
+		cs := r.node.ApplyConfChange(&cc)
+		r.confState = cs
+		r.changed(&cc, cs)
 		return nil
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 			return fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
 		}
-		r.setMembers(r.node.ApplyConfChange(&cc))
+		cs := r.node.ApplyConfChange(&cc)
+		r.confState = cs
+		r.setMembers(cs)
 		return nil
 	}
 	if _, ok := proposalOf(e); !ok {
@@ -478,12 +544,21 @@ type Status struct {
 	Term    uint64 `json:"term"`
 	Applied uint64 `json:"applied"` // raft log index
 	Batches uint64 `json:"batches"` // last applied batch
+	// FirstIndex is the first entry the raft log holds: entries before it
+	// were compacted (snapshot.go).
+	FirstIndex uint64 `json:"first_index"`
+	// SnapshotsInstalled counts the snapshots this replica caught up by
+	// since it started; Compactions the compactions of its log.
+	SnapshotsInstalled uint64 `json:"snapshots_installed"`
+	Compactions        uint64 `json:"compactions"`
 }
 
 // Status reports this replica's view.
 func (r *Replica) Status() Status {
 	seq, _ := r.led.Head()
-	return Status{ID: r.id, Leader: r.lead.Load(), Term: r.term.Load(), Applied: r.applied.Load(), Batches: seq}
+	first, _ := r.store.FirstIndex()
+	return Status{ID: r.id, Leader: r.lead.Load(), Term: r.term.Load(), Applied: r.applied.Load(), Batches: seq,
+		FirstIndex: first, SnapshotsInstalled: r.snapshots.Load(), Compactions: r.compactions.Load()}
 }
 
 // Leader is the leader's ID and base URL, or 0 and "" when none is known.

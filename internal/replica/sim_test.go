@@ -23,14 +23,31 @@ import (
 // The seed decides the schedule (which fault, where, how long), not the
 // interleaving of goroutines and sockets: a failing seed replays the same
 // faults, which is where to start. SPECIE_SIM_SEED picks it.
+//
+// It runs twice: with the default log retention (nothing is compacted in
+// so short a run: replicas catch up from the log) and with a small one, so
+// that a replica stopped or cut off is usually caught up by snapshot.
 func TestRandomFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		retention int
+	}{
+		{"whole log", 0},
+		{"compacted log", retention},
+	} {
+		t.Run(tc.name, func(t *testing.T) { randomFaults(t, tc.retention) })
+	}
+}
+
+func randomFaults(t *testing.T, retention int) {
 	seed := uint64(20261202)
 	if v, err := strconv.ParseUint(os.Getenv("SPECIE_SIM_SEED"), 10, 64); err == nil {
 		seed = v
 	}
 	t.Logf("seed %d (SPECIE_SIM_SEED=%d replays the fault schedule)", seed, seed)
 	rng := mrand.New(mrand.NewPCG(seed, 1))
-	c := newProxiedCluster(t, 3, seed)
+	t.Logf("link seed %d", seed)
+	c := newClusterRetaining(t, 3, true, seed, retention)
 	ld := newLoad(c)
 	stop := make(chan struct{})
 	wait := ld.run(seed, 3, stop)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -17,27 +18,43 @@ import (
 //
 //	"h"                   -> HardState (protobuf)
 //	"e" + index (u64 BE)  -> Entry (protobuf)
+//	"s"                   -> Snapshot (protobuf): the compaction point
 //
 // raft reads the log through raftLog's raft.Storage methods: the newest
 // entries from a MemoryStorage that holds a bounded tail (cacheEntries
 // behind the applied index, compacted as the replica applies), older ones
-// from Pebble, which holds every entry (it is written first). So memory
-// stays bounded however long the log grows.
+// from Pebble, which holds every entry after the compaction point (it is
+// written first). So memory stays bounded however long the log grows.
 //
-// The log on disk is never compacted yet: a replica that falls behind, or
-// joins empty, catches up from the leader's log from the first entry, read
-// from the leader's disk. (Raft snapshots are the next step; see
-// docs/architecture.md, "Replication".)
+// The log on disk is compacted behind a retention (snapshot.go): the
+// entries up to a snapshot's index are deleted and the snapshot, which
+// names the ledger's batch and head hash at that index and the membership
+// then, takes their place. A follower that needs an entry behind it is sent
+// the snapshot and fetches the batches it lacks from a peer's ledger.
 type raftLog struct {
 	db    *store.DB
 	mem   *raft.MemoryStorage
 	cache uint64 // entries kept in memory behind the applied index
+
+	// mu guards snap against raft's node goroutine, which calls the
+	// raft.Storage methods while the Ready loop compacts.
+	mu sync.RWMutex
+	// snap is the compaction point: every entry up to its index is gone
+	// from disk. Its metadata is empty (index 0) when nothing was ever
+	// compacted.
+	snap *pb.Snapshot
+	// latest is the snapshot at the applied index as of the last Ready
+	// applied (nil before one): what raft sends a follower behind the
+	// compaction point, so that it resumes from the newest state (and
+	// from a ConfState that names it, when it was just added).
+	latest *pb.Snapshot
 }
 
 var _ raft.Storage = (*raftLog)(nil)
 
 const (
 	keyHardState = "h"
+	keySnapshot  = "s"
 	prefixEntry  = 'e'
 )
 
@@ -53,11 +70,24 @@ func openRaftLog(dir string, cache uint64) (l *raftLog, fresh bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("open raft log: %w", err)
 	}
-	l = &raftLog{db: db, mem: raft.NewMemoryStorage(), cache: cache}
+	l = &raftLog{db: db, mem: raft.NewMemoryStorage(), cache: cache, snap: emptySnap()}
 	fail := func(err error) (*raftLog, bool, error) {
 		db.Close()
 		return nil, false, fmt.Errorf("open raft log: %w", err)
 	}
+	sv, err := db.Get([]byte(keySnapshot))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fail(err)
+	default:
+		sn := &pb.Snapshot{}
+		if err := proto.Unmarshal(sv, sn); err != nil {
+			return fail(fmt.Errorf("snapshot: %w", err))
+		}
+		l.snap = sn
+	}
+	c := l.snap.GetMetadata().GetIndex()
 	// The last index on disk: the last key of the entry prefix.
 	var last uint64
 	err = db.Scan([]byte{prefixEntry}, nil, func(k, _ []byte) error {
@@ -67,9 +97,17 @@ func openRaftLog(dir string, cache uint64) (l *raftLog, fresh bool, err error) {
 	if err != nil {
 		return fail(err)
 	}
-	if last > 0 {
-		first := uint64(1)
-		if last > cache {
+	if last < c {
+		last = c // every entry was compacted: the log resumes after c
+	}
+	if c > 0 {
+		if err := l.mem.ApplySnapshot(l.snap); err != nil {
+			return fail(err)
+		}
+	}
+	if last > c {
+		first := c + 1
+		if last-c > cache {
 			// The memory tail starts after a dummy entry at first-1,
 			// whose term raft may ask for.
 			first = last - cache + 1
@@ -105,6 +143,17 @@ func openRaftLog(dir string, cache uint64) (l *raftLog, fresh bool, err error) {
 		}
 	}
 	return l, last == 0 && hs == nil, nil
+}
+
+func emptySnap() *pb.Snapshot {
+	return &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: ptr(uint64(0)), Term: ptr(uint64(0)), ConfState: &pb.ConfState{}}}
+}
+
+// compacted is the index of the compaction point (0: none) and its term.
+func (l *raftLog) compacted() (uint64, uint64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.snap.GetMetadata().GetIndex(), l.snap.GetMetadata().GetTerm()
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -143,8 +192,12 @@ func (l *raftLog) diskEntries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 }
 
 func (l *raftLog) diskTerm(i uint64) (uint64, error) {
-	if i == 0 {
-		return 0, nil
+	c, ct := l.compacted()
+	switch {
+	case i == c:
+		return ct, nil
+	case i < c:
+		return 0, raft.ErrCompacted
 	}
 	v, err := l.db.Get(entryKey(i))
 	if errors.Is(err, store.ErrNotFound) {
@@ -160,20 +213,30 @@ func (l *raftLog) diskTerm(i uint64) (uint64, error) {
 	return e.GetTerm(), nil
 }
 
-// InitialState is the saved hard state. The configuration is rebuilt by
-// applying the log's conf changes again (nothing is ever compacted into
-// a snapshot), so the ConfState is empty.
+// InitialState is the saved hard state and the membership at the
+// compaction point (empty when nothing was compacted). raft starts applying
+// after the compaction point; conf changes after it are applied again from
+// the log.
 func (l *raftLog) InitialState() (*pb.HardState, *pb.ConfState, error) {
 	hs, _, err := l.mem.InitialState()
-	return hs, &pb.ConfState{}, err
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	cs := proto.Clone(l.snap.GetMetadata().GetConfState()).(*pb.ConfState)
+	return hs, cs, err
 }
 
 // Entries serves [lo, hi) from memory when the tail holds lo, else from
-// disk.
+// disk. Entries at or behind the compaction point are ErrCompacted: raft
+// then sends the follower the snapshot.
 func (l *raftLog) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	first, _ := l.mem.FirstIndex()
 	if lo >= first {
 		return l.mem.Entries(lo, hi, maxSize)
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if lo <= l.snap.GetMetadata().GetIndex() {
+		return nil, raft.ErrCompacted
 	}
 	return l.diskEntries(lo, hi, maxSize)
 }
@@ -190,21 +253,82 @@ func (l *raftLog) Term(i uint64) (uint64, error) {
 
 func (l *raftLog) LastIndex() (uint64, error) { return l.mem.LastIndex() }
 
-// FirstIndex is 1: the log on disk is whole.
-func (l *raftLog) FirstIndex() (uint64, error) { return 1, nil }
+// FirstIndex is the first entry after the compaction point.
+func (l *raftLog) FirstIndex() (uint64, error) {
+	c, _ := l.compacted()
+	return c + 1, nil
+}
 
-// Snapshot is never needed: FirstIndex is 1, so no follower is ever behind
-// the log.
+// Snapshot is what raft sends a follower that needs an entry behind the
+// compaction point (snapshot.go: what its Data holds): the snapshot at
+// the applied index, or the compaction point when none is newer.
 func (l *raftLog) Snapshot() (*pb.Snapshot, error) {
-	return &pb.Snapshot{Metadata: &pb.SnapshotMetadata{ConfState: &pb.ConfState{}}}, nil
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.latest != nil && l.latest.GetMetadata().GetIndex() > l.snap.GetMetadata().GetIndex() {
+		return l.latest, nil // never modified once set
+	}
+	return proto.Clone(l.snap).(*pb.Snapshot), nil
+}
+
+// setLatest publishes the snapshot at the applied index for Snapshot.
+func (l *raftLog) setLatest(s *pb.Snapshot) {
+	l.mu.Lock()
+	l.latest = s
+	l.mu.Unlock()
+}
+
+// compact makes snap the compaction point: it is stored and every entry up
+// to its index deleted from disk, in one synced batch, then dropped from
+// memory. Caller: the Ready loop, with snap at or behind the index this
+// replica's ledger has durably applied.
+func (l *raftLog) compact(snap *pb.Snapshot) error {
+	i := snap.GetMetadata().GetIndex()
+	v, err := proto.Marshal(snap)
+	if err != nil {
+		return fmt.Errorf("compact raft log at %d: %w", i, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i <= l.snap.GetMetadata().GetIndex() {
+		return nil
+	}
+	b := l.db.NewBatch()
+	b.Set([]byte(keySnapshot), v)
+	b.DeleteRange(entryKey(0), entryKey(i+1))
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("compact raft log at %d: %w", i, err)
+	}
+	l.snap = snap
+	if first, _ := l.mem.FirstIndex(); i >= first {
+		if err := l.mem.Compact(i); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return fmt.Errorf("compact raft log at %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // save makes a Ready's hard state and entries durable (fsynced when raft
 // says it must be: before the messages of the same Ready go out), then
 // hands them to the memory tail. New entries replace any the log held from
 // their first index on: a new leader overwrote an uncommitted tail.
-func (l *raftLog) save(st *pb.HardState, ents []*pb.Entry, sync bool) error {
+//
+// A snapshot from the leader (not empty; its ledger state already applied
+// by the caller) replaces the whole log in the same batch: it becomes the
+// compaction point and every entry on disk goes, the Ready's entries (all
+// after it) then written.
+func (l *raftLog) save(st *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot, sync bool) error {
 	b := l.db.NewBatch()
+	if !raft.IsEmptySnap(snap) {
+		v, err := proto.Marshal(snap)
+		if err != nil {
+			b.Discard()
+			return fmt.Errorf("save raft snapshot: %w", err)
+		}
+		b.Set([]byte(keySnapshot), v)
+		b.DeleteRange(entryKey(0), []byte{prefixEntry + 1})
+		sync = true
+	}
 	if len(ents) > 0 {
 		last, err := l.mem.LastIndex()
 		if err != nil {
@@ -234,6 +358,15 @@ func (l *raftLog) save(st *pb.HardState, ents []*pb.Entry, sync bool) error {
 	}
 	if err := b.Commit(sync); err != nil {
 		return fmt.Errorf("save raft log: %w", err)
+	}
+	if !raft.IsEmptySnap(snap) {
+		l.mu.Lock()
+		l.snap = snap
+		err := l.mem.ApplySnapshot(snap)
+		l.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("save raft snapshot: %w", err)
+		}
 	}
 	if !raft.IsEmptyHardState(st) {
 		if err := l.mem.SetHardState(st); err != nil {

@@ -90,7 +90,11 @@ func (s *sender) run() {
 		}
 		buf = buf[:0]
 		n := 0
+		var snaps []*pb.Message
 		for {
+			if m.GetType() == pb.MessageType_MsgSnap {
+				snaps = append(snaps, m)
+			}
 			b, err := proto.Marshal(m)
 			if err != nil {
 				s.r.log.Error("raft message not encoded", "to", s.id, "err", err)
@@ -112,9 +116,13 @@ func (s *sender) run() {
 		if n == 0 {
 			continue
 		}
-		if err := s.post(buf); err != nil {
+		err := s.post(buf)
+		if err != nil {
 			s.r.log.Debug("raft messages not delivered", "to", s.id, "messages", n, "err", err)
 			s.r.node.ReportUnreachable(s.id)
+		}
+		for _, m := range snaps {
+			s.r.reportSnapshot(m, err)
 		}
 	}
 }

@@ -1,0 +1,29 @@
+package replica
+
+import "github.com/specie/specie/money"
+
+// CatchUpFrom runs the catch-up a snapshot naming batch seq with head hash
+// head starts, fetching from sources only: for tests of refused transfers.
+func (r *Replica) CatchUpFrom(sources []string, seq uint64, head money.Hash) error {
+	return r.catchUp(&snapData{seq: seq, head: head, peers: map[uint64]string{}}, sources)
+}
+
+// EntriesMAC is entriesMAC, for tests that play a peer.
+func EntriesMAC(key, req, answer []byte) []byte { return entriesMAC(key, req, answer) }
+
+// DecodeSnapData and EncodeSnapData expose the snapshot data codec to the
+// fuzz test.
+func DecodeSnapData(b []byte) (uint64, money.Hash, map[uint64]string, error) {
+	d, err := decodeSnapData(b)
+	return d.seq, d.head, d.peers, err
+}
+
+func EncodeSnapData(seq uint64, head money.Hash, peers map[uint64]string) []byte {
+	d := snapData{seq: seq, head: head, peers: peers}
+	return d.encode()
+}
+
+// DecodeEntryFrames exposes the EntriesPath answer decoder to the fuzz test.
+func DecodeEntryFrames(b []byte, fn func(seq uint64, e []byte) error) error {
+	return decodeEntryFrames(b, fn)
+}

@@ -49,6 +49,9 @@ type Config struct {
 	Ledger         Endpoint          `json:"ledger"`
 	Issuer         Endpoint          `json:"issuer"`
 	Intermediaries []Endpoint        `json:"intermediaries"`
+	// ISO20022 holds the BICs of the ISO 20022 gateway (iso20022.go);
+	// nil in a config written before it, which ISO() fills in.
+	ISO20022 *ISO20022 `json:"iso20022,omitempty"`
 }
 
 // Endpoint is one role's address and credential.
@@ -181,6 +184,8 @@ func Init(dir string, o InitOptions) (*Config, error) {
 		c.Intermediaries = append(c.Intermediaries, Endpoint{Name: name, URL: url(name), Token: token()})
 		c.Reserves[name] = o.Reserve
 	}
+	iso := c.ISO()
+	c.ISO20022 = &iso
 	b, _ := json.MarshalIndent(c, "", "  ")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, fmt.Errorf("init devnet: %w", err)

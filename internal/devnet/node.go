@@ -21,6 +21,7 @@ import (
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/intermediary"
+	"github.com/specie/specie/internal/iso20022"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/logtree"
@@ -42,6 +43,8 @@ type Node struct {
 	// roles.Ledger the issuer, the banks and the API use.
 	Replicas []*Replica
 	Group    roles.Ledger
+	// Gateway is the ISO 20022 gateway of `specie up` (iso20022.go).
+	Gateway *iso20022.Gateway
 
 	srv    *api.HTTPServer
 	log    *logtree.Log // the ledger's checkpoints, when it runs here
@@ -76,10 +79,14 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	if n.log, err = logCheckpoints(filepath.Join(dir, "ledger"), n.Ledger, cfg.Network); err != nil {
 		return fail(err)
 	}
+	if err := n.openGateway(dir, banks, log); err != nil {
+		return fail(err)
+	}
 	ac := api.Config{
 		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(),
 		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
 	}
+	ac.ISO20022 = n.Gateway
 	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
@@ -364,6 +371,9 @@ func (n *Node) Supply(ctx context.Context) (roles.LedgerSupply, error) {
 
 func (n *Node) closeServices() error {
 	var errs []error
+	if n.Gateway != nil {
+		errs = append(errs, n.Gateway.Close())
+	}
 	for _, b := range n.Banks {
 		errs = append(errs, b.Close())
 	}

@@ -77,6 +77,7 @@ type Issuer struct {
 	busy     map[money.TxID]bool         // mints and redeems at the ledger right now
 	pol      policyState                 // the policy version in force
 	closed   bool
+	jlast    int64 // the latest reserve journal time (reserves.go), unix nanos
 
 	// reg is the holding-limit registry, which shares the store but not
 	// mu: it serialises its own work per person (see registry.go).

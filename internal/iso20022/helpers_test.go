@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+	"time"
+
+	"github.com/specie/specie/errcode"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/devnet"
@@ -228,3 +231,7 @@ func status(t *testing.T, a iso20022.Answer) (grp, grpReason string, txs map[str
 	}
 	return grp, grpReason, txs
 }
+
+func today() time.Time { return time.Now().UTC().Truncate(24 * time.Hour) }
+
+func isCode(err error, code string) bool { return string(errcode.Of(err)) == code }

@@ -18,6 +18,7 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/internal/iso20022"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
@@ -235,3 +236,5 @@ func status(t *testing.T, a iso20022.Answer) (grp, grpReason string, txs map[str
 func today() time.Time { return time.Now().UTC().Truncate(24 * time.Hour) }
 
 func isCode(err error, code string) bool { return string(errcode.Of(err)) == code }
+
+var usd = money.Currency{Code: "USD", Exponent: 2}

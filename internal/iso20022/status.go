@@ -54,6 +54,7 @@ type txResult struct {
 	reason, text             string // ISO reason code and explanation when rejected
 	ref                      string // the servicer's reference (the ledger txid), when settled
 	pmtInf                   string // pain.001: the payment instruction it belongs to
+	origMsg                  string // camt.056: the MsgId of the recalled payment's message
 }
 
 // groupStatus is ACSC (or accepted) when every payment went through, RJCT

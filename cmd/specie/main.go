@@ -75,6 +75,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(alertsCmd(g))
 	root.AddCommand(qrCmd(g))
 	root.AddCommand(ledgerCmd(g))
+	root.AddCommand(iso20022Cmd(g))
 	return root
 }
 

@@ -148,3 +148,25 @@ func (s *Server) isoNotifications(w http.ResponseWriter, r *http.Request) error 
 	writeJSON(w, http.StatusOK, isoMessages(ps))
 	return nil
 }
+
+// isoDecide is POST /v1/iso20022/{role}/requests/{id}: the payer's
+// decision on a request to pay, answered by the pain.014 of its status.
+func (s *Server) isoDecide(w http.ResponseWriter, r *http.Request) error {
+	role, err := s.isoRole(r)
+	if err != nil {
+		return err
+	}
+	var req wire.ISODecision
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	if req.Accept == nil {
+		return errcode.New(errcode.Malformed, `"accept" (true or false) is required`)
+	}
+	a, err := s.cfg.ISO20022.Decide(r.Context(), role, r.PathValue("id"), *req.Accept)
+	if err != nil {
+		return err
+	}
+	writeXML(w, http.StatusOK, a.XML)
+	return nil
+}

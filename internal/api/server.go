@@ -208,6 +208,7 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/messages/{id}", s.authed(s.isoMessage))
 		s.handle("GET "+p+"/statements/{account}", s.authed(s.isoStatement))
 		s.handle("GET "+p+"/notifications/{account}", s.authed(s.isoNotifications))
+		s.handle("POST "+p+"/requests/{id}", s.authed(s.isoDecide))
 	}
 }
 

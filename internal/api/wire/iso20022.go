@@ -15,3 +15,8 @@ type ISOMessage struct {
 type ISOMessages struct {
 	Messages []ISOMessage `json:"messages"`
 }
+
+// ISODecision is the payer's answer to a request to pay.
+type ISODecision struct {
+	Accept *bool `json:"accept"`
+}

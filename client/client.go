@@ -34,6 +34,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -93,6 +94,18 @@ func WithTimeout(d time.Duration) Option {
 		hc := *c.hc
 		hc.Timeout = d
 		c.hc = &hc
+	}
+}
+
+// WithTLS makes the client speak TLS with cfg: the network CA to trust and
+// the caller's own certificate, for roles that require mutual TLS
+// (`specie serve` after `specie devnet certs`). It keeps New's transport
+// settings and the client's timeout.
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *Client) {
+		t := NewTransport()
+		t.TLSClientConfig = cfg
+		c.hc = &http.Client{Timeout: c.hc.Timeout, Transport: t}
 	}
 }
 

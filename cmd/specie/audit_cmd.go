@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/audit"
@@ -67,7 +66,10 @@ it found anything.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			o := audit.Options{API: g.api, StateDir: stateDir, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
-			c := client.New(g.api, "")
+			c, err := g.anon()
+			if err != nil {
+				return err
+			}
 			o.Ledger = c.Ledger()
 			o.Batches = c.Ledger().(roles.BatchSource)
 			o.Checkpoints = c.Ledger().(roles.CheckpointSource)

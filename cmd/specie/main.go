@@ -75,6 +75,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(alertsCmd(g))
 	root.AddCommand(qrCmd(g))
 	root.AddCommand(ledgerCmd(g))
+	root.AddCommand(versionCmd(g), escrowCmd(g))
 	root.AddCommand(iso20022Cmd(g))
 	return root
 }
@@ -113,8 +114,33 @@ func (g *globals) client(who string) (*client.Client, error) {
 		}
 		tok = t
 	}
-	return client.New(g.api, tok), nil
+	return g.newClient(tok, who)
 }
+
+// newClient is a client of --api with token, presenting principal who's
+// certificate (the operator's for anonymous reads) when the API is HTTPS
+// and the devnet config has the network's mutual TLS (`specie devnet
+// certs`): under `specie serve` with TLS every connection needs one.
+func (g *globals) newClient(tok, who string) (*client.Client, error) {
+	if !strings.HasPrefix(g.api, "https://") {
+		return client.New(g.api, tok), nil
+	}
+	cfg, err := g.config()
+	if err != nil || cfg.TLS == nil {
+		return client.New(g.api, tok), nil // a server with a public certificate
+	}
+	if who == "" {
+		who = devnet.OperatorCert
+	}
+	opts, err := cfg.ClientOptions(who)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(g.api, tok, opts...), nil
+}
+
+// anon is a client for public reads.
+func (g *globals) anon() (*client.Client, error) { return g.newClient("", "") }
 
 // network finds the network (ID and currency): from the API, else the
 // devnet config. When neither answers, the API's error (usually
@@ -123,7 +149,10 @@ func (g *globals) network(ctx context.Context) (money.Network, error) {
 	if g.net != nil {
 		return *g.net, nil
 	}
-	c := client.New(g.api, "")
+	c, err := g.anon()
+	if err != nil {
+		return money.Network{}, err
+	}
 	info, apiErr := c.Ledger().Info(ctx)
 	if apiErr == nil {
 		g.net = &info.Network

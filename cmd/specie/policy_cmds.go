@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/specie/specie/client"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/money"
@@ -43,7 +42,10 @@ func policyCmd(g *globals) *cobra.Command {
 			}
 			// The policy in force is public: no credential, and checked as
 			// an intermediary checks it, against the ledger's keys.
-			c := client.New(g.api, "")
+			c, err := g.anon()
+			if err != nil {
+				return err
+			}
 			s, err := c.Policies().Policy(ctx)
 			if err != nil {
 				return err

@@ -237,6 +237,6 @@ func devnetCmd(g *globals) *cobra.Command {
 		},
 	}
 	initCmd.Flags().IntVar(&base, "base-port", 18080, "ledger listens on base+1, issuer base+2, bank-a base+3, bank-b base+4")
-	cmd.AddCommand(initCmd)
+	cmd.AddCommand(initCmd, certsCmd(g))
 	return cmd
 }

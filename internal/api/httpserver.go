@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -121,6 +122,14 @@ func (s *HTTPServer) Limits() Limits { return s.limits }
 // Shutdown or Close; it returns http.ErrServerClosed then.
 func (s *HTTPServer) Serve(ln net.Listener) error {
 	return s.srv.Serve(newEdgeListener(ln, s.limits.MaxConns))
+}
+
+// ServeTLS is Serve over TLS with cfg (mutual TLS between roles under
+// `specie serve`). TLS sits above the connection cap, so a handshake holds
+// a slot like any connection, and the handlers see the client's verified
+// certificate in r.TLS.
+func (s *HTTPServer) ServeTLS(ln net.Listener, cfg *tls.Config) error {
+	return s.srv.Serve(tls.NewListener(newEdgeListener(ln, s.limits.MaxConns), cfg))
 }
 
 // Shutdown stops accepting and waits for active requests, up to ctx.
@@ -269,6 +278,9 @@ const (
 
 // connState is http.Server.ConnState: it tracks which connections are idle.
 func connState(c net.Conn, st http.ConnState) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn() // ServeTLS: the edgeConn is under the TLS layer
+	}
 	ec, ok := c.(*edgeConn)
 	if !ok || ec.l == nil {
 		return

@@ -12,8 +12,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path"
@@ -383,7 +385,37 @@ func (s *Server) principalOf(r *http.Request) (p roles.Principal, present, ok bo
 		return p, true, false
 	}
 	p, ok = s.tokens[sha256.Sum256([]byte(strings.TrimSpace(token)))]
+	if ok && !certAgrees(r.TLS, p) {
+		return p, true, false
+	}
 	return p, true, ok
+}
+
+// badCredential says why a present credential was refused.
+func badCredential(r *http.Request, p roles.Principal) string {
+	if p.Name != "" && r.TLS != nil {
+		peer := "nobody"
+		if cs := r.TLS; len(cs.VerifiedChains) > 0 && len(cs.VerifiedChains[0]) > 0 {
+			peer = fmt.Sprintf("%q", cs.VerifiedChains[0][0].Subject.CommonName)
+		}
+		return fmt.Sprintf("the client certificate names %s but the bearer token is %q's", peer, p.Name)
+	}
+	return "invalid bearer token"
+}
+
+// certAgrees says whether a mutual-TLS connection's client certificate
+// names the token's principal: over TLS (`specie serve` with a network CA,
+// internal/pki) a role's identity is its certificate as well as its token,
+// so bank-b's certificate with bank-a's token is refused. Without TLS (the
+// loopback devnet of `specie up`) there is nothing to compare.
+func certAgrees(cs *tls.ConnectionState, p roles.Principal) bool {
+	if cs == nil {
+		return true
+	}
+	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return false
+	}
+	return cs.VerifiedChains[0][0].Subject.CommonName == p.Name
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -394,7 +426,7 @@ func (s *Server) public(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, present, ok := s.principalOf(r)
 		if !ok {
-			s.unauthorized(w, r, "invalid bearer token")
+			s.unauthorized(w, r, badCredential(r, p))
 			return
 		}
 		if present {
@@ -414,7 +446,7 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 			s.unauthorized(w, r, "missing bearer token")
 			return
 		case !ok:
-			s.unauthorized(w, r, "invalid bearer token")
+			s.unauthorized(w, r, badCredential(r, p))
 			return
 		}
 		stateOf(r).principal = p.Name

@@ -49,6 +49,8 @@ type Config struct {
 	Ledger         Endpoint          `json:"ledger"`
 	Issuer         Endpoint          `json:"issuer"`
 	Intermediaries []Endpoint        `json:"intermediaries"`
+	// TLS, when set, is the network's mutual TLS for `specie serve`.
+	TLS *TLSConfig `json:"tls,omitempty"`
 	// ISO20022 holds the BICs of the ISO 20022 gateway (iso20022.go);
 	// nil in a config written before it, which ISO() fills in.
 	ISO20022 *ISO20022 `json:"iso20022,omitempty"`
@@ -118,6 +120,7 @@ func Load(path string) (*Config, error) {
 	if c.RedeemKeyFile != "" && !filepath.IsAbs(c.RedeemKeyFile) {
 		c.RedeemKeyFile = filepath.Join(base, c.RedeemKeyFile)
 	}
+	c.TLS.resolve(base)
 	if c.PseudonymSaltFile != "" && !filepath.IsAbs(c.PseudonymSaltFile) {
 		c.PseudonymSaltFile = filepath.Join(base, c.PseudonymSaltFile)
 	}

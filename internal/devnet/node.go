@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ type Node struct {
 	Gateway *iso20022.Gateway
 
 	srv    *api.HTTPServer
+	tls    *tls.Config  // the API's mutual TLS under `specie serve`, or nil
 	log    *logtree.Log // the ledger's checkpoints, when it runs here
 	closed chan struct{}
 	serr   error
@@ -148,6 +150,25 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 	n := &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}
 	var err error
 	ac := api.Config{Credentials: cfg.credentials(), Logger: log}
+	self := role
+	if role == "intermediary" {
+		self = name
+	}
+	// Under the network's mutual TLS every call to another role presents
+	// this role's certificate, and the API requires one (internal/pki).
+	opts, err := cfg.ClientOptions(self)
+	if err != nil {
+		return nil, fmt.Errorf("serve %s: %w", self, err)
+	}
+	if cfg.TLS != nil {
+		f, err := cfg.TLS.Files(self)
+		if err != nil {
+			return nil, fmt.Errorf("serve %s: %w", self, err)
+		}
+		if n.tls, err = f.Server(); err != nil {
+			return nil, fmt.Errorf("serve %s: %w", self, err)
+		}
+	}
 	switch role {
 	case "ledger":
 		n.Ledger, err = ledger.Open(dataDir, cfg.ledgerConfig(log))
@@ -165,8 +186,8 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		if err != nil {
 			return nil, err
 		}
-		led := client.New(cfg.Ledger.URL, cfg.Issuer.Token).Ledger()
-		n.Issuer, err = issuer.Open(dataDir, icfg, led, cfg.remotePeers(cfg.Issuer.Token))
+		led := client.New(cfg.Ledger.URL, cfg.Issuer.Token, opts...).Ledger()
+		n.Issuer, err = issuer.Open(dataDir, icfg, led, cfg.remotePeers(cfg.Issuer.Token, opts...))
 		if err != nil {
 			return nil, err
 		}
@@ -182,14 +203,14 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		if !ok {
 			return nil, fmt.Errorf("serve intermediary: %q is not in the config", name)
 		}
-		led := client.New(cfg.Ledger.URL, self.Token).Ledger()
-		ic := client.New(cfg.Issuer.URL, self.Token)
+		led := client.New(cfg.Ledger.URL, self.Token, opts...).Ledger()
+		ic := client.New(cfg.Issuer.URL, self.Token, opts...)
 		icfg, err := cfg.intermediaryConfig(name, log, ic.Policies(), ic.Registry())
 		if err != nil {
 			return nil, err
 		}
 		icfg.SanctionsFile = sanctionsFile(dataDir)
-		b, err := intermediary.Open(dataDir, icfg, led, ic.Issuer(), cfg.remotePeers(self.Token))
+		b, err := intermediary.Open(dataDir, icfg, led, ic.Issuer(), cfg.remotePeers(self.Token, opts...))
 		if err != nil {
 			return nil, err
 		}
@@ -210,10 +231,10 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 // Each peer gets one client, built once: a client per lookup would be a
 // connection pool per delivery, and under load a process then held
 // thousands of idle connections and their goroutines.
-func (c *Config) remotePeers(token string) roles.Directory {
+func (c *Config) remotePeers(token string, opts ...client.Option) roles.Directory {
 	peers := make(map[string]roles.Intermediary)
 	for _, e := range c.Intermediaries {
-		peers[e.Name] = client.New(e.URL, token).Intermediary(e.Name)
+		peers[e.Name] = client.New(e.URL, token, opts...).Intermediary(e.Name)
 	}
 	return func(name string) (roles.Intermediary, bool) {
 		p, ok := peers[name]
@@ -327,6 +348,9 @@ func (n *Node) serve(addr string, ac api.Config, lim api.Limits) error {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	n.URL = "http://" + ln.Addr().String()
+	if n.tls != nil {
+		n.URL = "https://" + ln.Addr().String()
+	}
 	srv := api.New(ac)
 	if n.Ledger != nil {
 		srv.Registry().MustRegister(newLedgerCollector(n.Ledger))
@@ -335,7 +359,11 @@ func (n *Node) serve(addr string, ac api.Config, lim api.Limits) error {
 	n.closed = make(chan struct{})
 	go func() {
 		defer close(n.closed)
-		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := n.srv.Serve
+		if n.tls != nil {
+			serve = func(ln net.Listener) error { return n.srv.ServeTLS(ln, n.tls) }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			n.serr = err
 		}
 	}()

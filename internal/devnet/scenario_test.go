@@ -29,15 +29,21 @@ type parties struct {
 }
 
 func newParties(t *testing.T, cfg *devnet.Config, ledgerURL, issuerURL, aURL, bURL string) *parties {
+	return newPartiesWith(t, cfg, ledgerURL, issuerURL, aURL, bURL, func(string) []client.Option { return nil })
+}
+
+// newPartiesWith is newParties whose clients for principal who take
+// opts(who): each its own certificate under mutual TLS.
+func newPartiesWith(t *testing.T, cfg *devnet.Config, ledgerURL, issuerURL, aURL, bURL string, opts func(who string) []client.Option) *parties {
 	t.Helper()
 	p := &parties{cfg: cfg}
 	aTok, _ := cfg.Token("bank-a")
 	bTok, _ := cfg.Token("bank-b")
-	p.ledger = client.New(ledgerURL, "").Ledger()
-	p.issuer = client.New(issuerURL, cfg.Issuer.Token).Issuer()
-	p.bankA = client.New(aURL, aTok).Intermediary("bank-a")
-	p.bankB = client.New(bURL, bTok).Intermediary("bank-b")
-	p.aAsB = client.New(bURL, aTok).Intermediary("bank-b")
+	p.ledger = client.New(ledgerURL, "", opts(devnet.OperatorCert)...).Ledger()
+	p.issuer = client.New(issuerURL, cfg.Issuer.Token, opts("issuer")...).Issuer()
+	p.bankA = client.New(aURL, aTok, opts("bank-a")...).Intermediary("bank-a")
+	p.bankB = client.New(bURL, bTok, opts("bank-b")...).Intermediary("bank-b")
+	p.aAsB = client.New(bURL, aTok, opts("bank-a")...).Intermediary("bank-b")
 	for _, f := range cfg.OfficerKeyFiles {
 		k, err := crypto.LoadKey(f)
 		if err != nil {

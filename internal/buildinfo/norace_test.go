@@ -1,0 +1,5 @@
+//go:build !race
+
+package buildinfo_test
+
+const raceEnabled = false

@@ -174,7 +174,59 @@ func iso20022Cmd(g *globals) *cobra.Command {
 	}
 	decide.Flags().BoolVar(&accept, "accept", false, "pay the request")
 	decide.Flags().BoolVar(&refuse, "refuse", false, "refuse the request")
-	cmd.AddCommand(send, watch, statement, messages, decide)
+	var bank, amount, ref string
+	fund := &cobra.Command{
+		Use:   "fund --intermediary NAME --amount AMOUNT --ref MSGID",
+		Short: "Stand in for the RTGS: send the issuer a pacs.009 crediting an intermediary's reserve account",
+		Long: "The devnet has no real-time gross settlement system; this sends the pacs.009 one would, from the\n" +
+			"intermediary's BIC to the central bank's (from the devnet config), with --ref as its MsgId, and prints\n" +
+			"the pacs.002 that answers it. Sending the same --ref and amount again changes nothing.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			iso := cfg.ISO()
+			bankBIC, ok := iso.BICs[bank]
+			if !ok {
+				return fmt.Errorf("no intermediary %q in the devnet config", bank)
+			}
+			v, cur, err := g.amount(ctx, amount)
+			if err != nil {
+				return err
+			}
+			doc, err := iso20022.FundingMessage(cur, ref, bankBIC, iso.BIC, v, time.Now())
+			if err != nil {
+				return err
+			}
+			c, err := g.client("issuer")
+			if err != nil {
+				return err
+			}
+			ans, err := c.ISO20022(iso20022.RoleIssuer).Send(ctx, doc)
+			if err != nil {
+				return err
+			}
+			st, reason, err := iso20022.GroupStatus(ans)
+			if err != nil {
+				return err
+			}
+			text := fmt.Sprintf("pacs.002 %s: %s, reserve of %s credited %s %s", iso20022.MsgIDOf(ans), st, bank, cur.Format(v), cur.Code)
+			if st != iso20022.StatusSettled {
+				text = fmt.Sprintf("pacs.002 %s: %s %s, nothing credited", iso20022.MsgIDOf(ans), st, reason)
+			}
+			return g.print(map[string]string{"msg_id": iso20022.MsgIDOf(ans), "kind": iso20022.Pacs002, "status": st, "reason": reason, "xml": string(ans)}, text)
+		},
+	}
+	fund.Flags().StringVar(&bank, "intermediary", "", "the intermediary whose reserve is funded")
+	fund.Flags().StringVar(&amount, "amount", "", `amount: decimal ("1000000.00") or minor units`)
+	fund.Flags().StringVar(&ref, "ref", "", "the pacs.009's MsgId (1 to 35 characters), its identity for exactly-once")
+	fund.MarkFlagRequired("intermediary")
+	fund.MarkFlagRequired("amount")
+	fund.MarkFlagRequired("ref")
+	cmd.AddCommand(send, watch, statement, messages, decide, fund)
 	return cmd
 }
 

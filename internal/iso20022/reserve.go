@@ -8,6 +8,7 @@ import (
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/issuer"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
 
@@ -147,4 +148,58 @@ func (g *Gateway) produceRedemptions(ctx context.Context, from, to time.Time) er
 		return storeErr(err, "record redemption messages")
 	}
 	return nil
+}
+
+// FundingMessage is the pacs.009 a settlement system sends to credit
+// amount to the central bank (centralBIC) for the intermediary bankBIC's
+// reserve account: what the devnet's stand-in for an RTGS (`specie
+// iso20022 fund`) and the tests send.
+func FundingMessage(cur money.Currency, msgID, bankBIC, centralBIC string, amount uint64, at time.Time) ([]byte, error) {
+	amt := FormatAmount(cur, amount)
+	m := &Pacs009Doc{}
+	m.Msg.GrpHdr = GrpHdr93{MsgID: msgID, CreDtTm: isoTime(at), NbOfTxs: "1", TtlIntrBkSttlmAmt: &amt,
+		IntrBkSttlmDt: isoDate(at), SttlmInf: SttlmInf{SttlmMtd: "CLRG"}}
+	m.Msg.CdtTrfTxInf = []CdtTrf44{{
+		PmtID:          PmtID{InstrID: msgID, EndToEndID: msgID, TxID: msgID},
+		IntrBkSttlmAmt: amt,
+		IntrBkSttlmDt:  isoDate(at),
+		Dbtr:           *agentBIC(bankBIC),
+		DbtrAcct:       otherAccount("RTGS-" + bankBIC),
+		Cdtr:           *agentBIC(centralBIC),
+		RmtInf:         &RmtInf{Ustrd: []string{"Reserve funding for digital currency"}},
+	}}
+	return Encode(m)
+}
+
+// GroupStatus reads a status report's (pacs.002, pain.002, pain.014) group
+// status and its first reason code, if any.
+func GroupStatus(doc []byte) (status, reason string, err error) {
+	msg, err := Detect(doc)
+	if err != nil {
+		return "", "", err
+	}
+	var g OrgnlGrp17
+	switch msg {
+	case Pacs002:
+		var d Pacs002Doc
+		err = Decode(doc, msg, &d)
+		g = d.Msg.OrgnlGrpInfAndSts
+	case Pain002:
+		var d Pain002Doc
+		err = Decode(doc, msg, &d)
+		g = d.Msg.OrgnlGrpInfAndSts
+	case Pain014:
+		var d Pain014Doc
+		err = Decode(doc, msg, &d)
+		g = d.Msg.OrgnlGrpInfAndSts
+	default:
+		return "", "", formatErr(0, "%s is not a status report", msg)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if len(g.StsRsnInf) > 0 && g.StsRsnInf[0].Rsn != nil {
+		reason = g.StsRsnInf[0].Rsn.Cd
+	}
+	return g.GrpSts, reason, nil
 }

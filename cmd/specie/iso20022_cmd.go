@@ -56,6 +56,7 @@ func iso20022Cmd(g *globals) *cobra.Command {
 	var in, out string
 	var once bool
 	var every time.Duration
+	var workers int
 	watch := &cobra.Command{
 		Use:   "watch --role ROLE --in DIR --out DIR [--once]",
 		Short: "Directory mode: send each *.xml put in DIR exactly once, write answers to --out as <MsgId>.xml",
@@ -69,7 +70,7 @@ func iso20022Cmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := &iso20022.Watcher{In: in, Out: out, Send: c.Send, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+			w := &iso20022.Watcher{In: in, Out: out, Send: c.Send, Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), Workers: workers}
 			if once {
 				n, err := w.Pass(cmd.Context())
 				if err != nil {
@@ -86,6 +87,7 @@ func iso20022Cmd(g *globals) *cobra.Command {
 	watch.Flags().StringVar(&out, "out", "", "directory to write answers to")
 	watch.Flags().BoolVar(&once, "once", false, "process what is there and exit")
 	watch.Flags().DurationVar(&every, "every", time.Second, "how often to look for new files")
+	watch.Flags().IntVar(&workers, "workers", 1, "files in flight at once (1: one at a time, in name order)")
 	watch.MarkFlagRequired("in")
 	watch.MarkFlagRequired("out")
 

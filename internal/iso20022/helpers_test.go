@@ -28,7 +28,7 @@ const xsdDir = "../../../shared/iso20022-xsd"
 
 // conforms validates doc against msg's official XSD with xmllint (Debian's
 // libxml2-utils); it skips when xmllint or the schemas are missing.
-func conforms(t *testing.T, msg string, doc []byte) {
+func conforms(t testing.TB, msg string, doc []byte) {
 	t.Helper()
 	if _, err := exec.LookPath("xmllint"); err != nil {
 		t.Skip("xmllint not installed (apt-get install libxml2-utils)")
@@ -50,7 +50,7 @@ func conforms(t *testing.T, msg string, doc []byte) {
 // net is a whole devnet (`specie up`) in a temporary directory, with its
 // gateway.
 type net struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	n        *devnet.Node
 	officers []*crypto.PrivateKey
@@ -66,16 +66,21 @@ func up(t *testing.T) *net {
 		}
 	})
 	for _, f := range e.n.Config.OfficerKeyFiles {
-		k, err := crypto.LoadKey(filepath.Join(e.dir, f))
-		if err != nil {
-			k, err = crypto.LoadKey(f)
-		}
+		k, err := loadKey(e.dir, f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.officers = append(e.officers, k)
 	}
 	return e
+}
+
+// loadKey reads an officer key named in the devnet config under dir.
+func loadKey(dir, f string) (*crypto.PrivateKey, error) {
+	if !filepath.IsAbs(f) {
+		f = filepath.Join(dir, f)
+	}
+	return crypto.LoadKey(f)
 }
 
 func (e *net) start() {
@@ -167,7 +172,7 @@ func (e *net) open(bank, owner string) string {
 }
 
 // fill renders testdata/name with data.
-func fill(t *testing.T, name string, data any) []byte {
+func fill(t testing.TB, name string, data any) []byte {
 	t.Helper()
 	tm, err := template.ParseFiles(filepath.Join("testdata", name))
 	if err != nil {

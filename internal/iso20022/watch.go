@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/specie/specie/errcode"
@@ -30,6 +31,11 @@ type Watcher struct {
 	// process, or client.ISO20022.Send over HTTP.
 	Send func(ctx context.Context, doc []byte) ([]byte, error)
 	Log  *slog.Logger // nil: slog.Default()
+	// Workers is how many files are in flight at once; 0 or 1 sends them
+	// one at a time in name order (a recall after the deposit it recalls,
+	// say). Each file is still answered exactly once either way: files
+	// are independent messages, each keyed by its own MsgId.
+	Workers int
 }
 
 // Subdirectories of In.
@@ -64,46 +70,87 @@ func (w *Watcher) Pass(ctx context.Context) (int, error) {
 		}
 	}
 	sort.Strings(names)
-	done := 0
-	for _, n := range names {
-		if err := ctx.Err(); err != nil {
-			return done, err
-		}
-		path := filepath.Join(w.In, n)
-		doc, err := os.ReadFile(path)
-		if err != nil {
-			return done, fmt.Errorf("watch: %w", err)
-		}
-		ans, err := w.Send(ctx, doc)
-		if errcode.Is(err, errcode.Unavailable) {
-			log.Warn("gateway unavailable; the file waits for the next pass", "file", n, "err", err)
-			return done, err
-		}
-		if err != nil {
-			log.Error("message refused by the gateway", "file", n, "err", err)
-			note := filepath.Join(w.In, FailedDir, n+".err")
-			if werr := writeDurable(note, []byte(err.Error()+"\n")); werr != nil {
-				return done, werr
+	workers := max(w.Workers, 1)
+	var (
+		mu    sync.Mutex
+		done  int
+		first error
+		wg    sync.WaitGroup
+	)
+	next := make(chan string)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range next {
+				mu.Lock()
+				stop := first != nil
+				mu.Unlock()
+				if stop {
+					continue // an earlier file stopped the pass; this one waits
+				}
+				ok, err := w.one(ctx, log, n)
+				mu.Lock()
+				if ok {
+					done++
+				}
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
 			}
-			if err := moveDurable(path, filepath.Join(w.In, FailedDir, n)); err != nil {
-				return done, err
-			}
-			continue
-		}
-		id := MsgIDOf(ans)
-		if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
-			return done, fmt.Errorf("watch: answer to %s has no usable MsgId", n)
-		}
-		if err := writeDurable(filepath.Join(w.Out, id+".xml"), ans); err != nil {
-			return done, err
-		}
-		if err := moveDurable(path, filepath.Join(w.In, DoneDir, n)); err != nil {
-			return done, err
-		}
-		log.Info("message answered", "file", n, "answer", id)
-		done++
+		}()
 	}
-	return done, nil
+	for _, n := range names {
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
+		}
+		next <- n
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return done, first
+}
+
+// one sends file n and records its answer: answered reports whether it
+// was answered (and moved to done/); an error stops the pass.
+func (w *Watcher) one(ctx context.Context, log *slog.Logger, n string) (answered bool, err error) {
+	path := filepath.Join(w.In, n)
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return false, fmt.Errorf("watch: %w", err)
+	}
+	ans, err := w.Send(ctx, doc)
+	if errcode.Is(err, errcode.Unavailable) {
+		log.Warn("gateway unavailable; the file waits for the next pass", "file", n, "err", err)
+		return false, err
+	}
+	if err != nil {
+		log.Error("message refused by the gateway", "file", n, "err", err)
+		note := filepath.Join(w.In, FailedDir, n+".err")
+		if werr := writeDurable(note, []byte(err.Error()+"\n")); werr != nil {
+			return false, werr
+		}
+		return false, moveDurable(path, filepath.Join(w.In, FailedDir, n))
+	}
+	id := MsgIDOf(ans)
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+		return false, fmt.Errorf("watch: answer to %s has no usable MsgId", n)
+	}
+	if err := writeDurable(filepath.Join(w.Out, id+".xml"), ans); err != nil {
+		return false, err
+	}
+	if err := moveDurable(path, filepath.Join(w.In, DoneDir, n)); err != nil {
+		return false, err
+	}
+	log.Info("message answered", "file", n, "answer", id)
+	return true, nil
 }
 
 // Run makes a pass every interval until ctx ends.

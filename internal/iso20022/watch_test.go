@@ -71,7 +71,7 @@ func TestWatchDirectory(t *testing.T) {
 	if got := e.balance(alice); got != 20_00 {
 		t.Fatalf("after the crash alice has %d, want 20.00 (two messages applied)", got)
 	}
-	restarted := &iso20022.Watcher{In: in, Out: out, Send: gw.Send}
+	restarted := &iso20022.Watcher{In: in, Out: out, Send: gw.Send, Workers: 4}
 	if n, err := restarted.Pass(context.Background()); err != nil || n != 3 {
 		t.Fatalf("restarted pass: %d %v", n, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/store"
@@ -61,6 +63,9 @@ type Config struct {
 	Validate func(msg string, doc []byte) error
 	Now      func() time.Time // nil means time.Now
 	Logger   *slog.Logger     // nil means slog.Default()
+	// FS is the filesystem under the gateway's store; nil means the
+	// operating system's. Tests crash it on purpose.
+	FS vfs.FS
 }
 
 // Gateway turns ISO 20022 messages into reserve credits and payments and
@@ -132,7 +137,7 @@ func Open(dir string, cfg Config) (*Gateway, error) {
 	for name, bic := range cfg.BICs {
 		g.bySIC[bic] = name
 	}
-	db, err := store.Open(dir, store.Options{CacheBytes: 4 << 20})
+	db, err := store.Open(dir, store.Options{CacheBytes: 4 << 20, FS: cfg.FS})
 	if err != nil {
 		return nil, fmt.Errorf("open gateway: %w", err)
 	}

@@ -36,6 +36,7 @@ const (
 	Unavailable       Code = "unavailable"        // a peer or the ledger cannot be reached, or cannot write now (a full disk, a stopped ledger); nothing is known to have failed: retry
 	Internal          Code = "internal"           // a bug or storage failure; nothing was reported committed
 	NotLeader         Code = "not_leader"         // a replica of a replicated ledger that does not lead was sent a write; the leader's address is in the Specie-Leader header (when known): send it there
+	RateLimited       Code = "rate_limited"       // the caller made too many requests of this kind (alias lookups) too fast; nothing changed: retry later
 )
 
 // LeaderHeader is the response header in which a ledger replica that does
@@ -116,6 +117,8 @@ func HTTPStatus(err error) int {
 		return http.StatusServiceUnavailable
 	case NotLeader:
 		return http.StatusMisdirectedRequest
+	case RateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

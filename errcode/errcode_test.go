@@ -30,6 +30,7 @@ func TestHTTPStatusEveryCode(t *testing.T) {
 		{errcode.Unavailable, http.StatusServiceUnavailable},
 		{errcode.Internal, http.StatusInternalServerError},
 		{errcode.NotLeader, http.StatusMisdirectedRequest},
+		{errcode.RateLimited, http.StatusTooManyRequests},
 		{errcode.Code("no_such_code"), http.StatusInternalServerError},
 	}
 	for _, c := range cases {

@@ -286,7 +286,7 @@ address and business.`,
 	}
 	var from, to, amount, ref, idemKey, qr string
 	pay := &cobra.Command{
-		Use:   "pay --from WALLET (--to WALLET --amount AMOUNT | --qr PAYLOAD [--amount AMOUNT]) [--idempotency-key KEY]",
+		Use:   "pay --from WALLET (--to WALLET|ALIAS --amount AMOUNT | --qr PAYLOAD [--amount AMOUNT]) [--idempotency-key KEY]",
 		Short: "Pay from a wallet to any wallet, at this or another intermediary",
 		Long: `Pay from a wallet to any wallet, at this or another intermediary.
 
@@ -295,6 +295,12 @@ With --idempotency-key the payment is safe to retry: if it fails with
 specie tx show), run the same command again with the same key. It pays at
 most once and answers the first result; the same key with a different
 payment is a conflict.
+
+--to takes a wallet ID or an alias, a phone number (+15551234567) or an
+email address: the payer's intermediary looks it up (an unknown alias is
+not_found, and lookups are rate-limited) and the payment goes to the
+wallet it reaches, whose holder is shown as their intermediary masks the
+name ("Alice S.").
 
 With --qr the payee (and, for a dynamic code, the amount and reference)
 come from a merchant's EMVCo QR payload (see specie qr show). It is
@@ -316,15 +322,19 @@ refuses it.`,
 			if err != nil {
 				return err
 			}
+			to, payee, err := resolvePayee(ctx, c, name, to) // an alias is looked up first (alias_cmds.go)
+			if err != nil {
+				return err
+			}
 			r, err := c.Intermediary(name).Pay(ctx, roles.Payment{From: from, To: to, Amount: v, Reference: ref, IdempotencyKey: idemKey})
 			if err != nil {
 				return err
 			}
-			return g.print(wire.FromPaymentResult(r, &cur), fmt.Sprintf("paid %s %s from %s to %s: committed in batch %d, tx %s", cur.Format(r.Amount), cur.Code, r.From, r.To, r.Receipt.Batch, r.TxID))
+			return g.print(wire.FromPaymentResult(r, &cur), fmt.Sprintf("paid %s %s from %s to %s%s: committed in batch %d, tx %s", cur.Format(r.Amount), cur.Code, r.From, r.To, payee, r.Receipt.Batch, r.TxID))
 		},
 	}
 	pay.Flags().StringVar(&from, "from", "", "paying wallet")
-	pay.Flags().StringVar(&to, "to", "", "receiving wallet")
+	pay.Flags().StringVar(&to, "to", "", "receiving wallet, or its alias (+15551234567, alice@example.org), looked up at the payer's intermediary")
 	pay.Flags().StringVar(&amount, "amount", "", `amount: decimal ("12.50") or minor units ("1250")`)
 	pay.Flags().StringVar(&ref, "reference", "", "text shown in both histories")
 	pay.Flags().StringVar(&idemKey, "idempotency-key", "", "makes retrying safe: the same key and payment pay once (1 to 128 printable ASCII characters)")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,7 +32,7 @@ func ledgerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var st replica.StatusInfo
-			if err := raftCall(cmd.Context(), g.api, http.MethodGet, "/raft/status", nil, &st); err != nil {
+			if err := raftCall(cmd.Context(), g.api, nil, http.MethodGet, "/raft/status", nil, &st); err != nil {
 				return err
 			}
 			return g.print(st, fmt.Sprintf("replica %d: leader %d %s, term %d, applied index %d, batch %d, members %v",
@@ -51,7 +52,11 @@ func ledgerCmd(g *globals) *cobra.Command {
 				m = replica.Member{ID: id, URL: u}
 			}
 			var st replica.StatusInfo
-			if err := raftCall(cmd.Context(), g.api, http.MethodPost, "/raft/members", m, &st); err != nil {
+			key, err := g.raftKey()
+			if err != nil {
+				return err
+			}
+			if err := raftCall(cmd.Context(), g.api, key, http.MethodPost, "/raft/members", m, &st); err != nil {
 				return err
 			}
 			return g.print(st, fmt.Sprintf("replica %d added at %s; members %v", m.ID, m.URL, st.Members))
@@ -66,7 +71,11 @@ func ledgerCmd(g *globals) *cobra.Command {
 				return errcode.New(errcode.Malformed, "remove: replica ID %q", args[0])
 			}
 			var st replica.StatusInfo
-			if err := raftCall(cmd.Context(), g.api, http.MethodDelete, "/raft/members/"+args[0], nil, &st); err != nil {
+			key, err := g.raftKey()
+			if err != nil {
+				return err
+			}
+			if err := raftCall(cmd.Context(), g.api, key, http.MethodDelete, "/raft/members/"+args[0], nil, &st); err != nil {
 				return err
 			}
 			return g.print(st, fmt.Sprintf("replica %d removed; members %v", id, st.Members))
@@ -76,9 +85,20 @@ func ledgerCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// raftKey is the replicas' group key from the devnet config's folder:
+// membership changes must carry its MAC.
+func (g *globals) raftKey() ([]byte, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, fmt.Errorf("a membership change needs the group key from the devnet config: %w", err)
+	}
+	return cfg.RaftKey()
+}
+
 // raftCall makes one request to a replica's /raft/ routes, following a
 // not_leader answer to the leader it names (a few hops at most).
-func raftCall(ctx context.Context, base, method, path string, in, out any) error {
+// A change (key not nil) carries the group's MAC (replica.MACHeader).
+func raftCall(ctx context.Context, base string, key []byte, method, path string, in, out any) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -97,6 +117,9 @@ func raftCall(ctx context.Context, base, method, path string, in, out any) error
 			return errcode.New(errcode.Malformed, "%s %s: %v", method, path, err)
 		}
 		req.Header.Set("Content-Type", "application/json")
+		if key != nil {
+			req.Header.Set(replica.MACHeader, hex.EncodeToString(replica.MAC(key, method, path, body)))
+		}
 		resp, err := hc.Do(req)
 		if err != nil {
 			return errcode.New(errcode.Unavailable, "%s %s: %v", method, base+path, err)

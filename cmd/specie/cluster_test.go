@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +20,8 @@ import (
 func TestLedgerClusterCommands(t *testing.T) {
 	t.Setenv("SPECIE_API", "")
 	t.Setenv("SPECIE_TOKEN", "")
-	n, _, err := devnet.UpReplicated(t.TempDir(), "127.0.0.1:0", 3, slog.New(slog.DiscardHandler))
+	dir := t.TempDir()
+	n, _, err := devnet.UpReplicated(dir, "127.0.0.1:0", 3, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +47,10 @@ func TestLedgerClusterCommands(t *testing.T) {
 	if st := status(); st.Leader == 0 || !slices.Equal(st.Members, []uint64{1, 2, 3}) {
 		t.Fatalf("status %+v", st)
 	}
-	if out, err := runCLI("--api", follower, "ledger", "cluster", "add", "4=http://127.0.0.1:9"); err != nil {
+	if out, err := runCLI("--api", follower, "--data", dir, "ledger", "cluster", "add", "4=http://127.0.0.1:9"); err != nil {
 		t.Fatalf("add: %v\n%s", err, out)
 	}
-	if out, err := runCLI("--api", follower, "ledger", "cluster", "remove", "4"); err != nil {
+	if out, err := runCLI("--api", follower, "--data", dir, "ledger", "cluster", "remove", "4"); err != nil {
 		t.Fatalf("remove: %v\n%s", err, out)
 	}
 	// The follower applies the changes after the leader: wait for it.
@@ -69,10 +72,60 @@ func TestLedgerClusterCommands(t *testing.T) {
 		{[]string{"add", "x"}, errcode.Malformed},
 		{[]string{"add", "2=http://127.0.0.1:9"}, errcode.Conflict},
 	} {
-		out, err := runCLI(append([]string{"--api", follower, "ledger", "cluster"}, c.args...)...)
+		out, err := runCLI(append([]string{"--api", follower, "--data", dir, "ledger", "cluster"}, c.args...)...)
 		if !errcode.Is(err, c.code) {
 			t.Fatalf("%s: got %v (%s), want %s", strings.Join(c.args, " "), err, out, c.code)
 		}
+	}
+}
+
+// TestLedgerClusterChangesNeedTheGroupKey: a membership change made
+// without the replicas' group key (no devnet config to read it from, or
+// another network's key) is refused, and the members stay as they were.
+func TestLedgerClusterChangesNeedTheGroupKey(t *testing.T) {
+	t.Setenv("SPECIE_API", "")
+	t.Setenv("SPECIE_TOKEN", "")
+	dir := t.TempDir()
+	n, _, err := devnet.UpReplicated(dir, "127.0.0.1:0", 3, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	api := n.Replicas[0].URL
+	if out, err := runCLI("--api", api, "--data", t.TempDir(), "ledger", "cluster", "add", "4=http://127.0.0.1:9"); err == nil || !strings.Contains(err.Error(), "group key") {
+		t.Fatalf("add with no devnet config: %v\n%s", err, out)
+	}
+	// A copy of the config with another group key.
+	other := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(dir, devnet.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, devnet.ConfigFile), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(other, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "keys", "raft-group.key"), []byte(strings.Repeat("ab", replica.MinKeyLen)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "4=http://127.0.0.1:9"}, {"remove", "3"}} {
+		out, err := runCLI(append([]string{"--api", api, "--data", other, "ledger", "cluster"}, args...)...)
+		if !errcode.Is(err, errcode.Unauthorized) {
+			t.Fatalf("%s under another key: %v (%s), want unauthorized", strings.Join(args, " "), err, out)
+		}
+	}
+	out, err := runCLI("--api", api, "ledger", "cluster", "status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st replica.StatusInfo
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(st.Members, []uint64{1, 2, 3}) {
+		t.Fatalf("members %v after refused changes", st.Members)
 	}
 }
 

@@ -74,6 +74,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(upCmd(g), serveCmd(g), devnetCmd(g), issuerCmd(g), walletCmd(g), txCmd(g), logCmd(g), supplyCmd(g), benchCmd(g), auditCmd(g))
 	root.AddCommand(alertsCmd(g))
 	root.AddCommand(qrCmd(g))
+	root.AddCommand(aliasCmd(g))
 	root.AddCommand(ledgerCmd(g))
 	root.AddCommand(versionCmd(g), escrowCmd(g))
 	root.AddCommand(iso20022Cmd(g))

@@ -402,6 +402,8 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(closeAlert, cp, bankATok, `{"state":"reported","reason":"filed","by":"officer 7"}`, 200, "")
 	do(closeAlert, cp, bankATok, `{"state":"dismissed","reason":"again"}`, 409, "conflict")
 
+	conformAliases(t, c, e) // aliases_test.go
+
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})
 	tx1 := b64(t, transferTx(10, 1))

@@ -92,6 +92,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		cfg.Issuer = e.issuer
 		cfg.Policies = e.issuer
 		cfg.Registry = e.issuer
+		cfg.AliasDirectory = e.issuer
 	}
 	banks := o.banks
 	if banks == nil {

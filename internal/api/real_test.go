@@ -88,7 +88,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	src := signedPolicy{policy.Signed{Policy: *pol, Approvals: []policy.Approval{policy.Sign(pol, e.net.Officers[0]), policy.Sign(pol, e.net.Officers[1])}}}
 	served := map[string]roles.Intermediary{}
 	for _, name := range []string{"bank-a", "bank-b"} {
-		b, err := intermediary.Open(filepath.Join(dir, name), intermediary.Config{Name: name, Network: e.net.Network, Logger: log, Policies: src, SanctionsFile: sanctionsFile(t, dir)}, e.ledger, e.issuer, directory)
+		b, err := intermediary.Open(filepath.Join(dir, name), aliasConfig(intermediary.Config{Name: name, Network: e.net.Network, Logger: log, Policies: src, SanctionsFile: sanctionsFile(t, dir)}, e.issuer, dir), e.ledger, e.issuer, directory)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,8 @@ func newRealEnv(t *testing.T) *realEnv {
 			{Token: bankBTok, Principal: bankBP},
 			{Token: auditorTok, Principal: auditorP},
 		},
-		Logger: log,
+		Logger:         log,
+		AliasDirectory: e.issuer.Aliases(),
 	}).Handler())
 	t.Cleanup(e.srv.Close)
 	e.anon = client.New(e.srv.URL, "")

@@ -75,6 +75,9 @@ type Config struct {
 	// zero it is asked of Ledger.Info or Issuer.Supply on first need and
 	// cached. An intermediary-only process should set it.
 	Currency money.Currency
+	// AliasDirectory is the central bank's alias directory; nil if not
+	// served here.
+	AliasDirectory roles.AliasDirectory
 }
 
 // Server is the HTTP API. Create it with New; serve Handler.
@@ -202,6 +205,16 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/alerts", s.authed(s.inter(s.listAlerts)))
 		s.handle("GET "+p+"/alerts/{id}", s.authed(s.inter(s.getAlert)))
 		s.handle("POST "+p+"/alerts/{id}/close", s.authed(s.inter(s.closeAlert)))
+		s.handle("POST "+p+"/aliases/codes", s.authed(s.inter(s.requestAliasCode)))
+		s.handle("POST "+p+"/aliases/confirm", s.authed(s.inter(s.confirmAlias)))
+		s.handle("POST "+p+"/aliases/lookup", s.authed(s.inter(s.lookupAlias)))
+		s.handle("POST "+p+"/aliases/remove", s.authed(s.inter(s.removeAlias)))
+	}
+	if s.cfg.AliasDirectory != nil {
+		const p = "/v1/directory/aliases/{hash}"
+		s.handle("PUT "+p, s.authed(s.bindAlias))
+		s.handle("GET "+p, s.authed(s.lookupAliasHash))
+		s.handle("DELETE "+p+"/{wallet}", s.authed(s.unbindAlias))
 	}
 	if s.cfg.ISO20022 != nil {
 		const p = "/v1/iso20022/{role}"

@@ -54,6 +54,8 @@ type Config struct {
 	// ISO20022 holds the BICs of the ISO 20022 gateway (iso20022.go);
 	// nil in a config written before it, which ISO() fills in.
 	ISO20022 *ISO20022 `json:"iso20022,omitempty"`
+
+	dir string // the folder the config was loaded from
 }
 
 // Endpoint is one role's address and credential.
@@ -121,6 +123,7 @@ func Load(path string) (*Config, error) {
 		c.RedeemKeyFile = filepath.Join(base, c.RedeemKeyFile)
 	}
 	c.TLS.resolve(base)
+	c.dir = base
 	if c.PseudonymSaltFile != "" && !filepath.IsAbs(c.PseudonymSaltFile) {
 		c.PseudonymSaltFile = filepath.Join(base, c.PseudonymSaltFile)
 	}

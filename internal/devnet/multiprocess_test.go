@@ -91,6 +91,7 @@ func TestScenarioFourProcesses(t *testing.T) {
 	}
 	p := newParties(t, cfg, cfg.Ledger.URL, cfg.Issuer.URL, cfg.Intermediaries[0].URL, cfg.Intermediaries[1].URL)
 	runScenario(t, p)
+	aliasAcrossProcesses(t, cfg, func(name string) string { return filepath.Join(dir, "data-"+name) }) // aliases_test.go
 }
 
 func freeAddr(t *testing.T) string {

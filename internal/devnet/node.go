@@ -89,6 +89,7 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
 	}
 	ac.ISO20022 = n.Gateway
+	ac.AliasDirectory = n.Issuer.Aliases()
 	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
@@ -127,6 +128,7 @@ func (n *Node) openRoles(dir string, led roles.Ledger, log *slog.Logger) (map[st
 			return nil, err
 		}
 		icfg.SanctionsFile = sanctionsFile(filepath.Join(dir, e.Name))
+		withAliases(&icfg, n.Issuer.Aliases(), filepath.Join(dir, e.Name))
 		b, err := intermediary.Open(filepath.Join(dir, e.Name), icfg, led, n.Issuer, roles.Directory(peers))
 		if err != nil {
 			return nil, err
@@ -198,6 +200,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		ac.Issuer = n.Issuer
 		ac.Policies = n.Issuer
 		ac.Registry = n.Issuer.Registry()
+		ac.AliasDirectory = n.Issuer.Aliases()
 	case "intermediary":
 		self, ok := cfg.Intermediary(name)
 		if !ok {
@@ -210,6 +213,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 			return nil, err
 		}
 		icfg.SanctionsFile = sanctionsFile(dataDir)
+		withAliases(&icfg, ic.AliasDirectory(), dataDir)
 		b, err := intermediary.Open(dataDir, icfg, led, ic.Issuer(), cfg.remotePeers(self.Token, opts...))
 		if err != nil {
 			return nil, err

@@ -2,8 +2,11 @@ package devnet
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -104,7 +107,12 @@ func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, di
 	if err != nil {
 		return nil, err
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: dir, Ledger: led, Logger: log, Join: join})
+	key, err := cfg.RaftKey()
+	if err != nil {
+		led.Close()
+		return nil, err
+	}
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: dir, Ledger: led, Logger: log, Join: join, Key: key})
 	if err != nil {
 		led.Close()
 		return nil, err
@@ -113,7 +121,7 @@ func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, di
 	srv.Registry().MustRegister(newLedgerCollector(led))
 	mux := http.NewServeMux()
 	mux.Handle("/raft/", rep.Handler())
-	mux.Handle("/", srv.Handler())
+	mux.Handle("/", rep.Reads(srv.Handler())) // linearizable reads on every replica
 	r := &Replica{ID: id, URL: "http://" + ln.Addr().String(), Ledger: led, Replica: rep, srv: api.NewHTTPServer(mux, lim, log), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
@@ -330,4 +338,56 @@ func checkReplicaDirs(dir string, replicas int) error {
 		return fmt.Errorf("up: %s holds a ledger of %d replicas; start it with --replicas %d", dir, have, have)
 	}
 	return nil
+}
+
+// raftKeyFile is the replicas' shared secret, under the config's keys/:
+// raft messages between replicas are authenticated with it
+// (replica.Config.Key). Every replica of a group must read the same file;
+// the devnet keeps it beside the other keys, so one person can play every
+// replica.
+const raftKeyFile = "keys/raft-group.key"
+
+// RaftKey reads the group key, creating it on the first start of a
+// replicated ledger. Replicas started together race to create it: the
+// exclusive create lets one win and the others read what it wrote.
+func (c *Config) RaftKey() ([]byte, error) {
+	if c.dir == "" {
+		return nil, fmt.Errorf("raft group key: the network config was not loaded from a file")
+	}
+	path := filepath.Join(c.dir, raftKeyFile)
+	for range 50 {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+			if derr == nil && len(k) >= replica.MinKeyLen {
+				return k, nil
+			}
+			if len(b) > 0 && b[len(b)-1] == '\n' {
+				return nil, fmt.Errorf("raft group key %s: want %d hex-encoded bytes", path, replica.MinKeyLen)
+			}
+			time.Sleep(10 * time.Millisecond) // being written by another replica
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("raft group key: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("raft group key: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("raft group key: %w", err)
+		}
+		k := make([]byte, replica.MinKeyLen)
+		rand.Read(k)
+		_, werr := f.WriteString(hex.EncodeToString(k) + "\n")
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			return nil, fmt.Errorf("raft group key: %w", err)
+		}
+		return k, nil
+	}
+	return nil, fmt.Errorf("raft group key %s: still being written", path)
 }

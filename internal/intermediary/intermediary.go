@@ -103,6 +103,20 @@ type Config struct {
 	// clock: the payment is delivered within it or the capacity is free
 	// again. 0 means DefaultHoldTTL.
 	HoldTTL time.Duration
+	// Aliases is the central bank's alias directory (aliases.go); nil
+	// means this intermediary offers no aliases. Aliases are hashed under
+	// a key derived from PseudonymSalt (roles.AliasKey), so it needs one.
+	Aliases roles.AliasDirectory
+	// OTPFile is where one-time codes proving control of an alias are
+	// "sent", one line each, as well as to the log: a devnet has no SMS or
+	// mail gateway. "" means the log only.
+	OTPFile string
+	// AliasLookupEvery and AliasLookupBurst bound each caller's alias
+	// lookups (a token bucket: Burst at once, then one per Every), so
+	// nobody enumerates phone numbers. 0 means DefaultAliasLookupEvery
+	// and DefaultAliasLookupBurst.
+	AliasLookupEvery time.Duration
+	AliasLookupBurst int
 }
 
 // DefaultHoldTTL is how long a hold on a payee's incoming capacity lasts
@@ -200,6 +214,8 @@ type Intermediary struct {
 	// share may exist before the wallet does (registry.go).
 	opening sync.Map  // wallet id -> struct{}
 	scr     screening // fraud and AML screening (screen.go)
+
+	alias aliasState // one-time codes and lookup limits (aliases.go)
 }
 
 var (
@@ -261,6 +277,9 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		// Phone numbers are few enough to try them all: without a secret
 		// salt of some length the registry could name every person.
 		return nil, fmt.Errorf("intermediary %s: a holding-limit registry needs a pseudonym salt of at least %d bytes", cfg.Name, MinPseudonymSalt)
+	}
+	if cfg.Aliases != nil && len(cfg.PseudonymSalt) < MinPseudonymSalt {
+		return nil, fmt.Errorf("intermediary %s: the alias directory needs a pseudonym salt of at least %d bytes to key alias hashes", cfg.Name, MinPseudonymSalt)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -379,6 +398,9 @@ func (in *Intermediary) loop(ctx context.Context) {
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
 		in.expireHolds()
+		if _, err := in.expireAliasCodes(); err != nil {
+			in.log.Warn("expiring one-time codes", "err", err)
+		}
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
 		}

@@ -82,6 +82,8 @@ type Issuer struct {
 	// reg is the holding-limit registry, which shares the store but not
 	// mu: it serialises its own work per person (see registry.go).
 	reg *Registry
+	// aliases is the alias directory, beside the registry (aliases.go).
+	aliases *AliasDirectory
 
 	randMu sync.Mutex // guards cfg.Rand, which need not be safe for concurrent use
 
@@ -117,6 +119,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries roles.Dire
 		done:   make(chan struct{}),
 	}
 	is.reg = &Registry{is: is, seed: maphash.MakeSeed()}
+	is.aliases = &AliasDirectory{is: is}
 	for _, k := range cfg.MintKeys {
 		is.mkeys[k] = true
 	}

@@ -168,13 +168,13 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	if m.peers != nil {
 		peers = m.peers
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4})
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey})
 	if err != nil {
 		led.Close()
 		c.t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(replica.MessagePath, rep)
+	mux.Handle("/raft/", rep.Handler())
 	c.mu.Lock()
 	m.led, m.rep, m.srv = led, rep, &http.Server{Handler: mux}
 	c.mu.Unlock()

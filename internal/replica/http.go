@@ -1,9 +1,11 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -45,9 +47,9 @@ func (r *Replica) Handler() http.Handler {
 		_, u := r.Leader()
 		writeJSON(w, http.StatusOK, StatusInfo{Status: r.Status(), LeaderURL: u, Members: r.Members()})
 	})
-	mux.HandleFunc("POST /raft/members", func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("POST /raft/members", r.authed(func(w http.ResponseWriter, req *http.Request) {
 		var m Member
-		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, 4096)).Decode(&m); err != nil {
+		if err := json.NewDecoder(req.Body).Decode(&m); err != nil {
 			writeError(w, errcode.New(errcode.Malformed, "member: %v", err))
 			return
 		}
@@ -58,8 +60,8 @@ func (r *Replica) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, StatusInfo{Status: r.Status(), Members: r.Members()})
-	})
-	mux.HandleFunc("DELETE /raft/members/{id}", func(w http.ResponseWriter, req *http.Request) {
+	}))
+	mux.HandleFunc("DELETE /raft/members/{id}", r.authed(func(w http.ResponseWriter, req *http.Request) {
 		id, err := strconv.ParseUint(req.PathValue("id"), 10, 64)
 		if err != nil || id == 0 {
 			writeError(w, errcode.New(errcode.Malformed, "member ID %q", req.PathValue("id")))
@@ -72,8 +74,29 @@ func (r *Replica) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, StatusInfo{Status: r.Status(), Members: r.Members()})
-	})
+	}))
 	return mux
+}
+
+// authed admits a membership change only with a valid MACHeader under the
+// group's key: whoever may add or remove a replica may rewrite the
+// ledger's quorum. The body (at most 4 KiB) is read to check it and handed
+// on.
+func (r *Replica) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 4096))
+		if err != nil {
+			writeError(w, errcode.New(errcode.Malformed, "read body: %v", err))
+			return
+		}
+		if !r.checkMAC(req, body) {
+			r.log.Warn("membership change refused: missing or bad MAC", "remote", req.RemoteAddr, "path", req.URL.Path)
+			writeError(w, errcode.New(errcode.Unauthorized, "missing or bad %s: membership changes need the group key", MACHeader))
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		h(w, req)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

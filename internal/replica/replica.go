@@ -13,6 +13,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -63,11 +64,20 @@ type Config struct {
 	// that lost its data must come back this way, under a new ID: raft
 	// counts on a member never forgetting what it acknowledged.
 	Join bool
+	// Key is the group's shared secret (at least MinKeyLen bytes): raft
+	// messages between replicas are authenticated with it.
+	Key []byte
 }
 
 // Replica is one running replica. It implements ledger.Replicator.
 type Replica struct {
-	id uint64
+	id  uint64
+	key []byte // Config.Key
+	// reads are the read-index requests waiting for raft's answer, by
+	// request key (readindex.go).
+	readMu sync.Mutex
+	reads  map[string]chan uint64
+	readN  atomic.Uint64
 	// peersMu guards peers and senders: membership changes edit them in
 	// the Ready loop, Lead and send read them.
 	peersMu sync.RWMutex
@@ -133,6 +143,9 @@ func Start(cfg Config) (*Replica, error) {
 	if cfg.Ledger == nil {
 		return nil, fmt.Errorf("replica: no ledger")
 	}
+	if len(cfg.Key) < MinKeyLen {
+		return nil, fmt.Errorf("replica: the group key has %d bytes, want at least %d", len(cfg.Key), MinKeyLen)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -159,12 +172,14 @@ func Start(cfg Config) (*Replica, error) {
 		led:     cfg.Ledger,
 		log:     cfg.Logger.With("role", "replica", "replica", cfg.ID),
 		hc:      cfg.HTTPClient,
+		key:     bytes.Clone(cfg.Key),
 		tick:    cfg.Tick,
 		boot:    uint64(time.Now().UnixNano()),
 		senders: map[uint64]*sender{},
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		waiters: map[propID]*waiter{},
+		reads:   map[string]chan uint64{},
 	}
 	rc := &raft.Config{
 		ID:              cfg.ID,
@@ -265,6 +280,14 @@ func (r *Replica) handle(rd *raft.Ready) error {
 		return fmt.Errorf("a raft snapshot arrived (index %d); snapshots are not supported yet", rd.Snapshot.GetMetadata().GetIndex())
 	}
 	r.send(rd.Messages)
+	if len(rd.ReadStates) > 0 {
+		keys := make([][]byte, len(rd.ReadStates))
+		index := make([]uint64, len(rd.ReadStates))
+		for i, rs := range rd.ReadStates {
+			keys[i], index[i] = rs.RequestCtx, rs.Index
+		}
+		r.readStates(keys, index)
+	}
 	if ss := rd.SoftState; ss != nil {
 		r.lead.Store(ss.Lead)
 		was := r.leader.Swap(ss.RaftState == raft.StateLeader)

@@ -3,7 +3,10 @@ package replica
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,11 +24,38 @@ import (
 // Raft tolerates lost, repeated and reordered messages, so the transport
 // promises nothing: a peer that cannot be reached has its messages dropped
 // (and raft told, so it probes instead of streaming), and a full queue drops
-// the newest. There is no authentication of peers yet: replicas are meant to
-// talk over a private network (loopback in the devnet).
+// the newest. Each request carries an HMAC-SHA256 of its body under the
+// group's shared key (Config.Key) in the MACHeader; a replica steps no
+// message from a request without a valid one, so only a holder of the key
+// can speak raft to it (a forged vote or append would otherwise rewrite
+// the ledger's history). Replicas should still talk over a private
+// network: the MAC authenticates, it does not hide the batches.
 
 // MessagePath is where a replica takes raft messages from its peers.
 const MessagePath = "/raft/messages"
+
+// MACHeader carries MAC's result, hex-encoded, on every request that
+// changes a replica: raft messages and membership changes.
+const MACHeader = "Specie-Raft-Mac"
+
+// MinKeyLen is the shortest group key Start accepts.
+const MinKeyLen = 32
+
+// MAC authenticates one request to a replica under the group's key: its
+// method, path and body, so a captured request cannot be replayed against
+// another route.
+func MAC(key []byte, method, path string, body []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(method + " " + path + "\n"))
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+// checkMAC says whether req carries a valid MACHeader for body.
+func (r *Replica) checkMAC(req *http.Request, body []byte) bool {
+	got, err := hex.DecodeString(req.Header.Get(MACHeader))
+	return err == nil && hmac.Equal(got, MAC(r.key, req.Method, req.URL.Path, body))
+}
 
 // maxMessagesBody bounds one request's body: many messages of up to
 // maxSizePerMsg each.
@@ -104,6 +134,7 @@ func (s *sender) post(body []byte) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set(MACHeader, hex.EncodeToString(MAC(s.r.key, http.MethodPost, MessagePath, body)))
 	resp, err := s.r.hc.Do(req)
 	if err != nil {
 		return err
@@ -147,6 +178,11 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if len(body) > maxMessagesBody {
 		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if !r.checkMAC(req, body) {
+		r.log.Warn("raft messages refused: missing or bad MAC", "remote", req.RemoteAddr)
+		http.Error(w, "missing or bad "+MACHeader, http.StatusUnauthorized)
 		return
 	}
 	for len(body) > 0 {

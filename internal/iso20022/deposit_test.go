@@ -10,8 +10,8 @@ import (
 )
 
 // TestDepositPacs008 reads a bank's realistic pacs.008 with several
-// payments into bank-a: payments to its wallets are credited from the
-// treasury; the others are rejected in the pacs.002 with their reason and
+// payments into bank-a: payments to its wallets, by wallet ID or by an
+// alias bound in the directory, are credited from the treasury; the others are rejected in the pacs.002 with their reason and
 // returned by a pacs.004; the same message again changes nothing, also
 // after a restart.
 func TestDepositPacs008(t *testing.T) {
@@ -25,9 +25,12 @@ func TestDepositPacs008(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.bindAlias("bank-a", shop, "shop@example.com")
+	e.bindAlias("bank-b", bob, "+15557654321")
 	d := deposits{MsgID: "DEUT-20261202-000017", Agent: "BNKAUS33", Txs: []deposit{
 		{E2E: "E2E-ALICE", UETR: uuidFor("alice"), Ccy: "USD", Amount: "1250.50", Wallet: alice, Name: "Alice Example"},
-		{E2E: "E2E-SHOP", Ccy: "USD", Amount: "99.5", Wallet: shop, Name: "Corner Shop Ltd"},
+		{E2E: "E2E-SHOP", Ccy: "USD", Amount: "99.5", Alias: "shop@example.com", Name: "Corner Shop Ltd"},
+		{E2E: "E2E-BOB-ALIAS", Ccy: "USD", Amount: "10.00", Alias: "+15557654321", Name: "Bob's alias is at bank-b"},
 		{E2E: "E2E-NOWALLET", Ccy: "USD", Amount: "10.00", Wallet: "bank-a.nosuchwallet", Name: "Nobody"},
 		{E2E: "E2E-OTHERBANK", Ccy: "USD", Amount: "10.00", Wallet: bob, Name: "Bob at bank-b"},
 		{E2E: "E2E-ALIAS", Ccy: "USD", Amount: "10.00", Alias: "+15551234567", Name: "By phone"},
@@ -41,7 +44,7 @@ func TestDepositPacs008(t *testing.T) {
 	a := e.send("bank-a", doc)
 	grp, _, txs := status(t, a)
 	want := map[string]string{
-		"E2E-ALICE": "ACSC", "E2E-SHOP": "ACSC", "E2E-NOWALLET": "RJCT/AC01", "E2E-OTHERBANK": "RJCT/AC01",
+		"E2E-ALICE": "ACSC", "E2E-SHOP": "ACSC", "E2E-NOWALLET": "RJCT/AC01", "E2E-OTHERBANK": "RJCT/AC01", "E2E-BOB-ALIAS": "RJCT/AC01",
 		"E2E-ALIAS": "RJCT/AC01", "E2E-EUR": "RJCT/CURR", "E2E-LIMIT": "RJCT/AM02",
 	}
 	if grp != "PART" {
@@ -88,7 +91,7 @@ func TestDepositPacs008(t *testing.T) {
 	for _, tx := range ret.Msg.TxInf {
 		returned[tx.OrgnlEndToEndID] = tx.RtrdIntrBkSttlmAmt.Value + " " + tx.RtrRsnInf[0].Rsn.Cd
 	}
-	wantRet := map[string]string{"E2E-NOWALLET": "10.00 AC01", "E2E-OTHERBANK": "10.00 AC01", "E2E-ALIAS": "10.00 AC01", "E2E-LIMIT": "600.00 AM02"}
+	wantRet := map[string]string{"E2E-NOWALLET": "10.00 AC01", "E2E-OTHERBANK": "10.00 AC01", "E2E-BOB-ALIAS": "10.00 AC01", "E2E-ALIAS": "10.00 AC01", "E2E-LIMIT": "600.00 AM02"}
 	if len(returned) != len(wantRet) {
 		t.Fatalf("returned %v, want %v", returned, wantRet)
 	}

@@ -36,13 +36,6 @@ type ReserveDesk interface {
 	ReserveJournal(ctx context.Context, intermediary string, from, to time.Time) (opening, closing uint64, entries []issuer.ReserveEntry, err error)
 }
 
-// AliasResolver turns an alias (a phone number, an email) into the wallet
-// ID it is bound to. The alias directory plugs in here; without one, a
-// pacs.008 addressed to an alias is returned with AC01.
-type AliasResolver interface {
-	ResolveAlias(ctx context.Context, alias string) (wallet string, err error)
-}
-
 // Config sets up a gateway. Only the roles given are served.
 type Config struct {
 	Currency money.Currency
@@ -57,7 +50,6 @@ type Config struct {
 	SettlementAccounts map[string]string
 	Issuer             ReserveDesk                   // nil if the issuer is not served
 	Intermediaries     map[string]roles.Intermediary // by name
-	Aliases            AliasResolver                 // nil if there is no alias directory
 	// Validate checks a document against its official schema before it is
 	// read; nil means the gateway's default (see validate.go).
 	Validate func(msg string, doc []byte) error

@@ -243,3 +243,26 @@ func today() time.Time { return time.Now().UTC().Truncate(24 * time.Hour) }
 func isCode(err error, code string) bool { return string(errcode.Of(err)) == code }
 
 var usd = money.Currency{Code: "USD", Exponent: 2}
+
+// bindAlias binds alias to wallet at bank with the one-time code the
+// devnet "sent" to bank's otp.log.
+func (e *net) bindAlias(bank, wallet, alias string) {
+	e.t.Helper()
+	b := e.n.Banks[bank]
+	if _, err := b.RequestAliasCode(as(bank), roles.AliasRequest{Wallet: wallet, Alias: alias}); err != nil {
+		e.t.Fatal(err)
+	}
+	log, err := os.ReadFile(filepath.Join(e.dir, bank, devnet.OTPFileName))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	code := ""
+	for _, l := range strings.Split(string(log), "\n") {
+		if f := strings.Fields(l); len(f) == 4 && f[1] == alias && f[2] == wallet {
+			code = f[3]
+		}
+	}
+	if _, err := b.ConfirmAlias(as(bank), wallet, alias, code); err != nil {
+		e.t.Fatalf("confirm alias %s with code %q: %v", alias, code, err)
+	}
+}

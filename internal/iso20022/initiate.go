@@ -62,7 +62,9 @@ func (g *Gateway) initiate(ctx context.Context, role string, h hdr, hash string,
 			if rej == nil {
 				switch {
 				case tx.CdtrAcct != nil && tx.CdtrAcct.Prxy != nil:
-					to, rej = g.creditorWallet(ctx, tx.CdtrAcct)
+					if to, rej, err = g.creditorWallet(ctx, role, tx.CdtrAcct); err != nil {
+						return nil, err
+					}
 				case tx.CdtrAcct != nil && g.isWallet(tx.CdtrAcct.Number()):
 					to = tx.CdtrAcct.Number()
 				case tx.CdtrAcct != nil && tx.CdtrAcct.Number() != "" && tx.CdtrAgt.BIC() != "":

@@ -170,7 +170,10 @@ func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash str
 			case roles.IntermediaryOf(from) != role || !g.isWallet(from):
 				rej = reject(ReasonAccount, "debtor account "+from+" is not a wallet at "+role)
 			default:
-				if to, rej = g.creditorWallet(ctx, tx.CdtrAcct); rej == nil && !g.isWallet(to) {
+				if to, rej, err = g.creditorWallet(ctx, role, tx.CdtrAcct); err != nil {
+					return nil, err
+				}
+				if rej == nil && !g.isWallet(to) {
 					rej = reject(ReasonAccount, "creditor account "+to+" is not a Specie wallet")
 				}
 			}

@@ -13,9 +13,10 @@ import (
 // TestStory is the whole path over HTTP, each organisation with its own
 // credential: an RTGS pacs.009 funds bank-a's reserve; bank-a mints
 // against it with two officers' approvals; a customer's pacs.008 from
-// another bank credits alice's wallet; alice pays bob at bank-b; bob pays
-// out to a bank account by pain.001 (an outgoing pacs.008) and bank-b
-// redeems the pay-out (an outgoing pacs.009). At the end of the day every
+// another bank credits alice's wallet by her phone number (an alias in the
+// directory); alice pays bob at bank-b; bob pays out to a bank account by
+// pain.001 (an outgoing pacs.008) and bank-b redeems the pay-out (an
+// outgoing pacs.009). At the end of the day every
 // wallet's and reserve account's camt.053 reconciles to the cent: the
 // wallets' closing balances sum to the ledger's outstanding supply, and
 // the reserve accounts close at the issuer's reserves.
@@ -63,11 +64,13 @@ func TestStory(t *testing.T) {
 		t.Fatalf("mint %+v", m)
 	}
 
-	// 3. A customer of another bank deposits into alice's wallet.
+	// 3. A customer of another bank deposits into alice's wallet, by the
+	// phone number she bound to it in the alias directory.
 	alice := e.open("bank-a", "alice")
 	bob := e.open("bank-b", "bob")
+	e.bindAlias("bank-a", alice, "+15551234567")
 	ans, err = isoA.Send(ctx, fill(t, "pacs008-deposits.xml", deposits{MsgID: "DEUT-STORY-1", Agent: "BNKAUS33", Txs: []deposit{
-		{E2E: "E2E-STORY-ALICE", UETR: uuidFor("story"), Ccy: "USD", Amount: "1500.75", Wallet: alice, Name: "Alice"}}}))
+		{E2E: "E2E-STORY-ALICE", UETR: uuidFor("story"), Ccy: "USD", Amount: "1500.75", Alias: "+15551234567", Name: "Alice"}}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,29 +43,39 @@ func reference(e2e string, rmt *RmtInf) string {
 }
 
 // creditorWallet finds the wallet a payment is for: the creditor account's
-// number when it is a Specie wallet ID, or its alias (proxy) through the
-// alias directory.
-func (g *Gateway) creditorWallet(ctx context.Context, acct *Account) (string, *Rejection) {
+// number when it is a Specie wallet ID, or its alias (proxy), looked up
+// through role's alias book (the central bank's alias directory behind
+// it). A lookup that may succeed later (rate_limited, unavailable) is an
+// error, not a rejection: the message is answered once it can be.
+func (g *Gateway) creditorWallet(ctx context.Context, role string, acct *Account) (string, *Rejection, error) {
 	if acct == nil {
-		return "", reject(ReasonAccount, "no creditor account")
+		return "", reject(ReasonAccount, "no creditor account"), nil
 	}
 	// An alias (proxy) names the account when present; the schema still
 	// asks for an account Id beside it, which is then a placeholder.
 	if acct.Prxy != nil && acct.Prxy.ID != "" {
-		if g.cfg.Aliases == nil {
-			return "", reject(ReasonAccount, "alias "+acct.Prxy.ID+" cannot be resolved: no alias directory")
+		book, ok := g.cfg.Intermediaries[role].(roles.AliasBook)
+		if !ok {
+			return "", reject(ReasonAccount, "alias "+acct.Prxy.ID+" cannot be resolved: "+role+" has no alias book"), nil
 		}
-		w, err := g.cfg.Aliases.ResolveAlias(ctx, acct.Prxy.ID)
-		if err != nil {
-			return "", reject(ReasonAccount, "alias "+acct.Prxy.ID+": "+err.Error())
+		e, err := book.LookupAlias(ctx, acct.Prxy.ID)
+		switch {
+		case errcode.Is(err, errcode.RateLimited):
+			return "", nil, errcode.New(errcode.Unavailable, "alias lookups are rate limited now; send the message again later: %v", err)
+		case err != nil:
+			code, ok := reasonOf(err)
+			if !ok {
+				return "", nil, err
+			}
+			return "", reject(code, "alias "+acct.Prxy.ID+": "+err.Error()), nil
 		}
-		return w, nil
+		return e.Wallet, nil, nil
 	}
 	n := acct.Number()
 	if n == "" {
-		return "", reject(ReasonAccount, "no creditor account number")
+		return "", reject(ReasonAccount, "no creditor account number"), nil
 	}
-	return n, nil
+	return n, nil, nil
 }
 
 // deposit applies an incoming pacs.008 at intermediary role: each payment
@@ -103,7 +113,9 @@ func (g *Gateway) deposit(ctx context.Context, role string, h hdr, hash string, 
 		}
 		var wallet string
 		if rej == nil {
-			wallet, rej = g.creditorWallet(ctx, tx.CdtrAcct)
+			if wallet, rej, err = g.creditorWallet(ctx, role, tx.CdtrAcct); err != nil {
+				return nil, err
+			}
 		}
 		if rej == nil && roles.IntermediaryOf(wallet) != role {
 			rej = reject(ReasonAccount, "account "+wallet+" is not a wallet at "+role)

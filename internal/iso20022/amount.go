@@ -43,6 +43,7 @@ type Rejection struct {
 	Text string
 }
 
+// Error is the reason code and the explanation.
 func (r *Rejection) Error() string { return r.Code + ": " + r.Text }
 
 func reject(code, text string) *Rejection { return &Rejection{Code: code, Text: text} }

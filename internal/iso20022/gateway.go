@@ -140,7 +140,8 @@ func Open(dir string, cfg Config) (*Gateway, error) {
 // Close closes the store.
 func (g *Gateway) Close() error { return g.db.Close() }
 
-// Roles lists the roles the gateway serves.
+// Serves says whether the gateway serves role: the issuer when it was
+// given the issuer's desk, an intermediary when it was given that one.
 func (g *Gateway) Serves(role string) bool {
 	if role == RoleIssuer {
 		return g.cfg.Issuer != nil

@@ -53,6 +53,7 @@ type FormatError struct {
 	Reason string // what is wrong
 }
 
+// Error says where and what, for logs and the status message.
 func (e *FormatError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)

@@ -207,7 +207,7 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 	if err != nil {
 		return fail(err)
 	}
-	if err := n.serve(addr, api.Config{Ledger: g, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(), Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
+	if err := n.serve(addr, api.Config{Ledger: g, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(), AliasDirectory: n.Issuer.Aliases(), Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
 	return n, created, nil

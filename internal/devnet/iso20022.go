@@ -63,6 +63,11 @@ func (c *Config) ISO() ISO20022 {
 // openGateway opens the ISO 20022 gateway of `specie up` under dir,
 // serving the issuer and every intermediary of this process.
 func (n *Node) openGateway(dir string, banks map[string]roles.Intermediary, log *slog.Logger) error {
+	return n.openGatewayAt(filepath.Join(dir, "iso20022"), banks, log)
+}
+
+// openGatewayAt opens the gateway with its store in gwDir.
+func (n *Node) openGatewayAt(gwDir string, banks map[string]roles.Intermediary, log *slog.Logger) error {
 	iso := n.Config.ISO()
 	gcfg := iso20022.Config{
 		Currency:           n.Config.Network.Currency,
@@ -75,7 +80,7 @@ func (n *Node) openGateway(dir string, banks map[string]roles.Intermediary, log 
 	if n.Issuer != nil {
 		gcfg.Issuer = n.Issuer
 	}
-	g, err := iso20022.Open(filepath.Join(dir, "iso20022"), gcfg)
+	g, err := iso20022.Open(gwDir, gcfg)
 	if err != nil {
 		return err
 	}

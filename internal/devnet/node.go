@@ -224,6 +224,14 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 	default:
 		return nil, fmt.Errorf("serve: unknown role %q (want ledger, issuer or intermediary)", role)
 	}
+	if role != "ledger" {
+		// The role's ISO 20022 gateway, its store beside the role's own.
+		if err := n.openGatewayAt(filepath.Clean(dataDir)+".iso20022", ac.Intermediaries, log); err != nil {
+			n.closeServices()
+			return nil, err
+		}
+		ac.ISO20022 = n.Gateway
+	}
 	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		n.closeServices()
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/internal/iso20022"
+	"github.com/specie/specie/internal/iso20022/schemas"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
@@ -26,16 +27,27 @@ import (
 // xsdDir holds the official schemas, beside the repository.
 const xsdDir = "../../../shared/iso20022-xsd"
 
-// conforms validates doc against msg's official XSD with xmllint (Debian's
-// libxml2-utils); it skips when xmllint or the schemas are missing.
+// conforms validates doc against msg's official XSD with the pure-Go
+// validator and with xmllint (Debian's libxml2-utils); the xmllint part
+// skips when xmllint or ../shared's schemas are missing.
 func conforms(t testing.TB, msg string, doc []byte) {
 	t.Helper()
+	// The gateway's own validator first (it runs everywhere), then xmllint.
+	s, err := schemas.Schema(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(doc); err != nil {
+		t.Fatalf("%s does not validate (internal/xsd): %v\n%s", msg, err, doc)
+	}
 	if _, err := exec.LookPath("xmllint"); err != nil {
-		t.Skip("xmllint not installed (apt-get install libxml2-utils)")
+		t.Log("xmllint not installed (apt-get install libxml2-utils): its cross-check skipped")
+		return
 	}
 	xsd := filepath.Join(xsdDir, msg+".xsd")
 	if _, err := os.Stat(xsd); err != nil {
-		t.Skipf("schema %s: %v", xsd, err)
+		t.Logf("schema %s: %v: the xmllint cross-check skipped", xsd, err)
+		return
 	}
 	f := filepath.Join(t.TempDir(), "doc.xml")
 	if err := os.WriteFile(f, doc, 0o600); err != nil {

@@ -68,15 +68,25 @@ func TestFundingRejections(t *testing.T) {
 		raw    func([]byte) []byte
 		group  bool // the whole message is refused (format), not one payment
 		reason string
+		says   string // the explanation names this (for format errors)
 	}{
 		{name: "unknown BIC", edit: func(f *funding) { f.Debtor = "UNKNUS33" }, reason: "AC01"},
 		{name: "creditor not the central bank", edit: func(f *funding) { f.Creditor = "OTHRUS33" }, reason: "AC01"},
 		{name: "other currency", edit: func(f *funding) { f.Ccy = "EUR" }, reason: "CURR"},
 		{name: "too many decimals", edit: func(f *funding) { f.Amount = "10.001" }, reason: "AM12"},
 		{name: "zero", edit: func(f *funding) { f.Amount = "0.00" }, reason: "AM01"},
-		{name: "negative", edit: func(f *funding) { f.Amount = "-5.00" }, reason: "AM12"},
-		{name: "not a number", edit: func(f *funding) { f.Amount = "1e5" }, reason: "AM12"},
-		{name: "overflow", edit: func(f *funding) { f.Amount = "999999999999999999.99" }, reason: "AM12"},
+		// The schema itself refuses these (minInclusive 0, xs:decimal,
+		// totalDigits 18): the whole message is FF01 naming the element.
+		{name: "negative", edit: func(f *funding) { f.Amount = "-5.00" }, group: true, reason: "FF01", says: "IntrBkSttlmAmt"},
+		{name: "not a number", edit: func(f *funding) { f.Amount = "1e5" }, group: true, reason: "FF01", says: "IntrBkSttlmAmt"},
+		{name: "overflow", edit: func(f *funding) { f.Amount = "999999999999999999.99" }, group: true, reason: "FF01", says: "more than the"},
+		{name: "element out of order", raw: func(b []byte) []byte {
+			return bytes.Replace(b, []byte("<NbOfTxs>1</NbOfTxs>"), []byte(""), 1)
+		}, group: true, reason: "FF01", says: "NbOfTxs"},
+		{name: "unknown element", raw: func(b []byte) []byte {
+			return bytes.Replace(b, []byte("<SttlmPrty>HIGH</SttlmPrty>"), []byte("<Bogus>1</Bogus>"), 1)
+		}, group: true, reason: "FF01", says: "Bogus"},
+		{name: "bad BIC", edit: func(f *funding) { f.Debtor = "bank-a" }, group: true, reason: "FF01", says: "BICFI"},
 		{name: "not XML", raw: func(b []byte) []byte { return b[:len(b)/2] }, group: true, reason: "FF01"},
 		{name: "DOCTYPE with entities", raw: func(b []byte) []byte {
 			return bytes.Replace(b, []byte("<Document"), []byte(`<!DOCTYPE Document [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>`+"\n<Document"), 1)
@@ -109,6 +119,9 @@ func TestFundingRejections(t *testing.T) {
 			}
 			if tc.group && greason != tc.reason {
 				t.Fatalf("group reason %s, want %s\n%s", greason, tc.reason, a.XML)
+			}
+			if tc.says != "" && !strings.Contains(string(a.XML), tc.says) {
+				t.Fatalf("the rejection does not name %q:\n%s", tc.says, a.XML)
 			}
 			if !tc.group && txs[f.E2E] != "RJCT/"+tc.reason {
 				t.Fatalf("payment %v, want RJCT/%s\n%s", txs, tc.reason, a.XML)

@@ -1,11 +1,6 @@
 package iso20022
 
-import (
-	"errors"
-
-	"github.com/specie/specie/internal/iso20022/schemas"
-	"github.com/specie/specie/internal/xsd"
-)
+import "github.com/specie/specie/internal/iso20022/schemas"
 
 // validate checks doc against the official schema of msg (embedded in
 // package schemas, compiled once by the pure-Go validator internal/xsd)
@@ -18,15 +13,7 @@ func validate(msg string, doc []byte) error {
 		return &FormatError{Reason: "no schema for " + msg + ": " + err.Error()}
 	}
 	if err := s.Validate(doc); err != nil {
-		var xe *xsd.Error
-		if errors.As(err, &xe) {
-			reason := xe.Reason
-			if xe.Path != "" {
-				reason = xe.Path + ": " + reason
-			}
-			return &FormatError{Line: xe.Line, Reason: reason}
-		}
-		return &FormatError{Reason: err.Error()}
+		return asFormatError(err)
 	}
 	return nil
 }

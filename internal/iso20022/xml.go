@@ -15,16 +15,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"slices"
+
+	"github.com/specie/specie/internal/iso20022/schemas"
+	"github.com/specie/specie/internal/xsd"
 )
 
 // MaxDocument bounds an incoming document in bytes; a pain.001 of a few
 // thousand payments fits, a document larger than this is refused unread.
 const MaxDocument = 4 << 20
-
-// nsPrefix is the namespace of every ISO 20022 message schema; the message
-// name (e.g. "pacs.008.001.09") follows it.
-const nsPrefix = "urn:iso:std:iso:20022:tech:xsd:"
 
 // Message names (and schema versions) the gateway speaks.
 const (
@@ -66,51 +65,35 @@ func formatErr(line int, format string, a ...any) error {
 }
 
 // Detect names the message in doc from its root element's namespace
-// ("pacs.008.001.09"), after the same checks as Decode: size, no DTD,
-// well-formed up to the root element.
+// ("pacs.008.001.09"): schemas.Detect, which reads only up to the root
+// and refuses a DTD, after the size cap, and only for a message the
+// gateway speaks.
 func Detect(doc []byte) (string, error) {
 	if len(doc) > MaxDocument {
 		return "", formatErr(0, "document of %d bytes exceeds %d", len(doc), MaxDocument)
 	}
-	d := xml.NewDecoder(bytes.NewReader(doc))
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return "", formatErr(0, "no root element")
-			}
-			line, _ := d.InputPos()
-			return "", formatErr(line, "not well-formed XML: %v", err)
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
-			line, _ := d.InputPos()
-			return "", formatErr(line, "DTDs and entity declarations are refused")
-		case xml.StartElement:
-			if t.Name.Local != "Document" {
-				return "", formatErr(1, "root element is %q, want Document", t.Name.Local)
-			}
-			ns := ""
-			for _, a := range t.Attr {
-				if a.Name.Space == "" && a.Name.Local == "xmlns" {
-					ns = a.Value
-				}
-			}
-			if t.Name.Space != "" {
-				return "", formatErr(1, "root element has a namespace prefix %q; use the default namespace", t.Name.Space)
-			}
-			name, ok := strings.CutPrefix(ns, nsPrefix)
-			if !ok {
-				return "", formatErr(1, "namespace %q is not an ISO 20022 message", ns)
-			}
-			for _, m := range Messages {
-				if m == name {
-					return name, nil
-				}
-			}
-			return "", formatErr(1, "message %s is not one the gateway reads", name)
-		}
+	msg, err := schemas.Detect(doc)
+	if err != nil {
+		return "", asFormatError(err)
 	}
+	if !slices.Contains(Messages, msg) {
+		return "", formatErr(1, "message %s is not one the gateway reads", msg)
+	}
+	return msg, nil
+}
+
+// asFormatError turns the validator's *xsd.Error (line, element path,
+// reason) into a FormatError.
+func asFormatError(err error) error {
+	var xe *xsd.Error
+	if errors.As(err, &xe) {
+		reason := xe.Reason
+		if xe.Path != "" {
+			reason = xe.Path + ": " + reason
+		}
+		return &FormatError{Line: xe.Line, Reason: reason}
+	}
+	return &FormatError{Reason: err.Error()}
 }
 
 // Decode reads doc, which must be the message named msg, into v. It

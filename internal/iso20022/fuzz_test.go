@@ -33,7 +33,11 @@ var docTypes = map[string]func() any{
 // MaxDocument, and whatever it accepts must write back and read again to
 // the same value.
 func FuzzDecode(f *testing.F) {
+	// The gateway's templates and the schemas package's conforming
+	// samples of every message.
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.xml"))
+	samples, _ := filepath.Glob(filepath.Join("schemas", "testdata", "*.xml"))
+	files = append(files, samples...)
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
@@ -62,6 +66,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		v := docTypes[msg]()
 		if err := Decode(doc, msg, v); err != nil {
+			if validate(msg, doc) == nil {
+				t.Fatalf("the schema accepts what the reader refuses: %v", err)
+			}
 			return
 		}
 		out, err := Encode(v)

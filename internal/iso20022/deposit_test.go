@@ -2,6 +2,8 @@ package iso20022_test
 
 import (
 	"bytes"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/specie/specie/internal/iso20022"
@@ -134,6 +136,58 @@ func TestDepositNeedsTreasury(t *testing.T) {
 	}
 	if got := e.balance(alice); got != 0 {
 		t.Fatalf("alice %d", got)
+	}
+	// Once the treasury is funded, the refused payment sent again in a
+	// new message goes through: only applied payments count as received.
+	e.mint("bank-a", 10_00)
+	d.MsgID = "DEUT-EMPTY-2"
+	grp, _, txs = status(t, e.send("bank-a", fill(t, "pacs008-deposits.xml", d)))
+	if grp != "ACSC" || e.balance(alice) != 5_00 {
+		t.Fatalf("the refused payment again: %s %v, alice %d", grp, txs, e.balance(alice))
+	}
+}
+
+// TestSamePaymentAtOnce sends the same payment (one UETR) in several
+// messages at the same moment: exactly one applies it, the others answer
+// DUPL, and the wallet is credited once.
+func TestSamePaymentAtOnce(t *testing.T) {
+	e := up(t)
+	e.mint("bank-a", 1_000_00)
+	alice := e.open("bank-a", "alice")
+	const n = 8
+	answers := make(chan string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		d := deposits{MsgID: fmt.Sprintf("RACE-%d", i), Agent: "BNKAUS33", Txs: []deposit{
+			{E2E: "E2E-RACE", UETR: uuidFor("race"), Ccy: "USD", Amount: "7.00", Wallet: alice, Name: "Alice"}}}
+		doc := fill(t, "pacs008-deposits.xml", d)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := e.gw().Process(as("bank-a"), "bank-a", doc)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			var r iso20022.Pacs002Doc
+			if err := iso20022.Decode(a.XML, iso20022.Pacs002, &r); err != nil {
+				answers <- err.Error()
+				return
+			}
+			answers <- r.Msg.OrgnlGrpInfAndSts.GrpSts
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	got := map[string]int{}
+	for a := range answers {
+		got[a]++
+	}
+	if got["ACSC"] != 1 || got["RJCT"] != n-1 {
+		t.Fatalf("answers %v, want one ACSC and %d RJCT", got, n-1)
+	}
+	if b := e.balance(alice); b != 7_00 {
+		t.Fatalf("alice %d, want 7.00 once", b)
 	}
 }
 

@@ -70,6 +70,12 @@ type Gateway struct {
 	db    *store.DB
 	bySIC map[string]string // BIC -> intermediary name
 	locks [64]sync.Mutex    // striped by role and MsgId: one processing of a message at a time
+
+	// inflight holds the payment keys (role 0x00 key) that messages being
+	// processed now have claimed, so that two messages carrying the same
+	// payment at once cannot both apply it: the second sees DUPL.
+	inMu     sync.Mutex
+	inflight map[string]bool
 }
 
 // Store layout (values JSON):
@@ -125,7 +131,7 @@ func Open(dir string, cfg Config) (*Gateway, error) {
 	if cfg.Validate == nil {
 		cfg.Validate = validate
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger.With("role", "iso20022"), bySIC: make(map[string]string)}
+	g := &Gateway{cfg: cfg, log: cfg.Logger.With("role", "iso20022"), bySIC: make(map[string]string), inflight: map[string]bool{}}
 	for name, bic := range cfg.BICs {
 		g.bySIC[bic] = name
 	}
@@ -187,6 +193,7 @@ type outcome struct {
 	pmtKeys  []string          // payment identifications now used
 	credits  map[string]credit // E2E -> credit, pacs.008 in
 	sets     map[string][]byte // other keys to write with the answer
+	claims   []string          // payment keys claimed while processing (usedPayment)
 }
 
 // Process reads one message for role and answers it. A message already
@@ -229,8 +236,9 @@ func (g *Gateway) Process(ctx context.Context, role string, doc []byte) (Answer,
 		// belongs to the first message).
 		return g.rejectAll(role, msg, hdr, hash, ReasonDuplicate, "message "+hdr.msgID+" was already received with other content")
 	}
-	out, err := g.handle(ctx, role, msg, hdr, hash, doc)
-	if err != nil {
+	out := &outcome{}
+	defer g.release(out)
+	if err := g.handle(ctx, role, msg, hdr, hash, doc, out); err != nil {
 		return Answer{}, err
 	}
 	if err := g.record(role, hdr.msgID, hash, out); err != nil {
@@ -308,16 +316,35 @@ func (g *Gateway) putProduced(b *store.Batch, role string, p Produced) error {
 	return nil
 }
 
-// usedPayment reports the MsgId that already used payment key k, "" if none.
-func (g *Gateway) usedPayment(role, k string) (string, error) {
-	v, err := g.db.Get(gkey(prefPmt, role, k))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
+// usedPayment says whether payment key k was already used: recorded by
+// an earlier message, or claimed by one being processed now. A key not
+// used is claimed for out's message until Process has recorded it.
+func (g *Gateway) usedPayment(role, k string, out *outcome) (bool, error) {
+	ik := role + "\x00" + k
+	g.inMu.Lock()
+	defer g.inMu.Unlock()
+	if g.inflight[ik] {
+		return true, nil
 	}
-	if err != nil {
-		return "", storeErr(err, "read payment %s", k)
+	_, err := g.db.Get(gkey(prefPmt, role, k))
+	if err == nil {
+		return true, nil
 	}
-	return string(v), nil
+	if !errors.Is(err, store.ErrNotFound) {
+		return false, storeErr(err, "read payment %s", k)
+	}
+	g.inflight[ik] = true
+	out.claims = append(out.claims, ik)
+	return false, nil
+}
+
+// release ends out's claims on payment keys (recorded or abandoned).
+func (g *Gateway) release(out *outcome) {
+	g.inMu.Lock()
+	defer g.inMu.Unlock()
+	for _, k := range out.claims {
+		delete(g.inflight, k)
+	}
 }
 
 func storeErr(err error, format string, a ...any) error {

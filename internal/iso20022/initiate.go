@@ -30,14 +30,13 @@ func (g *Gateway) isWallet(n string) bool {
 // Specie: the wallet pays the treasury and an outgoing pacs.008 to the
 // creditor's bank is produced. Answered by a pain.002 with a status per
 // payment, per instruction and for the group.
-func (g *Gateway) initiate(ctx context.Context, role string, h hdr, hash string, doc []byte) (*outcome, error) {
+func (g *Gateway) initiate(ctx context.Context, role string, h hdr, hash string, doc []byte, out *outcome) error {
 	var m Pain001Doc
 	if err := Decode(doc, Pain001, &m); err != nil {
-		return nil, errcode.New(errcode.Internal, "decode validated pain.001: %v", err)
+		return errcode.New(errcode.Internal, "decode validated pain.001: %v", err)
 	}
 	in := g.cfg.Intermediaries[role]
 	ctx = roles.WithCaller(ctx, roles.Principal{Name: role, Role: roles.RoleIntermediary})
-	out := &outcome{}
 	var txs []txResult
 	var payouts []CdtTrf43
 	seen := map[string]bool{}
@@ -47,12 +46,12 @@ func (g *Gateway) initiate(ctx context.Context, role string, h hdr, hash string,
 			r := txResult{instrID: tx.PmtID.InstrID, e2e: tx.PmtID.EndToEndID, uetr: tx.PmtID.UETR, pmtInf: pi.PmtInfID}
 			pk := payKey(tx.PmtID, from)
 			amount, rej := ParseAmount(g.cfg.Currency, tx.Amt.InstdAmt)
-			used, err := g.usedPayment(role, pk)
+			used, err := g.usedPayment(role, pk, out)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			switch {
-			case seen[pk] || used != "":
+			case seen[pk] || used:
 				rej = reject(ReasonDuplicate, "payment "+tx.PmtID.EndToEndID+" was already initiated")
 			case rej != nil:
 			case roles.IntermediaryOf(from) != role || !g.isWallet(from):
@@ -63,7 +62,7 @@ func (g *Gateway) initiate(ctx context.Context, role string, h hdr, hash string,
 				switch {
 				case tx.CdtrAcct != nil && tx.CdtrAcct.Prxy != nil:
 					if to, rej, err = g.creditorWallet(ctx, role, tx.CdtrAcct); err != nil {
-						return nil, err
+						return err
 					}
 				case tx.CdtrAcct != nil && g.isWallet(tx.CdtrAcct.Number()):
 					to = tx.CdtrAcct.Number()
@@ -79,7 +78,7 @@ func (g *Gateway) initiate(ctx context.Context, role string, h hdr, hash string,
 				if err != nil {
 					code, ok := reasonOf(err)
 					if !ok {
-						return nil, err
+						return err
 					}
 					rej = reject(code, err.Error())
 				} else {
@@ -92,7 +91,7 @@ func (g *Gateway) initiate(ctx context.Context, role string, h hdr, hash string,
 			if rej != nil {
 				r.status, r.reason, r.text = StatusRejected, rej.Code, rej.Text
 			}
-			if rej == nil || rej.Code != ReasonDuplicate {
+			if rej == nil { // only what was applied: a refused payment may come again
 				out.pmtKeys = append(out.pmtKeys, pk)
 			}
 			seen[pk] = true
@@ -101,17 +100,17 @@ func (g *Gateway) initiate(ctx context.Context, role string, h hdr, hash string,
 	}
 	a, err := g.statusAnswer(role, Pain001, h, hash, txs, groupStatus(txs, StatusSettled), "", "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out.answer = a
 	if len(payouts) > 0 {
 		p, err := g.payoutMessage(role, h.msgID, payouts)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out.produced = append(out.produced, p)
 	}
-	return out, nil
+	return nil
 }
 
 // payoutTx is the interbank leg of a pay-out: from the intermediary (the

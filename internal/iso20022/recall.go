@@ -120,14 +120,14 @@ const (
 // (by original MsgId and EndToEndId) that is still in its wallet is paid
 // back to the treasury and returned by pacs.004 (ACCR); one already spent
 // (AM04), unknown (NOOR) or already returned (ARDT) is refused (RJCR).
-func (g *Gateway) recall(ctx context.Context, role string, h hdr, hash string, doc []byte) (*outcome, error) {
+func (g *Gateway) recall(ctx context.Context, role string, h hdr, hash string, doc []byte, out *outcome) error {
 	var m Camt056Doc
 	if err := Decode(doc, Camt056, &m); err != nil {
-		return nil, errcode.New(errcode.Internal, "decode validated camt.056: %v", err)
+		return errcode.New(errcode.Internal, "decode validated camt.056: %v", err)
 	}
 	in := g.cfg.Intermediaries[role]
 	ctx = roles.WithCaller(ctx, roles.Principal{Name: role, Role: roles.RoleIntermediary})
-	out := &outcome{sets: map[string][]byte{}}
+	out.sets = map[string][]byte{}
 	var txs []txResult
 	var returns []RtrTx
 	for _, u := range m.Msg.Undrlyg {
@@ -147,7 +147,7 @@ func (g *Gateway) recall(ctx context.Context, role string, h hdr, hash string, d
 			ck := gkey(prefCredit, role, og.OrgnlMsgID, tx.OrgnlEndToEndID)
 			c, err := g.credit(ck)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			switch {
 			case c == nil:
@@ -160,7 +160,7 @@ func (g *Gateway) recall(ctx context.Context, role string, h hdr, hash string, d
 				if err != nil {
 					code, ok := reasonOf(err)
 					if !ok {
-						return nil, err
+						return err
 					}
 					if code == ReasonFunds {
 						rej(code, "the credit to "+c.Wallet+" has been spent")
@@ -173,7 +173,7 @@ func (g *Gateway) recall(ctx context.Context, role string, h hdr, hash string, d
 				c.Returned = true
 				v, err := json.Marshal(c)
 				if err != nil {
-					return nil, errcode.New(errcode.Internal, "encode credit: %v", err)
+					return errcode.New(errcode.Internal, "encode credit: %v", err)
 				}
 				out.sets[string(ck)] = v
 				why := reject("FOCR", "following the cancellation request "+h.msgID)
@@ -185,17 +185,17 @@ func (g *Gateway) recall(ctx context.Context, role string, h hdr, hash string, d
 	}
 	a, err := g.statusAnswer(role, Camt056, h, hash, txs, "", "", "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out.answer = a
 	if len(returns) > 0 {
 		p, err := g.returnMessage(role, h.msgID, returns)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out.produced = append(out.produced, p)
 	}
-	return out, nil
+	return nil
 }
 
 // credit reads a deposit record; nil if none.

@@ -19,12 +19,11 @@ func asRejection(err error, r **Rejection) bool { return errors.As(err, r) }
 // bank money from its settlement account) and whose creditor is the
 // central bank credits that intermediary's reserve account, exactly once
 // per MsgId and payment identification.
-func (g *Gateway) fundReserves(ctx context.Context, h hdr, hash string, doc []byte) (*outcome, error) {
+func (g *Gateway) fundReserves(ctx context.Context, h hdr, hash string, doc []byte, out *outcome) error {
 	var m Pacs009Doc
 	if err := Decode(doc, Pacs009, &m); err != nil {
-		return nil, errcode.New(errcode.Internal, "decode validated pacs.009: %v", err)
+		return errcode.New(errcode.Internal, "decode validated pacs.009: %v", err)
 	}
-	out := &outcome{}
 	ctx = roles.WithCaller(ctx, roles.Principal{Name: RoleIssuer, Role: roles.RoleIssuer})
 	var txs []txResult
 	seen := map[string]bool{}
@@ -36,12 +35,12 @@ func (g *Gateway) fundReserves(ctx context.Context, h hdr, hash string, doc []by
 		}
 		amount, bad := ParseAmount(g.cfg.Currency, tx.IntrBkSttlmAmt)
 		name, known := g.bySIC[tx.Dbtr.BIC()]
-		used, err := g.usedPayment(RoleIssuer, pk)
+		used, err := g.usedPayment(RoleIssuer, pk, out)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		switch {
-		case seen[pk] || used != "":
+		case seen[pk] || used:
 			rej(ReasonDuplicate, "payment "+tx.PmtID.EndToEndID+" was already received")
 		case bad != nil:
 			rej(bad.Code, bad.Text)
@@ -54,7 +53,7 @@ func (g *Gateway) fundReserves(ctx context.Context, h hdr, hash string, doc []by
 			if err != nil {
 				code, ok := reasonOf(err)
 				if !ok {
-					return nil, err
+					return err
 				}
 				rej(code, err.Error())
 				break
@@ -62,17 +61,17 @@ func (g *Gateway) fundReserves(ctx context.Context, h hdr, hash string, doc []by
 			r.status, r.ref = StatusSettled, "reserve-"+strconv.FormatInt(e.Time.UnixNano(), 10)
 		}
 		seen[pk] = true
-		if r.reason != ReasonDuplicate {
+		if r.status == StatusSettled { // only what was applied: a refused payment may come again
 			out.pmtKeys = append(out.pmtKeys, pk)
 		}
 		txs = append(txs, r)
 	}
 	a, err := g.statusAnswer(RoleIssuer, Pacs009, h, hash, txs, groupStatus(txs, StatusSettled), "", "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out.answer = a
-	return out, nil
+	return nil
 }
 
 // redemptionMessage is the pacs.009 that pays a redeemed amount from the

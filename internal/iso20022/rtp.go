@@ -142,14 +142,14 @@ func (g *Gateway) book() requestBook { return gatewayBook{db: g.db} }
 // requested payment from one of its wallets to a wallet (here or
 // elsewhere) becomes a pending request; the pain.014 answers PDNG with
 // the request's reference, or RJCT with the reason.
-func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash string, doc []byte) (*outcome, error) {
+func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash string, doc []byte, out *outcome) error {
 	var m Pain013Doc
 	if err := Decode(doc, Pain013, &m); err != nil {
-		return nil, errcode.New(errcode.Internal, "decode validated pain.013: %v", err)
+		return errcode.New(errcode.Internal, "decode validated pain.013: %v", err)
 	}
 	ctx = roles.WithCaller(ctx, roles.Principal{Name: role, Role: roles.RoleIntermediary})
 	in := g.cfg.Intermediaries[role]
-	out := &outcome{sets: map[string][]byte{}}
+	out.sets = map[string][]byte{}
 	var txs []txResult
 	seen := map[string]bool{}
 	for _, pi := range m.Msg.PmtInf {
@@ -158,20 +158,20 @@ func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash str
 			r := txResult{instrID: tx.PmtID.InstrID, e2e: tx.PmtID.EndToEndID, uetr: tx.PmtID.UETR, pmtInf: pi.PmtInfID}
 			pk := payKey(tx.PmtID, "rtp/"+from)
 			amount, rej := ParseAmount(g.cfg.Currency, tx.Amt.InstdAmt)
-			used, err := g.usedPayment(role, pk)
+			used, err := g.usedPayment(role, pk, out)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			var to string
 			switch {
-			case seen[pk] || used != "":
+			case seen[pk] || used:
 				rej = reject(ReasonDuplicate, "request "+tx.PmtID.EndToEndID+" was already received")
 			case rej != nil:
 			case roles.IntermediaryOf(from) != role || !g.isWallet(from):
 				rej = reject(ReasonAccount, "debtor account "+from+" is not a wallet at "+role)
 			default:
 				if to, rej, err = g.creditorWallet(ctx, role, tx.CdtrAcct); err != nil {
-					return nil, err
+					return err
 				}
 				if rej == nil && !g.isWallet(to) {
 					rej = reject(ReasonAccount, "creditor account "+to+" is not a Specie wallet")
@@ -181,7 +181,7 @@ func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash str
 				if _, err := in.Wallet(ctx, from); err != nil {
 					code, ok := reasonOf(err)
 					if !ok {
-						return nil, err
+						return err
 					}
 					rej = reject(code, err.Error())
 				}
@@ -194,12 +194,12 @@ func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash str
 					Creditor: tx.Cdtr.Nm, Status: RequestPending, Created: g.cfg.Now().UTC()}
 				v, err := json.Marshal(req)
 				if err != nil {
-					return nil, errcode.New(errcode.Internal, "encode request: %v", err)
+					return errcode.New(errcode.Internal, "encode request: %v", err)
 				}
 				out.sets[string(gkey(prefRequest, role, req.ID))] = v
 				r.status, r.ref = RequestPending, req.ID
 			}
-			if rej == nil || rej.Code != ReasonDuplicate {
+			if rej == nil { // only what was applied: a refused payment may come again
 				out.pmtKeys = append(out.pmtKeys, pk)
 			}
 			seen[pk] = true
@@ -208,10 +208,10 @@ func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash str
 	}
 	a, err := g.statusAnswer(role, Pain013, h, hash, txs, groupStatus(txs, RequestPending), "", "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out.answer = a
-	return out, nil
+	return nil
 }
 
 // pain014 is a request-to-pay status report.

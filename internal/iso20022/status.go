@@ -185,26 +185,21 @@ func reasonOf(err error) (code string, ok bool) {
 	return ReasonNotSpec, true
 }
 
-// handle applies a decoded message.
-func (g *Gateway) handle(ctx context.Context, role, msg string, h hdr, hash string, doc []byte) (*outcome, error) {
-	refuse := func(code, text string) (*outcome, error) {
-		a, err := g.statusAnswer(role, msg, h, hash, nil, StatusRejected, code, text)
-		if err != nil {
-			return nil, err
-		}
-		return &outcome{answer: a}, nil
-	}
+// handle applies a decoded message, filling out.
+func (g *Gateway) handle(ctx context.Context, role, msg string, h hdr, hash string, doc []byte, out *outcome) error {
 	switch {
 	case role == RoleIssuer && msg == Pacs009:
-		return g.fundReserves(ctx, h, hash, doc)
+		return g.fundReserves(ctx, h, hash, doc, out)
 	case role != RoleIssuer && msg == Pacs008:
-		return g.deposit(ctx, role, h, hash, doc)
+		return g.deposit(ctx, role, h, hash, doc, out)
 	case role != RoleIssuer && msg == Pain001:
-		return g.initiate(ctx, role, h, hash, doc)
+		return g.initiate(ctx, role, h, hash, doc, out)
 	case role != RoleIssuer && msg == Camt056:
-		return g.recall(ctx, role, h, hash, doc)
+		return g.recall(ctx, role, h, hash, doc, out)
 	case role != RoleIssuer && msg == Pain013:
-		return g.requestToPay(ctx, role, h, hash, doc)
+		return g.requestToPay(ctx, role, h, hash, doc, out)
 	}
-	return refuse(ReasonForbidden, msg+" is not a message "+role+" accepts")
+	a, err := g.statusAnswer(role, msg, h, hash, nil, StatusRejected, ReasonForbidden, msg+" is not a message "+role+" accepts")
+	out.answer = a
+	return err
 }

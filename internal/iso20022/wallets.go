@@ -83,14 +83,14 @@ func (g *Gateway) creditorWallet(ctx context.Context, role string, acct *Account
 // from the intermediary's treasury, through the ordinary payment path
 // (limits and screening apply). A payment that cannot be applied is
 // rejected in the pacs.002 and returned with a pacs.004.
-func (g *Gateway) deposit(ctx context.Context, role string, h hdr, hash string, doc []byte) (*outcome, error) {
+func (g *Gateway) deposit(ctx context.Context, role string, h hdr, hash string, doc []byte, out *outcome) error {
 	var m Pacs008Doc
 	if err := Decode(doc, Pacs008, &m); err != nil {
-		return nil, errcode.New(errcode.Internal, "decode validated pacs.008: %v", err)
+		return errcode.New(errcode.Internal, "decode validated pacs.008: %v", err)
 	}
 	in := g.cfg.Intermediaries[role]
 	ctx = roles.WithCaller(ctx, roles.Principal{Name: role, Role: roles.RoleIntermediary})
-	out := &outcome{credits: map[string]credit{}}
+	out.credits = map[string]credit{}
 	var txs []txResult
 	var returns []RtrTx
 	seen := map[string]bool{}
@@ -98,13 +98,13 @@ func (g *Gateway) deposit(ctx context.Context, role string, h hdr, hash string, 
 		r := txResult{instrID: tx.PmtID.InstrID, e2e: tx.PmtID.EndToEndID, txID: tx.PmtID.TxID, uetr: tx.PmtID.UETR}
 		pk := payKey(tx.PmtID, tx.DbtrAgt.BIC())
 		amount, bad := ParseAmount(g.cfg.Currency, tx.IntrBkSttlmAmt)
-		used, err := g.usedPayment(role, pk)
+		used, err := g.usedPayment(role, pk, out)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var rej *Rejection
 		switch {
-		case seen[pk] || used != "":
+		case seen[pk] || used:
 			rej = reject(ReasonDuplicate, "payment "+tx.PmtID.EndToEndID+" was already received")
 		case bad != nil:
 			rej = bad
@@ -114,7 +114,7 @@ func (g *Gateway) deposit(ctx context.Context, role string, h hdr, hash string, 
 		var wallet string
 		if rej == nil {
 			if wallet, rej, err = g.creditorWallet(ctx, role, tx.CdtrAcct); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if rej == nil && roles.IntermediaryOf(wallet) != role {
@@ -126,7 +126,7 @@ func (g *Gateway) deposit(ctx context.Context, role string, h hdr, hash string, 
 			if err != nil {
 				code, ok := reasonOf(err)
 				if !ok {
-					return nil, err
+					return err
 				}
 				rej = reject(code, err.Error())
 			} else {
@@ -141,7 +141,7 @@ func (g *Gateway) deposit(ctx context.Context, role string, h hdr, hash string, 
 				returns = append(returns, g.returnOf(h.msgID, Pacs008, tx.PmtID, tx.IntrBkSttlmAmt, rej))
 			}
 		}
-		if rej == nil || rej.Code != ReasonDuplicate {
+		if rej == nil { // only what was applied: a refused payment may come again
 			out.pmtKeys = append(out.pmtKeys, pk)
 		}
 		seen[pk] = true
@@ -149,17 +149,17 @@ func (g *Gateway) deposit(ctx context.Context, role string, h hdr, hash string, 
 	}
 	a, err := g.statusAnswer(role, Pacs008, h, hash, txs, groupStatus(txs, StatusSettled), "", "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out.answer = a
 	if len(returns) > 0 {
 		p, err := g.returnMessage(role, h.msgID, returns)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out.produced = append(out.produced, p)
 	}
-	return out, nil
+	return nil
 }
 
 // returnOf is one payment returned with its reason.

@@ -346,7 +346,7 @@ func (ic interClient) History(ctx context.Context, id string) ([]roles.Entry, er
 // Idempotency-Key header, so calling Pay again with the same Payment after
 // a timeout or an unavailable answer is safe.
 func (ic interClient) Pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
-	req := wire.PaymentRequest{From: p.From, To: p.To, Amount: wire.FormatAmount(p.Amount), Reference: p.Reference, IdempotencyKey: p.IdempotencyKey}
+	req := wire.PaymentRequest{From: p.From, To: p.To, Amount: wire.FormatAmount(p.Amount), Reference: p.Reference, IdempotencyKey: p.IdempotencyKey, RefundOf: p.RefundOf}
 	var h http.Header
 	if p.IdempotencyKey != "" && headerSafe(p.IdempotencyKey) {
 		// A key that is no valid header value travels in the body alone,

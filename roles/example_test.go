@@ -23,7 +23,7 @@ func ExamplePayment() {
 	fmt.Printf("%+v\n", p) // over HTTP the client sends the amount as the string "12000"
 	fmt.Println("payee's intermediary:", roles.IntermediaryOf(p.To))
 	// Output:
-	// {From:bank-a.k3j9x2 To:bank-b.q8w2e7 Amount:12000 Reference:lunch IdempotencyKey:order-1234}
+	// {From:bank-a.k3j9x2 To:bank-b.q8w2e7 Amount:12000 Reference:lunch IdempotencyKey:order-1234 RefundOf:0000000000000000000000000000000000000000000000000000000000000000}
 	// payee's intermediary: bank-b
 }
 

@@ -251,6 +251,11 @@ type Wallet struct {
 	// settles, its notes leave Pending: spent (its change joins Balance) if
 	// it committed, back into Balance if it did not.
 	Pending uint64 `json:"pending"`
+	// Reserved is the value the wallet has locked in active reservations
+	// for payees (roles.Reserver): not in Balance, not spendable, and
+	// back in Balance if a reservation is voided, refunded or captured
+	// for less.
+	Reserved uint64 `json:"reserved,omitempty"`
 	// Tier and State are the wallet's policy tier and state (WalletActive,
 	// WalletFrozen, WalletClosed); an intermediary's treasury, and wallets
 	// opened before tiers existed, have State "" and no limits.
@@ -367,6 +372,12 @@ type Memo struct {
 	To        string `json:"to"`
 	Reference string `json:"reference,omitempty"`
 	Hold      string `json:"hold,omitempty"`
+	// Request is the payment request (PaymentRequest.ID) the payment pays,
+	// if any: the payee's intermediary marks it paid.
+	Request string `json:"request,omitempty"`
+	// RefundOf is the original payment's txid when the delivered payment
+	// is a refund of it, for the payee's history line.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // Delivery is one committed transaction handed over to the payee's
@@ -414,6 +425,11 @@ type Payment struct {
 	Amount         uint64 `json:"amount"`
 	Reference      string `json:"reference,omitempty"`       // free text shown in history
 	IdempotencyKey string `json:"idempotency_key,omitempty"` // see above; "" means none
+	// RefundOf, when set, makes the payment a refund of the payment with
+	// that txid, which wallet From received: To may be left empty (it is
+	// the wallet that paid; any other is refused), and the refunds of one
+	// payment never add up to more than it.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // MaxIdempotencyKeyLen bounds Payment.IdempotencyKey in bytes.
@@ -437,6 +453,9 @@ type Entry struct {
 	Reference    string     `json:"reference,omitempty"`
 	Batch        uint64     `json:"batch"`
 	Time         time.Time  `json:"time"`
+	// RefundOf is set on both lines of a refund: the txid of the payment
+	// it refunds.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // Policies is where the central bank publishes its policy (package

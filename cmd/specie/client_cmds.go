@@ -244,6 +244,9 @@ address and business.`,
 				return err
 			}
 			text := fmt.Sprintf("%s (%s): %s %s in %d notes", w.ID, w.Owner, net.Currency.Format(w.Balance), net.Currency.Code, w.Notes)
+			if w.Reserved != 0 {
+				text += fmt.Sprintf("; %s reserved for payees", net.Currency.Format(w.Reserved))
+			}
 			if w.State != "" {
 				text += fmt.Sprintf("; tier %d (%s), %s", w.Tier, w.TierName, w.State)
 				if w.HoldingLimit != 0 {
@@ -276,6 +279,9 @@ address and business.`,
 					sign = "-"
 				}
 				line := fmt.Sprintf("%s  %s%s  %-22s batch %-6d %s %s", e.Time.UTC().Format("2006-01-02 15:04:05"), sign, net.Currency.Format(e.Amount), e.Counterparty, e.Batch, e.TxID.String()[:16], e.Reference)
+				if e.RefundOf != (money.TxID{}) {
+					line += " (refund of " + e.RefundOf.String()[:16] + ")"
+				}
 				b.WriteString(strings.TrimRight(line, " ") + "\n")
 			}
 			if len(es) == 0 {
@@ -313,6 +319,9 @@ refuses it.`,
 			name, err := walletOwner(from)
 			if err != nil {
 				return err
+			}
+			if isRequest, err := g.acceptQR(cmd, from, qr, amount); isRequest {
+				return err // a code of a payment request: accepted
 			}
 			to, v, cur, ref, err := g.payTarget(ctx, cmd, qr, to, amount, ref)
 			if err != nil {

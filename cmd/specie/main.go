@@ -73,9 +73,12 @@ func newRoot(out io.Writer) *cobra.Command {
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text")
 	root.AddCommand(upCmd(g), serveCmd(g), devnetCmd(g), issuerCmd(g), walletCmd(g), txCmd(g), logCmd(g), supplyCmd(g), benchCmd(g), auditCmd(g))
 	root.AddCommand(alertsCmd(g))
+	root.AddCommand(reserveCmd(g))
 	root.AddCommand(qrCmd(g))
+	root.AddCommand(requestCmd(g))
 	root.AddCommand(aliasCmd(g))
 	root.AddCommand(ledgerCmd(g))
+	root.AddCommand(refundCmd(g), disputeCmd(g))
 	root.AddCommand(versionCmd(g), escrowCmd(g))
 	root.AddCommand(iso20022Cmd(g))
 	return root

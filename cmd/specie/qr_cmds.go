@@ -34,6 +34,7 @@ type qrShown struct {
 	AmountDecimal string `json:"amount_decimal,omitempty"`
 	Currency      string `json:"currency"`
 	Reference     string `json:"reference,omitempty"`
+	Request       string `json:"request,omitempty"` // the payment request the code carries (request_cmds.go)
 	MCC           string `json:"mcc"`
 	Country       string `json:"country"`
 	Name          string `json:"merchant_name"`
@@ -43,7 +44,7 @@ type qrShown struct {
 
 func qrCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "qr", Short: "Merchant QR codes (EMVCo merchant-presented mode)"}
-	var wallet, amount, ref, png, name, city, mcc, country string
+	var wallet, amount, ref, png, name, city, mcc, country, request string
 	var invert bool
 	show := &cobra.Command{
 		Use:   "show --wallet ID [--amount A] [--reference R] [--png FILE]",
@@ -86,6 +87,14 @@ Anyone pays it with: specie wallet pay --from WALLET --qr PAYLOAD`,
 				}
 				p.Dynamic = true
 			}
+			if request != "" { // request_cmds.go
+				if cmd.Flags().Changed("amount") {
+					return errcode.New(errcode.Malformed, "--amount: the request fixes the amount; omit --amount with --request")
+				}
+				if err := g.requestCode(ctx, &p, w.ID, request); err != nil {
+					return err
+				}
+			}
 			payload, err := emvco.Encode(p, net.Currency)
 			if err != nil {
 				return errcode.New(errcode.Malformed, "qr show: %v", err)
@@ -101,12 +110,16 @@ Anyone pays it with: specie wallet pay --from WALLET --qr PAYLOAD`,
 			}
 			out := qrShown{Payload: payload, Wallet: w.ID, Dynamic: p.Dynamic, Currency: net.Currency.Code, Reference: p.Reference,
 				MCC: p.MCC, Country: p.Country, Name: p.Name, City: p.City, PNG: png}
+			out.Request = p.Payee.Request
 			text := payload + "\n" + code.ToSmallString(invert)
 			if p.Dynamic {
 				out.Amount, out.AmountDecimal = wire.FormatAmount(p.Amount), net.Currency.Format(p.Amount)
 				text += fmt.Sprintf("pay %s %s to %s (%s, %s)", net.Currency.Format(p.Amount), net.Currency.Code, w.ID, p.Name, p.City)
 			} else {
 				text += fmt.Sprintf("pay any amount to %s (%s, %s)", w.ID, p.Name, p.City)
+			}
+			if request != "" {
+				text += " for request " + request
 			}
 			if png != "" {
 				text += "\nPNG written to " + png
@@ -124,6 +137,7 @@ Anyone pays it with: specie wallet pay --from WALLET --qr PAYLOAD`,
 	f.StringVar(&mcc, "mcc", defaultMCC, "merchant category code, 4 digits (ISO 18245)")
 	f.StringVar(&country, "country", "", "country, ISO 3166-1 alpha-2 (default: from the currency code)")
 	f.BoolVar(&invert, "invert", false, "draw dark modules instead of light ones (for a light terminal background)")
+	f.StringVar(&request, "request", "", "a pending payment request of the wallet: the code carries it (and its amount), and wallet pay --qr accepts it")
 	show.MarkFlagRequired("wallet")
 	cmd.AddCommand(show)
 	return cmd

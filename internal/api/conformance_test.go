@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
@@ -402,7 +403,84 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(closeAlert, cp, bankATok, `{"state":"reported","reason":"filed","by":"officer 7"}`, 200, "")
 	do(closeAlert, cp, bankATok, `{"state":"dismissed","reason":"again"}`, 409, "conflict")
 
+	// --- request-to-pay: alice (bank-a) asks bob (bank-b) ---
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	const createReq = "POST /v1/intermediaries/{name}/requests"
+	crp := "/v1/intermediaries/bank-a/requests"
+	newReq := func(amount string) map[string]any {
+		t.Helper()
+		return do(createReq, crp, bankATok, `{"payee":"`+aliceW+`","payer":"`+bobW+`","amount":"`+amount+`","reference":"invoice 42","expires":"`+exp+`"}`, 201, "").json(t)
+	}
+	rq := newReq("100")
+	rid := rq["id"].(string)
+	do(createReq, crp, bankATok, `{"payee":"`+aliceW+`","payer":"`+bobW+`","amount":"x","expires":"`+exp+`"}`, 400, "malformed")
+	do(createReq, crp, "", `{"payee":"`+aliceW+`","payer":"`+bobW+`","expires":"`+exp+`"}`, 401, "unauthorized")
+	do(createReq, crp, bankBTok, `{"payee":"`+aliceW+`","payer":"`+bobW+`","expires":"`+exp+`"}`, 403, "unauthorized")
+	do(createReq, crp, bankATok, `{"payee":"`+aliceW+`","payer":"bank-b.nosuch","expires":"`+exp+`"}`, 404, "not_found")
+	const listReq = "GET /v1/intermediaries/{name}/wallets/{id}/requests"
+	r = do(listReq, bw+"/requests?role=payer", bankBTok, "", 200, "")
+	if l := r.json(t)["requests"].([]any); len(l) != 1 || l[0].(map[string]any)["state"] != "pending" {
+		t.Fatalf("bob's requests %v", l)
+	}
+	do(listReq, bw+"/requests?role=owner", bankBTok, "", 400, "malformed")
+	do(listReq, bw+"/requests", "", "", 401, "unauthorized")
+	do(listReq, bw+"/requests", bankATok, "", 403, "unauthorized")
+	do(listReq, "/v1/intermediaries/bank-b/wallets/bank-b.nosuch/requests", bankBTok, "", 404, "not_found")
+	const getReq = "GET /v1/intermediaries/{name}/requests/{rid}"
+	arp, brp := crp+"/"+rid, "/v1/intermediaries/bank-b/requests/"+rid
+	do(getReq, arp, bankATok, "", 200, "")
+	do(getReq, arp, "", "", 401, "unauthorized")
+	do(getReq, arp, bankBTok, "", 403, "unauthorized")
+	do(getReq, crp+"/bank-a.rqnosuch", bankATok, "", 404, "not_found")
+	const offerReq = "PUT /v1/intermediaries/{name}/requests/{rid}"
+	offer, err := json.Marshal(rq)
+	noErr(t, err)
+	do(offerReq, brp, bankATok, string(offer), 200, "")
+	do(offerReq, brp+"x", bankATok, string(offer), 400, "malformed")
+	do(offerReq, brp, "", string(offer), 401, "unauthorized")
+	do(offerReq, brp, bankBTok, string(offer), 403, "unauthorized")
+	do(offerReq, brp, bankATok, strings.Replace(string(offer), bobW, "bank-b.nosuch", 1), 404, "not_found")
+	do(offerReq, brp, bankATok, strings.Replace(string(offer), bobW, mallory, 1), 409, "conflict")
+	const acceptReq = "POST /v1/intermediaries/{name}/requests/{rid}/accept"
+	do(acceptReq, brp+"/accept", bankBTok, `{"payer":"`+bobW+`","amount":"x"}`, 400, "malformed")
+	do(acceptReq, brp+"/accept", "", `{"payer":"`+bobW+`"}`, 401, "unauthorized")
+	do(acceptReq, brp+"/accept", bankBTok, `{"payer":"`+mallory+`"}`, 403, "unauthorized")
+	do(acceptReq, "/v1/intermediaries/bank-b/requests/bank-a.rqnosuch/accept", bankBTok, `{"payer":"`+bobW+`"}`, 404, "not_found")
+	do(acceptReq, brp+"/accept", bankBTok, `{"payer":"`+bobW+`","amount":"99"}`, 409, "conflict")
+	big := newReq("5000")["id"].(string)
+	do(acceptReq, "/v1/intermediaries/bank-b/requests/"+big+"/accept", bankBTok, `{"payer":"`+bobW+`"}`, 422, "insufficient_funds")
+	paid := do(acceptReq, brp+"/accept", bankBTok, `{"payer":"`+bobW+`"}`, 200, "").json(t)
+	if paid["state"] != "paid" || paid["txid"] == nil {
+		t.Fatalf("accepted request %v", paid)
+	}
+	const declineReq = "POST /v1/intermediaries/{name}/requests/{rid}/decline"
+	r3 := newReq("5")["id"].(string)
+	do(declineReq, "/v1/intermediaries/bank-b/requests/"+r3+"/decline", bankBTok, `{"payer":""}`, 400, "malformed")
+	do(declineReq, "/v1/intermediaries/bank-b/requests/"+r3+"/decline", "", `{"payer":"`+bobW+`"}`, 401, "unauthorized")
+	do(declineReq, "/v1/intermediaries/bank-b/requests/"+r3+"/decline", bankBTok, `{"payer":"`+mallory+`"}`, 403, "unauthorized")
+	do(declineReq, "/v1/intermediaries/bank-b/requests/bank-a.rqnosuch/decline", bankBTok, `{"payer":"`+bobW+`"}`, 404, "not_found")
+	do(declineReq, brp+"/decline", bankBTok, `{"payer":"`+bobW+`"}`, 409, "conflict")
+	do(declineReq, "/v1/intermediaries/bank-b/requests/"+r3+"/decline", bankBTok, `{"payer":"`+bobW+`"}`, 200, "")
+	const cancelReq = "POST /v1/intermediaries/{name}/requests/{rid}/cancel"
+	r4 := newReq("0")["id"].(string)
+	do(cancelReq, crp+"/"+r4+"/cancel", bankATok, `{`, 400, "malformed")
+	do(cancelReq, crp+"/"+r4+"/cancel", "", `{"payee":"`+aliceW+`"}`, 401, "unauthorized")
+	do(cancelReq, crp+"/"+r4+"/cancel", bankATok, `{"payee":"bank-a.treasury"}`, 403, "unauthorized")
+	do(cancelReq, crp+"/bank-a.rqnosuch/cancel", bankATok, `{"payee":"`+aliceW+`"}`, 404, "not_found")
+	do(cancelReq, arp+"/cancel", bankATok, `{"payee":"`+aliceW+`"}`, 409, "conflict")
+	do(cancelReq, crp+"/"+r4+"/cancel", bankATok, `{"payee":"`+aliceW+`"}`, 200, "")
+	const answerReq = "POST /v1/intermediaries/{name}/requests/{rid}/answer"
+	do(answerReq, crp+"/"+r4+"/answer", bankBTok, `{"payer":"`+bobW+`","action":"release"}`, 200, "")
+	do(answerReq, crp+"/"+r4+"/answer", bankBTok, `{"payer":"`+bobW+`","action":"bogus"}`, 400, "malformed")
+	do(answerReq, crp+"/"+r4+"/answer", "", `{"payer":"`+bobW+`","action":"release"}`, 401, "unauthorized")
+	do(answerReq, crp+"/"+r4+"/answer", bankATok, `{"payer":"`+bobW+`","action":"release"}`, 403, "unauthorized")
+	do(answerReq, crp+"/bank-a.rqnosuch/answer", bankBTok, `{"payer":"`+bobW+`","action":"release"}`, 404, "not_found")
+	do(answerReq, crp+"/"+r4+"/answer", bankBTok, `{"payer":"`+bobW+`","action":"claim","amount":"3"}`, 409, "conflict")
+	// --- refunds and disputes (disputes_conformance_test.go) ---
+	disputeRoutes := conformDisputes(t, e, do)
 	conformAliases(t, c, e) // aliases_test.go
+	// --- reservations of funds (reservations_conformance_test.go) ---
+	resValid := reservationConformance(t, do, aliceW, bobW, b64(t, m.Tx))
 
 	// --- what only failing services answer: 503, and 500 under default ---
 	f := newEnv(t, envOpts{currency: testNet.Currency})
@@ -451,7 +529,17 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{alerts, "/v1/intermediaries/bank-a/alerts", bankATok, ""},
 		{alert, "/v1/intermediaries/bank-a/alerts/a1", bankATok, ""},
 		{closeAlert, "/v1/intermediaries/bank-a/alerts/a1/close", bankATok, `{"state":"dismissed","reason":"x"}`},
+		{createReq, crp, bankATok, `{"payee":"bank-a.w1","payer":"bank-b.w2","expires":"` + exp + `"}`},
+		{listReq, "/v1/intermediaries/bank-a/wallets/bank-a.w1/requests", bankATok, ""},
+		{getReq, crp + "/bank-a.rq1", bankATok, ""},
+		{offerReq, crp + "/" + rid, bankATok, string(offer)},
+		{acceptReq, crp + "/bank-a.rq1/accept", bankATok, `{"payer":"bank-a.w1"}`},
+		{declineReq, crp + "/bank-a.rq1/decline", bankATok, `{"payer":"bank-a.w1"}`},
+		{cancelReq, crp + "/bank-a.rq1/cancel", bankATok, `{"payee":"bank-a.w1"}`},
+		{answerReq, crp + "/bank-a.rq1/answer", bankATok, `{"payer":"bank-b.w2","action":"claim","amount":"1"}`},
 	}
+	valid = append(valid, disputeRoutes...)
+	valid = append(valid, resValid...)
 	setErr := func(err error) {
 		f.ledger.setErr(err)
 		f.issuer.setErr(err)

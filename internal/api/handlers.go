@@ -452,7 +452,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, in roles.Intermedia
 	if err != nil {
 		return err
 	}
-	res, err := in.Pay(r.Context(), roles.Payment{From: req.From, To: req.To, Amount: amt, Reference: req.Reference, IdempotencyKey: key})
+	res, err := in.Pay(r.Context(), roles.Payment{From: req.From, To: req.To, Amount: amt, Reference: req.Reference, IdempotencyKey: key, RefundOf: req.RefundOf})
 	if err != nil {
 		return err
 	}

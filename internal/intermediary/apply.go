@@ -160,6 +160,8 @@ func checkMemo(m *roles.Memo, caller string) error {
 		return errcode.New(errcode.Malformed, "memo: wallet ids too long or not UTF-8")
 	case len(m.Reference) > MaxReferenceLen || !utf8.ValidString(m.Reference):
 		return errcode.New(errcode.Malformed, "memo: reference longer than %d bytes or not UTF-8", MaxReferenceLen)
+	case m.Request != "" && checkRequestID(m.Request) != nil:
+		return errcode.New(errcode.Malformed, "memo: request id longer than %d bytes or not UTF-8", MaxRequestIDLen)
 	}
 	return checkHoldID("memo: hold", m.Hold)
 }
@@ -345,7 +347,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		// With a draw from the payer's linked account, the wallet paid the
 		// rest; the account's history has the draw (waterfall.go).
 		e := roles.Entry{TxID: txid, Direction: "out", Amount: pend.Amount - min(pend.Amount, pend.FromAccount), Counterparty: pend.To,
-			Reference: pend.Reference, Batch: batch, Time: now}
+			Reference: pend.Reference, Batch: batch, Time: now, RefundOf: pend.RefundOf}
 		if err := setEntry(b, pend.From, e); err != nil {
 			return applied{}, err
 		}
@@ -353,8 +355,14 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		if err := in.screenAppliedInto(b, txid, &pend, first); err != nil {
 			return applied{}, err
 		}
+		if id := requestOfIdemKey(pend.IdemKey); id != "" {
+			if err := in.requestPaidInto(b, id, txid, pend.From, pend.To, pend.Amount); err != nil {
+				return applied{}, err
+			}
+		}
 		if pend.Peer != "" {
-			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Hold: pend.Hold, Created: now})
+			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Hold: pend.Hold,
+				Request: requestOfIdemKey(pend.IdemKey), Created: now, RefundOf: pend.RefundOf})
 			if err != nil {
 				return applied{}, err
 			}
@@ -393,9 +401,9 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		e := roles.Entry{TxID: txid, Direction: "in", Amount: credited[w], Batch: batch, Time: now}
 		switch {
 		case hasPend:
-			e.Counterparty, e.Reference = pend.From, pend.Reference
+			e.Counterparty, e.Reference, e.RefundOf = pend.From, pend.Reference, pend.RefundOf
 		case memo != nil && memo.To == w:
-			e.Counterparty, e.Reference = memo.From, memo.Reference
+			e.Counterparty, e.Reference, e.RefundOf = memo.From, memo.Reference, memo.RefundOf
 		case tx.Kind == money.Mint:
 			e.Reference = "mint"
 		}
@@ -413,6 +421,12 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		}
 	}
 
+	if !hasPend && memo != nil && memo.Request != "" && credited[memo.To] > 0 {
+		// A payment of a request owned here (requests.go).
+		if err := in.requestPaidInto(b, memo.Request, txid, memo.From, memo.To, 0); err != nil {
+			return applied{}, err
+		}
+	}
 	return applied{notes: changes, writes: writes, own: hasPend, from: pend.From, order: order, credited: credited}, nil
 }
 
@@ -475,6 +489,7 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 	}
 	b.Delete(pendingKey(txid))
 	undraw(b, txid, &pend)
+	unclaimRefund(b, txid, &pend)
 	screenReleaseInto(b, txid)
 	if err := in.unspend(b, txid, &pend, &changes); err != nil {
 		b.Discard()
@@ -893,7 +908,7 @@ func (in *Intermediary) tryDeliver(ctx context.Context, peer string, batch []*ou
 		}
 		ds[k].Tx = &tx
 		if o.rec.From != "" {
-			ds[k].Memo = &roles.Memo{From: o.rec.From, To: o.rec.To, Reference: o.rec.Ref, Hold: o.rec.Hold}
+			ds[k].Memo = &roles.Memo{From: o.rec.From, To: o.rec.To, Reference: o.rec.Ref, Hold: o.rec.Hold, Request: o.rec.Request, RefundOf: o.rec.RefundOf}
 		}
 	}
 	bd, ok := p.(roles.BatchDeliverer)

@@ -117,6 +117,11 @@ type Config struct {
 	// and DefaultAliasLookupBurst.
 	AliasLookupEvery time.Duration
 	AliasLookupBurst int
+	// ReservationBatchInterval is the time one ledger batch is taken to
+	// last when a reservation's expiry time is turned into the batch
+	// number the core enforces (reservations.go); 0 means
+	// DefaultReservationBatchInterval.
+	ReservationBatchInterval time.Duration
 }
 
 // DefaultHoldTTL is how long a hold on a payee's incoming capacity lasts
@@ -216,6 +221,9 @@ type Intermediary struct {
 	scr     screening // fraud and AML screening (screen.go)
 
 	alias aliasState // one-time codes and lookup limits (aliases.go)
+
+	disputeMu sync.Mutex // serialises changes of dispute records (disputes.go)
+	receipts  sync.Map   // receiptKey -> roles.Entry: history lines of payments refunded or disputed (refund.go)
 }
 
 var (
@@ -223,6 +231,9 @@ var (
 	_ roles.WalletAdmin    = (*Intermediary)(nil)
 	_ roles.AmountReceiver = (*Intermediary)(nil)
 	_ roles.HoldReleaser   = (*Intermediary)(nil)
+
+	_ roles.DisputeDesk      = (*Intermediary)(nil)
+	_ roles.DisputeExchanger = (*Intermediary)(nil)
 )
 
 const txLockStripes = 1024
@@ -398,11 +409,20 @@ func (in *Intermediary) loop(ctx context.Context) {
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
 		in.expireHolds()
+		in.retryDisputes(ctx)
 		if _, err := in.expireAliasCodes(); err != nil {
 			in.log.Warn("expiring one-time codes", "err", err)
 		}
+		if n, err := in.settleReservations(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("settling reservations", "err", err)
+		} else if n > 0 {
+			in.log.Debug("reservations still open", "count", n)
+		}
 		if err := in.retryDeliveries(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("retrying deliveries", "err", err)
+		}
+		if err := in.RetryRequestOffers(ctx); err != nil && ctx.Err() == nil {
+			in.log.Debug("retrying payment request offers", "err", err)
 		}
 		if n, err := in.expireIdem(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("expiring idempotency keys", "err", err)
@@ -705,6 +725,9 @@ func (in *Intermediary) wallet(id string) (roles.Wallet, error) {
 			return roles.Wallet{}, internalErr("balance of "+id, err)
 		}
 		w.Notes++
+	}
+	if w.Reserved, err = in.reservedBy(id); err != nil {
+		return roles.Wallet{}, err
 	}
 	return w, nil
 }

@@ -130,7 +130,7 @@ func (w *spendWindow) unspend(a spendAdj) {
 // counts in the windows. The caller holds ws.mu and, when it is admitted,
 // writes spendKey with the reservation and then calls ws.win.spend.
 func (in *Intermediary) admitSpend(ws *walletState, id string, pend *pendingRec) (bool, error) {
-	if pend.Kind != kindPay {
+	if pend.Kind != kindPay && pend.Kind != kindReserve { // a reservation is admitted as a payment of its amount
 		return false, nil
 	}
 	if pend.To == in.Treasury() && pend.ToAccount == pend.Amount {
@@ -419,7 +419,7 @@ func (in *Intermediary) excess(id string) (uint64, string, error) {
 // has one, and to c the matching change of its wallet's window: a payment
 // that never committed consumes no limit.
 func (in *Intermediary) unspend(b interface{ Delete([]byte) }, txid money.TxID, pend *pendingRec, c *noteChanges) error {
-	if pend.Kind != kindPay {
+	if pend.Kind != kindPay && pend.Kind != kindReserve {
 		return nil
 	}
 	k := spendKey(pend.From, pend.Created.UnixNano(), txid)

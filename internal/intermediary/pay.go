@@ -43,6 +43,12 @@ func (in *Intermediary) Pay(ctx context.Context, p roles.Payment) (roles.Payment
 	if p.Amount == 0 {
 		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "amount must be positive")
 	}
+	if p.RefundOf != (money.TxID{}) {
+		// A refund (refund.go): to the wallet that paid, which it names.
+		if _, err := in.refundable(&p); err != nil {
+			return roles.PaymentResult{}, err
+		}
+	}
 	if p.To == "" {
 		return roles.PaymentResult{}, errcode.New(errcode.Malformed, "no recipient wallet")
 	}
@@ -80,7 +86,7 @@ func (in *Intermediary) pay(ctx context.Context, p roles.Payment) (roles.Payment
 	// the part of it the payee's linked deposit account takes (the
 	// waterfall, paid to the payee intermediary's treasury).
 	var plan roles.ReceivePlan
-	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey}
+	pend := pendingRec{Kind: kindPay, From: p.From, To: p.To, Amount: p.Amount, Reference: p.Reference, IdemKey: p.IdempotencyKey, RefundOf: p.RefundOf}
 	if name := roles.IntermediaryOf(p.To); name == in.cfg.Name {
 		if plan.Lock, err = in.receiveLock(p.To); err != nil {
 			return roles.PaymentResult{}, err
@@ -244,7 +250,7 @@ func fingerprint(from, to string, amount uint64, reference string) string {
 //     unknown: errcode.Unavailable naming the txid. A second transaction
 //     is never built while the first could still commit.
 func (in *Intermediary) payOnce(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
-	fp := fingerprint(p.From, p.To, p.Amount, p.Reference)
+	fp := withRefund(fingerprint(p.From, p.To, p.Amount, p.Reference), p.RefundOf)
 	unlock, err := in.lockIdem(ctx, p.IdempotencyKey)
 	if err != nil {
 		msg := "a payment with this idempotency key is in progress; retry later"
@@ -640,6 +646,13 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	if err != nil {
 		return nil, money.TxID{}, err
 	}
+	if pend.RefundOf != (money.TxID{}) {
+		// What is left to refund, before whether the notes cover it
+		// (refund.go); putPending claims it.
+		if err := in.claimRefund(nil, pend, money.TxID{}); err != nil {
+			return nil, money.TxID{}, err
+		}
+	}
 	notes, err := in.walletNotes(ws, w.ID)
 	if err != nil {
 		return nil, money.TxID{}, err
@@ -693,7 +706,7 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 // pendingIdem is the idempotency record reserve writes for the spend
 // pend, txid: pending on it.
 func pendingIdem(pend *pendingRec, txid money.TxID) idemRec {
-	return idemRec{Fingerprint: fingerprint(pend.From, pend.To, pend.Amount, pend.Reference),
+	return idemRec{Fingerprint: withRefund(fingerprint(pend.From, pend.To, pend.Amount, pend.Reference), pend.RefundOf),
 		State: idemPending, TxID: txid, Created: pend.Created}
 }
 

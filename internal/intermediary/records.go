@@ -33,6 +33,10 @@ import (
 //	fields possibly empty), then
 //	[hold len u16][hold]
 //
+//	pendingRec v4, a refund (refund.go): v3 with version 0x04 (its
+//	waterfall fields and hold possibly empty), then
+//	[refund_of 32: the txid of the payment refunded]
+//
 //	idemRec v1:
 //	[0x01][state u8: 1 pending, 2 committed, 3 rejected]
 //	[fingerprint 32: the SHA-256 its hex form names][txid 32]
@@ -43,9 +47,10 @@ const (
 	recV1 = 0x01
 	recV2 = 0x02 // pendingRec with its waterfall
 	recV3 = 0x03 // pendingRec with its waterfall and the payee's hold
+	recV4 = 0x04 // pendingRec of a refund: v3 and the refunded payment's txid
 )
 
-var pendingKinds = []string{kindPay, kindRedeem}
+var pendingKinds = []string{kindPay, kindRedeem, kindReserve}
 var idemStates = []string{idemPending, idemCommitted, idemRejected}
 
 func indexOf(list []string, s string) (uint8, error) {
@@ -91,6 +96,8 @@ func (p *pendingRec) encode() ([]byte, error) {
 	v2 := p.PayerAccount != "" || p.PayeeAccount != "" || p.FromAccount != 0 || p.ToAccount != 0
 	version := uint8(recV1)
 	switch {
+	case p.RefundOf != (money.TxID{}):
+		version, v2 = recV4, true
 	case p.Hold != "":
 		version, v2 = recV3, true
 	case v2:
@@ -105,8 +112,11 @@ func (p *pendingRec) encode() ([]byte, error) {
 		w = putStr16(w, p.PayerAccount).U64(p.FromAccount)
 		w = putStr16(w, p.PayeeAccount).U64(p.ToAccount)
 	}
-	if version == recV3 {
+	if version >= recV3 {
 		w = putStr16(w, p.Hold)
+	}
+	if version == recV4 {
+		w = w.Put(p.RefundOf[:])
 	}
 	return w.Bytes(), nil
 }
@@ -117,7 +127,7 @@ func decodePending(b []byte, p *pendingRec) error {
 	}
 	r := codec.NewReader(b)
 	v := r.U8()
-	if v != recV1 && v != recV2 && v != recV3 && r.Err() == nil {
+	if v != recV1 && v != recV2 && v != recV3 && v != recV4 && r.Err() == nil {
 		return fmt.Errorf("pending record: version %d", v)
 	}
 	kind := r.U8()
@@ -126,7 +136,7 @@ func decodePending(b []byte, p *pendingRec) error {
 	p.Reference, p.IdemKey = str16(&r), str16(&r)
 	p.Tx = append([]byte(nil), r.Take(int(r.U32()))...)
 	p.Created = fromNanos(r.U64())
-	if v == recV2 || v == recV3 {
+	if v == recV2 || v == recV3 || v == recV4 {
 		p.PayerAccount, p.FromAccount = str16(&r), r.U64()
 		p.PayeeAccount, p.ToAccount = str16(&r), r.U64()
 		if v == recV2 && p.PayerAccount == "" && p.PayeeAccount == "" && p.FromAccount == 0 && p.ToAccount == 0 && r.Err() == nil {
@@ -136,6 +146,12 @@ func decodePending(b []byte, p *pendingRec) error {
 	if v == recV3 {
 		if p.Hold = str16(&r); p.Hold == "" && r.Err() == nil {
 			return fmt.Errorf("pending record: version 3 without a hold")
+		}
+	}
+	if v == recV4 {
+		p.Hold = str16(&r)
+		if r.Copy(p.RefundOf[:]); p.RefundOf == (money.TxID{}) && r.Err() == nil {
+			return fmt.Errorf("pending record: version 4 without the refunded payment")
 		}
 	}
 	if err := r.End(); err != nil {

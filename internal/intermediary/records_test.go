@@ -48,6 +48,17 @@ func TestRecordsRoundTrip(t *testing.T) {
 			t.Fatalf("pending with a hold: %+v %v, want %+v", p2, err, h)
 		}
 	}
+	for _, r := range []pendingRec{samplePending(), w} { // a refund, with and without a hold
+		r.RefundOf = [32]byte{5}
+		for _, hold := range []string{"", "habc"} {
+			r.Hold = hold
+			if b, err := recBytes(r); err != nil || b[0] != recV4 {
+				t.Fatalf("%x %v", b, err)
+			} else if err := decodeRec(b, &p2); err != nil || !reflect.DeepEqual(r, p2) {
+				t.Fatalf("pending refund: %+v %v, want %+v", p2, err, r)
+			}
+		}
+	}
 	j, _ := json.Marshal(p)
 	var p3 pendingRec
 	if err := decodeRec(j, &p3); err != nil || p3.From != p.From || !bytes.Equal(p3.Tx, p.Tx) {
@@ -78,6 +89,9 @@ func FuzzPendingRecord(f *testing.F) {
 	b, _ = recBytes(w)
 	f.Add(b)
 	w.Hold = "h1"
+	b, _ = recBytes(w)
+	f.Add(b)
+	w.RefundOf = [32]byte{9}
 	b, _ = recBytes(w)
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -179,6 +179,8 @@ type pendingRec struct {
 	// Hold is the hold the payee's intermediary placed for the payment
 	// (ReceivePlan.Hold, holds.go), delivered with it in the memo.
 	Hold string `json:"hold,omitempty"`
+	// RefundOf is the payment this one refunds (refund.go), if any.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 
 	screen *verdict // the payment's screening, in memory only (screen.go)
 }
@@ -217,9 +219,13 @@ type outboxRec struct {
 	To       string    `json:"to,omitempty"`
 	Ref      string    `json:"reference,omitempty"`
 	Hold     string    `json:"hold,omitempty"`
+	Request  string    `json:"request,omitempty"` // the payment request it pays (requests.go), named in the memo
 	Attempts int       `json:"attempts"`
 	Created  time.Time `json:"created"`
 	LastErr  string    `json:"last_error,omitempty"`
+
+	// RefundOf is the payment this one refunds, for the payee's history.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // getRec reads a record; found is false when the key is absent.

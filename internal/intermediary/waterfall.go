@@ -193,6 +193,11 @@ func (in *Intermediary) reserveDraw(ws *walletState, w *walletRec, key *crypto.P
 // putPending adds to b the pending record of txid and, with an
 // idempotency key, its pending idempotency record.
 func (in *Intermediary) putPending(b *store.Batch, pend *pendingRec, txid money.TxID) error {
+	if pend.RefundOf != (money.TxID{}) {
+		if err := in.claimRefund(b, pend, txid); err != nil {
+			return err
+		}
+	}
 	pv, err := recBytes(pend)
 	if err != nil {
 		return internalErr("pending record", err)

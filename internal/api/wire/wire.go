@@ -308,6 +308,10 @@ type Wallet struct {
 	// absent from old servers, read as 0.
 	Pending        string `json:"pending,omitempty"`
 	PendingDecimal string `json:"pending_decimal,omitempty"`
+	// Reserved is locked in the wallet's active reservations (see
+	// roles.Wallet.Reserved); absent when 0.
+	Reserved        string `json:"reserved,omitempty"`
+	ReservedDecimal string `json:"reserved_decimal,omitempty"`
 	// The wallet's policy tier and state (see roles.Wallet); absent for
 	// the treasury and from old servers.
 	Tier                int    `json:"tier"`
@@ -328,6 +332,8 @@ type Entry struct {
 	Reference     string     `json:"reference,omitempty"`
 	Batch         uint64     `json:"batch"`
 	Time          time.Time  `json:"time"`
+
+	RefundOf money.TxID `json:"refund_of,omitzero"` // the payment a refund refunds
 }
 
 // History is GET /v1/intermediaries/{name}/wallets/{id}/history.
@@ -344,6 +350,10 @@ type PaymentRequest struct {
 	Amount         string `json:"amount"`
 	Reference      string `json:"reference,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+
+	// RefundOf makes the payment a refund of that payment (see
+	// roles.Payment.RefundOf); To may then be empty.
+	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
 // IdempotencyKeyHeader is the standard request header that carries a
@@ -380,6 +390,9 @@ type Memo struct {
 	To        string `json:"to"`
 	Reference string `json:"reference,omitempty"`
 	Hold      string `json:"hold,omitempty"`
+	Request   string `json:"request,omitempty"`
+
+	RefundOf money.TxID `json:"refund_of,omitzero"` // the payment a refund refunds
 }
 
 // HoldReleaseResponse answers DELETE
@@ -416,7 +429,7 @@ func FromMemo(m *roles.Memo) *Memo {
 	if m == nil {
 		return nil
 	}
-	return &Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold}
+	return &Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold, Request: m.Request, RefundOf: m.RefundOf}
 }
 
 // ToMemo converts back a memo; nil stays nil.
@@ -424,7 +437,7 @@ func (m *Memo) ToMemo() *roles.Memo {
 	if m == nil {
 		return nil
 	}
-	return &roles.Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold}
+	return &roles.Memo{From: m.From, To: m.To, Reference: m.Reference, Hold: m.Hold, Request: m.Request, RefundOf: m.RefundOf}
 }
 
 // DeliveryResponse answers a delivery.
@@ -762,6 +775,9 @@ func FromWallet(w roles.Wallet, cur *money.Currency) Wallet {
 	if w.HoldingLimit != 0 {
 		out.HoldingLimit, out.HoldingLimitDecimal = FormatAmount(w.HoldingLimit), decimal(cur, w.HoldingLimit)
 	}
+	if w.Reserved != 0 {
+		out.Reserved, out.ReservedDecimal = FormatAmount(w.Reserved), decimal(cur, w.Reserved)
+	}
 	if w.Lock.Kind != 0 {
 		out.Lock = w.Lock.String()
 	}
@@ -774,7 +790,7 @@ func FromHistory(es []roles.Entry, cur *money.Currency) History {
 	for i, e := range es {
 		out.Entries[i] = Entry{
 			TxID: e.TxID, Direction: e.Direction, Amount: FormatAmount(e.Amount), AmountDecimal: decimal(cur, e.Amount),
-			Counterparty: e.Counterparty, Reference: e.Reference, Batch: e.Batch, Time: e.Time,
+			Counterparty: e.Counterparty, Reference: e.Reference, Batch: e.Batch, Time: e.Time, RefundOf: e.RefundOf,
 		}
 	}
 	return out
@@ -987,6 +1003,11 @@ func (w Wallet) ToWallet() (roles.Wallet, error) {
 			return roles.Wallet{}, badResponse("wallet pending", err)
 		}
 	}
+	if w.Reserved != "" {
+		if out.Reserved, err = ParseMinor(w.Reserved); err != nil {
+			return roles.Wallet{}, badResponse("wallet reserved", err)
+		}
+	}
 	if w.Lock != "" {
 		if out.Lock, err = ParseLock(w.Lock); err != nil {
 			return roles.Wallet{}, badResponse("wallet lock", err)
@@ -1005,7 +1026,7 @@ func (w History) ToEntries() ([]roles.Entry, error) {
 		}
 		out[i] = roles.Entry{
 			TxID: e.TxID, Direction: e.Direction, Amount: amt, Counterparty: e.Counterparty,
-			Reference: e.Reference, Batch: e.Batch, Time: e.Time,
+			Reference: e.Reference, Batch: e.Batch, Time: e.Time, RefundOf: e.RefundOf,
 		}
 	}
 	return out, nil

@@ -119,3 +119,9 @@ func (g *ISO20022) xml(ctx context.Context, method, path, contentType string, bo
 	}
 	return data, nil
 }
+
+// RequestStatus is the pain.014 of request to pay id as the role's
+// intermediary knows it now.
+func (g *ISO20022) RequestStatus(ctx context.Context, id string) ([]byte, error) {
+	return g.xml(ctx, http.MethodGet, g.path("/requests/"+url.PathEscape(id)), "", nil)
+}

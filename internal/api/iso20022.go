@@ -170,3 +170,18 @@ func (s *Server) isoDecide(w http.ResponseWriter, r *http.Request) error {
 	writeXML(w, http.StatusOK, a.XML)
 	return nil
 }
+
+// isoRequestStatus is GET /v1/iso20022/{role}/requests/{id}: the pain.014
+// of a request to pay as it stands.
+func (s *Server) isoRequestStatus(w http.ResponseWriter, r *http.Request) error {
+	role, err := s.isoRole(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.cfg.ISO20022.RequestStatus(r.Context(), role, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeXML(w, http.StatusOK, a.XML)
+	return nil
+}

@@ -139,23 +139,28 @@ func isoConformance(t *testing.T, c *conformance, e *realEnv) {
 	do(notes, "/v1/iso20022/issuer/notifications/bank-a?date="+day, "", "", nil, 401, "unauthorized")
 	do(notes, "/v1/iso20022/bank-a/notifications/bank-a.nosuch?date="+day, bankATok, "", nil, 404, "not_found")
 
-	// A request to pay from bank-a's treasury to bank-b's, refused by the
-	// payer; accepting it afterwards is a conflict.
+	// A request to pay by bank-b's treasury (the payee, whose intermediary
+	// takes the pain.013) of bank-a's treasury (the payer), declined at
+	// bank-a; accepting it afterwards is a conflict.
 	rtp := &iso20022.Pain013Doc{}
 	rtp.Msg.GrpHdr = iso20022.GrpHdr95{MsgID: "CONF-RTP-1", CreDtTm: now, NbOfTxs: "1", InitgPty: iso20022.Party{Nm: "Shop"}}
 	rtp.Msg.PmtInf = []iso20022.RTPPmtInf{{PmtMtd: "TRF", ReqdExctnDt: iso20022.DateChoice{Dt: "2026-12-02"}, Dbtr: iso20022.Party{Nm: "Payer"},
 		DbtrAcct: othr("bank-a.treasury"), DbtrAgt: bic("BNKAUS33"), CdtTrfTx: []iso20022.RTPTx{{PmtID: iso20022.PmtID{EndToEndID: "E3"},
 			Amt: iso20022.InstdAmt{InstdAmt: amt}, ChrgBr: "SLEV", CdtrAgt: bic("BNKBUS33"), Cdtr: iso20022.Party{Nm: "Shop"}, CdtrAcct: othr("bank-b.treasury")}}}}
-	r = do(post, "/v1/iso20022/bank-a", bankATok, isoDoc(t, rtp), xml, 200, "")
+	r = do(post, "/v1/iso20022/bank-b", bankBTok, isoDoc(t, rtp), xml, 200, "")
 	_, after, _ := strings.Cut(string(r.body), "<AcctSvcrRef>")
 	ref, _, _ := strings.Cut(after, "</AcctSvcrRef>")
-	if ref == "" {
+	if ref == "" || !strings.Contains(string(r.body), "<TxSts>PDNG</TxSts>") {
 		t.Fatalf("request to pay answered %s", r.body)
 	}
+	const status = "GET /v1/iso20022/{role}/requests/{id}"
+	do(status, "/v1/iso20022/bank-b/requests/"+ref, bankBTok, "", nil, 200, "")
+	do(status, "/v1/iso20022/bank-b/requests/"+ref, "", "", nil, 401, "unauthorized")
+	do(status, "/v1/iso20022/bank-b/requests/bank-b.rqnosuch", bankBTok, "", nil, 404, "not_found")
 	const decide = "POST /v1/iso20022/{role}/requests/{id}"
 	do(decide, "/v1/iso20022/bank-a/requests/"+ref, bankATok, `{"accept":false}`, nil, 200, "")
 	do(decide, "/v1/iso20022/bank-a/requests/"+ref, bankATok, `{"accept":true}`, nil, 409, "conflict")
 	do(decide, "/v1/iso20022/bank-a/requests/"+ref, bankATok, `{}`, nil, 400, "malformed")
 	do(decide, "/v1/iso20022/bank-a/requests/"+ref, "", `{"accept":true}`, nil, 401, "unauthorized")
-	do(decide, "/v1/iso20022/bank-a/requests/nosuch", bankATok, `{"accept":true}`, nil, 404, "not_found")
+	do(decide, "/v1/iso20022/bank-a/requests/bank-b.rqnosuch", bankATok, `{"accept":true}`, nil, 404, "not_found")
 }

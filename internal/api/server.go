@@ -239,6 +239,7 @@ func (s *Server) routes() {
 		s.handle("GET "+p+"/statements/{account}", s.authed(s.isoStatement))
 		s.handle("GET "+p+"/notifications/{account}", s.authed(s.isoNotifications))
 		s.handle("POST "+p+"/requests/{id}", s.authed(s.isoDecide))
+		s.handle("GET "+p+"/requests/{id}", s.authed(s.isoRequestStatus))
 	}
 }
 

@@ -2,13 +2,11 @@ package iso20022
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/xml"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/specie/specie/errcode"
-	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/roles"
 )
 
@@ -70,143 +68,121 @@ type Pain014Message struct {
 	OrgnlPmtInfAndSts []OrgnlPmtInf `xml:"OrgnlPmtInfAndSts,omitempty"`
 }
 
-// Request-to-pay statuses.
+// The pain.014 status of a request in each state of the intermediaries'
+// request-to-pay (roles.RequestState), with the reason for a final refusal.
+var requestStatus = map[roles.RequestState][2]string{
+	roles.RequestPending:   {StatusPending, ""},
+	roles.RequestAccepted:  {StatusAccepted, ""},
+	roles.RequestPaid:      {StatusSettled, ""},
+	roles.RequestDeclined:  {StatusRejected, reasonByPayer},
+	roles.RequestCancelled: {StatusRejected, reasonCancelled},
+	roles.RequestExpired:   {StatusRejected, reasonExpired},
+}
+
+// Reasons of a refused request to pay.
 const (
-	RequestPending = StatusPending
-	RequestPaid    = StatusSettled
-	RequestRefused = StatusRejected
-	reasonByPayer  = "CUST" // RequestedByCustomer: the payer refused
+	reasonByPayer   = "CUST" // RequestedByCustomer: the payer declined
+	reasonCancelled = "DS02" // OrderCancelled: the payee withdrew it
+	reasonExpired   = "NARR" // expired unpaid (explained in the text)
 )
 
-// PaymentRequest is a request to pay held for a wallet holder.
-//
-// The request-to-pay of the intermediaries was not in main when this
-// gateway was written, so the gateway keeps these itself (requestBook,
-// in its own store); when it lands, requestBook is the seam to swap.
-type PaymentRequest struct {
-	ID        string    `json:"id"` // the gateway's reference, in the pain.014's AcctSvcrRef
-	MsgID     string    `json:"msg_id"`
-	PmtInfID  string    `json:"pmt_inf_id"`
-	E2E       string    `json:"e2e"`
-	UETR      string    `json:"uetr,omitempty"`
-	From      string    `json:"from"` // the payer's wallet
-	To        string    `json:"to"`   // the creditor's wallet
-	Amount    uint64    `json:"amount"`
-	Reference string    `json:"reference,omitempty"`
-	Creditor  string    `json:"creditor,omitempty"`
-	Status    string    `json:"status"`
-	TxID      string    `json:"txid,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Created   time.Time `json:"created"`
-}
+// defaultRequestLife is how long a request without XpryDt may be paid.
+const defaultRequestLife = 24 * time.Hour
 
-// requestBook is where requests to pay live.
-type requestBook interface {
-	put(b *store.Batch, role string, r PaymentRequest) error
-	get(role, id string) (*PaymentRequest, error)
-}
-
-// gatewayBook keeps requests in the gateway's store under
-// q/<role> 0x00 <id>.
-type gatewayBook struct{ db *store.DB }
-
-const prefRequest = "q/"
-
-func (k gatewayBook) put(b *store.Batch, role string, r PaymentRequest) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return errcode.New(errcode.Internal, "encode request: %v", err)
-	}
-	b.Set(gkey(prefRequest, role, r.ID), v)
-	return nil
-}
-
-func (k gatewayBook) get(role, id string) (*PaymentRequest, error) {
-	v, err := k.db.Get(gkey(prefRequest, role, id))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, storeErr(err, "read request %s", id)
-	}
-	r := new(PaymentRequest)
-	if err := json.Unmarshal(v, r); err != nil {
-		return nil, errcode.New(errcode.Internal, "decode request %s: %v", id, err)
+// requests is role's request-to-pay: the intermediaries' own
+// (roles.Requests), which the gateway drives, never a copy.
+func (g *Gateway) requests(role string) (roles.Requests, error) {
+	r, ok := g.cfg.Intermediaries[role].(roles.Requests)
+	if !ok {
+		return nil, errcode.New(errcode.NotFound, "%s runs no request-to-pay", role)
 	}
 	return r, nil
 }
 
-func (g *Gateway) book() requestBook { return gatewayBook{db: g.db} }
+// accountRef is an account's wallet ID, or its alias (which the
+// intermediary's request-to-pay resolves itself).
+func accountRef(a *Account) string {
+	if a == nil {
+		return ""
+	}
+	if a.Prxy != nil && a.Prxy.ID != "" {
+		return a.Prxy.ID
+	}
+	return a.Number()
+}
 
-// requestToPay applies a pain.013 at the payer's intermediary: each
-// requested payment from one of its wallets to a wallet (here or
-// elsewhere) becomes a pending request; the pain.014 answers PDNG with
-// the request's reference, or RJCT with the reason.
+// expiry reads XpryDt: a date means the end of that day (UTC).
+func expiry(d *DateChoice, now time.Time) time.Time {
+	if d != nil {
+		if t, err := time.Parse(time.RFC3339Nano, d.DtTm); err == nil {
+			return t
+		}
+		if t, err := time.Parse("2006-01-02", d.Dt); err == nil {
+			return t.Add(24*time.Hour - time.Second)
+		}
+	}
+	return now.Add(defaultRequestLife)
+}
+
+// requestToPay applies a pain.013 at the payee's intermediary: each
+// requested payment to one of its wallets (by ID or alias) from a wallet
+// here or at another intermediary becomes a payment request of the
+// intermediaries' request-to-pay; the pain.014 answers PDNG with the
+// request's ID in AcctSvcrRef, or RJCT with the reason.
 func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash string, doc []byte, out *outcome) error {
 	var m Pain013Doc
 	if err := Decode(doc, Pain013, &m); err != nil {
 		return errcode.New(errcode.Internal, "decode validated pain.013: %v", err)
 	}
+	rq, err := g.requests(role)
+	if err != nil {
+		return err
+	}
 	ctx = roles.WithCaller(ctx, roles.Principal{Name: role, Role: roles.RoleIntermediary})
-	in := g.cfg.Intermediaries[role]
-	out.sets = map[string][]byte{}
 	var txs []txResult
 	seen := map[string]bool{}
+	now := g.cfg.Now()
 	for _, pi := range m.Msg.PmtInf {
-		from := pi.DbtrAcct.Number()
+		payer := accountRef(pi.DbtrAcct)
 		for _, tx := range pi.CdtTrfTx {
 			r := txResult{instrID: tx.PmtID.InstrID, e2e: tx.PmtID.EndToEndID, uetr: tx.PmtID.UETR, pmtInf: pi.PmtInfID}
-			pk := payKey(tx.PmtID, "rtp/"+from)
+			payee := accountRef(tx.CdtrAcct)
+			pk := payKey(tx.PmtID, "rtp/"+payee)
 			amount, rej := ParseAmount(g.cfg.Currency, tx.Amt.InstdAmt)
 			used, err := g.usedPayment(role, pk, out)
 			if err != nil {
 				return err
 			}
-			var to string
 			switch {
 			case seen[pk] || used:
 				rej = reject(ReasonDuplicate, "request "+tx.PmtID.EndToEndID+" was already received")
 			case rej != nil:
-			case roles.IntermediaryOf(from) != role || !g.isWallet(from):
-				rej = reject(ReasonAccount, "debtor account "+from+" is not a wallet at "+role)
-			default:
-				if to, rej, err = g.creditorWallet(ctx, role, tx.CdtrAcct); err != nil {
-					return err
-				}
-				if rej == nil && !g.isWallet(to) {
-					rej = reject(ReasonAccount, "creditor account "+to+" is not a Specie wallet")
-				}
+			case payer == "" || payee == "":
+				rej = reject(ReasonAccount, "a request needs the debtor's and the creditor's accounts")
 			}
 			if rej == nil {
-				if _, err := in.Wallet(ctx, from); err != nil {
+				pr, err := rq.CreateRequest(ctx, roles.RequestSpec{Payee: payee, Payer: payer, Amount: amount,
+					Reference: reference(tx.PmtID.EndToEndID, tx.RmtInf), Expires: expiry(pi.XpryDt, now)})
+				if err != nil {
 					code, ok := reasonOf(err)
 					if !ok {
 						return err
 					}
 					rej = reject(code, err.Error())
+				} else {
+					r.status, r.ref = StatusPending, pr.ID
 				}
 			}
 			if rej != nil {
 				r.status, r.reason, r.text = StatusRejected, rej.Code, rej.Text
-			} else {
-				req := PaymentRequest{ID: answerID("RTP", role, h.msgID, pk), MsgID: h.msgID, PmtInfID: pi.PmtInfID, E2E: tx.PmtID.EndToEndID,
-					UETR: tx.PmtID.UETR, From: from, To: to, Amount: amount, Reference: reference(tx.PmtID.EndToEndID, tx.RmtInf),
-					Creditor: tx.Cdtr.Nm, Status: RequestPending, Created: g.cfg.Now().UTC()}
-				v, err := json.Marshal(req)
-				if err != nil {
-					return errcode.New(errcode.Internal, "encode request: %v", err)
-				}
-				out.sets[string(gkey(prefRequest, role, req.ID))] = v
-				r.status, r.ref = RequestPending, req.ID
-			}
-			if rej == nil { // only what was applied: a refused payment may come again
+			} else { // only what was applied: a refused request may come again
 				out.pmtKeys = append(out.pmtKeys, pk)
 			}
 			seen[pk] = true
 			txs = append(txs, r)
 		}
 	}
-	a, err := g.statusAnswer(role, Pain013, h, hash, txs, groupStatus(txs, RequestPending), "", "")
+	a, err := g.statusAnswer(role, Pain013, h, hash, txs, groupStatus(txs, StatusPending), "", "")
 	if err != nil {
 		return err
 	}
@@ -225,87 +201,100 @@ func (g *Gateway) pain014(id, now, msg string, h hdr, txs []txResult, grpSts, gr
 	return r
 }
 
-// Request reports a request to pay held for a wallet of role.
-func (g *Gateway) Request(ctx context.Context, role, id string) (PaymentRequest, error) {
-	if err := g.authorize(ctx, role); err != nil {
-		return PaymentRequest{}, err
+// statusOf is the pain.014 of request pr as it stands, or with fail set,
+// of a payment attempt refused with that reason (the request stays as it
+// is).
+func (g *Gateway) statusOf(role string, pr roles.PaymentRequest, fail *Rejection) (Answer, error) {
+	st, ok := requestStatus[pr.State]
+	if !ok {
+		st = [2]string{StatusPending, ""}
 	}
-	r, err := g.book().get(role, id)
+	tr := txResult{e2e: cut(pr.ID, 35), ref: cut(pr.ID, 35), status: st[0], reason: st[1]}
+	if st[1] != "" {
+		tr.text = "request " + pr.ID + " is " + string(pr.State)
+	}
+	key := fmt.Sprintf("%s/%d", pr.State, pr.Version)
+	if fail != nil {
+		tr.status, tr.reason, tr.text = StatusRejected, fail.Code, fail.Text
+		key += "/" + fail.Code
+	}
+	id := answerID(Pain014, role, pr.ID, key)
+	doc, err := Encode(g.pain014(id, isoTime(g.cfg.Now()), Pain013, hdr{msgID: cut(pr.ID, 35)}, []txResult{tr}, tr.status, "", ""))
 	if err != nil {
-		return PaymentRequest{}, err
+		return Answer{}, errcode.New(errcode.Internal, "%v", err)
 	}
-	if r == nil {
-		return PaymentRequest{}, errcode.New(errcode.NotFound, "no request to pay %s at %s", id, role)
-	}
-	return *r, nil
+	return Answer{Kind: Pain014, MsgID: id, XML: doc}, nil
 }
 
-// Decide records the payer's decision on a pending request: accept pays it
-// (the ordinary payment path, limits and screening apply) and refuse
-// refuses it. Either way a pain.014 with the new status is produced and
-// returned. Deciding a decided request again returns its status report
-// unchanged; the opposite decision is a conflict.
+// Decide is the payer's decision on request id, at the payer's
+// intermediary role: accept pays it through the request-to-pay
+// (roles.Requests.AcceptRequest: exactly once, limits and screening apply),
+// refuse declines it. The answer is the pain.014 of the request's new
+// state, also kept among role's produced messages. A payment the payer's
+// intermediary refuses (insufficient funds, a limit) is answered by a
+// pain.014 rejecting that attempt with its reason, and the request stays
+// payable. A decision the request's state no longer allows is a conflict.
 func (g *Gateway) Decide(ctx context.Context, role, id string, accept bool) (Answer, error) {
 	if err := g.authorize(ctx, role); err != nil {
 		return Answer{}, err
 	}
-	mu := g.lock(role, "rtp/"+id)
-	mu.Lock()
-	defer mu.Unlock()
-	r, err := g.book().get(role, id)
+	rq, err := g.requests(role)
 	if err != nil {
 		return Answer{}, err
 	}
-	if r == nil {
-		return Answer{}, errcode.New(errcode.NotFound, "no request to pay %s at %s", id, role)
+	ctx = roles.WithCaller(ctx, roles.Principal{Name: role, Role: roles.RoleIntermediary})
+	pr, err := rq.Request(ctx, id)
+	if err != nil {
+		return Answer{}, err
 	}
-	if r.Status != RequestPending {
-		if (r.Status == RequestRefused && r.Reason == reasonByPayer) == accept {
-			return Answer{}, errcode.New(errcode.Conflict, "request %s is already %s", id, r.Status)
-		}
-		p, err := g.produced(role, answerID(Pain014, role, id, RequestPending))
-		if err != nil {
+	if accept {
+		pr, err = rq.AcceptRequest(ctx, id, pr.Payer, 0)
+	} else {
+		pr, err = rq.DeclineRequest(ctx, id, pr.Payer)
+	}
+	if err != nil {
+		if errcode.Is(err, errcode.Conflict) || errcode.Is(err, errcode.NotFound) || errcode.Is(err, errcode.Malformed) {
 			return Answer{}, err
 		}
-		return Answer{Kind: Pain014, MsgID: p.MsgID, XML: p.XML}, nil
-	}
-	tr := txResult{e2e: r.E2E, uetr: r.UETR, pmtInf: r.PmtInfID, ref: r.ID}
-	if accept {
-		ictx := roles.WithCaller(ctx, roles.Principal{Name: role, Role: roles.RoleIntermediary})
-		res, err := g.cfg.Intermediaries[role].Pay(ictx, roles.Payment{From: r.From, To: r.To, Amount: r.Amount,
-			Reference: r.Reference, IdempotencyKey: idemKey(role, r.MsgID, "rtp/"+r.ID)})
-		if err != nil {
-			code, ok := reasonOf(err)
-			if !ok {
-				return Answer{}, err
-			}
-			r.Status, r.Reason = RequestRefused, code
-			tr.status, tr.reason, tr.text = StatusRejected, code, err.Error()
-		} else {
-			r.Status, r.TxID = RequestPaid, res.TxID.String()
-			tr.status = StatusSettled
+		code, ok := reasonOf(err)
+		if !ok {
+			return Answer{}, err
 		}
-	} else {
-		r.Status, r.Reason = RequestRefused, reasonByPayer
-		tr.status, tr.reason, tr.text = StatusRejected, reasonByPayer, "refused by the payer"
+		cur, rerr := rq.Request(ctx, id)
+		if rerr != nil {
+			return Answer{}, rerr
+		}
+		return g.statusOf(role, cur, reject(code, err.Error()))
 	}
-	now := g.cfg.Now()
-	id14 := answerID(Pain014, role, id, RequestPending)
-	doc, err := Encode(g.pain014(id14, isoTime(now), Pain013, hdr{msgID: r.MsgID}, []txResult{tr}, tr.status, "", ""))
+	a, err := g.statusOf(role, pr, nil)
 	if err != nil {
-		return Answer{}, errcode.New(errcode.Internal, "%v", err)
-	}
-	b := g.db.NewBatch()
-	if err := g.book().put(b, role, *r); err != nil {
-		b.Discard()
 		return Answer{}, err
 	}
-	if err := g.putProduced(b, role, Produced{MsgID: id14, Kind: Pain014, Created: now, XML: doc}); err != nil {
+	b := g.db.NewBatch()
+	if err := g.putProduced(b, role, Produced{MsgID: a.MsgID, Kind: Pain014, Created: g.cfg.Now(), XML: a.XML}); err != nil {
 		b.Discard()
 		return Answer{}, err
 	}
 	if err := b.Commit(true); err != nil {
-		return Answer{}, storeErr(err, "record decision on %s", id)
+		return Answer{}, storeErr(err, "record the status of %s", id)
 	}
-	return Answer{Kind: Pain014, MsgID: id14, XML: doc}, nil
+	return a, nil
+}
+
+// RequestStatus is the pain.014 of request id as role's intermediary
+// knows it now (the payee's, which owns it, or the payer's copy): how a
+// creditor follows its request as it changes.
+func (g *Gateway) RequestStatus(ctx context.Context, role, id string) (Answer, error) {
+	if err := g.authorize(ctx, role); err != nil {
+		return Answer{}, err
+	}
+	rq, err := g.requests(role)
+	if err != nil {
+		return Answer{}, err
+	}
+	pr, err := rq.Request(roles.WithCaller(ctx, roles.Principal{Name: role, Role: roles.RoleIntermediary}), id)
+	if err != nil {
+		return Answer{}, err
+	}
+	return g.statusOf(role, pr, nil)
 }

@@ -228,7 +228,24 @@ func iso20022Cmd(g *globals) *cobra.Command {
 	fund.MarkFlagRequired("intermediary")
 	fund.MarkFlagRequired("amount")
 	fund.MarkFlagRequired("ref")
-	cmd.AddCommand(send, watch, statement, messages, decide, fund)
+	request := &cobra.Command{
+		Use:   "request REQUEST-ID --role ROLE",
+		Short: "Print the pain.014 of a request to pay as it stands (at the payee's or the payer's intermediary)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := gw()
+			if err != nil {
+				return err
+			}
+			doc, err := c.RequestStatus(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(doc)
+			return err
+		},
+	}
+	cmd.AddCommand(send, watch, statement, messages, decide, fund, request)
 	return cmd
 }
 

@@ -76,6 +76,9 @@ func TestISO20022Commands(t *testing.T) {
 			t.Errorf("specie %s: %v, want %s", strings.Join(tc.args, " "), err, tc.code)
 		}
 	}
+	if _, err := e.run("iso20022", "request", "bank-b.rqnosuch", "--role", "bank-b"); !errcode.Is(err, errcode.NotFound) {
+		t.Errorf("status of an unknown request: %v", err)
+	}
 	if _, err := e.run("iso20022", "fund", "--intermediary", "bank-z", "--amount", "1.00", "--ref", "X"); err == nil {
 		t.Error("funding an unknown intermediary succeeded")
 	}

@@ -261,6 +261,16 @@ func Sign(p *Policy, k *crypto.PrivateKey) Approval {
 	return Approval{Key: k.Public(), Sig: k.Sign(crypto.Policy, p.Network, p.Hash())}
 }
 
+// SignWith is Sign through any crypto.Signer, such as an officer key held
+// in an HSM, which may fail to sign.
+func SignWith(p *Policy, s crypto.Signer) (Approval, error) {
+	sig, err := s.TrySign(crypto.Policy, p.Network, p.Hash())
+	if err != nil {
+		return Approval{}, fmt.Errorf("sign policy version %d: %w", p.Version, err)
+	}
+	return Approval{Key: s.Public(), Sig: sig}, nil
+}
+
 // Signed is a policy with its officers' approvals: what GET /v1/policy
 // returns and what an intermediary verifies before applying it.
 type Signed struct {

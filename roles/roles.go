@@ -53,6 +53,10 @@ type LedgerInfo struct {
 	MintQuorum int                `json:"mint_quorum"` // m of len(MintKeys)
 	RedeemKeys []crypto.PublicKey `json:"redeem_keys"` // issuer keys that may acknowledge a redeem
 	Shards     int                `json:"shards"`
+	// KeySets are the officer key rotations the ledger applied, oldest
+	// first; MintKeys and MintQuorum are the founding set, which applies
+	// before the first (roles.KeyRotator).
+	KeySets []KeyEpoch `json:"key_sets,omitempty"`
 }
 
 // Receipt says where a committed transaction sits in the log.

@@ -63,6 +63,7 @@ func issuerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer g.closeHSM()
 			key, err := g.officerKey(keyFile, officer)
 			if err != nil {
 				return err
@@ -75,7 +76,10 @@ func issuerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sig := key.Sign(crypto.Mint, net.ID, id)
+			sig, err := key.TrySign(crypto.Mint, net.ID, id)
+			if err != nil {
+				return err
+			}
 			m, err := c.Issuer().ApproveMint(ctx, id, key.Public(), sig)
 			if err != nil {
 				return err
@@ -158,22 +162,23 @@ func issuerCmd(g *globals) *cobra.Command {
 	redeem.Flags().StringVar(&amount, "amount", "", "amount to redeem")
 	redeem.MarkFlagRequired("intermediary")
 	redeem.MarkFlagRequired("amount")
-	cmd.AddCommand(propose, approve, show, redeem, policyCmd(g))
+	cmd.AddCommand(propose, approve, show, redeem, policyCmd(g), keysCmd(g))
 	return cmd
 }
 
 // officerKey loads the officer key an approval signs with: the file given
-// with --key, or devnet officer N's from the data directory.
-func (g *globals) officerKey(keyFile string, officer int) (*crypto.PrivateKey, error) {
+// with --key, or devnet officer N's from the data directory (a key file,
+// or a key on the devnet's HSM when it was made with 'specie up --hsm').
+func (g *globals) officerKey(keyFile string, officer int) (crypto.Signer, error) {
 	if keyFile == "" && officer > 0 {
 		cfg, err := g.config()
 		if err != nil {
 			return nil, err
 		}
-		if officer > len(cfg.OfficerKeyFiles) {
-			return nil, errcode.New(errcode.Malformed, "--officer %d: the devnet has %d officers", officer, len(cfg.OfficerKeyFiles))
+		if officer > cfg.Officers() {
+			return nil, errcode.New(errcode.Malformed, "--officer %d: the devnet has %d officers", officer, cfg.Officers())
 		}
-		keyFile = cfg.OfficerKeyFiles[officer-1]
+		return cfg.OfficerSigner(officer)
 	}
 	if keyFile == "" {
 		return nil, errcode.New(errcode.Malformed, "give --key FILE or --officer N (1, 2, ...)")

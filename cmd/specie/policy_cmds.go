@@ -112,6 +112,7 @@ func policyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer g.closeHSM()
 			key, err := g.officerKey(keyFile, officer)
 			if err != nil {
 				return err
@@ -129,7 +130,10 @@ func policyCmd(g *globals) *cobra.Command {
 			if money.Hash(pp.Policy.Hash()) != id {
 				return errcode.New(errcode.BadSignature, "proposal %s shows a policy whose hash is %x: refusing to sign", id, pp.Policy.Hash())
 			}
-			a := policy.Sign(&pp.Policy, key)
+			a, err := policy.SignWith(&pp.Policy, key)
+			if err != nil {
+				return err
+			}
 			pp, err = c.Policies().ApprovePolicy(ctx, id, a.Key, a.Sig)
 			if err != nil {
 				return err

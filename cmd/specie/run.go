@@ -14,6 +14,7 @@ import (
 
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/devnet"
+	"github.com/specie/specie/internal/hsm"
 )
 
 // httpLimitFlags adds the HTTP server's limits to cmd; zero keeps api's
@@ -39,6 +40,8 @@ func upCmd(g *globals) *cobra.Command {
 	var addr string
 	var replicas int
 	var lim api.Limits
+	var useHSM bool
+	var hsmModule string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a complete network in one process: ledger, issuer, bank-a, bank-b and the HTTP API",
@@ -57,6 +60,12 @@ keeps the replica count it was created with.`,
 			var n *devnet.Node
 			var created bool
 			var err error
+			var hsmCreated bool
+			if useHSM {
+				if hsmCreated, err = devnet.PrepareHSM(g.data, addr, hsmModule); err != nil {
+					return err
+				}
+			}
 			if replicas > 1 {
 				n, created, err = devnet.UpReplicated(g.data, addr, replicas, logger(), lim)
 			} else {
@@ -67,12 +76,14 @@ keeps the replica count it was created with.`,
 			if err != nil {
 				return err
 			}
-			printUp(g, n, created)
+			printUp(g, n, created || hsmCreated)
 			return waitForSignal(n)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "http", "127.0.0.1:8080", "address for the HTTP API")
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "ledger replicas (raft); 1 runs the ledger unreplicated")
+	cmd.Flags().BoolVar(&useHSM, "hsm", false, "create the network with its officer keys and redeem key on a SoftHSM2 token under --data (PKCS#11); no private key is written to disk")
+	cmd.Flags().StringVar(&hsmModule, "hsm-module", hsm.DefaultModule, "PKCS#11 module for --hsm")
 	httpLimitFlags(cmd, &lim)
 	return cmd
 }
@@ -94,6 +105,9 @@ func printUp(g *globals, n *devnet.Node, created bool) {
 	fmt.Fprintf(&b, "  issuer        mint approval %d of %d officer keys:\n", c.MintQuorum, len(c.MintKeys))
 	for _, f := range c.OfficerKeyFiles {
 		fmt.Fprintf(&b, "                  %s\n", f)
+	}
+	if c.HSM != nil {
+		fmt.Fprintf(&b, "                  on HSM token %q (%s): %s; redeem key %s\n", c.HSM.Token, c.HSM.Module, strings.Join(c.HSM.OfficerKeys, ", "), c.HSM.RedeemKey)
 	}
 	for _, e := range c.Intermediaries {
 		fmt.Fprintf(&b, "  %-13s intermediary, wallets %s.*, treasury %s.treasury\n", e.Name, e.Name, e.Name)

@@ -478,6 +478,75 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(answerReq, crp+"/"+r4+"/answer", bankBTok, `{"payer":"`+bobW+`","action":"claim","amount":"3"}`, 409, "conflict")
 	// --- refunds and disputes (disputes_conformance_test.go) ---
 	disputeRoutes := conformDisputes(t, e, do)
+	// --- officer key rotation: officer 0's key replaced by a new one ---
+	const getKS = "GET /v1/keyset"
+	var founding policy.SignedKeySet
+	noErr(t, json.Unmarshal(do(getKS, "/v1/keyset", "", "", 200, "").body, &founding))
+	do(getKS, "/v1/keyset", "not-a-token", "", 401, "unauthorized")
+	fresh := key(11)
+	next := policy.KeySet{Network: net.ID, Version: 2, Quorum: 2, Keys: []crypto.PublicKey{fresh.Public(), o1.Public(), e.net.Officers[2].Public()}}
+	ksBody := func(k policy.KeySet) string {
+		b, err := json.Marshal(map[string]any{"key_set": k})
+		noErr(t, err)
+		return string(b)
+	}
+	const propKS = "POST /v1/issuer/keysets"
+	r = do(propKS, "/v1/issuer/keysets", issuerTok, ksBody(next), 201, "")
+	kid := r.json(t)["id"].(string)
+	do(propKS, "/v1/issuer/keysets", issuerTok, ksBody(next), 409, "conflict")
+	do(propKS, "/v1/issuer/keysets", issuerTok, `{"key_set":{"network":"x"}}`, 400, "malformed")
+	do(propKS, "/v1/issuer/keysets", "", ksBody(next), 401, "unauthorized")
+	do(propKS, "/v1/issuer/keysets", bankATok, ksBody(next), 403, "unauthorized")
+	const getKSP = "GET /v1/issuer/keysets/{id}"
+	do(getKSP, "/v1/issuer/keysets/"+kid, issuerTok, "", 200, "")
+	do(getKSP, "/v1/issuer/keysets/xyz", issuerTok, "", 400, "malformed")
+	do(getKSP, "/v1/issuer/keysets/"+kid, "", "", 401, "unauthorized")
+	do(getKSP, "/v1/issuer/keysets/"+kid, bankATok, "", 403, "unauthorized")
+	do(getKSP, "/v1/issuer/keysets/"+hashOf(0x77).String(), issuerTok, "", 404, "not_found")
+	const apKS = "POST /v1/issuer/keysets/{id}/approvals"
+	kidH, err := money.ParseHash(kid)
+	noErr(t, err)
+	ksApproval := func(k *crypto.PrivateKey, over money.Hash) string {
+		return `{"key":"` + k.Public().String() + `","signature":"` + hex.EncodeToString(sig(k.Sign(crypto.KeySet, net.ID, over))) + `"}`
+	}
+	kap := "/v1/issuer/keysets/" + kid + "/approvals"
+	do(apKS, kap, issuerTok, ksApproval(o0, kidH), 200, "")
+	do(apKS, kap, issuerTok, ksApproval(o0, kidH), 409, "conflict")
+	do(apKS, kap, issuerTok, polApproval(o1, kidH), 400, "bad_signature") // a policy signature
+	do(apKS, kap, issuerTok, `{"key":"zz","signature":""}`, 400, "malformed")
+	do(apKS, kap, issuerTok, ksApproval(fresh, kidH), 401, "unauthorized") // the new key is not in force yet
+	do(apKS, kap, bankATok, ksApproval(o1, kidH), 403, "unauthorized")
+	do(apKS, "/v1/issuer/keysets/"+hashOf(0x77).String()+"/approvals", issuerTok, ksApproval(o1, hashOf(0x77)), 404, "not_found")
+	do(apKS, kap, issuerTok, ksApproval(o1, kidH), 200, "")
+	var rotated policy.SignedKeySet
+	noErr(t, json.Unmarshal(do(getKS, "/v1/keyset", "", "", 200, "").body, &rotated))
+	noErr(t, rotated.Verify(&founding.KeySet))
+	// The replaced key approves no mint any more.
+	r = do(propose, "/v1/issuer/mints", issuerTok, `{"to":"bank-a","amount":"1.00"}`, 201, "")
+	mid2, err := money.ParseHash(r.json(t)["id"].(string))
+	noErr(t, err)
+	do(approve, "/v1/issuer/mints/"+mid2.String()+"/approvals", issuerTok, approval(o0, mid2), 401, "unauthorized")
+	// The issuer handed the set to the ledger, which applies it: the new
+	// set's quorum mints, and /v1/info lists the epoch.
+	do(approve, "/v1/issuer/mints/"+mid2.String()+"/approvals", issuerTok, approval(fresh, mid2), 200, "")
+	if st := do(approve, "/v1/issuer/mints/"+mid2.String()+"/approvals", issuerTok, approval(o1, mid2), 200, "").json(t)["status"]; st != "committed" {
+		t.Fatalf("mint by the rotated set: %v", st)
+	}
+	if ks := do("GET /v1/info", "/v1/info", "", "", 200, "").json(t)["key_sets"]; ks == nil {
+		t.Fatal("GET /v1/info lists no key set after the rotation")
+	}
+	const rot = "POST /v1/keysets"
+	rotBody, err := json.Marshal(rotated)
+	noErr(t, err)
+	do(rot, "/v1/keysets", issuerTok, string(rotBody), 200, "") // applied already: the same epoch
+	do(rot, "/v1/keysets", issuerTok, `{"key_set":7}`, 400, "malformed")
+	do(rot, "/v1/keysets", "", string(rotBody), 401, "unauthorized")
+	do(rot, "/v1/keysets", bankATok, string(rotBody), 403, "unauthorized")
+	skipped := rotated
+	skipped.KeySet.Version = 5
+	skipBody, err := json.Marshal(skipped)
+	noErr(t, err)
+	do(rot, "/v1/keysets", issuerTok, string(skipBody), 409, "conflict")
 	conformAliases(t, c, e) // aliases_test.go
 	// --- reservations of funds (reservations_conformance_test.go) ---
 	resValid := reservationConformance(t, do, aliceW, bobW, b64(t, m.Tx))

@@ -91,6 +91,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		e.issuer = &fakeIssuer{}
 		cfg.Issuer = e.issuer
 		cfg.Policies = e.issuer
+		cfg.Keys = e.issuer
 		cfg.Registry = e.issuer
 		cfg.AliasDirectory = e.issuer
 	}

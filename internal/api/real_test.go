@@ -112,7 +112,7 @@ func newRealEnv(t *testing.T) *realEnv {
 		ISO20022: gw,
 		Ledger:   e.ledger, Issuer: e.issuer, Intermediaries: served,
 		Checkpoints: logtree.NewLog(e.ledger, e.net.Network, logSigner),
-		Policies:    e.issuer, Registry: e.issuer.Registry(),
+		Policies:    e.issuer, Registry: e.issuer.Registry(), Keys: e.issuer,
 		Credentials: []api.Credential{
 			{Token: issuerTok, Principal: issuerP},
 			{Token: bankATok, Principal: bankAP},

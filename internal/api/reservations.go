@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"time"
 
@@ -218,6 +220,18 @@ func (s *Server) settleReservation(w http.ResponseWriter, r *http.Request, in ro
 }
 
 func (s *Server) expireReservation(w http.ResponseWriter, r *http.Request, in roles.Intermediary) error {
+	// No body is needed; one that is sent must still be JSON, and UTF-8,
+	// like every body the API reads.
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
+	if err != nil {
+		return errcode.New(errcode.Malformed, "body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) > 0 {
+		var none struct{}
+		if err := wire.DecodeStrict(bytes.NewReader(b), &none); err != nil {
+			return err
+		}
+	}
 	p, err := reservationPeer(in)
 	if err != nil {
 		return err

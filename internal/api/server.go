@@ -63,6 +63,9 @@ type Config struct {
 	// Policies is the issuer's policy governance; nil if not served here.
 	// GET /v1/policy is public, the rest is for the issuer's staff.
 	Policies roles.PolicyDesk
+	// Keys is the issuer's officer key governance (rotation); nil if not
+	// served here. GET /v1/keyset is public, the rest for the issuer.
+	Keys roles.KeyDesk
 	// Registry is the central bank's holding-limit registry; nil if not
 	// served here.
 	Registry    roles.Registry
@@ -177,6 +180,15 @@ func (s *Server) routes() {
 		s.handle("GET /v1/issuer/policies", s.authed(s.listPolicies))
 		s.handle("GET /v1/issuer/policies/{id}", s.authed(s.getPolicy))
 		s.handle("POST /v1/issuer/policies/{id}/approvals", s.authed(s.approvePolicy))
+	}
+	if _, ok := s.cfg.Ledger.(roles.KeyRotator); ok {
+		s.handle("POST /v1/keysets", s.authed(s.rotateMintKeys))
+	}
+	if s.cfg.Keys != nil {
+		s.handle("GET /v1/keyset", s.public(s.keySetInForce))
+		s.handle("POST /v1/issuer/keysets", s.authed(s.proposeKeySet))
+		s.handle("GET /v1/issuer/keysets/{id}", s.authed(s.getKeySet))
+		s.handle("POST /v1/issuer/keysets/{id}/approvals", s.authed(s.approveKeySet))
 	}
 	if s.cfg.Registry != nil {
 		const p = "/v1/registry/reservations"

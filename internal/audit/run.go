@@ -124,6 +124,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if !served.equal(&trust) {
 		a.find(Finding{Tx: -1, Input: -1, Field: "info", Check: CheckKeys, Message: "GET /v1/info publishes other keys than the ones trusted; the trusted ones are used"})
 	}
+	a.loadEpochs(info.KeySets)
 	sup, err := o.Ledger.Supply(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: supply: %w", err)
@@ -177,6 +178,8 @@ type run struct {
 	log        *slog.Logger
 	mintKeys   map[crypto.PublicKey]bool
 	redeemKeys map[crypto.PublicKey]bool
+	// epochs are the officer key rotations that verified (keys.go).
+	epochs []epoch
 	// leaves are the hashes of every header served this run, in order:
 	// the leaves of the log-wide tree the checkpoints sign.
 	leaves []money.Hash
@@ -268,7 +271,8 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 			return false, nil
 		}
 		b := got.b
-		fs, tot, ss, err := step(&a.trust, a.mintKeys, a.redeemKeys, a.m.Head, a.m.Totals, h, b, a.st)
+		tr, mintKeys := a.keysAt(seq)
+		fs, tot, ss, err := step(tr, mintKeys, a.redeemKeys, a.m.Head, a.m.Totals, h, b, a.st)
 		if err != nil {
 			return false, fmt.Errorf("audit: batch %d: %w", seq, err)
 		}

@@ -49,6 +49,9 @@ type Config struct {
 	Ledger         Endpoint          `json:"ledger"`
 	Issuer         Endpoint          `json:"issuer"`
 	Intermediaries []Endpoint        `json:"intermediaries"`
+	// HSM, when set, keeps the officer keys and the redeem key on a
+	// PKCS#11 token (hsm.go) instead of OfficerKeyFiles and RedeemKeyFile.
+	HSM *HSMConfig `json:"hsm,omitempty"`
 	// TLS, when set, is the network's mutual TLS for `specie serve`.
 	TLS *TLSConfig `json:"tls,omitempty"`
 	// ISO20022 holds the BICs of the ISO 20022 gateway (iso20022.go);
@@ -75,6 +78,10 @@ type InitOptions struct {
 	// URLs per role; empty means all roles on SingleURL.
 	SingleURL string
 	RoleURLs  map[string]string // "ledger", "issuer", or an intermediary name
+	// HSMModule, when set, generates the officer keys and the redeem key
+	// on a new SoftHSM2 token under the data directory, through this
+	// PKCS#11 module, instead of writing them to files (hsm.go).
+	HSMModule string
 }
 
 // DefaultInit is the devnet `specie up` creates: USD, bank-a and bank-b
@@ -127,6 +134,9 @@ func Load(path string) (*Config, error) {
 	if c.PseudonymSaltFile != "" && !filepath.IsAbs(c.PseudonymSaltFile) {
 		c.PseudonymSaltFile = filepath.Join(base, c.PseudonymSaltFile)
 	}
+	if c.HSM != nil {
+		c.HSM.resolve(base)
+	}
 	return &c, nil
 }
 
@@ -157,7 +167,12 @@ func Init(dir string, o InitOptions) (*Config, error) {
 	if err := c.Network.Validate(); err != nil {
 		return nil, fmt.Errorf("init devnet: %w", err)
 	}
-	for i := 1; i <= 3; i++ {
+	if o.HSMModule != "" {
+		if err := initHSMKeys(dir, o, c); err != nil {
+			return nil, fmt.Errorf("init devnet: %w", err)
+		}
+	}
+	for i := 1; i <= 3 && c.HSM == nil; i++ {
 		k, err := crypto.GenerateKey()
 		if err != nil {
 			return nil, err
@@ -169,15 +184,17 @@ func Init(dir string, o InitOptions) (*Config, error) {
 		c.MintKeys = append(c.MintKeys, k.Public())
 		c.OfficerKeyFiles = append(c.OfficerKeyFiles, f)
 	}
-	rk, err := crypto.GenerateKey()
-	if err != nil {
-		return nil, err
+	if c.HSM == nil {
+		rk, err := crypto.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		c.RedeemKeyFile = "keys/issuer-redeem.key"
+		if err := crypto.SaveKey(filepath.Join(dir, c.RedeemKeyFile), rk); err != nil {
+			return nil, err
+		}
+		c.RedeemKeys = []crypto.PublicKey{rk.Public()}
 	}
-	c.RedeemKeyFile = "keys/issuer-redeem.key"
-	if err := crypto.SaveKey(filepath.Join(dir, c.RedeemKeyFile), rk); err != nil {
-		return nil, err
-	}
-	c.RedeemKeys = []crypto.PublicKey{rk.Public()}
 	salt := make([]byte, 32)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 		return fail(err)
 	}
 	ac := api.Config{
-		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(),
+		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(), Keys: n.Issuer,
 		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
 	}
 	ac.ISO20022 = n.Gateway
@@ -199,6 +199,7 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		}
 		ac.Issuer = n.Issuer
 		ac.Policies = n.Issuer
+		ac.Keys = n.Issuer
 		ac.Registry = n.Issuer.Registry()
 		ac.AliasDirectory = n.Issuer.Aliases()
 	case "intermediary":
@@ -303,7 +304,7 @@ func (c *Config) ledgerConfig(log *slog.Logger) ledger.Config {
 }
 
 func (c *Config) issuerConfig(log *slog.Logger) (issuer.Config, error) {
-	rk, err := crypto.LoadKey(c.RedeemKeyFile)
+	rk, err := c.RedeemSigner()
 	if err != nil {
 		return issuer.Config{}, err
 	}
@@ -316,6 +317,9 @@ func (c *Config) issuerConfig(log *slog.Logger) (issuer.Config, error) {
 // and the limits' time zone.
 func (c *Config) intermediaryConfig(name string, log *slog.Logger, pol roles.Policies, reg roles.Registry) (intermediary.Config, error) {
 	ic := intermediary.Config{Name: name, Network: c.Network, Logger: log, Policies: pol}
+	if err := c.treasuryKey(name, &ic); err != nil {
+		return ic, err
+	}
 	if c.TimeZone != "" {
 		loc, err := time.LoadLocation(c.TimeZone)
 		if err != nil {
@@ -432,6 +436,9 @@ func (n *Node) closeServices() error {
 	}
 	if n.log != nil {
 		errs = append(errs, n.log.Close())
+	}
+	if n.Config != nil {
+		errs = append(errs, n.Config.CloseHSM())
 	}
 	return errors.Join(errs...)
 }

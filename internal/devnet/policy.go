@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
@@ -38,20 +37,23 @@ func ensurePolicy(ctx context.Context, c *Config, desk roles.PolicyDesk) error {
 	if err != nil {
 		return fmt.Errorf("devnet policy: %w", err)
 	}
-	for _, f := range c.OfficerKeyFiles {
+	for i := 1; i <= c.Officers(); i++ {
 		if prop.Status != roles.PolicyPending {
 			break
 		}
-		k, err := crypto.LoadKey(f)
+		k, err := c.OfficerSigner(i)
 		if err != nil {
 			return fmt.Errorf("devnet policy: %w", err)
 		}
 		if slices.ContainsFunc(prop.Approvals, func(a policy.Approval) bool { return a.Key == k.Public() }) {
 			continue
 		}
-		a := policy.Sign(&p, k)
+		a, err := policy.SignWith(&p, k)
+		if err != nil {
+			return fmt.Errorf("devnet policy: officer %d: %w", i, err)
+		}
 		if prop, err = desk.ApprovePolicy(ctx, id, a.Key, a.Sig); err != nil {
-			return fmt.Errorf("devnet policy: approve with %s: %w", f, err)
+			return fmt.Errorf("devnet policy: approve with officer %d: %w", i, err)
 		}
 	}
 	if prop.Status != roles.PolicyInForce {

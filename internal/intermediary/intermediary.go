@@ -39,6 +39,12 @@ type Config struct {
 	// "<name>.<random>" and the treasury is "<name>.treasury".
 	Name    string
 	Network money.Network
+	// TreasuryKey, when set, is the treasury's signing key held outside
+	// the store (on an HSM, internal/hsm): the treasury is created locked
+	// to it, no seed of it is stored, and its spends are signed through
+	// it. Nil: the treasury's key is generated and kept in the store like
+	// every wallet's. A treasury cannot move between the two.
+	TreasuryKey crypto.Signer
 	// RetryInterval is how often undelivered payments are retried and
 	// spends of unknown outcome are settled; 0 means 5 seconds, negative
 	// disables the background loop (call RetryDeliveries and
@@ -562,6 +568,15 @@ func (in *Intermediary) ensureTreasury() error {
 		return fmt.Errorf("intermediary %s: %w", in.cfg.Name, err)
 	}
 	if ok {
+		// The treasury's key must be where it was created: in the store,
+		// or the configured TreasuryKey.
+		rec, err := in.loadWallet(id)
+		if err == nil {
+			_, err = in.key(&rec)
+		}
+		if err != nil {
+			return fmt.Errorf("intermediary %s: treasury: %w", in.cfg.Name, err)
+		}
 		return nil
 	}
 	if _, err := in.createWallet(id, in.cfg.Name, nil); err != nil {
@@ -574,16 +589,26 @@ func (in *Intermediary) ensureTreasury() error {
 // createWallet makes a key and stores the wallet with its lock index, and
 // whatever extra adds to the same batch.
 func (in *Intermediary) createWallet(id, owner string, extra func(*store.Batch) error) (roles.Wallet, error) {
-	seed := make([]byte, ed25519.SeedSize)
-	if err := in.random(seed); err != nil {
-		return roles.Wallet{}, fmt.Errorf("wallet key: %w", err)
+	var rec walletRec
+	var lock money.Lock
+	var signer crypto.Signer
+	if id == in.Treasury() && in.cfg.TreasuryKey != nil {
+		rec = walletRec{ID: id, Owner: owner, Created: in.now()}
+		lock = money.KeyLock(in.cfg.TreasuryKey.Public())
+		signer = in.cfg.TreasuryKey
+	} else {
+		seed := make([]byte, ed25519.SeedSize)
+		if err := in.random(seed); err != nil {
+			return roles.Wallet{}, fmt.Errorf("wallet key: %w", err)
+		}
+		key, err := crypto.KeyFromSeed(seed)
+		if err != nil {
+			return roles.Wallet{}, err
+		}
+		rec = walletRec{ID: id, Owner: owner, Created: in.now(), Seed: key.Seed()}
+		lock = money.KeyLock(key.Public())
+		signer = key
 	}
-	key, err := crypto.KeyFromSeed(seed)
-	if err != nil {
-		return roles.Wallet{}, err
-	}
-	rec := walletRec{ID: id, Owner: owner, Created: in.now(), Seed: key.Seed()}
-	lock := money.KeyLock(key.Public())
 	b := in.db.NewBatch()
 	v, err := recBytes(rec)
 	if err != nil {
@@ -601,7 +626,7 @@ func (in *Intermediary) createWallet(id, owner string, extra func(*store.Batch) 
 	if err := b.Commit(true); err != nil {
 		return roles.Wallet{}, err
 	}
-	in.keys.Store(id, key)
+	in.keys.Store(id, signer)
 	in.walletRecs.Store(id, rec)
 	in.lockOwners.Store(lock, id)
 	return roles.Wallet{ID: id, Owner: owner, Lock: lock, Created: rec.Created}, nil
@@ -624,10 +649,23 @@ func (in *Intermediary) loadWallet(id string) (walletRec, error) {
 	return rec, nil
 }
 
-// key returns the wallet's private key, cached after first use.
-func (in *Intermediary) key(rec *walletRec) (*crypto.PrivateKey, error) {
+// key returns the wallet's signing key, cached after first use: from its
+// seed in the store, or the configured TreasuryKey for a treasury made
+// with one.
+func (in *Intermediary) key(rec *walletRec) (crypto.Signer, error) {
 	if k, ok := in.keys.Load(rec.ID); ok {
-		return k.(*crypto.PrivateKey), nil
+		return k.(crypto.Signer), nil
+	}
+	if rec.ID == in.Treasury() {
+		switch {
+		case len(rec.Seed) == 0 && in.cfg.TreasuryKey == nil:
+			return nil, internalErr("wallet "+rec.ID+" key", errors.New("the treasury was created with a key outside the store (an HSM), and none is configured"))
+		case len(rec.Seed) == 0:
+			in.keys.Store(rec.ID, in.cfg.TreasuryKey)
+			return in.cfg.TreasuryKey, nil
+		case in.cfg.TreasuryKey != nil:
+			return nil, internalErr("wallet "+rec.ID+" key", errors.New("a treasury key is configured, but the treasury was created with a key in the store and its notes are locked to that one"))
+		}
 	}
 	k, err := crypto.KeyFromSeed(rec.Seed)
 	if err != nil {

@@ -141,7 +141,7 @@ func (in *Intermediary) payPending(ctx context.Context, pend *pendingRec) (roles
 }
 
 // signer returns wallet id's record and key, which signs its spends.
-func (in *Intermediary) signer(id string) (walletRec, *crypto.PrivateKey, error) {
+func (in *Intermediary) signer(id string) (walletRec, crypto.Signer, error) {
 	w, err := in.loadWallet(id)
 	if err != nil {
 		return walletRec{}, nil, err
@@ -156,7 +156,7 @@ func (in *Intermediary) signer(id string) (walletRec, *crypto.PrivateKey, error)
 // send reserves, submits and records the payment pend from wallet from,
 // paying the amount as plan says, and delivers it when a peer's wallet
 // is paid.
-func (in *Intermediary) send(ctx context.Context, from *walletRec, key *crypto.PrivateKey, pend *pendingRec, plan roles.ReceivePlan) (roles.PaymentResult, error) {
+func (in *Intermediary) send(ctx context.Context, from *walletRec, key crypto.Signer, pend *pendingRec, plan roles.ReceivePlan) (roles.PaymentResult, error) {
 	p := roles.Payment{From: pend.From, To: pend.To, Amount: pend.Amount}
 	peer := pend.Peer
 	ownLock := money.KeyLock(key.Public())
@@ -591,7 +591,7 @@ func rejected(err error) bool {
 // When the free notes fall short only because other spends of this wallet
 // are in flight (their change has not come back yet), it waits for them to
 // land and tries again rather than failing.
-func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
+func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key crypto.Signer, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws := in.walletState(w.ID)
 	looks := 0 // of the reverse waterfall, which asks to look again when the wallet changed
@@ -634,7 +634,7 @@ func (in *Intermediary) reserve(ctx context.Context, w *walletRec, key *crypto.P
 	}
 }
 
-func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
+func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key crypto.Signer, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
@@ -668,7 +668,11 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key *crypto.Pr
 	}
 	txid := in.cfg.Network.TxID(tx)
 	for i := range tx.Inputs {
-		tx.InputSigs[i] = key.Sign(crypto.Spend, in.cfg.Network.ID, txid)
+		if tx.InputSigs[i], err = key.TrySign(crypto.Spend, in.cfg.Network.ID, txid); err != nil {
+			// Before anything is reserved: a key on an HSM that cannot
+			// sign right now leaves the wallet as it was.
+			return nil, money.TxID{}, errcode.New(errcode.Unavailable, "wallet %s cannot sign right now: %v", w.ID, err)
+		}
 	}
 	if pend.Tx, err = tx.MarshalBinary(); err != nil {
 		return nil, money.TxID{}, internalErr("encode transaction", err)

@@ -667,7 +667,11 @@ func (in *Intermediary) signAsPayer(r *resRec, tx *money.Tx, txid money.TxID) er
 	if key.Public() != r.Escrow.Payer {
 		return internalErr("reservation "+r.ID, errors.New("payer wallet key does not match the escrow"))
 	}
-	tx.InputSigs[0] = key.Sign(crypto.Spend, in.cfg.Network.ID, txid)
+	sig, err := key.TrySign(crypto.Spend, in.cfg.Network.ID, txid)
+	if err != nil {
+		return errcode.New(errcode.Unavailable, "reservation %s: the payer's key could not sign: %v", r.ID, err)
+	}
+	tx.InputSigs[0] = sig
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package intermediary
 
 import (
+	"errors"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/money"
 )
@@ -14,9 +15,13 @@ func ReservationKeys(payer, payee *Intermediary, id string) (money.Note, money.E
 	if err != nil {
 		return money.Note{}, money.Escrow{}, nil, nil, err
 	}
-	_, pk, err := payer.signer(r.Payer)
+	_, signer, err := payer.signer(r.Payer)
 	if err != nil {
 		return money.Note{}, money.Escrow{}, nil, nil, err
+	}
+	pk, ok := signer.(*crypto.PrivateKey)
+	if !ok {
+		return money.Note{}, money.Escrow{}, nil, nil, errors.New("the payer wallet's key is not in memory")
 	}
 	q, err := payee.loadRes(pResPayee, id)
 	if err != nil {

@@ -60,7 +60,7 @@ func (in *Intermediary) canDraw(ws *walletState, pend *pendingRec) bool {
 // commitIndexed takes them). build makes the transaction as for the
 // wallet alone; the change, which build gives the wallet, is the
 // treasury's (the wallet's notes are all spent).
-func (in *Intermediary) reserveDraw(ws *walletState, w *walletRec, key *crypto.PrivateKey, amount uint64, pend *pendingRec,
+func (in *Intermediary) reserveDraw(ws *walletState, w *walletRec, key crypto.Signer, amount uint64, pend *pendingRec,
 	build func(inputs []money.Note, sum uint64) *money.Tx) (*money.Tx, money.TxID, error) {
 	tid := in.Treasury()
 	_, tkey, err := in.signer(tid)
@@ -142,7 +142,9 @@ func (in *Intermediary) reserveDraw(ws *walletState, w *walletRec, key *crypto.P
 		if i >= len(own) {
 			k = tkey
 		}
-		tx.InputSigs[i] = k.Sign(crypto.Spend, in.cfg.Network.ID, txid)
+		if tx.InputSigs[i], err = k.TrySign(crypto.Spend, in.cfg.Network.ID, txid); err != nil {
+			return nil, money.TxID{}, errcode.New(errcode.Unavailable, "%s cannot sign right now: %v", in.cfg.Name, err)
+		}
 	}
 	pend.PayerAccount, pend.FromAccount = prof.Account, draw
 	if pend.Tx, err = tx.MarshalBinary(); err != nil {

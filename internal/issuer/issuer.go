@@ -42,7 +42,7 @@ type Config struct {
 	Network    money.Network
 	MintKeys   []crypto.PublicKey // officer keys; approvals must come from these
 	MintQuorum int                // m of n (devnet 2 of 3)
-	RedeemKey  *crypto.PrivateKey // the issuer's operational key, one of the ledger's RedeemKeys
+	RedeemKey  crypto.Signer      // the issuer's operational key, one of the ledger's RedeemKeys: in memory or on an HSM (internal/hsm)
 	// Reserves is the opening reserve balance per intermediary name, written
 	// at the first Open only; only these intermediaries exist.
 	Reserves map[string]uint64
@@ -76,6 +76,7 @@ type Issuer struct {
 	open     map[money.TxID]openProposal // pending and submitting proposals
 	busy     map[money.TxID]bool         // mints and redeems at the ledger right now
 	pol      policyState                 // the policy version in force
+	keys     keyState                    // the officer key set in force (keys.go)
 	closed   bool
 	jlast    int64 // the latest reserve journal time (reserves.go), unix nanos
 
@@ -142,11 +143,17 @@ func Open(dir string, cfg Config, ledger roles.Ledger, intermediaries roles.Dire
 	if is.db, err = store.Open(dir, store.Options{CacheBytes: 8 << 20, FS: cfg.FS}); err != nil {
 		return fail(err)
 	}
+	if err := is.loadKeySets(); err != nil {
+		return fail(err)
+	}
 	if err := is.load(); err != nil {
 		return fail(err)
 	}
 	ctx, cancel = context.WithTimeout(is.bg, lookupTimeout)
 	is.reconcileAll(ctx)
+	if err := is.pushKeySets(ctx); err != nil {
+		is.log.Warn("the ledger has not applied the officer key set in force yet; retrying in the background", "err", err)
+	}
 	cancel()
 	go is.loop()
 	return is, nil
@@ -258,6 +265,9 @@ func (is *Issuer) loop() {
 		is.reconcileAll(ctx)
 		if err := is.RetryDeliveries(ctx); err != nil {
 			is.log.Warn("deliveries still pending", "err", err)
+		}
+		if err := is.pushKeySets(ctx); err != nil {
+			is.log.Warn("the ledger has not applied the officer key set in force yet", "err", err)
 		}
 		cancel()
 	}

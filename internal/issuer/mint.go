@@ -173,7 +173,9 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 	// state is needed, and no other approval waits for an Ed25519 check.
 	// decideApproval still reports a bad one only after the checks that
 	// come first, so the answers are as they always were.
-	signer := approver{key: k, sig: sig, officer: is.mkeys[k], verified: crypto.Verify(k, crypto.Mint, is.cfg.Network.ID, id, sig)}
+	// Whether k is an officer is read under the lock: a key rotation
+	// (keys.go) changes the officer keys.
+	signer := approver{key: k, sig: sig, verified: crypto.Verify(k, crypto.Mint, is.cfg.Network.ID, id, sig)}
 
 	p, step, err := func() (*proposal, approvalStep, error) {
 		is.mu.Lock()
@@ -185,6 +187,10 @@ func (is *Issuer) ApproveMint(ctx context.Context, id money.TxID, k crypto.Publi
 		if err != nil {
 			return nil, 0, err
 		}
+		signer.officer = is.mkeys[k]
+		// Approvals by keys a rotation replaced since (keys.go) no longer
+		// count: the ledger would refuse the mint they sign.
+		p.Approvals = slices.DeleteFunc(p.Approvals, func(x approval) bool { return !is.mkeys[x.Key] })
 		step, err := decideApproval(id, p, is.busy[id], signer, is.cfg.MintQuorum, is.reserves[p.To], is.cfg.Network.Currency)
 		if err != nil {
 			return nil, 0, err

@@ -222,7 +222,7 @@ func (is *Issuer) ApprovePolicy(ctx context.Context, id money.Hash, k crypto.Pub
 	}
 	// Verified before the lock, as for mints: the signature is over id
 	// alone.
-	a := approver{key: k, sig: sig, officer: is.mkeys[k], verified: crypto.Verify(k, crypto.Policy, is.cfg.Network.ID, id, sig)}
+	a := approver{key: k, sig: sig, verified: crypto.Verify(k, crypto.Policy, is.cfg.Network.ID, id, sig)}
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	if err := is.usable(); err != nil {
@@ -232,6 +232,7 @@ func (is *Issuer) ApprovePolicy(ctx context.Context, id money.Hash, k crypto.Pub
 	if err != nil {
 		return roles.PolicyProposal{}, err
 	}
+	a.officer = is.mkeys[k] // under the lock: a key rotation changes it
 	adopt, err := decidePolicyApproval(id, r, is.pol.status(id, r), a, is.cfg.MintQuorum)
 	if err != nil {
 		return roles.PolicyProposal{}, err

@@ -34,10 +34,13 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 	in, out := rtx.Sums()
 	amount := in - out
 	id := is.cfg.Network.TxID(&rtx)
-	rtx.Auth = []money.KeySig{{
-		Key: is.cfg.RedeemKey.Public(),
-		Sig: is.cfg.RedeemKey.Sign(crypto.Redeem, is.cfg.Network.ID, id),
-	}}
+	// Signed before anything is recorded: a token that cannot sign
+	// right now (an HSM logged out or unplugged) leaves nothing behind.
+	sig, err := is.cfg.RedeemKey.TrySign(crypto.Redeem, is.cfg.Network.ID, id)
+	if err != nil {
+		return roles.Redemption{}, errcode.New(errcode.Unavailable, "redeem: the issuer's redeem key cannot sign: %v", err)
+	}
+	rtx.Auth = []money.KeySig{{Key: is.cfg.RedeemKey.Public(), Sig: sig}}
 	rec := redemption{Intermediary: caller.Name, Amount: amount}
 
 	done, err := func() (*redemption, error) {

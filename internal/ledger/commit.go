@@ -74,6 +74,9 @@ func (l *Ledger) commit(batch []*checked) {
 	}
 	l.stepMu.Lock()
 	defer l.stepMu.Unlock()
+	if batch = l.recheckMints(batch); len(batch) == 0 {
+		return
+	}
 	out, ok := l.step(batch)
 	if !ok {
 		return

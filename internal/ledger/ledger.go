@@ -87,9 +87,13 @@ type Ledger struct {
 	wal        *store.Log
 	fs         vfs.FS
 	snapPath   string
-	mintKeys   map[[32]byte]bool
 	redeemKeys map[[32]byte]bool
 	log        *slog.Logger
+
+	// auth is the officer key set mints are checked against now, and
+	// epochs the rotations applied (keys.go); epochs is guarded by mu.
+	auth   atomic.Pointer[mintAuth]
+	epochs []roles.KeyEpoch
 
 	// queue carries a submission's valid transactions to the commit loop
 	// in pieces of at most MaxBatch, so that a lone submitter's batches are
@@ -219,7 +223,6 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		fs:         fs,
 		snapPath:   fs.PathJoin(dir, snapDir),
 		snapDone:   make(chan snapJob, 1),
-		mintKeys:   keySet(cfg.MintKeys),
 		redeemKeys: keySet(cfg.RedeemKeys),
 		log:        cfg.Logger.With("role", "ledger"),
 		queue:      make(chan []*checked, 4*cfg.MaxBatch),
@@ -227,6 +230,10 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		closed:     make(chan struct{}),
 	}
 	if err := l.loadMeta(); err != nil {
+		l.closeStorage()
+		return nil, err
+	}
+	if err := l.loadKeySets(); err != nil {
 		l.closeStorage()
 		return nil, err
 	}
@@ -314,6 +321,7 @@ func (l *Ledger) Info(context.Context) (roles.LedgerInfo, error) {
 		MintQuorum: l.cfg.MintQuorum,
 		RedeemKeys: l.cfg.RedeemKeys,
 		Shards:     l.cfg.Shards,
+		KeySets:    l.keysInfo(),
 	}, nil
 }
 

@@ -71,6 +71,9 @@ type Info struct {
 	// /v1/log/checkpoint), in the signed note format; absent when the
 	// ledger signs none.
 	LogKey string `json:"log_key,omitempty"`
+	// KeySets are the officer key rotations the ledger applied; absent
+	// before the first.
+	KeySets []roles.KeyEpoch `json:"key_sets,omitempty"`
 }
 
 // TxRequest carries one transaction: POST /v1/transactions,
@@ -662,6 +665,7 @@ func FromInfo(in roles.LedgerInfo) Info {
 		MintQuorum: in.MintQuorum,
 		RedeemKeys: nonNilKeys(in.RedeemKeys),
 		Shards:     in.Shards,
+		KeySets:    in.KeySets,
 	}
 }
 
@@ -820,6 +824,7 @@ func (w Info) ToInfo() roles.LedgerInfo {
 		MintQuorum: w.MintQuorum,
 		RedeemKeys: nilIfEmpty(w.RedeemKeys),
 		Shards:     w.Shards,
+		KeySets:    w.KeySets,
 	}
 }
 

@@ -80,6 +80,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(ledgerCmd(g))
 	root.AddCommand(refundCmd(g), disputeCmd(g))
 	root.AddCommand(versionCmd(g), escrowCmd(g))
+	root.AddCommand(iso20022Cmd(g))
 	return root
 }
 

@@ -129,6 +129,18 @@ func walkthrough() []walkStep {
 			}
 		},
 	}, {
+		cmd: "iso20022 fund --intermediary bank-a --amount 1000000.00 --ref RTGS-20261202-0001",
+		text: func(t *testing.T, out string, _ map[string]string) {
+			contains(t, out, ": ACSC, reserve of bank-a credited 1000000.00 USD")
+		},
+		json: func(t *testing.T, e *env, _ map[string]string, args []string) {
+			var a map[string]string
+			e.mustJSON(&a, args...)
+			eq(t, "status", a["status"], "ACSC")
+			eq(t, "kind", a["kind"], "pacs.002.001.11")
+		},
+		afterwards: supplyIs(0, 0, 6_000_000_00, 5_000_000_00),
+	}, {
 		cmd: "issuer propose --to bank-a --amount 1000000.00",
 		text: func(t *testing.T, out string, ids map[string]string) {
 			ids["<mint-id>"] = capture(t, out, `^mint ([0-9a-f]{64}) proposed`)
@@ -146,7 +158,7 @@ func walkthrough() []walkStep {
 			eq(t, "quorum", m.Quorum, 2)
 			eq(t, "approvers", len(m.Approvers), 0)
 		},
-		afterwards: supplyIs(0, 0, 5_000_000_00, 5_000_000_00),
+		afterwards: supplyIs(0, 0, 6_000_000_00, 5_000_000_00),
 	}, {
 		cmd: "issuer approve <mint-id> --officer 1",
 		text: func(t *testing.T, out string, ids map[string]string) {
@@ -161,7 +173,7 @@ func walkthrough() []walkStep {
 			eq(t, "approver", m.Approvers[0], e.officer(0).Public())
 			eq(t, "receipt", m.Receipt == nil, true)
 		},
-		afterwards: supplyIs(0, 0, 5_000_000_00, 5_000_000_00),
+		afterwards: supplyIs(0, 0, 6_000_000_00, 5_000_000_00),
 	}, {
 		cmd: "issuer approve <mint-id> --officer 3",
 		text: func(t *testing.T, out string, ids map[string]string) {
@@ -178,14 +190,14 @@ func walkthrough() []walkStep {
 			}
 		},
 		afterwards: func(t *testing.T, e *env, ids map[string]string) {
-			supplyIs(1_000_000_00, 0, 4_000_000_00, 5_000_000_00)(t, e, ids)
+			supplyIs(1_000_000_00, 0, 5_000_000_00, 5_000_000_00)(t, e, ids)
 			balances(map[string]uint64{"bank-a.treasury": 1_000_000_00})(t, e, ids)
 		},
 	}, {
 		cmd: "supply",
 		text: func(t *testing.T, out string, ids map[string]string) {
 			eq(t, "output", out, "minted 1000000.00, redeemed 0.00, outstanding 1000000.00 USD in 1 unspent notes (1 batches)\n"+
-				"reserve bank-a     4000000.00\n"+
+				"reserve bank-a     5000000.00\n"+
 				"reserve bank-b     5000000.00\n")
 		},
 		json: func(t *testing.T, e *env, ids map[string]string, args []string) {
@@ -201,7 +213,7 @@ func walkthrough() []walkStep {
 			if s.Currency == nil || *s.Currency != (wire.Currency{Code: "USD", Exponent: 2}) {
 				t.Errorf("currency %+v", s.Currency)
 			}
-			want := []wire.Reserve{{Intermediary: "bank-a", Balance: "400000000", BalanceDecimal: "4000000.00"}, {Intermediary: "bank-b", Balance: "500000000", BalanceDecimal: "5000000.00"}}
+			want := []wire.Reserve{{Intermediary: "bank-a", Balance: "500000000", BalanceDecimal: "5000000.00"}, {Intermediary: "bank-b", Balance: "500000000", BalanceDecimal: "5000000.00"}}
 			if s.Reserves == nil || len(*s.Reserves) != 2 || (*s.Reserves)[0] != want[0] || (*s.Reserves)[1] != want[1] {
 				t.Errorf("reserves %+v, want %+v", s.Reserves, want)
 			}
@@ -338,7 +350,7 @@ func walkthrough() []walkStep {
 			eq(t, "batch", r.Receipt.Batch, 5)
 		},
 		afterwards: func(t *testing.T, e *env, ids map[string]string) {
-			supplyIs(1_000_000_00, 120_00, 4_000_000_00, 5_000_120_00)(t, e, ids)
+			supplyIs(1_000_000_00, 120_00, 5_000_000_00, 5_000_120_00)(t, e, ids)
 			balances(map[string]uint64{"bank-b.treasury": 0, "<alice>": 380_00, "bank-a.treasury": 999_500_00})(t, e, ids)
 		},
 	}, {

@@ -634,5 +634,6 @@ func TestResponsesConformToSpec(t *testing.T) {
 	c.do(req{base: f.srv.URL, route: "GET /healthz", path: "/healthz"}, 503, "unavailable")
 	setErr(nil)
 
+	isoConformance(t, c, e)
 	c.checkCoverage()
 }

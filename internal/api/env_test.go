@@ -47,6 +47,7 @@ type envOpts struct {
 	noCheckpoints      bool     // the ledger signs no checkpoints
 	banks              []string // default bank-a, bank-b
 	currency           money.Currency
+	iso                bool // serve an ISO 20022 gateway over the fake intermediaries
 }
 
 type syncBuffer struct {
@@ -102,6 +103,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		f := &fakeInter{name: b}
 		e.banks[b] = f
 		cfg.Intermediaries[b] = f
+	}
+	if o.iso {
+		cfg.ISO20022 = openFakeGateway(t, cfg.Intermediaries)
 	}
 	e.api = api.New(cfg)
 	e.handler = e.api.Handler()

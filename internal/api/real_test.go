@@ -107,8 +107,10 @@ func newRealEnv(t *testing.T) *realEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gw := openRealGateway(t, dir, e.net.Network.Currency, e.issuer, served)
 	e.srv = httptest.NewServer(api.New(api.Config{
-		Ledger: e.ledger, Issuer: e.issuer, Intermediaries: served,
+		ISO20022: gw,
+		Ledger:   e.ledger, Issuer: e.issuer, Intermediaries: served,
 		Checkpoints: logtree.NewLog(e.ledger, e.net.Network, logSigner),
 		Policies:    e.issuer, Registry: e.issuer.Registry(), Keys: e.issuer,
 		Credentials: []api.Credential{

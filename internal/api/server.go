@@ -32,6 +32,7 @@ import (
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api/wire"
+	"github.com/specie/specie/internal/iso20022"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -70,6 +71,9 @@ type Config struct {
 	Registry    roles.Registry
 	Credentials []Credential
 	Logger      *slog.Logger // nil discards logs
+	// ISO20022 is the ISO 20022 gateway (internal/iso20022); nil if not
+	// served here.
+	ISO20022 *iso20022.Gateway
 	// Currency is the network currency for decimal amounts. Optional: when
 	// zero it is asked of Ledger.Info or Issuer.Supply on first need and
 	// cached. An intermediary-only process should set it.
@@ -238,6 +242,16 @@ func (s *Server) routes() {
 		s.handle("PUT "+p, s.authed(s.bindAlias))
 		s.handle("GET "+p, s.authed(s.lookupAliasHash))
 		s.handle("DELETE "+p+"/{wallet}", s.authed(s.unbindAlias))
+	}
+	if s.cfg.ISO20022 != nil {
+		const p = "/v1/iso20022/{role}"
+		s.handle("POST "+p, s.authed(s.isoProcess))
+		s.handle("GET "+p+"/messages", s.authed(s.isoList))
+		s.handle("GET "+p+"/messages/{id}", s.authed(s.isoMessage))
+		s.handle("GET "+p+"/statements/{account}", s.authed(s.isoStatement))
+		s.handle("GET "+p+"/notifications/{account}", s.authed(s.isoNotifications))
+		s.handle("POST "+p+"/requests/{id}", s.authed(s.isoDecide))
+		s.handle("GET "+p+"/requests/{id}", s.authed(s.isoRequestStatus))
 	}
 }
 

@@ -54,6 +54,9 @@ type Config struct {
 	HSM *HSMConfig `json:"hsm,omitempty"`
 	// TLS, when set, is the network's mutual TLS for `specie serve`.
 	TLS *TLSConfig `json:"tls,omitempty"`
+	// ISO20022 holds the BICs of the ISO 20022 gateway (iso20022.go);
+	// nil in a config written before it, which ISO() fills in.
+	ISO20022 *ISO20022 `json:"iso20022,omitempty"`
 
 	dir string // the folder the config was loaded from
 }
@@ -204,6 +207,8 @@ func Init(dir string, o InitOptions) (*Config, error) {
 		c.Intermediaries = append(c.Intermediaries, Endpoint{Name: name, URL: url(name), Token: token()})
 		c.Reserves[name] = o.Reserve
 	}
+	iso := c.ISO()
+	c.ISO20022 = &iso
 	b, _ := json.MarshalIndent(c, "", "  ")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, fmt.Errorf("init devnet: %w", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/intermediary"
+	"github.com/specie/specie/internal/iso20022"
 	"github.com/specie/specie/internal/issuer"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/logtree"
@@ -43,6 +44,8 @@ type Node struct {
 	// roles.Ledger the issuer, the banks and the API use.
 	Replicas []*Replica
 	Group    roles.Ledger
+	// Gateway is the ISO 20022 gateway of `specie up` (iso20022.go).
+	Gateway *iso20022.Gateway
 
 	srv    *api.HTTPServer
 	tls    *tls.Config  // the API's mutual TLS under `specie serve`, or nil
@@ -78,10 +81,14 @@ func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, err
 	if n.log, err = logCheckpoints(filepath.Join(dir, "ledger"), n.Ledger, cfg.Network); err != nil {
 		return fail(err)
 	}
+	if err := n.openGateway(dir, banks, log); err != nil {
+		return fail(err)
+	}
 	ac := api.Config{
 		Ledger: n.Ledger, Checkpoints: n.log, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(), Keys: n.Issuer,
 		Intermediaries: banks, Credentials: cfg.credentials(), Logger: log,
 	}
+	ac.ISO20022 = n.Gateway
 	ac.AliasDirectory = n.Issuer.Aliases()
 	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		return fail(err)
@@ -217,6 +224,14 @@ func Serve(cfg *Config, role, name, dataDir, addr string, log *slog.Logger, lim 
 		ac.Currency = cfg.Network.Currency
 	default:
 		return nil, fmt.Errorf("serve: unknown role %q (want ledger, issuer or intermediary)", role)
+	}
+	if role != "ledger" {
+		// The role's ISO 20022 gateway, its store beside the role's own.
+		if err := n.openGatewayAt(filepath.Clean(dataDir)+".iso20022", ac.Intermediaries, log); err != nil {
+			n.closeServices()
+			return nil, err
+		}
+		ac.ISO20022 = n.Gateway
 	}
 	if err := n.serve(addr, ac, firstLimits(lim)); err != nil {
 		n.closeServices()
@@ -400,6 +415,9 @@ func (n *Node) Supply(ctx context.Context) (roles.LedgerSupply, error) {
 
 func (n *Node) closeServices() error {
 	var errs []error
+	if n.Gateway != nil {
+		errs = append(errs, n.Gateway.Close())
+	}
 	for _, b := range n.Banks {
 		errs = append(errs, b.Close())
 	}

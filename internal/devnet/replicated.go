@@ -207,7 +207,10 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 	if err != nil {
 		return fail(err)
 	}
-	if err := n.serve(addr, api.Config{Ledger: g, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(), AliasDirectory: n.Issuer.Aliases(), Keys: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
+	if err := n.openGateway(dir, banks, log); err != nil {
+		return fail(err)
+	}
+	if err := n.serve(addr, api.Config{ISO20022: n.Gateway, Ledger: g, Issuer: n.Issuer, Policies: n.Issuer, Registry: n.Issuer.Registry(), AliasDirectory: n.Issuer.Aliases(), Keys: n.Issuer, Intermediaries: banks, Credentials: cfg.credentials(), Logger: log}, firstLimits(lim)); err != nil {
 		return fail(err)
 	}
 	return n, created, nil

@@ -78,6 +78,7 @@ type Issuer struct {
 	pol      policyState                 // the policy version in force
 	keys     keyState                    // the officer key set in force (keys.go)
 	closed   bool
+	jlast    int64 // the latest reserve journal time (reserves.go), unix nanos
 
 	// reg is the holding-limit registry, which shares the store but not
 	// mu: it serialises its own work per person (see registry.go).

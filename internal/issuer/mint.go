@@ -392,6 +392,10 @@ func (is *Issuer) finishMint(id money.TxID, rc roles.Receipt) (roles.Mint, error
 	b.Delete(key(prefOpen, id[:]))
 	b.Set(key(prefReserv, []byte(p.To)), encodeU64(bal-p.Amount))
 	b.Set(key(prefOutbox, id[:]), []byte(p.To))
+	if err := is.journal(b, ReserveEntry{Intermediary: p.To, Kind: ReserveMint, Ref: id.String(), Amount: p.Amount, Balance: bal - p.Amount}); err != nil {
+		b.Discard()
+		return roles.Mint{}, errcode.New(errcode.Internal, "%v", err)
+	}
 	if err := b.Commit(true); err != nil {
 		return roles.Mint{}, storeErr(err, "record mint %s", id)
 	}

@@ -200,6 +200,10 @@ func (is *Issuer) credit(id money.TxID, rc roles.Receipt) (roles.Redemption, err
 	b.Delete(key(prefIntent, id[:]))
 	b.Set(key(prefRedeem, id[:]), v)
 	b.Set(key(prefReserv, []byte(r.Intermediary)), encodeU64(bal))
+	if err := is.journal(b, ReserveEntry{Intermediary: r.Intermediary, Kind: ReserveRedeem, Ref: id.String(), Credit: true, Amount: r.Amount, Balance: bal}); err != nil {
+		b.Discard()
+		return roles.Redemption{}, errcode.New(errcode.Internal, "%v", err)
+	}
 	if err := b.Commit(true); err != nil {
 		return roles.Redemption{}, storeErr(err, "credit redeem %s", id)
 	}

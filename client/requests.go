@@ -40,7 +40,7 @@ func optionalAmount(v uint64) string {
 
 // CreateRequest makes a payment request at the payee's intermediary.
 func (ic interClient) CreateRequest(ctx context.Context, s roles.RequestSpec) (roles.PaymentRequest, error) {
-	req := wire.CreateRequestToPay{Payee: s.Payee, Payer: s.Payer, Amount: optionalAmount(s.Amount), Reference: s.Reference, Expires: s.Expires}
+	req := wire.CreateRequestToPay{Payee: s.Payee, Payer: s.Payer, Amount: optionalAmount(s.Amount), Reference: s.Reference, Expires: s.Expires, IdempotencyKey: s.IdempotencyKey}
 	return ic.requestCall(ctx, http.MethodPost, ic.prefix+"/requests", req)
 }
 

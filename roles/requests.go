@@ -66,6 +66,11 @@ type RequestSpec struct {
 	Amount    uint64    `json:"amount"`
 	Reference string    `json:"reference,omitempty"`
 	Expires   time.Time `json:"expires"`
+	// IdempotencyKey, when set, makes a resent create (after a lost
+	// answer or a crash) return the request the first one made instead
+	// of a second request: the key names one request of the payee's, and
+	// reusing it for another payer, amount or reference is a conflict.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // RequestRole selects the requests of a wallet as payee, as payer, or

@@ -60,7 +60,11 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, in roles.
 	if err != nil {
 		return err
 	}
-	out, err := d.CreateRequest(r.Context(), roles.RequestSpec{Payee: req.Payee, Payer: req.Payer, Amount: amt, Reference: req.Reference, Expires: req.Expires})
+	key, err := idempotencyKey(r, req.IdempotencyKey)
+	if err != nil {
+		return err
+	}
+	out, err := d.CreateRequest(r.Context(), roles.RequestSpec{Payee: req.Payee, Payer: req.Payer, Amount: amt, Reference: req.Reference, Expires: req.Expires, IdempotencyKey: key})
 	return s.writeRequest(w, r, http.StatusCreated, out, err)
 }
 

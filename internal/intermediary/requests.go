@@ -2,6 +2,8 @@ package intermediary
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -218,11 +220,38 @@ func (in *Intermediary) CreateRequest(ctx context.Context, s roles.RequestSpec) 
 	} else if relay, err = in.relay(peer); err != nil {
 		return roles.PaymentRequest{}, err
 	}
-	suffix, err := in.randomSuffix()
-	if err != nil {
-		return roles.PaymentRequest{}, internalErr("request id", err)
+	var id string
+	if s.IdempotencyKey != "" {
+		// A keyed create names its request after the payee and the key, so
+		// a resent create finds the first one's request under its lock.
+		if err := checkIdempotencyKey(s.IdempotencyKey); err != nil {
+			return roles.PaymentRequest{}, err
+		}
+		sum := sha256.Sum256([]byte(payee + "\x00" + s.IdempotencyKey))
+		id = in.cfg.Name + ".rqk" + hex.EncodeToString(sum[:10])
+		unlock, err := in.lockRequest(ctx, id)
+		if err != nil {
+			return roles.PaymentRequest{}, err
+		}
+		defer unlock()
+		old, err := in.loadRequest(id)
+		switch {
+		case err == nil:
+			if old.Payer != payer || old.Amount != s.Amount || old.Reference != s.Reference {
+				return roles.PaymentRequest{}, errcode.New(errcode.Conflict, "idempotency key %q already made request %s, for another payer, amount or reference", s.IdempotencyKey, id)
+			}
+			return in.view(old), nil
+		case !errcode.Is(err, errcode.NotFound):
+			return roles.PaymentRequest{}, err
+		}
+	} else {
+		suffix, err := in.randomSuffix()
+		if err != nil {
+			return roles.PaymentRequest{}, internalErr("request id", err)
+		}
+		id = in.cfg.Name + ".rq" + suffix
 	}
-	rec := requestRec{PaymentRequest: roles.PaymentRequest{ID: in.cfg.Name + ".rq" + suffix, Payee: payee, Payer: payer,
+	rec := requestRec{PaymentRequest: roles.PaymentRequest{ID: id, Payee: payee, Payer: payer,
 		Amount: s.Amount, Reference: s.Reference, Expires: s.Expires.UTC(), State: roles.RequestPending,
 		Created: now, Updated: now, Version: 1}}
 	offered := false

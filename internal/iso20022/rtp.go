@@ -161,8 +161,11 @@ func (g *Gateway) requestToPay(ctx context.Context, role string, h hdr, hash str
 				rej = reject(ReasonAccount, "a request needs the debtor's and the creditor's accounts")
 			}
 			if rej == nil {
+				// Keyed like a payment: a pain.013 resent after a crash that
+				// came between the request and the answer finds its request.
 				pr, err := rq.CreateRequest(ctx, roles.RequestSpec{Payee: payee, Payer: payer, Amount: amount,
-					Reference: reference(tx.PmtID.EndToEndID, tx.RmtInf), Expires: expiry(pi.XpryDt, now)})
+					Reference: reference(tx.PmtID.EndToEndID, tx.RmtInf), Expires: expiry(pi.XpryDt, now),
+					IdempotencyKey: idemKey(role, h.msgID, pk)})
 				if err != nil {
 					code, ok := reasonOf(err)
 					if !ok {

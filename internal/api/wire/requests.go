@@ -35,11 +35,12 @@ type RequestsToPay struct {
 // CreateRequestToPay is POST /v1/intermediaries/{name}/requests. An
 // absent (or "0") amount asks for an open amount.
 type CreateRequestToPay struct {
-	Payee     string    `json:"payee"`
-	Payer     string    `json:"payer"`
-	Amount    string    `json:"amount,omitempty"`
-	Reference string    `json:"reference,omitempty"`
-	Expires   time.Time `json:"expires"`
+	Payee          string    `json:"payee"`
+	Payer          string    `json:"payer"`
+	Amount         string    `json:"amount,omitempty"`
+	Reference      string    `json:"reference,omitempty"`
+	Expires        time.Time `json:"expires"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 }
 
 // RequestAcceptance is POST .../requests/{rid}/accept: the paying wallet,

@@ -84,7 +84,9 @@ func registerAliases(ctx context.Context, t PayTarget, o PayOptions, as func(con
 	run := uint64(time.Now().UnixNano() / int64(time.Millisecond))
 	alias := func(b, i int) string { return benchAlias(run, b*o.WalletsPer+i) }
 	var n atomic.Int64
-	p.set(func() string { return fmt.Sprintf("alias codes requested: %d of %d", n.Load(), len(t.Banks)*o.WalletsPer) })
+	p.set(func() string {
+		return fmt.Sprintf("alias codes requested: %d of %d", n.Load(), len(t.Banks)*o.WalletsPer)
+	})
 	err := forEach(ctx, t.Banks, o.WalletsPer, o.FundClients, func(ctx context.Context, b, i int) error {
 		bank := t.Banks[b]
 		r := roles.AliasRequest{Wallet: wallets[b][i], Alias: alias(b, i)}

@@ -83,7 +83,7 @@ func registerAliases(ctx context.Context, t PayTarget, o PayOptions, as func(con
 	}
 	run := uint64(time.Now().UnixNano() / int64(time.Millisecond))
 	alias := func(b, i int) string { return benchAlias(run, b*o.WalletsPer+i) }
-	var n atomic.Int64
+	var n, confirmed atomic.Int64
 	p.set(func() string {
 		return fmt.Sprintf("alias codes requested: %d of %d", n.Load(), len(t.Banks)*o.WalletsPer)
 	})
@@ -105,8 +105,9 @@ func registerAliases(ctx context.Context, t PayTarget, o PayOptions, as func(con
 			return nil, fmt.Errorf("bench payments --via alias: %s's one-time codes: %w", bank.Name(), err)
 		}
 	}
-	n.Store(0)
-	p.set(func() string { return fmt.Sprintf("aliases confirmed: %d of %d", n.Load(), len(t.Banks)*o.WalletsPer) })
+	p.set(func() string {
+		return fmt.Sprintf("aliases confirmed: %d of %d", confirmed.Load(), len(t.Banks)*o.WalletsPer)
+	})
 	out := make(map[string]string, len(t.Banks)*o.WalletsPer)
 	for b := range wallets {
 		for i, w := range wallets[b] {
@@ -122,7 +123,7 @@ func registerAliases(ctx context.Context, t PayTarget, o PayOptions, as func(con
 		if _, err := bank.(roles.AliasBook).ConfirmAlias(as(ctx, bank.Name()), w, a, code); err != nil {
 			return fmt.Errorf("confirm %s on %s at %s: %w", a, w, bank.Name(), err)
 		}
-		n.Add(1)
+		confirmed.Add(1)
 		return nil
 	}, nil)
 	if err != nil {

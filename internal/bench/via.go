@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -140,15 +141,25 @@ func readCodes(path string) (map[string]string, error) {
 		return nil, err
 	}
 	defer f.Close()
+	out, err := parseCodes(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// parseCodes reads one-time code lines ("time alias wallet code"; any
+// other line is skipped) into the last code per "alias wallet".
+func parseCodes(r io.Reader) (map[string]string, error) {
 	out := map[string]string{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if fl := strings.Fields(sc.Text()); len(fl) == 4 {
 			out[fl[1]+" "+fl[2]] = fl[3]
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
 	return out, nil
 }

@@ -61,6 +61,14 @@ run show a progress line on stderr.
   --core                afterwards measures the ledger core in this process as
                         'specie bench --inproc' does (--core-notes, --core-max-tx,
                         --core-duration) and reports core_tx_s and ratio_to_core.
+  --via alias|request   reaches each payee by its alias (a phone number
+                        registered for every wallet with its one-time code,
+                        looked up at the payer's intermediary, then paid) or by
+                        a request the payee's intermediary creates and the
+                        payer's accepts, timed as one payment (default: wallet,
+                        the payee's ID). Under --inproc the alias lookup limit
+                        is raised for the run; a --target keeps its own (by
+                        default 20 lookups, then 10 a minute, per caller).
 
   specie bench --payments --inproc --core
   specie bench --payments --inproc --wallets 5000 --clients 1024 --duration 20s

@@ -61,6 +61,7 @@ type payFlags struct {
 	duration                time.Duration // shared with the core bench
 	rate                    int
 	cpuprofile              string
+	via                     string // --via
 }
 
 func (p *payFlags) register(f *pflag.FlagSet) {
@@ -83,6 +84,7 @@ func (p *payFlags) register(f *pflag.FlagSet) {
 	f.DurationVar(&p.coreDuration, "core-duration", 10*time.Second, "with --core: how long the core run offers load")
 	f.StringVar(&p.mutexprofile, "mutexprofile", "", "with --payments: write a mutex contention profile of the timed run to this file")
 	f.StringVar(&p.blockprof, "blockprofile", "", "with --payments: write a blocking profile of the timed run to this file")
+	p.registerVia(f)
 }
 
 func (p *payFlags) run(ctx context.Context, g *globals, target, dir string, inproc bool, shards int) error {
@@ -126,6 +128,8 @@ func (p *payFlags) run(ctx context.Context, g *globals, target, dir string, inpr
 		if !p.screening {
 			opts = append(opts, bench.NoScreening)
 		}
+		opts = append(opts, p.viaOptions()...)
+		o.OTPFile = otpFiles(dir)
 		if t, stop, err = bench.InProcPayments(dir, p.direct, log, opts...); err != nil {
 			return err
 		}
@@ -143,10 +147,12 @@ func (p *payFlags) run(ctx context.Context, g *globals, target, dir string, inpr
 		if p.separate {
 			target = ""
 		}
+		o.OTPFile = otpFiles(g.data)
 		if t, err = bench.RemotePayments(target, cfg); err != nil {
 			return err
 		}
 	}
+	o.Via = p.via
 	var err error
 	if o.Amount, err = parseAmount(t.Network.Currency, "--amount", p.amount); err != nil {
 		stop()

@@ -40,6 +40,10 @@ type PayOptions struct {
 	Profile     io.Writer     // CPU profile of the timed run, or nil
 	MutexProf   io.Writer     // mutex contention profile of the timed run, or nil
 	BlockProf   io.Writer     // blocking profile of the timed run, or nil
+	Via         string        // ViaWallet (""), ViaAlias or ViaRequest: how each payment reaches its payee
+	// OTPFile is where intermediary bank writes its one-time codes (the
+	// devnet's otp.log), read to register aliases for ViaAlias.
+	OTPFile func(bank string) string
 }
 
 // PayTarget is a network whose intermediaries are paid through.
@@ -65,6 +69,7 @@ type PayTarget struct {
 // PayReport is the one JSON object `specie bench --payments` prints.
 type PayReport struct {
 	Mode            string         `json:"mode"`
+	Via             string         `json:"via"`
 	Wallets         int            `json:"wallets"`
 	WalletsPer      int            `json:"wallets_per_intermediary"`
 	Intermediaries  []string       `json:"intermediaries"`
@@ -89,6 +94,7 @@ type PayReport struct {
 	CoreTxS         float64        `json:"core_tx_s,omitempty"`
 	RatioToCore     float64        `json:"ratio_to_core,omitempty"`
 	Balances        string         `json:"balances_check,omitempty"`
+	WalletsGained   int            `json:"wallets_gained,omitempty"` // with Verify: wallets holding more than they were funded with
 	OpenS           float64        `json:"open_s"`
 	FundS           float64        `json:"fund_s"`
 	LoadAvg         string         `json:"load_avg_at_start"`
@@ -136,6 +142,14 @@ func RunPayments(ctx context.Context, t PayTarget, o PayOptions) (PayReport, err
 	if len(t.Banks) == 0 {
 		return r, fmt.Errorf("bench payments: no intermediaries")
 	}
+	var err error
+	if r.Via, err = viaOf(o.Via); err != nil {
+		return r, err
+	}
+	o.Via = r.Via
+	if err := checkVia(t, o.Via); err != nil {
+		return r, err
+	}
 	if o.WalletsPer < 2 {
 		return r, fmt.Errorf("bench payments: need at least 2 wallets per intermediary, have %d", o.WalletsPer)
 	}
@@ -158,7 +172,7 @@ func RunPayments(ctx context.Context, t PayTarget, o PayOptions) (PayReport, err
 	wallets := make([][]string, len(t.Banks))
 	var opened atomic.Int64
 	p.set(func() string { return fmt.Sprintf("opening wallets: %d of %d", opened.Load(), r.Wallets) })
-	err := forEach(ctx, t.Banks, o.WalletsPer, o.FundClients, func(ctx context.Context, b, i int) error {
+	err = forEach(ctx, t.Banks, o.WalletsPer, o.FundClients, func(ctx context.Context, b, i int) error {
 		bank := t.Banks[b]
 		w, err := bank.OpenWallet(as(ctx, bank.Name()), BenchWallet(fmt.Sprintf("bench-%s-%d", run, i)))
 		if err != nil {
@@ -218,6 +232,12 @@ func RunPayments(ctx context.Context, t PayTarget, o PayOptions) (PayReport, err
 		return r, fmt.Errorf("bench payments: %w", err)
 	}
 	r.FundS = time.Since(start).Seconds()
+	var aliases map[string]string
+	if o.Via == ViaAlias {
+		if aliases, err = registerAliases(ctx, t, o, as, wallets, p); err != nil {
+			return r, err
+		}
+	}
 
 	// Measure.
 	flat := make([]wallet, 0, r.Wallets)
@@ -240,7 +260,7 @@ func RunPayments(ctx context.Context, t PayTarget, o PayOptions) (PayReport, err
 	if err != nil {
 		return r, err
 	}
-	l := &payLoad{t: t, o: o, as: as, flat: flat, per: o.WalletsPer, run: run, rejected: r.Rejected}
+	l := &payLoad{t: t, o: o, as: as, flat: flat, per: o.WalletsPer, run: run, rejected: r.Rejected, aliases: aliases}
 	p.set(l.status)
 	lat, offered, elapsed := l.offer(ctx)
 	if err := stopProf(); err != nil {
@@ -274,7 +294,7 @@ func RunPayments(ctx context.Context, t PayTarget, o PayOptions) (PayReport, err
 		r.RSSBytes = rss()
 	}
 	if o.Verify {
-		r.Balances = verifyBalances(ctx, t, as, wallets, r.FundEach)
+		r.Balances, r.WalletsGained = verifyBalances(ctx, t, as, wallets, r.FundEach)
 	}
 	return r, nil
 }
@@ -400,6 +420,8 @@ type payLoad struct {
 	flat []wallet
 	per  int
 	run  string
+	// aliases is each wallet's alias, for ViaAlias.
+	aliases map[string]string
 
 	mu       sync.Mutex
 	lat      []int64
@@ -427,8 +449,7 @@ func (l *payLoad) pick(rng *rand.Rand) (from, to wallet) {
 }
 
 func (l *payLoad) pay(ctx context.Context, from, to wallet, key string, since time.Time) {
-	bank := l.t.Banks[from.bank]
-	_, err := bank.Pay(l.as(ctx, bank.Name()), roles.Payment{From: from.id, To: to.id, Amount: l.o.Amount, IdempotencyKey: key})
+	err := l.send(ctx, from, to, key)
 	d := time.Since(since).Nanoseconds()
 	l.mu.Lock()
 	if err != nil {
@@ -546,15 +567,19 @@ func startProfiles(o PayOptions) (func() error, error) {
 // the sum with what was funded (payments between them move money, never
 // create or destroy it). Deliveries across intermediaries may still be
 // in flight just after the run, so it looks again for up to 30 seconds.
-func verifyBalances(ctx context.Context, t PayTarget, as func(context.Context, string) context.Context, wallets [][]string, each uint64) string {
+// It also counts the wallets holding more than each: payees that were
+// paid more than they paid.
+func verifyBalances(ctx context.Context, t PayTarget, as func(context.Context, string) context.Context, wallets [][]string, each uint64) (string, int) {
 	want := uint64(0)
 	for _, ws := range wallets {
 		want += uint64(len(ws)) * each
 	}
 	var got uint64
+	var gained int
 	var err error
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		var sum atomic.Uint64
+		var up atomic.Int64
 		err = forEach(ctx, t.Banks, len(wallets[0]), 16, func(ctx context.Context, b, i int) error {
 			bank := t.Banks[b]
 			w, err := bank.Wallet(as(ctx, bank.Name()), wallets[b][i])
@@ -562,9 +587,12 @@ func verifyBalances(ctx context.Context, t PayTarget, as func(context.Context, s
 				return fmt.Errorf("read wallet %s: %w", wallets[b][i], err)
 			}
 			sum.Add(w.Balance)
+			if w.Balance > each {
+				up.Add(1)
+			}
 			return nil
 		}, nil)
-		got = sum.Load()
+		got, gained = sum.Load(), int(up.Load())
 		if (err == nil && got == want) || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -573,11 +601,11 @@ func verifyBalances(ctx context.Context, t PayTarget, as func(context.Context, s
 	cur := t.Network.Currency
 	switch {
 	case err != nil:
-		return "error: " + err.Error()
+		return "error: " + err.Error(), gained
 	case got != want:
-		return fmt.Sprintf("MISMATCH: wallets hold %s, funded %s", cur.Format(got), cur.Format(want))
+		return fmt.Sprintf("MISMATCH: wallets hold %s, funded %s", cur.Format(got), cur.Format(want)), gained
 	}
-	return fmt.Sprintf("ok: wallets hold %s %s, as funded", cur.Format(got), cur.Code)
+	return fmt.Sprintf("ok: wallets hold %s %s, as funded", cur.Format(got), cur.Code), gained
 }
 
 // loadAvg is /proc/loadavg's first three fields, or "".

@@ -270,7 +270,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := store.Open(dir, store.Options{FS: cfg.FS})
+	db, err := store.Open(dir, store.Options{FS: cfg.FS, BloomBitsPerKey: 10}) // its hot reads are mostly of absent keys
 	if err != nil {
 		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
 	}

@@ -2,9 +2,12 @@ package intermediary
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // HeldNotes lists every note wallet id holds, reserved ones included, for
@@ -101,3 +104,57 @@ func Holds(in *Intermediary, id string) (int, uint64) {
 // ExpireHolds runs the background loop's sweep of expired holds once and
 // returns how many holds are left in all.
 func ExpireHolds(in *Intermediary) int { return in.expireHolds() }
+
+// Delivered waits until every delivery a payment queued in the background
+// has an outcome (delivered, or failed and left in the outbox for the
+// retry loop), or fails after 10 s.
+func Delivered(in *Intermediary) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for in.sending.Load() > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d deliveries still in flight after 10 s", in.cfg.Name, in.sending.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// RewriteAsJSON rewrites every history entry and outbox record of in in
+// the JSON form that stores written before their binary form hold, and
+// returns how many it rewrote.
+func RewriteAsJSON(in *Intermediary) (int, error) {
+	b := in.db.NewBatch()
+	n := 0
+	rewrite := func(prefix string, decode func(v []byte) (any, error)) error {
+		return in.db.Scan([]byte(prefix), nil, func(k, v []byte) error {
+			rec, err := decode(v)
+			if err != nil {
+				return err
+			}
+			j, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			b.Set(k, j)
+			n++
+			return nil
+		})
+	}
+	err := rewrite(pHistory, func(v []byte) (any, error) {
+		var e roles.Entry
+		err := decodeRec(v, &e)
+		return e, err
+	})
+	if err == nil {
+		err = rewrite(pOutbox, func(v []byte) (any, error) {
+			var o outboxRec
+			err := decodeRec(v, &o)
+			return o, err
+		})
+	}
+	if err != nil {
+		b.Discard()
+		return 0, err
+	}
+	return n, b.Commit(true)
+}

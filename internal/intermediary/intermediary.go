@@ -208,6 +208,10 @@ type Intermediary struct {
 	workCtx   context.Context
 	stopWork  context.CancelFunc
 
+	// sending counts the deliveries deliverLater queued that have no
+	// outcome yet (tests wait for it to reach zero).
+	sending atomic.Int64
+
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
 
@@ -302,7 +306,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := store.Open(dir, store.Options{FS: cfg.FS})
+	db, err := store.Open(dir, store.Options{FS: cfg.FS, BloomBitsPerKey: 10}) // its hot reads are mostly of absent keys
 	if err != nil {
 		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
 	}

@@ -11,11 +11,12 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-// Binary records. The two records every payment writes and the keyed
-// retry reads, pendingRec and idemRec, are stored in a compact binary
-// form (version byte recV1) instead of JSON; the reader also takes the
-// JSON of stores written before (a JSON record starts with '{', never
-// with recV1). Strings are a length then bytes; times are Unix
+// Binary records. The records every payment writes, pendingRec and
+// idemRec (which the keyed retry reads), the history entries of both
+// sides and the outbox entry of a payment across intermediaries, are
+// stored in a compact binary form (version byte recV1) instead of JSON;
+// the reader also takes the JSON of stores written before (a JSON record
+// starts with '{', never with recV1). Strings are a length then bytes; times are Unix
 // nanoseconds, read back in UTC.
 //
 //	pendingRec v1:
@@ -43,6 +44,23 @@ import (
 //	[receipt txid 32][receipt batch u64][receipt index u32]
 //	[code len u16][code][message len u32][message][status u16]
 //	[created nanos u64]
+//
+//	history entry (roles.Entry) v1:
+//	[0x01][direction u8: 1 in, 2 out][txid 32][amount u64][batch u64]
+//	[time nanos u64][counterparty len u16][counterparty]
+//	[reference len u16][reference]
+//
+//	history entry v2, a line of a refund: v1 with version 0x02, then
+//	[refund_of 32]
+//
+//	outboxRec v1:
+//	[0x01][peer len u16][peer][tx len u32][tx: canonical encoding]
+//	[from len u16][from][to len u16][to][reference len u16][reference]
+//	[hold len u16][hold][attempts u32][created nanos u64]
+//	[last error len u32][last error]
+//
+//	outboxRec v2, a delivery that pays a request or is a refund: v1 with
+//	version 0x02, then [request len u16][request][refund_of 32]
 const (
 	recV1 = 0x01
 	recV2 = 0x02 // pendingRec with its waterfall
@@ -50,6 +68,7 @@ const (
 	recV4 = 0x04 // pendingRec of a refund: v3 and the refunded payment's txid
 )
 
+var entryDirections = []string{"in", "out"}
 var pendingKinds = []string{kindPay, kindRedeem, kindReserve}
 var idemStates = []string{idemPending, idemCommitted, idemRejected}
 
@@ -209,6 +228,112 @@ func decodeIdem(b []byte, i *idemRec) error {
 	var err error
 	if i.State, err = ofIndex(idemStates, state); err != nil {
 		return fmt.Errorf("idempotency record state: %w", err)
+	}
+	return nil
+}
+
+// encodeEntry is a history entry's binary form; history is written for
+// every payment on both sides, so it is no longer JSON.
+func encodeEntry(e *roles.Entry) ([]byte, error) {
+	dir, err := indexOf(entryDirections, e.Direction)
+	if err != nil {
+		return nil, fmt.Errorf("history entry direction: %w", err)
+	}
+	if len(e.Counterparty) > 0xffff || len(e.Reference) > 0xffff {
+		return nil, fmt.Errorf("history entry: counterparty of %d bytes, reference of %d", len(e.Counterparty), len(e.Reference))
+	}
+	v := uint8(recV1)
+	if !(e.RefundOf == money.TxID{}) {
+		v = recV2
+	}
+	w := codec.NewWriter(make([]byte, 0, 94+len(e.Counterparty)+len(e.Reference)))
+	w = w.U8(v).U8(dir).Put(e.TxID[:]).U64(e.Amount).U64(e.Batch).U64(nanos(e.Time))
+	w = putStr16(putStr16(w, e.Counterparty), e.Reference)
+	if v == recV2 {
+		w = w.Put(e.RefundOf[:])
+	}
+	return w.Bytes(), nil
+}
+
+func decodeEntry(b []byte, e *roles.Entry) error {
+	if len(b) > 0 && b[0] == '{' {
+		return decodeJSON(b, e)
+	}
+	r := codec.NewReader(b)
+	v := r.U8()
+	if v != recV1 && v != recV2 && r.Err() == nil {
+		return fmt.Errorf("history entry: version %d", v)
+	}
+	dir := r.U8()
+	r.Copy(e.TxID[:])
+	e.Amount, e.Batch, e.Time = r.U64(), r.U64(), fromNanos(r.U64())
+	e.Counterparty, e.Reference = str16(&r), str16(&r)
+	e.RefundOf = money.TxID{}
+	if v == recV2 {
+		r.Copy(e.RefundOf[:])
+		if (e.RefundOf == money.TxID{}) && r.Err() == nil {
+			return fmt.Errorf("history entry: version 2 without the refunded txid")
+		}
+	}
+	if err := r.End(); err != nil {
+		return fmt.Errorf("history entry: %w", err)
+	}
+	var err error
+	if e.Direction, err = ofIndex(entryDirections, dir); err != nil {
+		return fmt.Errorf("history entry direction: %w", err)
+	}
+	return nil
+}
+
+func (o *outboxRec) encode() ([]byte, error) {
+	for _, s := range []string{o.Peer, o.From, o.To, o.Ref, o.Hold, o.Request} {
+		if len(s) > 0xffff {
+			return nil, fmt.Errorf("outbox record: field of %d bytes", len(s))
+		}
+	}
+	if o.Attempts < 0 || int64(o.Attempts) > 0xffffffff || len(o.Tx) > 0xffffffff || len(o.LastErr) > 0xffffffff {
+		return nil, fmt.Errorf("outbox record: %d attempts, tx of %d bytes, last error of %d", o.Attempts, len(o.Tx), len(o.LastErr))
+	}
+	v := uint8(recV1)
+	if o.Request != "" || !(o.RefundOf == money.TxID{}) {
+		v = recV2
+	}
+	w := codec.NewWriter(make([]byte, 0, 65+len(o.Peer)+len(o.Tx)+len(o.From)+len(o.To)+len(o.Ref)+len(o.Hold)+len(o.LastErr)+len(o.Request)))
+	w = putStr16(w.U8(v), o.Peer).U32(uint32(len(o.Tx))).Put(o.Tx)
+	w = putStr16(putStr16(putStr16(putStr16(w, o.From), o.To), o.Ref), o.Hold)
+	w = w.U32(uint32(o.Attempts)).U64(nanos(o.Created))
+	w = w.U32(uint32(len(o.LastErr))).Put([]byte(o.LastErr))
+	if v == recV2 {
+		w = putStr16(w, o.Request).Put(o.RefundOf[:])
+	}
+	return w.Bytes(), nil
+}
+
+func decodeOutbox(b []byte, o *outboxRec) error {
+	if len(b) > 0 && b[0] == '{' {
+		return decodeJSON(b, o)
+	}
+	r := codec.NewReader(b)
+	v := r.U8()
+	if v != recV1 && v != recV2 && r.Err() == nil {
+		return fmt.Errorf("outbox record: version %d", v)
+	}
+	o.Peer = str16(&r)
+	o.Tx = append([]byte(nil), r.Take(int(r.U32()))...)
+	o.From, o.To, o.Ref, o.Hold = str16(&r), str16(&r), str16(&r), str16(&r)
+	o.Attempts = int(r.U32())
+	o.Created = fromNanos(r.U64())
+	o.LastErr = string(r.Take(int(r.U32())))
+	o.Request, o.RefundOf = "", money.TxID{}
+	if v == recV2 {
+		o.Request = str16(&r)
+		r.Copy(o.RefundOf[:])
+		if o.Request == "" && (o.RefundOf == money.TxID{}) && r.Err() == nil {
+			return fmt.Errorf("outbox record: version 2 with neither a request nor a refunded txid")
+		}
+	}
+	if err := r.End(); err != nil {
+		return fmt.Errorf("outbox record: %w", err)
 	}
 	return nil
 }

@@ -20,9 +20,9 @@ import (
 //	l/<lock kind><lock key>             wallet id: which wallet a lock pays
 //	n/<wallet>\x00<txid><index>         noteRec (binary): a note the wallet holds
 //	d/<txid><index>                     wallet id: output already credited (never removed)
-//	h/<wallet>\x00<nanos><txid><dir>    roles.Entry (JSON)
+//	h/<wallet>\x00<nanos><txid><dir>    roles.Entry (binary, records.go)
 //	p/<txid>                            pendingRec (binary, records.go): a spend submitted, outcome not yet applied
-//	o/<txid>                            outboxRec (JSON): a committed tx a peer has not yet accepted
+//	o/<txid>                            outboxRec (binary, records.go): a committed tx a peer has not yet accepted
 //	i/<idempotency key>                 idemRec (binary, records.go): a payment's key, request fingerprint and outcome (removed after the retention)
 //	x/<created nanos u64 BE><idem key>  empty: expiry index of idempotency records, oldest first
 const (
@@ -244,8 +244,8 @@ func getRec(db *store.DB, key []byte, v any) (found bool, err error) {
 	return true, nil
 }
 
-// recBytes encodes a record: pendingRec and idemRec in their binary form
-// (records.go), the others as JSON.
+// recBytes encodes a record: pendingRec, idemRec, history entries and
+// outboxRec in their binary form (records.go), the others as JSON.
 func recBytes(v any) ([]byte, error) {
 	switch r := v.(type) {
 	case pendingRec:
@@ -256,6 +256,14 @@ func recBytes(v any) ([]byte, error) {
 		return r.encode()
 	case *idemRec:
 		return r.encode()
+	case roles.Entry:
+		return encodeEntry(&r)
+	case *roles.Entry:
+		return encodeEntry(r)
+	case outboxRec:
+		return r.encode()
+	case *outboxRec:
+		return r.encode()
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -264,14 +272,18 @@ func recBytes(v any) ([]byte, error) {
 	return b, nil
 }
 
-// decodeRec decodes a record written by recBytes (or, for pendingRec and
-// idemRec, the JSON of stores written before their binary form).
+// decodeRec decodes a record written by recBytes (or, for the binary
+// records, the JSON of stores written before their binary form).
 func decodeRec(b []byte, v any) error {
 	switch r := v.(type) {
 	case *pendingRec:
 		return decodePending(b, r)
 	case *idemRec:
 		return decodeIdem(b, r)
+	case *roles.Entry:
+		return decodeEntry(b, r)
+	case *outboxRec:
+		return decodeOutbox(b, r)
 	}
 	return decodeJSON(b, v)
 }

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
@@ -141,33 +140,8 @@ func (e *env) pay(from, to string, amount uint64) {
 	}
 }
 
-// delivered waits until every intermediary of the network has handed
-// over its payments to other intermediaries (its outbox is empty): a
-// payment answers before its payee's intermediary is credited
-// (docs/api.md), so what a test reads of a payee is read after this.
-func (e *env) delivered() {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for name, b := range e.node.Banks {
-		for {
-			ids, err := b.Outbox()
-			if err != nil {
-				e.t.Fatalf("outbox of %s: %v", name, err)
-			}
-			if len(ids) == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				e.t.Fatalf("%s: %d payments still undelivered after 10 s", name, len(ids))
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-}
-
 func (e *env) balance(id string) uint64 {
 	e.t.Helper()
-	e.delivered()
 	w, err := e.banks[roles.IntermediaryOf(id)].Wallet(context.Background(), id)
 	if err != nil {
 		e.t.Fatalf("wallet %s: %v", id, err)

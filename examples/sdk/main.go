@@ -290,16 +290,8 @@ func (r *run) noteStates(ctx context.Context, net money.Network, l roles.Ledger,
 	}
 }
 
-// balances checks wallet id's balance. A payee at another intermediary
-// is credited when the payment is delivered to it, in the background, a
-// moment after the payer's call returned: the balance is read again until
-// it is as wanted, for at most 10 s.
 func (r *run) balances(ctx context.Context, bank roles.Intermediary, id string, want uint64, amt func(uint64) string) {
 	w, err := bank.Wallet(ctx, id)
-	for deadline := time.Now().Add(10 * time.Second); err == nil && w.Balance != want && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-		w, err = bank.Wallet(ctx, id)
-	}
 	r.check(err == nil && w.Balance == want, "%s at %s holds %s (want %s)", id, bank.Name(), amt(w.Balance), amt(want))
 }
 

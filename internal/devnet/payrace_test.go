@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/devnet"
@@ -163,9 +162,10 @@ func TestPayeeHistoryCarriesCounterpartyAndReferenceOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The payee's intermediary is credited in the background, once the
-	// payment is delivered to it (docs/api.md): wait for the line.
-	var h []roles.Entry
+	h, err := u.p.bankB.History(ctx, bob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	line := func() *roles.Entry {
 		for i := range h {
 			if h[i].TxID == r.TxID && h[i].Direction == "in" {
@@ -173,18 +173,10 @@ func TestPayeeHistoryCarriesCounterpartyAndReferenceOverHTTP(t *testing.T) {
 			}
 		}
 		return nil
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if h, err = u.p.bankB.History(ctx, bob.ID); err != nil {
-			t.Fatal(err)
-		}
-		if line() != nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	switch line := line(); {
+	}()
+	switch {
 	case line == nil:
-		t.Fatalf("payment %s is not in the payee's history after 10 s %+v", r.TxID, h)
+		t.Fatalf("payment %s is not in the payee's history %+v", r.TxID, h)
 	case line.Counterparty != "bank-a.treasury" || line.Reference != "invoice 42" || line.Amount != 1234:
 		t.Fatalf("payee's line %+v: want 12.34 from bank-a.treasury, reference %q", *line, "invoice 42")
 	}

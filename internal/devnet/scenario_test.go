@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
@@ -65,20 +64,11 @@ func runScenario(t *testing.T, p *parties) {
 	ctx := context.Background()
 	net := p.cfg.Network
 	openReserve := p.cfg.Reserves["bank-a"]
-	// A payee at another intermediary is credited once the payment is
-	// delivered to it, in the background (docs/api.md): a balance is
-	// read again until it is as wanted, for at most 10 s.
 	balance := func(b roles.Intermediary, id string, want uint64) {
 		t.Helper()
-		var w roles.Wallet
-		var err error
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-			if w, err = b.Wallet(ctx, id); err != nil {
-				t.Fatalf("wallet %s: %v", id, err)
-			}
-			if w.Balance == want || time.Now().After(deadline) {
-				break
-			}
+		w, err := b.Wallet(ctx, id)
+		if err != nil {
+			t.Fatalf("wallet %s: %v", id, err)
 		}
 		if w.Balance != want {
 			t.Fatalf("wallet %s balance %s, want %s", id, net.Currency.Format(w.Balance), net.Currency.Format(want))

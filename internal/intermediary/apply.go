@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -802,33 +801,12 @@ func (in *Intermediary) deliverMany(ctx context.Context, txids []money.TxID) int
 	return left
 }
 
-// deliverLater queues the outbox entry txid, rec as just written, for
-// delivery to its peer without waiting for the outcome: a payment answers
-// once the payer's books and the ledger's commit are durable, and the
-// payee is credited when its batch is delivered (a failure is counted in
-// the entry, which the retry loop hands over again).
-func (in *Intermediary) deliverLater(txid money.TxID, rec outboxRec) {
-	in.sending.Add(1)
-	in.queue(rec.Peer).add(&outgoing{txid: txid, rec: rec, done: make(chan error, 1), sending: &in.sending})
-}
-
 // outgoing is one outbox entry queued for delivery; done receives its
-// outcome (buffered: nobody need wait for it).
+// outcome.
 type outgoing struct {
 	txid money.TxID
 	rec  outboxRec
 	done chan error
-	// sending, for an entry deliverLater queued, is decremented when its
-	// outcome is known.
-	sending *atomic.Int64
-}
-
-// finish tells o's waiter, if any, its outcome.
-func (o *outgoing) finish(err error) {
-	o.done <- err
-	if o.sending != nil {
-		o.sending.Add(-1)
-	}
 }
 
 // maxDeliveryBatch bounds the deliveries handed to a peer in one call
@@ -848,7 +826,7 @@ func (in *Intermediary) queue(peer string) *batcher[*outgoing] {
 	if !ok {
 		q = newBatcher(in.workCtx, &in.workers, deliveryWorkers, maxDeliveryBatch,
 			func(ctx context.Context, batch []*outgoing) { in.deliverBatch(ctx, peer, batch) },
-			func(o *outgoing, err error) { o.finish(err) })
+			func(o *outgoing, err error) { o.done <- err })
 		in.queues[peer] = q
 	}
 	return q
@@ -881,7 +859,7 @@ func (in *Intermediary) deliverBatch(ctx context.Context, peer string, batch []*
 		if errs[k] != nil {
 			in.countAttempt(o, errs[k])
 		}
-		o.finish(errs[k])
+		o.done <- errs[k]
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/intermediary"
@@ -91,11 +90,6 @@ func Example() {
 	if _, err := a.Pay(ctxA, roles.Payment{From: alice.ID, To: bob.ID, Amount: 1250, Reference: "books"}); err != nil {
 		fmt.Println(err)
 		return
-	}
-	// Bob's intermediary is credited in the background, once bank-a has
-	// delivered the payment: its outbox empties then.
-	for ids, _ := a.Outbox(); len(ids) > 0; ids, _ = a.Outbox() {
-		time.Sleep(time.Millisecond)
 	}
 
 	cur := net.Network.Currency

@@ -3,7 +3,6 @@ package intermediary
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/specie/specie/money"
@@ -104,20 +103,6 @@ func Holds(in *Intermediary, id string) (int, uint64) {
 // ExpireHolds runs the background loop's sweep of expired holds once and
 // returns how many holds are left in all.
 func ExpireHolds(in *Intermediary) int { return in.expireHolds() }
-
-// Delivered waits until every delivery a payment queued in the background
-// has an outcome (delivered, or failed and left in the outbox for the
-// retry loop), or fails after 10 s.
-func Delivered(in *Intermediary) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for in.sending.Load() > 0 {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %d deliveries still in flight after 10 s", in.cfg.Name, in.sending.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return nil
-}
 
 // RewriteAsJSON rewrites every history entry and outbox record of in in
 // the JSON form that stores written before their binary form hold, and

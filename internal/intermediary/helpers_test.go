@@ -256,28 +256,8 @@ func phoneOnly(owner, phone string) roles.WalletRequest {
 	return roles.WalletRequest{Owner: owner, Tier: 0, Evidence: []roles.EvidenceRef{{Kind: policy.Phone, Ref: phone}}}
 }
 
-// delivered waits until the deliveries every open intermediary queued in
-// the background have an outcome: a payment to another intermediary
-// answers before its payee is credited (docs/api.md), so what a test reads
-// of a payee is read after it.
-func (e *env) delivered() {
-	e.t.Helper()
-	e.mu.Lock()
-	banks := make([]*intermediary.Intermediary, 0, len(e.banks))
-	for _, b := range e.banks {
-		banks = append(banks, b)
-	}
-	e.mu.Unlock()
-	for _, b := range banks {
-		if err := intermediary.Delivered(b); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-}
-
 func (e *env) balance(id string) uint64 {
 	e.t.Helper()
-	e.delivered()
 	name := roles.IntermediaryOf(id)
 	w, err := e.bank(name).Wallet(as(name), id)
 	if err != nil {
@@ -288,7 +268,6 @@ func (e *env) balance(id string) uint64 {
 
 func (e *env) history(id string) []roles.Entry {
 	e.t.Helper()
-	e.delivered()
 	name := roles.IntermediaryOf(id)
 	h, err := e.bank(name).History(as(name), id)
 	if err != nil {
@@ -318,7 +297,6 @@ func (e *env) unchanged(t testing.TB, before snapshot, ids ...string) {
 
 func (e *env) snapshot(ids ...string) snapshot {
 	e.t.Helper()
-	e.delivered()
 	s := snapshot{Wallets: map[string][3]int{}}
 	for _, id := range ids {
 		name := roles.IntermediaryOf(id)

@@ -21,7 +21,6 @@ func (te *tierEnv) holdsAt(id string) (int, uint64) {
 // wantHolds asserts the live holds on wallet id.
 func (te *tierEnv) wantHolds(t *testing.T, id string, n int, sum uint64) {
 	t.Helper()
-	te.delivered()
 	if gn, gs := te.holdsAt(id); gn != n || gs != sum {
 		t.Fatalf("%s: %d holds of %d in all, want %d of %d", id, gn, gs, n, sum)
 	}

@@ -208,10 +208,6 @@ type Intermediary struct {
 	workCtx   context.Context
 	stopWork  context.CancelFunc
 
-	// sending counts the deliveries deliverLater queued that have no
-	// outcome yet (tests wait for it to reach zero).
-	sending atomic.Int64
-
 	clockMu sync.Mutex
 	last    int64 // last history timestamp handed out, unix nanos
 

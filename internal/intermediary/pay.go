@@ -205,10 +205,7 @@ func (in *Intermediary) send(ctx context.Context, from *walletRec, key crypto.Si
 	}
 	in.log.Debug("payment committed", "txid", txid, "from", p.From, "to", p.To, "amount", p.Amount, "batch", receipt.Batch)
 	if peer != "" {
-		// The payee's intermediary is credited in the background: the
-		// outbox entry, written with the apply above, is the promise, and
-		// the queue (or the retry loop) keeps it (docs/api.md).
-		in.deliverLater(txid, outboxRec{Peer: peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Hold: pend.Hold})
+		in.deliverOne(ctx, txid)
 	}
 	return roles.PaymentResult{TxID: txid, Receipt: receipt, From: p.From, To: p.To, Amount: p.Amount}, nil
 }

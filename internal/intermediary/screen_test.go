@@ -109,7 +109,6 @@ func (s *screenEnv) strict(actions map[policy.Rule]policy.Action) {
 
 func (s *screenEnv) alerts(bank string) []roles.Alert {
 	s.t.Helper()
-	s.delivered()
 	as, err := s.bank(bank).Alerts(as(bank), "")
 	if err != nil {
 		s.t.Fatal(err)

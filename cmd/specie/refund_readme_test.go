@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,20 +11,21 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-// TestReadmeRefunds runs README.md's "Refunds and disputes" commands, as
-// printed, on a fresh devnet where alice (tier 0, at bank-a) holds 300.00,
-// filling in the IDs earlier commands printed: the shop refunds half the
-// order, alice disputes, the shop's bank refunds the rest once, both banks
-// show the dispute refunded, and a further refund is refused.
+// TestReadmeRefunds runs README.md's shop section ("A shop: QR code,
+// payment, refund") as printed, on a fresh devnet where alice (tier 0, at
+// bank-a) holds 300.00, filling in what earlier commands printed: the shop
+// shows a QR code, alice pays it from the payload, the shop refunds half
+// the order, alice disputes, the shop's bank refunds the rest once, both
+// banks show the dispute refunded, and a further refund is refused.
 func TestReadmeRefunds(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(b)
-	start := strings.Index(text, "## Refunds and disputes")
+	start := strings.Index(text, "## A shop: QR code, payment, refund")
 	if start < 0 {
-		t.Fatal("README.md has no refunds section")
+		t.Fatal("README.md has no shop section")
 	}
 	text = text[start+1:]
 	text = text[:strings.Index(text, "\n## ")+1]
@@ -38,8 +40,8 @@ func TestReadmeRefunds(t *testing.T) {
 		}
 		cmds = append(cmds, strings.Fields(line)[1:])
 	}
-	if len(cmds) != 9 {
-		t.Fatalf("%d commands in README's refunds section, want 9", len(cmds))
+	if len(cmds) != 10 {
+		t.Fatalf("%d commands in README's shop section, want 10", len(cmds))
 	}
 
 	e := newEnv(t)
@@ -50,10 +52,14 @@ func TestReadmeRefunds(t *testing.T) {
 	}
 	e.pay("bank-a.treasury", w.ID, 300_00)
 	ids := map[string]string{"<alice>": w.ID}
+	png := filepath.Join(t.TempDir(), "lamp.png")
 	for i, args := range cmds {
 		for j, a := range args {
 			if v, ok := ids[a]; ok {
 				args[j] = v
+			}
+			if a == "lamp.png" {
+				args[j] = png // not in the source tree
 			}
 		}
 		if strings.Join(args[:2], " ") == "wallet history" {
@@ -78,6 +84,14 @@ func TestReadmeRefunds(t *testing.T) {
 		switch strings.Join(args[:2], " ") {
 		case "wallet open":
 			ids["<shop>"] = v["id"].(string)
+		case "qr show":
+			ids["<payload>"] = v["payload"].(string)
+			if v["dynamic"] != true || v["amount"] != "4000" {
+				t.Fatalf("the shop's code %v", v)
+			}
+			if st, err := os.Stat(png); err != nil || st.Size() == 0 {
+				t.Fatalf("no PNG drawn: %v", err)
+			}
 		case "wallet pay":
 			ids["<order>"] = v["txid"].(string)
 		case "dispute open":
@@ -86,7 +100,7 @@ func TestReadmeRefunds(t *testing.T) {
 				t.Fatalf("dispute opened %v", v)
 			}
 		case "dispute show":
-			if i > 5 && v["state"] != "refunded" {
+			if i > 6 && v["state"] != "refunded" {
 				t.Fatalf("after the refund: %v", v)
 			}
 		case "dispute refund":

@@ -178,7 +178,7 @@ func (in *Intermediary) RequestAliasCode(ctx context.Context, r roles.AliasReque
 	switch {
 	case errcode.Is(err, errcode.NotFound):
 	case err != nil:
-		return roles.AliasChallenge{}, fmt.Errorf("alias directory: %w", err)
+		return roles.AliasChallenge{}, serviceErr("look up the alias in the alias directory", err)
 	case cur.Wallet == r.Wallet:
 		return roles.AliasChallenge{}, errcode.New(errcode.Conflict, "%s is already bound to %s", alias, r.Wallet)
 	case !r.Move:
@@ -313,7 +313,8 @@ func (in *Intermediary) ConfirmAlias(ctx context.Context, wallet, alias, code st
 	// force writes nothing).
 	b, err := dir.BindAlias(in.asSelf(ctx), roles.AliasBinding{Hash: hash, Wallet: wallet, Display: display}, rec.Move)
 	if err != nil {
-		return roles.AliasEntry{}, fmt.Errorf("alias directory: %w", err)
+		// conflict: bound elsewhere since the code was sent.
+		return roles.AliasEntry{}, serviceErr("bind the alias in the alias directory", err, errcode.Conflict)
 	}
 	if err := in.dropOTP(hash); err != nil {
 		in.log.Warn("alias bound but its one-time code not deleted", "wallet", wallet, "err", err)
@@ -351,7 +352,7 @@ func (in *Intermediary) LookupAlias(ctx context.Context, alias string) (roles.Al
 		return roles.AliasEntry{}, errcode.New(errcode.NotFound, "no wallet has the alias %s", norm)
 	}
 	if err != nil {
-		return roles.AliasEntry{}, fmt.Errorf("alias directory: %w", err)
+		return roles.AliasEntry{}, serviceErr("look up the alias in the alias directory", err)
 	}
 	return roles.AliasEntry{Alias: norm, Kind: kind, Wallet: b.Wallet, Intermediary: b.Intermediary(), Display: b.Display}, nil
 }
@@ -378,7 +379,7 @@ func (in *Intermediary) RemoveAlias(ctx context.Context, wallet, alias string) e
 		if errcode.Is(err, errcode.NotFound) {
 			return errcode.New(errcode.NotFound, "%s is not bound to %s", norm, wallet)
 		}
-		return fmt.Errorf("alias directory: %w", err)
+		return serviceErr("unbind the alias in the alias directory", err)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 type aliasLink struct {
 	real      roles.AliasDirectory
 	down      atomic.Bool
+	refuse    atomic.Pointer[errcode.Error] // every call refused with it, reaching nothing
 	lookups   atomic.Int64
 	mu        sync.Mutex
 	afterBind func(roles.AliasBinding)
@@ -36,6 +37,9 @@ type aliasLink struct {
 func (l *aliasLink) cut() error {
 	if l.down.Load() {
 		return errcode.New(errcode.Unavailable, "the alias directory cannot be reached")
+	}
+	if e := l.refuse.Load(); e != nil {
+		return e
 	}
 	return nil
 }
@@ -648,5 +652,53 @@ func TestAliasCodesPerAliasAreLimited(t *testing.T) {
 	wantCode(t, request("+15551234567"), errcode.RateLimited, 429)
 	if _, err := a.ConfirmAlias(as("bank-a"), w, "+15551234567", ae.code("bank-a", "+15551234567", w)); err != nil {
 		t.Fatalf("the code sent after the interval: %v", err)
+	}
+}
+
+// TestAliasDirectoryRefusalsMeanWhatTheySay: when the alias directory
+// cannot be reached every alias call is unavailable (retry), and when it
+// refuses the bank's own call for a reason the bank did not expect (its
+// credential no longer accepted) the customer is told internal, never
+// unauthorized or not_found as if the customer were at fault or the alias
+// unknown; either way nothing changes at the directory and no code is
+// sent.
+func TestAliasDirectoryRefusalsMeanWhatTheySay(t *testing.T) {
+	ae := newAliasEnv(t)
+	const phone, other = "+15551234567", "+15557654321"
+	alice := ae.wallet("bank-a", "Alice Smith", 0)
+	ae.register("bank-a", alice, phone, false)
+	bob := ae.wallet("bank-a", "Bob Jones", 0)
+	for _, tc := range []struct {
+		name   string
+		set    func()
+		code   errcode.Code
+		status int
+	}{
+		{"directory down", func() { ae.dir.down.Store(true) }, errcode.Unavailable, 503},
+		{"directory refuses the bank", func() {
+			ae.dir.refuse.Store(errcode.New(errcode.Unauthorized, "credential not accepted"))
+		}, errcode.Internal, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, sent := ae.dirState(phone, other), len(ae.sent("bank-a"))
+			tc.set()
+			defer func() { ae.dir.down.Store(false); ae.dir.refuse.Store(nil) }()
+			_, err := ae.book("bank-a").LookupAlias(as("bank-a"), phone)
+			wantCode(t, err, tc.code, tc.status)
+			_, err = ae.bank("bank-a").RequestAliasCode(as("bank-a"), roles.AliasRequest{Wallet: bob, Alias: other})
+			wantCode(t, err, tc.code, tc.status)
+			err = ae.bank("bank-a").RemoveAlias(as("bank-a"), alice, phone)
+			wantCode(t, err, tc.code, tc.status)
+			if after := ae.dirState(phone, other); after != before {
+				t.Fatalf("a refused call changed the directory:\n%s\n%s", before, after)
+			}
+			if n := len(ae.sent("bank-a")); n != sent {
+				t.Fatalf("%d codes sent while the directory refused", n-sent)
+			}
+		})
+	}
+	// Back: the same calls go through.
+	if e, err := ae.book("bank-a").LookupAlias(as("bank-a"), phone); err != nil || e.Wallet != alice {
+		t.Fatalf("lookup after the directory is back: %+v, %v", e, err)
 	}
 }

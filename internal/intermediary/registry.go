@@ -2,6 +2,7 @@ package intermediary
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -87,20 +88,28 @@ func (in *Intermediary) reserveShare(ctx context.Context, id, person string, sha
 	return nil
 }
 
-// registryErr is what a refused registry call means to the caller: the
-// registry's limit_exceeded as it is (the person's limit is used up),
-// unavailable when it could not be reached or could not answer (retry),
-// and anything else, a refusal the intermediary did not expect (its
-// credential, a malformed request), as internal: never as a limit or an
-// outage that it is not.
-func registryErr(what string, err error) error {
-	switch errcode.Of(err) {
-	case errcode.LimitExceeded:
+// serviceErr is what a refused call to a service of the central bank's
+// that this intermediary relies on (the holding-limit registry, the alias
+// directory) means to its caller: the codes in pass as they are (answers
+// about the request: a limit used up, an alias bound elsewhere),
+// unavailable when the service could not be reached or could not answer
+// (retry), and anything else, a refusal the intermediary did not expect
+// (its own credential, a malformed request), as internal: never as a
+// limit, an outage or a customer's fault that it is not.
+func serviceErr(what string, err error, pass ...errcode.Code) error {
+	switch c := errcode.Of(err); {
+	case slices.Contains(pass, c):
 		return err
-	case errcode.Unavailable:
-		return errcode.New(errcode.Unavailable, "%s the wallet's share in the holding-limit registry: %v", what, err)
+	case c == errcode.Unavailable:
+		return errcode.New(errcode.Unavailable, "%s: %v", what, err)
 	}
-	return internalErr(what+" the wallet's share in the holding-limit registry", err)
+	return internalErr(what, err)
+}
+
+// registryErr is serviceErr for the holding-limit registry, whose
+// limit_exceeded is the person's limit used up.
+func registryErr(what string, err error) error {
+	return serviceErr(what+" the wallet's share in the holding-limit registry", err, errcode.LimitExceeded)
 }
 
 // dropOpening deletes wallet id's opening record (nothing was reserved).

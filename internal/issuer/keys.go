@@ -2,46 +2,39 @@ package issuer
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
-	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
-// Officer key rotation (roles.KeyDesk) runs like a policy change: officers
-// propose the next policy.KeySet, the quorum of the set in force approves
-// it (domain crypto.KeySet), and with the approval that reaches the quorum
-// the new set is in force: approvals of mints, policies and the next key
-// set then count only from its keys, and an old key is refused
-// (unauthorized). Version 1 is Config.MintKeys and MintQuorum.
+// Officer key rotation (roles.KeyDesk) runs like a policy change, by the
+// quorum mechanism of governance.go: officers propose the next
+// policy.KeySet, the quorum of the set in force approves it (domain
+// crypto.KeySet), and with the approval that reaches the quorum the new
+// set is in force: approvals of mints, policies and the next key set then
+// count only from its keys, and an old key is refused (unauthorized).
+// Version 1 is Config.MintKeys and MintQuorum.
 //
 // Store layout:
 //
-//	ks/<hash>    key set proposal record (JSON, keySetRecord)
+//	ks/<hash>    key set proposal record (JSON, field "key_set")
 //	ks-in-force  the hash of the adopted proposal in force (32 bytes)
 //
 // Every adopted record is kept, so Open re-verifies the chain from the
 // founding set to the set in force and refuses a store whose chain does
 // not verify (a record edited on disk).
-var (
-	prefKeySet    = []byte("ks/")
-	keyKeyInForce = []byte("ks-in-force")
-)
-
-// keySetRecord is a key set proposal as stored.
-type keySetRecord struct {
-	KeySet    policy.KeySet     `json:"key_set"`
-	Approvals []policy.Approval `json:"approvals"`
-	Adopted   bool              `json:"adopted"`
-	Created   time.Time         `json:"created"`
+var keySets = &proposals[policy.KeySet]{
+	noun:    "key set",
+	field:   "key_set",
+	prefix:  []byte("ks/"),
+	inForce: []byte("ks-in-force"),
+	version: func(k policy.KeySet) uint64 { return k.Version },
 }
 
 // keyState is the officer key set in force. Guarded by mu; mkeys,
@@ -73,30 +66,19 @@ func (is *Issuer) setKeys(id money.Hash, s policy.SignedKeySet) {
 func (is *Issuer) loadKeySets() error {
 	cur := is.founding()
 	is.setKeys(money.Hash{}, policy.SignedKeySet{KeySet: cur})
-	v, err := is.db.Get(keyKeyInForce)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	inForce, found, err := keySets.pointer(is.db)
+	if err != nil || !found {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("read key set in force: %w", err)
-	}
-	if len(v) != len(money.Hash{}) {
-		return fmt.Errorf("key set in force: %d bytes, want %d", len(v), len(money.Hash{}))
-	}
-	inForce := money.Hash(v)
-	adopted := map[uint64]*keySetRecord{}
+	adopted := map[uint64]*govRecord[policy.KeySet]{}
 	ids := map[uint64]money.Hash{}
-	err = is.db.Scan(prefKeySet, nil, func(k, v []byte) error {
-		r := new(keySetRecord)
-		if err := json.Unmarshal(v, r); err != nil {
-			return fmt.Errorf("decode key set proposal %x: %w", k, err)
-		}
+	err = keySets.scan(is.db, func(id money.Hash, r *govRecord[policy.KeySet]) error {
 		if r.Adopted {
-			if adopted[r.KeySet.Version] != nil {
-				return fmt.Errorf("two key sets adopted as version %d", r.KeySet.Version)
+			if adopted[r.Doc.Version] != nil {
+				return fmt.Errorf("two key sets adopted as version %d", r.Doc.Version)
 			}
-			adopted[r.KeySet.Version] = r
-			ids[r.KeySet.Version] = money.Hash(r.KeySet.Hash())
+			adopted[r.Doc.Version] = r
+			ids[r.Doc.Version] = money.Hash(r.Doc.Hash())
 		}
 		return nil
 	})
@@ -104,7 +86,7 @@ func (is *Issuer) loadKeySets() error {
 		return fmt.Errorf("read key sets: %w", err)
 	}
 	for ver := uint64(2); adopted[ver] != nil; ver++ {
-		s := policy.SignedKeySet{KeySet: adopted[ver].KeySet, Approvals: adopted[ver].Approvals}
+		s := policy.SignedKeySet{KeySet: adopted[ver].Doc, Approvals: adopted[ver].Approvals}
 		if err := s.Verify(&cur); err != nil {
 			return fmt.Errorf("key set version %d: %w", ver, err)
 		}
@@ -120,58 +102,16 @@ func (is *Issuer) loadKeySets() error {
 	return nil
 }
 
-func (is *Issuer) getKeySetRecord(id money.Hash) (*keySetRecord, error) {
-	v, err := is.db.Get(key(prefKeySet, id[:]))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errcode.New(errcode.NotFound, "no key set proposal %s", id)
-	}
-	if err != nil {
-		return nil, storeErr(err, "read key set proposal %s", id)
-	}
-	r := new(keySetRecord)
-	if err := json.Unmarshal(v, r); err != nil {
-		return nil, errcode.New(errcode.Internal, "decode key set proposal %s: %v", id, err)
-	}
-	return r, nil
+// keyView is what a key set proposal's status depends on. Caller holds mu.
+func (is *Issuer) keyView() inForceView {
+	return inForceView{id: is.keys.id, version: is.keys.signed.KeySet.Version}
 }
 
-// saveKeySetRecord writes r and, when it has just come into force, the
-// pointer to it, in one synced batch: a crash leaves the old set in force
-// and the approval unrecorded, or both written. Caller holds mu.
-func (is *Issuer) saveKeySetRecord(id money.Hash, r *keySetRecord, inForce bool) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return errcode.New(errcode.Internal, "encode key set proposal %s: %v", id, err)
-	}
-	b := is.db.NewBatch()
-	b.Set(key(prefKeySet, id[:]), v)
-	if inForce {
-		b.Set(keyKeyInForce, id[:])
-	}
-	if err := b.Commit(true); err != nil {
-		return storeErr(err, "save key set proposal %s", id)
-	}
-	return nil
-}
-
-// keySetStatus is what a stored proposal is now. Caller holds mu.
-func (is *Issuer) keySetStatus(id money.Hash, r *keySetRecord) string {
-	switch {
-	case r.Adopted && id == is.keys.id:
-		return roles.PolicyInForce
-	case r.Adopted:
-		return roles.PolicySuperseded
-	case r.KeySet.Version <= is.keys.signed.KeySet.Version:
-		return roles.PolicyStale
-	}
-	return roles.PolicyPending
-}
-
-func (is *Issuer) viewKeySet(id money.Hash, r *keySetRecord) roles.KeySetProposal {
+func (is *Issuer) viewKeySet(id money.Hash, r *govRecord[policy.KeySet]) roles.KeySetProposal {
 	return roles.KeySetProposal{
 		ID:        id,
-		KeySet:    cloneKeySet(r.KeySet),
-		Status:    is.keySetStatus(id, r),
+		KeySet:    cloneKeySet(r.Doc),
+		Status:    keySets.status(id, r, is.keyView()),
 		Approvals: slices.Clone(r.Approvals),
 		Quorum:    is.keys.signed.KeySet.Quorum,
 		Created:   r.Created,
@@ -186,12 +126,9 @@ func cloneKeySet(k policy.KeySet) policy.KeySet {
 // KeySet reports the officer key set in force with its approvals. Anyone
 // may read it: whoever checks a mint's or a policy's approvals needs it.
 func (is *Issuer) KeySet(ctx context.Context) (policy.SignedKeySet, error) {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return policy.SignedKeySet{}, err
-	}
-	return policy.SignedKeySet{KeySet: cloneKeySet(is.keys.signed.KeySet), Approvals: slices.Clone(is.keys.signed.Approvals)}, nil
+	return governDesk(is, func() (policy.SignedKeySet, error) {
+		return policy.SignedKeySet{KeySet: cloneKeySet(is.keys.signed.KeySet), Approvals: slices.Clone(is.keys.signed.Approvals)}, nil
+	})
 }
 
 // ProposeKeySet records a draft of the next officer key set.
@@ -209,25 +146,14 @@ func (is *Issuer) ProposeKeySet(ctx context.Context, k policy.KeySet) (roles.Key
 		return roles.KeySetProposal{}, errcode.New(errcode.Malformed, "quorum %d exceeds %d signatures per transaction", k.Quorum, money.MaxAuth)
 	}
 	id := money.Hash(k.Hash())
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	if want := is.keys.signed.KeySet.Version + 1; k.Version != want {
-		return roles.KeySetProposal{}, errcode.New(errcode.Conflict, "key set version %d is in force: propose version %d, not %d", want-1, want, k.Version)
-	}
-	if has, err := is.db.Has(key(prefKeySet, id[:])); err != nil {
-		return roles.KeySetProposal{}, storeErr(err, "read key set proposal %s", id)
-	} else if has {
-		return roles.KeySetProposal{}, errcode.New(errcode.Conflict, "key set proposal %s already exists", id)
-	}
-	r := &keySetRecord{KeySet: cloneKeySet(k), Approvals: []policy.Approval{}, Created: time.Now().UTC()}
-	if err := is.saveKeySetRecord(id, r, false); err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	is.log.Info("officer key set proposed", "id", id, "version", k.Version, "keys", len(k.Keys), "quorum", k.Quorum)
-	return is.viewKeySet(id, r), nil
+	return governDesk(is, func() (roles.KeySetProposal, error) {
+		r, err := keySets.propose(is.db, id, cloneKeySet(k), is.keyView(), time.Now().UTC())
+		if err != nil {
+			return roles.KeySetProposal{}, err
+		}
+		is.log.Info("officer key set proposed", "id", id, "version", k.Version, "keys", len(k.Keys), "quorum", k.Quorum)
+		return is.viewKeySet(id, r), nil
+	})
 }
 
 // ApproveKeySet records one officer's approval; at the quorum of the set
@@ -248,76 +174,30 @@ func (is *Issuer) ApproveKeySet(ctx context.Context, id money.Hash, k crypto.Pub
 			}
 		}
 	}()
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	r, err := is.getKeySetRecord(id)
-	if err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	a := approver{key: k, sig: sig, officer: is.mkeys[k], verified: verified}
-	adopt, err := decideKeySetApproval(id, r, is.keySetStatus(id, r), a, is.keys.signed.KeySet.Quorum)
-	if err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	if err := is.saveKeySetRecord(id, r, adopt); err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	if adopt {
-		old := is.keys.signed.KeySet
-		signed := policy.SignedKeySet{KeySet: cloneKeySet(r.KeySet), Approvals: slices.Clone(r.Approvals)}
-		chain := append(is.keys.chain, signed)
-		is.setKeys(id, signed)
-		is.keys.chain = chain
-		is.log.Info("officer key set in force", "id", id, "version", r.KeySet.Version, "replaces", old.Version, "keys", len(r.KeySet.Keys), "quorum", r.KeySet.Quorum)
-		adopted = true
-	} else {
-		is.log.Info("officer key set approved", "id", id, "by", k, "approvals", len(r.Approvals), "quorum", is.keys.signed.KeySet.Quorum)
-	}
-	return is.viewKeySet(id, r), nil
-}
-
-// decideKeySetApproval is ApproveKeySet's decision, a pure function of the
-// stored record, its status and the approval, with the checks in the
-// order mints and policies make them.
-func decideKeySetApproval(id money.Hash, r *keySetRecord, status string, a approver, quorum int) (bool, error) {
-	if status != roles.PolicyPending {
-		return false, errcode.New(errcode.Conflict, "key set proposal %s (version %d) is %s, not pending", id, r.KeySet.Version, status)
-	}
-	if !a.officer {
-		return false, errcode.New(errcode.Unauthorized, "key %s is not an officer key of the set in force", a.key)
-	}
-	if slices.ContainsFunc(r.Approvals, func(x policy.Approval) bool { return x.Key == a.key }) {
-		return false, errcode.New(errcode.Conflict, "key %s already approved key set proposal %s", a.key, id)
-	}
-	if !a.verified {
-		return false, errcode.New(errcode.BadSignature, "approval of key set proposal %s by %s does not verify", id, a.key)
-	}
-	r.Approvals = append(r.Approvals, policy.Approval{Key: a.key, Sig: policy.Signature(a.sig)})
-	if len(r.Approvals) < quorum {
-		return false, nil
-	}
-	r.Adopted = true
-	return true, nil
+	return governDesk(is, func() (roles.KeySetProposal, error) {
+		a := approver{key: k, sig: sig, officer: is.mkeys[k], verified: verified}
+		r, adopt, err := keySets.approve(is.db, id, a, is.keyView(), is.keys.signed.KeySet.Quorum)
+		if err != nil {
+			return roles.KeySetProposal{}, err
+		}
+		if adopt {
+			old := is.keys.signed.KeySet
+			signed := policy.SignedKeySet{KeySet: cloneKeySet(r.Doc), Approvals: slices.Clone(r.Approvals)}
+			chain := append(is.keys.chain, signed)
+			is.setKeys(id, signed)
+			is.keys.chain = chain
+			is.log.Info("officer key set in force", "id", id, "version", r.Doc.Version, "replaces", old.Version, "keys", len(r.Doc.Keys), "quorum", r.Doc.Quorum)
+			adopted = true
+		} else {
+			is.log.Info("officer key set approved", "id", id, "by", k, "approvals", len(r.Approvals), "quorum", is.keys.signed.KeySet.Quorum)
+		}
+		return is.viewKeySet(id, r), nil
+	})
 }
 
 // GetKeySetProposal reports one key set proposal.
 func (is *Issuer) GetKeySetProposal(ctx context.Context, id money.Hash) (roles.KeySetProposal, error) {
-	if err := requireIssuerTo(ctx, "govern the officer keys"); err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	r, err := is.getKeySetRecord(id)
-	if err != nil {
-		return roles.KeySetProposal{}, err
-	}
-	return is.viewKeySet(id, r), nil
+	return getProposal(ctx, is, "govern the officer keys", keySets, id, is.viewKeySet)
 }
 
 var _ roles.KeyDesk = (*Issuer)(nil)

@@ -2,8 +2,6 @@ package issuer
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,41 +9,29 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
-	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
-// Policy governance runs like a mint: officers propose a version, approve
-// it with their keys, and at the quorum it is in force. The proposal's ID
-// is its policy.Hash, which is what each officer signs (domain
-// crypto.Policy), so two proposals with the same content are one.
+// Policy governance runs like a mint, by the quorum mechanism of
+// governance.go: officers propose a version, approve it with their keys
+// (domain crypto.Policy), and at the quorum it is in force.
 //
 // Store layout (beside the mint keys in state.go):
 //
-//	pol/<hash>    policy proposal record (JSON, policyRecord)
+//	pol/<hash>    policy proposal record (JSON, field "policy")
 //	pol-in-force  the hash of the proposal in force (32 bytes)
-//
-// The approval that reaches the quorum writes its record and pol-in-force
-// in one synced batch, so a crash leaves either the old version in force
-// and the approval unrecorded, or both written.
 var (
-	prefPolicy  = []byte("pol/")
-	keyInForce  = []byte("pol-in-force")
+	policies = &proposals[policy.Policy]{
+		noun:    "policy",
+		field:   "policy",
+		prefix:  []byte("pol/"),
+		inForce: []byte("pol-in-force"),
+		version: func(p policy.Policy) uint64 { return p.Version },
+	}
 	errNoPolicy = errcode.New(errcode.NotFound, "no policy is in force yet")
 )
-
-// policyRecord is a policy proposal as stored. Adopted is set once it came
-// into force; whether it still is, or is stale, follows from the version
-// in force (see status), so no other record is rewritten when a version
-// comes into force.
-type policyRecord struct {
-	Policy    policy.Policy     `json:"policy"`
-	Approvals []policy.Approval `json:"approvals"`
-	Adopted   bool              `json:"adopted"`
-	Created   time.Time         `json:"created"`
-}
 
 // policyState is what the desk keeps in memory about policy: the version
 // in force with its ID. Guarded by Issuer.mu.
@@ -54,42 +40,22 @@ type policyState struct {
 	signed *policy.Signed // nil until a first version is in force
 }
 
-// version is the version in force, 0 before any.
-func (ps *policyState) version() uint64 {
+// view is what a proposal's status depends on.
+func (ps *policyState) view() inForceView {
 	if ps.signed == nil {
-		return 0
+		return inForceView{}
 	}
-	return ps.signed.Policy.Version
-}
-
-// status is what a stored proposal is now, given the state in force.
-func (ps *policyState) status(id money.Hash, r *policyRecord) string {
-	switch {
-	case r.Adopted && ps.signed != nil && id == ps.id:
-		return roles.PolicyInForce
-	case r.Adopted:
-		return roles.PolicySuperseded
-	case r.Policy.Version <= ps.version():
-		return roles.PolicyStale
-	}
-	return roles.PolicyPending
+	return inForceView{id: ps.id, version: ps.signed.Policy.Version}
 }
 
 // loadPolicy reads the version in force into memory. Caller holds mu (or
 // is Open, before anyone else can).
 func (is *Issuer) loadPolicy() error {
-	v, err := is.db.Get(keyInForce)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	id, found, err := policies.pointer(is.db)
+	if err != nil || !found {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("read policy in force: %w", err)
-	}
-	if len(v) != len(money.Hash{}) {
-		return fmt.Errorf("policy in force: %d bytes, want %d", len(v), len(money.Hash{}))
-	}
-	id := money.Hash(v)
-	r, err := is.getPolicyRecord(id)
+	r, err := policies.get(is.db, id)
 	if err != nil {
 		return fmt.Errorf("read policy in force %s: %w", id, err)
 	}
@@ -97,7 +63,7 @@ func (is *Issuer) loadPolicy() error {
 	// it. When it does not (the officer keys were changed since), the desk
 	// still starts and serves it, so that officers can put a version
 	// signed by the new keys in force; intermediaries keep refusing it.
-	s := &policy.Signed{Policy: r.Policy, Approvals: r.Approvals}
+	s := &policy.Signed{Policy: r.Doc, Approvals: r.Approvals}
 	if err := s.Verify(is.cfg.Network.ID, is.cfg.MintKeys, is.cfg.MintQuorum); err != nil {
 		is.log.Error("the policy in force does not verify with the configured officer keys; propose and approve a new version", "id", id, "err", err)
 	}
@@ -105,46 +71,13 @@ func (is *Issuer) loadPolicy() error {
 	return nil
 }
 
-func (is *Issuer) getPolicyRecord(id money.Hash) (*policyRecord, error) {
-	v, err := is.db.Get(key(prefPolicy, id[:]))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errcode.New(errcode.NotFound, "no policy proposal %s", id)
-	}
-	if err != nil {
-		return nil, storeErr(err, "read policy proposal %s", id)
-	}
-	r := new(policyRecord)
-	if err := json.Unmarshal(v, r); err != nil {
-		return nil, errcode.New(errcode.Internal, "decode policy proposal %s: %v", id, err)
-	}
-	return r, nil
-}
-
-// savePolicyRecord writes r and, when it has just come into force, the
-// pointer to it, in one synced batch. Caller holds mu.
-func (is *Issuer) savePolicyRecord(id money.Hash, r *policyRecord, inForce bool) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return errcode.New(errcode.Internal, "encode policy proposal %s: %v", id, err)
-	}
-	b := is.db.NewBatch()
-	b.Set(key(prefPolicy, id[:]), v)
-	if inForce {
-		b.Set(keyInForce, id[:])
-	}
-	if err := b.Commit(true); err != nil {
-		return storeErr(err, "save policy proposal %s", id)
-	}
-	return nil
-}
-
 // viewPolicy turns a stored proposal into the contract's PolicyProposal.
 // Caller holds mu.
-func (is *Issuer) viewPolicy(id money.Hash, r *policyRecord) roles.PolicyProposal {
+func (is *Issuer) viewPolicy(id money.Hash, r *govRecord[policy.Policy]) roles.PolicyProposal {
 	return roles.PolicyProposal{
 		ID:        id,
-		Policy:    r.Policy,
-		Status:    is.pol.status(id, r),
+		Policy:    r.Doc,
+		Status:    policies.status(id, r, is.pol.view()),
 		Approvals: slices.Clone(r.Approvals),
 		Quorum:    is.cfg.MintQuorum,
 		Created:   r.Created,
@@ -155,15 +88,12 @@ func (is *Issuer) viewPolicy(id money.Hash, r *policyRecord) roles.PolicyProposa
 // may read it (intermediaries verify it before applying it). Before any
 // version is in force it is errcode.NotFound.
 func (is *Issuer) Policy(ctx context.Context) (policy.Signed, error) {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return policy.Signed{}, err
-	}
-	if is.pol.signed == nil {
-		return policy.Signed{}, errNoPolicy
-	}
-	return cloneSigned(is.pol.signed), nil
+	return governDesk(is, func() (policy.Signed, error) {
+		if is.pol.signed == nil {
+			return policy.Signed{}, errNoPolicy
+		}
+		return cloneSigned(is.pol.signed), nil
+	})
 }
 
 // cloneSigned copies s down to its slices, so what a caller in the same
@@ -193,25 +123,14 @@ func (is *Issuer) ProposePolicy(ctx context.Context, p policy.Policy) (roles.Pol
 		return roles.PolicyProposal{}, errcode.New(errcode.Malformed, "policy is for network %q; this is %q", p.Network, is.cfg.Network.ID)
 	}
 	id := money.Hash(p.Hash())
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	if want := is.pol.version() + 1; p.Version != want {
-		return roles.PolicyProposal{}, errcode.New(errcode.Conflict, "policy version %d is in force: propose version %d, not %d", want-1, want, p.Version)
-	}
-	if has, err := is.db.Has(key(prefPolicy, id[:])); err != nil {
-		return roles.PolicyProposal{}, storeErr(err, "read policy proposal %s", id)
-	} else if has {
-		return roles.PolicyProposal{}, errcode.New(errcode.Conflict, "policy proposal %s already exists", id)
-	}
-	r := &policyRecord{Policy: p, Approvals: []policy.Approval{}, Created: time.Now().UTC()}
-	if err := is.savePolicyRecord(id, r, false); err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	is.log.Info("policy proposed", "id", id, "version", p.Version)
-	return is.viewPolicy(id, r), nil
+	return governDesk(is, func() (roles.PolicyProposal, error) {
+		r, err := policies.propose(is.db, id, p, is.pol.view(), time.Now().UTC())
+		if err != nil {
+			return roles.PolicyProposal{}, err
+		}
+		is.log.Info("policy proposed", "id", id, "version", p.Version)
+		return is.viewPolicy(id, r), nil
+	})
 }
 
 // ApprovePolicy records one officer's signature over the proposal's ID.
@@ -223,73 +142,25 @@ func (is *Issuer) ApprovePolicy(ctx context.Context, id money.Hash, k crypto.Pub
 	// Verified before the lock, as for mints: the signature is over id
 	// alone.
 	a := approver{key: k, sig: sig, verified: crypto.Verify(k, crypto.Policy, is.cfg.Network.ID, id, sig)}
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	r, err := is.getPolicyRecord(id)
-	if err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	a.officer = is.mkeys[k] // under the lock: a key rotation changes it
-	adopt, err := decidePolicyApproval(id, r, is.pol.status(id, r), a, is.cfg.MintQuorum)
-	if err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	if err := is.savePolicyRecord(id, r, adopt); err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	if adopt {
-		is.pol = policyState{id: id, signed: &policy.Signed{Policy: r.Policy, Approvals: slices.Clone(r.Approvals)}}
-		is.log.Info("policy in force", "id", id, "version", r.Policy.Version, "approvals", len(r.Approvals))
-	} else {
-		is.log.Info("policy approved", "id", id, "by", k, "approvals", len(r.Approvals), "quorum", is.cfg.MintQuorum)
-	}
-	return is.viewPolicy(id, r), nil
-}
-
-// decidePolicyApproval is ApprovePolicy's decision, a pure function of the
-// stored record r, its status now and the approval. It returns a rejection,
-// or r with the approval added and whether r comes into force with it.
-// The checks come in the order mints make them, so the same mistake gets
-// the same code in both.
-func decidePolicyApproval(id money.Hash, r *policyRecord, status string, a approver, quorum int) (bool, error) {
-	if status != roles.PolicyPending {
-		return false, errcode.New(errcode.Conflict, "policy proposal %s (version %d) is %s, not pending", id, r.Policy.Version, status)
-	}
-	if !a.officer {
-		return false, errcode.New(errcode.Unauthorized, "key %s is not an officer key", a.key)
-	}
-	if slices.ContainsFunc(r.Approvals, func(x policy.Approval) bool { return x.Key == a.key }) {
-		return false, errcode.New(errcode.Conflict, "key %s already approved policy proposal %s", a.key, id)
-	}
-	if !a.verified {
-		return false, errcode.New(errcode.BadSignature, "approval of policy proposal %s by %s does not verify", id, a.key)
-	}
-	r.Approvals = append(r.Approvals, policy.Approval{Key: a.key, Sig: policy.Signature(a.sig)})
-	if len(r.Approvals) < quorum {
-		return false, nil
-	}
-	r.Adopted = true
-	return true, nil
+	return governDesk(is, func() (roles.PolicyProposal, error) {
+		a.officer = is.mkeys[k] // under the lock: a key rotation changes it
+		r, adopt, err := policies.approve(is.db, id, a, is.pol.view(), is.cfg.MintQuorum)
+		if err != nil {
+			return roles.PolicyProposal{}, err
+		}
+		if adopt {
+			is.pol = policyState{id: id, signed: &policy.Signed{Policy: r.Doc, Approvals: slices.Clone(r.Approvals)}}
+			is.log.Info("policy in force", "id", id, "version", r.Doc.Version, "approvals", len(r.Approvals))
+		} else {
+			is.log.Info("policy approved", "id", id, "by", k, "approvals", len(r.Approvals), "quorum", is.cfg.MintQuorum)
+		}
+		return is.viewPolicy(id, r), nil
+	})
 }
 
 // GetPolicyProposal reports one policy proposal.
 func (is *Issuer) GetPolicyProposal(ctx context.Context, id money.Hash) (roles.PolicyProposal, error) {
-	if err := requireIssuerTo(ctx, "govern the policy"); err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	r, err := is.getPolicyRecord(id)
-	if err != nil {
-		return roles.PolicyProposal{}, err
-	}
-	return is.viewPolicy(id, r), nil
+	return getProposal(ctx, is, "govern the policy", policies, id, is.viewPolicy)
 }
 
 // ListPolicyProposals reports every policy proposal, by version and then
@@ -298,26 +169,19 @@ func (is *Issuer) ListPolicyProposals(ctx context.Context) ([]roles.PolicyPropos
 	if err := requireIssuerTo(ctx, "govern the policy"); err != nil {
 		return nil, err
 	}
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if err := is.usable(); err != nil {
-		return nil, err
-	}
-	out := []roles.PolicyProposal{}
-	err := is.db.Scan(prefPolicy, nil, func(k, v []byte) error {
-		if len(k) != len(prefPolicy)+len(money.Hash{}) {
-			return fmt.Errorf("bad policy proposal key %x", k)
+	out, err := governDesk(is, func() ([]roles.PolicyProposal, error) {
+		out := []roles.PolicyProposal{}
+		err := policies.scan(is.db, func(id money.Hash, r *govRecord[policy.Policy]) error {
+			out = append(out, is.viewPolicy(id, r))
+			return nil
+		})
+		if err != nil {
+			return nil, storeErr(err, "list policy proposals")
 		}
-		id := money.Hash(k[len(prefPolicy):])
-		r := new(policyRecord)
-		if err := json.Unmarshal(v, r); err != nil {
-			return fmt.Errorf("decode policy proposal %s: %w", id, err)
-		}
-		out = append(out, is.viewPolicy(id, r))
-		return nil
+		return out, nil
 	})
 	if err != nil {
-		return nil, storeErr(err, "list policy proposals")
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Policy.Version != out[j].Policy.Version {

@@ -162,9 +162,9 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(issRedeem, "/v1/issuer/redeems", bankATok, `{"tx":"`+b64(t, again)+`"}`, 409, "double_spend")
 	do(issRedeem, "/v1/issuer/redeems", bankATok, `{"tx":""}`, 400, "malformed")
 	do(issRedeem, "/v1/issuer/redeems", "", `{"tx":"`+b64(t, red)+`"}`, 401, "unauthorized")
-	// The issuer answers 401, not 403, to a known principal that is not an
-	// intermediary (its choice; the spec documents what it does).
-	do(issRedeem, "/v1/issuer/redeems", issuerTok, `{"tx":"`+b64(t, red)+`"}`, 401, "unauthorized")
+	// A known principal that is not an intermediary is forbidden (403), as
+	// everywhere else a valid token is used where its holder may not act.
+	do(issRedeem, "/v1/issuer/redeems", issuerTok, `{"tx":"`+b64(t, red)+`"}`, 403, "unauthorized")
 	redGhost := e.net.Spend(money.Redeem, []money.Note{ghost}, []*crypto.PrivateKey{owner}, ledgertest.To(owner, 1))
 	redGhost.Auth = nil
 	do(issRedeem, "/v1/issuer/redeems", bankATok, `{"tx":"`+b64(t, redGhost)+`"}`, 422, "unknown_note")

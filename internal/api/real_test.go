@@ -245,7 +245,7 @@ func TestRealLedger(t *testing.T) {
 	_, err = e.anon.Issuer().Redeem(ctx, red)
 	wantCode(t, "anonymous redeem", err, errcode.Unauthorized, 401)
 	_, err = e.iss.Issuer().Redeem(ctx, red)
-	wantCode(t, "redeem by the issuer", err, errcode.Unauthorized, 401)
+	wantCode(t, "redeem by the issuer", err, errcode.Unauthorized, 403)
 	rd, err := e.bankC.Issuer().Redeem(ctx, red)
 	noErr(t, err)
 	if rd.Intermediary != "bank-a" || rd.Amount != 9000 || rd.Receipt.TxID != net.TxID(red) {

@@ -51,14 +51,7 @@ func aliasKey(hash string) []byte { return append(append([]byte(nil), prefAlias.
 
 // caller admits an intermediary only.
 func (d *AliasDirectory) caller(ctx context.Context) (string, error) {
-	p, ok := roles.Caller(ctx)
-	if !ok {
-		return "", errcode.New(errcode.Unauthorized, "only an intermediary may use the alias directory")
-	}
-	if p.Role != roles.RoleIntermediary {
-		return "", errcode.Forbidden("only an intermediary may use the alias directory, not %s", p.Name)
-	}
-	return p.Name, nil
+	return requireIntermediaryTo(ctx, "use the alias directory")
 }
 
 // checkHash refuses anything but a keyed hash: 64 lowercase hex digits, so

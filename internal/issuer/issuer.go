@@ -289,6 +289,20 @@ func requireIssuerTo(ctx context.Context, what string) error {
 	return nil
 }
 
+// requireIntermediaryTo admits an intermediary only and names it: a call
+// with no credential is unauthorized (401), one by another role is
+// forbidden (403: known, but not allowed to do what).
+func requireIntermediaryTo(ctx context.Context, what string) (string, error) {
+	p, ok := roles.Caller(ctx)
+	if !ok {
+		return "", errcode.New(errcode.Unauthorized, "only an intermediary may %s", what)
+	}
+	if p.Role != roles.RoleIntermediary {
+		return "", errcode.Forbidden("only an intermediary may %s, not %s", what, p.Name)
+	}
+	return p.Name, nil
+}
+
 // Supply reports the ledger's supply with the currency and every reserve
 // account, sorted by intermediary name. Anyone may read it.
 func (is *Issuer) Supply(ctx context.Context) (roles.Supply, error) {

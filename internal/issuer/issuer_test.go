@@ -3,6 +3,8 @@ package issuer_test
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"reflect"
 	"testing"
 
 	"github.com/specie/specie/crypto"
@@ -333,5 +335,34 @@ func TestSupplyListsReservesSorted(t *testing.T) {
 	}
 	if s.Currency != e.net.Network.Currency || s.Minted != 500 {
 		t.Fatalf("supply %+v", s)
+	}
+}
+
+// Only an intermediary redeems: no credential is 401, a known principal of
+// another role 403, both with the code unauthorized, and neither moves the
+// reserve or the supply.
+func TestRedeemByAnotherRoleIsForbidden(t *testing.T) {
+	e := newEnv(t)
+	m := e.mint("bank-a", 1000_00)
+	tx := e.redeemTx(e.banks["bank-a"], m.Tx, 300_00)
+	for _, c := range []struct {
+		name   string
+		ctx    context.Context
+		status int
+	}{
+		{"no caller", bg, http.StatusUnauthorized},
+		{"the issuer", officerCtx, http.StatusForbidden},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.state()
+			_, err := e.is.Redeem(c.ctx, tx)
+			wantCode(t, err, errcode.Unauthorized)
+			if got := errcode.HTTPStatus(err); got != c.status {
+				t.Fatalf("status %d, want %d (%v)", got, c.status, err)
+			}
+			if after := e.state(); !reflect.DeepEqual(after, before) {
+				t.Fatalf("a refused redeem changed the state:\n%+v\n%+v", before, after)
+			}
+		})
 	}
 }

@@ -18,9 +18,9 @@ import (
 // credits nothing more. A ledger rejection is returned unchanged and
 // changes nothing.
 func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, error) {
-	caller, ok := roles.Caller(ctx)
-	if !ok || caller.Role != roles.RoleIntermediary {
-		return roles.Redemption{}, errcode.New(errcode.Unauthorized, "only an intermediary may redeem")
+	caller, err := requireIntermediaryTo(ctx, "redeem")
+	if err != nil {
+		return roles.Redemption{}, err
 	}
 	if tx == nil || tx.Kind != money.Redeem {
 		return roles.Redemption{}, errcode.New(errcode.Malformed, "not a redeem transaction")
@@ -41,7 +41,7 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 		return roles.Redemption{}, errcode.New(errcode.Unavailable, "redeem: the issuer's redeem key cannot sign: %v", err)
 	}
 	rtx.Auth = []money.KeySig{{Key: is.cfg.RedeemKey.Public(), Sig: sig}}
-	rec := redemption{Intermediary: caller.Name, Amount: amount}
+	rec := redemption{Intermediary: caller, Amount: amount}
 
 	done, err := func() (*redemption, error) {
 		is.mu.Lock()
@@ -49,7 +49,7 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 		if err := is.usable(); err != nil {
 			return nil, err
 		}
-		_, hasReserve := is.reserves[caller.Name]
+		_, hasReserve := is.reserves[caller]
 		var done, pending *redemption
 		var err error
 		if hasReserve {
@@ -61,7 +61,7 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 				return nil, err
 			}
 		}
-		submit, err := decideRedeem(id, caller.Name, hasReserve, done, pending, is.busy[id])
+		submit, err := decideRedeem(id, caller, hasReserve, done, pending, is.busy[id])
 		if err != nil || !submit {
 			return done, err
 		}
@@ -100,7 +100,7 @@ func (is *Issuer) Redeem(ctx context.Context, tx *money.Tx) (roles.Redemption, e
 		}
 	}
 	is.dropIntent(id)
-	is.log.Info("ledger rejected redeem", "id", id, "intermediary", caller.Name, "err", err)
+	is.log.Info("ledger rejected redeem", "id", id, "intermediary", caller, "err", err)
 	return roles.Redemption{}, err
 }
 

@@ -105,14 +105,7 @@ func validWallet(w string) bool {
 
 // caller admits an intermediary only.
 func (r *Registry) caller(ctx context.Context) (string, error) {
-	p, ok := roles.Caller(ctx)
-	if !ok {
-		return "", errcode.New(errcode.Unauthorized, "only an intermediary may use the holding-limit registry")
-	}
-	if p.Role != roles.RoleIntermediary {
-		return "", errcode.Forbidden("only an intermediary may use the holding-limit registry, not %s", p.Name)
-	}
-	return p.Name, nil
+	return requireIntermediaryTo(ctx, "use the holding-limit registry")
 }
 
 // check validates a (person, wallet) pair for caller: well formed, and a

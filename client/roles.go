@@ -347,14 +347,8 @@ func (ic interClient) History(ctx context.Context, id string) ([]roles.Entry, er
 // a timeout or an unavailable answer is safe.
 func (ic interClient) Pay(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
 	req := wire.PaymentRequest{From: p.From, To: p.To, Amount: wire.FormatAmount(p.Amount), Reference: p.Reference, IdempotencyKey: p.IdempotencyKey, RefundOf: p.RefundOf}
-	var h http.Header
-	if p.IdempotencyKey != "" && headerSafe(p.IdempotencyKey) {
-		// A key that is no valid header value travels in the body alone,
-		// for the server to reject as malformed.
-		h = http.Header{wire.IdempotencyKeyHeader: {p.IdempotencyKey}}
-	}
 	var w wire.PaymentResult
-	if err := ic.c.doWith(ctx, http.MethodPost, ic.prefix+"/payments", h, req, &w); err != nil {
+	if err := ic.c.doWith(ctx, http.MethodPost, ic.prefix+"/payments", idemHeader(p.IdempotencyKey), req, &w); err != nil {
 		return roles.PaymentResult{}, err
 	}
 	return w.ToPaymentResult()
@@ -407,12 +401,25 @@ func (ic interClient) DeliverBatch(ctx context.Context, ds []roles.Delivery) ([]
 	return out, nil
 }
 
-func (ic interClient) Redeem(ctx context.Context, amount uint64) (roles.Redemption, error) {
+// Redeem sends r.IdempotencyKey, when set, as Pay sends a payment's: in
+// the body and as the Idempotency-Key header.
+func (ic interClient) Redeem(ctx context.Context, r roles.RedeemRequest) (roles.Redemption, error) {
 	var w wire.Redemption
-	if err := ic.c.do(ctx, http.MethodPost, ic.prefix+"/redeems", wire.RedeemRequest{Amount: wire.FormatAmount(amount)}, &w); err != nil {
+	req := wire.RedeemRequest{Amount: wire.FormatAmount(r.Amount), IdempotencyKey: r.IdempotencyKey}
+	if err := ic.c.doWith(ctx, http.MethodPost, ic.prefix+"/redeems", idemHeader(r.IdempotencyKey), req, &w); err != nil {
 		return roles.Redemption{}, err
 	}
 	return w.ToRedemption()
+}
+
+// idemHeader is the Idempotency-Key header for key, or none. A key that is
+// no valid header value travels in the body alone, for the server to
+// reject as malformed.
+func idemHeader(key string) http.Header {
+	if key == "" || !headerSafe(key) {
+		return nil
+	}
+	return http.Header{wire.IdempotencyKeyHeader: {key}}
 }
 
 // headerSafe reports whether s is printable ASCII, safe as a header value.

@@ -198,9 +198,24 @@ type Intermediary interface {
 	// intermediary's wallets; it checks the ledger and credits them.
 	// Delivering the same transaction twice credits once.
 	Deliver(ctx context.Context, tx *money.Tx) error
-	// Redeem returns amount from the treasury wallet to the central bank,
-	// credited to this intermediary's reserve account.
-	Redeem(ctx context.Context, amount uint64) (Redemption, error)
+	// Redeem returns r.Amount from the treasury wallet to the central
+	// bank, credited to this intermediary's reserve account; with
+	// r.IdempotencyKey it is safe to retry (see RedeemRequest).
+	Redeem(ctx context.Context, r RedeemRequest) (Redemption, error)
+}
+
+// RedeemRequest asks an intermediary to redeem treasury money.
+//
+// IdempotencyKey, optional, works as Payment's and in the same key space
+// (one per intermediary, shared with its payments, kept as long): a retry
+// with the same key and Amount returns the first redemption (the same
+// txid) or the same rejection and never redeems twice, also after a
+// restart; while the first attempt's outcome is unknown it answers
+// unavailable naming that txid; the same key with another Amount, or a
+// key a payment used, is errcode.Conflict and changes nothing.
+type RedeemRequest struct {
+	Amount         uint64 `json:"amount"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"` // "" means none
 }
 
 // TreasurySuffix names an intermediary's own wallet, which receives mints,
@@ -436,7 +451,8 @@ type Payment struct {
 	RefundOf money.TxID `json:"refund_of,omitzero"`
 }
 
-// MaxIdempotencyKeyLen bounds Payment.IdempotencyKey in bytes.
+// MaxIdempotencyKeyLen bounds Payment.IdempotencyKey and
+// RedeemRequest.IdempotencyKey in bytes.
 const MaxIdempotencyKeyLen = 128
 
 // PaymentResult is a committed payment.

@@ -135,11 +135,16 @@ func issuerCmd(g *globals) *cobra.Command {
 		},
 	}
 
-	var bank string
+	var bank, redeemKey string
 	redeem := &cobra.Command{
-		Use:   "redeem --intermediary NAME --amount AMOUNT",
+		Use:   "redeem --intermediary NAME --amount AMOUNT [--idempotency-key KEY]",
 		Short: "An intermediary returns money from its treasury to the central bank, credited to its reserves",
-		Args:  cobra.NoArgs,
+		Long: `An intermediary returns money from its treasury to the central bank, credited to its reserves.
+
+With --idempotency-key the redemption is safe to retry, as a payment is
+(see specie pay --help): the same key and amount redeem at most once and
+answer the first result; the same key with another amount is a conflict.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			v, cur, err := g.amount(ctx, amount)
@@ -150,7 +155,7 @@ func issuerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := c.Intermediary(bank).Redeem(ctx, v)
+			r, err := c.Intermediary(bank).Redeem(ctx, roles.RedeemRequest{Amount: v, IdempotencyKey: redeemKey})
 			if err != nil {
 				return err
 			}
@@ -160,6 +165,7 @@ func issuerCmd(g *globals) *cobra.Command {
 	}
 	redeem.Flags().StringVar(&bank, "intermediary", "", "intermediary redeeming")
 	redeem.Flags().StringVar(&amount, "amount", "", "amount to redeem")
+	redeem.Flags().StringVar(&redeemKey, "idempotency-key", "", "makes retrying safe: the same key and amount redeem once (1 to 128 printable ASCII characters)")
 	redeem.MarkFlagRequired("intermediary")
 	redeem.MarkFlagRequired("amount")
 	cmd.AddCommand(propose, approve, show, redeem, policyCmd(g), keysCmd(g))

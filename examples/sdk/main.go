@@ -218,7 +218,7 @@ func (r *run) sdk(ctx context.Context, api, data string) {
 	r.must(err, "issuer supply")
 	_, err = bankB.Pay(ctx, roles.Payment{From: bob.ID, To: "bank-b" + roles.TreasurySuffix, Amount: 20_00, Reference: "cash out"})
 	r.must(err, "bob pays bank-b's treasury")
-	red, err := bankB.Redeem(ctx, 20_00)
+	red, err := bankB.Redeem(ctx, roles.RedeemRequest{Amount: 20_00})
 	r.must(err, "bank-b redeems")
 	after, err := issuer.Supply(ctx)
 	r.must(err, "issuer supply")

@@ -298,6 +298,13 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(interRedeem, "/v1/intermediaries/bank-b/redeems", bankATok, `{"amount":"1"}`, 403, "unauthorized")
 	do(interRedeem, "/v1/intermediaries/bank-z/redeems", bankATok, `{"amount":"1"}`, 404, "not_found")
 	do(interRedeem, "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"100000000"}`, 422, "insufficient_funds")
+	// With an idempotency key: the retry answers the first redemption, the
+	// key with another amount is a conflict.
+	first := do(interRedeem, "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"1.00","idempotency_key":"eod-1"}`, 200, "")
+	if again := do(interRedeem, "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"1.00","idempotency_key":"eod-1"}`, 200, ""); string(again.body) != string(first.body) {
+		t.Fatalf("redeem retried with its key answered %s, first %s", again.body, first.body)
+	}
+	do(interRedeem, "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"2.00","idempotency_key":"eod-1"}`, 409, "conflict")
 
 	// --- policy: proposed, approved by the quorum, then public ---
 	const getPol = "GET /v1/policy"

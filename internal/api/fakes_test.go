@@ -386,11 +386,11 @@ func (f *fakeInter) DeliverBatch(ctx context.Context, ds []roles.Delivery) ([]er
 	return make([]error, len(ds)), nil
 }
 
-func (f *fakeInter) Redeem(ctx context.Context, amount uint64) (roles.Redemption, error) {
-	if err := f.record(ctx, "Redeem", amount); err != nil {
+func (f *fakeInter) Redeem(ctx context.Context, r roles.RedeemRequest) (roles.Redemption, error) {
+	if err := f.record(ctx, "Redeem", r); err != nil {
 		return roles.Redemption{}, err
 	}
-	return roles.Redemption{Intermediary: f.name, Amount: amount, Receipt: roles.Receipt{TxID: hashOf(6), Batch: 12, Index: 4}}, nil
+	return roles.Redemption{Intermediary: f.name, Amount: r.Amount, Receipt: roles.Receipt{TxID: hashOf(6), Batch: 12, Index: 4}}, nil
 }
 
 // --- policy and registry (served by the fake issuer, as the real issuer

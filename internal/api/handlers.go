@@ -460,7 +460,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, in roles.Intermedia
 	return nil
 }
 
-// idempotencyKey is the payment's key from the body field or the
+// idempotencyKey is a payment's or a redemption's key from the body field or the
 // Idempotency-Key header. Both may be given if they agree (the body wins:
 // HTTP strips spaces around a header value); an empty or repeated header
 // is malformed. The service checks the key's format.
@@ -575,7 +575,11 @@ func (s *Server) interRedeem(w http.ResponseWriter, r *http.Request, in roles.In
 	if err != nil {
 		return err
 	}
-	red, err := in.Redeem(r.Context(), amt)
+	key, err := idempotencyKey(r, req.IdempotencyKey)
+	if err != nil {
+		return err
+	}
+	red, err := in.Redeem(r.Context(), roles.RedeemRequest{Amount: amt, IdempotencyKey: key})
 	if err != nil {
 		return err
 	}

@@ -42,49 +42,60 @@ func postWith(t *testing.T, url, token, body string, header map[string][]string)
 	return readResp(t, resp)
 }
 
-// The key reaches the service from the header, the body or both; the Go
-// client sends it; disagreeing or broken headers are malformed before the
-// service is called.
+// The key reaches the service from the header, the body or both, for a
+// payment and for a redemption alike; the Go client sends it; disagreeing
+// or broken headers are malformed before the service is called.
 func TestIdempotencyKeyTransport(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	f := e.banks["bank-a"]
-	url := e.srv.URL + "/v1/intermediaries/bank-a/payments"
-	const body = `{"from":"bank-a.w1","to":"bank-b.w2","amount":"307"`
-	tests := []struct {
-		name   string
-		body   string
-		header []string // Idempotency-Key values; nil: none
-		want   string   // key the service sees; "!" for a 400 malformed
+	routes := []struct {
+		path, body, method string
+		call               func(key string) any // what the service is called with
 	}{
-		{"none", body + `}`, nil, ""},
-		{"header", body + `}`, []string{"k-1"}, "k-1"},
-		{"body", body + `,"idempotency_key":"k-2"}`, nil, "k-2"},
-		{"both agreeing", body + `,"idempotency_key":"k-3"}`, []string{"k-3"}, "k-3"},
-		{"body with spaces HTTP strips from the header", body + `,"idempotency_key":" k 4 "}`, []string{" k 4 "}, " k 4 "},
-		{"both differing", body + `,"idempotency_key":"k-5"}`, []string{"k-6"}, "!"},
-		{"header twice", body + `}`, []string{"k-7", "k-7"}, "!"},
-		{"empty header", body + `}`, []string{""}, "!"},
+		{"payments", `{"from":"bank-a.w1","to":"bank-b.w2","amount":"307"`, "Pay", func(k string) any {
+			return roles.Payment{From: "bank-a.w1", To: "bank-b.w2", Amount: 307, IdempotencyKey: k}
+		}},
+		{"redeems", `{"amount":"307"`, "Redeem", func(k string) any { return roles.RedeemRequest{Amount: 307, IdempotencyKey: k} }},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			n := len(f.Calls())
-			var h map[string][]string
-			if tc.header != nil {
-				h = map[string][]string{"Idempotency-Key": tc.header}
-			}
-			r := postWith(t, url, bankATok, tc.body, h)
-			if tc.want == "!" {
-				wantError(t, r, 400, "malformed")
-				if len(f.Calls()) != n {
-					t.Fatal("a malformed request reached the intermediary")
+	for _, rt := range routes {
+		url := e.srv.URL + "/v1/intermediaries/bank-a/" + rt.path
+		body := rt.body
+		tests := []struct {
+			name   string
+			body   string
+			header []string // Idempotency-Key values; nil: none
+			want   string   // key the service sees; "!" for a 400 malformed
+		}{
+			{"none", body + `}`, nil, ""},
+			{"header", body + `}`, []string{"k-1"}, "k-1"},
+			{"body", body + `,"idempotency_key":"k-2"}`, nil, "k-2"},
+			{"both agreeing", body + `,"idempotency_key":"k-3"}`, []string{"k-3"}, "k-3"},
+			{"body with spaces HTTP strips from the header", body + `,"idempotency_key":" k 4 "}`, []string{" k 4 "}, " k 4 "},
+			{"both differing", body + `,"idempotency_key":"k-5"}`, []string{"k-6"}, "!"},
+			{"header twice", body + `}`, []string{"k-7", "k-7"}, "!"},
+			{"empty header", body + `}`, []string{""}, "!"},
+		}
+		for _, tc := range tests {
+			t.Run(rt.path+"/"+tc.name, func(t *testing.T) {
+				n := len(f.Calls())
+				var h map[string][]string
+				if tc.header != nil {
+					h = map[string][]string{"Idempotency-Key": tc.header}
 				}
-				return
-			}
-			if r.status != 200 {
-				t.Fatalf("%d %s", r.status, r.body)
-			}
-			wantCall(t, &f.recorder, "Pay", &bankAP, roles.Payment{From: "bank-a.w1", To: "bank-b.w2", Amount: 307, IdempotencyKey: tc.want})
-		})
+				r := postWith(t, url, bankATok, tc.body, h)
+				if tc.want == "!" {
+					wantError(t, r, 400, "malformed")
+					if len(f.Calls()) != n {
+						t.Fatal("a malformed request reached the intermediary")
+					}
+					return
+				}
+				if r.status != 200 {
+					t.Fatalf("%d %s", r.status, r.body)
+				}
+				wantCall(t, &f.recorder, rt.method, &bankAP, rt.call(tc.want))
+			})
+		}
 	}
 
 	in := e.bankC.Intermediary("bank-a")
@@ -94,6 +105,11 @@ func TestIdempotencyKeyTransport(t *testing.T) {
 			t.Fatalf("client with key %q: %v", key, err)
 		}
 		wantCall(t, &f.recorder, "Pay", &bankAP, p)
+		r := roles.RedeemRequest{Amount: 5, IdempotencyKey: key}
+		if _, err := in.Redeem(context.Background(), r); err != nil {
+			t.Fatalf("client redeeming with key %q: %v", key, err)
+		}
+		wantCall(t, &f.recorder, "Redeem", &bankAP, r)
 	}
 }
 

@@ -80,7 +80,7 @@ func TestAmounts(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("redeem: %d %s", r.status, r.body)
 	}
-	wantCall(t, &e.banks["bank-a"].recorder, "Redeem", &bankAP, uint64(50))
+	wantCall(t, &e.banks["bank-a"].recorder, "Redeem", &bankAP, roles.RedeemRequest{Amount: 50})
 	wantError(t, e.rawS(t, "POST", "/v1/intermediaries/bank-a/redeems", bankATok, `{"amount":"0.555"}`), 400, "malformed")
 }
 

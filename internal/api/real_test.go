@@ -399,12 +399,12 @@ func TestRealNetwork(t *testing.T) {
 	}
 
 	// bank-a redeems 500.00 from its treasury into its reserve account.
-	rd, err := bankA.Redeem(ctx, 50000)
+	rd, err := bankA.Redeem(ctx, roles.RedeemRequest{Amount: 50000})
 	noErr(t, err)
 	if rd.Intermediary != "bank-a" || rd.Amount != 50000 {
 		t.Fatalf("redemption %+v", rd)
 	}
-	_, err = e.bankC.Intermediary("bank-b").Redeem(ctx, 1)
+	_, err = e.bankC.Intermediary("bank-b").Redeem(ctx, roles.RedeemRequest{Amount: 1})
 	wantCode(t, "bank-a redeeming bank-b's treasury", err, errcode.Unauthorized, 403)
 
 	sup, err := e.anon.Issuer().Supply(ctx)

@@ -223,10 +223,10 @@ func TestIntermediaryRoundTrip(t *testing.T) {
 				t.Fatal("delivered transaction differs")
 			}
 
-			red, err := in.Redeem(ctx, 700)
+			red, err := in.Redeem(ctx, roles.RedeemRequest{Amount: 700, IdempotencyKey: "r-700"})
 			noErr(t, err)
 			same(t, "redemption", red, roles.Redemption{Intermediary: name, Amount: 700, Receipt: roles.Receipt{TxID: hashOf(6), Batch: 12, Index: 4}})
-			wantCall(t, &f.recorder, "Redeem", &bankAP, uint64(700))
+			wantCall(t, &f.recorder, "Redeem", &bankAP, roles.RedeemRequest{Amount: 700, IdempotencyKey: "r-700"})
 		})
 	}
 	if n := len(e.ledger.Calls()) + len(e.issuer.Calls()); n > 2 {

@@ -105,7 +105,7 @@ func TestUpWithHSM(t *testing.T) {
 	if w, err := bank.Wallet(ctx, "bank-a.treasury"); err != nil || w.Lock != money.KeyLock(tk.Public()) {
 		t.Fatalf("treasury %+v, %v; want locked to %s", w, err, tk.Public())
 	}
-	red, err := bank.Redeem(ctx, 34_00)
+	red, err := bank.Redeem(ctx, roles.RedeemRequest{Amount: 34_00})
 	if err != nil || red.Receipt.Batch == 0 {
 		t.Fatalf("redeem acknowledged by the HSM redeem key: %+v, %v", red, err)
 	}

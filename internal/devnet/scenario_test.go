@@ -163,7 +163,7 @@ func runScenario(t *testing.T, p *parties) {
 	txs = append(txs, pay(p.bankB, bob.ID, "bank-b.treasury", 700*major).TxID)
 	balance(p.bankB, bob.ID, 0)
 	balance(p.bankB, "bank-b.treasury", 700*major)
-	red, err := p.bankB.Redeem(ctx, 700*major)
+	red, err := p.bankB.Redeem(ctx, roles.RedeemRequest{Amount: 700 * major})
 	if err != nil {
 		t.Fatal(err)
 	}

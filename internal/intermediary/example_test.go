@@ -103,7 +103,7 @@ func Example() {
 	fmt.Println("bob's history:", h[0].Direction, cur.Format(h[0].Amount))
 
 	// bank-a returns 20.00 to the central bank: its reserve grows back.
-	if _, err := a.Redeem(ctxA, 2000); err != nil {
+	if _, err := a.Redeem(ctxA, roles.RedeemRequest{Amount: 2000}); err != nil {
 		fmt.Println(err)
 		return
 	}

@@ -185,7 +185,7 @@ func paySim(t *testing.T, seed uint64, rounds int) []string {
 				trace = append(trace, fmt.Sprintf("mint to bank-a: %s %s %s", m.ID, m.Status, errcode.Of(err)))
 				continue
 			case 1: // bank-a redeems from its treasury
-				r, err := e.bank("bank-a").Redeem(as("bank-a"), 1+rng.Uint64N(1000))
+				r, err := e.bank("bank-a").Redeem(as("bank-a"), roles.RedeemRequest{Amount: 1 + rng.Uint64N(1000)})
 				trace = append(trace, fmt.Sprintf("redeem from bank-a: %+v %s", r, errcode.Of(err)))
 				continue
 			}

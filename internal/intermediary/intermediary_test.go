@@ -551,7 +551,7 @@ func TestRedeem(t *testing.T) {
 		t.Fatalf("reserve after minting 1000: %d", got)
 	}
 
-	red, err := a.Redeem(as("bank-a"), 300)
+	red, err := a.Redeem(as("bank-a"), roles.RedeemRequest{Amount: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,7 +592,7 @@ func TestRedeem(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ids := []string{tr, e.bank("bank-c").Treasury()}
 			before, rBefore := e.snapshot(ids...), reserve()
-			_, err := e.bank(tc.bank).Redeem(tc.ctx, tc.amount)
+			_, err := e.bank(tc.bank).Redeem(tc.ctx, roles.RedeemRequest{Amount: tc.amount})
 			wantCode(t, err, tc.code, tc.status)
 			if after := e.snapshot(ids...); fmt.Sprint(after) != fmt.Sprint(before) || reserve() != rBefore {
 				t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
@@ -607,7 +607,7 @@ func TestRedeem(t *testing.T) {
 	}
 
 	// All of it: no change note.
-	if _, err := a.Redeem(as("bank-a"), 700); err != nil {
+	if _, err := a.Redeem(as("bank-a"), roles.RedeemRequest{Amount: 700}); err != nil {
 		t.Fatal(err)
 	}
 	if w, _ := a.Wallet(as("bank-a"), tr); w.Balance != 0 || w.Notes != 0 {

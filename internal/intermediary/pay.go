@@ -237,62 +237,17 @@ func fingerprint(from, to string, amount uint64, reference string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// payOnce is Pay with an idempotency key. Attempts with one key run one
-// at a time (a retry waits for an attempt in progress, as long as its
-// context allows); each looks up what the key already did:
-//
-//   - nothing: pay, recording the key with the spend;
-//   - a different request: errcode.Conflict, nothing changes;
-//   - committed: the original result, same txid;
-//   - rejected: the same rejection;
-//   - outcome unknown: ask the ledger now; committed or rejected as above,
-//     certainly never committed (the key is then released): pay; still
-//     unknown: errcode.Unavailable naming the txid. A second transaction
-//     is never built while the first could still commit.
+// payOnce is Pay with an idempotency key (onceByKey).
 func (in *Intermediary) payOnce(ctx context.Context, p roles.Payment) (roles.PaymentResult, error) {
-	fp := withRefund(fingerprint(p.From, p.To, p.Amount, p.Reference), p.RefundOf)
-	unlock, err := in.lockIdem(ctx, p.IdempotencyKey)
-	if err != nil {
-		msg := "a payment with this idempotency key is in progress; retry later"
-		res := roles.PaymentResult{}
-		if rec, found, _ := in.loadIdem(p.IdempotencyKey); found && rec.Fingerprint == fp && rec.State == idemPending {
-			res = roles.PaymentResult{TxID: rec.TxID, From: p.From, To: p.To, Amount: p.Amount}
-			msg = fmt.Sprintf("payment %s with this idempotency key is in progress; retry later (look it up with: specie tx show %s)", rec.TxID, rec.TxID)
-		}
-		return res, errcode.New(errcode.Unavailable, "%s: %v", msg, err)
-	}
-	defer unlock()
-
-	rec, found, err := in.loadIdem(p.IdempotencyKey)
-	if err != nil {
-		return roles.PaymentResult{}, err
-	}
-	if found && rec.Fingerprint != fp {
-		return roles.PaymentResult{}, errcode.New(errcode.Conflict, "idempotency key reused for a different payment")
-	}
-	var unsettled error
-	if found && rec.State == idemPending {
-		unsettled = in.settleIdem(ctx, rec.TxID)
-		if rec, found, err = in.loadIdem(p.IdempotencyKey); err != nil {
-			return roles.PaymentResult{}, err
-		}
-	}
-	if !found {
-		return in.pay(ctx, p)
-	}
-	switch rec.State {
-	case idemCommitted:
-		in.log.Debug("payment retried with its idempotency key; answering the committed result", "txid", rec.TxID)
-		return roles.PaymentResult{TxID: rec.TxID, Receipt: rec.Receipt, From: p.From, To: p.To, Amount: p.Amount}, nil
-	case idemRejected:
-		return roles.PaymentResult{}, &errcode.Error{Code: rec.Code, Message: rec.Message, Status: rec.Status}
-	}
-	if unsettled == nil {
-		unsettled = errors.New("not settled yet")
-	}
-	return roles.PaymentResult{TxID: rec.TxID, From: p.From, To: p.To, Amount: p.Amount}, errcode.New(errcode.Unavailable,
-		"payment %s with this idempotency key: outcome still unknown, it will be settled with the ledger; retry later (look it up with: specie tx show %s): %v",
-		rec.TxID, rec.TxID, unsettled)
+	return onceByKey(ctx, in, keyed[roles.PaymentResult]{
+		what: "payment",
+		key:  p.IdempotencyKey,
+		fp:   withRefund(fingerprint(p.From, p.To, p.Amount, p.Reference), p.RefundOf),
+		run:  func() (roles.PaymentResult, error) { return in.pay(ctx, p) },
+		result: func(txid money.TxID, r roles.Receipt) roles.PaymentResult {
+			return roles.PaymentResult{TxID: txid, Receipt: r, From: p.From, To: p.To, Amount: p.Amount}
+		},
+	})
 }
 
 // settleIdem asks the ledger about the pending spend txid, as the
@@ -466,74 +421,6 @@ func (in *Intermediary) lockIdem(ctx context.Context, key string) (unlock func()
 		release()
 		return nil, ctx.Err()
 	}
-}
-
-// Redeem returns amount from the treasury to the central bank: it spends
-// treasury notes in a redeem transaction (change back to the treasury),
-// which the issuer acknowledges, commits and credits to this intermediary's
-// reserve account. Outcomes are handled as in Pay.
-func (in *Intermediary) Redeem(ctx context.Context, amount uint64) (roles.Redemption, error) {
-	if err := in.enter(); err != nil {
-		return roles.Redemption{}, err
-	}
-	defer in.exit()
-	if err := in.authorizeOwn(ctx); err != nil {
-		return roles.Redemption{}, err
-	}
-	if amount == 0 {
-		return roles.Redemption{}, errcode.New(errcode.Malformed, "amount must be positive")
-	}
-	if in.issuer == nil {
-		return roles.Redemption{}, errcode.New(errcode.Unavailable, "%s has no issuer connection", in.cfg.Name)
-	}
-	treasury, err := in.loadWallet(in.Treasury())
-	if err != nil {
-		return roles.Redemption{}, err
-	}
-	key, err := in.key(&treasury)
-	if err != nil {
-		return roles.Redemption{}, err
-	}
-	ownLock := money.KeyLock(key.Public())
-	pend := pendingRec{Kind: kindRedeem, From: treasury.ID, Amount: amount, Reference: "redeem to central bank reserves"}
-	tx, txid, err := in.reserve(ctx, &treasury, key, amount, &pend, func(inputs []money.Note, sum uint64) *money.Tx {
-		tx := &money.Tx{Kind: money.Redeem, Inputs: inputs}
-		if sum > amount {
-			tx.Outputs = []money.Output{{Value: sum - amount, Lock: ownLock}}
-		}
-		return tx
-	})
-	if err != nil {
-		return roles.Redemption{}, err
-	}
-	defer in.landed(txid)
-
-	red, err := in.issuer.Redeem(in.asSelf(ctx), cloneTx(tx))
-	if err != nil {
-		var r roles.Receipt
-		if r, err = in.committedAnyway(ctx, txid, err); err == nil {
-			red = roles.Redemption{Receipt: r}
-		}
-	}
-	if err != nil {
-		err = in.settleFailure(txid, "redemption", err)
-		if errcode.Is(err, errcode.Unavailable) {
-			in.wakeSettle()
-		}
-		return roles.Redemption{}, err
-	}
-	if err := in.applyCommitted(txid, tx, red.Receipt.Batch, red.Receipt.Index, nil, &pend); err != nil {
-		in.log.Error("redemption committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
-		return roles.Redemption{}, internalErr("redemption "+txid.String()+" committed, recording it failed", err)
-	}
-	if red.Intermediary == "" {
-		red.Intermediary = in.cfg.Name
-	}
-	if red.Amount == 0 {
-		red.Amount = amount
-	}
-	in.log.Debug("redemption committed", "txid", txid, "amount", amount, "batch", red.Receipt.Batch)
-	return red, nil
 }
 
 // committedAnyway checks a double_spend answer, which also means "this very

@@ -9,6 +9,7 @@ import (
 	"github.com/specie/specie/internal/hsm/hsmtest"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
 )
 
 // TestTreasuryKeyOnHSM: an intermediary whose treasury key is on a
@@ -32,7 +33,7 @@ func TestTreasuryKeyOnHSM(t *testing.T) {
 	}
 	e.issue("bank-a", 5000)
 	alice := e.wallet("bank-a", "alice", 1200) // paid from the treasury, signed on the token
-	red, err := b.Redeem(as("bank-a"), 800)
+	red, err := b.Redeem(as("bank-a"), roles.RedeemRequest{Amount: 800})
 	if err != nil || red.Amount != 800 {
 		t.Fatalf("redeem from the HSM-held treasury: %+v, %v", red, err)
 	}
@@ -42,7 +43,7 @@ func TestTreasuryKeyOnHSM(t *testing.T) {
 	// The token stops signing: nothing is reserved or spent.
 	before := e.snapshot(treasury, alice)
 	tok.Close()
-	_, err = b.Redeem(as("bank-a"), 100)
+	_, err = b.Redeem(as("bank-a"), roles.RedeemRequest{Amount: 100})
 	wantCode(t, err, errcode.Unavailable, 503)
 	e.unchanged(t, before, treasury, alice)
 

@@ -66,7 +66,7 @@ func TestStatements(t *testing.T) {
 	if _, err := bank.Pay(ctx, roles.Payment{From: alice, To: "bank-a.treasury", Amount: 50_00, Reference: "cash-out"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bank.Redeem(ctx, 100_00); err != nil {
+	if _, err := bank.Redeem(ctx, roles.RedeemRequest{Amount: 100_00}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -93,7 +93,7 @@ func TestStory(t *testing.T) {
 	if grp, txs := pain002(t, iso20022.Answer{Kind: iso20022.Pain002, XML: p}); grp != "ACSC" {
 		t.Fatalf("pay-out: %s %v", grp, txs)
 	}
-	if _, err := bankB.Redeem(ctx, 400_00); err != nil {
+	if _, err := bankB.Redeem(ctx, roles.RedeemRequest{Amount: 400_00}); err != nil {
 		t.Fatal(err)
 	}
 	outB, err := isoB.Messages(ctx, day)

@@ -62,7 +62,7 @@ func (b *bank) History(context.Context, string) ([]roles.Entry, error) { return 
 func (b *bank) Pay(context.Context, roles.Payment) (roles.PaymentResult, error) {
 	return roles.PaymentResult{}, errNotHere
 }
-func (b *bank) Redeem(context.Context, uint64) (roles.Redemption, error) {
+func (b *bank) Redeem(context.Context, roles.RedeemRequest) (roles.Redemption, error) {
 	return roles.Redemption{}, errNotHere
 }
 

@@ -448,9 +448,12 @@ type DeliveryResponse struct {
 	Status string `json:"status"`
 }
 
-// RedeemRequest is POST /v1/intermediaries/{name}/redeems.
+// RedeemRequest is POST /v1/intermediaries/{name}/redeems. The
+// idempotency key may come here or in the Idempotency-Key header, as for a
+// payment; see roles.RedeemRequest.
 type RedeemRequest struct {
-	Amount string `json:"amount"`
+	Amount         string `json:"amount"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // --- amounts ---

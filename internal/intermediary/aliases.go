@@ -24,9 +24,10 @@ import (
 // caller; the central bank's directory (Config.Aliases) holds the bindings,
 // keyed by an HMAC of the alias under a key the intermediaries share.
 //
-// This intermediary stores only the pending codes, never a binding: the
-// directory is the one record of who an alias reaches, so a crash between
-// the directory's write and anything here leaves nothing to reconcile.
+// This intermediary stores the pending codes and, per wallet, the hashes
+// it bound (aliases_close.go, so that closing a wallet ends its bindings),
+// never a binding itself: the directory is the one record of who an alias
+// reaches.
 
 // Defaults of the alias lookup limit and of one-time codes.
 const (
@@ -311,11 +312,17 @@ func (in *Intermediary) ConfirmAlias(ctx context.Context, wallet, alias, code st
 	// A crash in between leaves the code pending, and confirming it again
 	// finds the binding made and answers it (BindAlias of the binding in
 	// force writes nothing).
+	// The wallet's alias index (aliases_close.go) has the hash before the
+	// directory does, so closing the wallet always finds it.
+	if err := in.indexAlias(wallet, hash); err != nil {
+		return roles.AliasEntry{}, err
+	}
 	b, err := dir.BindAlias(in.asSelf(ctx), roles.AliasBinding{Hash: hash, Wallet: wallet, Display: display}, rec.Move)
 	if err != nil {
 		// conflict: bound elsewhere since the code was sent.
 		return roles.AliasEntry{}, serviceErr("bind the alias in the alias directory", err, errcode.Conflict)
 	}
+	in.boundToClosed(ctx, wallet, hash)
 	if err := in.dropOTP(hash); err != nil {
 		in.log.Warn("alias bound but its one-time code not deleted", "wallet", wallet, "err", err)
 	}
@@ -375,12 +382,15 @@ func (in *Intermediary) RemoveAlias(ctx context.Context, wallet, alias string) e
 	if err := in.readable(ctx, wallet); err != nil {
 		return err
 	}
-	if err := dir.UnbindAlias(in.asSelf(ctx), roles.AliasHash(a.key, norm), wallet); err != nil {
+	hash := roles.AliasHash(a.key, norm)
+	if err := dir.UnbindAlias(in.asSelf(ctx), hash, wallet); err != nil {
 		if errcode.Is(err, errcode.NotFound) {
+			in.unindexAlias(wallet, hash)
 			return errcode.New(errcode.NotFound, "%s is not bound to %s", norm, wallet)
 		}
 		return serviceErr("unbind the alias in the alias directory", err)
 	}
+	in.unindexAlias(wallet, hash)
 	return nil
 }
 

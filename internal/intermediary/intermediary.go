@@ -419,6 +419,11 @@ func (in *Intermediary) loop(ctx context.Context) {
 		if _, err := in.expireAliasCodes(); err != nil {
 			in.log.Warn("expiring one-time codes", "err", err)
 		}
+		if n, err := in.unbindClosed(ctx, ""); err != nil && ctx.Err() == nil {
+			in.log.Warn("unbinding closed wallets' aliases", "err", err)
+		} else if n > 0 {
+			in.log.Debug("closed wallets' aliases still bound", "count", n)
+		}
 		if n, err := in.settleReservations(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("settling reservations", "err", err)
 		} else if n > 0 {

@@ -440,20 +440,33 @@ func (in *Intermediary) Unfreeze(ctx context.Context, id, reason string) (roles.
 // in flight: a wallet with money is paid out first. Its registry share is
 // released once the wallet is closed; if the registry cannot be reached
 // then, Open's reconciliation releases it (the share of a closed wallet).
+// Its aliases are unbound in the alias directory once it is closed; if the
+// directory cannot be reached then, the close stands and the background
+// loop unbinds them when it can (aliases_close.go).
 func (in *Intermediary) CloseWallet(ctx context.Context, id, reason string) (roles.Wallet, error) {
 	var person string
-	w, err := in.change(ctx, id, "close", reason, func(p *profileRec, held uint64, _ *store.Batch) (string, error) {
+	w, err := in.change(ctx, id, "close", reason, func(p *profileRec, held uint64, b *store.Batch) (string, error) {
 		if held != 0 {
 			return "", errcode.New(errcode.Conflict, "wallet %s holds %s: pay it out before closing it", id, in.fmtAmount(held))
 		}
 		from := p.State
 		person = p.Person
 		p.State, p.Person, p.Share = roles.WalletClosed, "", 0
+		// Its aliases are owed an unbinding (aliases_close.go), in the
+		// write that closes it.
+		if err := in.owesUnbindInto(b, id); err != nil {
+			return "", internalErr("close "+id+": its aliases", err)
+		}
 		return from + " -> closed", nil
 	})
 	if err == nil && person != "" && in.cfg.Registry != nil {
 		if rerr := in.cfg.Registry.Release(in.asSelf(ctx), person, id); rerr != nil {
 			in.log.Warn("closed wallet's share not released yet; the next start releases it", "wallet", id, "err", rerr)
+		}
+	}
+	if err == nil {
+		if _, uerr := in.unbindClosed(ctx, id); uerr != nil {
+			in.log.Warn("closed wallet's aliases not unbound yet; retrying in the background", "wallet", id, "err", uerr)
 		}
 	}
 	return w, err

@@ -123,6 +123,16 @@ type Config struct {
 	// and DefaultAliasLookupBurst.
 	AliasLookupEvery time.Duration
 	AliasLookupBurst int
+	// RequestClaimTTL is how long a payer's intermediary's claim on a
+	// payment request (accepted) holds without the payment arriving
+	// (requests.go): then the request reads pending again, or expired
+	// past its expiry, as if never claimed. 0 means DefaultRequestClaimTTL.
+	RequestClaimTTL time.Duration
+	// RequestRetention is how long a finished request (paid, declined,
+	// cancelled, expired) is kept after it finished before the background
+	// loop deletes it. 0 means IdempotencyRetention, as long as the keys
+	// that made and paid it are remembered.
+	RequestRetention time.Duration
 	// ReservationBatchInterval is the time one ledger batch is taken to
 	// last when a reservation's expiry time is turned into the batch
 	// number the core enforces (reservations.go); 0 means
@@ -133,6 +143,11 @@ type Config struct {
 // DefaultHoldTTL is how long a hold on a payee's incoming capacity lasts
 // unless Config.HoldTTL says otherwise.
 const DefaultHoldTTL = 60 * time.Second
+
+// DefaultRequestClaimTTL is how long a claim on a payment request holds
+// unless Config.RequestClaimTTL says otherwise: far longer than a payment
+// takes, even one retried through a short outage.
+const DefaultRequestClaimTTL = 15 * time.Minute
 
 // DefaultIdempotencyRetention is how long idempotency keys are kept unless
 // Config.IdempotencyRetention says otherwise.
@@ -280,6 +295,12 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	}
 	if cfg.IdempotencyRetention <= 0 {
 		cfg.IdempotencyRetention = DefaultIdempotencyRetention
+	}
+	if cfg.RequestClaimTTL <= 0 {
+		cfg.RequestClaimTTL = DefaultRequestClaimTTL
+	}
+	if cfg.RequestRetention <= 0 {
+		cfg.RequestRetention = cfg.IdempotencyRetention
 	}
 	if cfg.SettleBackoff <= 0 {
 		cfg.SettleBackoff = time.Second
@@ -434,6 +455,11 @@ func (in *Intermediary) loop(ctx context.Context) {
 		}
 		if err := in.RetryRequestOffers(ctx); err != nil && ctx.Err() == nil {
 			in.log.Debug("retrying payment request offers", "err", err)
+		}
+		if n, err := in.pruneRequests(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("pruning finished payment requests", "err", err)
+		} else if n > 0 {
+			in.log.Debug("finished payment requests pruned", "count", n)
 		}
 		if n, err := in.expireIdem(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("expiring idempotency keys", "err", err)

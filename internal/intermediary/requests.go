@@ -94,14 +94,49 @@ type requestRec struct {
 	Claimed uint64 `json:"claimed,omitempty"`
 }
 
-// view is the request as a user sees it now: a pending request past its
-// expiry is expired.
+// view is the request as a user sees it now: a claim (accepted) older than
+// Config.RequestClaimTTL has lapsed, and the request is pending again; a
+// pending request past its expiry is expired. Both are read, never
+// written, so every reader (cancel, answer, accept, list) agrees with no
+// background job; a payment that arrives after its claim lapsed still
+// marks the request paid (requestPaidInto), and the payer's idempotency
+// key for the request makes sure a second claim pays nothing more.
 func (in *Intermediary) view(r requestRec) roles.PaymentRequest {
 	p := r.PaymentRequest
-	if p.State == roles.RequestPending && !in.cfg.Now().Before(p.Expires) {
+	now := in.cfg.Now()
+	if p.State == roles.RequestAccepted && !now.Before(in.claimLapses(r)) {
+		p.State = roles.RequestPending
+	}
+	if p.State == roles.RequestPending && !now.Before(p.Expires) {
 		p.State = roles.RequestExpired
 	}
 	return p
+}
+
+// claimLapses is when the claim on an accepted request lapses: the owner
+// moved it to accepted at Updated (a payer's copy carries the owner's
+// Updated), so both sides read the same.
+func (in *Intermediary) claimLapses(r requestRec) time.Time {
+	return r.Updated.Add(in.cfg.RequestClaimTTL)
+}
+
+// finishedAt is when a request as view shows it became final, or false
+// while it is not: a stored final state at its last change, an expired one
+// at its expiry, or at its claim's lapse when that came later.
+func (in *Intermediary) finishedAt(r requestRec) (time.Time, bool) {
+	switch v := in.view(r); {
+	case v.State == roles.RequestExpired && r.State == roles.RequestAccepted:
+		lapse := in.claimLapses(r)
+		if lapse.After(r.Expires) {
+			return lapse, true
+		}
+		return r.Expires, true
+	case v.State == roles.RequestExpired && r.State == roles.RequestPending:
+		return r.Expires, true
+	case v.State.Final():
+		return r.Updated, true
+	}
+	return time.Time{}, false
 }
 
 // lockRequest serialises the changes of one request here, with the
@@ -841,4 +876,78 @@ func (in *Intermediary) RetryRequestOffers(ctx context.Context) error {
 		return errcode.New(errcode.Unavailable, "%d of %d request offers not taken yet", left, len(ids))
 	}
 	return nil
+}
+
+// pruneRequests deletes the requests finished longer than
+// Config.RequestRetention ago, with their wallet index entries, so
+// requests do not pile up for ever. A request whose last change the
+// payer's intermediary has not taken yet (rqo/) is kept until it has. It
+// returns how many it deleted; at most 4096 a round, the rest next round.
+func (in *Intermediary) pruneRequests(ctx context.Context) (int, error) {
+	limit := in.cfg.Now().Add(-in.cfg.RequestRetention)
+	var ids []string
+	err := in.db.Scan([]byte(pRequest), nil, func(k, v []byte) error {
+		var r requestRec
+		if err := decodeRec(v, &r); err != nil {
+			return fmt.Errorf("request %q: %w", k, err)
+		}
+		if at, done := in.finishedAt(r); done && !at.After(limit) {
+			ids = append(ids, r.ID)
+		}
+		if len(ids) >= 4096 {
+			return store.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, internalErr("scan payment requests", err)
+	}
+	n := 0
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		pruned, err := in.pruneRequest(ctx, id, limit)
+		if err != nil {
+			return n, err
+		}
+		if pruned {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// pruneRequest deletes request id if, under its lock, it is still
+// finished before limit and owes the payer's intermediary nothing.
+func (in *Intermediary) pruneRequest(ctx context.Context, id string, limit time.Time) (bool, error) {
+	unlock, err := in.lockRequest(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	var r requestRec
+	found, err := getRec(in.db, requestKey(id), &r)
+	if err != nil {
+		return false, internalErr("request "+id, err)
+	}
+	if !found {
+		return false, nil
+	}
+	if at, done := in.finishedAt(r); !done || at.After(limit) {
+		return false, nil
+	}
+	if owed, err := in.db.Has(requestPushKey(id)); err != nil {
+		return false, internalErr("request "+id, err)
+	} else if owed {
+		return false, nil
+	}
+	b := in.db.NewBatch()
+	b.Delete(requestKey(id))
+	b.Delete(requestWalletKey(r.Payee, id))
+	b.Delete(requestWalletKey(r.Payer, id))
+	if err := b.Commit(false); err != nil {
+		return false, internalErr("prune request "+id, err)
+	}
+	return true, nil
 }

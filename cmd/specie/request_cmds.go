@@ -193,48 +193,46 @@ amount. Running it again is safe: it pays once and answers the payment
 	accept.Flags().StringVar(&amount, "amount", "", "the amount, for an open request")
 	accept.MarkFlagRequired("payer")
 
-	decline := &cobra.Command{
-		Use:   "decline REQUEST-ID --payer WALLET",
-		Short: "Refuse a request, at the payer's intermediary",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			d, net, err := g.requests(ctx, payer)
-			if err != nil {
-				return err
-			}
-			r, err := d.DeclineRequest(ctx, args[0], payer)
-			if err != nil {
-				return err
-			}
-			return g.printRequest(r, net.Currency, "declined")
-		},
-	}
-	decline.Flags().StringVar(&payer, "payer", "", "the wallet the request asks")
-	decline.MarkFlagRequired("payer")
-
-	cancel := &cobra.Command{
-		Use:   "cancel REQUEST-ID --payee WALLET",
-		Short: "Withdraw a pending request, at the payee's intermediary",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			d, net, err := g.requests(ctx, payee)
-			if err != nil {
-				return err
-			}
-			r, err := d.CancelRequest(ctx, args[0], payee)
-			if err != nil {
-				return err
-			}
-			return g.printRequest(r, net.Currency, "cancelled")
-		},
-	}
-	cancel.Flags().StringVar(&payee, "payee", "", "the wallet that made the request")
-	cancel.MarkFlagRequired("payee")
+	decline := g.endRequestCmd("decline", "payer", "Refuse a request, at the payer's intermediary", "the wallet the request asks", "declined",
+		func(ctx context.Context, d roles.Requests, id, wallet string) (roles.PaymentRequest, error) {
+			return d.DeclineRequest(ctx, id, wallet)
+		})
+	cancel := g.endRequestCmd("cancel", "payee", "Withdraw a pending request, at the payee's intermediary", "the wallet that made the request", "cancelled",
+		func(ctx context.Context, d roles.Requests, id, wallet string) (roles.PaymentRequest, error) {
+			return d.CancelRequest(ctx, id, wallet)
+		})
 
 	cmd.AddCommand(create, list, show, accept, decline, cancel)
 	return cmd
+}
+
+// endRequestCmd is a command that ends a request for one of its two
+// wallets, at that wallet's intermediary: decline (the payer) and cancel
+// (the payee) differ only in the wallet's role, the call and the word
+// printed, so they are made here, once.
+func (g *globals) endRequestCmd(name, role, short, usage, done string,
+	end func(ctx context.Context, d roles.Requests, id, wallet string) (roles.PaymentRequest, error)) *cobra.Command {
+	var wallet string
+	c := &cobra.Command{
+		Use:   name + " REQUEST-ID --" + role + " WALLET",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			d, net, err := g.requests(ctx, wallet)
+			if err != nil {
+				return err
+			}
+			r, err := end(ctx, d, args[0], wallet)
+			if err != nil {
+				return err
+			}
+			return g.printRequest(r, net.Currency, done)
+		},
+	}
+	c.Flags().StringVar(&wallet, role, "", usage)
+	c.MarkFlagRequired(role)
+	return c
 }
 
 // requestCode fills p, a code of wallet, for request id (qr show

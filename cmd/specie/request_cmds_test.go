@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/specie/specie/emvco"
@@ -69,6 +70,48 @@ func TestRequestCommands(t *testing.T) {
 	e.mustJSON(&list, "request", "list", "--wallet", shop, "--role", "payee")
 	if len(list.Requests) != 2 || list.Requests[1].State != "declined" || list.Requests[0].State != "paid" {
 		t.Fatalf("the shop's requests %+v", list)
+	}
+}
+
+// TestRequestEndCommands: decline (by the payer, at its intermediary) and
+// cancel (by the payee, at its) end a pending request and print it in its
+// new state, as text and as JSON; each asks for its own wallet's flag, and
+// the other's is refused before anything is sent.
+func TestRequestEndCommands(t *testing.T) {
+	e := newEnv(t)
+	shop := e.openWallet("bank-b", "Corner Cafe")
+	cust := e.openWallet("bank-a", "carol")
+	for _, tc := range []struct {
+		cmd, flag, wallet, state string
+	}{
+		{"decline", "--payer", cust, "declined"},
+		{"cancel", "--payee", shop, "cancelled"},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			var r wire.RequestToPay
+			e.mustJSON(&r, "request", "create", "--payee", shop, "--payer", cust, "--amount", "1.00", "--expires", "1h")
+			other := map[string]string{"--payer": "--payee", "--payee": "--payer"}[tc.flag]
+			if out, err := e.run("request", tc.cmd, r.ID, other, tc.wallet); err == nil {
+				t.Fatalf("specie request %s with %s answered %s", tc.cmd, other, out)
+			}
+			var seen wire.RequestToPay
+			e.mustJSON(&seen, "request", "show", r.ID)
+			if seen.State != "pending" {
+				t.Fatalf("a refused %s left the request %s", tc.cmd, seen.State)
+			}
+			out := e.must("request", tc.cmd, r.ID, tc.flag, tc.wallet)
+			if !strings.Contains(out, tc.state) {
+				t.Fatalf("specie request %s printed %q, want it %s", tc.cmd, out, tc.state)
+			}
+			e.mustJSON(&seen, "request", "show", r.ID)
+			if seen.State != tc.state {
+				t.Fatalf("after %s the request is %s, want %s", tc.cmd, seen.State, tc.state)
+			}
+			_, err := e.run("request", tc.cmd, r.ID, tc.flag, tc.wallet)
+			if !errcode.Is(err, errcode.Conflict) {
+				t.Fatalf("specie request %s again: %v, want conflict", tc.cmd, err)
+			}
+		})
 	}
 }
 

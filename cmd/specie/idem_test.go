@@ -71,3 +71,28 @@ func TestPayIdempotencyKey(t *testing.T) {
 		t.Fatalf("help lacks the flag:\n%s", help)
 	}
 }
+
+// TestRedeemIdempotencyKey: `issuer redeem --idempotency-key` run twice
+// redeems once and prints the same redemption; the key with another
+// amount is a conflict that leaves the treasury as it was.
+func TestRedeemIdempotencyKey(t *testing.T) {
+	e := newEnv(t)
+	e.mint("bank-a", 1000_00)
+	args := []string{"issuer", "redeem", "--intermediary", "bank-a", "--amount", "250.00", "--idempotency-key", "eod 2026-12-02"}
+	var first, again wire.Redemption
+	e.mustJSON(&first, args...)
+	e.mustJSON(&again, args...)
+	if first.Receipt != again.Receipt || first.Amount != "25000" {
+		t.Fatalf("retry printed %+v, first %+v", again, first)
+	}
+	if got := e.balance("bank-a.treasury"); got != 750_00 {
+		t.Fatalf("treasury holds %d after two runs with one key, want 750.00", got)
+	}
+	out, err := e.run("issuer", "redeem", "--intermediary", "bank-a", "--amount", "250.01", "--idempotency-key", "eod 2026-12-02")
+	if errcode.Of(err) != errcode.Conflict || !strings.Contains(oneLine(err), "idempotency key reused for a different redemption") {
+		t.Fatalf("same key, another amount: %v\n%s", err, out)
+	}
+	if got := e.balance("bank-a.treasury"); got != 750_00 {
+		t.Fatalf("treasury holds %d after a refused redeem, want 750.00", got)
+	}
+}

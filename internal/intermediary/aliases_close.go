@@ -22,7 +22,8 @@ import (
 // RemoveAlias deletes it. Closing a wallet moves its aw/ entries to ax/ in
 // the write that closes it, then unbinds each: a close is never refused
 // because the directory is down, and what the directory did not take is
-// retried by the background loop (and at each start) until it answers.
+// retried by the background loop, also after a restart (the owed entries
+// are on disk), until it answers.
 // Meanwhile a payment to the alias reaches the closed wallet, which
 // refuses it (blocked): no money goes there. Bindings made before this
 // index existed are not in it.

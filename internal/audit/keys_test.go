@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/ledger/ledgertest"
@@ -79,8 +80,29 @@ func TestAuditorFollowsKeyRotations(t *testing.T) {
 	if rep := w.audit(t, nil, state, nil, nil); len(rep.Findings) != 0 || rep.FromBatch != worldBatches+3 {
 		t.Fatalf("the next run from batch %d: %s", rep.FromBatch, findings(rep))
 	}
+	// `specie log verify` checks the rotation in the log too, and refuses
+	// one served otherwise than the log holds it.
+	c := client.New(w.srv.URL, "")
+	w.mu.Lock()
+	w.fault = nil
+	w.mu.Unlock()
+	if s, err := audit.VerifyLog(ctx, c.Ledger()); err != nil || s.KeySets != 1 {
+		t.Fatalf("verify log: %+v, %v", s, err)
+	}
+	byFresh, _ := policy.SignKeySet(&policy.KeySet{Network: n.Network.ID, Version: 2, Quorum: 1, Keys: []crypto.PublicKey{fresh.Public()}}, fresh)
+	for name, change := range map[string]func(i *roles.LedgerInfo){
+		"other approvals": func(i *roles.LedgerInfo) { i.KeySets[0].KeySet.Approvals[0] = byFresh },
+		"another batch":   func(i *roles.LedgerInfo) { i.KeySets[0].Batch = 3 },
+		"beside the log":  func(i *roles.LedgerInfo) { i.KeySets[0].Batch = 0 },
+	} {
+		w.mu.Lock()
+		w.fault = &fault{name: name, info: change}
+		w.mu.Unlock()
+		if _, err := audit.VerifyLog(ctx, c.Ledger()); err == nil {
+			t.Errorf("verify log passed a rotation served with %s", name)
+		}
+	}
 	if !strings.Contains(strings.Join(audit.Checks, "\n"), "rotation is read from the log") {
 		t.Error("the report's list of checks does not say rotations are read from the log")
 	}
 }
-

@@ -1,6 +1,8 @@
 package ledger_test
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
@@ -219,4 +222,55 @@ func TestRotationSurvivesTheLogCut(t *testing.T) {
 		t.Fatalf("key sets after the restart: %+v", info.KeySets)
 	}
 	rotationInLog(t, l, n, info.KeySets[0])
+}
+
+// TestEpochsBesideTheLogStillOpen: a store written before rotations were
+// batches holds its epochs beside the log (prefix 'k', JSON). It still
+// opens: the epoch is verified and applied (served with Batch 0: not in
+// the log), a mint by the replaced key is refused, and the next rotation,
+// approved by that epoch's quorum, commits as a batch of the log.
+func TestEpochsBesideTheLogStillOpen(t *testing.T) {
+	n := ledgertest.New()
+	dir := t.TempDir()
+	l := open(t, n, dir)
+	o := n.Officers
+	owner, fresh, fresher := ledgertest.MustKey(), ledgertest.MustKey(), ledgertest.MustKey()
+	mustSubmit(t, l, mintBy(n, owner, 100, o[0], o[1]))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v2 := policy.KeySet{Network: n.Network.ID, Version: 2, Quorum: 2, Keys: []crypto.PublicKey{fresh.Public(), o[1].Public(), o[2].Public()}}
+	old := roles.KeyEpoch{FromBatch: 2, KeySet: signedSet(t, v2, o[0], o[1])}
+	v, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := db.NewBatch()
+	b.Set(binary.BigEndian.AppendUint64([]byte{'k'}, 2), v)
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, n, dir)
+	defer l.Close()
+	info, _ := l.Info(ctx)
+	if len(info.KeySets) != 1 || info.KeySets[0].Batch != 0 || info.KeySets[0].FromBatch != 2 {
+		t.Fatalf("key sets of the old store: %+v", info.KeySets)
+	}
+	if _, err := l.Submit(ctx, mintBy(n, owner, 5, o[0], o[1])); !errcode.Is(err, errcode.Unauthorized) {
+		t.Fatalf("mint by the replaced key: %v, want unauthorized", err)
+	}
+	v3 := policy.KeySet{Network: n.Network.ID, Version: 3, Quorum: 2, Keys: []crypto.PublicKey{fresh.Public(), fresher.Public(), o[2].Public()}}
+	e, err := l.RotateMintKeys(ctx, signedSet(t, v3, fresh, o[2]))
+	if err != nil || e.Batch != 2 {
+		t.Fatalf("the next rotation: %+v, %v", e, err)
+	}
+	rotationInLog(t, l, n, e)
+	mustSubmit(t, l, mintBy(n, owner, 5, fresher, o[2]))
 }

@@ -14,6 +14,12 @@ import (
 type BatchContents struct {
 	Header money.BatchHeader
 	Txs    [][]byte
+	// KeySet is set, and Txs empty, for a rotation batch: the officer key
+	// set it put in force, as its rotation record
+	// (policy.SignedKeySet.MarshalBinary), whose policy.RotationID is the
+	// batch's one Merkle leaf. Served whether or not the ledger keeps its
+	// archive.
+	KeySet []byte
 }
 
 // BatchSource serves whole batches. It sits beside Ledger rather than in it

@@ -43,8 +43,13 @@ type KeySetProposal struct {
 // KeyEpoch is an officer key set as the ledger applies it: from batch
 // FromBatch on, mints need KeySet's quorum of its keys. The ledger's
 // founding set (LedgerInfo.MintKeys) applies before the first epoch.
+// Batch is the rotation batch that records it in the log (FromBatch is
+// the one after it); 0 for an epoch a ledger recorded beside its log
+// before rotations were batches, which no auditor can check against the
+// log.
 type KeyEpoch struct {
 	FromBatch uint64              `json:"from_batch"`
+	Batch     uint64              `json:"batch,omitempty"`
 	KeySet    policy.SignedKeySet `json:"key_set"`
 }
 

@@ -447,6 +447,7 @@ type logSummary struct {
 	RedeemedDecimal    string     `json:"redeemed_decimal"`
 	OutstandingDecimal string     `json:"outstanding_decimal"`
 	SupplyMatches      bool       `json:"supply_matches"`
+	KeySets            int        `json:"key_sets"`
 }
 
 func logCmd(g *globals) *cobra.Command {
@@ -456,7 +457,7 @@ func logCmd(g *globals) *cobra.Command {
 	var need int
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Fetch every batch header, check the hash chain and that the published supply matches it",
+		Short: "Fetch every batch header, check the hash chain, that the published supply matches it and that each officer key rotation is a batch of it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -482,10 +483,10 @@ func logCmd(g *globals) *cobra.Command {
 				Batches: s.Batches, Transactions: s.Transactions, Head: s.Head,
 				Minted: wire.FormatAmount(s.Minted), Redeemed: wire.FormatAmount(s.Redeemed), Outstanding: wire.FormatAmount(s.Outstanding),
 				MintedDecimal: cur.Format(s.Minted), RedeemedDecimal: cur.Format(s.Redeemed), OutstandingDecimal: cur.Format(s.Outstanding),
-				SupplyMatches: s.SupplyMatches,
+				SupplyMatches: s.SupplyMatches, KeySets: s.KeySets,
 			}
-			return g.print(out, fmt.Sprintf("log verified: %d batches, %d transactions, head %s\nsupply: minted %s, redeemed %s, outstanding %s %s; matches the published supply",
-				s.Batches, s.Transactions, s.Head, cur.Format(s.Minted), cur.Format(s.Redeemed), cur.Format(s.Outstanding), cur.Code))
+			return g.print(out, fmt.Sprintf("log verified: %d batches, %d transactions, head %s\nsupply: minted %s, redeemed %s, outstanding %s %s; matches the published supply\nofficer key rotations: %d, each a batch of the log approved by the set before it",
+				s.Batches, s.Transactions, s.Head, cur.Format(s.Minted), cur.Format(s.Redeemed), cur.Format(s.Outstanding), cur.Code, s.KeySets))
 		},
 	}
 	vf := verify.Flags()

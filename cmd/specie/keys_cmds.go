@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -59,16 +60,38 @@ quorum of the officers in force approve it, as for a policy version.`,
 			if ks, err := client.New(g.api, "").Keys().KeySet(cmd.Context()); err == nil {
 				inForce = ks.KeySet
 			}
-			out := make([]keyRow, len(keys))
+			var out []keyRow
 			var b strings.Builder
-			fmt.Fprintf(&b, "token %q (%s); officer key set version %d, quorum %d of %d\n", tok.Label(), cfg.HSM.Module, inForce.Version, inForce.Quorum, len(inForce.Keys))
-			for i, k := range keys {
-				out[i] = keyRow{KeyInfo: k, Role: keyRole(cfg, inForce, k)}
+			row := func(k hsm.KeyInfo, role, token string) {
+				out = append(out, keyRow{KeyInfo: k, Role: role, Token: token})
 				prot := "sensitive, never extractable"
 				if !k.Sensitive || k.Extractable || !k.NeverExtractable {
 					prot = fmt.Sprintf("sensitive=%v extractable=%v never_extractable=%v", k.Sensitive, k.Extractable, k.NeverExtractable)
 				}
-				fmt.Fprintf(&b, "  %-16s %s  %-22s %s\n", k.Label, k.Public, out[i].Role, prot)
+				fmt.Fprintf(&b, "  %-16s %s  %-22s %s\n", k.Label, k.Public, role, prot)
+			}
+			fmt.Fprintf(&b, "token %q (%s); officer key set version %d, quorum %d of %d\n", tok.Label(), cfg.HSM.Module, inForce.Version, inForce.Quorum, len(inForce.Keys))
+			for _, k := range keys {
+				row(k, keyRole(cfg, inForce, k), tok.Label())
+			}
+			// Each intermediary's token, with its treasury key.
+			for _, name := range slices.Sorted(maps.Keys(cfg.HSM.TreasuryTokens)) {
+				tt, err := cfg.TreasuryToken(name)
+				if err != nil {
+					return err
+				}
+				tkeys, err := tt.Keys()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(&b, "token %q: intermediary %s\n", tt.Label(), name)
+				for _, k := range tkeys {
+					role := "spare"
+					if k.Label == cfg.HSM.Treasuries[name] {
+						role = "treasury of " + name
+					}
+					row(k, role, tt.Label())
+				}
 			}
 			return g.print(out, strings.TrimSuffix(b.String(), "\n"))
 		},
@@ -206,7 +229,8 @@ quorum of the officers in force approve it, as for a policy version.`,
 // keyRow is one line of `specie issuer keys list --json`.
 type keyRow struct {
 	hsm.KeyInfo
-	Role string `json:"role"`
+	Role  string `json:"role"`
+	Token string `json:"token"` // the token's label
 }
 
 // keyRole says what a token key is to the network.

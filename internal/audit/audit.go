@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -22,6 +23,9 @@ type Summary struct {
 	// SupplyMatches says the published supply equals what the last header
 	// commits to.
 	SupplyMatches bool `json:"supply_matches"`
+	// KeySets counts the officer key rotations verified in the log
+	// (VerifyLog).
+	KeySets int `json:"key_sets"`
 }
 
 // Chain checks headers incrementally. Feed it every header from 1 on.
@@ -55,6 +59,10 @@ func (c *Chain) Summary() Summary { return c.sum }
 
 // VerifyLog fetches every header from the ledger, checks the chain, and
 // compares the supply the ledger publishes with what the headers commit to.
+// Each officer key rotation GET /v1/info serves is checked in the log: its
+// batch (fetched when l is also a roles.BatchSource) is the rotation batch
+// the chain holds, and the quorum of the set before it approved it, from
+// the founding keys on.
 // The supply is read first, as a snapshot at batch s.Batches: the log must
 // reach that batch and commit to the same totals there, so batches committed
 // during the audit neither fail it nor let trailing batches go unserved.
@@ -69,6 +77,10 @@ func VerifyLog(ctx context.Context, l roles.Ledger) (Summary, error) {
 	}
 	c := NewChain(info.Network)
 	var at Summary // the chain at batch s.Batches
+	rotAt := make(map[uint64]money.BatchHeader, len(info.KeySets))
+	for _, e := range info.KeySets {
+		rotAt[e.Batch] = money.BatchHeader{}
+	}
 	for from := uint64(1); ; {
 		hs, err := l.Headers(ctx, from, 1000)
 		if err != nil {
@@ -80,6 +92,9 @@ func VerifyLog(ctx context.Context, l roles.Ledger) (Summary, error) {
 			}
 			if h.Seq == s.Batches {
 				at = c.Summary()
+			}
+			if _, ok := rotAt[h.Seq]; ok {
+				rotAt[h.Seq] = h
 			}
 		}
 		if len(hs) == 0 {
@@ -95,7 +110,53 @@ func VerifyLog(ctx context.Context, l roles.Ledger) (Summary, error) {
 	if !sum.SupplyMatches {
 		return sum, fmt.Errorf("verify log: published supply (minted %d, redeemed %d) differs from the log at batch %d (minted %d, redeemed %d)", s.Minted, s.Redeemed, s.Batches, at.Minted, at.Redeemed)
 	}
+	if len(info.KeySets) > 0 {
+		src, ok := l.(roles.BatchSource)
+		if !ok {
+			return sum, fmt.Errorf("verify log: the ledger serves %d officer key rotations and no batches to check them in", len(info.KeySets))
+		}
+		cur := policy.KeySet{Network: info.Network.ID, Version: 1, Keys: info.MintKeys, Quorum: info.MintQuorum}
+		for _, e := range info.KeySets {
+			h, ok := rotAt[e.Batch]
+			if e.Batch == 0 || !ok || h.Seq != e.Batch {
+				return sum, fmt.Errorf("verify log: officer key set version %d (from batch %d) is not a batch of the log", e.KeySet.KeySet.Version, e.FromBatch)
+			}
+			if err := verifyRotation(ctx, src, info.Network, h, &cur, &e); err != nil {
+				return sum, fmt.Errorf("verify log: %w", err)
+			}
+			cur = e.KeySet.KeySet
+			sum.KeySets++
+		}
+	}
 	return sum, nil
+}
+
+// verifyRotation checks that rotation e is batch h of the verified chain
+// (the batch served with h's header, its one leaf the ID of its rotation
+// record, which is e's set with e's approvals, applying from the batch
+// after it) and that the quorum of cur, the set before it, approved it.
+func verifyRotation(ctx context.Context, src roles.BatchSource, net money.Network, h money.BatchHeader, cur *policy.KeySet, e *roles.KeyEpoch) error {
+	b, err := src.Batch(ctx, h.Seq)
+	if err != nil {
+		return fmt.Errorf("rotation batch %d: %w", h.Seq, err)
+	}
+	if net.HeaderHash(&b.Header) != net.HeaderHash(&h) || b.KeySet == nil || len(b.Txs) != 0 {
+		return fmt.Errorf("batch %d is served otherwise than as the rotation batch its header is", h.Seq)
+	}
+	if h.TxCount != 1 || h.TxRoot != money.MerkleRoot([]money.Hash{policy.RotationID(b.KeySet)}) {
+		return fmt.Errorf("batch %d: its header does not commit to the rotation record served", h.Seq)
+	}
+	var s policy.SignedKeySet
+	if err := s.UnmarshalBinary(b.KeySet); err != nil {
+		return fmt.Errorf("batch %d: %w", h.Seq, err)
+	}
+	if served, err := e.KeySet.MarshalBinary(); err != nil || policy.RotationID(served) != policy.RotationID(b.KeySet) || e.FromBatch != h.Seq+1 {
+		return fmt.Errorf("batch %d: GET /v1/info serves officer key set version %d otherwise than the log holds it", h.Seq, e.KeySet.KeySet.Version)
+	}
+	if err := s.Verify(cur); err != nil {
+		return fmt.Errorf("the rotation in batch %d: %w", h.Seq, err)
+	}
+	return nil
 }
 
 // VerifyTx checks a transaction's inclusion proof against its batch header,

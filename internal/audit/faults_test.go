@@ -24,6 +24,7 @@ import (
 	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -521,11 +522,18 @@ func TestAuditorFindsEveryPlantedFault(t *testing.T) {
 	if !clean.Clean || clean.ToBatch != worldBatches || clean.Batches != worldBatches {
 		t.Fatalf("clean run: %+v", clean)
 	}
-	trust := clean.Trust
 	faults := w.faults()
 	if len(faults) < 30 {
 		t.Fatalf("only %d planted faults", len(faults))
 	}
+	w.runFaults(t, faults, clean)
+}
+
+// runFaults plants each fault in turn and checks the auditor reports it
+// at its place (every finding of f.want, and nothing before the first of
+// them); clean is a clean run's report (its keys and checkpoint).
+func (w *world) runFaults(t *testing.T, faults []*fault, clean *audit.Report) {
+	trust := clean.Trust
 	names := make(map[string]bool)
 	for _, f := range faults {
 		if names[f.name] {
@@ -831,4 +839,95 @@ func TestAuditorWhileTheLedgerCommits(t *testing.T) {
 	if !second.Clean || second.FromBatch != worldBatches+1 || second.ToBatch != worldBatches+1 || second.Batches != 1 {
 		t.Fatalf("the next run: from %d to %d (%d batches)\n%s", second.FromBatch, second.ToBatch, second.Batches, findings(second))
 	}
+}
+
+// rotationFaults are the planted faults of a rotation world: the rotation
+// batch is 8, the mint by the new set batch 9 (tx 0), its fresh key's
+// approval at auth[fi].
+func (w *world) rotationFaults(t *testing.T, fresh *crypto.PrivateKey, mint *money.Tx) []*fault {
+	const rot, next = worldBatches + 1, worldBatches + 2
+	fi := slices.IndexFunc(mint.Auth, func(k money.KeySig) bool { return k.Key == fresh.Public() })
+	honest, err := w.l.Batch(ctx, rot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s policy.SignedKeySet
+	if err := s.UnmarshalBinary(honest.KeySet); err != nil {
+		t.Fatal(err)
+	}
+	// One approval of the two the founding quorum needs, the log
+	// rewritten around it: batch 8's root and batch 9's previous hash
+	// recomputed.
+	short := s
+	short.Approvals = s.Approvals[:1]
+	shortRec, err := short.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h8 := w.headers[rot-1]
+	h8.TxRoot = money.MerkleRoot([]money.Hash{policy.RotationID(shortRec)})
+	prev9 := w.n.Network.HeaderHash(&h8)
+	// The record altered (quorum 1 of the new set), the log not.
+	loose := s
+	loose.KeySet.Quorum = 1
+	looseRec, _ := loose.MarshalBinary()
+	byFresh, err := policy.SignKeySet(&s.KeySet, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2 := w.n.Officers[2]
+	authNew := at(next, 0, -1, "auth["+string(rune('0'+fi))+"].key", audit.CheckAuthority)
+	return []*fault{
+		{name: "rotation with too few approvals, chain recomputed",
+			header: func(seq uint64, h *money.BatchHeader) {
+				switch seq {
+				case rot:
+					*h = h8
+				case next:
+					h.Prev = prev9
+				}
+			},
+			batch: onBatch(rot, func(t *testing.T, b *roles.BatchContents) { b.KeySet = shortRec }),
+			want:  []audit.Finding{at(rot, -1, -1, "key_set", audit.CheckKeySet), authNew, at(next, 0, -1, "auth", audit.CheckQuorum)}},
+		{name: "rotation record altered",
+			batch: onBatch(rot, func(t *testing.T, b *roles.BatchContents) { b.KeySet = looseRec }),
+			want:  []audit.Finding{at(rot, -1, -1, "header.tx_root", audit.CheckMerkle), authNew}},
+		{name: "rotation served as an empty batch",
+			batch: onBatch(rot, func(t *testing.T, b *roles.BatchContents) { b.KeySet = nil }),
+			want:  []audit.Finding{at(rot, -1, -1, "header.tx_root", audit.CheckMerkle), authNew}},
+		{name: "mint signed only by a rotated-out key after the rotation",
+			batch: onBatch(next, func(t *testing.T, b *roles.BatchContents) {
+				tx(t, b, 0, func(x *money.Tx) {
+					x.Auth = []money.KeySig{{Key: o2.Public(), Sig: o2.Sign(crypto.Mint, w.n.Network.ID, w.n.Network.TxID(x))}}
+				})
+			}),
+			want: []audit.Finding{at(next, 0, -1, "auth[0].key", audit.CheckAuthority), at(next, 0, -1, "auth", audit.CheckQuorum)}},
+		{name: "info serves the rotation at another batch",
+			info: func(i *roles.LedgerInfo) { i.KeySets[0].Batch, i.KeySets[0].FromBatch = 4, 5 },
+			want: []audit.Finding{at(rot, -1, -1, "info.key_sets[0]", audit.CheckKeySet)}},
+		{name: "info withholds the rotation",
+			info: func(i *roles.LedgerInfo) { i.KeySets = nil },
+			want: []audit.Finding{at(rot, -1, -1, "info.key_sets", audit.CheckKeySet)}},
+		{name: "info serves the rotation with other approvals",
+			info: func(i *roles.LedgerInfo) { i.KeySets[0].KeySet.Approvals[1] = byFresh },
+			want: []audit.Finding{at(rot, -1, -1, "info.key_sets[0]", audit.CheckKeySet)}},
+		{name: "info serves a rotation the log does not hold",
+			info: func(i *roles.LedgerInfo) {
+				i.KeySets = append(i.KeySets, roles.KeyEpoch{FromBatch: 3, KeySet: s})
+			},
+			want: []audit.Finding{at(3, -1, -1, "info.key_sets[1]", audit.CheckKeySet)}},
+	}
+}
+
+// TestAuditorFindsPlantedRotationFaults: each fault of a rotation, in the
+// log or in what GET /v1/info serves, is reported at its exact batch, and
+// a mint is judged by the set the log puts in force, never by the served
+// epochs.
+func TestAuditorFindsPlantedRotationFaults(t *testing.T) {
+	w, fresh, mint := rotationWorld(t)
+	clean := w.audit(t, nil, "", nil, nil)
+	if !clean.Clean || clean.ToBatch != worldBatches+2 {
+		t.Fatalf("clean run: %s", findings(clean))
+	}
+	w.runFaults(t, w.rotationFaults(t, fresh, mint), clean)
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/specie/specie/client"
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/ledger/ledgertest"
@@ -12,15 +13,12 @@ import (
 	"github.com/specie/specie/roles"
 )
 
-// TestAuditorFollowsKeyRotations: after the world's seven batches the
-// officers rotate officer 3's key (the ledger applies it from batch 8) and
-// the new set mints in batch 8. The auditor, trusting only the founding
-// keys, verifies the rotation's approvals and checks batch 8's mint
-// against the new set: a clean run finds nothing. A rotation served
-// without its quorum, or not served at all, leaves batch 8's mint
-// signed by a key the auditor does not trust, and each is reported where
-// it is.
-func TestAuditorFollowsKeyRotations(t *testing.T) {
+// rotationWorld is the world's seven batches, then a rotation of officer
+// 2's key to a fresh one (approved by officers 0 and 1), which the ledger
+// commits as batch 8, then a mint by officer 0 and the fresh key in
+// batch 9. It returns the fresh key and the mint.
+func rotationWorld(t *testing.T) (*world, *crypto.PrivateKey, *money.Tx) {
+	t.Helper()
 	w := newWorld(t)
 	n := w.n
 	fresh := ledgertest.KeyFrom(w.rng)
@@ -34,53 +32,77 @@ func TestAuditorFollowsKeyRotations(t *testing.T) {
 		s.Approvals = append(s.Approvals, a)
 	}
 	e, err := w.l.RotateMintKeys(ctx, s)
-	if err != nil || e.FromBatch != worldBatches+1 {
+	if err != nil || e.Batch != worldBatches+1 || e.FromBatch != worldBatches+2 {
 		t.Fatalf("rotate: %+v, %v", e, err)
 	}
-	mint := &money.Tx{Kind: money.Mint, Nonce: 8, Outputs: []money.Output{ledgertest.To(w.carol, 70)}}
+	mint := &money.Tx{Kind: money.Mint, Nonce: 9, Outputs: []money.Output{ledgertest.To(w.carol, 70)}}
 	id := n.Network.TxID(mint)
 	for _, k := range []*crypto.PrivateKey{n.Officers[0], fresh} {
 		mint.Auth = append(mint.Auth, money.KeySig{Key: k.Public(), Sig: k.Sign(crypto.Mint, n.Network.ID, id)})
 	}
 	ledgertest.SortAuth(mint)
-	if r, err := w.l.Submit(ctx, mint); err != nil || r.Batch != worldBatches+1 {
+	if r, err := w.l.Submit(ctx, mint); err != nil || r.Batch != worldBatches+2 {
 		t.Fatalf("mint by the new set: %+v, %v", r, err)
 	}
+	if w.headers, err = w.l.Headers(ctx, 1, 100); err != nil || len(w.headers) != worldBatches+2 {
+		t.Fatalf("headers: %d, %v", len(w.headers), err)
+	}
+	return w, fresh, mint
+}
 
-	if rep := w.audit(t, nil, "", nil, nil); len(rep.Findings) != 0 {
-		t.Fatalf("clean run after a rotation: %s", findings(rep))
+// TestAuditorFollowsKeyRotations: the auditor, trusting only the founding
+// keys, reads the rotation from the log (batch 8), verifies its approvals
+// against the founding set and checks batch 9's mint against the new set:
+// a clean run finds nothing, and the next run, from the saved state,
+// still checks mints against the rotated set. The planted faults of a
+// rotation are TestAuditorFindsPlantedRotationFaults.
+func TestAuditorFollowsKeyRotations(t *testing.T) {
+	w, fresh, _ := rotationWorld(t)
+	state := t.TempDir()
+	if rep := w.audit(t, nil, state, nil, nil); len(rep.Findings) != 0 || rep.ToBatch != worldBatches+2 {
+		t.Fatalf("clean run after a rotation: to batch %d: %s", rep.ToBatch, findings(rep))
 	}
-	for _, c := range []struct {
-		name string
-		info func(i *roles.LedgerInfo)
-		want []string // substrings of findings()
-	}{
-		{"rotation without its quorum", func(i *roles.LedgerInfo) {
-			i.KeySets[0].KeySet.Approvals = i.KeySets[0].KeySet.Approvals[:1]
-		}, []string{"batch 8, key_sets[0] [key_set]", "batch 8, tx 0, auth[0].key [authority]", "batch 8, tx 0, auth [quorum]"}},
-		{"rotation approved by the new key", func(i *roles.LedgerInfo) {
-			k := &i.KeySets[0].KeySet.KeySet
-			a, _ := policy.SignKeySet(k, fresh)
-			i.KeySets[0].KeySet.Approvals[1] = a
-		}, []string{"batch 8, key_sets[0] [key_set]", "batch 8, tx 0, auth[0].key [authority]"}},
-		{"rotation withheld", func(i *roles.LedgerInfo) { i.KeySets = nil }, []string{"batch 8, tx 0, auth[0].key [authority]", "batch 8, tx 0, auth [quorum]"}},
+	// Batch 10, audited from the saved state: a mint by the rotated-out
+	// officer 2 cannot commit, one by the new set does and is clean.
+	n := w.n
+	if _, err := w.l.Submit(ctx, n.MintNonce(10, []int{1, 2}, ledgertest.To(w.carol, 5))); err == nil {
+		t.Fatal("the ledger took a mint by a rotated-out key")
+	}
+	mint := &money.Tx{Kind: money.Mint, Nonce: 11, Outputs: []money.Output{ledgertest.To(w.carol, 5)}}
+	id := n.Network.TxID(mint)
+	for _, k := range []*crypto.PrivateKey{n.Officers[1], fresh} {
+		mint.Auth = append(mint.Auth, money.KeySig{Key: k.Public(), Sig: k.Sign(crypto.Mint, n.Network.ID, id)})
+	}
+	ledgertest.SortAuth(mint)
+	if _, err := w.l.Submit(ctx, mint); err != nil {
+		t.Fatal(err)
+	}
+	if rep := w.audit(t, nil, state, nil, nil); len(rep.Findings) != 0 || rep.FromBatch != worldBatches+3 {
+		t.Fatalf("the next run from batch %d: %s", rep.FromBatch, findings(rep))
+	}
+	// `specie log verify` checks the rotation in the log too, and refuses
+	// one served otherwise than the log holds it.
+	c := client.New(w.srv.URL, "")
+	w.mu.Lock()
+	w.fault = nil
+	w.mu.Unlock()
+	if s, err := audit.VerifyLog(ctx, c.Ledger()); err != nil || s.KeySets != 1 {
+		t.Fatalf("verify log: %+v, %v", s, err)
+	}
+	byFresh, _ := policy.SignKeySet(&policy.KeySet{Network: n.Network.ID, Version: 2, Quorum: 1, Keys: []crypto.PublicKey{fresh.Public()}}, fresh)
+	for name, change := range map[string]func(i *roles.LedgerInfo){
+		"other approvals": func(i *roles.LedgerInfo) { i.KeySets[0].KeySet.Approvals[0] = byFresh },
+		"another batch":   func(i *roles.LedgerInfo) { i.KeySets[0].Batch = 3 },
+		"beside the log":  func(i *roles.LedgerInfo) { i.KeySets[0].Batch = 0 },
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			rep := w.audit(t, &fault{name: c.name, info: c.info}, "", nil, nil)
-			got := findings(rep)
-			for _, want := range c.want {
-				if !strings.Contains(got, want) {
-					t.Errorf("findings lack %q:\n%s", want, got)
-				}
-			}
-			for _, f := range rep.Findings {
-				if f.Batch != worldBatches+1 {
-					t.Errorf("finding outside batch 8: %+v", f)
-				}
-			}
-		})
+		w.mu.Lock()
+		w.fault = &fault{name: name, info: change}
+		w.mu.Unlock()
+		if _, err := audit.VerifyLog(ctx, c.Ledger()); err == nil {
+			t.Errorf("verify log passed a rotation served with %s", name)
+		}
 	}
-	if !strings.Contains(strings.Join(audit.Checks, "\n"), "key rotation") {
-		t.Error("the report's list of checks does not say rotations are checked")
+	if !strings.Contains(strings.Join(audit.Checks, "\n"), "rotation is read from the log") {
+		t.Error("the report's list of checks does not say rotations are read from the log")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -177,7 +178,7 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 		add(-1, -1, "header", CheckRouteMismatch, "the batch route serves header %+v, the header route %+v", h, listed)
 	}
 	net := tr.Network
-	ids := make([]money.Hash, len(b.Txs))
+	ids := make([]money.Hash, len(b.Txs), len(b.Txs)+1)
 	seen := make(map[money.TxID]int, len(b.Txs))
 	sigs := make([]sigItem, 0, 2*len(b.Txs))
 	type sigRef struct {
@@ -358,10 +359,19 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 			add(-1, -1, "header.prev", CheckChain, "previous hash %s, but the verified batch %d hashes to %s", h.Prev, prev.Seq, want)
 		}
 	}
-	if int(h.TxCount) != len(b.Txs) {
-		add(-1, -1, "header.tx_count", CheckMerkle, "header counts %d transactions, the batch holds %d", h.TxCount, len(b.Txs))
+	if b.KeySet != nil {
+		// A rotation batch: its one leaf is the rotation record's ID; the
+		// record itself is checked by the shell (keys.go), which follows
+		// the set it puts in force.
+		if len(b.Txs) != 0 {
+			add(-1, -1, "transactions", CheckMerkle, "a rotation batch carries %d transactions", len(b.Txs))
+		}
+		ids = append(ids, policy.RotationID(b.KeySet))
 	}
-	if len(b.Txs) == 0 {
+	if int(h.TxCount) != len(ids) {
+		add(-1, -1, "header.tx_count", CheckMerkle, "header counts %d transactions, the batch holds %d", h.TxCount, len(ids))
+	}
+	if len(ids) == 0 {
 		add(-1, -1, "transactions", CheckMerkle, "empty batch")
 	}
 	if root := money.MerkleRoot(ids); root != h.TxRoot {

@@ -66,7 +66,7 @@ var Checks = []string{
 	"every transaction's rules: counts, non-zero values, sums by kind (transfer in = out, redeem in > out)",
 	"every input's owner signature (Ed25519, ZIP-215, over the txid, network and purpose)",
 	"every mint's quorum of valid signatures by trusted officer keys; only batch 1 may hold unsigned genesis mints",
-	"every officer key rotation the ledger applied (GET /v1/info key_sets) carries the quorum of the set before it, from the trusted founding keys on, and each mint is checked against the set in force at its batch",
+	"every officer key rotation is read from the log itself (a rotation batch, whose Merkle leaf is the rotation record's ID) and carries the quorum of the set before it, from the trusted founding keys on; each mint is checked against the set in force at its batch; the rotations GET /v1/info key_sets serves are the log's",
 	"every redeem's acknowledgement by a trusted issuer redeem key",
 	"every input was created by an earlier committed transaction and is spent at most once (the auditor's own unspent set)",
 	"no output re-creates a note that already exists (a replayed transaction)",

@@ -124,7 +124,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if !served.equal(&trust) {
 		a.find(Finding{Tx: -1, Input: -1, Field: "info", Check: CheckKeys, Message: "GET /v1/info publishes other keys than the ones trusted; the trusted ones are used"})
 	}
-	a.loadEpochs(info.KeySets)
+	a.loadEpochs()
 	sup, err := o.Ledger.Supply(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: supply: %w", err)
@@ -151,6 +151,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := a.replay(ctx, o, sup, target); err != nil {
 		return nil, err
 	}
+	a.checkServedKeySets(ctx, o.Ledger)
 	if o.Checkpoints != nil && trust.LogKey != "" {
 		a.checkSigned(ctx, o, signed, signedErr)
 	}
@@ -276,9 +277,14 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 		if err != nil {
 			return false, fmt.Errorf("audit: batch %d: %w", seq, err)
 		}
+		rooted := true
 		for _, f := range fs {
 			f.Batch = seq
 			a.find(f)
+			rooted = rooted && f.Field != "header.tx_root"
+		}
+		if b.KeySet != nil && rooted {
+			a.rotate(seq, b.KeySet)
 		}
 		hb := b.Header
 		a.m.Head, a.m.Totals = &hb, tot

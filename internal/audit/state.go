@@ -45,6 +45,9 @@ type savedMeta struct {
 	// Signed is the log's checkpoint as the last run verified it: the next
 	// run checks the log signed then is a prefix of the log signed now.
 	Signed *signedState `json:"signed,omitempty"`
+	// Rotations are the officer key rotations verified in the log so far,
+	// in order (keys.go): the next run checks mints against the last.
+	Rotations []savedRotation `json:"rotations,omitempty"`
 }
 
 // signedState is a verified checkpoint's text (its signature was checked

@@ -43,71 +43,8 @@ func TestLeaderSIGKILL(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("SPECIE_FAILOVER_TRIALS")); err == nil && v > 0 {
 		trials = v
 	}
-	dir := t.TempDir()
-	bin := buildSpecie(t, dir)
-	cfg, err := devnet.Init(dir, devnet.DefaultInit("http://"+freeAddr(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, devnet.ConfigFile)
-	urls := map[uint64]string{}
-	var parts []string
-	for id := uint64(1); id <= 3; id++ {
-		urls[id] = "http://" + freeAddr(t)
-		parts = append(parts, fmt.Sprintf("%d=%s", id, urls[id]))
-	}
-	cluster := strings.Join(parts, ",")
-	procs := map[uint64]*exec.Cmd{}
-	var procMu sync.Mutex
-	start := func(id uint64) {
-		cmd := exec.Command(bin, "serve", "ledger", "--config", cfgPath, "--data", filepath.Join(dir, fmt.Sprintf("r%d", id)),
-			"--id", fmt.Sprint(id), "--cluster", cluster)
-		logf, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("r%d.log", id)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { cmd.Wait(); logf.Close() }()
-		procMu.Lock()
-		procs[id] = cmd
-		procMu.Unlock()
-	}
-	t.Cleanup(func() {
-		procMu.Lock()
-		defer procMu.Unlock()
-		for _, cmd := range procs {
-			cmd.Process.Kill()
-		}
-		if t.Failed() {
-			for id := uint64(1); id <= 3; id++ {
-				b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("r%d.log", id)))
-				t.Logf("--- replica %d log (tail) ---\n%s", id, tail(string(b), 3000))
-			}
-		}
-	})
-	for id := range urls {
-		start(id)
-	}
-	for _, u := range urls {
-		waitHealthy(t, u)
-	}
-	leader := func() uint64 {
-		end := time.Now().Add(60 * time.Second)
-		for time.Now().Before(end) {
-			for id, u := range urls {
-				var st replica.StatusInfo
-				if getJSON(u+"/raft/status", &st) == nil && st.Leader == id {
-					return id
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatal("no leader within 60s")
-		return 0
-	}
+	lc := startLedgers(t)
+	cfg, urls, start, leader := lc.cfg, lc.urls, lc.start, lc.leader
 
 	// The load: mints with seeded nonces, each retried (the same
 	// transaction) until it is committed or known committed.
@@ -207,13 +144,8 @@ func TestLeaderSIGKILL(t *testing.T) {
 	for trial := 0; trial < trials; trial++ {
 		waitCount("commits before the kill", count()+40)
 		l := leader()
-		procMu.Lock()
-		victim := procs[l]
-		procMu.Unlock()
 		killed := time.Now()
-		if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
+		lc.kill(l)
 		end := time.Now().Add(90 * time.Second)
 		var first time.Duration
 		for first == 0 {
@@ -289,6 +221,103 @@ func TestLeaderSIGKILL(t *testing.T) {
 		if found != total {
 			t.Fatalf("replica %d: the chain holds %d transactions, %d distinct mints are committed", id, total, found)
 		}
+	}
+}
+
+// ledgerCluster is a 3-replica ledger run as three `specie serve ledger
+// --cluster` processes of a freshly built binary, on one devnet config.
+type ledgerCluster struct {
+	t     *testing.T
+	dir   string
+	bin   string
+	cfg   *devnet.Config
+	urls  map[uint64]string
+	group string
+	mu    sync.Mutex
+	procs map[uint64]*exec.Cmd
+}
+
+// startLedgers builds the binary, creates the devnet config and starts
+// the three replicas, waiting until each is healthy; they are killed when
+// the test ends (with their logs' tails printed if it failed).
+func startLedgers(t *testing.T) *ledgerCluster {
+	dir := t.TempDir()
+	lc := &ledgerCluster{t: t, dir: dir, bin: buildSpecie(t, dir), urls: map[uint64]string{}, procs: map[uint64]*exec.Cmd{}}
+	cfg, err := devnet.Init(dir, devnet.DefaultInit("http://"+freeAddr(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.cfg = cfg
+	var parts []string
+	for id := uint64(1); id <= 3; id++ {
+		lc.urls[id] = "http://" + freeAddr(t)
+		parts = append(parts, fmt.Sprintf("%d=%s", id, lc.urls[id]))
+	}
+	lc.group = strings.Join(parts, ",")
+	t.Cleanup(func() {
+		lc.mu.Lock()
+		defer lc.mu.Unlock()
+		for _, cmd := range lc.procs {
+			cmd.Process.Kill()
+		}
+		if t.Failed() {
+			for id := uint64(1); id <= 3; id++ {
+				b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("r%d.log", id)))
+				t.Logf("--- replica %d log (tail) ---\n%s", id, tail(string(b), 3000))
+			}
+		}
+	})
+	for id := range lc.urls {
+		lc.start(id)
+	}
+	for _, u := range lc.urls {
+		waitHealthy(t, u)
+	}
+	return lc
+}
+
+// start starts replica id's process (again).
+func (lc *ledgerCluster) start(id uint64) {
+	t := lc.t
+	cmd := exec.Command(lc.bin, "serve", "ledger", "--config", filepath.Join(lc.dir, devnet.ConfigFile), "--data", filepath.Join(lc.dir, fmt.Sprintf("r%d", id)),
+		"--id", fmt.Sprint(id), "--cluster", lc.group)
+	logf, err := os.OpenFile(filepath.Join(lc.dir, fmt.Sprintf("r%d.log", id)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); logf.Close() }()
+	lc.mu.Lock()
+	lc.procs[id] = cmd
+	lc.mu.Unlock()
+}
+
+// leader is the replica that says it leads, waiting up to a minute.
+func (lc *ledgerCluster) leader() uint64 {
+	end := time.Now().Add(60 * time.Second)
+	for time.Now().Before(end) {
+		for id, u := range lc.urls {
+			var st replica.StatusInfo
+			if getJSON(u+"/raft/status", &st) == nil && st.Leader == id {
+				return id
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	lc.t.Fatal("no leader within 60s")
+	return 0
+}
+
+// kill SIGKILLs replica id's process.
+func (lc *ledgerCluster) kill(id uint64) {
+	lc.mu.Lock()
+	victim := lc.procs[id]
+	lc.mu.Unlock()
+	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+		lc.t.Fatal(err)
 	}
 }
 

@@ -36,52 +36,97 @@ type HSMConfig struct {
 	// RedeemKey is the label of the issuer's redeem key.
 	RedeemKey string `json:"redeem_key"`
 	// Treasuries are the labels of the intermediaries' treasury keys, by
-	// intermediary. The devnet keeps them on the issuer's token for
-	// brevity; each intermediary would have an HSM of its own.
+	// intermediary, each on its intermediary's own token
+	// (TreasuryTokens): the central bank's officers and the banks do not
+	// share a device. A config written before TreasuryTokens keeps them on
+	// the issuer's token.
 	Treasuries map[string]string `json:"treasuries,omitempty"`
+	// TreasuryTokens are the intermediaries' tokens, by intermediary: in
+	// the same PKCS#11 module (and SoftHSM2 store) as the issuer's, each
+	// with a label and a user PIN of its own.
+	TreasuryTokens map[string]TokenRef `json:"treasury_tokens,omitempty"`
 }
 
-// hsmToken is the token of a config, opened once per process and shared
-// by every role using it (the issuer's redeem key, officer signatures).
+// TokenRef names one token of the module and the file holding its user
+// PIN.
+type TokenRef struct {
+	Token   string `json:"token"`
+	PINFile string `json:"pin_file"`
+}
+
+// hsmToken is one token of a config, opened once per process and shared
+// by every role using it (the issuer's redeem key, officer signatures; an
+// intermediary's treasury key).
 type hsmToken struct {
 	mu  sync.Mutex
 	tok *hsm.Token
 }
 
-var tokens sync.Map // *Config -> *hsmToken
+// tokenKey names an open token: its config and its label.
+type tokenKey struct {
+	c     *Config
+	label string
+}
+
+var tokens sync.Map // tokenKey -> *hsmToken
 
 // resolve makes h's paths absolute against the config's folder.
 func (h *HSMConfig) resolve(base string) {
-	for _, p := range []*string{&h.PINFile, &h.SoftHSMConf} {
+	abs := func(p *string) {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
 	}
-}
-
-// hsmConfig is how to open the token.
-func (h *HSMConfig) hsmConfig() (hsm.Config, error) {
-	b, err := os.ReadFile(h.PINFile)
-	if err != nil {
-		return hsm.Config{}, fmt.Errorf("hsm PIN: %w", err)
+	abs(&h.PINFile)
+	abs(&h.SoftHSMConf)
+	for name, t := range h.TreasuryTokens {
+		abs(&t.PINFile)
+		h.TreasuryTokens[name] = t
 	}
-	return hsm.Config{Module: h.Module, Token: h.Token, PIN: strings.TrimSpace(string(b)), SoftHSMConf: h.SoftHSMConf}, nil
 }
 
-// HSMToken opens the config's HSM token (once per process; CloseHSM closes
-// it). It is an error when the config keeps its keys in files.
+// hsmConfig is how to open token ref of the module.
+func (h *HSMConfig) hsmConfig(ref TokenRef) (hsm.Config, error) {
+	b, err := os.ReadFile(ref.PINFile)
+	if err != nil {
+		return hsm.Config{}, fmt.Errorf("hsm PIN of token %q: %w", ref.Token, err)
+	}
+	return hsm.Config{Module: h.Module, Token: ref.Token, PIN: strings.TrimSpace(string(b)), SoftHSMConf: h.SoftHSMConf}, nil
+}
+
+// HSMToken opens the config's HSM token, the issuer's (once per process;
+// CloseHSM closes it). It is an error when the config keeps its keys in
+// files.
 func (c *Config) HSMToken() (*hsm.Token, error) {
 	if c.HSM == nil {
 		return nil, errors.New("this devnet keeps its keys in files, not on an HSM (create it with 'specie up --hsm')")
 	}
-	v, _ := tokens.LoadOrStore(c, &hsmToken{})
+	return c.openToken(TokenRef{Token: c.HSM.Token, PINFile: c.HSM.PINFile})
+}
+
+// TreasuryToken opens the token holding intermediary name's treasury key:
+// its own, or the issuer's in a config written before intermediaries had
+// tokens of their own.
+func (c *Config) TreasuryToken(name string) (*hsm.Token, error) {
+	if c.HSM == nil {
+		return nil, errors.New("this devnet keeps its keys in files, not on an HSM (create it with 'specie up --hsm')")
+	}
+	if ref, ok := c.HSM.TreasuryTokens[name]; ok {
+		return c.openToken(ref)
+	}
+	return c.HSMToken()
+}
+
+// openToken opens token ref once per process.
+func (c *Config) openToken(ref TokenRef) (*hsm.Token, error) {
+	v, _ := tokens.LoadOrStore(tokenKey{c, ref.Token}, &hsmToken{})
 	ht := v.(*hsmToken)
 	ht.mu.Lock()
 	defer ht.mu.Unlock()
 	if ht.tok != nil {
 		return ht.tok, nil
 	}
-	hc, err := c.HSM.hsmConfig()
+	hc, err := c.HSM.hsmConfig(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -91,21 +136,24 @@ func (c *Config) HSMToken() (*hsm.Token, error) {
 	return ht.tok, nil
 }
 
-// CloseHSM closes the config's token if this process opened it.
+// CloseHSM closes the config's tokens this process opened.
 func (c *Config) CloseHSM() error {
-	v, ok := tokens.LoadAndDelete(c)
-	if !ok {
-		return nil
-	}
-	ht := v.(*hsmToken)
-	ht.mu.Lock()
-	defer ht.mu.Unlock()
-	if ht.tok == nil {
-		return nil
-	}
-	err := ht.tok.Close()
-	ht.tok = nil
-	return err
+	var errs []error
+	tokens.Range(func(k, v any) bool {
+		if k.(tokenKey).c != c {
+			return true
+		}
+		tokens.Delete(k)
+		ht := v.(*hsmToken)
+		ht.mu.Lock()
+		defer ht.mu.Unlock()
+		if ht.tok != nil {
+			errs = append(errs, ht.tok.Close())
+			ht.tok = nil
+		}
+		return true
+	})
+	return errors.Join(errs...)
 }
 
 // OfficerSigner is officer n's (1, 2, ...) signing key: from its key file,
@@ -150,11 +198,11 @@ func (c *Config) RedeemSigner() (crypto.Signer, error) {
 // hsmDir is where a devnet's SoftHSM2 token store lives.
 const hsmDir = "hsm"
 
-// initHSMKeys creates the devnet's token (a SoftHSM2 store of its own
-// under dir/hsm, through o.HSMModule) and generates the three officer
-// keys, the redeem key and each intermediary's treasury key on it,
-// recording their labels and public keys in c. No private key is written
-// anywhere.
+// initHSMKeys creates the devnet's tokens (in a SoftHSM2 store of its own
+// under dir/hsm, through o.HSMModule): the issuer's, with the three officer
+// keys and the redeem key, and one per intermediary with its treasury key,
+// each token with a PIN of its own; it records their labels and public
+// keys in c. No private key is written anywhere.
 func initHSMKeys(dir string, o InitOptions, c *Config) error {
 	module := o.HSMModule
 	conf, err := hsm.WriteSoftHSMConf(filepath.Join(dir, hsmDir))
@@ -192,16 +240,36 @@ func initHSMKeys(dir string, o InitOptions, c *Config) error {
 	}
 	h.RedeemKey = "issuer-redeem"
 	c.RedeemKeys = []crypto.PublicKey{rk.Public()}
-	h.Treasuries = map[string]string{}
+	h.Treasuries, h.TreasuryTokens = map[string]string{}, map[string]TokenRef{}
 	for _, name := range o.Intermediaries {
+		ref := TokenRef{Token: "specie-" + name, PINFile: "keys/hsm-" + name + ".pin"}
 		label := name + "-treasury"
-		if _, err := tok.Generate(label); err != nil {
-			return err
+		if err := initTreasuryToken(dir, hsm.Config{Module: module, Token: ref.Token, PIN: randomPIN(), SoftHSMConf: conf}, ref.PINFile, label); err != nil {
+			return fmt.Errorf("intermediary %s: %w", name, err)
 		}
-		h.Treasuries[name] = label
+		h.Treasuries[name], h.TreasuryTokens[name] = label, ref
 	}
 	c.HSM = h
 	return nil
+}
+
+// initTreasuryToken initialises an intermediary's token hc (its PIN
+// written to pinFile under dir, its SO PIN forgotten) and generates its
+// treasury key, label, on it.
+func initTreasuryToken(dir string, hc hsm.Config, pinFile, label string) error {
+	if err := os.WriteFile(filepath.Join(dir, pinFile), []byte(hc.PIN+"\n"), 0o600); err != nil {
+		return fmt.Errorf("hsm PIN: %w", err)
+	}
+	if err := hsm.InitToken(hc, randomPIN()); err != nil {
+		return err
+	}
+	tok, err := hsm.Open(hc)
+	if err != nil {
+		return err
+	}
+	defer tok.Close()
+	_, err = tok.Generate(label)
+	return err
 }
 
 func randomPIN() string {
@@ -285,7 +353,7 @@ func (c *Config) treasuryKey(name string, ic *intermediary.Config) error {
 	if c.HSM == nil || c.HSM.Treasuries[name] == "" {
 		return nil
 	}
-	tok, err := c.HSMToken()
+	tok, err := c.TreasuryToken(name)
 	if err != nil {
 		return fmt.Errorf("intermediary %s: %w", name, err)
 	}

@@ -73,7 +73,9 @@ func TestUpWithHSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
-		if e.Name() != "hsm.pin" && e.Name() != "intermediaries-pseudonym.salt" {
+		switch e.Name() {
+		case "hsm.pin", "hsm-bank-a.pin", "hsm-bank-b.pin", "intermediaries-pseudonym.salt":
+		default:
 			t.Errorf("unexpected file keys/%s", e.Name())
 		}
 	}
@@ -82,8 +84,27 @@ func TestUpWithHSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	infos, err := tok.Keys()
-	if err != nil || len(infos) != 6 { // 3 officers, the redeem key, 2 treasuries
-		t.Fatalf("token keys %+v, %v", infos, err)
+	if err != nil || len(infos) != 4 { // 3 officers, the redeem key
+		t.Fatalf("issuer token keys %+v, %v", infos, err)
+	}
+	// Each intermediary's treasury key is on a token of its own, with a
+	// PIN of its own: not on the issuer's token, nor on the other bank's.
+	for _, name := range []string{"bank-a", "bank-b"} {
+		tt, err := c.TreasuryToken(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, err := tt.Keys()
+		if err != nil || len(own) != 1 || own[0].Label != name+"-treasury" || tt.Label() == tok.Label() {
+			t.Fatalf("%s's token %q: keys %+v, %v", name, tt.Label(), own, err)
+		}
+		infos = append(infos, own...)
+		if pa, pb := c.HSM.TreasuryTokens[name].PINFile, c.HSM.PINFile; pa == pb {
+			t.Fatalf("%s's token shares the issuer's PIN file %s", name, pa)
+		}
+	}
+	if _, err := tok.Key("bank-a-treasury"); !errors.Is(err, hsm.ErrNoKey) {
+		t.Fatalf("bank-a's treasury key on the issuer's token: %v", err)
 	}
 	for _, k := range infos {
 		if !k.Sensitive || k.Extractable || !k.NeverExtractable {
@@ -98,7 +119,11 @@ func TestUpWithHSM(t *testing.T) {
 	bank := client.New(n.URL, c.Intermediaries[0].Token).Intermediary("bank-a")
 	// bank-a's treasury is locked to its key on the token, so the
 	// redeem below is signed there too.
-	tk, err := tok.Key("bank-a-treasury")
+	bankTok, err := c.TreasuryToken("bank-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := bankTok.Key("bank-a-treasury")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,9 @@ func (l *Ledger) commitLoop() {
 			select {
 			case p := <-l.queue:
 				batch = append(batch[:0], p...)
+			case rot := <-l.rotq:
+				l.commitRotation(rot)
+				continue
 			case <-l.closed:
 				l.drain()
 				return
@@ -470,6 +473,9 @@ func (l *Ledger) storeRecord(b *store.Batch, r *record, m *meta) {
 	}
 	l.ops = ops
 	b.Set(batchKey(r.header.Seq), r.body)
+	if r.keySet != nil {
+		b.Set(rotationKey(r.header.Seq), r.keySet)
+	}
 	b.Set([]byte(keyMeta), m.encode())
 }
 

@@ -52,6 +52,9 @@ type record struct {
 	outputs    []uint16
 	dels       []money.NoteID // notes spent (those created and spent in the batch left out)
 	puts       []created      // notes created (likewise)
+	// keySet is a rotation batch's rotation record (keys.go), nil for a
+	// batch of transactions.
+	keySet []byte
 }
 
 // fill makes r the record of a committed batch, reusing r's slices.
@@ -60,6 +63,7 @@ func (r *record) fill(batch []*checked, out *outcome) {
 	r.body = appendBatch(r.body[:0], &out.header, out.ids)
 	r.unspent, r.unspentSum = out.after.unspent, out.after.unspentSum
 	r.kinds, r.outputs, r.dels, r.puts = r.kinds[:0], r.outputs[:0], r.dels[:0], r.puts[:0]
+	r.keySet = nil
 	for i, c := range batch {
 		if out.errs[i] != nil {
 			continue

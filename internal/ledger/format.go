@@ -9,6 +9,7 @@ import (
 
 	"github.com/specie/specie/internal/codec"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 )
 
 // The ledger's on-disk formats, each drawn above its encoder and decoder.
@@ -140,12 +141,33 @@ func decodeArchive(b []byte) ([][]byte, error) {
 // unspent and unspent sum are the totals after the batch. Notes created
 // and spent within the batch appear in neither list. The body's header
 // must count exactly the txids it lists.
-const recordVersion = 1
+//
+// Version 2 is a rotation record: an officer key rotation committed as a
+// batch of its own (keys.go). It is version 1's layout followed by the
+// rotation record (policy.SignedKeySet.MarshalBinary) the batch commits
+// to:
+//
+//	+---------------------------+------------+------------------------+
+//	| as version 1, from unspent | key set len | rotation record (len) |
+//	|                           |    u32     | policy/rotation.go     |
+//	+---------------------------+------------+------------------------+
+//
+// and nothing else: exactly one txid, policy.RotationID of the rotation
+// record, of kind kindRotation with no outputs; no spends, no creations.
+// Records of batches of transactions stay version 1, byte for byte.
+const (
+	recordVersion   = 1
+	rotationVersion = 2
+)
 
 // appendTo encodes the record.
 func (r *record) appendTo(b []byte) []byte {
 	w := codec.NewWriter(b)
-	w = w.U8(recordVersion)
+	if r.keySet != nil {
+		w = w.U8(rotationVersion)
+	} else {
+		w = w.U8(recordVersion)
+	}
 	w = w.U64(r.unspent)
 	w = w.U64(r.unspentSum)
 	w = w.U32(uint32(len(r.body)))
@@ -163,6 +185,9 @@ func (r *record) appendTo(b []byte) []byte {
 		w = w.Put(r.puts[i].id[:])
 		w = w.U64(r.puts[i].value)
 	}
+	if r.keySet != nil {
+		w = w.U32(uint32(len(r.keySet))).Put(r.keySet)
+	}
 	return w.Bytes()
 }
 
@@ -172,7 +197,8 @@ func (r *record) appendTo(b []byte) []byte {
 func decodeRecord(b []byte) (record, error) {
 	var rec record
 	r := codec.NewReader(b)
-	if v := r.U8(); v != recordVersion && r.Err() == nil {
+	v := r.U8()
+	if v != recordVersion && v != rotationVersion && r.Err() == nil {
 		return rec, fmt.Errorf("log record version %d", v)
 	}
 	rec.unspent = r.U64()
@@ -207,10 +233,36 @@ func decodeRecord(b []byte) (record, error) {
 			return rec, fmt.Errorf("log record: created note %d has value 0", i)
 		}
 	}
+	if v == rotationVersion {
+		rec.keySet = r.Take(int(r.U32()))
+		if err := r.Err(); err != nil {
+			return rec, fmt.Errorf("log record: %w", err)
+		}
+		if err := checkRotation(&rec); err != nil {
+			return rec, fmt.Errorf("log record: %w", err)
+		}
+	}
 	if err := r.End(); err != nil {
 		return rec, fmt.Errorf("log record: %w", err)
 	}
 	return rec, nil
+}
+
+// checkRotation checks the shape of a rotation record: its rotation
+// record decodes, and it is the batch's one txid, of kind kindRotation,
+// with no notes spent or created.
+func checkRotation(rec *record) error {
+	var s policy.SignedKeySet
+	if err := s.UnmarshalBinary(rec.keySet); err != nil {
+		return err
+	}
+	if len(rec.ids) != 1 || rec.ids[0] != policy.RotationID(rec.keySet) {
+		return fmt.Errorf("rotation of batch %d: its txids are not the rotation's ID", rec.header.Seq)
+	}
+	if rec.kinds[0] != kindRotation || rec.outputs[0] != 0 || len(rec.dels) != 0 || len(rec.puts) != 0 {
+		return fmt.Errorf("rotation of batch %d spends, creates or names a transaction", rec.header.Seq)
+	}
+	return nil
 }
 
 // A replicated entry is what a replicated ledger proposes through

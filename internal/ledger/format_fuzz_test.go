@@ -11,8 +11,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/codec"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 )
 
 // The formats of format.go are read back from disk at every open: bytes
@@ -120,6 +122,20 @@ func sampleRecord() []byte {
 	return binary.BigEndian.AppendUint64(b, 500)
 }
 
+// sampleRotation is a well-formed rotation record (version 2) of batch 4.
+func sampleRotation(tb testing.TB) []byte {
+	s := policy.SignedKeySet{KeySet: policy.KeySet{Network: "fuzz", Version: 2, Quorum: 1, Keys: []crypto.PublicKey{{1}, {2}}}, Approvals: []policy.Approval{{Key: crypto.PublicKey{3}}}}
+	ks, err := s.MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id := money.Hash(policy.RotationID(ks))
+	r := record{header: money.BatchHeader{Seq: 4, Prev: money.Hash{8}, TxRoot: money.MerkleRoot([]money.Hash{id}), TxCount: 1, Minted: 9},
+		ids: []money.Hash{id}, unspent: 1, unspentSum: 9, kinds: []money.Kind{kindRotation}, outputs: []uint16{0}, keySet: ks}
+	r.body = encodeBatch(&r.header, r.ids)
+	return r.appendTo(nil)
+}
+
 // A damaged log record must be an error, never a panic or a record that
 // decodes into something else.
 func FuzzDecodeRecord(f *testing.F) {
@@ -131,8 +147,14 @@ func FuzzDecodeRecord(f *testing.F) {
 	for i, p := range v1Records(f) {
 		f.Add(p, uint64(i))
 	}
+	rot := sampleRotation(f)
+	f.Add(rot, uint64(4))
+	f.Add(rot[:len(rot)-1], uint64(5))
 	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
 		if r, err := decodeRecord(b); err == nil {
+			if r.keySet != nil && (len(r.ids) != 1 || r.ids[0] != policy.RotationID(r.keySet) || len(r.dels)+len(r.puts) != 0) {
+				t.Fatalf("decoded a rotation record that is not one: %+v", r.header)
+			}
 			if int(r.header.TxCount) != len(r.ids) || len(r.kinds) != len(r.ids) || len(r.outputs) != len(r.ids) {
 				t.Fatalf("decoded an inconsistent record: %+v", r.header)
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
@@ -15,18 +16,38 @@ import (
 
 // Officer key rotation (roles.KeyRotator). The ledger starts with the
 // founding key set of its Config (MintKeys, MintQuorum: version 1). A
-// rotation is a policy.SignedKeySet approved by the quorum of the set the
-// ledger applies now; the ledger checks that, records it in its store as
-// an epoch (the set, with the first batch it applies to: the next one)
-// and applies it between two batches, under stepMu, so that which keys
-// authorise a mint in batch k is a function of the recorded epochs and k
-// alone. Every epoch is kept and served (Info.KeySets), so an auditor
-// re-verifies the chain from the founding set and each mint against the
-// set of its batch.
+// rotation is a policy.SignedKeySet approved by the quorum of the set in
+// force, and it is committed as a batch of its own, through the same
+// commit loop (and, replicated, the same consensus log and ApplyRecord) as
+// a batch of transactions: a rotation batch, whose one txid is the
+// rotation's ID (policy.RotationID of its rotation record) and whose log
+// record carries the rotation record (format.go, version 2). So the
+// rotation is in the header hash chain and in the log-wide Merkle tree the
+// checkpoints sign, with an inclusion proof like any transaction (Tx of
+// its ID), and which keys authorise a mint of batch k is a function of
+// batches 1..k-1 alone. An auditor re-verifies each rotation from the log
+// (GET /v1/log/batches/{seq} serves its rotation record) against the set
+// before it.
 //
-// Store layout: prefixKeySet + version (8 bytes) -> roles.KeyEpoch (JSON),
-// written synced.
-const prefixKeySet = 'k'
+// Store layout: prefixRotation + seq (8) -> the rotation record of batch
+// seq, written with the batch's other keys (storeRecord) and, like its
+// header, kept when the log is cut behind the snapshots: Open rebuilds the
+// set in force from these, each checked against its batch's header and
+// against the set before it.
+//
+// Stores written before rotations were batches hold epochs beside the log
+// (prefixKeySet + version (8) -> roles.KeyEpoch, JSON). They are still
+// read, verified as a chain from the founding set and applied, served with
+// Batch 0, but no new one is written: such a rotation is not in the hash
+// chain, and an auditor that trusts only the log does not follow it.
+const (
+	prefixKeySet   = 'k'
+	prefixRotation = 'r'
+)
+
+// kindRotation is the kind a rotation's ID has in its batch's record and
+// in its txid place: no transaction kind (money.Kind counts from 1).
+const kindRotation money.Kind = 0xFF
 
 // mintAuth is the key set a mint is checked against now.
 type mintAuth struct {
@@ -42,14 +63,21 @@ func keySetKey(version uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixKeySet}, version)
 }
 
+func rotationKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixRotation}, seq)
+}
+
 // founding is version 1, the configured key set.
 func (l *Ledger) founding() policy.KeySet {
 	return policy.KeySet{Network: l.net.ID, Version: 1, Keys: l.cfg.MintKeys, Quorum: l.cfg.MintQuorum}
 }
 
-// loadKeySets re-verifies the recorded epochs from the founding set and
-// applies the last. Called by Open; a chain that does not verify (a record
-// edited on disk) stops the open.
+// loadKeySets rebuilds the key set in force: the epochs of an old store
+// (see above), then every rotation batch, each re-verified against the set
+// before it and checked to be what its batch's header commits to. Called
+// by Open after recovery (which redoes the store keys of the batches the
+// log holds); a rotation that does not verify (a record edited on disk)
+// stops the open.
 func (l *Ledger) loadKeySets() error {
 	cur := l.founding()
 	var epochs []roles.KeyEpoch
@@ -68,6 +96,34 @@ func (l *Ledger) loadKeySets() error {
 		cur = e.KeySet.KeySet
 		return nil
 	})
+	if err == nil {
+		err = l.db.Scan([]byte{prefixRotation}, nil, func(k, v []byte) error {
+			if len(k) != 9 {
+				return fmt.Errorf("rotation key %x", k)
+			}
+			seq := binary.BigEndian.Uint64(k[1:])
+			if seq > l.meta.seq {
+				return fmt.Errorf("rotation of batch %d, past the head %d", seq, l.meta.seq)
+			}
+			_, ids, err := l.batch(seq)
+			if err != nil {
+				return fmt.Errorf("rotation of batch %d: %w", seq, err)
+			}
+			if len(ids) != 1 || ids[0] != policy.RotationID(v) {
+				return fmt.Errorf("rotation of batch %d is not what its header commits to", seq)
+			}
+			var s policy.SignedKeySet
+			if err := s.UnmarshalBinary(v); err != nil {
+				return fmt.Errorf("rotation of batch %d: %w", seq, err)
+			}
+			if err := s.Verify(&cur); err != nil {
+				return fmt.Errorf("rotation of batch %d: %w", seq, err)
+			}
+			epochs = append(epochs, roles.KeyEpoch{FromBatch: seq + 1, Batch: seq, KeySet: s})
+			cur = s.KeySet
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("open ledger: %w", err)
 	}
@@ -76,68 +132,231 @@ func (l *Ledger) loadKeySets() error {
 	return nil
 }
 
-// RotateMintKeys applies s from the next batch on, once its approvals are
-// the quorum of the set in force. The same set again answers its epoch;
-// any other set that does not follow the one in force is a conflict, and
-// one without the quorum's approvals is unauthorized. Not supported on a
-// replicated ledger yet: the epoch would have to travel through raft.
+// rotation is a key set on its way to the commit loop, and where its
+// outcome goes.
+type rotation struct {
+	s    policy.SignedKeySet
+	rec  []byte // s.MarshalBinary()
+	done chan rotated
+}
+
+type rotated struct {
+	epoch roles.KeyEpoch
+	err   error
+}
+
+// RotateMintKeys commits s as a rotation batch, the next batch of the
+// log, once its approvals are the quorum of the set in force; mints of the
+// batches after it need the new set. The same set again answers its
+// epoch, so the issuer may retry; any other set that does not follow the
+// one in force is a conflict, and one without the quorum's approvals is
+// unauthorized. On a replicated ledger the rotation goes through
+// consensus like any batch: a follower answers not_leader.
 func (l *Ledger) RotateMintKeys(ctx context.Context, s policy.SignedKeySet) (roles.KeyEpoch, error) {
 	if err := l.stopped(); err != nil {
 		return roles.KeyEpoch{}, errcode.New(errcode.Unavailable, "ledger stopped: %v", err)
 	}
-	if l.replicator() != nil {
-		return roles.KeyEpoch{}, errcode.New(errcode.Conflict, "key rotation is not supported on a replicated ledger yet")
+	if r := l.replicator(); r != nil {
+		if err := r.Lead(); err != nil {
+			return roles.KeyEpoch{}, err
+		}
 	}
-	l.stepMu.Lock()
-	defer l.stepMu.Unlock()
+	rec, err := s.MarshalBinary()
+	if err != nil {
+		return roles.KeyEpoch{}, errcode.New(errcode.Malformed, "%v", err)
+	}
+	rot := &rotation{s: s, rec: rec, done: make(chan rotated, 1)}
+	l.gate.RLock()
+	select {
+	case <-l.closed:
+		l.gate.RUnlock()
+		return roles.KeyEpoch{}, errcode.New(errcode.Unavailable, "ledger is shutting down")
+	default:
+	}
+	select {
+	case l.rotq <- rot:
+	case <-ctx.Done():
+		l.gate.RUnlock()
+		return roles.KeyEpoch{}, errcode.New(errcode.Unavailable, "rotate: %v", ctx.Err())
+	}
+	l.gate.RUnlock()
+	// Once queued the commit loop decides; wait for it even if ctx ends.
+	out := <-rot.done
+	return out.epoch, out.err
+}
+
+var _ roles.KeyRotator = (*Ledger)(nil)
+
+// judgeRotation decides a rotation against the state after the last
+// applied batch: an epoch already applied (the same set again), or the
+// record of the rotation batch that would put it in force, or the error
+// that refuses it. The caller holds stepMu.
+func (l *Ledger) judgeRotation(rot *rotation) (*roles.KeyEpoch, *record, error) {
+	if l.fatal != nil {
+		return nil, nil, errcode.New(errcode.Unavailable, "ledger stopped after a storage failure: %v", l.fatal)
+	}
+	s := &rot.s
 	cur := l.auth.Load().set
 	if s.KeySet.Version <= cur.Version {
 		l.mu.RLock()
 		defer l.mu.RUnlock()
 		for _, e := range l.epochs {
 			if e.KeySet.KeySet.Version == s.KeySet.Version && e.KeySet.KeySet.Hash() == s.KeySet.Hash() {
-				return e, nil
+				return &e, nil, nil
 			}
 		}
-		return roles.KeyEpoch{}, errcode.New(errcode.Conflict, "officer key set version %d is in force: version %d does not follow it", cur.Version, s.KeySet.Version)
+		return nil, nil, errcode.New(errcode.Conflict, "officer key set version %d is in force: version %d does not follow it", cur.Version, s.KeySet.Version)
 	}
 	if s.KeySet.Version != cur.Version+1 {
-		return roles.KeyEpoch{}, errcode.New(errcode.Conflict, "officer key set version %d is in force: version %d does not follow it", cur.Version, s.KeySet.Version)
+		return nil, nil, errcode.New(errcode.Conflict, "officer key set version %d is in force: version %d does not follow it", cur.Version, s.KeySet.Version)
 	}
 	if s.KeySet.Quorum > money.MaxAuth {
-		return roles.KeyEpoch{}, errcode.New(errcode.Malformed, "quorum %d exceeds %d signatures per transaction", s.KeySet.Quorum, money.MaxAuth)
+		return nil, nil, errcode.New(errcode.Malformed, "quorum %d exceeds %d signatures per transaction", s.KeySet.Quorum, money.MaxAuth)
 	}
 	if err := s.Verify(&cur); err != nil {
 		if !errors.Is(err, policy.ErrKeySet) {
-			return roles.KeyEpoch{}, errcode.New(errcode.Malformed, "%v", err)
+			return nil, nil, errcode.New(errcode.Malformed, "%v", err)
 		}
-		return roles.KeyEpoch{}, errcode.New(errcode.Unauthorized, "%v", err)
+		return nil, nil, errcode.New(errcode.Unauthorized, "%v", err)
 	}
 	l.mu.RLock()
-	from := l.meta.seq + 1
+	m := l.meta
 	l.mu.RUnlock()
-	e := roles.KeyEpoch{FromBatch: from, KeySet: s}
-	v, err := json.Marshal(e)
-	if err != nil {
-		return roles.KeyEpoch{}, errcode.New(errcode.Internal, "encode key set: %v", err)
+	id := policy.RotationID(rot.rec)
+	r := &record{
+		header: money.BatchHeader{
+			Seq: m.seq + 1, Prev: m.head, TxRoot: money.MerkleRoot([]money.Hash{id}), TxCount: 1,
+			Minted: m.minted, Redeemed: m.redeemed,
+		},
+		ids:        []money.Hash{id},
+		unspent:    m.unspent,
+		unspentSum: m.unspentSum,
+		kinds:      []money.Kind{kindRotation},
+		outputs:    []uint16{0},
+		keySet:     rot.rec,
 	}
+	r.body = encodeBatch(&r.header, r.ids)
+	return nil, r, nil
+}
+
+// commitRotation is commit for a rotation: judged, then written as its
+// own batch alone, or proposed through consensus when replicated.
+func (l *Ledger) commitRotation(rot *rotation) {
+	if r := l.replicator(); r != nil {
+		l.proposeRotation(r, rot)
+		return
+	}
+	l.stepMu.Lock()
+	defer l.stepMu.Unlock()
+	e, rec, err := l.judgeRotation(rot)
+	if e != nil || err != nil {
+		rot.done <- rotated{epoch: deref(e), err: err}
+		return
+	}
+	seq := rec.header.Seq
+	l.rec = rec.appendTo(l.rec[:0])
+	if l.cfg.Archive {
+		// A rotation batch has no archive entry; one left under its
+		// number by a batch archived but never logged (see persist) goes
+		// first, or Entries would pair it with the rotation.
+		b := l.db.NewBatch()
+		b.Delete(archiveKey(seq))
+		if err := b.Commit(true); err != nil {
+			l.stop(err)
+			rot.done <- rotated{err: errcode.New(errcode.Internal, "commit failed: rotation batch %d: %v", seq, err)}
+			return
+		}
+	}
+	if err := l.wal.Append(seq, l.rec); err != nil {
+		if errors.Is(err, store.ErrNotLogged) {
+			rot.done <- rotated{err: errcode.New(errcode.Unavailable, "rotation not written, try again: %v", err)}
+			return
+		}
+		l.stop(err)
+		rot.done <- rotated{err: errcode.New(errcode.Internal, "commit failed: log rotation batch %d: %v", seq, err)}
+		return
+	}
+	if err := l.wal.Sync(); err != nil {
+		l.stop(err)
+		rot.done <- rotated{err: errcode.New(errcode.Internal, "commit failed: sync rotation batch %d: %v", seq, err)}
+		return
+	}
+	l.logBytes += int64(len(l.rec))
+	// Durable: answered as committed whatever happens next; a restart
+	// redoes the store from the log.
+	after := rec.meta(l.net)
 	b := l.db.NewBatch()
-	b.Set(keySetKey(s.KeySet.Version), v)
-	if err := b.Commit(true); err != nil {
-		return roles.KeyEpoch{}, errcode.New(errcode.Unavailable, "record key set version %d: %v", s.KeySet.Version, err)
+	l.storeRecord(b, rec, &after)
+	if err := b.Commit(false); err != nil {
+		l.log.Error("store update failed; ledger stopped", "err", err)
+		l.stop(err)
 	}
+	ep := l.adopt(rec, &after)
+	rot.done <- rotated{epoch: ep}
+	l.snapshotTick()
+}
+
+// proposeRotation is commitRotation on a replicated ledger: judged under
+// stepMu against the applied state, then carried through consensus and
+// applied by ApplyRecord on every replica.
+func (l *Ledger) proposeRotation(r Replicator, rot *rotation) {
+	if err := r.Lead(); err != nil {
+		rot.done <- rotated{err: err}
+		return
+	}
+	l.stepMu.Lock()
+	e, rec, err := l.judgeRotation(rot)
+	l.stepMu.Unlock()
+	if e != nil || err != nil {
+		rot.done <- rotated{epoch: deref(e), err: err}
+		return
+	}
+	seq, err := r.Propose(rec.appendTo(nil), l.closed)
+	if err != nil {
+		rot.done <- rotated{err: err}
+		return
+	}
+	rot.done <- rotated{epoch: roles.KeyEpoch{FromBatch: seq + 1, Batch: seq, KeySet: rot.s}}
+}
+
+func deref(e *roles.KeyEpoch) roles.KeyEpoch {
+	if e == nil {
+		return roles.KeyEpoch{}
+	}
+	return *e
+}
+
+// adopt makes a logged rotation batch the head: the totals after it, its
+// epoch, and its key set in force for the batches after it. The caller
+// holds stepMu and has written the batch's store keys.
+func (l *Ledger) adopt(rec *record, after *meta) roles.KeyEpoch {
+	var s policy.SignedKeySet
+	s.UnmarshalBinary(rec.keySet) // decodeRecord or judgeRotation checked it
+	e := roles.KeyEpoch{FromBatch: rec.header.Seq + 1, Batch: rec.header.Seq, KeySet: s}
 	l.mu.Lock()
+	l.meta = *after
 	l.epochs = append(l.epochs, e)
 	l.mu.Unlock()
 	l.auth.Store(newMintAuth(s.KeySet))
-	l.log.Info("officer key set applied", "version", s.KeySet.Version, "from_batch", from, "keys", len(s.KeySet.Keys), "quorum", s.KeySet.Quorum)
-	return e, nil
+	l.log.Info("officer key set applied", "version", s.KeySet.Version, "batch", rec.header.Seq, "keys", len(s.KeySet.Keys), "quorum", s.KeySet.Quorum)
+	return e
 }
 
-var _ roles.KeyRotator = (*Ledger)(nil)
+// verifyRotation checks a committed rotation record against the set in
+// force, as ApplyRecord finds it: a leader judged it against the same
+// state, so a failure means the replicas diverged. The caller holds
+// stepMu.
+func (l *Ledger) verifyRotation(rec *record) error {
+	var s policy.SignedKeySet
+	if err := s.UnmarshalBinary(rec.keySet); err != nil {
+		return err
+	}
+	cur := l.auth.Load().set
+	return s.Verify(&cur)
+}
 
-// mintAuthorised checks a mint's approvals against the key set in force:
-// every key one of its officers', at least its quorum of them.
+// check checks a mint's approvals against the key set in force: every
+// key one of its officers', at least its quorum of them.
 func (a *mintAuth) check(tx *money.Tx) error {
 	for _, k := range tx.Auth {
 		if !a.keys[k.Key] {

@@ -1,14 +1,21 @@
 package ledger_test
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
+	"github.com/specie/specie/roles"
 )
 
 // mintBy is a mint of value to owner approved by keys.
@@ -89,9 +96,10 @@ func TestRotateMintKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.FromBatch != sup.Batches+1 {
-		t.Fatalf("epoch from batch %d, want the next batch %d", e.FromBatch, sup.Batches+1)
+	if e.Batch != sup.Batches+1 || e.FromBatch != sup.Batches+2 {
+		t.Fatalf("rotation in batch %d from batch %d, want the next batch %d, from the one after", e.Batch, e.FromBatch, sup.Batches+1)
 	}
+	rotationInLog(t, l, n, e)
 	check := func(when string) {
 		t.Helper()
 		before := snap(t, l)
@@ -125,4 +133,154 @@ func TestRotateMintKeys(t *testing.T) {
 	l = open(t, n, dir)
 	defer l.Close()
 	check("after a restart")
+}
+
+// rotationInLog checks that rotation e is a batch of the log: the batch serves
+// its rotation record, which is the set rotated to; the batch's header
+// chains to the one before it; its one Merkle leaf is the rotation's ID,
+// with an inclusion proof as for any transaction; the totals did not
+// move; and the ledger's own invariants hold.
+func rotationInLog(t *testing.T, l *ledger.Ledger, n *ledgertest.Net, e roles.KeyEpoch) {
+	t.Helper()
+	b, err := l.Batch(ctx, e.Batch)
+	if err != nil {
+		t.Fatalf("rotation batch %d: %v", e.Batch, err)
+	}
+	var s policy.SignedKeySet
+	if err := s.UnmarshalBinary(b.KeySet); err != nil || s.KeySet.Hash() != e.KeySet.KeySet.Hash() || len(b.Txs) != 0 {
+		t.Fatalf("rotation batch %d serves %+v (%d txs), %v", e.Batch, s, len(b.Txs), err)
+	}
+	var prev *money.BatchHeader // nil: the rotation is batch 1
+	if e.Batch > 1 {
+		hs, err := l.Headers(ctx, e.Batch-1, 1)
+		if err != nil || len(hs) != 1 {
+			t.Fatalf("header %d: %+v, %v", e.Batch-1, hs, err)
+		}
+		prev = &hs[0]
+	}
+	if err := n.Network.VerifyNext(prev, &b.Header); err != nil {
+		t.Fatalf("rotation batch %d does not chain: %v", e.Batch, err)
+	}
+	if prev != nil && (b.Header.Minted != prev.Minted || b.Header.Redeemed != prev.Redeemed) {
+		t.Fatalf("rotation batch moved the totals: %+v after %+v", b.Header, *prev)
+	}
+	if hs, err := l.Headers(ctx, e.Batch, 1); err != nil || len(hs) != 1 || hs[0] != b.Header {
+		t.Fatalf("the header route serves batch %d otherwise: %+v, %v", e.Batch, hs, err)
+	}
+	id := money.TxID(policy.RotationID(b.KeySet))
+	info, err := l.Tx(ctx, id)
+	if err != nil || info.Kind != "key_set" || info.Header != b.Header {
+		t.Fatalf("rotation %s by its ID: %+v, %v", id, info, err)
+	}
+	if err := info.Header.VerifyInclusion(info.TxID, info.Index, info.Proof); err != nil {
+		t.Fatalf("rotation's inclusion proof: %v", err)
+	}
+	if err := l.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRotationSurvivesTheLogCut: a rotation, then enough batches that the
+// log behind the snapshots is cut past it; after a restart the set in
+// force is still the rotated one (a mint by the replaced key is refused,
+// one by the new set commits), rebuilt from the store's copy of the
+// rotation batch, and the rotation is still served and verifies.
+func TestRotationSurvivesTheLogCut(t *testing.T) {
+	n := ledgertest.New()
+	dir := t.TempDir()
+	cfg := n.TestConfig()
+	cfg.Shards, cfg.SnapshotEvery, cfg.LogSegmentBytes = 2, 4<<10, 8<<10
+	l, err := ledger.Open(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := n.Officers
+	owner, fresh := ledgertest.MustKey(), ledgertest.MustKey()
+	mustSubmit(t, l, mintBy(n, owner, 100, o[0], o[1]))
+	next := policy.KeySet{Network: n.Network.ID, Version: 2, Quorum: 2, Keys: []crypto.PublicKey{fresh.Public(), o[1].Public(), o[2].Public()}}
+	e, err := l.RotateMintKeys(ctx, signedSet(t, next, o[0], o[1]))
+	if err != nil || e.Batch != 2 {
+		t.Fatalf("rotate: %+v, %v", e, err)
+	}
+	for range 200 {
+		mustSubmit(t, l, mintBy(n, owner, 1, fresh, o[2]))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	l, err = ledger.Open(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Entries(2, 2, 1<<20, func(uint64, []byte) error { return nil }); !errcode.Is(err, errcode.NotFound) {
+		t.Fatalf("the log still holds the rotation batch (%v): the test did not cut it", err)
+	}
+	before := snap(t, l)
+	if _, err := l.Submit(ctx, mintBy(n, owner, 5, o[0], o[1])); !errcode.Is(err, errcode.Unauthorized) {
+		t.Fatalf("mint by the replaced key after the restart: %v, want unauthorized", err)
+	}
+	if fmt.Sprint(snap(t, l)) != fmt.Sprint(before) {
+		t.Fatal("a refused mint changed the ledger")
+	}
+	mustSubmit(t, l, mintBy(n, owner, 5, fresh, o[1]))
+	info, _ := l.Info(ctx)
+	if len(info.KeySets) != 1 || info.KeySets[0].Batch != 2 || info.KeySets[0].FromBatch != 3 {
+		t.Fatalf("key sets after the restart: %+v", info.KeySets)
+	}
+	rotationInLog(t, l, n, info.KeySets[0])
+}
+
+// TestEpochsBesideTheLogStillOpen: a store written before rotations were
+// batches holds its epochs beside the log (prefix 'k', JSON). It still
+// opens: the epoch is verified and applied (served with Batch 0: not in
+// the log), a mint by the replaced key is refused, and the next rotation,
+// approved by that epoch's quorum, commits as a batch of the log.
+func TestEpochsBesideTheLogStillOpen(t *testing.T) {
+	n := ledgertest.New()
+	dir := t.TempDir()
+	l := open(t, n, dir)
+	o := n.Officers
+	owner, fresh, fresher := ledgertest.MustKey(), ledgertest.MustKey(), ledgertest.MustKey()
+	mustSubmit(t, l, mintBy(n, owner, 100, o[0], o[1]))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v2 := policy.KeySet{Network: n.Network.ID, Version: 2, Quorum: 2, Keys: []crypto.PublicKey{fresh.Public(), o[1].Public(), o[2].Public()}}
+	old := roles.KeyEpoch{FromBatch: 2, KeySet: signedSet(t, v2, o[0], o[1])}
+	v, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := db.NewBatch()
+	b.Set(binary.BigEndian.AppendUint64([]byte{'k'}, 2), v)
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, n, dir)
+	defer l.Close()
+	info, _ := l.Info(ctx)
+	if len(info.KeySets) != 1 || info.KeySets[0].Batch != 0 || info.KeySets[0].FromBatch != 2 {
+		t.Fatalf("key sets of the old store: %+v", info.KeySets)
+	}
+	if _, err := l.Submit(ctx, mintBy(n, owner, 5, o[0], o[1])); !errcode.Is(err, errcode.Unauthorized) {
+		t.Fatalf("mint by the replaced key: %v, want unauthorized", err)
+	}
+	v3 := policy.KeySet{Network: n.Network.ID, Version: 3, Quorum: 2, Keys: []crypto.PublicKey{fresh.Public(), fresher.Public(), o[2].Public()}}
+	e, err := l.RotateMintKeys(ctx, signedSet(t, v3, fresh, o[2]))
+	if err != nil || e.Batch != 2 {
+		t.Fatalf("the next rotation: %+v, %v", e, err)
+	}
+	rotationInLog(t, l, n, e)
+	mustSubmit(t, l, mintBy(n, owner, 5, fresher, o[2]))
 }

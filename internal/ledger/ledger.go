@@ -92,8 +92,11 @@ type Ledger struct {
 
 	// auth is the officer key set mints are checked against now, and
 	// epochs the rotations applied (keys.go); epochs is guarded by mu.
+	// rotq carries rotations to the commit loop, which commits each as a
+	// batch of its own.
 	auth   atomic.Pointer[mintAuth]
 	epochs []roles.KeyEpoch
+	rotq   chan *rotation
 
 	// queue carries a submission's valid transactions to the commit loop
 	// in pieces of at most MaxBatch, so that a lone submitter's batches are
@@ -227,13 +230,10 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		log:        cfg.Logger.With("role", "ledger"),
 		queue:      make(chan []*checked, 4*cfg.MaxBatch),
 		verifyQ:    make(chan *part, 1024),
+		rotq:       make(chan *rotation),
 		closed:     make(chan struct{}),
 	}
 	if err := l.loadMeta(); err != nil {
-		l.closeStorage()
-		return nil, err
-	}
-	if err := l.loadKeySets(); err != nil {
 		l.closeStorage()
 		return nil, err
 	}
@@ -248,6 +248,12 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 	if err := l.recoverState(); err != nil {
 		l.closeStorage()
 		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	// After recovery, which redoes the store keys of the batches the log
+	// holds, rotation batches included.
+	if err := l.loadKeySets(); err != nil {
+		l.closeStorage()
+		return nil, err
 	}
 	l.wg.Add(1)
 	go l.commitLoop()
@@ -675,6 +681,10 @@ func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
 	if err != nil {
 		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
 	}
+	kind := loc.kind.String()
+	if loc.kind == kindRotation {
+		kind = "key_set" // a rotation batch's ID (keys.go)
+	}
 	h, ids, err := l.batch(loc.seq)
 	if err != nil {
 		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
@@ -687,7 +697,7 @@ func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
 	return roles.TxInfo{
 		TxID:   id,
 		Status: "committed",
-		Kind:   loc.kind.String(),
+		Kind:   kind,
 		Header: h,
 		Index:  loc.index,
 		Proof:  money.MerkleProof(ids, int(loc.index)),
@@ -745,6 +755,14 @@ func (l *Ledger) Batch(_ context.Context, seq uint64) (roles.BatchContents, erro
 	}
 	h, ids, err := l.batch(seq)
 	if err != nil {
+		return roles.BatchContents{}, errcode.New(errcode.Internal, "batch %d: %v", seq, err)
+	}
+	// A rotation batch (keys.go) is served from its rotation record,
+	// which the store keeps with or without the archive.
+	switch ks, err := l.db.Get(rotationKey(seq)); {
+	case err == nil:
+		return roles.BatchContents{Header: h, KeySet: ks}, nil
+	case !errors.Is(err, store.ErrNotFound):
 		return roles.BatchContents{}, errcode.New(errcode.Internal, "batch %d: %v", seq, err)
 	}
 	v, err := l.db.Get(archiveKey(seq))

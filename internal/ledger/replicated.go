@@ -96,6 +96,9 @@ func (l *Ledger) propose(r Replicator, batch []*checked) {
 func (l *Ledger) evaluate(batch []*checked) ([]byte, bool) {
 	l.stepMu.Lock()
 	defer l.stepMu.Unlock()
+	if batch = l.recheckMints(batch); len(batch) == 0 {
+		return nil, false
+	}
 	out, ok := l.step(batch)
 	if !ok {
 		return nil, false
@@ -159,6 +162,26 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 		l.stop(err)
 		return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
 	}
+	if r.keySet != nil {
+		// A rotation batch (keys.go): its leader judged it against this
+		// very state, so one that does not follow the set in force means
+		// the replicas diverged.
+		if err := l.verifyRotation(&r); err != nil {
+			err = fmt.Errorf("apply record: rotation of batch %d: %w: replicas diverged", seq, err)
+			l.stop(err)
+			return 0, false, err
+		}
+		arch = nil
+		if l.cfg.Archive {
+			// As commitRotation: no archive entry under a rotation batch.
+			b := l.db.NewBatch()
+			b.Delete(archiveKey(seq))
+			if err := b.Commit(true); err != nil {
+				l.stop(err)
+				return 0, false, fmt.Errorf("apply record: %w", err)
+			}
+		}
+	}
 	if arch != nil && l.cfg.Archive {
 		// As persist does alone: the archive entry is durable before the
 		// log record, so every batch the log holds is archived.
@@ -186,9 +209,13 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 		l.stop(err)
 		return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
 	}
-	l.mu.Lock()
-	l.meta = after
-	l.mu.Unlock()
+	if r.keySet != nil {
+		l.adopt(&r, &after)
+	} else {
+		l.mu.Lock()
+		l.meta = after
+		l.mu.Unlock()
+	}
 	if h := l.cfg.OnApply; h != nil {
 		h(seq, sha256.Sum256(recBytes))
 	}
@@ -197,7 +224,7 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 }
 
 // StateHash is a digest of the whole state: the running totals, the head
-// of the chain, and every unspent note with its value in key order. Two
+// of the chain, the officer key set in force, and every unspent note with its value in key order. Two
 // replicas at the same batch must give the same hash. It reads the whole
 // unspent set and holds up commits while it runs: for tests and audits.
 func (l *Ledger) StateHash() (uint64, [32]byte) {
@@ -208,6 +235,8 @@ func (l *Ledger) StateHash() (uint64, [32]byte) {
 	l.mu.RUnlock()
 	h := sha256.New()
 	h.Write(m.encode())
+	ks := l.auth.Load().set.Hash() // the officer key set in force after batch m.seq
+	h.Write(ks[:])
 	type kv struct {
 		key   [24]byte
 		value uint64

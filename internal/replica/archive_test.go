@@ -13,6 +13,7 @@ import (
 	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -42,6 +43,10 @@ func (c *cluster) checkArchives(seq uint64) {
 				}
 				ids[i] = c.net.Network.TxID(&tx)
 			}
+			if b.KeySet != nil {
+				// A rotation batch: its one leaf is the rotation's ID.
+				ids = append(ids, policy.RotationID(b.KeySet))
+			}
 			if len(ids) != int(b.Header.TxCount) || money.MerkleRoot(ids) != b.Header.TxRoot {
 				c.t.Fatalf("replica %d: batch %d: its %d archived transactions do not rebuild the header's root", m.id, s, len(ids))
 			}
@@ -52,7 +57,7 @@ func (c *cluster) checkArchives(seq uint64) {
 			continue
 		}
 		for i := range got {
-			if got[i].Header != ref[i].Header || !sameTxs(got[i].Txs, ref[i].Txs) {
+			if got[i].Header != ref[i].Header || !sameTxs(got[i].Txs, ref[i].Txs) || !bytes.Equal(got[i].KeySet, ref[i].KeySet) {
 				c.t.Fatalf("batch %d: replica %d and replica %d serve different contents", i+1, m.id, refID)
 			}
 		}

@@ -131,6 +131,9 @@ type Consistency struct {
 type Batch struct {
 	Header       Header   `json:"header"`
 	Transactions []string `json:"transactions"`
+	// KeySet is a rotation batch's rotation record in base64
+	// (roles.BatchContents.KeySet); its transactions are then empty.
+	KeySet string `json:"key_set,omitempty"`
 }
 
 // TxInfo is GET /v1/transactions/{txid}.
@@ -858,6 +861,9 @@ func FromBatch(b roles.BatchContents, cur *money.Currency) Batch {
 	for i, tx := range b.Txs {
 		out.Transactions[i] = base64.StdEncoding.EncodeToString(tx)
 	}
+	if b.KeySet != nil {
+		out.KeySet = base64.StdEncoding.EncodeToString(b.KeySet)
+	}
 	return out
 }
 
@@ -873,6 +879,11 @@ func (w Batch) ToBatch() (roles.BatchContents, error) {
 	for i, s := range w.Transactions {
 		if out.Txs[i], err = base64.StdEncoding.Strict().DecodeString(s); err != nil {
 			return roles.BatchContents{}, badResponse(fmt.Sprintf("transactions[%d]", i), err)
+		}
+	}
+	if w.KeySet != "" {
+		if out.KeySet, err = base64.StdEncoding.Strict().DecodeString(w.KeySet); err != nil {
+			return roles.BatchContents{}, badResponse("key_set", err)
 		}
 	}
 	return out, nil

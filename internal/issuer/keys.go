@@ -215,7 +215,7 @@ func (is *Issuer) pushKeySets(ctx context.Context) error {
 	}
 	rot, ok := is.ledger.(roles.KeyRotator)
 	if !ok {
-		return fmt.Errorf("push key sets: this ledger connection takes no key rotation (a replicated ledger does not yet)")
+		return fmt.Errorf("push key sets: this ledger connection takes no key rotation")
 	}
 	info, err := is.ledger.Info(ctx)
 	if err != nil {

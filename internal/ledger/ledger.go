@@ -353,6 +353,13 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 	for i, tx := range txs {
 		cs[i] = l.prepare(tx)
 	}
+	return l.submit(ctx, cs, nil)
+}
+
+// submit verifies the signatures of prepared transactions, lets verified
+// (when not nil) turn each valid one into what is committed (SubmitPart),
+// queues them for commit in order and waits for every outcome.
+func (l *Ledger) submit(ctx context.Context, cs []*checked, verified func(*checked)) ([]roles.Result, error) {
 	// Split into parts for the verifiers; wait for all of them, then queue
 	// for commit in the caller's order.
 	var wg sync.WaitGroup
@@ -379,6 +386,9 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 	}
 	ready := make([]*checked, 0, len(cs))
 	for _, c := range cs {
+		if c.err == nil && verified != nil {
+			verified(c)
+		}
 		if c.err == nil && shut {
 			c.err = errcode.New(errcode.Unavailable, "ledger is shutting down")
 		}

@@ -353,13 +353,15 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 	for i, tx := range txs {
 		cs[i] = l.prepare(tx)
 	}
-	return l.submit(ctx, cs, nil)
+	return l.submit(ctx, cs, true, nil)
 }
 
-// submit verifies the signatures of prepared transactions, lets verified
-// (when not nil) turn each valid one into what is committed (SubmitPart),
-// queues them for commit in order and waits for every outcome.
-func (l *Ledger) submit(ctx context.Context, cs []*checked, verified func(*checked)) ([]roles.Result, error) {
+// submit verifies the signatures of prepared transactions (unless sigs is
+// false: SubmitPart of a step whose transaction was verified before), lets
+// verified (when not nil) turn each valid one into what is committed
+// (SubmitPart), queues them for commit in order and waits for every
+// outcome.
+func (l *Ledger) submit(ctx context.Context, cs []*checked, sigs bool, verified func(*checked)) ([]roles.Result, error) {
 	// Split into parts for the verifiers; wait for all of them, then queue
 	// for commit in the caller's order.
 	var wg sync.WaitGroup
@@ -370,7 +372,7 @@ func (l *Ledger) submit(ctx context.Context, cs []*checked, verified func(*check
 		return nil, errcode.New(errcode.Unavailable, "ledger is shutting down")
 	default:
 	}
-	for s := 0; s < len(cs); s += verifyBatch {
+	for s := 0; sigs && s < len(cs); s += verifyBatch {
 		wg.Add(1)
 		l.verifyQ <- &part{cs: cs[s:min(s+verifyBatch, len(cs))], wg: &wg}
 	}

@@ -40,8 +40,8 @@ type NoteValue struct {
 // Part is one group's operation of a cross-group transaction.
 type Part struct {
 	// Tx is the whole cross-group transaction. It is validated in full
-	// (format, authority keys, every signature) before the part is queued,
-	// and archived as the part's transaction.
+	// (format, authority keys, every signature unless Verified) before
+	// the part is queued, and archived as the part's transaction.
 	Tx *money.Tx
 	// ID is the txid the part is logged under; the part is refused
 	// (double_spend, "already committed") when it is already in the log.
@@ -54,6 +54,11 @@ type Part struct {
 	// Expiry applies Tx's escrow refund expiry to this part (set on the
 	// step that locks the escrowed inputs).
 	Expiry bool
+	// Verified skips Tx's signature checks (its format, sums and
+	// authority keys are still checked): for the steps after the
+	// transaction's signatures were verified, by this group when it
+	// locked its inputs and by the coordinator's log when it began.
+	Verified bool
 }
 
 // partOp is what the state machine needs of a part beyond checked.
@@ -97,7 +102,7 @@ func (l *Ledger) SubmitPart(ctx context.Context, p Part) (roles.Receipt, error) 
 		op.outVals = append(op.outVals, n.Value)
 	}
 	c := l.prepare(p.Tx)
-	rs, err := l.submit(ctx, []*checked{c}, func(c *checked) {
+	rs, err := l.submit(ctx, []*checked{c}, !p.Verified, func(c *checked) {
 		c.id, c.ins, c.outs, c.in, c.out, c.part = p.ID, ins, outs, in, out, op
 		if !p.Expiry {
 			c.refundAfter = 0

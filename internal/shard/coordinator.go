@@ -188,9 +188,9 @@ func (c *Coordinator) prepare(ctx context.Context, p *plan, g int) error {
 // one is logged already, and returns the decision in the log.
 func (c *Coordinator) decide(ctx context.Context, p *plan, want bool) (bool, error) {
 	yes, no := c.id(stepDecideCommit, p.id), c.id(stepDecideAbort, p.id)
-	part := ledger.Part{Tx: p.tx, ID: no, Excludes: []money.TxID{yes}}
+	part := ledger.Part{Tx: p.tx, ID: no, Excludes: []money.TxID{yes}, Verified: true}
 	if want {
-		part = ledger.Part{Tx: p.tx, ID: yes, Excludes: []money.TxID{no}}
+		part = ledger.Part{Tx: p.tx, ID: yes, Excludes: []money.TxID{no}, Verified: true}
 		if m := p.moved(); m > 0 {
 			part.Create = []ledger.NoteValue{{ID: c.id(noteMoved, p.id), Value: m}}
 		}
@@ -243,7 +243,7 @@ func (c *Coordinator) finish(ctx context.Context, p *plan, commit bool, skip int
 		}
 	}
 	if err := c.retry(ctx, func() error {
-		_, err := submitStep(ctx, c.cfg.Log, ledger.Part{Tx: p.tx, ID: c.id(stepEnd, p.id)})
+		_, err := submitStep(ctx, c.cfg.Log, ledger.Part{Tx: p.tx, ID: c.id(stepEnd, p.id), Verified: true})
 		return err
 	}); err != nil {
 		// Applied everywhere; only recovery's shortcut is missing.
@@ -258,7 +258,7 @@ func (c *Coordinator) finish(ctx context.Context, p *plan, commit bool, skip int
 // commitIn spends g's lock note (if g held inputs) and creates p's outputs
 // there, logged under p's txid.
 func (c *Coordinator) commitIn(ctx context.Context, p *plan, g int) (roles.Receipt, error) {
-	part := ledger.Part{Tx: p.tx, ID: p.id, Create: p.outs[g]}
+	part := ledger.Part{Tx: p.tx, ID: p.id, Create: p.outs[g], Verified: true}
 	if len(p.ins[g]) > 0 {
 		part.Spend = []ledger.NoteValue{{ID: LockNote(c.cfg.Network, p.id), Value: sum(p.ins[g])}}
 	}
@@ -280,7 +280,7 @@ func (c *Coordinator) abortIn(ctx context.Context, p *plan, g int) error {
 		if err != nil {
 			return err
 		}
-		part := ledger.Part{Tx: p.tx, ID: c.id(stepAbort, p.id)}
+		part := ledger.Part{Tx: p.tx, ID: c.id(stepAbort, p.id), Verified: true}
 		if prepared {
 			part.Spend = []ledger.NoteValue{{ID: LockNote(c.cfg.Network, p.id), Value: sum(p.ins[g])}}
 			part.Create = p.ins[g]

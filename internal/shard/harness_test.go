@@ -69,11 +69,14 @@ type sharded struct {
 	// elsewhere are notes a test knows another transaction spent (or
 	// locked): outcome counts them as given back.
 	elsewhere map[money.NoteID]bool
+	// nonce draws the nonces mintIn and pay start from: random, or a
+	// simulation's seeded generator.
+	nonce func() uint64
 }
 
 func newSharded(t *testing.T, groups int) *sharded {
 	t.Helper()
-	s := &sharded{t: t, n: ledgertest.New(), dir: t.TempDir(), elsewhere: make(map[money.NoteID]bool)}
+	s := &sharded{t: t, n: ledgertest.New(), dir: t.TempDir(), elsewhere: make(map[money.NoteID]bool), nonce: ledgertest.Nonce}
 	s.groups = make([]*swappable, groups)
 	for g := range s.groups {
 		s.groups[g] = &swappable{}
@@ -157,7 +160,7 @@ func (s *sharded) group(id money.NoteID) int { return shard.GroupOf(id, len(s.gr
 // mintIn mints v to k as one note that lives in group g.
 func (s *sharded) mintIn(g int, k *crypto.PrivateKey, v uint64) money.Note {
 	s.t.Helper()
-	for nonce := ledgertest.Nonce(); ; nonce++ {
+	for nonce := s.nonce(); ; nonce++ {
 		tx := &money.Tx{Kind: money.Mint, Nonce: nonce, Outputs: []money.Output{ledgertest.To(k, v)}}
 		note := s.n.Notes(tx)[0]
 		if s.group(s.n.Network.NoteID(&note)) != g {
@@ -175,7 +178,7 @@ func (s *sharded) mintIn(g int, k *crypto.PrivateKey, v uint64) money.Note {
 // group at[i]: the nonce is chosen so.
 func (s *sharded) pay(ins []money.Note, keys []*crypto.PrivateKey, outs []money.Output, at []int) *money.Tx {
 	s.t.Helper()
-	for nonce := ledgertest.Nonce(); ; nonce++ {
+	for nonce := s.nonce(); ; nonce++ {
 		tx := &money.Tx{Kind: money.Transfer, Nonce: nonce, Inputs: ins, Outputs: outs}
 		ok := true
 		for i, o := range s.n.Notes(tx) {

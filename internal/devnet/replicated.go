@@ -359,6 +359,9 @@ func checkReplicaDirs(dir string, replicas int) error {
 		_, err := os.Stat(filepath.Join(dir, name))
 		return err == nil
 	}
+	if exists("group-0") {
+		return fmt.Errorf("up: %s holds a sharded ledger; start it with --groups (docs/scale-out.md)", dir)
+	}
 	if replicas > 1 && exists("ledger") {
 		return fmt.Errorf("up: %s holds an unreplicated ledger; it cannot be started with --replicas %d", dir, replicas)
 	}

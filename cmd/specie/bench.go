@@ -32,6 +32,12 @@ Prints one JSON object.
   specie bench --inproc --rate 20000
   specie bench --target http://127.0.0.1:8080
 
+Against a sharded network ('specie up --groups 2'), --groups 2 --span single
+makes every transaction's notes live in one group, --span cross sends its
+first output to another group (two-phase commit); see docs/scale-out.md.
+
+  specie bench --target http://127.0.0.1:8080 --groups 2 --span cross
+
 With --payments it measures what a customer sees instead: payments between
 wallets through the intermediaries' HTTP API (POST
 /v1/intermediaries/{name}/payments). It opens --wallets wallets at EACH

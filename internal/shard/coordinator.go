@@ -57,7 +57,7 @@ type Coordinator struct {
 	log *slog.Logger
 
 	mu    sync.Mutex
-	stuck map[money.TxID]*plan // decided here but not finished (a group down)
+	stuck map[money.TxID]*plan // given up on here, not finished (a group or the log down)
 }
 
 // NewCoordinator returns a coordinator over cfg's groups and log. Call
@@ -120,7 +120,7 @@ func (c *Coordinator) run(ctx context.Context, p *plan) (roles.Receipt, error) {
 		}
 		if err := c.prepare(ctx, p, g); err != nil {
 			refusal = err
-			if !(errcode.Is(err, errcode.Unavailable) || errcode.Is(err, errcode.NotLeader)) {
+			if final(err) {
 				refused = g
 			}
 			break
@@ -131,6 +131,7 @@ func (c *Coordinator) run(ctx context.Context, p *plan) (roles.Receipt, error) {
 	}
 	commit, err := c.decide(ctx, p, refusal == nil)
 	if err != nil {
+		c.park(p) // Resolve decides it (abort, unless commit was logged)
 		return roles.Receipt{}, err
 	}
 	if err := c.crash(PhaseDecided, -1); err != nil {
@@ -336,8 +337,10 @@ func (c *Coordinator) resolve(ctx context.Context, p *plan) error {
 	return err
 }
 
-// Resolve retries the transactions this coordinator decided but could not
-// finish (a group was down). Safe to call at any time.
+// Resolve retries the transactions this coordinator could not finish: a
+// group was down after the decision, or the log when it was to be
+// logged (then no decision may be logged yet, and Resolve logs abort).
+// Safe to call at any time.
 func (c *Coordinator) Resolve(ctx context.Context) error {
 	c.mu.Lock()
 	ps := make([]*plan, 0, len(c.stuck))

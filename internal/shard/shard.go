@@ -40,8 +40,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
-	"fmt"
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger"
@@ -200,7 +198,20 @@ func submitStep(ctx context.Context, g Group, p ledger.Part) (roles.Receipt, err
 		return roles.Receipt{TxID: p.ID, Batch: info.Header.Seq, Index: info.Index}, nil
 	}
 	if !errcode.Is(lerr, errcode.NotFound) {
-		return roles.Receipt{}, errors.Join(err, fmt.Errorf("look up step %s: %w", p.ID, lerr))
+		// Refused, but whether an earlier try was logged is not known.
+		return roles.Receipt{}, errcode.New(errcode.Unavailable, "step %s: %v; and looking it up: %v", p.ID, err, lerr)
 	}
 	return roles.Receipt{}, err
+}
+
+// final reports whether err is a refusal that rules the step out for good
+// (the state machine refused it): not unavailable, not_leader or internal,
+// after which it may still be logged.
+func final(err error) bool {
+	switch errcode.Of(err) {
+	case errcode.DoubleSpend, errcode.Conflict, errcode.BadSignature, errcode.Malformed,
+		errcode.Unauthorized, errcode.UnknownNote, errcode.LimitExceeded:
+		return true
+	}
+	return false
 }

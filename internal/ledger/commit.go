@@ -345,17 +345,18 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 				ok = false
 				break
 			}
-			if !(v.unspent(&c.ins[j], value) || made[c.ins[j]] == value) && c.part != nil {
-				out.errs[i] = errcode.New(errcode.DoubleSpend, "note %s is not unspent here: spent, locked by another cross-group transaction, or never created", c.ins[j])
-				ok = false
-				break
-			}
 			if !(v.unspent(&c.ins[j], value) || made[c.ins[j]] == value) {
+				ok = false
+				if c.part != nil {
+					// A part names notes, not outputs: nothing to
+					// explain it from.
+					out.errs[i] = errcode.New(errcode.DoubleSpend, "note %s is not unspent here: spent, locked by another cross-group transaction, or never created", c.ins[j])
+					break
+				}
 				// Spent before the batch, or never created: the shell
 				// looks up which (explainMissing).
 				out.errs[i] = errcode.New(errcode.DoubleSpend, "input %d: note %s is not unspent", j, c.ins[j])
 				out.missing[i] = j
-				ok = false
 				break
 			}
 		}

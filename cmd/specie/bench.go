@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -30,6 +31,12 @@ Prints one JSON object.
   specie bench --inproc --notes 1000000 --duration 15s --bound
   specie bench --inproc --rate 20000
   specie bench --target http://127.0.0.1:8080
+
+Against a sharded network ('specie up --groups 2'), --groups 2 --span single
+makes every transaction's notes live in one group, --span cross sends its
+first output to another group (two-phase commit); see docs/scale-out.md.
+
+  specie bench --target http://127.0.0.1:8080 --groups 2 --span cross
 
 With --payments it measures what a customer sees instead: payments between
 wallets through the intermediaries' HTTP API (POST
@@ -79,6 +86,9 @@ run show a progress line on stderr.
 			if isTerminal(os.Stderr) {
 				o.Progress = os.Stderr
 			}
+			if o.Span != "" && (o.Groups < 2 || (o.Span != bench.SpanSingle && o.Span != bench.SpanCross)) {
+				return fmt.Errorf("bench: --span %q: want single or cross, with --groups 2 or more", o.Span)
+			}
 			if payments {
 				po.duration, po.rate, po.cpuprofile = o.Duration, o.Rate, cpuprofile
 				return po.run(ctx, g, target, dir, inproc, shards)
@@ -120,6 +130,8 @@ run show a progress line on stderr.
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the timed run to this file (go tool pprof -top)")
 	f.BoolVar(&o.Bound, "bound", false, "also measure the signature-verification bound on all cores")
 	f.BoolVar(&o.Archive, "archive", false, "keep every transaction in full in the in-process ledger, as `specie up` does for `specie audit`")
+	f.IntVar(&o.Groups, "groups", 0, "with --target: the sharded network's group count ('specie up --groups G'), so --span can shape the load")
+	f.StringVar(&o.Span, "span", "", "with --groups: single (every transaction's notes in one group) or cross (inputs and change in one group, the first output in another: two-phase commit)")
 	f.BoolVar(&payments, "payments", false, "measure payments between customers' wallets through the intermediaries' API instead (see below)")
 	po.register(f)
 	return cmd

@@ -39,6 +39,7 @@ func logger() *slog.Logger {
 func upCmd(g *globals) *cobra.Command {
 	var addr string
 	var replicas int
+	var groups int
 	var lim api.Limits
 	var useHSM bool
 	var hsmModule string
@@ -54,7 +55,14 @@ With --replicas N (3 or 5) the ledger is replicated with raft: N replicas in
 this process, each with its own data directory (ledger-1, ...) and its own
 HTTP server on the API's port + i, talking raft over HTTP on loopback. Try
 'specie ledger cluster status --api http://127.0.0.1:8081'. A data directory
-keeps the replica count it was created with.`,
+keeps the replica count it was created with.
+
+With --groups G (2 or more) the unspent set is split by note-ID prefix across
+G ledger groups of --replicas replicas each, plus a group holding the
+two-phase-commit coordinator's log for transactions that span groups
+(docs/scale-out.md); group K's replicas listen on the API's port +
+K*replicas + i, the coordinator's after them. A data directory keeps its
+group count.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var n *devnet.Node
@@ -66,7 +74,9 @@ keeps the replica count it was created with.`,
 					return err
 				}
 			}
-			if replicas > 1 {
+			if groups > 1 {
+				n, created, err = devnet.UpSharded(g.data, addr, groups, replicas, logger(), lim)
+			} else if replicas > 1 {
 				n, created, err = devnet.UpReplicated(g.data, addr, replicas, logger(), lim)
 			} else {
 				// One replica is today's ledger, unreplicated: no raft,
@@ -82,6 +92,7 @@ keeps the replica count it was created with.`,
 	}
 	cmd.Flags().StringVar(&addr, "http", "127.0.0.1:8080", "address for the HTTP API")
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "ledger replicas (raft); 1 runs the ledger unreplicated")
+	cmd.Flags().IntVar(&groups, "groups", 1, "ledger groups the unspent set is split across (two-phase commit between them); 1 runs one group")
 	cmd.Flags().BoolVar(&useHSM, "hsm", false, "create the network with its officer keys and redeem key on a SoftHSM2 token under --data (PKCS#11); no private key is written to disk")
 	cmd.Flags().StringVar(&hsmModule, "hsm-module", hsm.DefaultModule, "PKCS#11 module for --hsm")
 	httpLimitFlags(cmd, &lim)
@@ -99,8 +110,19 @@ func printUp(g *globals, n *devnet.Node, created bool) {
 	fmt.Fprintf(&b, "Specie network %s (%s) %s, data in %s\n", c.Network.ID, c.Network.Currency.Code, state, g.data)
 	fmt.Fprintf(&b, "  HTTP API      %s/v1   (health %s/healthz, metrics %s/metrics)\n", n.URL, n.URL, n.URL)
 	fmt.Fprintf(&b, "  ledger        %d shards, %d batches, outstanding %s\n", c.Shards, sup.Batches, c.Network.Currency.Format(sup.Outstanding))
-	for _, r := range n.Replicas {
-		fmt.Fprintf(&b, "  replica %-5d %s   (raft status %s/raft/status)\n", r.ID, r.URL, r.URL)
+	if sh := n.Sharded; sh != nil {
+		for k, reps := range sh.Groups {
+			for _, r := range reps {
+				fmt.Fprintf(&b, "  group %d r%-3d %s   (raft status %s/raft/status)\n", k, r.ID, r.URL, r.URL)
+			}
+		}
+		for _, r := range sh.Coordinator {
+			fmt.Fprintf(&b, "  2pc log r%-4d %s   (raft status %s/raft/status)\n", r.ID, r.URL, r.URL)
+		}
+	} else {
+		for _, r := range n.Replicas {
+			fmt.Fprintf(&b, "  replica %-5d %s   (raft status %s/raft/status)\n", r.ID, r.URL, r.URL)
+		}
 	}
 	fmt.Fprintf(&b, "  issuer        mint approval %d of %d officer keys:\n", c.MintQuorum, len(c.MintKeys))
 	for _, f := range c.OfficerKeyFiles {

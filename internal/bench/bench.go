@@ -22,6 +22,7 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/shard"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -43,11 +44,21 @@ type Options struct {
 	// transactions (ledger.Config.Archive), as `specie up` does, to
 	// measure what keeping them for auditors costs.
 	Archive bool
+	// Groups, for a sharded target (`specie up --groups G`), is its group
+	// count, and Span shapes the load for it: SpanSingle makes every
+	// transaction's notes live in one group, SpanCross puts its inputs and
+	// change in one group and its first output in another (one prepare,
+	// commits in two groups). The default, with Groups 0, is notes wherever
+	// their IDs fall.
+	Groups int
+	Span   string
 }
 
 // Report is the one JSON object `specie bench` prints.
 type Report struct {
 	Mode         string         `json:"mode"`
+	Groups       int            `json:"groups,omitempty"`
+	Span         string         `json:"span,omitempty"`
 	Notes        uint64         `json:"notes"`
 	Inputs       int            `json:"inputs"`
 	Outputs      int            `json:"outputs"`
@@ -95,7 +106,7 @@ type Target struct {
 // then offers load for the duration and reports.
 func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, error) {
 	o.defaults()
-	r := Report{Mode: t.Mode, Notes: o.Notes, Inputs: o.Inputs, Outputs: o.Outputs, Rate: o.Rate, Cores: runtime.NumCPU(), Rejected: map[string]int{}}
+	r := Report{Mode: t.Mode, Groups: o.Groups, Span: o.Span, Notes: o.Notes, Inputs: o.Inputs, Outputs: o.Outputs, Rate: o.Rate, Cores: runtime.NumCPU(), Rejected: map[string]int{}}
 	setup := time.Now()
 	owners := make([]*crypto.PrivateKey, 256)
 	for i := range owners {
@@ -105,6 +116,9 @@ func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, e
 	notes, owner, err := t.Fund(o.Notes, owners, need, 1_000_00)
 	if err != nil {
 		return r, fmt.Errorf("bench: fund notes: %w", err)
+	}
+	if o.Groups > 1 {
+		notes, owner = byGroup(net, notes, owner, o)
 	}
 	txs, err := sign(net, notes, owner, owners, o)
 	if err != nil {
@@ -158,6 +172,57 @@ func Run(ctx context.Context, net money.Network, t Target, o Options) (Report, e
 		r.RatioToBound = r.CommittedTxS / r.BoundTxS
 	}
 	return r, nil
+}
+
+// The load's shapes for a sharded target (Options.Span).
+const (
+	SpanSingle = "single"
+	SpanCross  = "cross"
+)
+
+// byGroup reorders the funded notes so that each transaction's inputs
+// (Options.Inputs consecutive notes) live in one group; notes left over in
+// a group are dropped.
+func byGroup(net money.Network, notes []money.Note, owner []int, o Options) ([]money.Note, []int) {
+	ns := make([][]money.Note, o.Groups)
+	ow := make([][]int, o.Groups)
+	for i := range notes {
+		g := shard.GroupOf(net.NoteID(&notes[i]), o.Groups)
+		ns[g] = append(ns[g], notes[i])
+		ow[g] = append(ow[g], owner[i])
+	}
+	var outN []money.Note
+	var outO []int
+	for g := range ns {
+		k := len(ns[g]) / o.Inputs * o.Inputs
+		outN, outO = append(outN, ns[g][:k]...), append(outO, ow[g][:k]...)
+	}
+	return outN, outO
+}
+
+// shape picks tx's nonce (from i<<20 up) so that its outputs fall as
+// Options.Span says, relative to the group of its inputs.
+func (o *Options) shape(net money.Network, tx *money.Tx, i uint64) {
+	home := shard.GroupOf(net.NoteID(&tx.Inputs[0]), o.Groups)
+	for nonce := i << 20; ; nonce++ {
+		tx.Nonce = nonce
+		id := net.TxID(tx)
+		fits := true
+		for j := range tx.Outputs {
+			n := money.Note{TxID: id, Index: uint32(j), Output: tx.Outputs[j]}
+			at := shard.GroupOf(net.NoteID(&n), o.Groups) == home
+			if o.Span == SpanCross && j == 0 {
+				at = !at
+			}
+			if !at {
+				fits = false
+				break
+			}
+		}
+		if fits || o.Span == "" {
+			return
+		}
+	}
 }
 
 func (o *Options) defaults() {
@@ -277,6 +342,9 @@ func sign(net money.Network, notes []money.Note, owner []int, owners []*crypto.P
 				outs[0].Value += total % uint64(o.Outputs)
 				tx.Nonce = uint64(i)
 				tx.Inputs = in
+				if o.Groups > 1 {
+					o.shape(net, tx, uint64(i))
+				}
 				ledgertest.SignSpend(net, tx, keys)
 				dst := s.buf[i*size : i*size : (i+1)*size]
 				if b, err := tx.AppendBinary(dst); err != nil || len(b) != size || &b[0] != &s.buf[i*size] {

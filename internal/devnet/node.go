@@ -44,6 +44,9 @@ type Node struct {
 	// roles.Ledger the issuer, the banks and the API use.
 	Replicas []*Replica
 	Group    roles.Ledger
+	// Sharded is set for `specie up --groups G` (sharded.go): the groups,
+	// the coordinator and the router (which is also Group).
+	Sharded *Sharded
 	// Gateway is the ISO 20022 gateway of `specie up` (iso20022.go).
 	Gateway *iso20022.Gateway
 
@@ -423,6 +426,9 @@ func (n *Node) closeServices() error {
 	}
 	if n.Issuer != nil {
 		errs = append(errs, n.Issuer.Close())
+	}
+	if n.Sharded != nil {
+		n.Sharded.close()
 	}
 	if len(n.Replicas) > 0 {
 		// A replica's raft node stops before its ledger closes.

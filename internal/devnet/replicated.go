@@ -171,33 +171,11 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 		n.closeServices()
 		return nil, false, err
 	}
-	peers := map[uint64]string{}
-	lns := map[uint64]net.Listener{}
-	for i := 1; i <= replicas; i++ {
-		a := net.JoinHostPort(host, "0")
-		if port != 0 {
-			a = net.JoinHostPort(host, strconv.Itoa(port+i))
-		}
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return fail(fmt.Errorf("up: replica %d: listen on %s: %w", i, a, err))
-		}
-		lns[uint64(i)] = ln
-		peers[uint64(i)] = "http://" + ln.Addr().String()
+	reps, err := startGroup(cfg, dir, host, port, 0, replicas, log, firstLimits(lim))
+	if err != nil {
+		return fail(err)
 	}
-	for i := uint64(1); i <= uint64(replicas); i++ {
-		r, err := startReplica(cfg, i, peers, false, filepath.Join(dir, fmt.Sprintf("ledger-%d", i)), lns[i], log, firstLimits(lim))
-		if err != nil {
-			for j := i; j <= uint64(replicas); j++ {
-				lns[j].Close()
-			}
-			return fail(err)
-		}
-		n.Replicas = append(n.Replicas, r)
-	}
+	n.Replicas = reps
 	g := &group{n: n}
 	if err := g.waitLeader(30 * time.Second); err != nil {
 		return fail(err)
@@ -216,23 +194,74 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 	return n, created, nil
 }
 
+// startGroup starts the replicas of one ledger group under dir (ledger-1,
+// ...), replica i listening on host:port+offset+i (any free port when port
+// is 0).
+func startGroup(cfg *Config, dir, host string, port, offset, replicas int, log *slog.Logger, lim api.Limits) ([]*Replica, error) {
+	peers := map[uint64]string{}
+	lns := map[uint64]net.Listener{}
+	for i := 1; i <= replicas; i++ {
+		a := net.JoinHostPort(host, "0")
+		if port != 0 {
+			a = net.JoinHostPort(host, strconv.Itoa(port+offset+i))
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("up: replica %d: listen on %s: %w", i, a, err)
+		}
+		lns[uint64(i)] = ln
+		peers[uint64(i)] = "http://" + ln.Addr().String()
+	}
+	var reps []*Replica
+	for i := uint64(1); i <= uint64(replicas); i++ {
+		r, err := startReplica(cfg, i, peers, false, filepath.Join(dir, fmt.Sprintf("ledger-%d", i)), lns[i], log, lim)
+		if err != nil {
+			for j := i; j <= uint64(replicas); j++ {
+				lns[j].Close()
+			}
+			for _, r := range reps {
+				r.close()
+			}
+			return nil, err
+		}
+		reps = append(reps, r)
+	}
+	return reps, nil
+}
+
 // group is a replicated ledger whose replicas all run in this process,
 // seen as one roles.Ledger: a write goes to the replica that leads, and
 // follows a not_leader answer to the one it names; reads are served by the
 // leader too, so a caller reads what it wrote.
-type group struct{ n *Node }
+type group struct {
+	n *Node
+	// reps, when set, are this group's replicas (one group of a sharded
+	// ledger, sharded.go); otherwise the node's.
+	reps []*Replica
+}
+
+// replicas are the group's replicas.
+func (g *group) replicas() []*Replica {
+	if g.reps != nil {
+		return g.reps
+	}
+	return g.n.Replicas
+}
 
 var _ roles.Ledger = (*group)(nil)
 
 // leader is the replica that leads as far as any replica knows, or the
 // first one.
 func (g *group) leader() *ledger.Ledger {
-	for _, r := range g.n.Replicas {
+	for _, r := range g.replicas() {
 		if st := r.Replica.Status(); st.Leader == r.ID {
 			return r.Ledger
 		}
 	}
-	return g.n.Replicas[0].Ledger
+	return g.replicas()[0].Ledger
 }
 
 // waitLeader waits for an election, so that `specie up` is ready when it
@@ -240,7 +269,7 @@ func (g *group) leader() *ledger.Ledger {
 func (g *group) waitLeader(limit time.Duration) error {
 	end := time.Now().Add(limit)
 	for {
-		for _, r := range g.n.Replicas {
+		for _, r := range g.replicas() {
 			if r.Replica.Lead() == nil {
 				return nil
 			}
@@ -266,7 +295,7 @@ func retry[T any](ctx context.Context, g *group, op func(*ledger.Ledger) (T, err
 }
 
 func (g *group) Info(ctx context.Context) (roles.LedgerInfo, error) {
-	return g.n.Replicas[0].Ledger.Info(ctx)
+	return g.replicas()[0].Ledger.Info(ctx)
 }
 
 func (g *group) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
@@ -303,7 +332,7 @@ var _ roles.BatchSource = (*group)(nil)
 
 // Health is healthy when some replica leads.
 func (g *group) Health(context.Context) error {
-	for _, r := range g.n.Replicas {
+	for _, r := range g.replicas() {
 		if st := r.Replica.Status(); st.Leader != 0 {
 			return nil
 		}
@@ -329,6 +358,9 @@ func checkReplicaDirs(dir string, replicas int) error {
 	exists := func(name string) bool {
 		_, err := os.Stat(filepath.Join(dir, name))
 		return err == nil
+	}
+	if exists("group-0") {
+		return fmt.Errorf("up: %s holds a sharded ledger; start it with --groups (docs/scale-out.md)", dir)
 	}
 	if replicas > 1 && exists("ledger") {
 		return fmt.Errorf("up: %s holds an unreplicated ledger; it cannot be started with --replicas %d", dir, replicas)

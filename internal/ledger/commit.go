@@ -270,6 +270,12 @@ func (l *Ledger) lookup(batch []*checked) (view, error) {
 		committed: make(map[money.TxID]bool),
 	}
 	for _, c := range batch {
+		if c.part != nil {
+			if err := l.lookupPart(c, v.committed); err != nil {
+				return v, err
+			}
+			continue
+		}
 		if c.tx.Kind == money.Mint {
 			ok, err := l.db.Has(keySlice(hashKey(prefixTx, &c.id)))
 			if err != nil {
@@ -312,9 +318,15 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 	made := make(map[money.NoteID]uint64) // outputs of earlier transactions of the batch
 	out.transient = make(map[money.NoteID]struct{})
 	m := &out.after
+	decided := make(map[money.TxID]struct{}) // parts committed earlier in the batch
 	for i, c := range batch {
 		out.missing[i] = -1
-		if c.tx.Kind == money.Mint {
+		if c.part != nil {
+			if err := c.part.conflict(c.id, v, decided); err != nil {
+				out.errs[i] = err
+				continue
+			}
+		} else if c.tx.Kind == money.Mint {
 			_, dup := minted[c.id]
 			if v.committed[c.id] || dup {
 				out.errs[i] = errcode.New(errcode.DoubleSpend, "mint %s was already committed", c.id)
@@ -330,33 +342,53 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 		}
 		ok := true
 		for j := range c.ins {
-			value := c.tx.Inputs[j].Value
+			value := c.inValue(j)
 			if _, gone := spent[c.ins[j]]; gone {
 				out.errs[i] = errcode.New(errcode.DoubleSpend, "input %d: note %s is spent earlier in the same batch", j, c.ins[j])
 				ok = false
 				break
 			}
 			if !(v.unspent(&c.ins[j], value) || made[c.ins[j]] == value) {
+				ok = false
+				if c.part != nil {
+					// A part names notes, not outputs: nothing to
+					// explain it from.
+					out.errs[i] = errcode.New(errcode.DoubleSpend, "note %s is not unspent here: spent, locked by another cross-group transaction, or never created", c.ins[j])
+					break
+				}
 				// Spent before the batch, or never created: the shell
 				// looks up which (explainMissing).
 				out.errs[i] = errcode.New(errcode.DoubleSpend, "input %d: note %s is not unspent", j, c.ins[j])
 				out.missing[i] = j
-				ok = false
 				break
 			}
 		}
 		if !ok {
 			continue
 		}
-		switch c.tx.Kind {
-		case money.Mint:
+		switch {
+		case c.part != nil:
+			// Value entering or leaving this group: counted as minted
+			// or redeemed here, so each group's own conservation holds
+			// (parts.go).
+			if c.out >= c.in {
+				if m.minted+(c.out-c.in) < m.minted {
+					out.errs[i] = errcode.New(errcode.LimitExceeded, "part %s would overflow the supply", c.id)
+					continue
+				}
+				m.minted += c.out - c.in
+			} else {
+				m.redeemed += c.in - c.out
+			}
+			decided[c.id] = struct{}{}
+		case c.tx.Kind == money.Mint:
 			if m.minted+c.out < m.minted {
 				out.errs[i] = errcode.New(errcode.LimitExceeded, "mint %s would overflow the supply", c.id)
 				continue
 			}
 			minted[c.id] = struct{}{}
 			m.minted += c.out
-		case money.Redeem:
+		case c.tx.Kind == money.Redeem:
 			m.redeemed += c.in - c.out
 		}
 		for j := range c.ins {
@@ -366,10 +398,10 @@ func apply(before *meta, batch []*checked, v view) (outcome, error) {
 			}
 		}
 		for j := range c.outs {
-			made[c.outs[j]] = c.tx.Outputs[j].Value
+			made[c.outs[j]] = c.outValue(j)
 		}
 		m.unspentSum = m.unspentSum - c.in + c.out
-		m.unspent = m.unspent - uint64(len(c.ins)) + uint64(len(c.tx.Outputs))
+		m.unspent = m.unspent - uint64(len(c.ins)) + uint64(len(c.outs))
 		out.ids = append(out.ids, c.id)
 	}
 	if len(out.ids) == 0 {

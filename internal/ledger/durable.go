@@ -77,7 +77,7 @@ func (r *record) fill(batch []*checked, out *outcome) {
 		}
 		for j := range c.outs {
 			if _, ok := out.transient[c.outs[j]]; !ok {
-				r.puts = append(r.puts, created{c.outs[j], c.tx.Outputs[j].Value})
+				r.puts = append(r.puts, created{c.outs[j], c.outValue(j)})
 			}
 		}
 	}

@@ -359,6 +359,15 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 	for i, tx := range txs {
 		cs[i] = l.prepare(tx)
 	}
+	return l.submit(ctx, cs, true, nil)
+}
+
+// submit verifies the signatures of prepared transactions (unless sigs is
+// false: SubmitPart of a step whose transaction was verified before), lets
+// verified (when not nil) turn each valid one into what is committed
+// (SubmitPart), queues them for commit in order and waits for every
+// outcome.
+func (l *Ledger) submit(ctx context.Context, cs []*checked, sigs bool, verified func(*checked)) ([]roles.Result, error) {
 	// Split into parts for the verifiers; wait for all of them, then queue
 	// for commit in the caller's order.
 	var wg sync.WaitGroup
@@ -369,7 +378,7 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 		return nil, errcode.New(errcode.Unavailable, "ledger is shutting down")
 	default:
 	}
-	for s := 0; s < len(cs); s += verifyBatch {
+	for s := 0; sigs && s < len(cs); s += verifyBatch {
 		wg.Add(1)
 		l.verifyQ <- &part{cs: cs[s:min(s+verifyBatch, len(cs))], wg: &wg}
 	}
@@ -385,6 +394,9 @@ func (l *Ledger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 	}
 	ready := make([]*checked, 0, len(cs))
 	for _, c := range cs {
+		if c.err == nil && verified != nil {
+			verified(c)
+		}
 		if c.err == nil && shut {
 			c.err = errcode.New(errcode.Unavailable, "ledger is shutting down")
 		}

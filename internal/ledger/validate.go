@@ -25,6 +25,26 @@ type checked struct {
 	refundAfter uint64
 	err         error // set when validation failed
 	done        chan result
+	// part is set when this is one group's operation of a cross-group
+	// transaction (parts.go): ins and outs are then the part's notes, not
+	// tx's, and id the txid it is logged under.
+	part *partOp
+}
+
+// inValue is the value of input j as the state machine sees it.
+func (c *checked) inValue(j int) uint64 {
+	if c.part != nil {
+		return c.part.inVals[j]
+	}
+	return c.tx.Inputs[j].Value
+}
+
+// outValue is the value of created note j.
+func (c *checked) outValue(j int) uint64 {
+	if c.part != nil {
+		return c.part.outVals[j]
+	}
+	return c.tx.Outputs[j].Value
 }
 
 type result struct {

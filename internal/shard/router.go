@@ -1,0 +1,174 @@
+package shard
+
+import (
+	"context"
+	"sync"
+
+	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/money"
+	"github.com/specie/specie/roles"
+)
+
+// Router is the ledger of a sharded network as its users see it: a
+// roles.Ledger that sends a transaction whose notes all live in one group
+// to that group, and one that spans groups through the coordinator, so the
+// issuer and the intermediaries work unchanged.
+type Router struct {
+	net    money.Network
+	groups []Group
+	coord  *Coordinator
+}
+
+var _ roles.Ledger = (*Router)(nil)
+
+// NewRouter routes over the coordinator's groups.
+func NewRouter(c *Coordinator) *Router {
+	return &Router{net: c.cfg.Network, groups: c.cfg.Groups, coord: c}
+}
+
+// Groups is how many groups the unspent set is split across.
+func (r *Router) Groups() int { return len(r.groups) }
+
+// Group returns group g, for reads of its own log.
+func (r *Router) Group(g int) Group { return r.groups[g] }
+
+// Info describes the network, which every group shares (Shards is each
+// group's own partitioning of its unspent set in memory).
+func (r *Router) Info(ctx context.Context) (roles.LedgerInfo, error) {
+	return r.groups[0].Info(ctx)
+}
+
+// Submit commits tx in its group, or across groups by two-phase commit.
+func (r *Router) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
+	p, err := planOf(r.net, tx, len(r.groups))
+	if err != nil {
+		return roles.Receipt{}, err
+	}
+	if g := p.single(); g >= 0 {
+		return r.groups[g].Submit(ctx, tx)
+	}
+	return r.coord.run(ctx, p)
+}
+
+// SubmitBatch sends each group its single-group transactions as one batch
+// and runs the cross-group ones through the coordinator, all at once;
+// results are in txs' order.
+func (r *Router) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
+	out := make([]roles.Result, len(txs))
+	per := make([][]int, len(r.groups))
+	var cross []*plan
+	var crossAt []int
+	for i, tx := range txs {
+		p, err := planOf(r.net, tx, len(r.groups))
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Receipt.TxID = p.id
+		if g := p.single(); g >= 0 {
+			per[g] = append(per[g], i)
+			continue
+		}
+		cross, crossAt = append(cross, p), append(crossAt, i)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var fail error
+	for g, idx := range per {
+		if len(idx) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := make([]*money.Tx, len(idx))
+			for k, i := range idx {
+				batch[k] = txs[i]
+			}
+			rs, err := r.groups[g].SubmitBatch(ctx, batch)
+			if err != nil {
+				mu.Lock()
+				fail = err
+				mu.Unlock()
+				return
+			}
+			for k, i := range idx {
+				out[i] = rs[k]
+			}
+		}()
+	}
+	for k, p := range cross {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc, err := r.coord.run(ctx, p)
+			out[crossAt[k]] = roles.Result{Receipt: rc, Err: err}
+			if err != nil {
+				out[crossAt[k]].Receipt.TxID = p.id
+			}
+		}()
+	}
+	wg.Wait()
+	if fail != nil {
+		return nil, fail
+	}
+	return out, nil
+}
+
+// Tx finds a committed transaction in the first group whose log holds it
+// (a cross-group one is in each group it touched, under the same txid).
+func (r *Router) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, error) {
+	var last error
+	for _, g := range r.groups {
+		info, err := g.Tx(ctx, id)
+		if err == nil {
+			return info, nil
+		}
+		if !errcode.Is(err, errcode.NotFound) {
+			return roles.TxInfo{}, err
+		}
+		last = err
+	}
+	return roles.TxInfo{}, last
+}
+
+// Note asks the group that holds id. A note locked by a cross-group
+// transaction in flight is not unspent (its value is in the lock note).
+func (r *Router) Note(ctx context.Context, id money.NoteID) (roles.NoteInfo, error) {
+	return r.groups[GroupOf(id, len(r.groups))].Note(ctx, id)
+}
+
+// Supply adds the groups' supplies. Each group counts value that entered it
+// from another group as minted and value that left as redeemed; the
+// coordinator's log holds the total so moved, which is taken off both, so
+// minted and redeemed are the network's. Outstanding is the sum of the
+// groups' (exact once no transaction is in flight: a decided transaction
+// whose commits are not all applied is counted in some groups only).
+func (r *Router) Supply(ctx context.Context) (roles.LedgerSupply, error) {
+	var s roles.LedgerSupply
+	for _, g := range r.groups {
+		gs, err := g.Supply(ctx)
+		if err != nil {
+			return roles.LedgerSupply{}, err
+		}
+		s.Minted += gs.Minted
+		s.Redeemed += gs.Redeemed
+		s.Outstanding += gs.Outstanding
+		s.Unspent += gs.Unspent
+		s.Batches += gs.Batches
+	}
+	moved, err := r.coord.Moved(ctx)
+	if err != nil {
+		return roles.LedgerSupply{}, err
+	}
+	s.Minted -= min(moved, s.Minted)
+	s.Redeemed -= min(moved, s.Redeemed)
+	return s, nil
+}
+
+// Headers serves the coordinator's log of decisions: a sharded network
+// has one chain per group (Group(g).Headers) and this one, which says
+// which cross-group transactions committed.
+func (r *Router) Headers(ctx context.Context, from uint64, limit int) ([]money.BatchHeader, error) {
+	return r.coord.cfg.Log.Headers(ctx, from, limit)
+}

@@ -199,14 +199,16 @@ func (in *Intermediary) send(ctx context.Context, from *walletRec, key crypto.Si
 		in.releaseHold(ctx, pend.Peer, pend.To, pend.Hold) // rejected by the ledger
 		return roles.PaymentResult{}, err
 	}
+	if peer != "" {
+		// The payee's intermediary first (deliverFirst): when it has the
+		// payment, the apply below writes no outbox entry.
+		in.deliverFirst(ctx, txid, pend)
+	}
 	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil, pend); err != nil {
 		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
 	}
 	in.log.Debug("payment committed", "txid", txid, "from", p.From, "to", p.To, "amount", p.Amount, "batch", receipt.Batch)
-	if peer != "" {
-		in.deliverOne(ctx, txid)
-	}
 	return roles.PaymentResult{TxID: txid, Receipt: receipt, From: p.From, To: p.To, Amount: p.Amount}, nil
 }
 

@@ -183,6 +183,11 @@ type pendingRec struct {
 	RefundOf money.TxID `json:"refund_of,omitzero"`
 
 	screen *verdict // the payment's screening, in memory only (screen.go)
+	// The delivery to Peer tried before the payer's apply (send), in
+	// memory only: tried, and its error (nil: the peer has it, so the
+	// apply writes no outbox entry).
+	deliveryTried bool
+	deliveryErr   error
 }
 
 // Idempotency record states.

@@ -484,11 +484,16 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 			b.Discard()
 			return err
 		}
-		if r.State == stateReserved && r.For == txid {
+		// The pending record removed below was the reservation (notes.go);
+		// only a record an older version wrote reserved is rewritten.
+		switch {
+		case r.State == stateReserved && r.For != txid:
+			continue
+		case r.State == stateReserved:
 			r.State, r.For = stateUnspent, money.TxID{}
 			b.Set(k, r.encode())
-			changes.put(owner, r)
 		}
+		changes.put(owner, r)
 	}
 	b.Delete(pendingKey(txid))
 	undraw(b, txid, &pend)

@@ -2,6 +2,7 @@ package intermediary
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 
 	"github.com/specie/specie/internal/store"
@@ -18,6 +19,15 @@ import (
 // the index never shows a state the store does not have, and a payment
 // selects its notes from memory instead of scanning the store. HeldNotes
 // (tests) still reads the store, which is what the index must agree with.
+//
+// A note's record in the store does not say whether it is reserved: the
+// pending record of the spend (synced before the transaction leaves)
+// names its inputs, and that is the reservation. Reserving writes the
+// pending record only; releasing removes it (the notes' records never
+// changed); applying removes it with the inputs. Open reads the pending
+// records' inputs (loadOpenReserved) and loading a wallet's index marks
+// those of its notes reserved while their spend is still pending.
+// Records written reserved by older versions still read as reserved.
 
 // noteID names a note within a wallet.
 type noteID struct {
@@ -64,10 +74,75 @@ func (in *Intermediary) loadNotes(ws *walletState, id string) error {
 	if err != nil {
 		return err
 	}
-	ws.notes = make(map[noteID]noteRec, len(recs))
+	notes := make(map[noteID]noteRec, len(recs))
 	for _, r := range recs {
-		ws.notes[idOf(r.Note)] = r
+		notes[idOf(r.Note)] = r
 	}
+	in.openReservedMu.Lock()
+	held := in.openReserved[id]
+	delete(in.openReserved, id)
+	in.openReservedMu.Unlock()
+	for nid, txid := range held {
+		r, ok := notes[nid]
+		if !ok || r.State != stateUnspent {
+			continue
+		}
+		// Still pending? Its apply or release changes this wallet's
+		// index under ws.mu, which the caller holds, so the answer holds.
+		pending, err := in.db.Has(pendingKey(txid))
+		if err != nil {
+			in.openReservedMu.Lock()
+			if in.openReserved != nil {
+				in.openReserved[id] = held // not loaded: look again next time
+			}
+			in.openReservedMu.Unlock()
+			return internalErr("pending "+txid.String(), err)
+		}
+		if pending {
+			r.State, r.For = stateReserved, txid
+			notes[nid] = r
+		}
+	}
+	ws.notes = notes
+	return nil
+}
+
+// loadOpenReserved reads which notes the spends pending in the store
+// reserve (see above), at Open.
+func (in *Intermediary) loadOpenReserved() error {
+	m := map[string]map[noteID]money.TxID{}
+	err := in.db.Scan([]byte(pPending), nil, func(k, v []byte) error {
+		var txid money.TxID
+		copy(txid[:], k[len(pPending):])
+		var pend pendingRec
+		if err := decodeRec(v, &pend); err != nil {
+			return fmt.Errorf("pending %s: %w", txid, err)
+		}
+		var tx money.Tx
+		if err := tx.UnmarshalBinary(pend.Tx); err != nil {
+			return fmt.Errorf("pending %s: %w", txid, err)
+		}
+		for _, n := range tx.Inputs {
+			w, err := in.walletOfLock(n.Lock)
+			if err != nil {
+				return err
+			}
+			if w == "" {
+				continue
+			}
+			if m[w] == nil {
+				m[w] = map[noteID]money.TxID{}
+			}
+			m[w][idOf(n)] = txid
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("intermediary %s: reserved notes: %w", in.cfg.Name, err)
+	}
+	in.openReservedMu.Lock()
+	in.openReserved = m
+	in.openReservedMu.Unlock()
 	return nil
 }
 

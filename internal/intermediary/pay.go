@@ -679,11 +679,9 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key crypto.Sig
 	if pend.Tx, err = tx.MarshalBinary(); err != nil {
 		return nil, money.TxID{}, internalErr("encode transaction", err)
 	}
+	// The pending record is the inputs' reservation (notes.go): their
+	// records are not rewritten.
 	b := in.db.NewBatch()
-	for _, n := range inputs {
-		r := noteRec{Note: n, State: stateReserved, For: txid}
-		b.Set(noteKey(w.ID, n.TxID, n.Index), r.encode())
-	}
 	if err := in.putPending(b, pend, txid); err != nil {
 		b.Discard()
 		return nil, money.TxID{}, err

@@ -280,8 +280,21 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		hasPend, pend = first, *known
 	}
 	if !first {
-		if hasPend, err = getRec(in.db, pendingKey(txid), &pend); err != nil {
-			return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+		// Only a transaction that spends notes of ours can be one of our
+		// pending spends (each spends at least one): a delivered payment
+		// from another intermediary skips the read of an absent key.
+		ours := known != nil
+		for i := 0; i < len(tx.Inputs) && !ours; i++ {
+			w, err := in.walletOfLock(tx.Inputs[i].Lock)
+			if err != nil {
+				return applied{}, err
+			}
+			ours = w != ""
+		}
+		if ours {
+			if hasPend, err = getRec(in.db, pendingKey(txid), &pend); err != nil {
+				return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+			}
 		}
 	}
 	writes := false

@@ -116,21 +116,7 @@ func (in *Intermediary) applyDelivered(items []delivered) error {
 			return err
 		}
 		as[k], writes = a, writes || a.writes
-		for w, ids := range a.notes.del {
-			for _, id := range ids {
-				all.delete(w, id)
-			}
-		}
-		for w, rs := range a.notes.add {
-			for _, r := range rs {
-				all.put(w, r)
-			}
-		}
-		for w, hs := range a.notes.unhold {
-			for _, h := range hs {
-				all.dropHold(w, h)
-			}
-		}
+		all.merge(&a.notes)
 	}
 	if !writes {
 		b.Discard()

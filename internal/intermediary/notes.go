@@ -147,54 +147,75 @@ func (in *Intermediary) loadOpenReserved() error {
 }
 
 // noteChanges is what a batch does to wallets' notes: notes removed
-// (spent) and notes added (credited), by wallet.
+// (spent) and notes added (credited), each with its wallet, in the order
+// they were added (lists, not maps: a payment touches two or three
+// wallets, and maps were four allocations each).
 type noteChanges struct {
-	del map[string][]noteID
-	add map[string][]noteRec
+	del []noteDel
+	add []noteAdd
 	// unspend takes released payments out of their wallets' outgoing
 	// windows (limits.go), under the same lock as the commit.
-	unspend map[string][]spendAdj
+	unspend []spendUndo
 	// unhold drops the holds of delivered payments (holds.go) in the
 	// same step as their notes enter the index: counted once, always.
-	unhold map[string][]holdRef
+	unhold []holdDrop
+}
+
+type noteDel struct {
+	wallet string
+	id     noteID
+}
+
+type noteAdd struct {
+	wallet string
+	rec    noteRec
+}
+
+type spendUndo struct {
+	wallet string
+	adj    spendAdj
+}
+
+type holdDrop struct {
+	wallet string
+	ref    holdRef
 }
 
 func (c *noteChanges) dropHold(wallet string, r holdRef) {
-	if c.unhold == nil {
-		c.unhold = map[string][]holdRef{}
-	}
-	c.unhold[wallet] = append(c.unhold[wallet], r)
+	c.unhold = append(c.unhold, holdDrop{wallet, r})
 }
 
-func (c *noteChanges) delete(wallet string, id noteID) {
-	if c.del == nil {
-		c.del = map[string][]noteID{}
-	}
-	c.del[wallet] = append(c.del[wallet], id)
+func (c *noteChanges) delete(wallet string, id noteID) { c.del = append(c.del, noteDel{wallet, id}) }
+
+func (c *noteChanges) put(wallet string, r noteRec) { c.add = append(c.add, noteAdd{wallet, r}) }
+
+func (c *noteChanges) undoSpend(wallet string, a spendAdj) {
+	c.unspend = append(c.unspend, spendUndo{wallet, a})
 }
 
-func (c *noteChanges) put(wallet string, r noteRec) {
-	if c.add == nil {
-		c.add = map[string][]noteRec{}
-	}
-	c.add[wallet] = append(c.add[wallet], r)
+// merge appends o's changes to c's.
+func (c *noteChanges) merge(o *noteChanges) {
+	c.del = append(c.del, o.del...)
+	c.add = append(c.add, o.add...)
+	c.unspend = append(c.unspend, o.unspend...)
+	c.unhold = append(c.unhold, o.unhold...)
 }
 
 // wallets lists the wallets c touches, sorted: the order their locks are
 // taken in.
 func (c *noteChanges) wallets() []string {
-	var ws []string
-	for w := range c.del {
-		ws = append(ws, w)
+	ws := make([]string, 0, len(c.del)+len(c.add)+len(c.unspend)+len(c.unhold))
+	for _, d := range c.del {
+		ws = append(ws, d.wallet)
 	}
-	for w := range c.add {
-		ws = append(ws, w)
+	for _, a := range c.add {
+		ws = append(ws, a.wallet)
 	}
-	for w := range c.unspend {
-		ws = append(ws, w)
+	for _, u := range c.unspend {
+		ws = append(ws, u.wallet)
 	}
-	for w := range c.unhold {
-		ws = append(ws, w)
+	for _, h := range c.unhold {
+		ws = append(ws, h.wallet)
 	}
 	slices.Sort(ws)
 	return slices.Compact(ws)
@@ -219,22 +240,26 @@ func (in *Intermediary) commitIndexed(b *store.Batch, sync bool, c *noteChanges)
 	if err := b.Commit(sync); err != nil {
 		return err
 	}
-	for i, w := range ws {
-		s := states[i]
-		for _, a := range c.unspend[w] {
-			s.win.unspend(a)
+	state := func(w string) *walletState {
+		i, _ := slices.BinarySearch(ws, w)
+		return states[i]
+	}
+	// Per wallet in this order, as each list was made: windows, holds,
+	// then the index (if loaded: else it is read from the store later).
+	for _, u := range c.unspend {
+		state(u.wallet).win.unspend(u.adj)
+	}
+	for _, h := range c.unhold {
+		dropHoldLocked(state(h.wallet), h.ref.id, h.ref.peer)
+	}
+	for _, d := range c.del {
+		if s := state(d.wallet); s.notes != nil {
+			delete(s.notes, d.id)
 		}
-		for _, h := range c.unhold[w] {
-			dropHoldLocked(s, h.id, h.peer)
-		}
-		if s.notes == nil {
-			continue // not loaded: it will be read from the store
-		}
-		for _, id := range c.del[w] {
-			delete(s.notes, id)
-		}
-		for _, r := range c.add[w] {
-			s.notes[idOf(r.Note)] = r
+	}
+	for _, a := range c.add {
+		if s := state(a.wallet); s.notes != nil {
+			s.notes[idOf(a.rec.Note)] = a.rec
 		}
 	}
 	return nil

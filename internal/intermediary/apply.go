@@ -116,21 +116,7 @@ func (in *Intermediary) applyDelivered(items []delivered) error {
 			return err
 		}
 		as[k], writes = a, writes || a.writes
-		for w, ids := range a.notes.del {
-			for _, id := range ids {
-				all.delete(w, id)
-			}
-		}
-		for w, rs := range a.notes.add {
-			for _, r := range rs {
-				all.put(w, r)
-			}
-		}
-		for w, hs := range a.notes.unhold {
-			for _, h := range hs {
-				all.dropHold(w, h)
-			}
-		}
+		all.merge(&a.notes)
 	}
 	if !writes {
 		b.Discard()
@@ -280,8 +266,21 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 		hasPend, pend = first, *known
 	}
 	if !first {
-		if hasPend, err = getRec(in.db, pendingKey(txid), &pend); err != nil {
-			return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+		// Only a transaction that spends notes of ours can be one of our
+		// pending spends (each spends at least one): a delivered payment
+		// from another intermediary skips the read of an absent key.
+		ours := known != nil
+		for i := 0; i < len(tx.Inputs) && !ours; i++ {
+			w, err := in.walletOfLock(tx.Inputs[i].Lock)
+			if err != nil {
+				return applied{}, err
+			}
+			ours = w != ""
+		}
+		if ours {
+			if hasPend, err = getRec(in.db, pendingKey(txid), &pend); err != nil {
+				return applied{}, fmt.Errorf("pending %s: %w", txid, err)
+			}
 		}
 	}
 	writes := false
@@ -360,9 +359,12 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 				return applied{}, err
 			}
 		}
-		if pend.Peer != "" {
-			ov, err := recBytes(outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Hold: pend.Hold,
-				Request: requestOfIdemKey(pend.IdemKey), Created: now, RefundOf: pend.RefundOf})
+		if pend.Peer != "" && (!pend.deliveryTried || pend.deliveryErr != nil) {
+			o := outboxOf(&pend, now)
+			if pend.deliveryErr != nil {
+				o.Attempts, o.LastErr = 1, pend.deliveryErr.Error()
+			}
+			ov, err := recBytes(o)
 			if err != nil {
 				return applied{}, err
 			}
@@ -481,11 +483,16 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 			b.Discard()
 			return err
 		}
-		if r.State == stateReserved && r.For == txid {
+		// The pending record removed below was the reservation (notes.go);
+		// only a record an older version wrote reserved is rewritten.
+		switch {
+		case r.State == stateReserved && r.For != txid:
+			continue
+		case r.State == stateReserved:
 			r.State, r.For = stateUnspent, money.TxID{}
 			b.Set(k, r.encode())
-			changes.put(owner, r)
 		}
+		changes.put(owner, r)
 	}
 	b.Delete(pendingKey(txid))
 	undraw(b, txid, &pend)
@@ -760,6 +767,33 @@ func (in *Intermediary) retryDeliveries(ctx context.Context) error {
 	return nil
 }
 
+// outboxOf is the outbox entry of our committed payment pend to a peer.
+func outboxOf(pend *pendingRec, created time.Time) outboxRec {
+	return outboxRec{Peer: pend.Peer, Tx: pend.Tx, From: pend.From, To: pend.To, Ref: pend.Reference, Hold: pend.Hold,
+		Request: requestOfIdemKey(pend.IdemKey), Created: created, RefundOf: pend.RefundOf}
+}
+
+// deliverFirst hands our payment pend, txid, committed but not yet
+// applied here, to its peer through the peer's delivery queue, and waits
+// for the outcome (or ctx), which it records in pend: the apply that
+// follows writes an outbox entry only if the peer does not have it. So a
+// payment delivered at once never writes, reads and deletes an outbox
+// entry. A crash before the apply leaves the pending record, synced
+// before the transaction left: Open or the settle loop applies it, with
+// an outbox entry, and delivers it again, which credits nothing twice.
+func (in *Intermediary) deliverFirst(ctx context.Context, txid money.TxID, pend *pendingRec) {
+	o := &outgoing{txid: txid, rec: outboxOf(pend, pend.Created), done: make(chan error, 1), unstored: true}
+	in.queue(pend.Peer).add(o)
+	pend.deliveryTried = true
+	select {
+	case pend.deliveryErr = <-o.done:
+	case <-ctx.Done():
+		// Still queued or on its way: the apply writes the outbox entry,
+		// and if this attempt got through, the next one credits nothing.
+		pend.deliveryErr = fmt.Errorf("waiting for the delivery: %w", ctx.Err())
+	}
+}
+
 // deliverOne tries once to hand the outbox entry txid to its peer and
 // reports whether it is delivered (or was already). The attempt joins the
 // peer's delivery queue, whose worker hands over everything queued in one
@@ -807,6 +841,9 @@ type outgoing struct {
 	txid money.TxID
 	rec  outboxRec
 	done chan error
+	// unstored: handed over before its outbox entry was written
+	// (deliverFirst), so there is none to remove or count attempts in.
+	unstored bool
 }
 
 // maxDeliveryBatch bounds the deliveries handed to a peer in one call
@@ -841,10 +878,12 @@ func (in *Intermediary) deliverBatch(ctx context.Context, peer string, batch []*
 	n := 0
 	for k, o := range batch {
 		if errs[k] == nil {
-			// Not synced: if a crash forgets the removal, the payment is
-			// delivered again, which credits nothing twice.
-			b.Delete(outboxKey(o.txid))
-			n++
+			if !o.unstored {
+				// Not synced: if a crash forgets the removal, the payment is
+				// delivered again, which credits nothing twice.
+				b.Delete(outboxKey(o.txid))
+				n++
+			}
 			in.log.Debug("payment delivered", "txid", o.txid, "peer", peer, "attempts", o.rec.Attempts+1)
 		}
 	}
@@ -856,7 +895,10 @@ func (in *Intermediary) deliverBatch(ctx context.Context, peer string, batch []*
 		b.Discard()
 	}
 	for k, o := range batch {
-		if errs[k] != nil {
+		switch {
+		case errs[k] != nil && o.unstored:
+			in.log.Warn("delivery failed; will retry from the outbox", "txid", o.txid, "peer", peer, "err", errs[k])
+		case errs[k] != nil:
 			in.countAttempt(o, errs[k])
 		}
 		o.done <- errs[k]

@@ -182,6 +182,12 @@ type Intermediary struct {
 	wallets  map[string]*walletState
 	inflight map[money.TxID]string // spends whose outcome is being awaited -> paying wallet
 
+	// openReserved: the notes that spends pending when the store was
+	// opened reserve, by wallet, until the wallet's index is loaded
+	// (notes.go: a note's record does not say it is reserved).
+	openReservedMu sync.Mutex
+	openReserved   map[string]map[noteID]money.TxID
+
 	// holdsMu guards holdWallets: the wallets that may have holds
 	// (holds.go), so the background loop forgets expired ones without
 	// visiting every wallet. Taken under a wallet's lock, never around one.
@@ -344,7 +350,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 	in.workCtx, in.stopWork = context.WithCancel(context.Background())
 	in.submitter = newBatcher(in.workCtx, &in.workers, submitWorkers, maxSubmitBatch, in.submitBatch,
 		func(s *submission, err error) { s.done <- roles.Result{Err: err} })
-	if err := errors.Join(in.ensureTreasury(), in.initScreening()); err != nil {
+	if err := errors.Join(in.loadOpenReserved(), in.ensureTreasury(), in.initScreening()); err != nil {
 		in.stopWork()
 		in.workers.Wait()
 		db.Close()

@@ -428,9 +428,6 @@ func (in *Intermediary) unspend(b interface{ Delete([]byte) }, txid money.TxID, 
 		return err
 	}
 	b.Delete(k)
-	if c.unspend == nil {
-		c.unspend = map[string][]spendAdj{}
-	}
-	c.unspend[pend.From] = append(c.unspend[pend.From], spendAdj{at: pend.Created.UnixNano(), amount: pend.Amount})
+	c.undoSpend(pend.From, spendAdj{at: pend.Created.UnixNano(), amount: pend.Amount})
 	return nil
 }

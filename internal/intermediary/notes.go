@@ -2,6 +2,7 @@ package intermediary
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 
 	"github.com/specie/specie/internal/store"
@@ -18,6 +19,15 @@ import (
 // the index never shows a state the store does not have, and a payment
 // selects its notes from memory instead of scanning the store. HeldNotes
 // (tests) still reads the store, which is what the index must agree with.
+//
+// A note's record in the store does not say whether it is reserved: the
+// pending record of the spend (synced before the transaction leaves)
+// names its inputs, and that is the reservation. Reserving writes the
+// pending record only; releasing removes it (the notes' records never
+// changed); applying removes it with the inputs. Open reads the pending
+// records' inputs (loadOpenReserved) and loading a wallet's index marks
+// those of its notes reserved while their spend is still pending.
+// Records written reserved by older versions still read as reserved.
 
 // noteID names a note within a wallet.
 type noteID struct {
@@ -64,62 +74,148 @@ func (in *Intermediary) loadNotes(ws *walletState, id string) error {
 	if err != nil {
 		return err
 	}
-	ws.notes = make(map[noteID]noteRec, len(recs))
+	notes := make(map[noteID]noteRec, len(recs))
 	for _, r := range recs {
-		ws.notes[idOf(r.Note)] = r
+		notes[idOf(r.Note)] = r
 	}
+	in.openReservedMu.Lock()
+	held := in.openReserved[id]
+	delete(in.openReserved, id)
+	in.openReservedMu.Unlock()
+	for nid, txid := range held {
+		r, ok := notes[nid]
+		if !ok || r.State != stateUnspent {
+			continue
+		}
+		// Still pending? Its apply or release changes this wallet's
+		// index under ws.mu, which the caller holds, so the answer holds.
+		pending, err := in.db.Has(pendingKey(txid))
+		if err != nil {
+			in.openReservedMu.Lock()
+			if in.openReserved != nil {
+				in.openReserved[id] = held // not loaded: look again next time
+			}
+			in.openReservedMu.Unlock()
+			return internalErr("pending "+txid.String(), err)
+		}
+		if pending {
+			r.State, r.For = stateReserved, txid
+			notes[nid] = r
+		}
+	}
+	ws.notes = notes
+	return nil
+}
+
+// loadOpenReserved reads which notes the spends pending in the store
+// reserve (see above), at Open.
+func (in *Intermediary) loadOpenReserved() error {
+	m := map[string]map[noteID]money.TxID{}
+	err := in.db.Scan([]byte(pPending), nil, func(k, v []byte) error {
+		var txid money.TxID
+		copy(txid[:], k[len(pPending):])
+		var pend pendingRec
+		if err := decodeRec(v, &pend); err != nil {
+			return fmt.Errorf("pending %s: %w", txid, err)
+		}
+		var tx money.Tx
+		if err := tx.UnmarshalBinary(pend.Tx); err != nil {
+			return fmt.Errorf("pending %s: %w", txid, err)
+		}
+		for _, n := range tx.Inputs {
+			w, err := in.walletOfLock(n.Lock)
+			if err != nil {
+				return err
+			}
+			if w == "" {
+				continue
+			}
+			if m[w] == nil {
+				m[w] = map[noteID]money.TxID{}
+			}
+			m[w][idOf(n)] = txid
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("intermediary %s: reserved notes: %w", in.cfg.Name, err)
+	}
+	in.openReservedMu.Lock()
+	in.openReserved = m
+	in.openReservedMu.Unlock()
 	return nil
 }
 
 // noteChanges is what a batch does to wallets' notes: notes removed
-// (spent) and notes added (credited), by wallet.
+// (spent) and notes added (credited), each with its wallet, in the order
+// they were added (lists, not maps: a payment touches two or three
+// wallets, and maps were four allocations each).
 type noteChanges struct {
-	del map[string][]noteID
-	add map[string][]noteRec
+	del []noteDel
+	add []noteAdd
 	// unspend takes released payments out of their wallets' outgoing
 	// windows (limits.go), under the same lock as the commit.
-	unspend map[string][]spendAdj
+	unspend []spendUndo
 	// unhold drops the holds of delivered payments (holds.go) in the
 	// same step as their notes enter the index: counted once, always.
-	unhold map[string][]holdRef
+	unhold []holdDrop
+}
+
+type noteDel struct {
+	wallet string
+	id     noteID
+}
+
+type noteAdd struct {
+	wallet string
+	rec    noteRec
+}
+
+type spendUndo struct {
+	wallet string
+	adj    spendAdj
+}
+
+type holdDrop struct {
+	wallet string
+	ref    holdRef
 }
 
 func (c *noteChanges) dropHold(wallet string, r holdRef) {
-	if c.unhold == nil {
-		c.unhold = map[string][]holdRef{}
-	}
-	c.unhold[wallet] = append(c.unhold[wallet], r)
+	c.unhold = append(c.unhold, holdDrop{wallet, r})
 }
 
-func (c *noteChanges) delete(wallet string, id noteID) {
-	if c.del == nil {
-		c.del = map[string][]noteID{}
-	}
-	c.del[wallet] = append(c.del[wallet], id)
+func (c *noteChanges) delete(wallet string, id noteID) { c.del = append(c.del, noteDel{wallet, id}) }
+
+func (c *noteChanges) put(wallet string, r noteRec) { c.add = append(c.add, noteAdd{wallet, r}) }
+
+func (c *noteChanges) undoSpend(wallet string, a spendAdj) {
+	c.unspend = append(c.unspend, spendUndo{wallet, a})
 }
 
-func (c *noteChanges) put(wallet string, r noteRec) {
-	if c.add == nil {
-		c.add = map[string][]noteRec{}
-	}
-	c.add[wallet] = append(c.add[wallet], r)
+// merge appends o's changes to c's.
+func (c *noteChanges) merge(o *noteChanges) {
+	c.del = append(c.del, o.del...)
+	c.add = append(c.add, o.add...)
+	c.unspend = append(c.unspend, o.unspend...)
+	c.unhold = append(c.unhold, o.unhold...)
 }
 
 // wallets lists the wallets c touches, sorted: the order their locks are
 // taken in.
 func (c *noteChanges) wallets() []string {
-	var ws []string
-	for w := range c.del {
-		ws = append(ws, w)
+	ws := make([]string, 0, len(c.del)+len(c.add)+len(c.unspend)+len(c.unhold))
+	for _, d := range c.del {
+		ws = append(ws, d.wallet)
 	}
-	for w := range c.add {
-		ws = append(ws, w)
+	for _, a := range c.add {
+		ws = append(ws, a.wallet)
 	}
-	for w := range c.unspend {
-		ws = append(ws, w)
+	for _, u := range c.unspend {
+		ws = append(ws, u.wallet)
 	}
-	for w := range c.unhold {
-		ws = append(ws, w)
+	for _, h := range c.unhold {
+		ws = append(ws, h.wallet)
 	}
 	slices.Sort(ws)
 	return slices.Compact(ws)
@@ -144,22 +240,26 @@ func (in *Intermediary) commitIndexed(b *store.Batch, sync bool, c *noteChanges)
 	if err := b.Commit(sync); err != nil {
 		return err
 	}
-	for i, w := range ws {
-		s := states[i]
-		for _, a := range c.unspend[w] {
-			s.win.unspend(a)
+	state := func(w string) *walletState {
+		i, _ := slices.BinarySearch(ws, w)
+		return states[i]
+	}
+	// Per wallet in this order, as each list was made: windows, holds,
+	// then the index (if loaded: else it is read from the store later).
+	for _, u := range c.unspend {
+		state(u.wallet).win.unspend(u.adj)
+	}
+	for _, h := range c.unhold {
+		dropHoldLocked(state(h.wallet), h.ref.id, h.ref.peer)
+	}
+	for _, d := range c.del {
+		if s := state(d.wallet); s.notes != nil {
+			delete(s.notes, d.id)
 		}
-		for _, h := range c.unhold[w] {
-			dropHoldLocked(s, h.id, h.peer)
-		}
-		if s.notes == nil {
-			continue // not loaded: it will be read from the store
-		}
-		for _, id := range c.del[w] {
-			delete(s.notes, id)
-		}
-		for _, r := range c.add[w] {
-			s.notes[idOf(r.Note)] = r
+	}
+	for _, a := range c.add {
+		if s := state(a.wallet); s.notes != nil {
+			s.notes[idOf(a.rec.Note)] = a.rec
 		}
 	}
 	return nil

@@ -24,6 +24,19 @@ func (e *env) wantWallet(t *testing.T, id string, balance, pending uint64) {
 	}
 }
 
+// waitWallet waits up to 3 s until wallet id shows balance and pending
+// (what names the wait), and returns how long it took.
+func (e *env) waitWallet(t *testing.T, what, id string, balance, pending uint64) time.Duration {
+	t.Helper()
+	return waitFor(t, 3*time.Second, what, func() error {
+		w, err := e.bank(roles.IntermediaryOf(id)).Wallet(as(roles.IntermediaryOf(id)), id)
+		if err == nil && (w.Balance != balance || w.Pending != pending) {
+			err = fmt.Errorf("%s %+v", id, w)
+		}
+		return err
+	})
+}
+
 // waitFor polls cond every 5 ms until it holds or within passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() error) time.Duration {
 	t.Helper()
@@ -92,13 +105,7 @@ func TestOutageIsNotAnEmptyWallet(t *testing.T) {
 	e.wantWallet(t, alice, 0, 100_00)
 
 	e.link.down.Store(false)
-	took := waitFor(t, 3*time.Second, "payment settled after the outage", func() error {
-		w, err := a.Wallet(as("bank-a"), alice)
-		if err == nil && (w.Balance != 99_00 || w.Pending != 0) {
-			err = fmt.Errorf("alice %+v", w)
-		}
-		return err
-	})
+	took := e.waitWallet(t, "payment settled after the outage", alice, 99_00, 0)
 	t.Logf("settled %s after the ledger came back", took)
 	if p, _ := a.Pending(); len(p) != 0 {
 		t.Fatalf("still pending: %v", p)
@@ -135,13 +142,7 @@ func TestResubmittedAndRejectedReleases(t *testing.T) {
 	wantCode(t, err, errcode.Unavailable, 0)
 	e.link.tamper.Store(true) // the resubmission arrives damaged: a definite rejection
 	e.link.down.Store(false)
-	waitFor(t, 3*time.Second, "rejected payment released", func() error {
-		w, err := a.Wallet(as("bank-a"), alice)
-		if err == nil && (w.Balance != 10_00 || w.Pending != 0) {
-			err = fmt.Errorf("alice %+v", w)
-		}
-		return err
-	})
+	e.waitWallet(t, "rejected payment released", alice, 10_00, 0)
 	e.link.tamper.Store(false)
 	_, err = a.Pay(as("bank-a"), p)
 	wantCode(t, err, errcode.BadSignature, 0)

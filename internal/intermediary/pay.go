@@ -199,14 +199,16 @@ func (in *Intermediary) send(ctx context.Context, from *walletRec, key crypto.Si
 		in.releaseHold(ctx, pend.Peer, pend.To, pend.Hold) // rejected by the ledger
 		return roles.PaymentResult{}, err
 	}
+	if peer != "" {
+		// The payee's intermediary first (deliverFirst): when it has the
+		// payment, the apply below writes no outbox entry.
+		in.deliverFirst(ctx, txid, pend)
+	}
 	if err := in.applyCommitted(txid, tx, receipt.Batch, receipt.Index, nil, pend); err != nil {
 		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
 	}
 	in.log.Debug("payment committed", "txid", txid, "from", p.From, "to", p.To, "amount", p.Amount, "batch", receipt.Batch)
-	if peer != "" {
-		in.deliverOne(ctx, txid)
-	}
 	return roles.PaymentResult{TxID: txid, Receipt: receipt, From: p.From, To: p.To, Amount: p.Amount}, nil
 }
 
@@ -564,11 +566,9 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key crypto.Sig
 	if pend.Tx, err = tx.MarshalBinary(); err != nil {
 		return nil, money.TxID{}, internalErr("encode transaction", err)
 	}
+	// The pending record is the inputs' reservation (notes.go): their
+	// records are not rewritten.
 	b := in.db.NewBatch()
-	for _, n := range inputs {
-		r := noteRec{Note: n, State: stateReserved, For: txid}
-		b.Set(noteKey(w.ID, n.TxID, n.Index), r.encode())
-	}
 	if err := in.putPending(b, pend, txid); err != nil {
 		b.Discard()
 		return nil, money.TxID{}, err

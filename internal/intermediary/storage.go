@@ -18,7 +18,7 @@ import (
 //
 //	w/<wallet>                          walletRec (JSON)
 //	l/<lock kind><lock key>             wallet id: which wallet a lock pays
-//	n/<wallet>\x00<txid><index>         noteRec (binary): a note the wallet holds
+//	n/<wallet>\x00<txid><index>         noteRec (binary): a note the wallet holds (written unspent; a pending record reserves it, notes.go)
 //	d/<txid><index>                     wallet id: output already credited (never removed)
 //	h/<wallet>\x00<nanos><txid><dir>    roles.Entry (binary, records.go)
 //	p/<txid>                            pendingRec (binary, records.go): a spend submitted, outcome not yet applied
@@ -183,6 +183,11 @@ type pendingRec struct {
 	RefundOf money.TxID `json:"refund_of,omitzero"`
 
 	screen *verdict // the payment's screening, in memory only (screen.go)
+	// The delivery to Peer tried before the payer's apply (send), in
+	// memory only: tried, and its error (nil: the peer has it, so the
+	// apply writes no outbox entry).
+	deliveryTried bool
+	deliveryErr   error
 }
 
 // Idempotency record states.

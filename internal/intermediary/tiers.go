@@ -289,6 +289,10 @@ func (in *Intermediary) openIfFree(ctx context.Context, id, owner string, prof *
 		return roles.Wallet{}, false, internalErr("open wallet", err)
 	}
 	ws.prof, ws.profLoaded = prof, true
+	// A wallet just made holds no notes (a note is credited only to a
+	// wallet whose lock is known here): its index starts empty rather
+	// than being read from the store at its first payment.
+	ws.notes = map[noteID]noteRec{}
 	in.describe(&w, t, prof)
 	return w, true, nil
 }

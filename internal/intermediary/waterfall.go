@@ -151,15 +151,7 @@ func (in *Intermediary) reserveDraw(ws *walletState, w *walletRec, key crypto.Si
 		return nil, money.TxID{}, internalErr("encode transaction", err)
 	}
 
-	b := in.db.NewBatch()
-	for i, n := range inputs {
-		owner := w.ID
-		if i >= len(own) {
-			owner = tid
-		}
-		r := noteRec{Note: n, State: stateReserved, For: txid}
-		b.Set(noteKey(owner, n.TxID, n.Index), r.encode())
-	}
+	b := in.db.NewBatch() // the pending record reserves the inputs (notes.go)
 	if counted {
 		b.Set(spendKey(w.ID, pend.Created.UnixNano(), txid), binary.BigEndian.AppendUint64(nil, pend.Amount))
 	}

@@ -169,15 +169,22 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 		m.digests[seq] = d
 		m.mu.Unlock()
 	}
+	// One durable log: the raft log, which the ledger recovers from.
+	lg, err := replica.OpenLog(m.dir)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg.Log = lg
 	led, err := ledger.Open(filepath.Join(m.dir, "ledger"), cfg)
 	if err != nil {
+		lg.Close()
 		c.t.Fatal(err)
 	}
 	peers := c.peers
 	if m.peers != nil {
 		peers = m.peers
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey, LogRetention: c.retention})
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Log: lg, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey, LogRetention: c.retention})
 	if err != nil {
 		led.Close()
 		c.t.Fatal(err)

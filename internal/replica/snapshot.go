@@ -170,6 +170,12 @@ func (r *Replica) maybeCompact() error {
 		return nil
 	}
 	if r.cand != nil {
+		if r.candSeq > r.led.Durable() {
+			// The ledger's own files do not yet hold the candidate's
+			// batches: the raft log is their one durable copy. Wait for
+			// its snapshots to pass them.
+			return nil
+		}
 		if err := r.store.compact(r.cand); err != nil {
 			return err
 		}
@@ -178,6 +184,7 @@ func (r *Replica) maybeCompact() error {
 	}
 	r.cand = r.candidate()
 	r.candAt = applied
+	r.candSeq, _ = r.led.Head()
 	return nil
 }
 
@@ -228,6 +235,14 @@ func (r *Replica) installSnapshot(snap *pb.Snapshot) error {
 			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
 		}
 		r.log.Info("caught up by snapshot", "index", snap.GetMetadata().GetIndex(), "from_batch", seq+1, "to_batch", d.seq)
+	}
+	// The raft log is about to drop every entry it holds: what the ledger
+	// applied must be durable in its own files first, or a crash would
+	// find those batches in no log.
+	if head, _ := r.led.Head(); r.led.Durable() < head {
+		if err := r.led.Checkpoint(); err != nil {
+			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
+		}
 	}
 	return nil
 }

@@ -326,6 +326,12 @@ func (l *Ledger) recoverState() error {
 	if err := store.SyncDirFS(l.fs, l.fs.PathDir(l.snapPath)); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
+	if ok, err := l.db.Has([]byte(keyTransfer)); err != nil || ok {
+		if err == nil {
+			err = fmt.Errorf("a state transfer from a peer was cut off part way: wipe this replica's data directory and rejoin under a new ID")
+		}
+		return fmt.Errorf("recover: %w", err)
+	}
 	_, err := l.db.Get([]byte(keyFormat))
 	if errors.Is(err, store.ErrNotFound) {
 		if l.meta.seq > 0 {

@@ -164,6 +164,9 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	cfg := c.net.TestConfig()
 	cfg.Logger = c.log.With("replica", id)
 	cfg.Archive = true // the archive travels in the raft entries (archive_test.go)
+	// The raft log is compacted no further than the ledger's oldest shard
+	// snapshot: few shards, snapshotted often, let a test compact it.
+	cfg.Shards, cfg.SnapshotEvery = 4, 1<<10
 	cfg.OnApply = func(seq uint64, d [32]byte) {
 		m.mu.Lock()
 		m.digests[seq] = d

@@ -84,6 +84,7 @@ type Config struct {
 // Replica is one running replica. It implements ledger.Replicator.
 type Replica struct {
 	id  uint64
+	dir string // Config.Dir: a state transfer is spooled there
 	key []byte // Config.Key
 	// reads are the read-index requests waiting for raft's answer, by
 	// request key (readindex.go).
@@ -133,6 +134,11 @@ type Replica struct {
 	// compactions of this replica's log.
 	snapshots   atomic.Uint64
 	compactions atomic.Uint64
+
+	// beforeApply, when set (tests, export_test.go), runs before a batch
+	// entry is applied; an error stops the replica there, as a crash
+	// between raft's write of the entry and its apply would.
+	beforeApply atomic.Pointer[func(e *pb.Entry) error]
 }
 
 // propID names one proposal: the run that made it and a counter.
@@ -212,6 +218,7 @@ func Start(cfg Config) (*Replica, error) {
 	}
 	r := &Replica{
 		id:      cfg.ID,
+		dir:     cfg.Dir,
 		peers:   cfg.Peers,
 		store:   st,
 		led:     cfg.Ledger,
@@ -432,6 +439,11 @@ func (r *Replica) apply(e *pb.Entry) error {
 	}
 	if _, ok := proposalOf(e); !ok {
 		return nil // a new leader's empty entry
+	}
+	if h := r.beforeApply.Load(); h != nil {
+		if err := (*h)(e); err != nil {
+			return err
+		}
 	}
 	seq, applied, err := r.led.ApplyRecord(e.GetData()[propIDSize:])
 	var out outcome

@@ -230,6 +230,14 @@ func (r *Replica) installSnapshot(snap *pb.Snapshot) error {
 			if err = r.catchUp(&d, r.sources(&d)); err == nil {
 				break
 			}
+			// The peers' logs no longer hold the batches: take a whole
+			// state instead (state.go).
+			serr := r.fetchState(&d, r.sources(&d))
+			if serr == nil {
+				err = nil
+				break
+			}
+			err = errors.Join(err, serr)
 		}
 		if err != nil {
 			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/specie/specie/money"
 )
@@ -113,15 +114,19 @@ type stateReader struct {
 }
 
 func (s *stateReader) read(n int) ([]byte, error) {
-	if cap(s.buf) < n {
-		s.buf = make([]byte, n)
-	}
-	s.buf = s.buf[:n]
-	if _, err := io.ReadFull(s.r, s.buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	// In steps of at most 1 MiB, so a length the stream claims is not
+	// allocated before its bytes arrive.
+	s.buf = s.buf[:0]
+	for len(s.buf) < n {
+		k := min(n-len(s.buf), 1<<20)
+		s.buf = slices.Grow(s.buf, k)
+		if _, err := io.ReadFull(s.r, s.buf[len(s.buf):len(s.buf)+k]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
 		}
-		return nil, err
+		s.buf = s.buf[:len(s.buf)+k]
 	}
 	return s.buf, nil
 }

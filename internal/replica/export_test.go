@@ -53,3 +53,17 @@ func EncodeSnapData(seq uint64, head money.Hash, peers map[uint64]string) []byte
 func DecodeEntryFrames(b []byte, fn func(seq uint64, e []byte) error) error {
 	return decodeEntryFrames(b, fn)
 }
+
+// FetchStateFrom runs one state transfer from base for a snapshot naming
+// batch seq with head hash head: for tests of refused transfers.
+func (r *Replica) FetchStateFrom(base string, seq uint64, head money.Hash) error {
+	return r.fetchStateFrom(base, &snapData{seq: seq, head: head, peers: map[uint64]string{}})
+}
+
+// StateMAC is the MAC a StatePath answer carries, for tests that play a
+// peer.
+func StateMAC(key, req, answer []byte) []byte {
+	m := stateMAC(key, req)
+	m.Write(answer)
+	return m.Sum(nil)
+}

@@ -136,8 +136,9 @@ func (l *Ledger) evaluate(batch []*checked) ([]byte, bool) {
 // ApplyRecord applies one committed entry of the consensus log (a log
 // record, or a record with its archive entry: format.go, replicated
 // entry), on every replica in log order. A replica with Config.Archive
-// writes and syncs the archive entry before it logs the record; one
-// without ignores it. It returns the batch's sequence number and true
+// stores the archive entry with the batch; one without ignores it. With
+// Config.Log nothing is synced (the consensus log holds the entry);
+// without, the record goes to the ledger's own log, synced. It returns the batch's sequence number and true
 // when the record was applied, or false when it was skipped: evaluated
 // against a state that another batch has since moved past (see the
 // comment at the top of this file), or already held (a replay after a

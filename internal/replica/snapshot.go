@@ -42,19 +42,22 @@ import (
 // left as they were; after catchUpTries tries the replica stops with the
 // error (a restart tries again).
 //
-// The peer serves batches from its ledger's own log, which holds every
-// batch since its oldest shard snapshot: a replica further behind than
-// that cannot catch up this way (see docs/architecture.md, "Replication").
+// The peer serves batches from the log its ledger's batches are durable in
+// (its raft log, or the ledger's own), which holds every batch since its
+// oldest shard snapshot: a replica further behind than that takes the
+// peer's whole state instead (state.go; docs/architecture.md,
+// "Replication").
 //
 // Compaction: each time the applied index passes the last candidate by
 // LogRetention entries, the older candidate becomes the compaction point
 // (raftLog.compact) and a new candidate is taken at the applied index. So
 // between LogRetention and twice that many entries stay behind the applied
 // index, and a follower briefly behind catches up from the log. Nothing
-// this replica's restart needs is dropped: ApplyRecord has synced the
-// ledger's log before it returns, so every batch up to the applied index
-// is durable in the ledger, and the candidate's ConfState and URLs stand in
-// for the compacted conf changes.
+// this replica's restart needs is dropped: a candidate is compacted only
+// once its batch is at or behind the ledger's Durable batch (with one
+// durable log, the raft log is the only copy of the batches after it), and
+// the candidate's ConfState and URLs stand in for the compacted conf
+// changes.
 
 // EntriesPath is where a replica serves its ledger's batches to a peer
 // catching up by snapshot: POST, body EntriesRequest, MAC'd like every

@@ -28,11 +28,16 @@ import (
 // from Pebble, which holds every entry after the compaction point (it is
 // written first). So memory stays bounded however long the log grows.
 //
-// The log on disk is compacted behind a retention (snapshot.go): the
-// entries up to a snapshot's index are deleted and the snapshot, which
-// names the ledger's batch and head hash at that index and the membership
-// then, takes their place. A follower that needs an entry behind it is sent
-// the snapshot and fetches the batches it lacks from a peer's ledger.
+// With Config.Log it is also the one durable log of the ledger's batches
+// (Log, ledger.RecordLog): the ledger keeps none of its own and recovers
+// from this one.
+//
+// The log on disk is compacted behind a retention (snapshot.go), never past
+// the ledger's Durable batch: the entries up to a snapshot's index are
+// deleted and the snapshot, which names the ledger's batch and head hash at
+// that index and the membership then, takes their place. A follower that
+// needs an entry behind it is sent the snapshot and fetches the batches it
+// lacks from a peer, or the peer's whole state (state.go).
 type raftLog struct {
 	db    *store.DB
 	mem   *raft.MemoryStorage

@@ -65,6 +65,12 @@ type cluster struct {
 	retention int
 }
 
+// clusterSnapshotEvery is the members' ledger.Config.SnapshotEvery: small,
+// so that their raft logs, compacted no further than the ledger's oldest
+// shard snapshot, compact within a test. A test that needs the logs to
+// hold more sets it for its duration (the tests here run one at a time).
+var clusterSnapshotEvery int64 = 1 << 10
+
 // live is a running member's ledger and replica.
 type live struct {
 	id  uint64
@@ -166,7 +172,7 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	cfg.Archive = true // the archive travels in the raft entries (archive_test.go)
 	// The raft log is compacted no further than the ledger's oldest shard
 	// snapshot: few shards, snapshotted often, let a test compact it.
-	cfg.Shards, cfg.SnapshotEvery = 4, 1<<10
+	cfg.Shards, cfg.SnapshotEvery = 4, clusterSnapshotEvery
 	cfg.OnApply = func(seq uint64, d [32]byte) {
 		m.mu.Lock()
 		m.digests[seq] = d

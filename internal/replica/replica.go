@@ -134,6 +134,12 @@ type Replica struct {
 	// compactions of this replica's log.
 	snapshots   atomic.Uint64
 	compactions atomic.Uint64
+	// fetching is set while prefetch brings the ledger up to a snapshot
+	// outside the Ready loop; fetchFailed is when its last try failed
+	// (unix ns, 0: it did not).
+	fetching    atomic.Bool
+	fetchFailed atomic.Int64
+	prefetched  atomic.Bool // a fetch succeeded: step the next snapshot
 
 	// beforeApply, when set (tests, export_test.go), runs before a batch
 	// entry is applied; an error stops the replica there, as a crash

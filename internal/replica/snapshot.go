@@ -191,6 +191,69 @@ func (r *Replica) maybeCompact() error {
 	return nil
 }
 
+// prefetch keeps a catch-up by snapshot out of the Ready loop. A snapshot
+// message naming a batch this ledger does not hold yet is not stepped into
+// raft: prefetch starts fetching the batches (or the whole state) in the
+// background and reports true, and the message is dropped. The leader,
+// told the message went out, probes this replica, finds it still behind
+// its compaction point and sends the snapshot again; once the ledger holds
+// the snapshot's batch (made durable in its own files: Checkpoint),
+// prefetch reports false and raft takes the snapshot (the next one after a
+// fetch in any case), and the Ready loop only checks it or fetches the few
+// batches committed since. Meanwhile the Ready loop goes on answering heartbeats.
+// It reports false too for a snapshot it cannot read (the Ready loop
+// refuses it).
+func (r *Replica) prefetch(snap *pb.Snapshot) bool {
+	d, err := decodeSnapData(snap.GetData())
+	if err != nil {
+		return false
+	}
+	if r.fetching.Load() {
+		return true
+	}
+	seq, _ := r.led.Head()
+	if was := r.prefetched.Swap(false); seq >= d.seq || was {
+		// Held already, or fetched just now up to an earlier snapshot:
+		// raft takes this one, and the Ready loop fetches what the
+		// group committed meanwhile (a few batches), rather than chase
+		// the leader's newest snapshot from here.
+		return false
+	}
+	if t := r.fetchFailed.Load(); t != 0 && time.Since(time.Unix(0, t)) < catchUpPause {
+		return true // the last try just failed: not yet again
+	}
+	if !r.fetching.CompareAndSwap(false, true) {
+		return true
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer r.fetching.Store(false)
+		err := r.catchUp(&d, r.sources(&d))
+		if err != nil {
+			if serr := r.fetchState(&d, r.sources(&d)); serr != nil {
+				err = errors.Join(err, serr)
+			} else {
+				err = nil
+			}
+		}
+		if err == nil {
+			if head, _ := r.led.Head(); r.led.Durable() < head {
+				err = r.led.Checkpoint()
+			}
+		}
+		if err != nil {
+			r.fetchFailed.Store(time.Now().UnixNano())
+			r.log.Warn("catch-up by snapshot failed; trying again when the leader sends it again", "index", snap.GetMetadata().GetIndex(), "err", err)
+			return
+		}
+		r.fetchFailed.Store(0)
+		r.prefetched.Store(true)
+		r.log.Info("caught up ahead of a snapshot", "index", snap.GetMetadata().GetIndex(), "from_batch", seq+1, "to_batch", d.seq)
+	}()
+	return true
+}
+
 // installSnapshot brings the ledger to the state snap names, fetching the
 // batches it lacks from the peers (the leader first), before raft's log
 // takes snap (see the comment at the top of this file). On an error

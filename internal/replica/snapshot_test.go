@@ -184,6 +184,10 @@ func TestRestartedReplicaCatchesUpBySnapshot(t *testing.T) {
 // send, or that was damaged on the way, is refused, and the replica's
 // ledger is left exactly as it was. Then the real transfer goes through.
 func TestSnapshotTransferRefused(t *testing.T) {
+	// The peers' logs must still hold the batches the follower lacks:
+	// this is the catch-up from batches (TestStateTransferRefused: from a whole state).
+	defer func(v int64) { clusterSnapshotEvery = v }(clusterSnapshotEvery)
+	clusterSnapshotEvery = 64 << 10
 	c := newClusterRetaining(t, 3, true, 91, retention)
 	l := c.leader()
 	var f uint64

@@ -7,11 +7,11 @@ import (
 	"github.com/specie/specie/money"
 )
 
-// FuzzDecodeState: a state stream comes from a peer (MAC'd, but decoded
+// FuzzDecodeStateStream: a state stream comes from a peer (MAC'd, but decoded
 // strictly all the same): whatever the bytes, decodeState returns an error
 // or a state whose notes add up to its totals and whose header chain ends
 // at its head; it never panics.
-func FuzzDecodeState(f *testing.F) {
+func FuzzDecodeStateStream(f *testing.F) {
 	net := money.Network{ID: "fuzz", Currency: money.Currency{Code: "XTS", Exponent: 2}}
 	empty := meta{}
 	seed := append([]byte{stateVersion}, empty.encode()...)

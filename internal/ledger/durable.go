@@ -671,16 +671,11 @@ func (l *Ledger) snapshotBytes() uint64 {
 // snapshot: those batches are in no log of this replica. It writes the
 // whole unspent set, in the caller's goroutine, holding up commits.
 func (l *Ledger) Checkpoint() error {
-	release, err := l.enter()
+	release, err := l.lockStep("checkpoint")
 	if err != nil {
 		return err
 	}
 	defer release()
-	l.stepMu.Lock()
-	defer l.stepMu.Unlock()
-	if l.fatal != nil {
-		return fmt.Errorf("checkpoint: ledger stopped: %w", l.fatal)
-	}
 	var written []snapJob
 	// A snapshot in flight finishes first: it holds the staging buffer.
 	if l.copying != nil {
@@ -720,4 +715,25 @@ func (l *Ledger) Checkpoint() error {
 	}
 	l.durable.Store(max(l.durable.Load(), slices.Min(l.snapSeq)))
 	return nil
+}
+
+// lockStep holds the ledger open and its state machine still (stepMu) for
+// an operation on the whole state, refusing when the ledger is closed or
+// stopped; the func returned lets go of both.
+func (l *Ledger) lockStep(what string) (func(), error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	l.stepMu.Lock()
+	if l.fatal != nil {
+		err := fmt.Errorf("%s: ledger stopped: %w", what, l.fatal)
+		l.stepMu.Unlock()
+		release()
+		return nil, err
+	}
+	return func() {
+		l.stepMu.Unlock()
+		release()
+	}, nil
 }

@@ -259,16 +259,11 @@ func (l *Ledger) LoadState(f io.ReadSeeker, at uint64, atHead money.Hash) error 
 	if l.cfg.Log == nil {
 		return fmt.Errorf("load state: only a ledger with Config.Log takes a state transfer")
 	}
-	release, err := l.enter()
+	release, err := l.lockStep("load state")
 	if err != nil {
 		return err
 	}
 	defer release()
-	l.stepMu.Lock()
-	defer l.stepMu.Unlock()
-	if l.fatal != nil {
-		return fmt.Errorf("load state: ledger stopped: %w", l.fatal)
-	}
 	net := []byte(fmt.Sprintf("%s/%s/%d", l.net.ID, l.net.Currency.Code, l.net.Currency.Exponent))
 	set, err := newNoteSet(l.cfg.Shards)
 	if err != nil {

@@ -2,12 +2,10 @@ package replica_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -74,23 +72,7 @@ func TestWipedReplicaCatchesUpByState(t *testing.T) {
 	stop := make(chan struct{})
 	wait := ld.run(37, 2, stop)
 	c.waitFor("120 batches", func() bool { return c.maxBatches() >= 120 })
-	l := c.leader()
-	var f *member
-	for _, m := range c.m {
-		if m.id != l.id {
-			f = m
-			break
-		}
-	}
-	c.stop(f.id)
-	if err := os.RemoveAll(f.dir); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	if err := c.leader().rep.RemoveMember(ctx, f.id); err != nil {
-		t.Fatal(err)
-	}
+	f := c.wipeFollower()
 	c.waitFor("no peer's log to hold batch 1", func() bool {
 		for _, m := range c.running() {
 			_, err := m.led.Entries(1, 1, 1<<20, func(uint64, []byte) error { return nil })
@@ -104,17 +86,7 @@ func TestWipedReplicaCatchesUpByState(t *testing.T) {
 		t.Logf("replica %d: raft log from index %d, %d compactions", m.id, m.rep.Status().FirstIndex, m.rep.Status().Compactions)
 	}
 	const newID = 4
-	url := c.peers[f.id]
-	if err := c.leader().rep.AddMember(ctx, newID, url); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	delete(c.m, f.id)
-	delete(c.peers, f.id)
-	c.peers[newID] = url
-	c.m[newID] = &member{id: newID, dir: f.dir, addr: f.addr}
-	c.mu.Unlock()
-	c.startWith(newID, nil, true)
+	c.rejoin(f, newID)
 	n := c.m[newID]
 	c.waitFor("the new replica to catch up by snapshot", func() bool {
 		st := n.rep.Status()

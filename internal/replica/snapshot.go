@@ -486,25 +486,11 @@ func (r *Replica) sources(d *snapData) []string {
 // postEntries asks one peer for batches.
 func (r *Replica) postEntries(base string, q EntriesRequest) ([]byte, error) {
 	body, _ := json.Marshal(q)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	resp, cancel, err := r.raftPost(base, EntriesPath, body, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
-	go func() {
-		select {
-		case <-r.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+EntriesPath, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(MACHeader, hex.EncodeToString(MAC(r.key, http.MethodPost, EntriesPath, body)))
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxEntriesBody+1))
 	if err != nil {
@@ -521,6 +507,34 @@ func (r *Replica) postEntries(base string, q EntriesRequest) ([]byte, error) {
 		return nil, fmt.Errorf("answer without a valid %s: not from a holder of the group key, or damaged on the way", MACHeader)
 	}
 	return b, nil
+}
+
+// raftPost POSTs body, MAC'd under the group key, to a peer's base+path;
+// the request is cancelled when the replica stops, after timeout, or by
+// the cancel func returned, which the caller calls once it has read the
+// answer.
+func (r *Replica) raftPost(base, path string, body []byte, timeout time.Duration) (*http.Response, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	go func() {
+		select {
+		case <-r.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(MACHeader, hex.EncodeToString(MAC(r.key, http.MethodPost, path, body)))
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return resp, cancel, nil
 }
 
 // entriesMAC authenticates an EntriesPath answer under the group's key,

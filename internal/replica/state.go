@@ -2,7 +2,6 @@ package replica
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -97,25 +96,11 @@ func (r *Replica) fetchState(d *snapData, sources []string) error {
 
 func (r *Replica) fetchStateFrom(base string, d *snapData) error {
 	body, _ := json.Marshal(StateRequest{At: d.seq})
-	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+	resp, cancel, err := r.raftPost(base, StatePath, body, stateTimeout)
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	go func() {
-		select {
-		case <-r.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+StatePath, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(MACHeader, hex.EncodeToString(MAC(r.key, http.MethodPost, StatePath, body)))
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return err
-	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

@@ -103,16 +103,24 @@ func ServeReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, da
 // it on ln.
 func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, dir string, ln net.Listener, log *slog.Logger, lim api.Limits) (*Replica, error) {
 	log = log.With("replica", id)
-	led, err := ledger.Open(filepath.Join(dir, "ledger"), cfg.ledgerConfig(log))
-	if err != nil {
-		return nil, err
-	}
 	key, err := cfg.RaftKey()
 	if err != nil {
-		led.Close()
 		return nil, err
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: dir, Ledger: led, Logger: log, Join: join, Key: key})
+	// The raft log is the one durable log of the batches: the ledger keeps
+	// none of its own and recovers from it (internal/ledger, replicated.go).
+	lg, err := replica.OpenLog(dir)
+	if err != nil {
+		return nil, err
+	}
+	lcfg := cfg.ledgerConfig(log)
+	lcfg.Log = lg
+	led, err := ledger.Open(filepath.Join(dir, "ledger"), lcfg)
+	if err != nil {
+		lg.Close()
+		return nil, err
+	}
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: dir, Log: lg, Ledger: led, Logger: log, Join: join, Key: key})
 	if err != nil {
 		led.Close()
 		return nil, err

@@ -330,6 +330,12 @@ func (l *Ledger) recoverState() error {
 	if err := store.SyncDirFS(l.fs, l.fs.PathDir(l.snapPath)); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
+	if ok, err := l.db.Has([]byte(keyTransfer)); err != nil || ok {
+		if err == nil {
+			err = fmt.Errorf("a state transfer from a peer was cut off part way: wipe this replica's data directory and rejoin under a new ID")
+		}
+		return fmt.Errorf("recover: %w", err)
+	}
 	_, err := l.db.Get([]byte(keyFormat))
 	if errors.Is(err, store.ErrNotFound) {
 		if l.meta.seq > 0 {
@@ -349,7 +355,7 @@ func (l *Ledger) recoverState() error {
 	}
 	p := l.meta.seq
 	last := max(p, l.wal.Last())
-	if slices.Max(seqs) > last {
+	if slices.Max(seqs) > last && l.cfg.Log == nil {
 		if last != 0 {
 			return fmt.Errorf("recover: a shard snapshot is at batch %d, past the last committed batch %d", slices.Max(seqs), last)
 		}
@@ -362,14 +368,22 @@ func (l *Ledger) recoverState() error {
 		clear(seqs)
 	}
 	from := min(p, slices.Min(seqs)) + 1
-	if from <= last && (l.wal.Last() != last || l.wal.First() > from || l.wal.First() == 0) {
+	if l.cfg.Log == nil && from <= last && (l.wal.Last() != last || l.wal.First() > from || l.wal.First() == 0) {
 		return fmt.Errorf("recover: the log holds batches %d to %d; recovery needs %d to %d", l.wal.First(), l.wal.Last(), from, last)
 	}
+	// With Config.Log the batches after the snapshots come from the
+	// consensus log; every batch up to applied was applied here before
+	// (the store or a snapshot has it), so it was committed even where the
+	// consensus log does not yet know it.
+	applied := max(last, slices.Max(seqs))
 	b := l.db.NewBatch()
 	m := l.meta
-	err = l.loadNotes(l.notes, seqs, from, func(seq uint64, r *record) error {
+	got, err := l.loadNotes(l.notes, seqs, from, ^uint64(0), applied, func(seq uint64, r *record, arch []byte) error {
 		if seq <= p {
 			return nil // the store has it
+		}
+		if arch != nil && l.cfg.Archive {
+			b.Set(archiveKey(seq), arch)
 		}
 		if seq != m.seq+1 || r.header.Prev != m.head {
 			return fmt.Errorf("log record %d does not follow batch %d", seq, m.seq)
@@ -391,6 +405,10 @@ func (l *Ledger) recoverState() error {
 		b.Discard()
 		return fmt.Errorf("recover: %w", err)
 	}
+	if got < applied {
+		b.Discard()
+		return fmt.Errorf("recover: this ledger applied batch %d, but its logs hold batches only up to %d: the raft log is not the one this ledger went with", applied, got)
+	}
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
@@ -399,22 +417,66 @@ func (l *Ledger) recoverState() error {
 		return fmt.Errorf("recover: snapshots and log give %d notes holding %d; totals say %d holding %d", count, sum, l.meta.unspent, l.meta.unspentSum)
 	}
 	l.snapSeq = seqs
+	if l.cfg.Log != nil {
+		l.durable.Store(slices.Min(seqs))
+	} else {
+		l.durable.Store(l.meta.seq)
+	}
 	l.removeSnapshots(stale)
 	return nil
 }
 
 // loadNotes fills set from disk: each shard's snapshot at seqs (0: none),
-// then the log from batch from on, applied to the shards whose snapshot is
-// older; each record is also handed to then, when not nil.
-func (l *Ledger) loadNotes(set *noteSet, seqs []uint64, from uint64, then func(seq uint64, r *record) error) error {
+// then the batches from..to (eachRecord), applied to the shards whose
+// snapshot is older; each record is also handed to then, when not nil,
+// with its archive entry when the consensus log carried one. It returns the
+// last batch it redid (from-1 when none).
+func (l *Ledger) loadNotes(set *noteSet, seqs []uint64, from, to, applied uint64, then func(seq uint64, r *record, arch []byte) error) (uint64, error) {
 	for i, s := range seqs {
 		if s > 0 {
 			if err := l.loadSnapshot(l.snapPath, set, i, s); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	return l.wal.Replay(from, func(seq uint64, payload []byte) error {
+	return l.eachRecord(from, to, applied, func(seq uint64, r *record, _, arch []byte) error {
+		if err := l.redoNotes(set, seqs, seq, r.dels, r.puts); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(seq, r, arch)
+		}
+		return nil
+	})
+}
+
+// missingError is a batch that neither the ledger's own log nor
+// Config.Log holds (they were cut behind a snapshot, or the logs are not
+// the ones this ledger went with): want, where the logs go on at batch
+// found (0: nowhere).
+type missingError struct{ want, found uint64 }
+
+func (e *missingError) Error() string {
+	if e.found == 0 {
+		return fmt.Sprintf("batch %d is in no log", e.want)
+	}
+	return fmt.Sprintf("batch %d is in no log, which goes on at batch %d", e.want, e.found)
+}
+
+// eachRecord hands fn the records of batches from..to in order, with the
+// record's bytes and its archive entry (nil when none came with it): first
+// from the ledger's own log, then, with Config.Log, from the consensus log.
+// There an entry of a batch already handed on (one the leader evaluated on
+// a state since moved past) is skipped as ApplyRecord skips it, and an
+// entry past the log's known commit point is taken only up to batch
+// applied. It returns the last batch handed on (from-1 when none); a batch
+// missing before one the logs hold is a *missingError.
+func (l *Ledger) eachRecord(from, to, applied uint64, fn func(seq uint64, r *record, rec, arch []byte) error) (uint64, error) {
+	next := from
+	err := l.wal.Replay(from, func(seq uint64, payload []byte) error {
+		if seq > to {
+			return errStopEntries
+		}
 		r, err := decodeRecord(payload)
 		if err != nil {
 			return fmt.Errorf("log record %d: %w", seq, err)
@@ -422,14 +484,39 @@ func (l *Ledger) loadNotes(set *noteSet, seqs []uint64, from uint64, then func(s
 		if r.header.Seq != seq {
 			return fmt.Errorf("log record %d holds batch %d", seq, r.header.Seq)
 		}
-		if err := l.redoNotes(set, seqs, seq, r.dels, r.puts); err != nil {
-			return err
+		if seq != next {
+			return &missingError{want: next, found: seq}
 		}
-		if then != nil {
-			return then(seq, &r)
-		}
-		return nil
+		next++
+		return fn(seq, &r, payload, nil)
 	})
+	if err != nil && !errors.Is(err, errStopEntries) {
+		return next - 1, err
+	}
+	if l.cfg.Log == nil || next > to {
+		return next - 1, nil
+	}
+	err = l.cfg.Log.Replay(func(entry []byte, committed bool) error {
+		rec, r, arch, err := decodeEntry(entry)
+		if err != nil {
+			return fmt.Errorf("consensus log entry after batch %d: %w", next-1, err)
+		}
+		seq := r.header.Seq
+		switch {
+		case seq < next:
+			return nil
+		case seq > to || (!committed && seq > applied):
+			return errStopEntries
+		case seq > next:
+			return fmt.Errorf("consensus log: %w", &missingError{want: next, found: seq})
+		}
+		next++
+		return fn(seq, &r, rec, arch)
+	})
+	if err != nil && !errors.Is(err, errStopEntries) {
+		return next - 1, err
+	}
+	return next - 1, nil
 }
 
 // migrate moves a store written before snapshots (every unspent note a
@@ -540,6 +627,9 @@ func (l *Ledger) finishSnapshot(j snapJob) {
 	}
 	old := l.snapSeq[j.shard]
 	l.snapSeq[j.shard] = j.seq
+	if l.cfg.Log != nil {
+		l.durable.Store(slices.Min(l.snapSeq))
+	}
 	if old > 0 && old != j.seq {
 		l.removeSnapshots([]string{snapName(j.shard, old)})
 	}
@@ -555,7 +645,10 @@ func (l *Ledger) rebuild() (*noteSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := l.loadNotes(set, l.snapSeq, slices.Min(l.snapSeq)+1, nil); err != nil {
+	l.mu.RLock()
+	head := l.meta.seq
+	l.mu.RUnlock()
+	if _, err := l.loadNotes(set, l.snapSeq, slices.Min(l.snapSeq)+1, head, head, nil); err != nil {
 		set.close()
 		return nil, err
 	}
@@ -572,4 +665,79 @@ func (l *Ledger) snapshotBytes() uint64 {
 		}
 	}
 	return n
+}
+
+// Checkpoint makes everything applied durable in the ledger's own files:
+// every shard snapshotted at the head and the store synced, so Durable
+// reaches the head. A replicated ledger (Config.Log) that was brought up
+// to date from outside its consensus log (catch-up by snapshot,
+// internal/replica) calls it before that log drops the entries behind the
+// snapshot: those batches are in no log of this replica. It writes the
+// whole unspent set, in the caller's goroutine, holding up commits.
+func (l *Ledger) Checkpoint() error {
+	release, err := l.lockStep("checkpoint")
+	if err != nil {
+		return err
+	}
+	defer release()
+	var written []snapJob
+	// A snapshot in flight finishes first: it holds the staging buffer.
+	if l.copying != nil {
+		l.notes.shards[l.copyJob.shard].copySome(l.copying, len(l.copying.img))
+		j := l.copyJob
+		j.img = l.copying.img
+		l.copying, l.snapBusy = nil, false
+		if err := writeSnapshot(l.fs, l.snapPath, l.cfg.Shards, 0, &j); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		written = append(written, snapJob{shard: j.shard, seq: j.seq})
+	} else if l.snapBusy {
+		j := <-l.snapDone
+		l.snapBusy = false
+		l.finishSnapshot(j)
+	}
+	head := l.meta.seq
+	for i, s := range l.snapSeq {
+		if s == head || (len(written) > 0 && written[0].shard == i && written[0].seq == head) {
+			continue
+		}
+		j, err := l.stage(l.notes, i, head)
+		if err == nil {
+			err = writeSnapshot(l.fs, l.snapPath, l.cfg.Shards, 0, &j)
+		}
+		if err != nil {
+			return fmt.Errorf("checkpoint at batch %d: %w", head, err)
+		}
+		written = append(written, snapJob{shard: i, seq: head})
+	}
+	// Before the snapshots count, what they stand on must be on disk.
+	if err := l.db.Sync(); err != nil {
+		return fmt.Errorf("checkpoint at batch %d: %w", head, err)
+	}
+	for _, j := range written {
+		l.finishSnapshot(j)
+	}
+	l.durable.Store(max(l.durable.Load(), slices.Min(l.snapSeq)))
+	return nil
+}
+
+// lockStep holds the ledger open and its state machine still (stepMu) for
+// an operation on the whole state, refusing when the ledger is closed or
+// stopped; the func returned lets go of both.
+func (l *Ledger) lockStep(what string) (func(), error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	l.stepMu.Lock()
+	if l.fatal != nil {
+		err := fmt.Errorf("%s: ledger stopped: %w", what, l.fatal)
+		l.stepMu.Unlock()
+		release()
+		return nil, err
+	}
+	return func() {
+		l.stepMu.Unlock()
+		release()
+	}, nil
 }

@@ -15,7 +15,8 @@ import (
 // batch and head hash the group had reached at that raft index, and fetches
 // the batches it lacks from a peer's ledger as replicated entries (the
 // same bytes ApplyRecord takes from the raft log). Entries serves them from
-// this ledger's own log and archive; EntryHead lets the receiver check the
+// the log the batches are durable in (this ledger's own, with its archive,
+// or the consensus log, Config.Log); EntryHead lets the receiver check the
 // chain before applying anything. Neither touches the network.
 
 // errStopEntries ends a log replay once Entries has what it wants.
@@ -25,11 +26,11 @@ var errStopEntries = errors.New("enough entries")
 // the batches from..to, in order, each the log record with its archive
 // entry when the archive holds the batch, stopping after maxBytes of them
 // (at least one) and returning how many it handed on. Batches are read from
-// the ledger's own log, which holds every batch since the oldest shard
-// snapshot: a from before that is refused with errcode.NotFound (the
-// records were dropped with the log behind the snapshots), as is one past
-// the head. It holds up the commit loop while it reads, so keep maxBytes to
-// a few MiB. fn's entry is only valid during the call.
+// the log they are durable in (the ledger's own or Config.Log), which holds
+// every batch since the oldest shard snapshot: a from before that is
+// refused with errcode.NotFound (the records were dropped behind the
+// snapshots), as is one past the head. It holds up the commit loop while
+// it reads, so keep maxBytes to a few MiB. fn's entry is only valid during the call.
 func (l *Ledger) Entries(from, to uint64, maxBytes int, fn func(seq uint64, entry []byte) error) (int, error) {
 	release, err := l.enter()
 	if err != nil {
@@ -44,21 +45,21 @@ func (l *Ledger) Entries(from, to uint64, maxBytes int, fn func(seq uint64, entr
 	if from == 0 || from > to || to > head {
 		return 0, errcode.New(errcode.NotFound, "batches %d to %d: this ledger holds batches 1 to %d", from, to, head)
 	}
-	if first := l.wal.First(); first == 0 || first > from {
-		return 0, errcode.New(errcode.NotFound, "batches %d to %d: this ledger's log starts at batch %d (earlier records were dropped behind its snapshots)", from, to, first)
-	}
 	n, size := 0, 0
 	var buf []byte
-	err = l.wal.Replay(from, func(seq uint64, rec []byte) error {
-		if seq > to || (n > 0 && size >= maxBytes) {
+	_, err = l.eachRecord(from, to, head, func(seq uint64, _ *record, rec, arch []byte) error {
+		if n > 0 && size >= maxBytes {
 			return errStopEntries
 		}
-		arch, err := l.db.Get(archiveKey(seq))
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			arch = nil
-		case err != nil:
-			return fmt.Errorf("batch %d: archive: %w", seq, err)
+		if arch == nil {
+			var err error
+			arch, err = l.db.Get(archiveKey(seq))
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				arch = nil
+			case err != nil:
+				return fmt.Errorf("batch %d: archive: %w", seq, err)
+			}
 		}
 		buf = appendEntry(buf[:0], rec, arch)
 		if err := fn(seq, buf); err != nil {
@@ -68,11 +69,15 @@ func (l *Ledger) Entries(from, to uint64, maxBytes int, fn func(seq uint64, entr
 		size += len(buf)
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopEntries) {
+	if me := (*missingError)(nil); errors.As(err, &me) && n == 0 {
+		return 0, errcode.New(errcode.NotFound, "batches %d to %d: this ledger's log starts at batch %d (earlier records were dropped behind its snapshots)", from, to, me.found)
+	}
+	if err != nil {
 		return n, fmt.Errorf("entries %d to %d: %w", from, to, err)
 	}
 	if n == 0 {
-		return 0, errcode.New(errcode.NotFound, "batches %d to %d: not in this ledger's log", from, to)
+		// Every record up to the head was dropped behind the snapshots.
+		return 0, errcode.New(errcode.NotFound, "batches %d to %d: this ledger's log starts at batch %d (earlier records were dropped behind its snapshots)", from, to, head+1)
 	}
 	return n, nil
 }

@@ -77,6 +77,11 @@ type Config struct {
 	// batch's header, its spends and creations and the totals after it:
 	// tests compare these across replicas, batch by batch.
 	OnApply func(seq uint64, record [32]byte)
+	// Log, when not nil, is the consensus log a replicated ledger's
+	// batches are durable in (replicated.go): ApplyRecord then keeps no log
+	// of its own and syncs nothing, and Open redoes the batches after the
+	// snapshots from Log. Unreplicated ledgers leave it nil.
+	Log RecordLog
 }
 
 // Ledger is an open ledger core. It implements roles.Ledger.
@@ -135,6 +140,9 @@ type Ledger struct {
 	snapBuf  []byte // staging copy of one shard, outside the Go heap
 	logBytes int64  // bytes of log written since open
 	snapMark int64  // logBytes when the last snapshot started
+	// durable is what Durable reports: with Config.Log the oldest shard
+	// snapshot, else the last batch applied.
+	durable atomic.Uint64
 
 	mu   sync.RWMutex // guards meta, and fatal for readers outside the commit loop
 	meta meta

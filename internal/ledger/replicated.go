@@ -27,10 +27,31 @@ import (
 // replica skips the same entries, and on a restart replaying the log from
 // its start skips again everything the ledger already holds.
 //
-// As built, the ledger keeps its own log (wal) as the apply-side store: a
-// committed record is appended and fsynced there too, and the ledger's
-// snapshots and recovery work as they do alone. That is two durable logs
-// where the design wants one; see docs/architecture.md, "Replication".
+// One durable log. A replicated ledger opened with Config.Log keeps no log
+// of its own: the consensus log (the raft log, internal/replica) is where
+// every batch is durable, with its archive entry. ApplyRecord writes the
+// batch's keys and archive entry to the store without an fsync, as the
+// commit path does behind its own log, and recovery redoes from Config.Log
+// the batches after the snapshots. So the consensus log must keep every
+// entry after the batch Durable reports: the replica compacts it no
+// further. A ledger fed records without Config.Log (tests, a consensus
+// that keeps nothing) logs and syncs each one itself, as alone. See
+// docs/architecture.md, "Replication".
+
+// RecordLog is the durable log a replicated ledger's batches live in
+// (Config.Log): the consensus log, read back by recovery.
+type RecordLog interface {
+	// Replay hands fn every batch entry the log holds, in log order, from
+	// its first (the entries before it were compacted, at or behind the
+	// batch Durable reported): each entry exactly as Propose carried it
+	// (format.go, replicated entry), and whether the log knows it is
+	// committed. An entry past the log's known commit point may still be
+	// committed (the commit point is saved lazily): the ledger applies one
+	// only when its own disk shows it applied that batch before. Entries
+	// that are not batches (membership changes, a leader's empty entry)
+	// are left out. An error from fn stops the replay and is returned.
+	Replay(fn func(entry []byte, committed bool) error) error
+}
 
 // Replicator is the consensus a replicated ledger commits through.
 type Replicator interface {
@@ -118,8 +139,9 @@ func (l *Ledger) evaluate(batch []*checked) ([]byte, bool) {
 // ApplyRecord applies one committed entry of the consensus log (a log
 // record, or a record with its archive entry: format.go, replicated
 // entry), on every replica in log order. A replica with Config.Archive
-// writes and syncs the archive entry before it logs the record; one
-// without ignores it. It returns the batch's sequence number and true
+// stores the archive entry with the batch; one without ignores it. With
+// Config.Log nothing is synced (the consensus log holds the entry);
+// without, the record goes to the ledger's own log, synced. It returns the batch's sequence number and true
 // when the record was applied, or false when it was skipped: evaluated
 // against a state that another batch has since moved past (see the
 // comment at the top of this file), or already held (a replay after a
@@ -172,7 +194,23 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 			return 0, false, err
 		}
 		arch = nil
-		if l.cfg.Archive {
+	}
+	if l.cfg.Log != nil {
+		// The consensus log holds the entry, archive included: the store
+		// is written without an fsync, and recovery redoes it from there.
+		b := l.db.NewBatch()
+		if arch != nil && l.cfg.Archive {
+			b.Set(archiveKey(seq), arch)
+		} else if r.keySet != nil && l.cfg.Archive {
+			b.Delete(archiveKey(seq)) // as commitRotation: no archive entry under a rotation batch
+		}
+		l.storeRecord(b, &r, &after)
+		if err := b.Commit(false); err != nil {
+			l.stop(err)
+			return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
+		}
+	} else {
+		if r.keySet != nil && l.cfg.Archive {
 			// As commitRotation: no archive entry under a rotation batch.
 			b := l.db.NewBatch()
 			b.Delete(archiveKey(seq))
@@ -181,30 +219,12 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 				return 0, false, fmt.Errorf("apply record: %w", err)
 			}
 		}
-	}
-	if arch != nil && l.cfg.Archive {
-		// As persist does alone: the archive entry is durable before the
-		// log record, so every batch the log holds is archived.
-		if err := l.writeArchive(seq, arch); err != nil {
+		if err := l.logRecord(seq, recBytes, arch, &r, &after); err != nil {
 			l.stop(err)
-			return 0, false, fmt.Errorf("apply record: %w", err)
+			return 0, false, err
 		}
 	}
-	if err := l.wal.Append(seq, recBytes); err != nil {
-		l.stop(err)
-		return 0, false, fmt.Errorf("apply record: log batch %d: %w", seq, err)
-	}
-	if err := l.wal.Sync(); err != nil {
-		l.stop(err)
-		return 0, false, fmt.Errorf("apply record: sync batch %d: %w", seq, err)
-	}
 	l.logBytes += int64(len(recBytes))
-	b := l.db.NewBatch()
-	l.storeRecord(b, &r, &after)
-	if err := b.Commit(false); err != nil {
-		l.stop(err)
-		return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
-	}
 	if err := l.index(&r); err != nil {
 		l.stop(err)
 		return 0, false, fmt.Errorf("apply record %d: %w", seq, err)
@@ -216,11 +236,47 @@ func (l *Ledger) ApplyRecord(payload []byte) (uint64, bool, error) {
 		l.meta = after
 		l.mu.Unlock()
 	}
+	if l.cfg.Log == nil {
+		l.durable.Store(seq)
+	}
 	if h := l.cfg.OnApply; h != nil {
 		h(seq, sha256.Sum256(recBytes))
 	}
 	l.snapshotTick()
 	return seq, true, nil
+}
+
+// logRecord is ApplyRecord's write for a ledger without Config.Log: its
+// own log is the durable one, as alone. As persist does, the archive entry
+// is durable before the log record, so every batch the log holds is
+// archived.
+func (l *Ledger) logRecord(seq uint64, recBytes, arch []byte, r *record, after *meta) error {
+	if arch != nil && l.cfg.Archive {
+		if err := l.writeArchive(seq, arch); err != nil {
+			return fmt.Errorf("apply record: %w", err)
+		}
+	}
+	if err := l.wal.Append(seq, recBytes); err != nil {
+		return fmt.Errorf("apply record: log batch %d: %w", seq, err)
+	}
+	if err := l.wal.Sync(); err != nil {
+		return fmt.Errorf("apply record: sync batch %d: %w", seq, err)
+	}
+	b := l.db.NewBatch()
+	l.storeRecord(b, r, after)
+	if err := b.Commit(false); err != nil {
+		return fmt.Errorf("apply record %d: %w", seq, err)
+	}
+	return nil
+}
+
+// Durable is the last batch this ledger's own disk holds for good: a
+// crash loses nothing up to it even if the consensus log no longer holds
+// it. With Config.Log it is the oldest shard snapshot (the store was
+// synced when it was taken), so the consensus log may be compacted up to
+// it and no further; without, every applied batch (each was synced).
+func (l *Ledger) Durable() uint64 {
+	return l.durable.Load()
 }
 
 // StateHash is a digest of the whole state: the running totals, the head

@@ -65,6 +65,12 @@ type cluster struct {
 	retention int
 }
 
+// clusterSnapshotEvery is the members' ledger.Config.SnapshotEvery: small,
+// so that their raft logs, compacted no further than the ledger's oldest
+// shard snapshot, compact within a test. A test that needs the logs to
+// hold more sets it for its duration (the tests here run one at a time).
+var clusterSnapshotEvery int64 = 1 << 10
+
 // live is a running member's ledger and replica.
 type live struct {
 	id  uint64
@@ -164,20 +170,30 @@ func (c *cluster) startWith(id uint64, ln net.Listener, join bool) {
 	cfg := c.net.TestConfig()
 	cfg.Logger = c.log.With("replica", id)
 	cfg.Archive = true // the archive travels in the raft entries (archive_test.go)
+	// The raft log is compacted no further than the ledger's oldest shard
+	// snapshot: few shards, snapshotted often, let a test compact it.
+	cfg.Shards, cfg.SnapshotEvery = 4, clusterSnapshotEvery
 	cfg.OnApply = func(seq uint64, d [32]byte) {
 		m.mu.Lock()
 		m.digests[seq] = d
 		m.mu.Unlock()
 	}
+	// One durable log: the raft log, which the ledger recovers from.
+	lg, err := replica.OpenLog(m.dir)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg.Log = lg
 	led, err := ledger.Open(filepath.Join(m.dir, "ledger"), cfg)
 	if err != nil {
+		lg.Close()
 		c.t.Fatal(err)
 	}
 	peers := c.peers
 	if m.peers != nil {
 		peers = m.peers
 	}
-	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey, LogRetention: c.retention})
+	rep, err := replica.Start(replica.Config{ID: id, Peers: peers, Dir: m.dir, Log: lg, Ledger: led, Logger: c.log, Join: join, CacheEntries: 4, Key: testKey, LogRetention: c.retention})
 	if err != nil {
 		led.Close()
 		c.t.Fatal(err)
@@ -546,38 +562,11 @@ func testWipedReplicaRejoins(t *testing.T, retention int, bySnapshot bool) {
 	stop := make(chan struct{})
 	wait := ld.run(13, 2, stop)
 	c.waitFor("30 commits", func() bool { return ld.committed() >= 30 })
-	l := c.leader()
-	var f *member
-	for _, m := range c.m {
-		if m.id != l.id {
-			f = m
-			break
-		}
-	}
-	c.stop(f.id)
-	if err := os.RemoveAll(f.dir); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	if err := c.leader().rep.RemoveMember(ctx, f.id); err != nil {
-		t.Fatal(err)
-	}
+	f := c.wipeFollower()
 	before := ld.committed()
 	c.waitFor("30 commits without the follower", func() bool { return ld.committed() >= before+30 })
-
 	const newID = 4
-	url := c.peers[f.id]
-	if err := c.leader().rep.AddMember(ctx, newID, url); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	delete(c.m, f.id)
-	delete(c.peers, f.id)
-	c.peers[newID] = url
-	c.m[newID] = &member{id: newID, dir: f.dir, addr: f.addr}
-	c.mu.Unlock()
-	c.startWith(newID, nil, true)
+	c.rejoin(f, newID)
 	before = ld.committed()
 	c.waitFor("30 commits with it back", func() bool { return ld.committed() >= before+30 })
 	close(stop)
@@ -597,6 +586,50 @@ func testWipedReplicaRejoins(t *testing.T, retention int, bySnapshot bool) {
 	if got := c.m[newID].rep.Status().SnapshotsInstalled; (got > 0) != bySnapshot {
 		t.Fatalf("the rejoined replica installed %d snapshots; by snapshot: %v", got, bySnapshot)
 	}
+}
+
+// wipeFollower stops a follower, deletes its whole data directory and
+// removes it from the group, as an operator does with a replica that lost
+// its disk. It returns the member, for rejoin.
+func (c *cluster) wipeFollower() *member {
+	c.t.Helper()
+	l := c.leader()
+	var f *member
+	for _, m := range c.m {
+		if m.id != l.id {
+			f = m
+			break
+		}
+	}
+	c.stop(f.id)
+	if err := os.RemoveAll(f.dir); err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := c.leader().rep.RemoveMember(ctx, f.id); err != nil {
+		c.t.Fatal(err)
+	}
+	return f
+}
+
+// rejoin brings a wiped member back as raft requires: added under a new
+// ID at its old address, started empty with Join.
+func (c *cluster) rejoin(f *member, newID uint64) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	url := c.peers[f.id]
+	if err := c.leader().rep.AddMember(ctx, newID, url); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	delete(c.m, f.id)
+	delete(c.peers, f.id)
+	c.peers[newID] = url
+	c.m[newID] = &member{id: newID, dir: f.dir, addr: f.addr}
+	c.mu.Unlock()
+	c.startWith(newID, nil, true)
 }
 
 // cut cuts (or heals) the links from a to each of to, or all of a's

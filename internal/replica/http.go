@@ -22,6 +22,8 @@ import (
 //	DELETE /raft/members/{id}   remove a member
 //	POST   /raft/entries        ledger batches for a peer catching up by
 //	                            snapshot (snapshot.go)
+//	POST   /raft/state          the ledger's whole state, for a peer the
+//	                            logs cannot catch up (state.go)
 //
 // Membership changes go to the leader; a follower answers not_leader with
 // the leader's URL, as the API does for writes. Like the transport, these
@@ -78,6 +80,7 @@ func (r *Replica) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, StatusInfo{Status: r.Status(), Members: r.Members()})
 	}))
 	mux.HandleFunc("POST "+EntriesPath, r.authed(r.serveEntries))
+	mux.HandleFunc("POST "+StatePath, r.authed(r.serveState))
 	return mux
 }
 

@@ -45,7 +45,12 @@ type Config struct {
 	// follower are told the leader is.
 	Peers map[uint64]string
 	// Dir holds the raft log (a Pebble store of its own).
-	Dir    string
+	Dir string
+	// Log is the raft log in Dir, opened with OpenLog and also given to
+	// the ledger as ledger.Config.Log: the ledger then keeps no log of its
+	// own and the raft log is the one durable log of the batches. nil:
+	// Start opens it, and the ledger must keep its own.
+	Log    *Log
 	Ledger *ledger.Ledger
 	Logger *slog.Logger
 	// Tick is raft's clock; default 50ms. A follower campaigns after
@@ -79,6 +84,7 @@ type Config struct {
 // Replica is one running replica. It implements ledger.Replicator.
 type Replica struct {
 	id  uint64
+	dir string // Config.Dir: a state transfer is spooled there
 	key []byte // Config.Key
 	// reads are the read-index requests waiting for raft's answer, by
 	// request key (readindex.go).
@@ -123,10 +129,22 @@ type Replica struct {
 	confState *pb.ConfState
 	cand      *pb.Snapshot
 	candAt    uint64
+	candSeq   uint64 // the ledger's batch at candAt
 	// Counted for Status: snapshots installed from the leader, and
 	// compactions of this replica's log.
 	snapshots   atomic.Uint64
 	compactions atomic.Uint64
+	// fetching is set while prefetch brings the ledger up to a snapshot
+	// outside the Ready loop; fetchFailed is when its last try failed
+	// (unix ns, 0: it did not).
+	fetching    atomic.Bool
+	fetchFailed atomic.Int64
+	prefetched  atomic.Bool // a fetch succeeded: step the next snapshot
+
+	// beforeApply, when set (tests, export_test.go), runs before a batch
+	// entry is applied; an error stops the replica there, as a crash
+	// between raft's write of the entry and its apply would.
+	beforeApply atomic.Pointer[func(e *pb.Entry) error]
 }
 
 // propID names one proposal: the run that made it and a counter.
@@ -153,17 +171,23 @@ var _ ledger.Replicator = (*Replica)(nil)
 // starts the Ready loop and the senders. Serve the replica's ServeHTTP at
 // MessagePath on the replica's base URL.
 func Start(cfg Config) (*Replica, error) {
+	refuse := func(err error) (*Replica, error) {
+		if cfg.Log != nil {
+			cfg.Log.Close() // taken over, as a failed Start promises
+		}
+		return nil, err
+	}
 	if cfg.ID == 0 {
-		return nil, fmt.Errorf("replica: ID 0")
+		return refuse(fmt.Errorf("replica: ID 0"))
 	}
 	if _, ok := cfg.Peers[cfg.ID]; !ok {
-		return nil, fmt.Errorf("replica: ID %d is not among the peers", cfg.ID)
+		return refuse(fmt.Errorf("replica: ID %d is not among the peers", cfg.ID))
 	}
 	if cfg.Ledger == nil {
-		return nil, fmt.Errorf("replica: no ledger")
+		return refuse(fmt.Errorf("replica: no ledger"))
 	}
 	if len(cfg.Key) < MinKeyLen {
-		return nil, fmt.Errorf("replica: the group key has %d bytes, want at least %d", len(cfg.Key), MinKeyLen)
+		return refuse(fmt.Errorf("replica: the group key has %d bytes, want at least %d", len(cfg.Key), MinKeyLen))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -184,12 +208,23 @@ func Start(cfg Config) (*Replica, error) {
 		cfg.LogRetention = 4096
 	}
 	cfg.Peers = maps.Clone(cfg.Peers) // URLs from a snapshot are added below
-	st, fresh, err := openRaftLog(filepath.Join(cfg.Dir, "raft"), uint64(cfg.CacheEntries))
+	if lg, ok := cfg.Ledger.Config().Log.(*Log); (cfg.Ledger.Config().Log != nil || cfg.Log != nil) && (!ok || lg != cfg.Log) {
+		return refuse(fmt.Errorf("replica %d: the ledger's Config.Log must be the replica's Config.Log, or both nil", cfg.ID))
+	}
+	var st *raftLog
+	var fresh bool
+	var err error
+	if cfg.Log != nil {
+		st, fresh, err = loadRaftLog(cfg.Log.db, uint64(cfg.CacheEntries))
+	} else {
+		st, fresh, err = openRaftLog(filepath.Join(cfg.Dir, "raft"), uint64(cfg.CacheEntries))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replica %d: %w", cfg.ID, err)
 	}
 	r := &Replica{
 		id:      cfg.ID,
+		dir:     cfg.Dir,
 		peers:   cfg.Peers,
 		store:   st,
 		led:     cfg.Ledger,
@@ -410,6 +445,11 @@ func (r *Replica) apply(e *pb.Entry) error {
 	}
 	if _, ok := proposalOf(e); !ok {
 		return nil // a new leader's empty entry
+	}
+	if h := r.beforeApply.Load(); h != nil {
+		if err := (*h)(e); err != nil {
+			return err
+		}
 	}
 	seq, applied, err := r.led.ApplyRecord(e.GetData()[propIDSize:])
 	var out outcome

@@ -42,19 +42,22 @@ import (
 // left as they were; after catchUpTries tries the replica stops with the
 // error (a restart tries again).
 //
-// The peer serves batches from its ledger's own log, which holds every
-// batch since its oldest shard snapshot: a replica further behind than
-// that cannot catch up this way (see docs/architecture.md, "Replication").
+// The peer serves batches from the log its ledger's batches are durable in
+// (its raft log, or the ledger's own), which holds every batch since its
+// oldest shard snapshot: a replica further behind than that takes the
+// peer's whole state instead (state.go; docs/architecture.md,
+// "Replication").
 //
 // Compaction: each time the applied index passes the last candidate by
 // LogRetention entries, the older candidate becomes the compaction point
 // (raftLog.compact) and a new candidate is taken at the applied index. So
 // between LogRetention and twice that many entries stay behind the applied
 // index, and a follower briefly behind catches up from the log. Nothing
-// this replica's restart needs is dropped: ApplyRecord has synced the
-// ledger's log before it returns, so every batch up to the applied index
-// is durable in the ledger, and the candidate's ConfState and URLs stand in
-// for the compacted conf changes.
+// this replica's restart needs is dropped: a candidate is compacted only
+// once its batch is at or behind the ledger's Durable batch (with one
+// durable log, the raft log is the only copy of the batches after it), and
+// the candidate's ConfState and URLs stand in for the compacted conf
+// changes.
 
 // EntriesPath is where a replica serves its ledger's batches to a peer
 // catching up by snapshot: POST, body EntriesRequest, MAC'd like every
@@ -170,6 +173,12 @@ func (r *Replica) maybeCompact() error {
 		return nil
 	}
 	if r.cand != nil {
+		if r.candSeq > r.led.Durable() {
+			// The ledger's own files do not yet hold the candidate's
+			// batches: the raft log is their one durable copy. Wait for
+			// its snapshots to pass them.
+			return nil
+		}
 		if err := r.store.compact(r.cand); err != nil {
 			return err
 		}
@@ -178,7 +187,71 @@ func (r *Replica) maybeCompact() error {
 	}
 	r.cand = r.candidate()
 	r.candAt = applied
+	r.candSeq, _ = r.led.Head()
 	return nil
+}
+
+// prefetch keeps a catch-up by snapshot out of the Ready loop. A snapshot
+// message naming a batch this ledger does not hold yet is not stepped into
+// raft: prefetch starts fetching the batches (or the whole state) in the
+// background and reports true, and the message is dropped. The leader,
+// told the message went out, probes this replica, finds it still behind
+// its compaction point and sends the snapshot again; once the ledger holds
+// the snapshot's batch (made durable in its own files: Checkpoint),
+// prefetch reports false and raft takes the snapshot (the next one after a
+// fetch in any case), and the Ready loop only checks it or fetches the few
+// batches committed since. Meanwhile the Ready loop goes on answering heartbeats.
+// It reports false too for a snapshot it cannot read (the Ready loop
+// refuses it).
+func (r *Replica) prefetch(snap *pb.Snapshot) bool {
+	d, err := decodeSnapData(snap.GetData())
+	if err != nil {
+		return false
+	}
+	if r.fetching.Load() {
+		return true
+	}
+	seq, _ := r.led.Head()
+	if was := r.prefetched.Swap(false); seq >= d.seq || was {
+		// Held already, or fetched just now up to an earlier snapshot:
+		// raft takes this one, and the Ready loop fetches what the
+		// group committed meanwhile (a few batches), rather than chase
+		// the leader's newest snapshot from here.
+		return false
+	}
+	if t := r.fetchFailed.Load(); t != 0 && time.Since(time.Unix(0, t)) < catchUpPause {
+		return true // the last try just failed: not yet again
+	}
+	if !r.fetching.CompareAndSwap(false, true) {
+		return true
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer r.fetching.Store(false)
+		err := r.catchUp(&d, r.sources(&d))
+		if err != nil {
+			if serr := r.fetchState(&d, r.sources(&d)); serr != nil {
+				err = errors.Join(err, serr)
+			} else {
+				err = nil
+			}
+		}
+		if err == nil {
+			if head, _ := r.led.Head(); r.led.Durable() < head {
+				err = r.led.Checkpoint()
+			}
+		}
+		if err != nil {
+			r.fetchFailed.Store(time.Now().UnixNano())
+			r.log.Warn("catch-up by snapshot failed; trying again when the leader sends it again", "index", snap.GetMetadata().GetIndex(), "err", err)
+			return
+		}
+		r.fetchFailed.Store(0)
+		r.prefetched.Store(true)
+		r.log.Info("caught up ahead of a snapshot", "index", snap.GetMetadata().GetIndex(), "from_batch", seq+1, "to_batch", d.seq)
+	}()
+	return true
 }
 
 // installSnapshot brings the ledger to the state snap names, fetching the
@@ -223,11 +296,27 @@ func (r *Replica) installSnapshot(snap *pb.Snapshot) error {
 			if err = r.catchUp(&d, r.sources(&d)); err == nil {
 				break
 			}
+			// The peers' logs no longer hold the batches: take a whole
+			// state instead (state.go).
+			serr := r.fetchState(&d, r.sources(&d))
+			if serr == nil {
+				err = nil
+				break
+			}
+			err = errors.Join(err, serr)
 		}
 		if err != nil {
 			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
 		}
 		r.log.Info("caught up by snapshot", "index", snap.GetMetadata().GetIndex(), "from_batch", seq+1, "to_batch", d.seq)
+	}
+	// The raft log is about to drop every entry it holds: what the ledger
+	// applied must be durable in its own files first, or a crash would
+	// find those batches in no log.
+	if head, _ := r.led.Head(); r.led.Durable() < head {
+		if err := r.led.Checkpoint(); err != nil {
+			return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
+		}
 	}
 	return nil
 }
@@ -397,25 +486,11 @@ func (r *Replica) sources(d *snapData) []string {
 // postEntries asks one peer for batches.
 func (r *Replica) postEntries(base string, q EntriesRequest) ([]byte, error) {
 	body, _ := json.Marshal(q)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	resp, cancel, err := r.raftPost(base, EntriesPath, body, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
-	go func() {
-		select {
-		case <-r.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+EntriesPath, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(MACHeader, hex.EncodeToString(MAC(r.key, http.MethodPost, EntriesPath, body)))
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxEntriesBody+1))
 	if err != nil {
@@ -432,6 +507,34 @@ func (r *Replica) postEntries(base string, q EntriesRequest) ([]byte, error) {
 		return nil, fmt.Errorf("answer without a valid %s: not from a holder of the group key, or damaged on the way", MACHeader)
 	}
 	return b, nil
+}
+
+// raftPost POSTs body, MAC'd under the group key, to a peer's base+path;
+// the request is cancelled when the replica stops, after timeout, or by
+// the cancel func returned, which the caller calls once it has read the
+// answer.
+func (r *Replica) raftPost(base, path string, body []byte, timeout time.Duration) (*http.Response, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	go func() {
+		select {
+		case <-r.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(MACHeader, hex.EncodeToString(MAC(r.key, http.MethodPost, path, body)))
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return resp, cancel, nil
 }
 
 // entriesMAC authenticates an EntriesPath answer under the group's key,

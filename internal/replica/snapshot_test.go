@@ -58,7 +58,8 @@ func (c *cluster) compactedEverywhere() uint64 {
 // TestNewReplicaCatchesUpBySnapshot: after hundreds of batches, with the
 // raft log of every replica compacted, a fourth replica added empty (a
 // new ID, --join) cannot be sent the log from entry 1: it is sent a
-// snapshot, fetches the batches from a peer's ledger, and then holds the
+// snapshot, fetches the batches from a peer (or, when no peer's log holds
+// them any more, a peer's whole state: state.go), and then holds the
 // same header chain, records, archive and state as the others and goes on
 // applying new batches from the log.
 func TestNewReplicaCatchesUpBySnapshot(t *testing.T) {
@@ -184,6 +185,10 @@ func TestRestartedReplicaCatchesUpBySnapshot(t *testing.T) {
 // send, or that was damaged on the way, is refused, and the replica's
 // ledger is left exactly as it was. Then the real transfer goes through.
 func TestSnapshotTransferRefused(t *testing.T) {
+	// The peers' logs must still hold the batches the follower lacks:
+	// this is the catch-up from batches (TestStateTransferRefused: from a whole state).
+	defer func(v int64) { clusterSnapshotEvery = v }(clusterSnapshotEvery)
+	clusterSnapshotEvery = 64 << 10
 	c := newClusterRetaining(t, 3, true, 91, retention)
 	l := c.leader()
 	var f uint64

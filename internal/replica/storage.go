@@ -4,12 +4,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/store"
 )
 
@@ -26,11 +28,16 @@ import (
 // from Pebble, which holds every entry after the compaction point (it is
 // written first). So memory stays bounded however long the log grows.
 //
-// The log on disk is compacted behind a retention (snapshot.go): the
-// entries up to a snapshot's index are deleted and the snapshot, which
-// names the ledger's batch and head hash at that index and the membership
-// then, takes their place. A follower that needs an entry behind it is sent
-// the snapshot and fetches the batches it lacks from a peer's ledger.
+// With Config.Log it is also the one durable log of the ledger's batches
+// (Log, ledger.RecordLog): the ledger keeps none of its own and recovers
+// from this one.
+//
+// The log on disk is compacted behind a retention (snapshot.go), never past
+// the ledger's Durable batch: the entries up to a snapshot's index are
+// deleted and the snapshot, which names the ledger's batch and head hash at
+// that index and the membership then, takes their place. A follower that
+// needs an entry behind it is sent the snapshot and fetches the batches it
+// lacks from a peer, or the peer's whole state (state.go).
 type raftLog struct {
 	db    *store.DB
 	mem   *raft.MemoryStorage
@@ -62,14 +69,72 @@ func entryKey(i uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixEntry}, i)
 }
 
-// openRaftLog opens the store in dir and loads its hard state and the
-// last cache entries into memory. fresh is true when it held nothing: the
-// replica has never run (or its data was wiped).
-func openRaftLog(dir string, cache uint64) (l *raftLog, fresh bool, err error) {
+// Log is a replica's raft log on disk, opened before the ledger so that
+// the ledger's recovery can read its batches back (ledger.RecordLog): on a
+// replicated ledger it is the one durable log of the batches. Hand it to
+// both ledger.Config.Log and Config.Log; Start takes it over (Stop, or a
+// failed Start, closes it).
+type Log struct {
+	db *store.DB
+}
+
+var _ ledger.RecordLog = (*Log)(nil)
+
+// OpenLog opens the raft log of the replica whose directory is dir (the
+// Config.Dir it will start with).
+func OpenLog(dir string) (*Log, error) {
+	db, err := store.Open(filepath.Join(dir, "raft"), store.Options{CacheBytes: 16 << 20})
+	if err != nil {
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	return &Log{db: db}, nil
+}
+
+// Close closes a log that was not handed to Start.
+func (g *Log) Close() error { return g.db.Close() }
+
+// Replay hands fn the ledger entry of every batch the log holds, in index
+// order (ledger.RecordLog), committed when its index is at or before the
+// saved commit index. It reads a point-in-time view, so the Ready loop may
+// go on writing meanwhile.
+func (g *Log) Replay(fn func(entry []byte, committed bool) error) error {
+	var commit uint64
+	switch v, err := g.db.Get([]byte(keyHardState)); {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("raft log: hard state: %w", err)
+	default:
+		st := &pb.HardState{}
+		if err := proto.Unmarshal(v, st); err != nil {
+			return fmt.Errorf("raft log: hard state: %w", err)
+		}
+		commit = st.GetCommit()
+	}
+	return g.db.Scan([]byte{prefixEntry}, nil, func(k, v []byte) error {
+		e := &pb.Entry{}
+		if err := proto.Unmarshal(v, e); err != nil {
+			return fmt.Errorf("raft log: entry %d: %w", binary.BigEndian.Uint64(k[1:]), err)
+		}
+		if _, ok := proposalOf(e); !ok {
+			return nil
+		}
+		return fn(e.GetData()[propIDSize:], e.GetIndex() <= commit)
+	})
+}
+
+// openRaftLog opens the store in dir and loads it (loadRaftLog).
+func openRaftLog(dir string, cache uint64) (*raftLog, bool, error) {
 	db, err := store.Open(dir, store.Options{CacheBytes: 16 << 20})
 	if err != nil {
 		return nil, false, fmt.Errorf("open raft log: %w", err)
 	}
+	return loadRaftLog(db, cache)
+}
+
+// loadRaftLog loads a raft log store's hard state and its last cache
+// entries into memory; on an error it closes db. fresh is true when it
+// held nothing: the replica has never run (or its data was wiped).
+func loadRaftLog(db *store.DB, cache uint64) (l *raftLog, fresh bool, err error) {
 	l = &raftLog{db: db, mem: raft.NewMemoryStorage(), cache: cache, snap: emptySnap()}
 	fail := func(err error) (*raftLog, bool, error) {
 		db.Close()

@@ -208,6 +208,11 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if m.GetTo() != r.id {
 			continue
 		}
+		if m.GetType() == pb.MessageType_MsgSnap && r.prefetch(m.GetSnapshot()) {
+			// The ledger is being brought to the snapshot's state outside
+			// the Ready loop (snapshot.go); the leader sends it again.
+			continue
+		}
 		if err := r.node.Step(req.Context(), m); err != nil {
 			// Stopped, or the request ended: the message is lost, which
 			// raft tolerates.

@@ -332,3 +332,42 @@ func (d *DB) Compact() error {
 	}
 	return nil
 }
+
+// Snapshot is a point-in-time view of the store: what was committed when
+// it was taken, whatever is written after. Close it when done.
+type Snapshot struct {
+	s *pebble.Snapshot
+}
+
+// NewSnapshot takes a view of the store as it is now, for a reader that
+// must see one consistent state while writers go on (a state transfer).
+func (d *DB) NewSnapshot() *Snapshot { return &Snapshot{s: d.db.NewSnapshot()} }
+
+// Scan calls fn for every key in the view, in key order, as DB.Scan does
+// for a prefix.
+func (s *Snapshot) Scan(fn func(k, v []byte) error) error {
+	it, err := s.s.NewIter(nil)
+	if err != nil {
+		return fmt.Errorf("store snapshot scan: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err == nil {
+			err = fn(it.Key(), v)
+		}
+		if err != nil {
+			it.Close()
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("store snapshot scan: %w", err)
+	}
+	return nil
+}
+
+// Close releases the view.
+func (s *Snapshot) Close() error { return s.s.Close() }

@@ -63,8 +63,9 @@ func recode[T any](t *testing.T, body []byte, edit func(*T)) []byte {
 // --groups 2 --replicas 3` as a central bank's auditor would: it passes on
 // the honest network (every group's chain and the coordinator's verified,
 // their supplies adding up to the network's), and names the group and
-// batch of a header one group's replica tampers, and the published supply
-// the main API misstates.
+// batch of a header one group's replica tampers, passes over a replica
+// that cannot be reached, and reports the published supply the main API
+// misstates.
 func TestLogVerifySharded(t *testing.T) {
 	t.Setenv("SPECIE_API", "")
 	t.Setenv("SPECIE_TOKEN", "")
@@ -139,10 +140,12 @@ func TestLogVerifySharded(t *testing.T) {
 		})
 	})
 	var wrongSupply atomic.Bool
+	var group1 atomic.Pointer[[]string] // the URLs /v1/info lists for group 1
+	group1.Store(&[]string{bad.URL})
 	front := rewriteProxy(t, func() string { return n.URL }, func(path string, body []byte) []byte {
 		switch {
 		case path == "/v1/info":
-			return recode(t, body, func(w *wire.Info) { w.Groups[1].URLs = []string{bad.URL} })
+			return recode(t, body, func(w *wire.Info) { w.Groups[1].URLs = *group1.Load() })
 		case path == "/v1/supply" && wrongSupply.Load():
 			return recode(t, body, func(w *wire.Supply) {
 				w.Minted, w.Outstanding = wire.FormatAmount(want.Minted+100), wire.FormatAmount(want.Outstanding+100)
@@ -164,8 +167,22 @@ func TestLogVerifySharded(t *testing.T) {
 		t.Fatalf("log verify with group 1's header tampered: %v\nwant %s", err, wantErr)
 	}
 
-	// The main API misstates the network's supply; every log is honest.
+	// A replica that cannot be reached is passed over for the next one
+	// listed; when none answers, the group is named with the cause.
 	tamper.Store(false)
+	down := "http://" + closedAddr(t)
+	group1.Store(&[]string{down, bad.URL})
+	if out, err := runCLI("--api", front.URL, "log", "verify"); err != nil || !strings.Contains(out, "the groups' logs add up to the published supply") {
+		t.Fatalf("log verify with group 1's first replica down: %v\n%s", err, out)
+	}
+	group1.Store(&[]string{down})
+	_, err = runCLI("--api", front.URL, "log", "verify")
+	if prefix := "group 1 at " + down + ": verify log: unavailable: "; err == nil || !strings.HasPrefix(err.Error(), prefix) {
+		t.Fatalf("log verify with group 1 unreachable: %v, want %s...", err, prefix)
+	}
+
+	// The main API misstates the network's supply; every log is honest.
+	group1.Store(&[]string{bad.URL})
 	wrongSupply.Store(true)
 	co, err := sh.Coordinator[0].Ledger.Supply(ctx)
 	if err != nil {

@@ -385,7 +385,15 @@ sequence number (every header from batch 1 on is fetched and chained).`,
 			if err != nil {
 				return err
 			}
-			info, err := c.Ledger().Tx(ctx, id)
+			l := c.Ledger()
+			if li, err := l.Info(ctx); err == nil && len(li.Groups) > 0 {
+				// Sharded: the transaction's batch is in a group's chain,
+				// not in the coordinator's that this API serves.
+				if l, err = g.groupHolding(ctx, li, id); err != nil {
+					return err
+				}
+			}
+			info, err := l.Tx(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -393,7 +401,7 @@ sequence number (every header from batch 1 on is fetched and chained).`,
 			if err != nil {
 				return err
 			}
-			chained, err := chainTo(ctx, c.Ledger(), net, info.Header.Seq)
+			chained, err := chainTo(ctx, l, net, info.Header.Seq)
 			if err != nil {
 				return err
 			}
@@ -407,6 +415,44 @@ sequence number (every header from batch 1 on is fetched and chained).`,
 	}
 	cmd.AddCommand(show)
 	return cmd
+}
+
+// ledgerAt is the ledger served at base URL u, reached as --api is.
+func (g *globals) ledgerAt(u string) (roles.Ledger, error) {
+	at := *g
+	at.api = u
+	c, err := at.newClient("", "")
+	if err != nil {
+		return nil, err
+	}
+	return c.Ledger(), nil
+}
+
+// groupHolding is the log of the first group of a sharded network that
+// holds transaction id (a cross-group one is in each group it touched),
+// at the first of the group's URLs that answers.
+func (g *globals) groupHolding(ctx context.Context, info roles.LedgerInfo, id money.TxID) (roles.Ledger, error) {
+	var last error = errcode.New(errcode.NotFound, "transaction %s: in none of the %d groups", id, len(info.Groups))
+	for _, grp := range info.Groups {
+		for _, u := range grp.URLs {
+			l, err := g.ledgerAt(u)
+			if err != nil {
+				return nil, err
+			}
+			_, err = l.Tx(ctx, id)
+			if err == nil {
+				return l, nil
+			}
+			if errcode.Is(err, errcode.NotFound) {
+				break // the group answered: not there
+			}
+			if !errcode.Is(err, errcode.Unavailable) {
+				return nil, fmt.Errorf("group %d at %s: %w", grp.Index, u, err)
+			}
+			last = fmt.Errorf("group %d at %s: %w", grp.Index, u, err)
+		}
+	}
+	return nil, last
 }
 
 // chainTo fetches and chains headers 1..seq and returns header seq as the
@@ -475,16 +521,7 @@ func summaryOf(s audit.Summary, cur money.Currency) logSummary {
 // (GET /v1/info's groups and coordinator): every one is verified, and the
 // network's published supply against their sum (audit.VerifySharded).
 func verifySharded(ctx context.Context, g *globals, c *client.Client, info roles.LedgerInfo) error {
-	open := func(u string) (roles.Ledger, error) {
-		at := *g
-		at.api = u
-		lc, err := at.newClient("", "")
-		if err != nil {
-			return nil, err
-		}
-		return lc.Ledger(), nil
-	}
-	s, err := audit.VerifySharded(ctx, c.Ledger(), info, open)
+	s, err := audit.VerifySharded(ctx, c.Ledger(), info, g.ledgerAt)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,7 @@ func TestLogVerifySharded(t *testing.T) {
 	e.must("issuer", "approve", mint, "--officer", "3")
 	bob := capture(t, e.must("wallet", "open", "--intermediary", "bank-b", "--owner", "bob", "--tier", "0", "--evidence", "phone=+15557654321"), `^wallet (bank-b\.\S+) opened`)
 	// Pay until both groups hold two batches and a payment crossed them.
+	var paid []string // txids
 	for i := 0; ; i++ {
 		g0, _ := sh.Router.Group(0).Supply(ctx)
 		g1, _ := sh.Router.Group(1).Supply(ctx)
@@ -95,7 +96,7 @@ func TestLogVerifySharded(t *testing.T) {
 		if i == 12 {
 			t.Fatalf("after %d payments: group batches %d and %d, coordinator %d", i, g0.Batches, g1.Batches, co.Batches)
 		}
-		e.must("wallet", "pay", "--from", "bank-a.treasury", "--to", bob, "--amount", "1.00")
+		paid = append(paid, capture(t, e.must("wallet", "pay", "--from", "bank-a.treasury", "--to", bob, "--amount", "1.00"), `, tx ([0-9a-f]{64})`))
 	}
 
 	// Honest: verified, with the network's supply as the groups' sum.
@@ -119,6 +120,21 @@ func TestLogVerifySharded(t *testing.T) {
 	if len(js.Groups) != 2 || js.Batches != js.Groups[0].Batches+js.Groups[1].Batches || js.Batches != want.Batches ||
 		js.Outstanding != wire.FormatAmount(want.Outstanding) || js.Minted != wire.FormatAmount(want.Minted) || !js.SupplyMatches || js.Coordinator.Batches == 0 {
 		t.Errorf("log verify --json: %+v; network supply %+v", js, want)
+	}
+
+	if _, err := e.run("log", "verify", "--checkpoint", "held.txt"); err == nil || err.Error() != "malformed: --checkpoint: a sharded network signs no checkpoints of its groups' logs yet" {
+		t.Errorf("log verify --checkpoint on a sharded network: %v", err)
+	}
+
+	// tx show finds each payment in a group's log and chains its batch
+	// there (the main API's chain is the coordinator's).
+	for _, id := range append(paid, mint) {
+		if out := e.must("tx", "show", id); !strings.Contains(out, " "+id+": committed in batch ") || !strings.Contains(out, "verified in the hash chain from batch 1") {
+			t.Errorf("tx show %s: %s", id, out)
+		}
+	}
+	if _, err := e.run("tx", "show", strings.Repeat("ab", 32)); err == nil || !strings.HasPrefix(err.Error(), "not_found: ") {
+		t.Errorf("tx show of no transaction: %v", err)
 	}
 
 	// One group's replica serves batch 1 with another Merkle root: the

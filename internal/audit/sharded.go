@@ -62,8 +62,14 @@ func VerifySharded(ctx context.Context, l roles.Ledger, info roles.LedgerInfo, o
 		return out, fmt.Errorf("coordinator %w", err)
 	}
 	out.Coordinator = cs
-	sum.Minted -= min(moved.Minted, sum.Minted)
-	sum.Redeemed -= min(moved.Minted, sum.Redeemed)
+	// Value moved arrived in one group (minted there) and left another
+	// (redeemed there), so an honest network has moved no more than
+	// either total; Router.Supply's floor at zero would hide it.
+	if moved.Minted > sum.Minted || moved.Minted > sum.Redeemed {
+		return out, fmt.Errorf("verify log: the coordinator's log says %d moved between groups, more than the groups' logs minted (%d) or redeemed (%d)", moved.Minted, sum.Minted, sum.Redeemed)
+	}
+	sum.Minted -= moved.Minted
+	sum.Redeemed -= moved.Minted
 	if s.Minted != sum.Minted || s.Redeemed != sum.Redeemed || s.Outstanding != sum.Outstanding || s.Batches != sum.Batches {
 		return out, fmt.Errorf("verify log: published supply (minted %d, redeemed %d, outstanding %d, %d batches) differs from the %d groups' logs (minted %d, redeemed %d, outstanding %d, %d batches, with %d moved between groups)",
 			s.Minted, s.Redeemed, s.Outstanding, s.Batches, len(info.Groups), sum.Minted, sum.Redeemed, sum.Outstanding, sum.Batches, moved.Minted)

@@ -57,6 +57,21 @@ type LedgerInfo struct {
 	// first; MintKeys and MintQuorum are the founding set, which applies
 	// before the first (roles.KeyRotator).
 	KeySets []KeyEpoch `json:"key_sets,omitempty"`
+	// Groups, on a sharded network (docs/scale-out.md), says where each
+	// group's own log is served: a sharded network has one hash chain per
+	// group, and an auditor must be able to reach each of them to check
+	// the network's supply. Empty on an unsharded ledger.
+	Groups []GroupLog `json:"groups,omitempty"`
+	// Coordinator, on a sharded network, lists the base URLs serving the
+	// two-phase-commit coordinator's decision log, whose minted total is
+	// the value moved between groups.
+	Coordinator []string `json:"coordinator,omitempty"`
+}
+
+// GroupLog is where one group of a sharded network serves its log.
+type GroupLog struct {
+	Index int      `json:"index"` // the group's index (shard.GroupOf)
+	URLs  []string `json:"urls"`  // base URLs of its replicas' APIs, any of which serves its log
 }
 
 // Receipt says where a committed transaction sits in the log.

@@ -385,7 +385,15 @@ sequence number (every header from batch 1 on is fetched and chained).`,
 			if err != nil {
 				return err
 			}
-			info, err := c.Ledger().Tx(ctx, id)
+			l := c.Ledger()
+			if li, err := l.Info(ctx); err == nil && len(li.Groups) > 0 {
+				// Sharded: the transaction's batch is in a group's chain,
+				// not in the coordinator's that this API serves.
+				if l, err = g.groupHolding(ctx, li, id); err != nil {
+					return err
+				}
+			}
+			info, err := l.Tx(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -393,7 +401,7 @@ sequence number (every header from batch 1 on is fetched and chained).`,
 			if err != nil {
 				return err
 			}
-			chained, err := chainTo(ctx, c.Ledger(), net, info.Header.Seq)
+			chained, err := chainTo(ctx, l, net, info.Header.Seq)
 			if err != nil {
 				return err
 			}
@@ -407,6 +415,44 @@ sequence number (every header from batch 1 on is fetched and chained).`,
 	}
 	cmd.AddCommand(show)
 	return cmd
+}
+
+// ledgerAt is the ledger served at base URL u, reached as --api is.
+func (g *globals) ledgerAt(u string) (roles.Ledger, error) {
+	at := *g
+	at.api = u
+	c, err := at.newClient("", "")
+	if err != nil {
+		return nil, err
+	}
+	return c.Ledger(), nil
+}
+
+// groupHolding is the log of the first group of a sharded network that
+// holds transaction id (a cross-group one is in each group it touched),
+// at the first of the group's URLs that answers.
+func (g *globals) groupHolding(ctx context.Context, info roles.LedgerInfo, id money.TxID) (roles.Ledger, error) {
+	var last error = errcode.New(errcode.NotFound, "transaction %s: in none of the %d groups", id, len(info.Groups))
+	for _, grp := range info.Groups {
+		for _, u := range grp.URLs {
+			l, err := g.ledgerAt(u)
+			if err != nil {
+				return nil, err
+			}
+			_, err = l.Tx(ctx, id)
+			if err == nil {
+				return l, nil
+			}
+			if errcode.Is(err, errcode.NotFound) {
+				break // the group answered: not there
+			}
+			if !errcode.Is(err, errcode.Unavailable) {
+				return nil, fmt.Errorf("group %d at %s: %w", grp.Index, u, err)
+			}
+			last = fmt.Errorf("group %d at %s: %w", grp.Index, u, err)
+		}
+	}
+	return nil, last
 }
 
 // chainTo fetches and chains headers 1..seq and returns header seq as the
@@ -450,6 +496,52 @@ type logSummary struct {
 	KeySets            int        `json:"key_sets"`
 }
 
+// shardedLogSummary is `log verify --json` on a sharded network: the
+// network's published supply (which the logs add up to), Batches and
+// Transactions the groups' sums, and each group's verified log and the
+// coordinator's.
+type shardedLogSummary struct {
+	logSummary
+	Groups      []logSummary `json:"groups"`
+	Coordinator logSummary   `json:"coordinator"`
+}
+
+// summaryOf is one verified log's part of `log verify --json`.
+func summaryOf(s audit.Summary, cur money.Currency) logSummary {
+	return logSummary{
+		Batches: s.Batches, Transactions: s.Transactions, Head: s.Head,
+		Minted: wire.FormatAmount(s.Minted), Redeemed: wire.FormatAmount(s.Redeemed), Outstanding: wire.FormatAmount(s.Outstanding),
+		MintedDecimal: cur.Format(s.Minted), RedeemedDecimal: cur.Format(s.Redeemed), OutstandingDecimal: cur.Format(s.Outstanding),
+		SupplyMatches: s.SupplyMatches, KeySets: s.KeySets,
+	}
+}
+
+// verifySharded is `log verify` against a sharded network's API, which
+// lists where each group's log and the coordinator's are served
+// (GET /v1/info's groups and coordinator): every one is verified, and the
+// network's published supply against their sum (audit.VerifySharded).
+func verifySharded(ctx context.Context, g *globals, c *client.Client, info roles.LedgerInfo) error {
+	s, err := audit.VerifySharded(ctx, c.Ledger(), info, g.ledgerAt)
+	if err != nil {
+		return err
+	}
+	cur := info.Network.Currency
+	n := s.Network
+	out := shardedLogSummary{logSummary: summaryOf(audit.Summary{Minted: n.Minted, Redeemed: n.Redeemed, Outstanding: n.Outstanding, SupplyMatches: true}, cur)}
+	var b strings.Builder
+	fmt.Fprintf(&b, "network of %d groups: every group's log and the coordinator's verified\n", len(s.Groups))
+	for k, gs := range s.Groups {
+		out.Groups = append(out.Groups, summaryOf(gs, cur))
+		out.Batches += gs.Batches
+		out.Transactions += gs.Transactions
+		fmt.Fprintf(&b, "group %d: %d batches, %d transactions, head %s; outstanding %s, matches its published supply\n", k, gs.Batches, gs.Transactions, gs.Head, cur.Format(gs.Outstanding))
+	}
+	out.Coordinator = summaryOf(s.Coordinator, cur)
+	fmt.Fprintf(&b, "coordinator: %d batches of decisions, head %s; %s %s moved between groups\n", s.Coordinator.Batches, s.Coordinator.Head, cur.Format(s.Coordinator.Minted), cur.Code)
+	fmt.Fprintf(&b, "supply: minted %s, redeemed %s, outstanding %s %s; the groups' logs add up to the published supply", cur.Format(n.Minted), cur.Format(n.Redeemed), cur.Format(n.Outstanding), cur.Code)
+	return g.print(out, b.String())
+}
+
 func logCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "log", Short: "The ledger's verifiable log"}
 	var cpFile, logKey string
@@ -458,7 +550,14 @@ func logCmd(g *globals) *cobra.Command {
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Fetch every batch header, check the hash chain, that the published supply matches it and that each officer key rotation is a batch of it",
-		Args:  cobra.NoArgs,
+		Long: `Fetch every batch header, check the hash chain, that the published supply
+matches it and that each officer key rotation is a batch of it.
+
+On a sharded network (GET /v1/info lists its groups), every group's log and
+the coordinator's decision log are verified where /v1/info says they are
+served, each against the supply its server publishes, and the network's
+published supply against their sum (docs/scale-out.md).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			c, err := g.client("")
@@ -468,6 +567,12 @@ func logCmd(g *globals) *cobra.Command {
 			net, err := g.network(ctx)
 			if err != nil {
 				return err
+			}
+			if info, err := c.Ledger().Info(ctx); err == nil && len(info.Groups) > 0 {
+				if cpFile != "" {
+					return errcode.New(errcode.Malformed, "--checkpoint: a sharded network signs no checkpoints of its groups' logs yet")
+				}
+				return verifySharded(ctx, g, c, info)
 			}
 			s, err := audit.VerifyLog(ctx, c.Ledger())
 			if err != nil {
@@ -479,12 +584,7 @@ func logCmd(g *globals) *cobra.Command {
 				}
 			}
 			cur := net.Currency
-			out := logSummary{
-				Batches: s.Batches, Transactions: s.Transactions, Head: s.Head,
-				Minted: wire.FormatAmount(s.Minted), Redeemed: wire.FormatAmount(s.Redeemed), Outstanding: wire.FormatAmount(s.Outstanding),
-				MintedDecimal: cur.Format(s.Minted), RedeemedDecimal: cur.Format(s.Redeemed), OutstandingDecimal: cur.Format(s.Outstanding),
-				SupplyMatches: s.SupplyMatches, KeySets: s.KeySets,
-			}
+			out := summaryOf(s, cur)
 			return g.print(out, fmt.Sprintf("log verified: %d batches, %d transactions, head %s\nsupply: minted %s, redeemed %s, outstanding %s %s; matches the published supply\nofficer key rotations: %d, each a batch of the log approved by the set before it",
 				s.Batches, s.Transactions, s.Head, cur.Format(s.Minted), cur.Format(s.Redeemed), cur.Format(s.Outstanding), cur.Code, s.KeySets))
 		},

@@ -67,13 +67,20 @@ func (c *Chain) Summary() Summary { return c.sum }
 // reach that batch and commit to the same totals there, so batches committed
 // during the audit neither fail it nor let trailing batches go unserved.
 func VerifyLog(ctx context.Context, l roles.Ledger) (Summary, error) {
+	sum, _, err := verifyLog(ctx, l)
+	return sum, err
+}
+
+// verifyLog is VerifyLog, also returning the published supply it checked
+// the chain against (VerifySharded adds the groups' up).
+func verifyLog(ctx context.Context, l roles.Ledger) (Summary, roles.LedgerSupply, error) {
 	info, err := l.Info(ctx)
 	if err != nil {
-		return Summary{}, fmt.Errorf("verify log: %w", err)
+		return Summary{}, roles.LedgerSupply{}, fmt.Errorf("verify log: %w", err)
 	}
 	s, err := l.Supply(ctx)
 	if err != nil {
-		return Summary{}, fmt.Errorf("verify log: supply: %w", err)
+		return Summary{}, roles.LedgerSupply{}, fmt.Errorf("verify log: supply: %w", err)
 	}
 	c := NewChain(info.Network)
 	var at Summary // the chain at batch s.Batches
@@ -84,11 +91,11 @@ func VerifyLog(ctx context.Context, l roles.Ledger) (Summary, error) {
 	for from := uint64(1); ; {
 		hs, err := l.Headers(ctx, from, 1000)
 		if err != nil {
-			return c.Summary(), fmt.Errorf("verify log: headers from %d: %w", from, err)
+			return c.Summary(), s, fmt.Errorf("verify log: headers from %d: %w", from, err)
 		}
 		for _, h := range hs {
 			if err := c.Add(h); err != nil {
-				return c.Summary(), fmt.Errorf("verify log: %w", err)
+				return c.Summary(), s, fmt.Errorf("verify log: %w", err)
 			}
 			if h.Seq == s.Batches {
 				at = c.Summary()
@@ -104,31 +111,31 @@ func VerifyLog(ctx context.Context, l roles.Ledger) (Summary, error) {
 	}
 	sum := c.Summary()
 	if sum.Batches < s.Batches {
-		return sum, fmt.Errorf("verify log: the ledger publishes %d batches but serves %d", s.Batches, sum.Batches)
+		return sum, s, fmt.Errorf("verify log: the ledger publishes %d batches but serves %d", s.Batches, sum.Batches)
 	}
 	sum.SupplyMatches = s.Minted == at.Minted && s.Redeemed == at.Redeemed && s.Outstanding == at.Outstanding
 	if !sum.SupplyMatches {
-		return sum, fmt.Errorf("verify log: published supply (minted %d, redeemed %d) differs from the log at batch %d (minted %d, redeemed %d)", s.Minted, s.Redeemed, s.Batches, at.Minted, at.Redeemed)
+		return sum, s, fmt.Errorf("verify log: published supply (minted %d, redeemed %d) differs from the log at batch %d (minted %d, redeemed %d)", s.Minted, s.Redeemed, s.Batches, at.Minted, at.Redeemed)
 	}
 	if len(info.KeySets) > 0 {
 		src, ok := l.(roles.BatchSource)
 		if !ok {
-			return sum, fmt.Errorf("verify log: the ledger serves %d officer key rotations and no batches to check them in", len(info.KeySets))
+			return sum, s, fmt.Errorf("verify log: the ledger serves %d officer key rotations and no batches to check them in", len(info.KeySets))
 		}
 		cur := policy.KeySet{Network: info.Network.ID, Version: 1, Keys: info.MintKeys, Quorum: info.MintQuorum}
 		for _, e := range info.KeySets {
 			h, ok := rotAt[e.Batch]
 			if e.Batch == 0 || !ok || h.Seq != e.Batch {
-				return sum, fmt.Errorf("verify log: officer key set version %d (from batch %d) is not a batch of the log", e.KeySet.KeySet.Version, e.FromBatch)
+				return sum, s, fmt.Errorf("verify log: officer key set version %d (from batch %d) is not a batch of the log", e.KeySet.KeySet.Version, e.FromBatch)
 			}
 			if err := verifyRotation(ctx, src, info.Network, h, &cur, &e); err != nil {
-				return sum, fmt.Errorf("verify log: %w", err)
+				return sum, s, fmt.Errorf("verify log: %w", err)
 			}
 			cur = e.KeySet.KeySet
 			sum.KeySets++
 		}
 	}
-	return sum, nil
+	return sum, s, nil
 }
 
 // verifyRotation checks that rotation e is batch h of the verified chain

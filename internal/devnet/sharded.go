@@ -107,6 +107,7 @@ func UpSharded(dir, addr string, groups, replicas int, log *slog.Logger, lim ...
 		log.Info("coordinator resolved in-doubt transactions", "count", k)
 	}
 	sh.Router = shard.NewRouter(coord)
+	sh.Router.PublishLogs(urlsOf(sh.Groups...), urlsOf(sh.Coordinator)[0])
 	n.Group, n.Sharded = sh.Router, sh
 	go sh.resolve(coord, log)
 	banks, err := n.openRoles(dir, sh.Router, log)
@@ -120,6 +121,17 @@ func UpSharded(dir, addr string, groups, replicas int, log *slog.Logger, lim ...
 		return fail(err)
 	}
 	return n, created, nil
+}
+
+// urlsOf lists the base URLs of each run of replicas.
+func urlsOf(groups ...[]*Replica) [][]string {
+	out := make([][]string, len(groups))
+	for g, reps := range groups {
+		for _, r := range reps {
+			out[g] = append(out[g], r.URL)
+		}
+	}
+	return out
 }
 
 // resolve retries, every second, the cross-group transactions whose

@@ -17,6 +17,10 @@ type Router struct {
 	net    money.Network
 	groups []Group
 	coord  *Coordinator
+	// logs and coordLog are where each group's log and the coordinator's
+	// are served over HTTP (PublishLogs), listed by Info.
+	logs     []roles.GroupLog
+	coordLog []string
 }
 
 var _ roles.Ledger = (*Router)(nil)
@@ -32,10 +36,28 @@ func (r *Router) Groups() int { return len(r.groups) }
 // Group returns group g, for reads of its own log.
 func (r *Router) Group(g int) Group { return r.groups[g] }
 
+// PublishLogs records the base URLs serving each group's log (groups[g]
+// for group g) and the coordinator's, for Info to list: Headers serves
+// only the coordinator's chain, so an auditor finds the groups' chains
+// there. Call it before Info is served.
+func (r *Router) PublishLogs(groups [][]string, coordinator []string) {
+	r.logs = make([]roles.GroupLog, len(groups))
+	for g, urls := range groups {
+		r.logs[g] = roles.GroupLog{Index: g, URLs: urls}
+	}
+	r.coordLog = coordinator
+}
+
 // Info describes the network, which every group shares (Shards is each
-// group's own partitioning of its unspent set in memory).
+// group's own partitioning of its unspent set in memory), and where each
+// group's log and the coordinator's are served (PublishLogs).
 func (r *Router) Info(ctx context.Context) (roles.LedgerInfo, error) {
-	return r.groups[0].Info(ctx)
+	info, err := r.groups[0].Info(ctx)
+	if err != nil {
+		return roles.LedgerInfo{}, err
+	}
+	info.Groups, info.Coordinator = r.logs, r.coordLog
+	return info, nil
 }
 
 // Submit commits tx in its group, or across groups by two-phase commit.

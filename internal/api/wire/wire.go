@@ -74,6 +74,10 @@ type Info struct {
 	// KeySets are the officer key rotations the ledger applied; absent
 	// before the first.
 	KeySets []roles.KeyEpoch `json:"key_sets,omitempty"`
+	// Groups and Coordinator say where a sharded network's per-group logs
+	// and its coordinator's decision log are served; absent unsharded.
+	Groups      []roles.GroupLog `json:"groups,omitempty"`
+	Coordinator []string         `json:"coordinator,omitempty"`
 }
 
 // TxRequest carries one transaction: POST /v1/transactions,
@@ -667,11 +671,13 @@ func FromInfo(in roles.LedgerInfo) Info {
 			ID:       in.Network.ID,
 			Currency: Currency{Code: in.Network.Currency.Code, Exponent: in.Network.Currency.Exponent},
 		},
-		MintKeys:   nonNilKeys(in.MintKeys),
-		MintQuorum: in.MintQuorum,
-		RedeemKeys: nonNilKeys(in.RedeemKeys),
-		Shards:     in.Shards,
-		KeySets:    in.KeySets,
+		MintKeys:    nonNilKeys(in.MintKeys),
+		MintQuorum:  in.MintQuorum,
+		RedeemKeys:  nonNilKeys(in.RedeemKeys),
+		Shards:      in.Shards,
+		KeySets:     in.KeySets,
+		Groups:      in.Groups,
+		Coordinator: in.Coordinator,
 	}
 }
 
@@ -825,12 +831,14 @@ func badResponse(what string, err error) error {
 // ToInfo converts back to ledger info.
 func (w Info) ToInfo() roles.LedgerInfo {
 	return roles.LedgerInfo{
-		Network:    money.Network{ID: w.Network.ID, Currency: money.Currency{Code: w.Network.Currency.Code, Exponent: w.Network.Currency.Exponent}},
-		MintKeys:   nilIfEmpty(w.MintKeys),
-		MintQuorum: w.MintQuorum,
-		RedeemKeys: nilIfEmpty(w.RedeemKeys),
-		Shards:     w.Shards,
-		KeySets:    w.KeySets,
+		Network:     money.Network{ID: w.Network.ID, Currency: money.Currency{Code: w.Network.Currency.Code, Exponent: w.Network.Currency.Exponent}},
+		MintKeys:    nilIfEmpty(w.MintKeys),
+		MintQuorum:  w.MintQuorum,
+		RedeemKeys:  nilIfEmpty(w.RedeemKeys),
+		Shards:      w.Shards,
+		KeySets:     w.KeySets,
+		Groups:      w.Groups,
+		Coordinator: w.Coordinator,
 	}
 }
 

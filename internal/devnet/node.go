@@ -57,18 +57,29 @@ type Node struct {
 	serr   error
 }
 
-// Up starts every role in one process with embedded storage under dir,
-// creating the network on first start and resuming it after. lim, if
-// given, bounds the HTTP server (zero fields take api's defaults).
-func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, error) {
-	if err := checkReplicaDirs(dir, 1); err != nil {
+// newNode is the start every Up variant shares: check (the data
+// directory's shape for that variant) accepts dir, then the network's
+// configuration is loaded, or created on first start.
+func newNode(dir, addr string, check func() error) (*Node, bool, error) {
+	if err := check(); err != nil {
 		return nil, false, err
 	}
 	cfg, created, err := LoadOrInit(dir, DefaultInit("http://"+addr))
 	if err != nil {
 		return nil, false, err
 	}
-	n := &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}
+	return &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}, created, nil
+}
+
+// Up starts every role in one process with embedded storage under dir,
+// creating the network on first start and resuming it after. lim, if
+// given, bounds the HTTP server (zero fields take api's defaults).
+func Up(dir, addr string, log *slog.Logger, lim ...api.Limits) (*Node, bool, error) {
+	n, created, err := newNode(dir, addr, func() error { return checkReplicaDirs(dir, 1) })
+	if err != nil {
+		return nil, false, err
+	}
+	cfg := n.Config
 	fail := func(err error) (*Node, bool, error) {
 		n.closeServices()
 		return nil, false, err

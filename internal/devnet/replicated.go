@@ -167,14 +167,11 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 	if err != nil {
 		return nil, false, fmt.Errorf("up: port %q: %w", portStr, err)
 	}
-	if err := checkReplicaDirs(dir, replicas); err != nil {
-		return nil, false, err
-	}
-	cfg, created, err := LoadOrInit(dir, DefaultInit("http://"+addr))
+	n, created, err := newNode(dir, addr, func() error { return checkReplicaDirs(dir, replicas) })
 	if err != nil {
 		return nil, false, err
 	}
-	n := &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}
+	cfg := n.Config
 	fail := func(err error) (*Node, bool, error) {
 		n.closeServices()
 		return nil, false, err

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/specie/specie/internal/api"
-	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/shard"
 	"github.com/specie/specie/roles"
@@ -59,14 +58,11 @@ func UpSharded(dir, addr string, groups, replicas int, log *slog.Logger, lim ...
 	if err != nil {
 		return nil, false, fmt.Errorf("up: port %q: %w", portStr, err)
 	}
-	if err := checkShardDirs(dir, groups, replicas); err != nil {
-		return nil, false, err
-	}
-	cfg, created, err := LoadOrInit(dir, DefaultInit("http://"+addr))
+	n, created, err := newNode(dir, addr, func() error { return checkShardDirs(dir, groups, replicas) })
 	if err != nil {
 		return nil, false, err
 	}
-	n := &Node{Config: cfg, Banks: map[string]*intermediary.Intermediary{}}
+	cfg := n.Config
 	fail := func(err error) (*Node, bool, error) {
 		n.closeServices()
 		return nil, false, err

@@ -106,6 +106,9 @@ func (r *Replica) AddMember(ctx context.Context, id uint64, url string) error {
 	if id == 0 || url == "" {
 		return errcode.New(errcode.Malformed, "add member: need an ID (not 0) and a URL")
 	}
+	if err := r.Lead(); err != nil {
+		return err // before the check: a follower's members may lag the leader's
+	}
 	if slices.Contains(r.Members(), id) {
 		return errcode.New(errcode.Conflict, "add member: replica %d is already a member", id)
 	}
@@ -115,6 +118,9 @@ func (r *Replica) AddMember(ctx context.Context, id uint64, url string) error {
 // RemoveMember removes replica id from the group and waits until this
 // replica has applied the change. Only the leader takes it.
 func (r *Replica) RemoveMember(ctx context.Context, id uint64) error {
+	if err := r.Lead(); err != nil {
+		return err // before the check: a follower's members may lag the leader's
+	}
 	if !slices.Contains(r.Members(), id) {
 		return errcode.New(errcode.NotFound, "remove member: replica %d is not a member", id)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -94,13 +95,35 @@ func TestScenarioFourProcesses(t *testing.T) {
 	aliasAcrossProcesses(t, cfg, func(name string) string { return filepath.Join(dir, "data-"+name) }) // aliases_test.go
 }
 
+// handedOut holds every address freeAddr has returned in this test binary:
+// the kernel may give a just-closed port to the next bind of port 0, so two
+// calls in a row could name the same address for two processes (CI saw a
+// bank's server refused with "address already in use" by the ledger's).
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
+
+// freeAddr returns a loopback address no listener holds now and that no
+// earlier call returned.
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no unused loopback port after 100 tries")
+	return ""
 }
 
 func waitHealthy(t *testing.T, url string) {

@@ -119,7 +119,10 @@ func TestBenchPaymentsVia(t *testing.T) {
 // budget are refused (rate_limited), so at most the burst of payments
 // commits at each payer's intermediary (each bank looks up as itself at
 // its own limiter), as `specie bench --help` says. A --via that is none of the three
-// is refused before anything is opened or minted.
+// is refused before anything is opened or minted. The run lasts 5 s, under
+// the 6 s a lookup token takes to come back (so at most one does), and long
+// enough that even a loaded machine spends the burst (CI saw 28 payments in
+// 1 s: fewer than two bursts, so nothing was refused).
 func TestBenchPaymentsViaTarget(t *testing.T) {
 	e := newEnv(t)
 	supply := func() uint64 {
@@ -144,7 +147,7 @@ func TestBenchPaymentsViaTarget(t *testing.T) {
 		Committed int            `json:"committed"`
 		Rejected  map[string]int `json:"rejected"`
 	}
-	out := e.must("bench", "--payments", "--target", e.api, "--wallets", "3", "--fund", "50.00", "--duration", "1s", "--clients", "2", "--via", "alias")
+	out := e.must("bench", "--payments", "--target", e.api, "--wallets", "3", "--fund", "50.00", "--duration", "5s", "--clients", "2", "--via", "alias")
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -187,6 +187,13 @@ func (c *Coordinator) prepare(ctx context.Context, p *plan, g int) error {
 
 // decide logs the decision (commit when want says so) unless the other
 // one is logged already, and returns the decision in the log.
+//
+// The log's answer to the decision's part says which one is logged, and
+// nothing else may: logged (or already logged, double_spend) is this one,
+// conflict is the other (the only txid the part excludes). A read of the
+// log after it could be served by a replica that has not applied the
+// decision yet (a leader just elected), and would then turn a logged
+// commit into an abort driven to the groups.
 func (c *Coordinator) decide(ctx context.Context, p *plan, want bool) (bool, error) {
 	yes, no := c.id(stepDecideCommit, p.id), c.id(stepDecideAbort, p.id)
 	part := ledger.Part{Tx: p.tx, ID: no, Excludes: []money.TxID{yes}, Verified: true}
@@ -196,21 +203,23 @@ func (c *Coordinator) decide(ctx context.Context, p *plan, want bool) (bool, err
 			part.Create = []ledger.NoteValue{{ID: c.id(noteMoved, p.id), Value: m}}
 		}
 	}
+	decision := want
 	err := c.retry(ctx, func() error {
 		_, err := submitStep(ctx, c.cfg.Log, part)
-		if err == nil || !errcode.Is(err, errcode.Conflict) {
-			return err
+		switch {
+		case err == nil, errcode.Is(err, errcode.DoubleSpend):
+			decision = want // this decision is logged
+			return nil
+		case errcode.Is(err, errcode.Conflict):
+			decision = !want // the other one is
+			return nil
 		}
-		return nil // the other decision is logged; read it below
+		return err
 	})
 	if err != nil {
 		return false, errcode.New(errcode.Unavailable, "transaction %s: decision not logged: %v", p.id, err)
 	}
-	ok, err := logged(ctx, c.cfg.Log, yes)
-	if err != nil {
-		return false, errcode.New(errcode.Unavailable, "transaction %s: read the decision: %v", p.id, err)
-	}
-	return ok, nil
+	return decision, nil
 }
 
 // finish applies the decision in every group concerned and logs the end.

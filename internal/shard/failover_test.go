@@ -86,6 +86,8 @@ type shardLoad struct {
 	sent  []sentTx                 // every payment, in the order sent
 	acked map[money.TxID]time.Time // reported committed, when
 	notes []money.Note             // each client's note at the end
+	// refused is the first answer each payment refused for good got.
+	refused map[money.TxID]error
 }
 
 type sentTx struct {
@@ -95,7 +97,7 @@ type sentTx struct {
 }
 
 func newShardLoad(s *sharded, seed uint64, clients int) *shardLoad {
-	ld := &shardLoad{s: s, sink: ledgertest.MustKey(), quit: make(chan struct{}), acked: map[money.TxID]time.Time{}, notes: make([]money.Note, clients)}
+	ld := &shardLoad{s: s, sink: ledgertest.MustKey(), quit: make(chan struct{}), acked: map[money.TxID]time.Time{}, refused: map[money.TxID]error{}, notes: make([]money.Note, clients)}
 	keys := make([]*crypto.PrivateKey, clients)
 	for c := range clients {
 		keys[c] = ledgertest.MustKey()
@@ -157,8 +159,12 @@ func (ld *shardLoad) submit(tx *money.Tx) (committed, ok bool) {
 	s, t := ld.s, ld.s.t
 	id := s.n.Network.TxID(tx)
 	end := time.Now().Add(waitLimit)
+	var first error
 	for retried := false; ; retried = true {
 		_, err := s.router.Submit(ctx, tx)
+		if first == nil {
+			first = err
+		}
 		switch {
 		case err == nil:
 			return true, true
@@ -170,6 +176,9 @@ func (ld *shardLoad) submit(tx *money.Tx) (committed, ok bool) {
 			}
 			return true, true
 		case retried && errcode.Is(err, errcode.Conflict):
+			ld.mu.Lock()
+			ld.refused[id] = first
+			ld.mu.Unlock()
 			return false, true // aborted by an earlier try
 		case !errcode.Is(err, errcode.Unavailable) && !errcode.Is(err, errcode.NotLeader):
 			t.Errorf("payment %s: %v", id, err)
@@ -230,6 +239,9 @@ func (ld *shardLoad) check() {
 		t.Fatalf("recover: %v", err)
 	}
 	t.Logf("%d payments sent, %d committed; a fresh coordinator's recovery finished %d (ends not logged)", len(ld.sent), len(ld.acked), n)
+	for id, err := range ld.refused {
+		t.Logf("payment %s aborted; first answered: %v", id, err)
+	}
 	if n, err := s.coord.Recover(ctx); err != nil || n != 0 {
 		t.Fatalf("a second recovery found %d in doubt (%v)", n, err)
 	}

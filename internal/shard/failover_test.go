@@ -284,15 +284,7 @@ func (ld *shardLoad) check() {
 	}
 	// The groups hold exactly the model's notes: each client's last note
 	// and a sink note per committed payment.
-	var held uint64
-	for g := range s.groups {
-		gs, err := s.groups[g].Supply(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held += gs.Unspent
-	}
-	if want := uint64(len(ld.notes) + len(ld.acked)); held != want {
+	if held, want := s.unspentHeld(), uint64(len(ld.notes)+len(ld.acked)); held != want {
 		t.Fatalf("the groups hold %d unspent notes, the clients' model %d", held, want)
 	}
 	for c, n := range ld.notes {

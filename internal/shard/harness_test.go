@@ -338,3 +338,18 @@ func (s *sharded) supplies() []roles.LedgerSupply {
 	}
 	return out
 }
+
+// unspentHeld is how many unspent notes the groups hold together (lock
+// notes included).
+func (s *sharded) unspentHeld() uint64 {
+	s.t.Helper()
+	var held uint64
+	for g := range s.groups {
+		gs, err := s.groups[g].Supply(ctx)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		held += gs.Unspent
+	}
+	return held
+}

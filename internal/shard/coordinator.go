@@ -160,10 +160,11 @@ func (c *Coordinator) begun(ctx context.Context, p *plan, err error) error {
 	if lerr != nil || !ok {
 		return err
 	}
-	if err := c.resolve(ctx, p); err != nil {
+	commit, err := c.resolve(ctx, p)
+	if err != nil {
 		return err
 	}
-	if ok, _ := logged(ctx, c.cfg.Log, c.id(stepDecideCommit, p.id)); ok {
+	if commit {
 		return errcode.New(errcode.DoubleSpend, "transaction %s was already committed", p.id)
 	}
 	return errcode.New(errcode.Conflict, "transaction %s was submitted before and aborted; sign a new one", p.id)
@@ -333,17 +334,17 @@ func (c *Coordinator) park(p *plan) {
 }
 
 // resolve drives a begun transaction to its end: the logged decision, or
-// abort when none is logged.
-func (c *Coordinator) resolve(ctx context.Context, p *plan) error {
-	if ok, err := logged(ctx, c.cfg.Log, c.id(stepEnd, p.id)); err != nil || ok {
-		return err
+// abort when none is logged. It returns the decision, as the log answers
+// the decision's part (see decide), not as a read of the log says.
+func (c *Coordinator) resolve(ctx context.Context, p *plan) (commit bool, err error) {
+	if commit, err = c.decide(ctx, p, false); err != nil {
+		return false, err
 	}
-	commit, err := c.decide(ctx, p, false)
-	if err != nil {
-		return err
+	if ok, err := logged(ctx, c.cfg.Log, c.id(stepEnd, p.id)); err != nil || ok {
+		return commit, err
 	}
 	_, err = c.finish(ctx, p, commit, -1)
-	return err
+	return commit, err
 }
 
 // Resolve retries the transactions this coordinator could not finish: a
@@ -359,7 +360,8 @@ func (c *Coordinator) Resolve(ctx context.Context) error {
 	c.mu.Unlock()
 	var errs []error
 	for _, p := range ps {
-		errs = append(errs, c.resolve(ctx, p))
+		_, err := c.resolve(ctx, p)
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -402,7 +404,7 @@ func (c *Coordinator) Recover(ctx context.Context) (int, error) {
 			if done {
 				continue
 			}
-			if err := c.resolve(ctx, p); err != nil {
+			if _, err := c.resolve(ctx, p); err != nil {
 				return n, fmt.Errorf("recover %s: %w", p.id, err)
 			}
 			n++

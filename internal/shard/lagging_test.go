@@ -2,6 +2,7 @@ package shard_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/specie/specie/errcode"
@@ -67,5 +68,40 @@ func TestRecoveryReadsTheDecisionFromTheLog(t *testing.T) {
 		t.Fatalf("the log decided commit; the groups hold %v", got)
 	}
 	s.committedOnce(tx)
+	s.check()
+}
+
+// TestResentCommittedTransactionIsReportedCommitted: a committed
+// cross-group transaction resent through a coordinator that reads its log
+// through a replica behind the commit decision is answered double_spend
+// (committed), as the log's answer to the decision says, and changes
+// nothing. (Before, the answer came from a read of the decision after the
+// fact, and the lagging replica made it conflict: "aborted; sign a new
+// one", for a payment that had gone through.)
+func TestResentCommittedTransactionIsReportedCommitted(t *testing.T) {
+	s := newSharded(t, 2)
+	tx := crossTx(t, s, false)
+	if _, err := s.router.Submit(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	yes, _ := shard.DecisionIDs(s.n.Network, s.n.Network.TxID(tx))
+	gs := make([]shard.Group, len(s.groups))
+	for g := range s.groups {
+		gs[g] = s.groups[g]
+	}
+	c, err := shard.NewCoordinator(shard.Config{Network: s.n.Network, Log: &lagging{s.log, map[money.TxID]bool{yes: true}}, Groups: gs, Retry: s.retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.supplies()
+	if _, err := c.Submit(ctx, tx); !errcode.Is(err, errcode.DoubleSpend) {
+		t.Fatalf("resent committed transaction: %v, want double_spend", err)
+	}
+	if after := s.supplies(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("the resend changed the ledgers: %+v -> %+v", before, after)
+	}
+	if s.outcome(tx) != applied {
+		t.Fatal("not applied")
+	}
 	s.check()
 }

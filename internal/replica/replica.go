@@ -123,13 +123,13 @@ type Replica struct {
 	waiters map[propID]*waiter
 
 	// Compaction (snapshot.go). Owned by the Ready loop: confState is the
-	// membership as last applied, cand the snapshot to compact at next,
-	// taken at applied index candAt.
+	// membership as last applied, cands the snapshots to compact at, one
+	// taken every retention entries (the last at applied index candAt),
+	// oldest first.
 	retention uint64
 	confState *pb.ConfState
-	cand      *pb.Snapshot
+	cands     []candSnap
 	candAt    uint64
-	candSeq   uint64 // the ledger's batch at candAt
 	// Counted for Status: snapshots installed from the leader, and
 	// compactions of this replica's log.
 	snapshots   atomic.Uint64

@@ -49,15 +49,20 @@ import (
 // "Replication").
 //
 // Compaction: each time the applied index passes the last candidate by
-// LogRetention entries, the older candidate becomes the compaction point
-// (raftLog.compact) and a new candidate is taken at the applied index. So
+// LogRetention entries, a new candidate is taken at the applied index, and
+// the newest older candidate whose batch is at or behind the ledger's
+// Durable batch becomes the compaction point (raftLog.compact). So
 // between LogRetention and twice that many entries stay behind the applied
 // index, and a follower briefly behind catches up from the log. Nothing
-// this replica's restart needs is dropped: a candidate is compacted only
-// once its batch is at or behind the ledger's Durable batch (with one
-// durable log, the raft log is the only copy of the batches after it), and
-// the candidate's ConfState and URLs stand in for the compacted conf
-// changes.
+// this replica's restart needs is dropped: with one durable log, the raft
+// log is the only copy of the batches after Durable, and the candidate's
+// ConfState and URLs stand in for the compacted conf changes. Durable, the
+// ledger's oldest shard snapshot, trails the head by about Shards x
+// SnapshotEvery bytes of records, so that, not LogRetention, bounds the
+// log on a busy group; keeping a candidate every LogRetention entries (not
+// one at a time) lets the log be cut as soon as Durable passes one,
+// rather than wait a further round of shard snapshots for a candidate
+// taken only when the previous one was compacted.
 
 // EntriesPath is where a replica serves its ledger's batches to a peer
 // catching up by snapshot: POST, body EntriesRequest, MAC'd like every
@@ -160,6 +165,13 @@ func (r *Replica) candidate() *pb.Snapshot {
 	}
 }
 
+// candSnap is a snapshot the log may be compacted at, and the ledger's
+// batch there.
+type candSnap struct {
+	snap *pb.Snapshot
+	seq  uint64
+}
+
 // maybeCompact runs after each Ready's committed entries are applied:
 // see the comment at the top of this file.
 func (r *Replica) maybeCompact() error {
@@ -172,22 +184,26 @@ func (r *Replica) maybeCompact() error {
 	if applied < r.candAt+r.retention {
 		return nil
 	}
-	if r.cand != nil {
-		if r.candSeq > r.led.Durable() {
-			// The ledger's own files do not yet hold the candidate's
-			// batches: the raft log is their one durable copy. Wait for
-			// its snapshots to pass them.
-			return nil
+	// The newest candidate whose batches the ledger's own files hold:
+	// the raft log is the one durable copy of those after it.
+	durable, k := r.led.Durable(), -1
+	for i, c := range r.cands {
+		if c.seq <= durable {
+			k = i
 		}
-		if err := r.store.compact(r.cand); err != nil {
+	}
+	if k >= 0 {
+		c := r.cands[k].snap
+		if err := r.store.compact(c); err != nil {
 			return err
 		}
+		r.cands = slices.Delete(r.cands, 0, k+1)
 		r.compactions.Add(1)
-		r.log.Debug("raft log compacted", "through", r.cand.GetMetadata().GetIndex(), "applied", applied)
+		r.log.Debug("raft log compacted", "through", c.GetMetadata().GetIndex(), "applied", applied)
 	}
-	r.cand = r.candidate()
+	seq, _ := r.led.Head()
+	r.cands = append(r.cands, candSnap{r.candidate(), seq})
 	r.candAt = applied
-	r.candSeq, _ = r.led.Head()
 	return nil
 }
 
@@ -445,7 +461,7 @@ func (r *Replica) snapshotApplied(snap *pb.Snapshot) {
 	}
 	r.snapshots.Add(1)
 	// The next compaction candidate is taken from here.
-	r.cand, r.candAt = nil, md.GetIndex()
+	r.cands, r.candAt = nil, md.GetIndex()
 }
 
 // sources lists the base URLs to fetch from: the leader, then the other

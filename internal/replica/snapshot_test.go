@@ -422,3 +422,46 @@ func TestStartRefusesALedgerBehindItsCompactedLog(t *testing.T) {
 		t.Fatalf("the refused start applied up to batch %d", s)
 	}
 }
+
+// TestCompactionFollowsTheLedgersSnapshots: with shard snapshots far
+// apart (the ledger's Durable batch trails the head by hundreds of
+// batches), each replica's raft log is still cut close behind Durable:
+// at most a few retentions of entries before it remain. (When a single
+// candidate was kept, one taken at the applied index waited a whole round
+// of shard snapshots for Durable to pass it, and the log kept up to two
+// rounds: here, every entry but the first retention's.)
+func TestCompactionFollowsTheLedgersSnapshots(t *testing.T) {
+	old := clusterSnapshotEvery
+	clusterSnapshotEvery = 16 << 10
+	defer func() { clusterSnapshotEvery = old }()
+	c := newClusterRetaining(t, 3, false, 0, retention)
+	ld := newLoad(c)
+	stop := make(chan struct{})
+	wait := ld.run(59, 2, stop)
+	c.waitFor("600 batches", func() bool { return c.maxBatches() >= 600 })
+	// What the ledgers hold now; the log may be cut behind it on the next
+	// compaction, a retention of entries on.
+	durable := map[uint64]uint64{}
+	for _, m := range c.running() {
+		durable[m.id] = m.led.Durable()
+	}
+	at := c.maxBatches()
+	c.waitFor("three more retentions of batches", func() bool { return c.maxBatches() >= at+3*retention })
+	close(stop)
+	wait()
+	c.converge()
+	for _, m := range c.running() {
+		d, st := durable[m.id], m.rep.Status()
+		// Raft indexes run ahead of batches by the conf changes and
+		// new leaders' empty entries.
+		offset := st.Applied - st.Batches
+		t.Logf("replica %d: applied %d, log from %d, ledger durable at batch %d before the last %d batches, %d compactions", m.id, st.Applied, st.FirstIndex, d, 3*retention, st.Compactions)
+		if d < 100 {
+			t.Fatalf("replica %d: the ledger's snapshots reached only batch %d: the test shows nothing", m.id, d)
+		}
+		if st.FirstIndex+3*retention < d+offset {
+			t.Fatalf("replica %d: raft log from index %d, though the ledger held everything to batch %d (index about %d) %d batches ago", m.id, st.FirstIndex, d, d+offset, 3*retention)
+		}
+	}
+	ld.check()
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -82,8 +83,13 @@ var _ ledger.RecordLog = (*Log)(nil)
 
 // OpenLog opens the raft log of the replica whose directory is dir (the
 // Config.Dir it will start with).
-func OpenLog(dir string) (*Log, error) {
-	db, err := store.Open(filepath.Join(dir, "raft"), store.Options{CacheBytes: 16 << 20})
+func OpenLog(dir string) (*Log, error) { return OpenLogOn(dir, nil) }
+
+// OpenLogOn is OpenLog on filesystem fs (nil: the operating system's), the
+// seam under the raft log's durability: tests crash a replica's disk with
+// it (internal/crashtest.Disk), keeping only what raft synced.
+func OpenLogOn(dir string, fs vfs.FS) (*Log, error) {
+	db, err := store.Open(filepath.Join(dir, "raft"), store.Options{CacheBytes: 16 << 20, FS: fs})
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}

@@ -160,10 +160,11 @@ func (c *Coordinator) begun(ctx context.Context, p *plan, err error) error {
 	if lerr != nil || !ok {
 		return err
 	}
-	if err := c.resolve(ctx, p); err != nil {
+	commit, err := c.resolve(ctx, p)
+	if err != nil {
 		return err
 	}
-	if ok, _ := logged(ctx, c.cfg.Log, c.id(stepDecideCommit, p.id)); ok {
+	if commit {
 		return errcode.New(errcode.DoubleSpend, "transaction %s was already committed", p.id)
 	}
 	return errcode.New(errcode.Conflict, "transaction %s was submitted before and aborted; sign a new one", p.id)
@@ -187,6 +188,13 @@ func (c *Coordinator) prepare(ctx context.Context, p *plan, g int) error {
 
 // decide logs the decision (commit when want says so) unless the other
 // one is logged already, and returns the decision in the log.
+//
+// The log's answer to the decision's part says which one is logged, and
+// nothing else may: logged (or already logged, double_spend) is this one,
+// conflict is the other (the only txid the part excludes). A read of the
+// log after it could be served by a replica that has not applied the
+// decision yet (a leader just elected), and would then turn a logged
+// commit into an abort driven to the groups.
 func (c *Coordinator) decide(ctx context.Context, p *plan, want bool) (bool, error) {
 	yes, no := c.id(stepDecideCommit, p.id), c.id(stepDecideAbort, p.id)
 	part := ledger.Part{Tx: p.tx, ID: no, Excludes: []money.TxID{yes}, Verified: true}
@@ -196,21 +204,23 @@ func (c *Coordinator) decide(ctx context.Context, p *plan, want bool) (bool, err
 			part.Create = []ledger.NoteValue{{ID: c.id(noteMoved, p.id), Value: m}}
 		}
 	}
+	decision := want
 	err := c.retry(ctx, func() error {
 		_, err := submitStep(ctx, c.cfg.Log, part)
-		if err == nil || !errcode.Is(err, errcode.Conflict) {
-			return err
+		switch {
+		case err == nil, errcode.Is(err, errcode.DoubleSpend):
+			decision = want // this decision is logged
+			return nil
+		case errcode.Is(err, errcode.Conflict):
+			decision = !want // the other one is
+			return nil
 		}
-		return nil // the other decision is logged; read it below
+		return err
 	})
 	if err != nil {
 		return false, errcode.New(errcode.Unavailable, "transaction %s: decision not logged: %v", p.id, err)
 	}
-	ok, err := logged(ctx, c.cfg.Log, yes)
-	if err != nil {
-		return false, errcode.New(errcode.Unavailable, "transaction %s: read the decision: %v", p.id, err)
-	}
-	return ok, nil
+	return decision, nil
 }
 
 // finish applies the decision in every group concerned and logs the end.
@@ -324,17 +334,17 @@ func (c *Coordinator) park(p *plan) {
 }
 
 // resolve drives a begun transaction to its end: the logged decision, or
-// abort when none is logged.
-func (c *Coordinator) resolve(ctx context.Context, p *plan) error {
-	if ok, err := logged(ctx, c.cfg.Log, c.id(stepEnd, p.id)); err != nil || ok {
-		return err
+// abort when none is logged. It returns the decision, as the log answers
+// the decision's part (see decide), not as a read of the log says.
+func (c *Coordinator) resolve(ctx context.Context, p *plan) (commit bool, err error) {
+	if commit, err = c.decide(ctx, p, false); err != nil {
+		return false, err
 	}
-	commit, err := c.decide(ctx, p, false)
-	if err != nil {
-		return err
+	if ok, err := logged(ctx, c.cfg.Log, c.id(stepEnd, p.id)); err != nil || ok {
+		return commit, err
 	}
 	_, err = c.finish(ctx, p, commit, -1)
-	return err
+	return commit, err
 }
 
 // Resolve retries the transactions this coordinator could not finish: a
@@ -350,7 +360,8 @@ func (c *Coordinator) Resolve(ctx context.Context) error {
 	c.mu.Unlock()
 	var errs []error
 	for _, p := range ps {
-		errs = append(errs, c.resolve(ctx, p))
+		_, err := c.resolve(ctx, p)
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -393,7 +404,7 @@ func (c *Coordinator) Recover(ctx context.Context) (int, error) {
 			if done {
 				continue
 			}
-			if err := c.resolve(ctx, p); err != nil {
+			if _, err := c.resolve(ctx, p); err != nil {
 				return n, fmt.Errorf("recover %s: %w", p.id, err)
 			}
 			n++

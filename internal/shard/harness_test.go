@@ -2,6 +2,7 @@ package shard_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -19,38 +20,63 @@ import (
 var ctx = context.Background()
 
 // swappable is a group whose ledger a test may close and reopen under a
-// running coordinator: a group's crash and restart.
+// running coordinator: a group's crash and restart. With rg set it is a
+// replicated group instead (replicated_test.go), each call going to the
+// replica that leads.
 type swappable struct {
 	cur atomic.Pointer[ledger.Ledger]
+	rg  *rgroup
 }
 
 func (s *swappable) l() *ledger.Ledger { return s.cur.Load() }
+
+// on runs op on the group's ledger, or on a replicated group's leader.
+func on[T any](s *swappable, op func(*ledger.Ledger) (T, error)) (T, error) {
+	if s.rg != nil {
+		return onLeader(s.rg, op)
+	}
+	return op(s.l())
+}
+
+// invariants checks the ledger's invariants, or every running replica's.
+func (s *swappable) invariants() error {
+	if s.rg == nil {
+		return s.l().CheckInvariants()
+	}
+	for _, m := range s.rg.running() {
+		if err := m.led.CheckInvariants(); err != nil {
+			return fmt.Errorf("replica %d: %w", m.id, err)
+		}
+	}
+	return nil
+}
+
 func (s *swappable) Info(ctx context.Context) (roles.LedgerInfo, error) {
-	return s.l().Info(ctx)
+	return on(s, func(l *ledger.Ledger) (roles.LedgerInfo, error) { return l.Info(ctx) })
 }
 func (s *swappable) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
-	return s.l().Submit(ctx, tx)
+	return on(s, func(l *ledger.Ledger) (roles.Receipt, error) { return l.Submit(ctx, tx) })
 }
 func (s *swappable) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
-	return s.l().SubmitBatch(ctx, txs)
+	return on(s, func(l *ledger.Ledger) ([]roles.Result, error) { return l.SubmitBatch(ctx, txs) })
 }
 func (s *swappable) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, error) {
-	return s.l().Tx(ctx, id)
+	return on(s, func(l *ledger.Ledger) (roles.TxInfo, error) { return l.Tx(ctx, id) })
 }
 func (s *swappable) Note(ctx context.Context, id money.NoteID) (roles.NoteInfo, error) {
-	return s.l().Note(ctx, id)
+	return on(s, func(l *ledger.Ledger) (roles.NoteInfo, error) { return l.Note(ctx, id) })
 }
 func (s *swappable) Supply(ctx context.Context) (roles.LedgerSupply, error) {
-	return s.l().Supply(ctx)
+	return on(s, func(l *ledger.Ledger) (roles.LedgerSupply, error) { return l.Supply(ctx) })
 }
 func (s *swappable) Headers(ctx context.Context, from uint64, limit int) ([]money.BatchHeader, error) {
-	return s.l().Headers(ctx, from, limit)
+	return on(s, func(l *ledger.Ledger) ([]money.BatchHeader, error) { return l.Headers(ctx, from, limit) })
 }
 func (s *swappable) Batch(ctx context.Context, seq uint64) (roles.BatchContents, error) {
-	return s.l().Batch(ctx, seq)
+	return on(s, func(l *ledger.Ledger) (roles.BatchContents, error) { return l.Batch(ctx, seq) })
 }
 func (s *swappable) SubmitPart(ctx context.Context, p ledger.Part) (roles.Receipt, error) {
-	return s.l().SubmitPart(ctx, p)
+	return on(s, func(l *ledger.Ledger) (roles.Receipt, error) { return l.SubmitPart(ctx, p) })
 }
 
 // sharded is a network of G groups and a coordinator's log, each a ledger
@@ -72,11 +98,15 @@ type sharded struct {
 	// nonce draws the nonces mintIn and pay start from: random, or a
 	// simulation's seeded generator.
 	nonce func() uint64
+	// retry is the coordinator's Config.Retry: short for groups that are
+	// down until the test restarts them, long enough for an election in a
+	// replicated group.
+	retry time.Duration
 }
 
 func newSharded(t *testing.T, groups int) *sharded {
 	t.Helper()
-	s := &sharded{t: t, n: ledgertest.New(), dir: t.TempDir(), elsewhere: make(map[money.NoteID]bool), nonce: ledgertest.Nonce}
+	s := &sharded{t: t, n: ledgertest.New(), dir: t.TempDir(), elsewhere: make(map[money.NoteID]bool), nonce: ledgertest.Nonce, retry: 200 * time.Millisecond}
 	s.groups = make([]*swappable, groups)
 	for g := range s.groups {
 		s.groups[g] = &swappable{}
@@ -114,7 +144,7 @@ func (s *sharded) newCoordinator() {
 		gs[g] = s.groups[g]
 	}
 	c, err := shard.NewCoordinator(shard.Config{
-		Network: s.n.Network, Log: s.log, Groups: gs, Retry: 200 * time.Millisecond,
+		Network: s.n.Network, Log: s.log, Groups: gs, Retry: s.retry,
 		Crash: func(p shard.Phase, g int) error {
 			if s.crash == nil {
 				return nil
@@ -143,10 +173,17 @@ func (s *sharded) groupDir(g int) string {
 
 // restartCoordinator is a crash of the coordinator: its log's ledger is
 // closed and reopened from disk, a new coordinator recovers from it.
+//
+// On replicated groups the log's leader replica crashes with the
+// coordinator (they shared a machine) and is restarted from its disk.
 func (s *sharded) restartCoordinator() int {
 	s.t.Helper()
 	s.crash = nil
-	s.restart(s.log, filepath.Join(s.dir, "coordinator"))
+	if rg := s.log.rg; rg != nil {
+		rg.restart(rg.crashLeader())
+	} else {
+		s.restart(s.log, filepath.Join(s.dir, "coordinator"))
+	}
 	s.newCoordinator()
 	n, err := s.coord.Recover(ctx)
 	if err != nil {
@@ -264,7 +301,7 @@ func (s *sharded) check() {
 	s.t.Helper()
 	var out uint64
 	for g, w := range s.groups {
-		if err := w.l().CheckInvariants(); err != nil {
+		if err := w.invariants(); err != nil {
 			s.t.Fatalf("group %d: %v", g, err)
 		}
 		gs, err := w.Supply(ctx)
@@ -273,7 +310,7 @@ func (s *sharded) check() {
 		}
 		out += gs.Outstanding
 	}
-	if err := s.log.l().CheckInvariants(); err != nil {
+	if err := s.log.invariants(); err != nil {
 		s.t.Fatalf("coordinator log: %v", err)
 	}
 	if out != s.minted-s.redeemed {
@@ -300,4 +337,19 @@ func (s *sharded) supplies() []roles.LedgerSupply {
 		out = append(out, gs)
 	}
 	return out
+}
+
+// unspentHeld is how many unspent notes the groups hold together (lock
+// notes included).
+func (s *sharded) unspentHeld() uint64 {
+	s.t.Helper()
+	var held uint64
+	for g := range s.groups {
+		gs, err := s.groups[g].Supply(ctx)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		held += gs.Unspent
+	}
+	return held
 }

@@ -218,9 +218,15 @@ func (c phaseCase) at(p shard.Phase, g int) bool {
 // transaction is applied everywhere or nowhere, as its logged decision
 // says (abort when none was logged), no lock is left, money is conserved.
 func TestCoordinatorCrashAtEveryPhase(t *testing.T) {
+	coordinatorCrashAtEveryPhase(t, func(t *testing.T) *sharded { return newSharded(t, 2) })
+}
+
+// coordinatorCrashAtEveryPhase runs the coordinator's crash at each phase
+// on the groups newS makes (replicated ones too: replicated_test.go).
+func coordinatorCrashAtEveryPhase(t *testing.T, newS func(*testing.T) *sharded) {
 	for _, c := range phaseCases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newSharded(t, 2)
+			s := newS(t)
 			tx := crossTx(t, s, c.refuse)
 			s.crash = func(p shard.Phase, g int) error {
 				if c.at(p, g) {
@@ -238,6 +244,10 @@ func TestCoordinatorCrashAtEveryPhase(t *testing.T) {
 				t.Fatalf("after recovery: %v, want %v", got, c.want)
 			}
 			s.check()
+			if c.want == applied {
+				s.committedOnce(tx)
+			}
+			s.converge()
 			// Recovery is done: a second one finds nothing.
 			if n := s.restartCoordinator(); n != 0 {
 				t.Fatalf("second recovery resolved %d", n)

@@ -127,15 +127,7 @@ func TestRandomCrashes(t *testing.T) {
 			t.Fatalf("step %d (crash %d at %s, group %d): half applied; submit said %v", step, crash, phase, victim, err)
 		}
 		s.check()
-		var held uint64
-		for g := range s.groups {
-			gs, err := s.groups[g].Supply(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			held += gs.Unspent
-		}
-		if held != uint64(len(unspent)) {
+		if held := s.unspentHeld(); held != uint64(len(unspent)) {
 			t.Fatalf("step %d: the groups hold %d unspent notes, the model %d", step, held, len(unspent))
 		}
 		for id := range unspent {

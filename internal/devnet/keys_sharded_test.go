@@ -77,7 +77,9 @@ func TestShardedRotation(t *testing.T) {
 			return tx
 		}
 	}
-	api := func() roles.Ledger { return client.New(n.URL, cfg.Issuer.Token, client.WithTimeout(30*time.Second)).Ledger() }
+	api := func() roles.Ledger {
+		return client.New(n.URL, cfg.Issuer.Token, client.WithTimeout(30*time.Second)).Ledger()
+	}
 	if _, err := api().Submit(ctx, mint(1, false, old[0], old[1])); err != nil {
 		t.Fatalf("mint under the founding set: %v", err)
 	}

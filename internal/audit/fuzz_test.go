@@ -77,10 +77,11 @@ func FuzzDecodeState(f *testing.F) {
 type memNotes struct {
 	unspentSet map[money.NoteID]uint64
 	spentSet   map[money.NoteID]Loc
+	marks      map[money.Hash]Loc
 }
 
 func newMemNotes() *memNotes {
-	return &memNotes{unspentSet: map[money.NoteID]uint64{}, spentSet: map[money.NoteID]Loc{}}
+	return &memNotes{unspentSet: map[money.NoteID]uint64{}, spentSet: map[money.NoteID]Loc{}, marks: map[money.Hash]Loc{}}
 }
 
 func (m *memNotes) unspent(id *money.NoteID) (uint64, bool, error) {
@@ -104,6 +105,16 @@ func (m *memNotes) create(id *money.NoteID, v uint64) error {
 	return nil
 }
 
+func (m *memNotes) mark(id *money.Hash, at Loc) error {
+	m.marks[*id] = at
+	return nil
+}
+
+func (m *memNotes) markedAt(id *money.Hash) (Loc, bool, error) {
+	l, ok := m.marks[*id]
+	return l, ok, nil
+}
+
 // FuzzReplayStep feeds the replay whatever a ledger might serve as a
 // batch's transactions: it must judge them (findings), never panic, and
 // keep the totals it replays consistent with the notes it holds.
@@ -118,7 +129,7 @@ func FuzzReplayStep(f *testing.F) {
 		ns := newMemNotes()
 		h := money.BatchHeader{Seq: 1, TxCount: count}
 		batch := roles.BatchContents{Header: h, Txs: [][]byte{a, b}}
-		_, tot, _, err := step(&tr, keySet(tr.MintKeys), keySet(tr.RedeemKeys), nil, Totals{}, h, batch, ns)
+		_, tot, _, err := step(&tr, keySet(tr.MintKeys), keySet(tr.RedeemKeys), nil, Totals{}, h, batch, ns, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

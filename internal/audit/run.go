@@ -47,6 +47,8 @@ type Options struct {
 	// vouches that the log it signs extends the one it saw before.
 	Witness *logtree.Signer
 	Logger  *slog.Logger
+	// shard, on a sharded network (RunSharded), is the log's place in it.
+	shard *shardCtx
 }
 
 // flushEvery is how many batches the auditor replays between two writes of
@@ -119,7 +121,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("audit: the checkpoint is of network %q, not %q", o.Checkpoint.Network, trust.Network.ID)
 	}
 	rep.Network, rep.Trust = trust.Network, trust
-	a := &run{rep: rep, trust: trust, st: st, m: m, log: log}
+	a := &run{rep: rep, trust: trust, st: st, m: m, log: log, shard: o.shard}
 	a.m.Trust = trust
 	if !served.equal(&trust) {
 		a.find(Finding{Tx: -1, Input: -1, Field: "info", Check: CheckKeys, Message: "GET /v1/info publishes other keys than the ones trusted; the trusted ones are used"})
@@ -152,6 +154,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	a.checkServedKeySets(ctx, o.Ledger)
+	if a.shard != nil && a.shard.group < 0 {
+		// The coordinator's log is audited last: every step the groups
+		// logged must be one it logged the begin or decision of.
+		if err := checkNeeds(*a.shard.needs, a.st, a.find); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+	}
 	if o.Checkpoints != nil && trust.LogKey != "" {
 		a.checkSigned(ctx, o, signed, signedErr)
 	}
@@ -187,6 +196,8 @@ type run struct {
 	// atSupply are the replayed totals at the batch the published supply
 	// is of, when this run replayed it.
 	atSupply *Totals
+	// shard is the log's place in a sharded network; nil when unsharded.
+	shard *shardCtx
 }
 
 func (a *run) find(f Finding) {
@@ -273,7 +284,7 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 		}
 		b := got.b
 		tr, mintKeys := a.keysAt(seq)
-		fs, tot, ss, err := step(tr, mintKeys, a.redeemKeys, a.m.Head, a.m.Totals, h, b, a.st)
+		fs, tot, ss, err := step(tr, mintKeys, a.redeemKeys, a.m.Head, a.m.Totals, h, b, a.st, a.shard)
 		if err != nil {
 			return false, fmt.Errorf("audit: batch %d: %w", seq, err)
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/shard"
+	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
 
@@ -100,4 +103,237 @@ func verifyAt(ctx context.Context, urls []string, open func(string) (roles.Ledge
 		}
 	}
 	return Summary{}, roles.LedgerSupply{}, last
+}
+
+// CheckCrossGroup reports a fault of a sharded network's cross-group
+// rules: a step of a cross-group transaction that is not the one its
+// logged ID names, a note made in a group it does not belong to, a commit
+// or abort in a group the coordinator's log never decided, two decisions
+// for one transaction.
+const CheckCrossGroup = "cross_group"
+
+// shardCtx is one log's place in a sharded network, for the replay: the
+// group it holds (-1: the coordinator's decision log), how many groups
+// there are, and the steps found in the groups whose record the
+// coordinator's log must hold (checked when it is audited, last).
+type shardCtx struct {
+	group  int
+	groups int
+	name   string
+	needs  *[]need
+}
+
+// need is a step found in a group that the coordinator's log must have
+// logged (id), at the group's batch and transaction.
+type need struct {
+	log   string
+	at    Loc
+	id    money.Hash
+	t     money.TxID
+	which string
+}
+
+// logName names log g (-1: the coordinator's) in findings.
+func logName(g int) string {
+	if g < 0 {
+		return "coordinator"
+	}
+	return fmt.Sprintf("group %d", g)
+}
+
+// here says where a note was looked for, for messages.
+func (sh *shardCtx) here() string {
+	if sh == nil {
+		return ""
+	}
+	return " in " + logName(sh.group)
+}
+
+// leaves are the batch's Merkle leaves as served (b.IDs), which say what
+// each transaction was logged as; the header's root checks them. A batch
+// served without them is replayed as transactions (ids) and is a finding.
+func (sh *shardCtx) leaves(b roles.BatchContents, ids []money.Hash, add func(tx, in int, field, check, format string, a ...any)) []money.Hash {
+	if len(b.IDs) != len(b.Txs) {
+		add(-1, -1, "txids", CheckCrossGroup, "the batch is served with %d txids for %d transactions: its steps cannot be told apart", len(b.IDs), len(b.Txs))
+		return ids
+	}
+	return slices.Clone(b.IDs)
+}
+
+// effect is what tx (txid t), logged under leaf in this log, does: a
+// transaction of this group's alone is itself; otherwise leaf must name a
+// step of t (internal/shard) and the step's effect is replayed: in a
+// group, prepare (t's inputs here into the lock note), commit (logged
+// under t: the lock note into t's outputs here) or abort (the lock note
+// back into the inputs, or nothing when nothing was locked); in the
+// coordinator's log, begin, a decision (commit creating the moved note)
+// or end. Value a step creates beyond what it spends entered the log
+// (minted), value it spends beyond what it creates left (redeemed), as
+// the ledger counts it.
+func (sh *shardCtx) effect(net money.Network, tx *money.Tx, t money.TxID, leaf money.Hash, at Loc, ns notes, add func(tx, in int, field, check, format string, a ...any)) (effect, error) {
+	i := int(at.Tx)
+	st := shard.StepsOf(net, t)
+	bad := func(format string, a ...any) { add(i, -1, "txid", CheckCrossGroup, format, a...) }
+	marked := func(id money.Hash) (bool, error) {
+		_, ok, err := ns.markedAt(&id)
+		return ok, err
+	}
+	if sh.group < 0 {
+		var e effect
+		switch leaf {
+		case st.Begin:
+			if ok, err := marked(st.Begin); err != nil || ok {
+				if ok {
+					bad("transaction %s is begun a second time", t)
+				}
+				return e, err
+			}
+		case st.DecideCommit, st.DecideAbort:
+			other, verb := st.DecideAbort, "commit"
+			if leaf == st.DecideAbort {
+				other, verb = st.DecideCommit, "abort"
+			}
+			begun, err := marked(st.Begin)
+			if err != nil {
+				return e, err
+			}
+			both, err := marked(other)
+			if err != nil {
+				return e, err
+			}
+			if !begun {
+				bad("decision to %s transaction %s, which was never begun", verb, t)
+			}
+			if both {
+				bad("decision to %s transaction %s, whose other decision is logged too", verb, t)
+			}
+			if leaf == st.DecideCommit {
+				m, err := shard.Moved(net, tx, sh.groups)
+				if err == nil && m > 0 {
+					e.creates = []noteUse{{id: st.Moved, value: m, field: "moved", input: -1}}
+					e.minted = m
+				}
+			}
+		case st.End:
+			c, err := marked(st.DecideCommit)
+			if err != nil {
+				return e, err
+			}
+			a, err := marked(st.DecideAbort)
+			if err != nil {
+				return e, err
+			}
+			if !c && !a {
+				bad("transaction %s ended without a decision", t)
+			}
+		default:
+			bad("logged as %s, which is no step of transaction %s", leaf, t)
+			return e, nil
+		}
+		return e, ns.mark(&leaf, at)
+	}
+	// A group: t's notes here, and the groups it touches.
+	var ins, outs []noteUse
+	var inSum uint64
+	touched := map[int]bool{}
+	for j := range tx.Inputs {
+		in := &tx.Inputs[j]
+		id := net.NoteID(in)
+		g := shard.GroupOf(id, sh.groups)
+		touched[g] = true
+		if g == sh.group {
+			ins = append(ins, noteUse{id: id, value: in.Value, field: fmt.Sprintf("inputs[%d]", j), input: j, what: fmt.Sprintf("%d of output %d of %s", in.Value, in.Index, in.TxID)})
+			inSum += in.Value
+		}
+	}
+	for k, n := range tx.OutputNotes(t) {
+		id := net.NoteID(&n)
+		g := shard.GroupOf(id, sh.groups)
+		touched[g] = true
+		if g == sh.group {
+			outs = append(outs, noteUse{id: id, value: n.Value, field: fmt.Sprintf("outputs[%d]", k), input: -1})
+		}
+	}
+	lock := noteUse{id: st.Lock, value: inSum, field: "lock", input: -1, what: "the lock note of " + t.String()}
+	var e effect
+	needs := func(id money.Hash, which string) {
+		*sh.needs = append(*sh.needs, need{log: logName(sh.group), at: at, id: id, t: t, which: which})
+	}
+	switch leaf {
+	case t:
+		if len(touched) == 1 {
+			if !touched[sh.group] {
+				for g := range touched {
+					bad("transaction %s holds notes of group %d only, not of this group", t, g)
+				}
+			}
+			return effectOf(net, tx, t), nil
+		}
+		if !touched[sh.group] {
+			bad("commit of cross-group transaction %s, which has no note in this group", t)
+		}
+		if len(ins) > 0 {
+			e.spends = []noteUse{lock}
+		}
+		e.creates = outs
+		needs(st.DecideCommit, "commit")
+	case st.Prepare:
+		if len(ins) == 0 {
+			bad("prepare of cross-group transaction %s, which has no input in this group", t)
+		}
+		e.spends = ins
+		e.creates = []noteUse{lock}
+		needs(st.Begin, "begin")
+	case st.Abort:
+		if v, ok, err := ns.unspent(&st.Lock); err != nil {
+			return e, err
+		} else if ok {
+			lock.value = v
+			e.spends = []noteUse{lock}
+			for _, in := range ins {
+				in.back = true
+				e.creates = append(e.creates, in)
+			}
+		}
+		needs(st.DecideAbort, "abort")
+	default:
+		bad("logged as %s, which is neither transaction %s nor a step of it", leaf, t)
+		return effectOf(net, tx, t), nil
+	}
+	var spent, made uint64
+	for _, n := range e.spends {
+		spent += n.value
+	}
+	for _, n := range e.creates {
+		made += n.value
+	}
+	if made > spent {
+		e.minted = made - spent
+	} else {
+		e.redeemed = spent - made
+	}
+	return e, nil
+}
+
+// checkNeeds finds, once the coordinator's log is replayed (its marks in
+// ns), every step of the groups whose decision or begin it does not hold:
+// a commit the coordinator never decided moves money into a group from
+// nowhere.
+func checkNeeds(needs []need, ns notes, find func(Finding)) error {
+	for _, n := range needs {
+		_, ok, err := ns.markedAt(&n.id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		msg := map[string]string{
+			"commit": "commits cross-group transaction %s, which the coordinator's log never decided to commit",
+			"abort":  "aborts cross-group transaction %s, which the coordinator's log never decided to abort",
+			"begin":  "prepares cross-group transaction %s, which the coordinator's log never began",
+		}[n.which]
+		find(Finding{Log: n.log, Batch: n.at.Batch, Tx: int(n.at.Tx), Input: -1, Field: "txid", Check: CheckCrossGroup, Message: fmt.Sprintf(msg, n.t)})
+	}
+	return nil
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/shard"
@@ -336,4 +340,188 @@ func checkNeeds(needs []need, ns notes, find func(Finding)) error {
 		find(Finding{Log: n.log, Batch: n.at.Batch, Tx: int(n.at.Tx), Input: -1, Field: "txid", Check: CheckCrossGroup, Message: fmt.Sprintf(msg, n.t)})
 	}
 	return nil
+}
+
+// ShardedOptions configure an audit of a sharded network.
+type ShardedOptions struct {
+	// Ledger is the network's API; its GET /v1/info lists where each
+	// group's log and the coordinator's are served.
+	Ledger roles.Ledger
+	// Open reaches the log served at a base URL; it must serve batches
+	// too (roles.BatchSource, as client.Ledger does).
+	Open func(url string) (roles.Ledger, error)
+	// API names the network's API in the report.
+	API string
+	// StateDir, when set, keeps each log's state in a directory of its
+	// own under it (group-0, ..., coordinator), so the next run replays
+	// only new batches of each.
+	StateDir string
+	// Trust, when set, is the issuer's keys as given; otherwise each
+	// log's state pins what its first run saw, and the logs must agree.
+	Trust  *Trust
+	Logger *slog.Logger
+}
+
+// LogReport is one log's part of an audit of a sharded network.
+type LogReport struct {
+	Log          string      `json:"log"` // "group N" or "coordinator"
+	API          string      `json:"api"` // the replica whose log was read
+	FromBatch    uint64      `json:"from_batch"`
+	ToBatch      uint64      `json:"to_batch"`
+	Head         money.Hash  `json:"head"`
+	Batches      uint64      `json:"batches"`
+	Transactions uint64      `json:"transactions"`
+	Minted       uint64      `json:"minted,string"`
+	Redeemed     uint64      `json:"redeemed,string"`
+	Findings     int         `json:"findings"`
+	Checkpoint   *Checkpoint `json:"checkpoint,omitempty"`
+}
+
+// ShardedChecks are what an audit of a sharded network checks beyond
+// Checks, which it runs on every group's log and the coordinator's.
+var ShardedChecks = []string{
+	"every group's log and the coordinator's decision log are replayed in full, each with its own unspent set, so a note spent in a group must have been created in that group",
+	"each batch's served txids rebuild its header's Merkle root and name, for every archived transaction, the transaction itself or one step of it: prepare, commit or abort in a group; begin, decision or end in the coordinator's log",
+	"a transaction logged as itself in a group has all its notes in that group; a step of a cross-group transaction spends and creates exactly what the protocol says (its inputs into the lock note, the lock note into its outputs in that group, or back into its inputs)",
+	"every commit in a group is of a transaction the coordinator's log decided to commit, every abort of one it decided to abort, every prepare of one it began; no transaction has both decisions",
+	"the coordinator's log creates, with each commit decision, the value the transaction moved between groups; the network's published supply (GET /v1/supply) is the groups' logs added up less that value (minted and redeemed), and each log's published supply is its replay",
+	"every log publishes the same issuer keys",
+}
+
+// RunSharded audits a sharded network: each group's log, then the
+// coordinator's (the groups first, so every decision a group's step
+// relied on is in the coordinator's log by the time it is read), each by
+// Run with the cross-group rules, then the network's published supply
+// against the logs (VerifySharded). The report is one, as for a single
+// ledger, its findings located by log, batch and transaction.
+func RunSharded(ctx context.Context, o ShardedOptions) (*Report, error) {
+	info, err := o.Ledger.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: info: %w", err)
+	}
+	if len(info.Groups) < 2 || len(info.Coordinator) == 0 {
+		return nil, fmt.Errorf("audit: GET /v1/info lists %d groups and %d coordinator URLs: not a sharded network", len(info.Groups), len(info.Coordinator))
+	}
+	var needs []need
+	out := &Report{API: o.API, StartedAt: time.Now().UTC(), Findings: []Finding{}}
+	logs := make([]struct {
+		g    int
+		urls []string
+	}, 0, len(info.Groups)+1)
+	for i, g := range info.Groups {
+		if g.Index != i {
+			return nil, fmt.Errorf("audit: GET /v1/info lists group %d in place %d", g.Index, i)
+		}
+		logs = append(logs, struct {
+			g    int
+			urls []string
+		}{i, g.URLs})
+	}
+	logs = append(logs, struct {
+		g    int
+		urls []string
+	}{-1, info.Coordinator})
+	var minted, redeemed, moved uint64
+	for _, lg := range logs {
+		name := logName(lg.g)
+		rep, url, err := runAt(ctx, o, lg.urls, Options{
+			StateDir: subdir(o.StateDir, lg.g), Trust: o.Trust, Logger: o.Logger,
+			shard: &shardCtx{group: lg.g, groups: len(info.Groups), name: name, needs: &needs},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("audit %s: %w", name, err)
+		}
+		for _, f := range rep.Findings {
+			if f.Log == "" {
+				f.Log = name
+			}
+			out.Findings = append(out.Findings, f)
+		}
+		if out.Network.ID == "" {
+			out.Network, out.Trust, out.TrustSource = rep.Network, rep.Trust, rep.TrustSource
+		} else if !out.Trust.equal(&rep.Trust) {
+			out.Findings = append(out.Findings, Finding{Log: name, Tx: -1, Input: -1, Field: "info", Check: CheckKeys, Message: fmt.Sprintf("%s at %s publishes other issuer keys than group 0", name, url)})
+		}
+		out.Logs = append(out.Logs, LogReport{Log: name, API: url, FromBatch: rep.FromBatch, ToBatch: rep.ToBatch, Head: rep.Head,
+			Batches: rep.Batches, Transactions: rep.Transactions, Minted: rep.Minted, Redeemed: rep.Redeemed, Findings: len(rep.Findings), Checkpoint: rep.Checkpoint})
+		out.Batches += rep.Batches
+		out.Transactions += rep.Transactions
+		out.Signatures += rep.Signatures
+		out.GenesisTxs += rep.GenesisTxs
+		out.Seconds += rep.Seconds
+		out.EarlierFindings += rep.EarlierFindings
+		if lg.g < 0 {
+			moved = rep.Minted
+			continue
+		}
+		minted += rep.Minted
+		redeemed += rep.Redeemed
+		out.UnspentNotes += rep.UnspentNotes
+	}
+	// The network's published supply against the logs' published ones,
+	// each of which its replay checked above.
+	if _, err := VerifySharded(ctx, o.Ledger, info, o.Open); err != nil {
+		out.Findings = append(out.Findings, Finding{Log: "network", Tx: -1, Input: -1, Field: "supply", Check: CheckPublished, Message: err.Error()})
+	}
+	if moved > minted || moved > redeemed {
+		out.Findings = append(out.Findings, Finding{Log: "coordinator", Tx: -1, Input: -1, Field: "moved", Check: CheckCrossGroup,
+			Message: fmt.Sprintf("the coordinator's log moved %d between groups, more than the groups' logs minted (%d) or redeemed (%d)", moved, minted, redeemed)})
+		moved = 0
+	}
+	out.Minted, out.Redeemed = minted-moved, redeemed-moved
+	out.Outstanding = out.Minted - out.Redeemed
+	out.FinishedAt = time.Now().UTC()
+	out.Checks = append(slices.Clone(Checks), ShardedChecks...)
+	out.Clean = len(out.Findings) == 0
+	if out.Seconds > 0 {
+		out.BatchesPerSec = float64(out.Batches) / out.Seconds
+		out.TxPerSec = float64(out.Transactions) / out.Seconds
+	}
+	return out, nil
+}
+
+// subdir is the state directory of log g under dir ("" keeps none).
+func subdir(dir string, g int) string {
+	if dir == "" {
+		return ""
+	}
+	if g < 0 {
+		return filepath.Join(dir, "coordinator")
+	}
+	return filepath.Join(dir, fmt.Sprintf("group-%d", g))
+}
+
+// runAt runs the audit of o against the first of urls whose API answers
+// (a replica that cannot be reached is passed over) and says which.
+func runAt(ctx context.Context, so ShardedOptions, urls []string, o Options) (*Report, string, error) {
+	if len(urls) == 0 {
+		return nil, "", errors.New("GET /v1/info lists no URL serving its log")
+	}
+	if o.StateDir != "" {
+		if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+			return nil, "", fmt.Errorf("state: %w", err)
+		}
+	}
+	var last error
+	for _, u := range urls {
+		l, err := so.Open(u)
+		if err != nil {
+			return nil, u, fmt.Errorf("at %s: %w", u, err)
+		}
+		b, ok := l.(roles.BatchSource)
+		if !ok {
+			return nil, u, fmt.Errorf("at %s: the connection serves no batches", u)
+		}
+		if _, err := l.Info(ctx); err != nil {
+			last = fmt.Errorf("at %s: %w", u, err)
+			continue
+		}
+		o.Ledger, o.Batches, o.API = l, b, u
+		rep, err := Run(ctx, o)
+		if err != nil {
+			return nil, u, fmt.Errorf("at %s: %w", u, err)
+		}
+		return rep, u, nil
+	}
+	return nil, "", last
 }

@@ -57,6 +57,17 @@ func replayLog(t *testing.T, tr *Trust, g int, needs *[]need, ns *memNotes, mint
 	return out
 }
 
+// crossCase is group 1's batches and the coordinator's, with the headers'
+// minted totals of group 1, and the findings wanted (Log, Batch, Tx and
+// Check compared).
+type crossCase struct {
+	name        string
+	group1      [][]logged
+	minted1     []uint64
+	coordinator [][]logged
+	want        []Finding
+}
+
 // TestCrossGroupRules: the replay of a group's log and the coordinator's
 // with honest headers (every root and total right), where only the
 // cross-group rules can find the fault: a commit in a group the
@@ -97,13 +108,7 @@ func TestCrossGroupRules(t *testing.T) {
 	abort := []logged{{across, st.DecideAbort}}
 	other := mint(0)
 
-	cases := []struct {
-		name        string
-		group1      [][]logged
-		minted1     []uint64
-		coordinator [][]logged
-		want        []Finding // Log, Batch, Tx, Check only
-	}{
+	cases := []crossCase{
 		{"a decided commit", [][]logged{commitIn1}, []uint64{7}, [][]logged{begin, commit}, nil},
 		{"a commit never decided", [][]logged{commitIn1}, []uint64{7}, [][]logged{begin},
 			[]Finding{{Log: "group 1", Batch: 1, Tx: 0, Check: CheckCrossGroup}}},
@@ -118,6 +123,27 @@ func TestCrossGroupRules(t *testing.T) {
 		{"a step of nothing", [][]logged{{{other, st.Prepare}}}, []uint64{5}, nil,
 			[]Finding{{Log: "group 1", Batch: 1, Tx: 0, Check: CheckCrossGroup}}},
 	}
+	// A note of group 1, a payment of it to group 0 prepared there and
+	// aborted (its input given back under its own ID), then the same note
+	// spent within group 1: honest, and the input must be unspent again.
+	own := mint(1)
+	note := n.Notes(own)[0]
+	var away, stay *money.Tx
+	for nonce := uint64(1); away == nil || stay == nil; nonce++ {
+		tx := n.Spend(money.Transfer, []money.Note{note}, []*crypto.PrivateKey{owner}, ledgertest.To(owner, 5))
+		tx.Nonce = nonce
+		ledgertest.SignSpend(net, tx, []*crypto.PrivateKey{owner})
+		o := n.Notes(tx)[0]
+		switch g := shard.GroupOf(net.NoteID(&o), 2); {
+		case g == 0 && away == nil:
+			away = tx
+		case g == 1 && stay == nil:
+			stay = tx
+		}
+	}
+	sa := shard.StepsOf(net, net.TxID(away))
+	cases = append(cases, crossCase{"a prepare aborted gives the input back", [][]logged{{{own, net.TxID(own)}}, {{away, sa.Prepare}}, {{away, sa.Abort}}, {{stay, net.TxID(stay)}}},
+		[]uint64{5, 5, 5, 5}, [][]logged{{{away, sa.Begin}}, {{away, sa.DecideAbort}}}, nil})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var needs []need

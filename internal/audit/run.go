@@ -10,6 +10,7 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/logtree"
+	"github.com/specie/specie/internal/shard"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -339,8 +340,12 @@ func (a *run) checkSigned(ctx context.Context, o Options, msg []byte, err error)
 		bad(0, "checkpoint", CheckCheckpointSig, "%v", err)
 		return
 	}
-	if c.Origin != logtree.Origin(a.trust.Network) {
-		bad(0, "checkpoint.origin", CheckCheckpointSig, "checkpoint of log %q, not %q", c.Origin, logtree.Origin(a.trust.Network))
+	origin := logtree.Origin(a.trust.Network)
+	if a.shard != nil {
+		origin = shard.LogOrigin(a.trust.Network, a.shard.group)
+	}
+	if c.Origin != origin {
+		bad(0, "checkpoint.origin", CheckCheckpointSig, "checkpoint of log %q, not %q", c.Origin, origin)
 		return
 	}
 	a.rep.SignedCheckpoint = string(msg)
@@ -387,12 +392,19 @@ func (a *run) checkSigned(ctx context.Context, o Options, msg []byte, err error)
 // log key signed too), whose tree must be the one over the served
 // headers. It is what `specie log verify --checkpoint` runs.
 func VerifyCheckpoint(ctx context.Context, l roles.Ledger, cs roles.CheckpointSource, net money.Network, msg []byte, logKey string, witnesses []string, need int) (logtree.Checkpoint, []string, error) {
+	return VerifyCheckpointOf(ctx, l, cs, net, logtree.Origin(net), msg, logKey, witnesses, need)
+}
+
+// VerifyCheckpointOf is VerifyCheckpoint of the log whose checkpoints
+// name origin: one group's log of a sharded network, or its coordinator's
+// (shard.LogOrigin).
+func VerifyCheckpointOf(ctx context.Context, l roles.Ledger, cs roles.CheckpointSource, net money.Network, origin string, msg []byte, logKey string, witnesses []string, need int) (logtree.Checkpoint, []string, error) {
 	held, by, err := logtree.OpenCosigned(msg, logKey, witnesses, need)
 	if err != nil {
 		return held, by, err
 	}
-	if held.Origin != logtree.Origin(net) {
-		return held, by, fmt.Errorf("checkpoint of log %q, not %q", held.Origin, logtree.Origin(net))
+	if held.Origin != origin {
+		return held, by, fmt.Errorf("checkpoint of log %q, not %q", held.Origin, origin)
 	}
 	curMsg, err := cs.Checkpoint(ctx)
 	if err != nil {

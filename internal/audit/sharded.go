@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/internal/shard"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
@@ -358,8 +359,13 @@ type ShardedOptions struct {
 	StateDir string
 	// Trust, when set, is the issuer's keys as given; otherwise each
 	// log's state pins what its first run saw, and the logs must agree.
-	Trust  *Trust
-	Logger *slog.Logger
+	Trust *Trust
+	// Witness, when set, cosigns each log's checkpoint after a run that
+	// found nothing in that log (LogReport.CosignedCheckpoint); it needs
+	// StateDir, so that each log's checkpoint is checked to extend the
+	// one this witness saw last.
+	Witness *logtree.Signer
+	Logger  *slog.Logger
 }
 
 // LogReport is one log's part of an audit of a sharded network.
@@ -375,6 +381,11 @@ type LogReport struct {
 	Redeemed     uint64      `json:"redeemed,string"`
 	Findings     int         `json:"findings"`
 	Checkpoint   *Checkpoint `json:"checkpoint,omitempty"`
+	// SignedCheckpoint is the log's signed checkpoint this run verified
+	// (its origin names the log: shard.LogOrigin); CosignedCheckpoint the
+	// same with this auditor's cosignature, when it runs as a witness.
+	SignedCheckpoint   string `json:"signed_checkpoint,omitempty"`
+	CosignedCheckpoint string `json:"cosigned_checkpoint,omitempty"`
 }
 
 // ShardedChecks are what an audit of a sharded network checks beyond
@@ -425,7 +436,7 @@ func RunSharded(ctx context.Context, o ShardedOptions) (*Report, error) {
 	for _, lg := range logs {
 		name := logName(lg.g)
 		rep, url, err := runAt(ctx, o, lg.urls, Options{
-			StateDir: subdir(o.StateDir, lg.g), Trust: o.Trust, Logger: o.Logger,
+			StateDir: subdir(o.StateDir, lg.g), Trust: o.Trust, Logger: o.Logger, Witness: o.Witness,
 			shard: &shardCtx{group: lg.g, groups: len(info.Groups), name: name, needs: &needs},
 		})
 		if err != nil {
@@ -437,13 +448,18 @@ func RunSharded(ctx context.Context, o ShardedOptions) (*Report, error) {
 			}
 			out.Findings = append(out.Findings, f)
 		}
+		// Each log signs its checkpoints with a key of its own; the
+		// issuer's keys must be the same everywhere.
+		keys := rep.Trust
+		keys.LogKey = ""
 		if out.Network.ID == "" {
-			out.Network, out.Trust, out.TrustSource = rep.Network, rep.Trust, rep.TrustSource
-		} else if !out.Trust.equal(&rep.Trust) {
+			out.Network, out.Trust, out.TrustSource = rep.Network, keys, rep.TrustSource
+		} else if !out.Trust.equal(&keys) {
 			out.Findings = append(out.Findings, Finding{Log: name, Tx: -1, Input: -1, Field: "info", Check: CheckKeys, Message: fmt.Sprintf("%s at %s publishes other issuer keys than group 0", name, url)})
 		}
 		out.Logs = append(out.Logs, LogReport{Log: name, API: url, FromBatch: rep.FromBatch, ToBatch: rep.ToBatch, Head: rep.Head,
-			Batches: rep.Batches, Transactions: rep.Transactions, Minted: rep.Minted, Redeemed: rep.Redeemed, Findings: len(rep.Findings), Checkpoint: rep.Checkpoint})
+			Batches: rep.Batches, Transactions: rep.Transactions, Minted: rep.Minted, Redeemed: rep.Redeemed, Findings: len(rep.Findings), Checkpoint: rep.Checkpoint,
+			SignedCheckpoint: rep.SignedCheckpoint, CosignedCheckpoint: rep.CosignedCheckpoint})
 		out.Batches += rep.Batches
 		out.Transactions += rep.Transactions
 		out.Signatures += rep.Signatures
@@ -517,6 +533,9 @@ func runAt(ctx context.Context, so ShardedOptions, urls []string, o Options) (*R
 			continue
 		}
 		o.Ledger, o.Batches, o.API = l, b, u
+		if cs, ok := l.(roles.CheckpointSource); ok {
+			o.Checkpoints = cs
+		}
 		rep, err := Run(ctx, o)
 		if err != nil {
 			return nil, u, fmt.Errorf("at %s: %w", u, err)

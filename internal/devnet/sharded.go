@@ -79,8 +79,10 @@ func UpSharded(dir, addr string, groups, replicas int, log *slog.Logger, lim ...
 	}
 	sh := &Sharded{stop: make(chan struct{}), done: make(chan struct{})}
 	var gs []shard.Group
-	start := func(sub string, offset int) (*group, error) {
-		reps, err := startGroup(cfg, filepath.Join(dir, sub), host, port, offset, replicas, log.With("group", sub), firstLimits(lim))
+	// Each group's log and the coordinator's is signed with a log key of
+	// its own, under an origin naming it (shard.LogOrigin).
+	start := func(sub string, offset, index int) (*group, error) {
+		reps, err := startGroup(cfg, filepath.Join(dir, sub), host, port, offset, replicas, shard.LogOrigin(cfg.Network, index), log.With("group", sub), firstLimits(lim))
 		if err != nil {
 			return nil, err
 		}
@@ -89,14 +91,14 @@ func UpSharded(dir, addr string, groups, replicas int, log *slog.Logger, lim ...
 		return g, g.waitLeader(30 * time.Second)
 	}
 	for k := range groups {
-		g, err := start(fmt.Sprintf("group-%d", k), k*replicas)
+		g, err := start(fmt.Sprintf("group-%d", k), k*replicas, k)
 		if err != nil {
 			return fail(err)
 		}
 		sh.Groups = append(sh.Groups, g.reps)
 		gs = append(gs, g)
 	}
-	clog, err := start("coordinator", groups*replicas)
+	clog, err := start("coordinator", groups*replicas, -1)
 	if err != nil {
 		return fail(err)
 	}

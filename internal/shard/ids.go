@@ -1,6 +1,9 @@
 package shard
 
 import (
+	"fmt"
+
+	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/money"
 )
 
@@ -39,4 +42,15 @@ func Moved(net money.Network, tx *money.Tx, n int) (uint64, error) {
 		return 0, err
 	}
 	return p.moved(), nil
+}
+
+// LogOrigin is the origin line of the signed checkpoints of log g of a
+// sharded network (g < 0: the coordinator's decision log): each log has a
+// tree and a log key of its own, and the origin keeps a checkpoint of one
+// from passing for another's.
+func LogOrigin(net money.Network, g int) string {
+	if g < 0 {
+		return logtree.Origin(net) + "/coordinator"
+	}
+	return fmt.Sprintf("%s/group-%d", logtree.Origin(net), g)
 }

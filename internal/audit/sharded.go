@@ -486,6 +486,9 @@ func RunSharded(ctx context.Context, o ShardedOptions) (*Report, error) {
 	moved = min(moved, minted, redeemed)
 	out.Minted, out.Redeemed = minted-moved, redeemed-moved
 	out.Outstanding = out.Minted - out.Redeemed
+	if o.Witness != nil {
+		out.WitnessKey = o.Witness.VerifierKey()
+	}
 	out.FinishedAt = time.Now().UTC()
 	out.Checks = append(slices.Clone(Checks), ShardedChecks...)
 	out.Clean = len(out.Findings) == 0

@@ -94,7 +94,7 @@ func ServeReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, da
 	if err != nil {
 		return nil, fmt.Errorf("serve ledger: listen on %s: %w", addr, err)
 	}
-	r, err := startReplica(cfg, id, peers, join, dataDir, ln, nil, log, firstLimits(lim))
+	r, err := startReplica(cfg, id, peers, join, dataDir, ln, "", nil, log, firstLimits(lim))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -104,8 +104,9 @@ func ServeReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, da
 }
 
 // startReplica opens a replica's ledger and raft log under dir and serves
-// it on ln, with signed checkpoints of its log when sign is set.
-func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, dir string, ln net.Listener, sign *logtree.Signer, log *slog.Logger, lim api.Limits) (*Replica, error) {
+// it on ln, with checkpoints of its log signed under origin when sign is
+// set.
+func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, dir string, ln net.Listener, origin string, sign *logtree.Signer, log *slog.Logger, lim api.Limits) (*Replica, error) {
 	log = log.With("replica", id)
 	key, err := cfg.RaftKey()
 	if err != nil {
@@ -138,7 +139,7 @@ func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, di
 			led.Close()
 			return nil, err
 		}
-		cp = logtree.NewLogOn(led, cfg.Network, sign, tree)
+		cp = logtree.NewLogOf(led, cfg.Network, origin, sign, tree)
 		ac.Checkpoints = cp
 	}
 	srv := api.New(ac)
@@ -226,6 +227,9 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 func startGroup(cfg *Config, dir, host string, port, offset, replicas int, origin string, log *slog.Logger, lim api.Limits) ([]*Replica, error) {
 	var sign *logtree.Signer
 	if origin != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("up: %w", err)
+		}
 		var err error
 		if sign, err = logSigner(filepath.Join(dir, logKeyFile), origin); err != nil {
 			return nil, err
@@ -250,7 +254,7 @@ func startGroup(cfg *Config, dir, host string, port, offset, replicas int, origi
 	}
 	var reps []*Replica
 	for i := uint64(1); i <= uint64(replicas); i++ {
-		r, err := startReplica(cfg, i, peers, false, filepath.Join(dir, fmt.Sprintf("ledger-%d", i)), lns[i], sign, log, lim)
+		r, err := startReplica(cfg, i, peers, false, filepath.Join(dir, fmt.Sprintf("ledger-%d", i)), lns[i], origin, sign, log, lim)
 		if err != nil {
 			for j := i; j <= uint64(replicas); j++ {
 				lns[j].Close()

@@ -331,8 +331,11 @@ func retry[T any](ctx context.Context, g *group, op func(*ledger.Ledger) (T, err
 	}
 }
 
+// Info is the leader's, as the other reads: its key sets are the ones a
+// mint is judged against (a follower may not have applied a rotation yet,
+// and the router compares the groups' key sets before a mint).
 func (g *group) Info(ctx context.Context) (roles.LedgerInfo, error) {
-	return g.replicas()[0].Ledger.Info(ctx)
+	return g.leader().Info(ctx)
 }
 
 func (g *group) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/specie/specie/client"
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/audit"
 	"github.com/specie/specie/internal/devnet"
 	"github.com/specie/specie/internal/shard"
@@ -53,6 +54,56 @@ func TestAuditSharded(t *testing.T) {
 	ctx := context.Background()
 	net := n.Config.Network
 	api := client.New(n.URL, "").Ledger()
+
+	// Whatever the scenario's notes fell on, group 1 gets a spend of its
+	// own (a mint into it, then a transfer within it) and the commit of a
+	// cross-group mint.
+	owner, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit := client.New(n.URL, n.Config.Issuer.Token).Ledger()
+	// place submits the first tx that make(nonce) builds whose outputs
+	// fall in groups at.
+	place := func(at []int, make func(nonce uint64) *money.Tx) *money.Tx {
+		t.Helper()
+		for nonce := uint64(1); ; nonce++ {
+			tx := make(nonce)
+			ok := true
+			for i, o := range tx.OutputNotes(net.TxID(tx)) {
+				ok = ok && shard.GroupOf(net.NoteID(&o), 2) == at[i]
+			}
+			if !ok {
+				continue
+			}
+			if _, err := submit.Submit(ctx, tx); err != nil {
+				t.Fatal(err)
+			}
+			return tx
+		}
+	}
+	mint := func(nonce uint64, values ...uint64) *money.Tx {
+		tx := &money.Tx{Kind: money.Mint, Nonce: nonce}
+		for _, v := range values {
+			tx.Outputs = append(tx.Outputs, money.Output{Value: v, Lock: money.KeyLock(owner.Public())})
+		}
+		id := net.TxID(tx)
+		for _, k := range p.officer[:n.Config.MintQuorum] {
+			tx.Auth = append(tx.Auth, money.KeySig{Key: k.Public(), Sig: k.Sign(crypto.Mint, net.ID, id)})
+		}
+		slices.SortFunc(tx.Auth, func(a, b money.KeySig) int { return slices.Compare(a.Key[:], b.Key[:]) })
+		return tx
+	}
+	in1 := place([]int{1}, func(nonce uint64) *money.Tx { return mint(nonce, 40) })
+	note := in1.OutputNotes(net.TxID(in1))[0]
+	place([]int{1, 1}, func(nonce uint64) *money.Tx {
+		tx := &money.Tx{Kind: money.Transfer, Nonce: nonce, Inputs: []money.Note{note},
+			Outputs: []money.Output{{Value: 15, Lock: money.KeyLock(owner.Public())}, {Value: 25, Lock: money.KeyLock(owner.Public())}}}
+		id := net.TxID(tx)
+		tx.InputSigs = []money.Sig{owner.Sign(crypto.Spend, net.ID, id)}
+		return tx
+	})
+	place([]int{0, 1}, func(nonce uint64) *money.Tx { return mint(1<<32+nonce, 5, 7) })
 	group1 := map[string]bool{}
 	for _, r := range n.Sharded.Groups[1] {
 		group1[r.URL] = true

@@ -54,16 +54,19 @@ func (r *Router) PublishLogs(groups [][]string, coordinator []string) {
 // Info describes the network, which every group shares (Shards is each
 // group's own partitioning of its unspent set in memory), and where each
 // group's log and the coordinator's are served (PublishLogs). Its key sets
-// are the rotations every group and the coordinator's log have applied.
+// are the rotations every group and the coordinator's log have applied
+// (group 0's when one cannot be reached), so the issuer pushes a rotation
+// again until every log has it.
 func (r *Router) Info(ctx context.Context) (roles.LedgerInfo, error) {
 	info, err := r.groups[0].Info(ctx)
 	if err != nil {
 		return roles.LedgerInfo{}, err
 	}
 	info.Groups, info.Coordinator = r.logs, r.coordLog
-	if err := r.applied(ctx, &info); err != nil {
-		return roles.LedgerInfo{}, err
-	}
+	// With a log unreachable, group 0's key sets are reported: Info stays
+	// up for the payments that need it, and no mint is taken until every
+	// log is reached and agrees (mintGate).
+	_ = r.applied(ctx, &info)
 	return info, nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/shard"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
@@ -264,4 +266,50 @@ func TestRotationRefusedChangesNothing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unreachable is a group whose API does not answer reads while down.
+type unreachable struct {
+	*swappable
+	down atomic.Bool
+}
+
+func (u *unreachable) Info(ctx context.Context) (roles.LedgerInfo, error) {
+	if u.down.Load() {
+		return roles.LedgerInfo{}, errcode.New(errcode.Unavailable, "group unreachable")
+	}
+	return u.swappable.Info(ctx)
+}
+
+// TestMintWaitsForEveryLog: with group 1 unreachable, the router's Info
+// still answers (payments need it), but a mint, even into group 0, is
+// refused unavailable with nothing changed: whether group 1 lags a
+// rotation cannot be known. Once group 1 answers the same mint commits.
+func TestMintWaitsForEveryLog(t *testing.T) {
+	s := newSharded(t, 2)
+	owner := ledgertest.MustKey()
+	g1 := &unreachable{swappable: s.groups[1]}
+	c, err := shard.NewCoordinator(shard.Config{Network: s.n.Network, Log: s.log, Groups: []shard.Group{s.groups[0], g1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := shard.NewRouter(c)
+	g1.down.Store(true)
+	if _, err := r.Info(ctx); err != nil {
+		t.Fatalf("Info with group 1 unreachable: %v", err)
+	}
+	mint := mintTo(s, 0, false, s.n.Officers[:2], owner, 11)
+	before := s.supplies()
+	if _, err := r.Submit(ctx, mint); !errcode.Is(err, errcode.Unavailable) {
+		t.Fatalf("mint with group 1 unreachable: %v, want unavailable", err)
+	}
+	if after := s.supplies(); !slices.Equal(before, after) {
+		t.Fatalf("refused mint changed the logs: %+v -> %+v", before, after)
+	}
+	g1.down.Store(false)
+	if _, err := r.Submit(ctx, mint); err != nil {
+		t.Fatalf("mint with every group answering: %v", err)
+	}
+	s.minted += 11
+	s.check()
 }

@@ -204,3 +204,76 @@ func TestShardedRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicatedRotation: on `specie up --replicas 3` the issuer's officer
+// key rotation reaches the replicated ledger (its group sends it to the
+// leader, as the router does to each group): every replica applies the
+// new set, and a mint by the rotated-out key is refused unauthorized with
+// the supply unchanged.
+func TestReplicatedRotation(t *testing.T) {
+	n, _, err := devnet.UpReplicated(t.TempDir(), "127.0.0.1:0", 3, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx := context.Background()
+	cfg := n.Config
+	net := cfg.Network
+	p := newParties(t, cfg, n.URL, n.URL, n.URL, n.URL)
+	old := p.officer
+	fresh, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := policy.KeySet{Network: net.ID, Version: 2, Quorum: cfg.MintQuorum}
+	for _, k := range old {
+		next.Keys = append(next.Keys, k.Public())
+	}
+	next.Keys[0] = fresh.Public()
+	keys := client.New(n.URL, cfg.Issuer.Token).Keys()
+	prop, err := keys.ProposeKeySet(ctx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range old[1:3] {
+		a, err := policy.SignKeySet(&next, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prop, err = keys.ApproveKeySet(ctx, prop.ID, a.Key, a.Sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range n.Replicas {
+		end := time.Now().Add(60 * time.Second)
+		for {
+			info, err := r.Ledger.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k := len(info.KeySets); k > 0 && info.KeySets[k-1].KeySet.KeySet.Version == 2 {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("replica %d has not applied key set version 2", r.ID)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	tx := &money.Tx{Kind: money.Mint, Nonce: 7, Outputs: []money.Output{{Value: 3, Lock: money.KeyLock(old[0].Public())}}}
+	id := net.TxID(tx)
+	for _, k := range old[:2] {
+		tx.Auth = append(tx.Auth, money.KeySig{Key: k.Public(), Sig: k.Sign(crypto.Mint, net.ID, id)})
+	}
+	slices.SortFunc(tx.Auth, func(a, b money.KeySig) int { return slices.Compare(a.Key[:], b.Key[:]) })
+	before, err := n.Supply(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.New(n.URL, cfg.Issuer.Token).Ledger().Submit(ctx, tx); !errcode.Is(err, errcode.Unauthorized) {
+		t.Fatalf("old-key mint: %v, want unauthorized", err)
+	}
+	if after, err := n.Supply(ctx); err != nil || after != before {
+		t.Fatalf("refused mint: supply %+v, before %+v (%v)", after, before, err)
+	}
+}

@@ -20,6 +20,13 @@ type BatchContents struct {
 	// batch's one Merkle leaf. Served whether or not the ledger keeps its
 	// archive.
 	KeySet []byte
+	// IDs are the batch's Merkle leaves, one per transaction, in order:
+	// each transaction's txid, or, in a group of a sharded network, the
+	// txid a step of a cross-group transaction was logged under (the
+	// transaction is archived whole with each step; internal/shard). An
+	// auditor checks them against the header's root and tells the steps
+	// apart by them. Empty when the server does not say (an older one).
+	IDs []money.Hash
 }
 
 // BatchSource serves whole batches. It sits beside Ledger rather than in it

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +15,7 @@ import (
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/internal/audit"
+	"github.com/specie/specie/internal/shard"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -544,8 +547,8 @@ func verifySharded(ctx context.Context, g *globals, c *client.Client, info roles
 
 func logCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "log", Short: "The ledger's verifiable log"}
-	var cpFile, logKey string
-	var witnessKeys []string
+	var logKey string
+	var cpFiles, witnessKeys []string
 	var need int
 	verify := &cobra.Command{
 		Use:   "verify",
@@ -556,7 +559,9 @@ matches it and that each officer key rotation is a batch of it.
 On a sharded network (GET /v1/info lists its groups), every group's log and
 the coordinator's decision log are verified where /v1/info says they are
 served, each against the supply its server publishes, and the network's
-published supply against their sum (docs/scale-out.md).`,
+published supply against their sum (docs/scale-out.md). With --checkpoint, one
+signed checkpoint is needed per log (each names its log in its origin line), each
+checked with that log's key and the witnesses' cosignatures required.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -569,10 +574,23 @@ published supply against their sum (docs/scale-out.md).`,
 				return err
 			}
 			if info, err := c.Ledger().Info(ctx); err == nil && len(info.Groups) > 0 {
-				if cpFile != "" {
-					return errcode.New(errcode.Malformed, "--checkpoint: a sharded network signs no checkpoints of its groups' logs yet")
+				if err := verifySharded(ctx, g, c, info); err != nil {
+					return err
 				}
-				return verifySharded(ctx, g, c, info)
+				if len(cpFiles) > 0 {
+					if logKey != "" {
+						return errcode.New(errcode.Malformed, "--log-key: a sharded network's logs each sign with a key of their own, read from each log's GET /v1/info")
+					}
+					return verifyShardedCheckpoints(ctx, g, info, cpFiles, witnessKeys, need)
+				}
+				return nil
+			}
+			if len(cpFiles) > 1 {
+				return errcode.New(errcode.Malformed, "--checkpoint: one checkpoint for a ledger of one log, %d given", len(cpFiles))
+			}
+			cpFile := ""
+			if len(cpFiles) == 1 {
+				cpFile = cpFiles[0]
 			}
 			s, err := audit.VerifyLog(ctx, c.Ledger())
 			if err != nil {
@@ -590,12 +608,84 @@ published supply against their sum (docs/scale-out.md).`,
 		},
 	}
 	vf := verify.Flags()
-	vf.StringVar(&cpFile, "checkpoint", "", "a signed checkpoint held (cosigned by witnesses): accept it only with enough cosignatures, and check the log now extends it")
+	vf.StringSliceVar(&cpFiles, "checkpoint", nil, "a signed checkpoint held (cosigned by witnesses): accept it only with enough cosignatures, and check the log now extends it; on a sharded network one per log (every group's and the coordinator's), comma-separated or repeated")
 	vf.StringVar(&logKey, "log-key", "", "the key that verifies the log's checkpoints (default: the one GET /v1/info publishes)")
 	vf.StringSliceVar(&witnessKeys, "witness-keys", nil, "the witnesses' verifier keys (name+hash+key), comma-separated")
 	vf.IntVar(&need, "witnesses", 0, "cosignatures of those witnesses the checkpoint needs")
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+// verifyShardedCheckpoints is `log verify --checkpoint` on a sharded
+// network: a checkpoint held for every group's log and the coordinator's
+// (the origin line says which), each with need cosignatures of witnesses,
+// each extended by the log served now at the first of its replicas that
+// answers, under the log key that replica publishes.
+func verifyShardedCheckpoints(ctx context.Context, g *globals, info roles.LedgerInfo, files, witnesses []string, need int) error {
+	net := info.Network
+	logs := map[string][]string{shard.LogOrigin(net, -1): info.Coordinator}
+	names := map[string]string{shard.LogOrigin(net, -1): "coordinator"}
+	for _, grp := range info.Groups {
+		o := shard.LogOrigin(net, grp.Index)
+		logs[o], names[o] = grp.URLs, fmt.Sprintf("group %d", grp.Index)
+	}
+	held := map[string]string{}
+	for _, f := range files {
+		msg, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--checkpoint: %w", err)
+		}
+		origin, _, _ := strings.Cut(string(msg), "\n")
+		if _, ok := logs[origin]; !ok {
+			return errcode.New(errcode.Malformed, "--checkpoint %s: a checkpoint of log %q, which is none of this network's logs", f, origin)
+		}
+		if prev, dup := held[origin]; dup {
+			return errcode.New(errcode.Malformed, "--checkpoint %s and %s: two checkpoints of %s", prev, f, names[origin])
+		}
+		held[origin] = f
+	}
+	var lines []string
+	for _, origin := range slices.Sorted(maps.Keys(logs)) {
+		f, ok := held[origin]
+		if !ok {
+			return errcode.New(errcode.Malformed, "--checkpoint: none held for %s (%s); a sharded network needs one per log", names[origin], origin)
+		}
+		msg, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--checkpoint: %w", err)
+		}
+		var last error
+		done := false
+		for _, u := range logs[origin] {
+			l, err := g.ledgerAt(u)
+			if err != nil {
+				return err
+			}
+			cs := l.(roles.CheckpointSource)
+			key, err := cs.LogKey(ctx)
+			if err != nil {
+				last = fmt.Errorf("%s at %s: %w", names[origin], u, err)
+				continue
+			}
+			if key == "" {
+				return errcode.New(errcode.NotFound, "%s at %s publishes no log key", names[origin], u)
+			}
+			c, by, err := audit.VerifyCheckpointOf(ctx, l, cs, net, origin, msg, key, witnesses, need)
+			if err != nil {
+				return fmt.Errorf("checkpoint %s of %s (at %s): %w", f, names[origin], u, err)
+			}
+			lines = append(lines, fmt.Sprintf("%s: checkpoint of %d batches (root %s), cosigned by %s: the log now extends it", names[origin], c.Size, c.Root, strings.Join(append([]string{"the log"}, by...), ", ")))
+			done = true
+			break
+		}
+		if !done {
+			return last
+		}
+	}
+	if !g.json {
+		fmt.Fprintln(g.out, strings.Join(lines, "\n"))
+	}
+	return nil
 }
 
 // verifyHeldCheckpoint is `log verify --checkpoint`: the checkpoint held

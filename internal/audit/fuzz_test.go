@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/specie/specie/crypto"
+	"github.com/specie/specie/internal/shard"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -77,10 +78,11 @@ func FuzzDecodeState(f *testing.F) {
 type memNotes struct {
 	unspentSet map[money.NoteID]uint64
 	spentSet   map[money.NoteID]Loc
+	marks      map[money.Hash]Loc
 }
 
 func newMemNotes() *memNotes {
-	return &memNotes{unspentSet: map[money.NoteID]uint64{}, spentSet: map[money.NoteID]Loc{}}
+	return &memNotes{unspentSet: map[money.NoteID]uint64{}, spentSet: map[money.NoteID]Loc{}, marks: map[money.Hash]Loc{}}
 }
 
 func (m *memNotes) unspent(id *money.NoteID) (uint64, bool, error) {
@@ -104,6 +106,16 @@ func (m *memNotes) create(id *money.NoteID, v uint64) error {
 	return nil
 }
 
+func (m *memNotes) mark(id *money.Hash, at Loc) error {
+	m.marks[*id] = at
+	return nil
+}
+
+func (m *memNotes) markedAt(id *money.Hash) (Loc, bool, error) {
+	l, ok := m.marks[*id]
+	return l, ok, nil
+}
+
 // FuzzReplayStep feeds the replay whatever a ledger might serve as a
 // batch's transactions: it must judge them (findings), never panic, and
 // keep the totals it replays consistent with the notes it holds.
@@ -118,7 +130,45 @@ func FuzzReplayStep(f *testing.F) {
 		ns := newMemNotes()
 		h := money.BatchHeader{Seq: 1, TxCount: count}
 		batch := roles.BatchContents{Header: h, Txs: [][]byte{a, b}}
-		_, tot, _, err := step(&tr, keySet(tr.MintKeys), keySet(tr.RedeemKeys), nil, Totals{}, h, batch, ns)
+		_, tot, _, err := step(&tr, keySet(tr.MintKeys), keySet(tr.RedeemKeys), nil, Totals{}, h, batch, ns, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum uint64
+		for _, v := range ns.unspentSet {
+			sum += v
+		}
+		if sum != tot.UnspentSum || uint64(len(ns.unspentSet)) != tot.Unspent {
+			t.Fatalf("totals say %d in %d notes, the notes hold %d in %d", tot.UnspentSum, tot.Unspent, sum, len(ns.unspentSet))
+		}
+	})
+}
+
+// FuzzReplayShardStep is FuzzReplayStep on a sharded network's log (a
+// group's or the coordinator's, by g): whatever transactions and whatever
+// leaves are served (each the txid, a step of it, or any hash, by pick),
+// the replay judges them, never panics, and its totals match its notes.
+func FuzzReplayShardStep(f *testing.F) {
+	tx := money.Tx{Kind: money.Mint, Nonce: 1, Outputs: []money.Output{{Value: 5, Lock: money.KeyLock([32]byte{1})}, {Value: 7, Lock: money.KeyLock([32]byte{2})}}}
+	good, _ := tx.MarshalBinary()
+	f.Add(good, good, byte(0), byte(3), int8(1))
+	f.Add(good, good, byte(1), byte(4), int8(-1))
+	f.Add(good, []byte{1, 3, 0}, byte(2), byte(7), int8(0))
+	tr := Trust{Network: money.Network{ID: "fuzz", Currency: money.Currency{Code: "USD", Exponent: 2}}, MintKeys: []crypto.PublicKey{{1}, {2}}, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{{3}}}
+	f.Fuzz(func(t *testing.T, a, b []byte, pickA, pickB byte, g int8) {
+		ns := newMemNotes()
+		var needs []need
+		sh := &shardCtx{group: int(g%3) - 1, groups: 2, name: "fuzz", needs: &needs}
+		leaf := func(raw []byte, pick byte) money.Hash {
+			var x money.Tx
+			_ = x.UnmarshalBinary(raw)
+			id := tr.Network.TxID(&x)
+			st := shard.StepsOf(tr.Network, id)
+			return [...]money.Hash{id, st.Begin, st.Prepare, st.Abort, st.DecideCommit, st.DecideAbort, st.End, {pick}}[pick%8]
+		}
+		h := money.BatchHeader{Seq: 1, TxCount: 2}
+		batch := roles.BatchContents{Header: h, Txs: [][]byte{a, b}, IDs: []money.Hash{leaf(a, pickA), leaf(b, pickB)}}
+		_, tot, _, err := step(&tr, keySet(tr.MintKeys), keySet(tr.RedeemKeys), nil, Totals{}, h, batch, ns, sh)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,6 +74,9 @@ func (t *Trust) equal(o *Trust) bool {
 // "inputs[2].signature", "auth", "supply.minted", ...). Check is a stable
 // code for the kind of fault; Message says it for people.
 type Finding struct {
+	// Log, on a sharded network, is the log the finding is in: "group N",
+	// "coordinator", or "network" for the network's published supply.
+	Log     string `json:"log,omitempty"`
 	Batch   uint64 `json:"batch"`
 	Tx      int    `json:"tx"`
 	Input   int    `json:"input"`
@@ -85,6 +88,9 @@ type Finding struct {
 // Location renders where a finding is, for people.
 func (f Finding) Location() string {
 	s := fmt.Sprintf("batch %d", f.Batch)
+	if f.Log != "" {
+		s = f.Log + ", " + s
+	}
 	if f.Tx >= 0 {
 		s += fmt.Sprintf(", tx %d", f.Tx)
 	}
@@ -152,6 +158,10 @@ type notes interface {
 	spentAt(id *money.NoteID) (Loc, bool, error)
 	spend(id *money.NoteID, at Loc) error
 	create(id *money.NoteID, value uint64) error
+	// mark records that step id of a cross-group transaction is in the
+	// coordinator's log (at), markedAt finds it (sharded.go).
+	mark(id *money.Hash, at Loc) error
+	markedAt(id *money.Hash) (Loc, bool, error)
 }
 
 // stepStats counts what one batch made the auditor verify.
@@ -166,7 +176,12 @@ type stepStats struct {
 // that one fault is reported where it is and not again at every
 // descendant) and returns the findings and the new totals. An error is the
 // auditor's own storage failing, never the ledger's fault.
-func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money.BatchHeader, tot Totals, listed money.BatchHeader, b roles.BatchContents, ns notes) ([]Finding, Totals, stepStats, error) {
+//
+// sh, on a sharded network, is the log's place in it: the batch's served
+// IDs then say which step of a cross-group transaction each archived
+// transaction was logged as, and the step's effect is replayed instead of
+// the transaction's (sharded.go). nil for an unsharded ledger.
+func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money.BatchHeader, tot Totals, listed money.BatchHeader, b roles.BatchContents, ns notes, sh *shardCtx) ([]Finding, Totals, stepStats, error) {
 	h := b.Header
 	seq := listed.Seq
 	var fs []Finding
@@ -277,20 +292,32 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 			add(n.tx, -1, "auth", CheckRedeemAck, "redeem carries no acknowledgement by an issuer redeem key")
 		}
 	}
-	// Apply in order against the auditor's own unspent set.
+	// Apply in order against the auditor's own unspent set: each
+	// transaction's effect, or on a sharded network its step's.
+	leaves := ids
+	if sh != nil {
+		leaves = sh.leaves(b, ids, add)
+	}
 	for i, tx := range txs {
 		if tx == nil {
 			continue
 		}
 		st.txs++
 		at := Loc{Batch: seq, Tx: uint32(i)}
-		for j := range tx.Inputs {
-			nid := net.NoteID(&tx.Inputs[j])
+		e := effectOf(net, tx, ids[i])
+		if sh != nil {
+			var err error
+			if e, err = sh.effect(net, tx, ids[i], leaves[i], at, ns, add); err != nil {
+				return nil, tot, st, err
+			}
+		}
+		for _, sp := range e.spends {
+			nid := sp.id
 			v, ok, err := ns.unspent(&nid)
 			if err != nil {
 				return nil, tot, st, err
 			}
-			if ok && v == tx.Inputs[j].Value {
+			if ok && v == sp.value {
 				if err := ns.spend(&nid, at); err != nil {
 					return nil, tot, st, err
 				}
@@ -303,15 +330,13 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 				return nil, tot, st, err
 			}
 			if spent {
-				add(i, j, fmt.Sprintf("inputs[%d]", j), CheckDoubleSpend, "note %s was already spent by batch %d tx %d", nid, where.Batch, where.Tx)
+				add(i, sp.input, sp.field, CheckDoubleSpend, "note %s was already spent by batch %d tx %d", nid, where.Batch, where.Tx)
 			} else {
-				add(i, j, fmt.Sprintf("inputs[%d]", j), CheckUnknownNote, "note %s (%d of output %d of %s) was never created by an earlier committed transaction", nid, tx.Inputs[j].Value, tx.Inputs[j].Index, tx.Inputs[j].TxID)
+				add(i, sp.input, sp.field, CheckUnknownNote, "note %s (%s) was never created by an earlier committed transaction%s", nid, sp.what, sh.here())
 			}
 		}
-		id := ids[i]
-		for k := range tx.Outputs {
-			n := money.Note{TxID: id, Index: uint32(k), Output: tx.Outputs[k]}
-			nid := net.NoteID(&n)
+		for _, c := range e.creates {
+			nid := c.id
 			_, exists, err := ns.unspent(&nid)
 			if err != nil {
 				return nil, tot, st, err
@@ -320,28 +345,25 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 			if err != nil {
 				return nil, tot, st, err
 			}
-			if exists || spent {
-				add(i, -1, fmt.Sprintf("outputs[%d]", k), CheckDuplicateNote, "note %s already exists: transaction %s was committed before", nid, id)
+			if exists || spent && !c.back {
+				add(i, -1, c.field, CheckDuplicateNote, "note %s already exists: transaction %s was committed before", nid, ids[i])
 				continue
 			}
-			if err := ns.create(&nid, n.Value); err != nil {
+			if err := ns.create(&nid, c.value); err != nil {
 				return nil, tot, st, err
 			}
 			tot.Unspent++
-			tot.UnspentSum += n.Value // bounded: Check keeps each tx's sum in uint64
+			tot.UnspentSum += c.value // bounded: Check keeps each tx's sum in uint64
 		}
-		in, out := tx.Sums()
-		switch {
-		case tx.Kind == money.Mint:
-			m, err := money.Add(tot.Minted, out)
+		if e.minted > 0 {
+			m, err := money.Add(tot.Minted, e.minted)
 			if err != nil {
 				add(i, -1, "outputs", CheckSupply, "mint overflows the supply")
 				continue
 			}
 			tot.Minted = m
-		case tx.Kind == money.Redeem && in > out:
-			tot.Redeemed += in - out
 		}
+		tot.Redeemed += e.redeemed
 	}
 	// The header, against the chain and against the replay.
 	if prev == nil {
@@ -366,15 +388,15 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 		if len(b.Txs) != 0 {
 			add(-1, -1, "transactions", CheckMerkle, "a rotation batch carries %d transactions", len(b.Txs))
 		}
-		ids = append(ids, policy.RotationID(b.KeySet))
+		leaves = append(leaves, policy.RotationID(b.KeySet))
 	}
-	if int(h.TxCount) != len(ids) {
-		add(-1, -1, "header.tx_count", CheckMerkle, "header counts %d transactions, the batch holds %d", h.TxCount, len(ids))
+	if int(h.TxCount) != len(leaves) {
+		add(-1, -1, "header.tx_count", CheckMerkle, "header counts %d transactions, the batch holds %d", h.TxCount, len(leaves))
 	}
-	if len(ids) == 0 {
+	if len(leaves) == 0 {
 		add(-1, -1, "transactions", CheckMerkle, "empty batch")
 	}
-	if root := money.MerkleRoot(ids); root != h.TxRoot {
+	if root := money.MerkleRoot(leaves); root != h.TxRoot {
 		add(-1, -1, "header.tx_root", CheckMerkle, "header commits to root %s, the transactions hash to %s", h.TxRoot, root)
 	}
 	if h.Minted != tot.Minted {
@@ -389,6 +411,49 @@ func step(tr *Trust, mintKeys, redeemKeys map[crypto.PublicKey]bool, prev *money
 		tot.Gap = gap
 	}
 	return fs, tot, st, nil
+}
+
+// effect is what one logged entry does to the unspent set and the totals.
+type effect struct {
+	spends           []noteUse
+	creates          []noteUse
+	minted, redeemed uint64
+}
+
+// noteUse is one note an entry spends or creates, with where a finding
+// about it points: field, and the input's index (-1 for none). back marks
+// a note created again by an abort after its prepare spent it.
+type noteUse struct {
+	id    money.NoteID
+	value uint64
+	field string
+	input int
+	back  bool
+	what  string // the note, for people
+}
+
+// effectOf is a transaction's own effect, logged under its txid id: it
+// spends its inputs and creates its outputs; a mint adds its outputs to
+// the minted total, a redeem what it destroys to the redeemed one.
+func effectOf(net money.Network, tx *money.Tx, id money.TxID) effect {
+	var e effect
+	for j := range tx.Inputs {
+		in := &tx.Inputs[j]
+		e.spends = append(e.spends, noteUse{id: net.NoteID(in), value: in.Value, field: fmt.Sprintf("inputs[%d]", j), input: j,
+			what: fmt.Sprintf("%d of output %d of %s", in.Value, in.Index, in.TxID)})
+	}
+	for k := range tx.Outputs {
+		n := money.Note{TxID: id, Index: uint32(k), Output: tx.Outputs[k]}
+		e.creates = append(e.creates, noteUse{id: net.NoteID(&n), value: n.Value, field: fmt.Sprintf("outputs[%d]", k), input: -1})
+	}
+	in, out := tx.Sums()
+	switch {
+	case tx.Kind == money.Mint:
+		e.minted = out
+	case tx.Kind == money.Redeem && in > out:
+		e.redeemed = in - out
+	}
+	return e
 }
 
 // sigItem is one signature to verify: key, purpose, txid, signature.

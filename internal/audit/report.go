@@ -56,6 +56,9 @@ type Report struct {
 	// cosignature, when it runs as a witness and found nothing.
 	CosignedCheckpoint string `json:"cosigned_checkpoint,omitempty"`
 	WitnessKey         string `json:"witness_key,omitempty"`
+	// Logs, on a sharded network (RunSharded), are each group's log and
+	// the coordinator's as audited; the totals above are the network's.
+	Logs []LogReport `json:"logs,omitempty"`
 }
 
 // Checks lists what every run checks, for the reports.
@@ -121,14 +124,15 @@ th{background:#f3f3f3}.ok{color:#176317;font-weight:bold}.bad{color:#a11;font-we
 <tr><th>API</th><td><code>{{.API}}</code></td></tr>
 <tr><th>Run</th><td>{{.StartedAt.Format "2006-01-02 15:04:05 UTC"}} to {{.FinishedAt.Format "2006-01-02 15:04:05 UTC"}}</td></tr>
 <tr><th>Verified</th><td>batches 1 to {{.ToBatch}}; this run replayed {{.Batches}} batch(es) from {{.FromBatch}}: {{.Transactions}} transactions, {{.Signatures}} signatures ({{printf "%.0f" .BatchesPerSec}} batches/s, {{printf "%.0f" .TxPerSec}} tx/s)</td></tr>
-<tr><th>Head</th><td>batch {{.ToBatch}}, header hash <code>{{.Head}}</code></td></tr>
+{{if .Logs}}<tr><th>Logs</th><td>{{range .Logs}}{{.Log}} at <code>{{.API}}</code>: batches 1 to {{.ToBatch}} (this run from {{.FromBatch}}), head <code>{{.Head}}</code>, {{.Findings}} finding(s)<br>{{end}}</td></tr>
+{{else}}<tr><th>Head</th><td>batch {{.ToBatch}}, header hash <code>{{.Head}}</code></td></tr>{{end}}
 <tr><th>Supply (replayed)</th><td>minted {{.Format .Minted}}, redeemed {{.Format .Redeemed}}, outstanding {{.Format .Outstanding}} in {{.UnspentNotes}} unspent notes{{if .GenesisTxs}}; the genesis batch holds {{.GenesisTxs}} unsigned genesis mints{{end}}</td></tr>
 {{if .SignedCheckpoint}}<tr><th>Signed checkpoint</th><td><pre>{{.SignedCheckpoint}}</pre></td></tr>{{end}}
 <tr><th>Trusted keys</th><td>{{.TrustSource}}<br>mint quorum {{.Trust.MintQuorum}} of: {{range .Trust.MintKeys}}<code>{{.}}</code> {{end}}<br>redeem: {{range .Trust.RedeemKeys}}<code>{{.}}</code> {{end}}</td></tr>
 </table>
 <h2>Findings</h2>
-{{if .Findings}}<table><tr><th>Batch</th><th>Tx</th><th>Input</th><th>Field</th><th>Check</th><th>What</th></tr>
-{{range .Findings}}<tr><td>{{.Batch}}</td><td>{{if ge .Tx 0}}{{.Tx}}{{end}}</td><td>{{if ge .Input 0}}{{.Input}}{{end}}</td><td><code>{{.Field}}</code></td><td>{{.Check}}</td><td>{{.Message}}</td></tr>
+{{if .Findings}}<table><tr>{{if .Logs}}<th>Log</th>{{end}}<th>Batch</th><th>Tx</th><th>Input</th><th>Field</th><th>Check</th><th>What</th></tr>
+{{range .Findings}}<tr>{{if $.Logs}}<td>{{.Log}}</td>{{end}}<td>{{.Batch}}</td><td>{{if ge .Tx 0}}{{.Tx}}{{end}}</td><td>{{if ge .Input 0}}{{.Input}}{{end}}</td><td><code>{{.Field}}</code></td><td>{{.Check}}</td><td>{{.Message}}</td></tr>
 {{end}}</table>{{else}}<p>None.</p>{{end}}
 <h2>What was checked</h2>
 <ul>{{range .Checks}}<li>{{.}}</li>{{end}}</ul>

@@ -10,6 +10,7 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/logtree"
+	"github.com/specie/specie/internal/shard"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
 )
@@ -47,6 +48,8 @@ type Options struct {
 	// vouches that the log it signs extends the one it saw before.
 	Witness *logtree.Signer
 	Logger  *slog.Logger
+	// shard, on a sharded network (RunSharded), is the log's place in it.
+	shard *shardCtx
 }
 
 // flushEvery is how many batches the auditor replays between two writes of
@@ -119,7 +122,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("audit: the checkpoint is of network %q, not %q", o.Checkpoint.Network, trust.Network.ID)
 	}
 	rep.Network, rep.Trust = trust.Network, trust
-	a := &run{rep: rep, trust: trust, st: st, m: m, log: log}
+	a := &run{rep: rep, trust: trust, st: st, m: m, log: log, shard: o.shard}
 	a.m.Trust = trust
 	if !served.equal(&trust) {
 		a.find(Finding{Tx: -1, Input: -1, Field: "info", Check: CheckKeys, Message: "GET /v1/info publishes other keys than the ones trusted; the trusted ones are used"})
@@ -152,6 +155,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	a.checkServedKeySets(ctx, o.Ledger)
+	if a.shard != nil && a.shard.group < 0 {
+		// The coordinator's log is audited last: every step the groups
+		// logged must be one it logged the begin or decision of.
+		if err := checkNeeds(*a.shard.needs, a.st, a.find); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+	}
 	if o.Checkpoints != nil && trust.LogKey != "" {
 		a.checkSigned(ctx, o, signed, signedErr)
 	}
@@ -187,6 +197,8 @@ type run struct {
 	// atSupply are the replayed totals at the batch the published supply
 	// is of, when this run replayed it.
 	atSupply *Totals
+	// shard is the log's place in a sharded network; nil when unsharded.
+	shard *shardCtx
 }
 
 func (a *run) find(f Finding) {
@@ -273,7 +285,7 @@ func (a *run) page(ctx context.Context, o Options, hs []money.BatchHeader, pos *
 		}
 		b := got.b
 		tr, mintKeys := a.keysAt(seq)
-		fs, tot, ss, err := step(tr, mintKeys, a.redeemKeys, a.m.Head, a.m.Totals, h, b, a.st)
+		fs, tot, ss, err := step(tr, mintKeys, a.redeemKeys, a.m.Head, a.m.Totals, h, b, a.st, a.shard)
 		if err != nil {
 			return false, fmt.Errorf("audit: batch %d: %w", seq, err)
 		}
@@ -328,8 +340,12 @@ func (a *run) checkSigned(ctx context.Context, o Options, msg []byte, err error)
 		bad(0, "checkpoint", CheckCheckpointSig, "%v", err)
 		return
 	}
-	if c.Origin != logtree.Origin(a.trust.Network) {
-		bad(0, "checkpoint.origin", CheckCheckpointSig, "checkpoint of log %q, not %q", c.Origin, logtree.Origin(a.trust.Network))
+	origin := logtree.Origin(a.trust.Network)
+	if a.shard != nil {
+		origin = shard.LogOrigin(a.trust.Network, a.shard.group)
+	}
+	if c.Origin != origin {
+		bad(0, "checkpoint.origin", CheckCheckpointSig, "checkpoint of log %q, not %q", c.Origin, origin)
 		return
 	}
 	a.rep.SignedCheckpoint = string(msg)
@@ -376,12 +392,19 @@ func (a *run) checkSigned(ctx context.Context, o Options, msg []byte, err error)
 // log key signed too), whose tree must be the one over the served
 // headers. It is what `specie log verify --checkpoint` runs.
 func VerifyCheckpoint(ctx context.Context, l roles.Ledger, cs roles.CheckpointSource, net money.Network, msg []byte, logKey string, witnesses []string, need int) (logtree.Checkpoint, []string, error) {
+	return VerifyCheckpointOf(ctx, l, cs, net, logtree.Origin(net), msg, logKey, witnesses, need)
+}
+
+// VerifyCheckpointOf is VerifyCheckpoint of the log whose checkpoints
+// name origin: one group's log of a sharded network, or its coordinator's
+// (shard.LogOrigin).
+func VerifyCheckpointOf(ctx context.Context, l roles.Ledger, cs roles.CheckpointSource, net money.Network, origin string, msg []byte, logKey string, witnesses []string, need int) (logtree.Checkpoint, []string, error) {
 	held, by, err := logtree.OpenCosigned(msg, logKey, witnesses, need)
 	if err != nil {
 		return held, by, err
 	}
-	if held.Origin != logtree.Origin(net) {
-		return held, by, fmt.Errorf("checkpoint of log %q, not %q", held.Origin, logtree.Origin(net))
+	if held.Origin != origin {
+		return held, by, fmt.Errorf("checkpoint of log %q, not %q", held.Origin, origin)
 	}
 	curMsg, err := cs.Checkpoint(ctx)
 	if err != nil {

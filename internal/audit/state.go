@@ -21,6 +21,8 @@ import (
 //	'u' + note ID (32)   -> value u64: the auditor's unspent set
 //	's' + note ID (32)   -> batch u64, tx u32: where a spent note was spent
 //	'h' + seq u64        -> verifiedHeader: what each verified batch hashed to
+//	'd' + step ID (32)   -> batch u64, tx u32: where the coordinator's log
+//	                        of a sharded network logged a step (sharded.go)
 //
 // Every change of one run is written in store batches that carry the meta
 // last, the final one synced: a crash mid-run leaves the state of the last
@@ -30,6 +32,7 @@ const (
 	prefixUnspent = 'u'
 	prefixSpent   = 's'
 	prefixHeader  = 'h'
+	prefixStep    = 'd'
 	stateVersion  = 1
 )
 
@@ -269,4 +272,18 @@ func (s *state) spend(id *money.NoteID, at Loc) error {
 func (s *state) create(id *money.NoteID, value uint64) error {
 	s.set(noteKey(prefixUnspent, id), binary.BigEndian.AppendUint64(nil, value))
 	return nil
+}
+
+func (s *state) mark(id *money.Hash, at Loc) error {
+	s.set(noteKey(prefixStep, id), codec.NewWriter(make([]byte, 0, spendSize)).U64(at.Batch).U32(at.Tx).Bytes())
+	return nil
+}
+
+func (s *state) markedAt(id *money.Hash) (Loc, bool, error) {
+	b, ok, err := s.get(noteKey(prefixStep, id))
+	if err != nil || !ok {
+		return Loc{}, false, err
+	}
+	l, err := decodeSpend(b)
+	return l, err == nil, err
 }

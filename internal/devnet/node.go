@@ -281,7 +281,20 @@ const logTreeFile = "logtree.hashes"
 // logCheckpoints serves signed checkpoints of l's log with the log key
 // under dir, creating the key on the first start.
 func logCheckpoints(dir string, l *ledger.Ledger, net money.Network) (*logtree.Log, error) {
-	path := filepath.Join(dir, logKeyFile)
+	s, err := logSigner(filepath.Join(dir, logKeyFile), logtree.Origin(net))
+	if err != nil {
+		return nil, err
+	}
+	tree, err := logtree.NewFileTree(filepath.Join(dir, logTreeFile))
+	if err != nil {
+		return nil, err
+	}
+	return logtree.NewLogOn(l, net, s, tree), nil
+}
+
+// logSigner signs checkpoints of origin with the log key at path,
+// creating the key on the first start.
+func logSigner(path, origin string) (*logtree.Signer, error) {
 	k, err := crypto.LoadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if k, err = crypto.GenerateKey(); err == nil {
@@ -291,15 +304,7 @@ func logCheckpoints(dir string, l *ledger.Ledger, net money.Network) (*logtree.L
 	if err != nil {
 		return nil, fmt.Errorf("log key: %w", err)
 	}
-	s, err := logtree.NewSigner(logtree.Origin(net), k)
-	if err != nil {
-		return nil, err
-	}
-	tree, err := logtree.NewFileTree(filepath.Join(dir, logTreeFile))
-	if err != nil {
-		return nil, err
-	}
-	return logtree.NewLogOn(l, net, s, tree), nil
+	return logtree.NewSigner(origin, k)
 }
 
 // AddrOf returns the host:port of a role's URL.

@@ -21,6 +21,7 @@ import (
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/ledger"
+	"github.com/specie/specie/internal/logtree"
 	"github.com/specie/specie/internal/replica"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/roles"
@@ -40,6 +41,9 @@ type Replica struct {
 	Replica *replica.Replica
 	srv     *api.HTTPServer
 	done    chan struct{}
+	// log signs checkpoints of the replica's log, when its group has a
+	// log key (a group of a sharded ledger, sharded.go); nil otherwise.
+	log *logtree.Log
 }
 
 // ParseCluster reads a cluster flag: "1=http://127.0.0.1:7001,2=...".
@@ -90,7 +94,7 @@ func ServeReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, da
 	if err != nil {
 		return nil, fmt.Errorf("serve ledger: listen on %s: %w", addr, err)
 	}
-	r, err := startReplica(cfg, id, peers, join, dataDir, ln, log, firstLimits(lim))
+	r, err := startReplica(cfg, id, peers, join, dataDir, ln, "", nil, log, firstLimits(lim))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -100,8 +104,9 @@ func ServeReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, da
 }
 
 // startReplica opens a replica's ledger and raft log under dir and serves
-// it on ln.
-func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, dir string, ln net.Listener, log *slog.Logger, lim api.Limits) (*Replica, error) {
+// it on ln, with checkpoints of its log signed under origin when sign is
+// set.
+func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, dir string, ln net.Listener, origin string, sign *logtree.Signer, log *slog.Logger, lim api.Limits) (*Replica, error) {
 	log = log.With("replica", id)
 	key, err := cfg.RaftKey()
 	if err != nil {
@@ -125,12 +130,24 @@ func startReplica(cfg *Config, id uint64, peers map[uint64]string, join bool, di
 		led.Close()
 		return nil, err
 	}
-	srv := api.New(api.Config{Ledger: led, Credentials: cfg.credentials(), Logger: log})
+	ac := api.Config{Ledger: led, Credentials: cfg.credentials(), Logger: log}
+	var cp *logtree.Log
+	if sign != nil {
+		tree, err := logtree.NewFileTree(filepath.Join(dir, logTreeFile))
+		if err != nil {
+			rep.Stop()
+			led.Close()
+			return nil, err
+		}
+		cp = logtree.NewLogOf(led, cfg.Network, origin, sign, tree)
+		ac.Checkpoints = cp
+	}
+	srv := api.New(ac)
 	srv.Registry().MustRegister(newLedgerCollector(led))
 	mux := http.NewServeMux()
 	mux.Handle("/raft/", rep.Handler())
 	mux.Handle("/", rep.Reads(srv.Handler())) // linearizable reads on every replica
-	r := &Replica{ID: id, URL: "http://" + ln.Addr().String(), Ledger: led, Replica: rep, srv: api.NewHTTPServer(mux, lim, log), done: make(chan struct{})}
+	r := &Replica{ID: id, URL: "http://" + ln.Addr().String(), Ledger: led, Replica: rep, srv: api.NewHTTPServer(mux, lim, log), done: make(chan struct{}), log: cp}
 	go func() {
 		defer close(r.done)
 		if err := r.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -147,6 +164,9 @@ func (r *Replica) close() error {
 	errs := []error{r.srv.Shutdown(ctx)}
 	<-r.done
 	errs = append(errs, r.Replica.Stop(), r.Ledger.Close())
+	if r.log != nil {
+		errs = append(errs, r.log.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -176,7 +196,7 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 		n.closeServices()
 		return nil, false, err
 	}
-	reps, err := startGroup(cfg, dir, host, port, 0, replicas, log, firstLimits(lim))
+	reps, err := startGroup(cfg, dir, host, port, 0, replicas, "", log, firstLimits(lim))
 	if err != nil {
 		return fail(err)
 	}
@@ -201,8 +221,20 @@ func UpReplicated(dir, addr string, replicas int, log *slog.Logger, lim ...api.L
 
 // startGroup starts the replicas of one ledger group under dir (ledger-1,
 // ...), replica i listening on host:port+offset+i (any free port when port
-// is 0).
-func startGroup(cfg *Config, dir, host string, port, offset, replicas int, log *slog.Logger, lim api.Limits) ([]*Replica, error) {
+// is 0). With origin set, every replica serves checkpoints of the group's
+// log under that origin, signed by the group's log key (dir/log.key,
+// created on the first start).
+func startGroup(cfg *Config, dir, host string, port, offset, replicas int, origin string, log *slog.Logger, lim api.Limits) ([]*Replica, error) {
+	var sign *logtree.Signer
+	if origin != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("up: %w", err)
+		}
+		var err error
+		if sign, err = logSigner(filepath.Join(dir, logKeyFile), origin); err != nil {
+			return nil, err
+		}
+	}
 	peers := map[uint64]string{}
 	lns := map[uint64]net.Listener{}
 	for i := 1; i <= replicas; i++ {
@@ -222,7 +254,7 @@ func startGroup(cfg *Config, dir, host string, port, offset, replicas int, log *
 	}
 	var reps []*Replica
 	for i := uint64(1); i <= uint64(replicas); i++ {
-		r, err := startReplica(cfg, i, peers, false, filepath.Join(dir, fmt.Sprintf("ledger-%d", i)), lns[i], log, lim)
+		r, err := startReplica(cfg, i, peers, false, filepath.Join(dir, fmt.Sprintf("ledger-%d", i)), lns[i], origin, sign, log, lim)
 		if err != nil {
 			for j := i; j <= uint64(replicas); j++ {
 				lns[j].Close()
@@ -299,8 +331,11 @@ func retry[T any](ctx context.Context, g *group, op func(*ledger.Ledger) (T, err
 	}
 }
 
+// Info is the leader's, as the other reads: its key sets are the ones a
+// mint is judged against (a follower may not have applied a rotation yet,
+// and the router compares the groups' key sets before a mint).
 func (g *group) Info(ctx context.Context) (roles.LedgerInfo, error) {
-	return g.replicas()[0].Ledger.Info(ctx)
+	return g.leader().Info(ctx)
 }
 
 func (g *group) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/specie/specie/internal/api"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/internal/shard"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -40,6 +41,15 @@ func (g *group) SubmitPart(ctx context.Context, p ledger.Part) (roles.Receipt, e
 }
 
 var _ shard.Log = (*group)(nil)
+
+// RotateMintKeys applies an officer key set in the group, at its leader:
+// the router applies a rotation in every group and the coordinator's log
+// (shard.Router.RotateMintKeys).
+func (g *group) RotateMintKeys(ctx context.Context, s policy.SignedKeySet) (roles.KeyEpoch, error) {
+	return retry(ctx, g, func(l *ledger.Ledger) (roles.KeyEpoch, error) { return l.RotateMintKeys(ctx, s) })
+}
+
+var _ roles.KeyRotator = (*group)(nil)
 
 // UpSharded is UpReplicated with the ledger split across groups groups,
 // each of replicas replicas (1 runs each group as one raft member). Group
@@ -69,8 +79,10 @@ func UpSharded(dir, addr string, groups, replicas int, log *slog.Logger, lim ...
 	}
 	sh := &Sharded{stop: make(chan struct{}), done: make(chan struct{})}
 	var gs []shard.Group
-	start := func(sub string, offset int) (*group, error) {
-		reps, err := startGroup(cfg, filepath.Join(dir, sub), host, port, offset, replicas, log.With("group", sub), firstLimits(lim))
+	// Each group's log and the coordinator's is signed with a log key of
+	// its own, under an origin naming it (shard.LogOrigin).
+	start := func(sub string, offset, index int) (*group, error) {
+		reps, err := startGroup(cfg, filepath.Join(dir, sub), host, port, offset, replicas, shard.LogOrigin(cfg.Network, index), log.With("group", sub), firstLimits(lim))
 		if err != nil {
 			return nil, err
 		}
@@ -79,14 +91,14 @@ func UpSharded(dir, addr string, groups, replicas int, log *slog.Logger, lim ...
 		return g, g.waitLeader(30 * time.Second)
 	}
 	for k := range groups {
-		g, err := start(fmt.Sprintf("group-%d", k), k*replicas)
+		g, err := start(fmt.Sprintf("group-%d", k), k*replicas, k)
 		if err != nil {
 			return fail(err)
 		}
 		sh.Groups = append(sh.Groups, g.reps)
 		gs = append(gs, g)
 	}
-	clog, err := start("coordinator", groups*replicas)
+	clog, err := start("coordinator", groups*replicas, -1)
 	if err != nil {
 		return fail(err)
 	}
@@ -103,6 +115,13 @@ func UpSharded(dir, addr string, groups, replicas int, log *slog.Logger, lim ...
 		log.Info("coordinator resolved in-doubt transactions", "count", k)
 	}
 	sh.Router = shard.NewRouter(coord)
+	// An officer key rotation a previous run applied in some logs only is
+	// applied in the others before any mint is taken.
+	if k, err := sh.Router.CompleteRotations(context.Background()); err != nil {
+		return fail(fmt.Errorf("up: complete officer key rotations: %w", err))
+	} else if k > 0 {
+		log.Info("officer key rotations completed in every group", "count", k)
+	}
 	sh.Router.PublishLogs(urlsOf(sh.Groups...), urlsOf(sh.Coordinator)[0])
 	n.Group, n.Sharded = sh.Router, sh
 	go sh.resolve(coord, log)

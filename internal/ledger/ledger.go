@@ -796,7 +796,7 @@ func (l *Ledger) Batch(_ context.Context, seq uint64) (roles.BatchContents, erro
 	if err != nil || len(txs) != len(ids) {
 		return roles.BatchContents{}, errcode.New(errcode.Internal, "batch %d: archive damaged: %d transactions for %d txids (%v)", seq, len(txs), len(ids), err)
 	}
-	return roles.BatchContents{Header: h, Txs: txs}, nil
+	return roles.BatchContents{Header: h, Txs: txs, IDs: ids}, nil
 }
 
 var _ roles.BatchSource = (*Ledger)(nil)

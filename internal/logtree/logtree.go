@@ -318,6 +318,7 @@ func (s *Signer) Sign(c *Checkpoint) ([]byte, error) {
 type Log struct {
 	src    roles.Ledger
 	net    money.Network
+	origin string
 	signer *Signer
 	now    func() time.Time
 
@@ -334,7 +335,13 @@ func NewLog(src roles.Ledger, net money.Network, signer *Signer) *Log {
 
 // NewLogOn is NewLog over the (empty) tree given, e.g. a NewFileTree.
 func NewLogOn(src roles.Ledger, net money.Network, signer *Signer, tree *Tree) *Log {
-	return &Log{src: src, net: net, signer: signer, now: time.Now, tree: tree}
+	return NewLogOf(src, net, Origin(net), signer, tree)
+}
+
+// NewLogOf is NewLogOn whose checkpoints name origin: one log of several
+// on a network, such as a group's of a sharded one (shard.LogOrigin).
+func NewLogOf(src roles.Ledger, net money.Network, origin string, signer *Signer, tree *Tree) *Log {
+	return &Log{src: src, net: net, origin: origin, signer: signer, now: time.Now, tree: tree}
 }
 
 var _ roles.CheckpointSource = (*Log)(nil)
@@ -385,7 +392,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, errcode.New(errcode.Internal, "%v", err)
 	}
-	c := Checkpoint{Origin: Origin(l.net), Size: n, Root: root, Time: l.now().UTC()}
+	c := Checkpoint{Origin: l.origin, Size: n, Root: root, Time: l.now().UTC()}
 	b, err := l.signer.Sign(&c)
 	if err != nil {
 		return nil, errcode.New(errcode.Internal, "sign checkpoint: %v", err)

@@ -21,6 +21,9 @@ type Router struct {
 	// are served over HTTP (PublishLogs), listed by Info.
 	logs     []roles.GroupLog
 	coordLog []string
+	// keyMu is held for writing while a rotation is applied across the
+	// logs, for reading by a submission holding a mint (keys.go).
+	keyMu sync.RWMutex
 }
 
 var _ roles.Ledger = (*Router)(nil)
@@ -50,21 +53,36 @@ func (r *Router) PublishLogs(groups [][]string, coordinator []string) {
 
 // Info describes the network, which every group shares (Shards is each
 // group's own partitioning of its unspent set in memory), and where each
-// group's log and the coordinator's are served (PublishLogs).
+// group's log and the coordinator's are served (PublishLogs). Its key sets
+// are the rotations every group and the coordinator's log have applied
+// (group 0's when one cannot be reached), so the issuer pushes a rotation
+// again until every log has it.
 func (r *Router) Info(ctx context.Context) (roles.LedgerInfo, error) {
 	info, err := r.groups[0].Info(ctx)
 	if err != nil {
 		return roles.LedgerInfo{}, err
 	}
 	info.Groups, info.Coordinator = r.logs, r.coordLog
+	// With a log unreachable, group 0's key sets are reported: Info stays
+	// up for the payments that need it, and no mint is taken until every
+	// log is reached and agrees (mintGate).
+	_ = r.applied(ctx, &info)
 	return info, nil
 }
 
-// Submit commits tx in its group, or across groups by two-phase commit.
+// Submit commits tx in its group, or across groups by two-phase commit. A
+// mint waits for any officer key rotation under way (keys.go).
 func (r *Router) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
 	p, err := planOf(r.net, tx, len(r.groups))
 	if err != nil {
 		return roles.Receipt{}, err
+	}
+	if holdsMint(tx) {
+		release, err := r.mintGate(ctx)
+		if err != nil {
+			return roles.Receipt{}, err
+		}
+		defer release()
 	}
 	if g := p.single(); g >= 0 {
 		return r.groups[g].Submit(ctx, tx)
@@ -76,6 +94,13 @@ func (r *Router) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error
 // and runs the cross-group ones through the coordinator, all at once;
 // results are in txs' order.
 func (r *Router) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
+	if holdsMint(txs...) {
+		release, err := r.mintGate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	out := make([]roles.Result, len(txs))
 	per := make([][]int, len(r.groups))
 	var cross []*plan

@@ -138,6 +138,9 @@ type Batch struct {
 	// KeySet is a rotation batch's rotation record in base64
 	// (roles.BatchContents.KeySet); its transactions are then empty.
 	KeySet string `json:"key_set,omitempty"`
+	// TxIDs are the batch's Merkle leaves (roles.BatchContents.IDs): the
+	// txid each transaction is logged under.
+	TxIDs []money.Hash `json:"txids,omitempty"`
 }
 
 // TxInfo is GET /v1/transactions/{txid}.
@@ -865,7 +868,7 @@ func (w Header) ToHeader() (money.BatchHeader, error) {
 
 // FromBatch converts a batch served in full; cur may be nil.
 func FromBatch(b roles.BatchContents, cur *money.Currency) Batch {
-	out := Batch{Header: FromHeader(b.Header, cur), Transactions: make([]string, len(b.Txs))}
+	out := Batch{Header: FromHeader(b.Header, cur), Transactions: make([]string, len(b.Txs)), TxIDs: b.IDs}
 	for i, tx := range b.Txs {
 		out.Transactions[i] = base64.StdEncoding.EncodeToString(tx)
 	}
@@ -883,7 +886,7 @@ func (w Batch) ToBatch() (roles.BatchContents, error) {
 	if err != nil {
 		return roles.BatchContents{}, err
 	}
-	out := roles.BatchContents{Header: h, Txs: make([][]byte, len(w.Transactions))}
+	out := roles.BatchContents{Header: h, Txs: make([][]byte, len(w.Transactions)), IDs: w.TxIDs}
 	for i, s := range w.Transactions {
 		if out.Txs[i], err = base64.StdEncoding.Strict().DecodeString(s); err != nil {
 			return roles.BatchContents{}, badResponse(fmt.Sprintf("transactions[%d]", i), err)

@@ -214,7 +214,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 func (c *Client) doWith(ctx context.Context, method, path string, header http.Header, in, out any) error {
 	var body []byte
 	if in != nil {
-		b, err := json.Marshal(in)
+		b, err := encodeJSON(in)
 		if err != nil {
 			return errcode.New(errcode.Malformed, "encode request: %v", err)
 		}
@@ -293,10 +293,24 @@ func (c *Client) send(ctx context.Context, base, method, path string, header htt
 	if out == nil {
 		return "", nil
 	}
+	if fd, ok := out.(wire.FastDecoder); ok && fd.DecodeFast(data) {
+		return "", nil
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return "", errcode.New(errcode.Internal, "%s: decode response: %v", what, err)
 	}
 	return "", nil
+}
+
+// encodeJSON is json.Marshal, or a wire.FastEncoder's own encoding when it
+// has one for v (a payment's request).
+func encodeJSON(v any) ([]byte, error) {
+	if fe, ok := v.(wire.FastEncoder); ok {
+		if b, ok := fe.AppendJSON(make([]byte, 0, 256)); ok {
+			return b, nil
+		}
+	}
+	return json.Marshal(v)
 }
 
 // jsonValue is the value of the Content-Type and Accept headers.

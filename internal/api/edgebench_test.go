@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
+	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -41,9 +41,16 @@ func BenchmarkPayEdge(b *testing.B) {
 		Intermediaries: map[string]roles.Intermediary{"bank-a": bank},
 		Currency:       testNet.Currency,
 	})
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-	c := client.New(ts.URL, bankATok).Intermediary("bank-a")
+	// Served as every Specie process serves: NewHTTPServer's limits and
+	// connection-capping listener.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := api.NewHTTPServer(srv.Handler(), api.Limits{}, nil)
+	go hs.Serve(ln)
+	defer hs.Close()
+	c := client.New("http://"+ln.Addr().String(), bankATok).Intermediary("bank-a")
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(8) // 8 callers a core, as the bench's 64 on this machine's few cores

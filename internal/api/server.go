@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path"
 	"runtime/debug"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,12 +100,52 @@ type Server struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// byRoute holds each route's metrics, made at registration, so a
+	// request finds its counter and histogram with one map read instead
+	// of hashing its labels into the vectors (read-only after New).
+	byRoute map[string]*routeMetrics
+}
+
+// routeMetrics are one route's children of the request metrics.
+type routeMetrics struct {
+	latency prometheus.Observer
+	// codes is the route's request counter by status code, replaced
+	// whole when a new code first appears (copy on write: a request
+	// reads it without a lock).
+	codes atomic.Pointer[map[int]prometheus.Counter]
+}
+
+func (s *Server) newRouteMetrics(route string) *routeMetrics {
+	m := &routeMetrics{latency: s.latency.WithLabelValues(route)}
+	m.codes.Store(&map[int]prometheus.Counter{})
+	return m
+}
+
+// observe counts one request of route with status that took d.
+func (s *Server) observe(route string, status int, d time.Duration) {
+	m := s.byRoute[route]
+	if m == nil { // every route is registered through handle; kept safe anyway
+		s.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		s.latency.WithLabelValues(route).Observe(d.Seconds())
+		return
+	}
+	codes := *m.codes.Load()
+	c, ok := codes[status]
+	if !ok {
+		c = s.requests.WithLabelValues(route, strconv.Itoa(status))
+		next := make(map[int]prometheus.Counter, len(codes)+1)
+		maps.Copy(next, codes)
+		next[status] = c
+		m.codes.Store(&next) // a concurrent first of another code may be lost; it comes back next time
+	}
+	c.Inc()
+	m.latency.Observe(d.Seconds())
 }
 
 // New builds a server for cfg. Routes exist only for the roles cfg serves;
 // any other path answers 404 not_found.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, tokens: make(map[[32]byte]roles.Principal), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, tokens: make(map[[32]byte]roles.Principal), mux: http.NewServeMux(), byRoute: make(map[string]*routeMetrics)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -129,6 +171,7 @@ func New(cfg Config) *Server {
 	s.reg.MustRegister(s.requests, s.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.routes()
+	s.byRoute["unmatched"] = s.newRouteMetrics("unmatched")
 	s.handler = s.middleware(s.mux)
 	return s
 }
@@ -259,6 +302,7 @@ func (s *Server) routes() {
 func (s *Server) handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 	s.patterns = append(s.patterns, pattern)
+	s.byRoute[pattern] = s.newRouteMetrics(pattern)
 }
 
 // Routes lists the "METHOD /path" patterns this server routes, in the
@@ -360,20 +404,25 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-			s.latency.WithLabelValues(route).Observe(d.Seconds())
-			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "duration", d}
-			if st.principal != "" {
-				attrs = append(attrs, "principal", st.principal)
-			}
-			if st.errCode != "" {
-				attrs = append(attrs, "code", string(st.errCode))
-			}
+			s.observe(route, status, d)
 			level := slog.LevelInfo
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			s.log.Log(r.Context(), level, "http request", attrs...)
+			// The access line's attributes are built only if it is
+			// written: at the level most servers run (warn), a request
+			// costs no allocation here.
+			if !s.log.Enabled(r.Context(), level) {
+				return
+			}
+			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status), slog.Duration("duration", d)}
+			if st.principal != "" {
+				attrs = append(attrs, slog.String("principal", st.principal))
+			}
+			if st.errCode != "" {
+				attrs = append(attrs, slog.String("code", string(st.errCode)))
+			}
+			s.log.LogAttrs(r.Context(), level, "http request", attrs...)
 		}()
 		h.ServeHTTP(sw, r)
 	})
@@ -521,20 +570,48 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, h handlerFunc) {
 // --- responses ---
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	if !writeJSONTo(&buf, v) {
+	buf := respPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledResponse {
+			buf.Reset()
+			respPool.Put(buf)
+		}
+	}()
+	if !writeJSONTo(buf, v) {
 		// Every body is a wire type; this cannot fail short of a bug.
 		status = http.StatusInternalServerError
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Canonical keys and shared values: set directly instead of through
+	// Header.Set (net/http copies, never changes, a header's values).
+	h := w.Header()
+	h["Content-Type"] = jsonValue
+	h["X-Content-Type-Options"] = nosniffValue
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
+var (
+	jsonValue    = []string{"application/json"}
+	nosniffValue = []string{"nosniff"}
+)
+
+// respPool holds writeJSON's buffers; a response body larger than
+// maxPooledResponse (a long history) is left to the collector.
+var respPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledResponse = 64 << 10
+
 // writeJSONTo writes v as one line of JSON, or, if v does not encode (a
-// bug), an internal error body and false.
+// bug), an internal error body and false. A wire.FastEncoder writes
+// itself (the same bytes) when it can.
 func writeJSONTo(buf *bytes.Buffer, v any) bool {
+	if fe, ok := v.(wire.FastEncoder); ok {
+		if b, ok := fe.AppendJSON(buf.AvailableBuffer()); ok {
+			buf.Write(b)
+			buf.WriteByte('\n')
+			return true
+		}
+	}
 	start := buf.Len()
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false) // messages are JSON for programs, not HTML

@@ -164,6 +164,7 @@ func (s *Server) routes() {
 		s.handle("GET /v1/log/batches/{seq}", s.public(s.batch))
 		s.handle("GET /v1/log/checkpoint", s.public(s.checkpoint))
 		s.handle("GET /v1/log/consistency", s.public(s.consistency))
+		s.partRoutes() // parts.go
 	}
 	if s.cfg.Ledger != nil || s.cfg.Issuer != nil {
 		s.handle("GET /v1/supply", s.public(s.supply))

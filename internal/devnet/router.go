@@ -190,4 +190,3 @@ func sameNetwork(ctx context.Context, cfg *Config, gs []shard.Group, clog *shard
 	}
 	return check("the coordinator's log", clog)
 }
-

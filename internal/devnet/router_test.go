@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -131,4 +132,96 @@ func httpPostRaw(t *testing.T, url, token, body string) rawResponse {
 		t.Fatal(err)
 	}
 	return rawResponse{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// TestRouterOverMutualTLS: after `specie devnet certs` a sharded network
+// whose two groups and coordinator log are `specie serve ledger` nodes
+// runs the foundation scenario through a router over mutual TLS: the
+// router calls the groups with its own certificate and serves the ledger
+// API with the ledger's. A group refuses a part from a bank's certificate
+// and token, and the router's token presented with a bank's certificate.
+func TestRouterOverMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	o := devnet.DefaultInit("")
+	o.RoleURLs = map[string]string{}
+	addrs := map[string]string{}
+	for _, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {
+		addrs[role] = freeAddr(t)
+		o.RoleURLs[role] = "http://" + addrs[role]
+	}
+	if _, err := devnet.Init(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := devnet.MakeCerts(dir, devnet.CertsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := quietLog()
+	var groups [][]string
+	for _, name := range []string{"g0", "g1", "coordinator"} {
+		n, err := devnet.Serve(cfg, "ledger", "", filepath.Join(dir, "data-"+name), freeAddr(t), log)
+		if err != nil {
+			t.Fatalf("serve %s: %v", name, err)
+		}
+		t.Cleanup(func() { n.Close() })
+		groups = append(groups, []string{n.URL})
+	}
+	rn, err := devnet.ServeRouter(cfg, groups[:2], groups[2], addrs["ledger"], log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rn.Close() })
+	for _, r := range []struct{ role, name, key string }{
+		{"issuer", "", "issuer"}, {"intermediary", "bank-a", "bank-a"}, {"intermediary", "bank-b", "bank-b"},
+	} {
+		n, err := devnet.Serve(cfg, r.role, r.name, filepath.Join(dir, "data-"+r.key), addrs[r.key], log)
+		if err != nil {
+			t.Fatalf("serve %s: %v", r.key, err)
+		}
+		t.Cleanup(func() { n.Close() })
+	}
+	opts := func(who string) []client.Option {
+		o, err := cfg.ClientOptions(who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	p := newPartiesWith(t, cfg, cfg.Ledger.URL, cfg.Issuer.URL, cfg.Intermediaries[0].URL, cfg.Intermediaries[1].URL, opts)
+	for _, urls := range groups[:2] {
+		p.logs = append(p.logs, client.New(urls[0], "", opts(devnet.OperatorCert)...).Ledger())
+	}
+	runScenario(t, p)
+
+	ctx := context.Background()
+	if cs, err := client.New(groups[2][0], "", opts(devnet.OperatorCert)...).Ledger().Supply(ctx); err != nil || cs.Batches == 0 {
+		t.Fatalf("no transaction spanned the groups: the coordinator's log has %+v (%v)", cs, err)
+	}
+	part := ledger.Part{Tx: &money.Tx{Kind: money.Mint, Nonce: 1, Outputs: []money.Output{{Value: 1, Lock: money.KeyLock(p.officer[0].Public())}}}, ID: sha256.Sum256([]byte("begin"))}
+	wire, err := part.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := p.logs[0].Supply(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aTok, _ := cfg.Token("bank-a")
+	rTok, _ := cfg.Token(devnet.RouterName)
+	for _, c := range []struct {
+		what       string
+		token, crt string
+		status     int
+	}{
+		{"bank-a's token and certificate", aTok, "bank-a", http.StatusForbidden},
+		{"the router's token with bank-a's certificate", rTok, "bank-a", http.StatusUnauthorized},
+	} {
+		_, err := client.New(groups[0][0], c.token, opts(c.crt)...).SubmitPart(ctx, wire)
+		if !errcode.Is(err, errcode.Unauthorized) || errcode.HTTPStatus(err) != c.status {
+			t.Fatalf("a part with %s: %v, want unauthorized (%d)", c.what, err, c.status)
+		}
+	}
+	if after, err := p.logs[0].Supply(ctx); err != nil || after != before {
+		t.Fatalf("refused parts changed the group: %+v -> %+v (%v)", before, after, err)
+	}
 }

@@ -133,7 +133,7 @@ func TestPartsRoute(t *testing.T) {
 			unchanged(tc.name)
 		})
 	}
-	_, err = e.bank.SubmitPart(ctx, wire)
+	_, err = e.bank.SubmitPart(ctx, prepare.ID, wire)
 	wantCode(t, "a bank's client", err, errcode.Unauthorized, http.StatusForbidden)
 
 	// Refused as malformed: the body, the base64, the bytes.
@@ -163,12 +163,12 @@ func TestPartsRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.router.SubmitPart(ctx, b)
+	_, err = e.router.SubmitPart(ctx, badPrepare.ID, b)
 	wantCode(t, "a bad signature", err, errcode.BadSignature, http.StatusBadRequest)
 	unchanged("a bad signature")
 
 	// The router's part commits: the input is locked into the lock note.
-	rc, err := e.router.SubmitPart(ctx, wire)
+	rc, err := e.router.SubmitPart(ctx, prepare.ID, wire)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestPartsRoute(t *testing.T) {
 		t.Fatalf("after the prepare: input %s, lock %s; want unknown and unspent", before.notes[0], before.notes[1])
 	}
 	// Replayed: already logged. Excluded: the abort after the prepare.
-	_, err = e.router.SubmitPart(ctx, wire)
+	_, err = e.router.SubmitPart(ctx, prepare.ID, wire)
 	wantCode(t, "the prepare again", err, errcode.DoubleSpend, http.StatusConflict)
 	unchanged("the prepare again")
 	abort := ledger.Part{Tx: tx, ID: name("abort"), Excludes: []money.TxID{name("prepare")}, Verified: true}
@@ -191,7 +191,7 @@ func TestPartsRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.router.SubmitPart(ctx, b)
+	_, err = e.router.SubmitPart(ctx, abort.ID, b)
 	wantCode(t, "an abort the prepare excludes", err, errcode.Conflict, http.StatusConflict)
 	unchanged("an abort the prepare excludes")
 }

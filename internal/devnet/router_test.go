@@ -80,7 +80,7 @@ func TestPartOnFollowerNamesTheLeader(t *testing.T) {
 		break
 	}
 	ctx := context.Background()
-	rc, err := client.New(follower, tok).SubmitPart(ctx, wire)
+	rc, err := client.New(follower, tok).SubmitPart(ctx, part.ID, wire)
 	if err != nil {
 		t.Fatalf("through the follower: %v", err)
 	}
@@ -93,7 +93,7 @@ func TestPartOnFollowerNamesTheLeader(t *testing.T) {
 			return err
 		})
 	}
-	if _, err := client.New(follower, tok).SubmitPart(ctx, wire); !errcode.Is(err, errcode.DoubleSpend) {
+	if _, err := client.New(follower, tok).SubmitPart(ctx, part.ID, wire); !errcode.Is(err, errcode.DoubleSpend) {
 		t.Fatalf("the part again: %v, want double_spend", err)
 	}
 }
@@ -216,7 +216,7 @@ func TestRouterOverMutualTLS(t *testing.T) {
 		{"bank-a's token and certificate", aTok, "bank-a", http.StatusForbidden},
 		{"the router's token with bank-a's certificate", rTok, "bank-a", http.StatusUnauthorized},
 	} {
-		_, err := client.New(groups[0][0], c.token, opts(c.crt)...).SubmitPart(ctx, wire)
+		_, err := client.New(groups[0][0], c.token, opts(c.crt)...).SubmitPart(ctx, part.ID, wire)
 		if !errcode.Is(err, errcode.Unauthorized) || errcode.HTTPStatus(err) != c.status {
 			t.Fatalf("a part with %s: %v, want unauthorized (%d)", c.what, err, c.status)
 		}

@@ -101,7 +101,7 @@ func (r *Remote) SubmitPart(ctx context.Context, p ledger.Part) (roles.Receipt, 
 	if err != nil {
 		return roles.Receipt{}, err
 	}
-	return call(r, true, func(c *client.Client) (roles.Receipt, error) { return c.SubmitPart(ctx, b) })
+	return call(r, true, func(c *client.Client) (roles.Receipt, error) { return c.SubmitPart(ctx, p.ID, b) })
 }
 
 // Info is the group's network description.

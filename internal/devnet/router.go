@@ -105,13 +105,14 @@ func ServeRouter(cfg *Config, groups [][]string, coordinator []string, addr stri
 			return nil, fmt.Errorf("serve router: %w", err)
 		}
 	}
+	var remotes []*shard.Remote
 	var gs []shard.Group
 	for _, urls := range groups {
 		g, err := shard.NewRemote(urls, cfg.Router.Token, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("serve router: %w", err)
 		}
-		gs = append(gs, g)
+		remotes, gs = append(remotes, g), append(gs, g)
 	}
 	clog, err := shard.NewRemote(coordinator, cfg.Router.Token, opts...)
 	if err != nil {
@@ -123,7 +124,7 @@ func ServeRouter(cfg *Config, groups [][]string, coordinator []string, addr stri
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), routerRecovery)
 	defer cancel()
-	if err := untilAnswered(ctx, log, "check the groups' network", func() error { return sameNetwork(ctx, cfg, gs, clog) }); err != nil {
+	if err := untilAnswered(ctx, log, "check the groups' network", func() error { return sameNetwork(ctx, cfg, remotes, clog) }); err != nil {
 		return nil, fmt.Errorf("serve router: %w", err)
 	}
 	var resolved int
@@ -169,11 +170,11 @@ func untilAnswered(ctx context.Context, log *slog.Logger, what string, op func()
 }
 
 // sameNetwork refuses groups or a log of another network than cfg's.
-func sameNetwork(ctx context.Context, cfg *Config, gs []shard.Group, clog *shard.Remote) error {
-	check := func(what string, g shard.Group) error {
+func sameNetwork(ctx context.Context, cfg *Config, gs []*shard.Remote, clog *shard.Remote) error {
+	check := func(what string, g *shard.Remote) error {
 		info, err := g.Info(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		if info.Network != cfg.Network {
 			return fmt.Errorf("%s serves network %s (%s), not %s (%s)", what, info.Network.ID, info.Network.Currency.Code, cfg.Network.ID, cfg.Network.Currency.Code)
@@ -184,9 +185,9 @@ func sameNetwork(ctx context.Context, cfg *Config, gs []shard.Group, clog *shard
 		return nil
 	}
 	for k, g := range gs {
-		if err := check(fmt.Sprintf("group %d", k), g); err != nil {
+		if err := check(fmt.Sprintf("group %d at %s", k, strings.Join(g.URLs(), " ")), g); err != nil {
 			return err
 		}
 	}
-	return check("the coordinator's log", clog)
+	return check("the coordinator's log at "+strings.Join(clog.URLs(), " "), clog)
 }

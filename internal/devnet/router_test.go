@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -224,4 +226,114 @@ func TestRouterOverMutualTLS(t *testing.T) {
 	if after, err := p.logs[0].Supply(ctx); err != nil || after != before {
 		t.Fatalf("refused parts changed the group: %+v -> %+v (%v)", before, after, err)
 	}
+}
+
+// TestParseGroups: `specie serve router --groups` reads the groups in
+// order, each a --cluster list in ID order, and refuses anything else.
+func TestParseGroups(t *testing.T) {
+	got, err := devnet.ParseGroups("2=http://b:2,1=http://a:1;1=http://c:3/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"http://a:1", "http://b:2"}, {"http://c:3"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{
+		"",
+		"1=http://a:1",                  // one group
+		"1=http://a:1;;1=http://b:2",    // an empty group
+		"1=http://a:1;x=http://b:2",     // not ID=URL
+		"1=http://a:1;1=http://b:2,1=c", // an ID twice
+		"1=http://a:1;0=http://b:2",     // ID 0
+		"1=http://a:1;1=nohost",         // no URL
+	} {
+		if _, err := devnet.ParseGroups(bad); err == nil {
+			t.Errorf("ParseGroups(%q) accepted", bad)
+		}
+	}
+}
+
+// TestServeRouterRefuses: a router does not start over a config written
+// before routers (no credential; the config still loads), or over a
+// group of another network.
+func TestServeRouterRefuses(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := devnet.Init(dir, devnet.DefaultInit("http://"+freeAddr(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := quietLog()
+	var urls [][]string
+	for _, name := range []string{"g0", "g1", "c"} {
+		n, err := devnet.Serve(cfg, "ledger", "", filepath.Join(dir, name), freeAddr(t), log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		urls = append(urls, []string{n.URL})
+	}
+	// Another network's ledger listed as group 1: with another router
+	// token, refused at once (unauthorized); with this router's token,
+	// for its network.
+	other := t.TempDir()
+	o := devnet.DefaultInit("http://" + freeAddr(t))
+	o.NetworkID = "another-net"
+	if _, err := devnet.Init(other, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, same := range []bool{false, true} {
+		ocfg := editConfig(t, other, func(raw map[string]any) {
+			if same {
+				raw["router"] = map[string]any{"name": "router", "token": cfg.Router.Token}
+			}
+		})
+		on, err := devnet.Serve(ocfg, "ledger", "", filepath.Join(other, "ledger"), freeAddr(t), log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = devnet.ServeRouter(cfg, [][]string{urls[0], {on.URL}}, urls[2], freeAddr(t), log)
+		on.Close()
+		switch {
+		case !same && (!errcode.Is(err, errcode.Unauthorized) || !strings.Contains(err.Error(), "group 1 at "+on.URL)):
+			t.Fatalf("a group of another network: %v", err)
+		case same && (err == nil || !strings.Contains(err.Error(), "group 1 at "+on.URL+" serves network another-net")):
+			t.Fatalf("a group of another network, same token: %v", err)
+		}
+	}
+	// The config as written before routers: it loads, without one.
+	old := editConfig(t, dir, func(raw map[string]any) { delete(raw, "router") })
+	if _, ok := old.Token(devnet.RouterName); ok || old.Router != nil {
+		t.Fatalf("an old config has a router: %+v", old.Router)
+	}
+	if _, err := devnet.ServeRouter(old, urls[:2], urls[2], freeAddr(t), log); err == nil || !strings.Contains(err.Error(), "no router credential") {
+		t.Fatalf("a config without a router credential: %v", err)
+	}
+}
+
+// editConfig rewrites the devnet.json in dir with edit, as an operator
+// would, and loads it.
+func editConfig(t *testing.T, dir string, edit func(raw map[string]any)) *devnet.Config {
+	t.Helper()
+	path := filepath.Join(dir, devnet.ConfigFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	edit(raw)
+	if b, err = json.Marshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := devnet.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

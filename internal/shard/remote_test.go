@@ -203,3 +203,48 @@ func equalSupplies(a, b []roles.LedgerSupply) bool {
 	}
 	return true
 }
+
+// TestTwoRoutersShareTheLog: two routers (two coordinators over HTTP)
+// share the groups and the log; cross-group transactions sent through
+// either at once all commit, each once, and a transaction committed
+// through one is refused as a double spend through the other.
+func TestTwoRoutersShareTheLog(t *testing.T) {
+	s := newSharded(t, 2)
+	groups, log := s.overHTTP()
+	s.remoteCoordinator(groups, log)
+	first := s.router
+	s.remoteCoordinator(groups, log)
+	second := s.router
+	alice, bob := ledgertest.MustKey(), ledgertest.MustKey()
+	var txs []*money.Tx
+	for range 6 {
+		a0, a1 := s.mintIn(0, alice, 60_00), s.mintIn(1, alice, 40_00)
+		txs = append(txs, s.pay([]money.Note{a0, a1}, []*crypto.PrivateKey{alice, alice}, []money.Output{ledgertest.To(bob, 100_00)}, []int{0}))
+	}
+	errs := make(chan error, len(txs))
+	for i, tx := range txs {
+		r := first
+		if i%2 == 1 {
+			r = second
+		}
+		go func() {
+			_, err := r.Submit(ctx, tx)
+			errs <- err
+		}()
+	}
+	for range txs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tx := range txs {
+		if s.outcome(tx) != applied {
+			t.Fatal("not applied")
+		}
+	}
+	s.check()
+	if _, err := second.Submit(ctx, txs[0]); !errcode.Is(err, errcode.DoubleSpend) {
+		t.Fatalf("committed through one router, resent through the other: %v, want double_spend", err)
+	}
+	s.check()
+}

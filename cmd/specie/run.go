@@ -165,8 +165,9 @@ func serveCmd(g *globals) *cobra.Command {
 	var id uint64
 	var join bool
 	var lim api.Limits
+	var rf routerFlags // router_cmd.go
 	cmd := &cobra.Command{
-		Use:   "serve ledger|issuer|intermediary",
+		Use:   "serve ledger|issuer|intermediary|router",
 		Short: "Run one role as its own process, talking to the others over HTTP",
 		Long: `Run one role of the network as its own process with its own data directory.
 The roles find each other and their credentials in the config written by
@@ -188,7 +189,20 @@ directory; each serves the API's ledger routes and raft on its URL in
 
 A replica that lost its data rejoins under a new ID: 'specie ledger cluster
 remove 3' and 'specie ledger cluster add 4=URL', then serve it with --id 4
---join and the current members plus itself in --cluster.`,
+--join and the current members plus itself in --cluster.
+
+A sharded ledger (docs/scale-out.md) runs each group, and the two-phase-commit
+coordinator's log, as ledgers of their own (one process, or a --cluster
+each), and a router that serves the ledger API at the config's ledger URL;
+the issuer and the banks use it as the ledger. Groups are listed in order,
+separated by ';', every router of the network alike:
+
+  specie serve ledger --config net/devnet.json --data net/g0 --http 127.0.0.1:7101
+  specie serve ledger --config net/devnet.json --data net/g1 --http 127.0.0.1:7201
+  specie serve ledger --config net/devnet.json --data net/c --http 127.0.0.1:7301
+  specie serve router --config net/devnet.json \
+      --groups '1=http://127.0.0.1:7101;1=http://127.0.0.1:7201' \
+      --coordinator 1=http://127.0.0.1:7301`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := devnet.Load(cfgPath)
@@ -196,6 +210,9 @@ remove 3' and 'specie ledger cluster add 4=URL', then serve it with --id 4
 				return err
 			}
 			role := args[0]
+			if role == "router" {
+				return serveRouter(g, cfg, rf, addr, lim)
+			}
 			if cluster != "" || id != 0 {
 				if role != "ledger" {
 					return fmt.Errorf("serve %s: --cluster and --id are for 'serve ledger'", role)
@@ -247,6 +264,7 @@ remove 3' and 'specie ledger cluster add 4=URL', then serve it with --id 4
 	cmd.Flags().StringVar(&cluster, "cluster", "", "replicated ledger: every replica as ID=URL, comma-separated (for 'serve ledger')")
 	cmd.Flags().Uint64Var(&id, "id", 0, "replicated ledger: this replica's ID in --cluster")
 	cmd.Flags().BoolVar(&join, "join", false, "replicated ledger: start empty as a member the group has already added ('specie ledger cluster add')")
+	rf.add(cmd)
 	httpLimitFlags(cmd, &lim)
 	return cmd
 }

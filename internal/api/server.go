@@ -207,6 +207,7 @@ func (s *Server) routes() {
 		s.handle("GET /v1/log/batches/{seq}", s.public(s.batch))
 		s.handle("GET /v1/log/checkpoint", s.public(s.checkpoint))
 		s.handle("GET /v1/log/consistency", s.public(s.consistency))
+		s.partRoutes() // parts.go
 	}
 	if s.cfg.Ledger != nil || s.cfg.Issuer != nil {
 		s.handle("GET /v1/supply", s.public(s.supply))
@@ -545,11 +546,12 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 }
 
 // submitter serves a ledger submit: only issuer and intermediary
-// principals submit transactions.
+// principals submit transactions, and the router of a sharded network,
+// which passes theirs on to the group holding the notes.
 func (s *Server) submitter(h handlerFunc) http.HandlerFunc {
 	return s.authed(func(w http.ResponseWriter, r *http.Request) error {
 		p, _ := roles.Caller(r.Context())
-		if p.Role != roles.RoleIssuer && p.Role != roles.RoleIntermediary {
+		if p.Role != roles.RoleIssuer && p.Role != roles.RoleIntermediary && p.Role != roles.RoleRouter {
 			return errcode.Forbidden("principal %q (role %q) may not submit transactions", p.Name, p.Role)
 		}
 		return h(w, r)

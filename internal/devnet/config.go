@@ -49,6 +49,12 @@ type Config struct {
 	Ledger         Endpoint          `json:"ledger"`
 	Issuer         Endpoint          `json:"issuer"`
 	Intermediaries []Endpoint        `json:"intermediaries"`
+	// Router is the credential of the router of a sharded network whose
+	// groups run as their own processes (`specie serve router`, router.go):
+	// the groups take the steps of cross-group transactions from it alone.
+	// Its URL is unused: the router serves the ledger API at Ledger.URL.
+	// Nil in a config written before it; such a network has no router.
+	Router *Endpoint `json:"router,omitempty"`
 	// HSM, when set, keeps the officer keys and the redeem key on a
 	// PKCS#11 token (hsm.go) instead of OfficerKeyFiles and RedeemKeyFile.
 	HSM *HSMConfig `json:"hsm,omitempty"`
@@ -163,6 +169,7 @@ func Init(dir string, o InitOptions) (*Config, error) {
 		Reserves:   map[string]uint64{},
 		Ledger:     Endpoint{Name: "ledger", URL: url("ledger")},
 		Issuer:     Endpoint{Name: "issuer", URL: url("issuer"), Token: token()},
+		Router:     &Endpoint{Name: RouterName, Token: token()},
 	}
 	if err := c.Network.Validate(); err != nil {
 		return nil, fmt.Errorf("init devnet: %w", err)
@@ -230,6 +237,9 @@ func (c *Config) Principals() map[string]roles.Principal {
 	for _, e := range c.Intermediaries {
 		m[e.Token] = roles.Principal{Name: e.Name, Role: roles.RoleIntermediary}
 	}
+	if c.Router != nil && c.Router.Token != "" {
+		m[c.Router.Token] = roles.Principal{Name: RouterName, Role: roles.RoleRouter}
+	}
 	return m
 }
 
@@ -237,6 +247,9 @@ func (c *Config) Principals() map[string]roles.Principal {
 func (c *Config) Token(name string) (string, bool) {
 	if name == "issuer" {
 		return c.Issuer.Token, true
+	}
+	if name == RouterName && c.Router != nil {
+		return c.Router.Token, true
 	}
 	for _, e := range c.Intermediaries {
 		if e.Name == name {

@@ -138,6 +138,11 @@ func MakeCerts(dir string, o CertsOptions) (*Config, error) {
 	for i := range c.Intermediaries {
 		all = append(all, role{c.Intermediaries[i].Name, &c.Intermediaries[i]})
 	}
+	if c.Router != nil {
+		// The router of a sharded network calls the groups as itself
+		// (router.go); it serves the ledger API with the ledger's.
+		all = append(all, role{RouterName, nil})
+	}
 	all = append(all, role{OperatorCert, nil})
 	for _, r := range all {
 		hosts := []string{"127.0.0.1", "localhost"}

@@ -78,7 +78,7 @@ func (l *Ledger) SubmitPart(ctx context.Context, p Part) (roles.Receipt, error) 
 			return roles.Receipt{}, err
 		}
 	}
-	if len(p.Spend) > money.MaxInputs+1 || len(p.Create) > money.MaxOutputs+1 || len(p.Excludes) > 4 {
+	if len(p.Spend) > maxPartSpends || len(p.Create) > maxPartCreates || len(p.Excludes) > maxPartExcludes {
 		return roles.Receipt{}, errcode.New(errcode.Malformed, "part %s: %d spends, %d creations, %d exclusions: too many", p.ID, len(p.Spend), len(p.Create), len(p.Excludes))
 	}
 	op := &partOp{excludes: p.Excludes}

@@ -139,6 +139,20 @@ func ServeRouter(cfg *Config, groups [][]string, coordinator []string, addr stri
 		log.Info("coordinator resolved in-doubt transactions", "count", resolved)
 	}
 	router := shard.NewRouter(coord)
+	// An officer key rotation a stopped router applied in some logs only
+	// is applied in the others before any mint is taken (as `specie up
+	// --groups` does).
+	var rotated int
+	if err := untilAnswered(ctx, log, "complete officer key rotations", func() error {
+		var err error
+		rotated, err = router.CompleteRotations(ctx)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("serve router: complete officer key rotations: %w", err)
+	}
+	if rotated > 0 {
+		log.Info("officer key rotations completed in every group", "count", rotated)
+	}
 	router.PublishLogs(groups, coordinator)
 	sh := &Sharded{Router: router, stop: make(chan struct{}), done: make(chan struct{})}
 	go sh.resolve(coord, log)

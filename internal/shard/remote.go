@@ -13,6 +13,7 @@ import (
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger"
 	"github.com/specie/specie/money"
+	"github.com/specie/specie/policy"
 	"github.com/specie/specie/roles"
 )
 
@@ -103,6 +104,17 @@ func (r *Remote) SubmitPart(ctx context.Context, p ledger.Part) (roles.Receipt, 
 	}
 	return call(r, true, func(c *client.Client) (roles.Receipt, error) { return c.SubmitPart(ctx, p.ID, b) })
 }
+
+// RotateMintKeys hands the group (or the coordinator's log) an officer
+// key set in force (POST /v1/keysets, with the router's credential), so a
+// router process rotates every log as Router.RotateMintKeys requires.
+func (r *Remote) RotateMintKeys(ctx context.Context, s policy.SignedKeySet) (roles.KeyEpoch, error) {
+	return call(r, true, func(c *client.Client) (roles.KeyEpoch, error) {
+		return c.Ledger().(roles.KeyRotator).RotateMintKeys(ctx, s)
+	})
+}
+
+var _ roles.KeyRotator = (*Remote)(nil)
 
 // Info is the group's network description.
 func (r *Remote) Info(ctx context.Context) (roles.LedgerInfo, error) {

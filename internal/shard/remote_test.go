@@ -3,6 +3,7 @@ package shard_test
 import (
 	"net"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -247,4 +248,62 @@ func TestTwoRoutersShareTheLog(t *testing.T) {
 		t.Fatalf("committed through one router, resent through the other: %v, want double_spend", err)
 	}
 	s.check()
+}
+
+// TestRotationOverHTTP: a router process (every log reached over HTTP with
+// the router's credential) applies an officer key rotation in the
+// coordinator's log and every group; a router started after one that
+// stopped part way completes it (CompleteRotations, as `specie serve
+// router` runs at start); and then a mint under the rotated-out key is
+// refused unauthorized in every group, changing nothing, while one under
+// the new set commits.
+func TestRotationOverHTTP(t *testing.T) {
+	for _, how := range []string{"rotate", "complete"} {
+		t.Run(how, func(t *testing.T) {
+			s := newSharded(t, 2)
+			groups, log := s.overHTTP()
+			s.remoteCoordinator(groups, log)
+			owner := ledgertest.MustKey()
+			old := slices.Clone(s.n.Officers)
+			fresh := ledgertest.MustKey()
+			ks := nextKeySet(t, s, fresh)
+			switch how {
+			case "rotate":
+				if _, err := s.router.RotateMintKeys(ctx, ks); err != nil {
+					t.Fatalf("rotate over HTTP: %v", err)
+				}
+			case "complete":
+				// The previous router stopped after the coordinator's log.
+				if _, err := s.log.RotateMintKeys(ctx, ks); err != nil {
+					t.Fatal(err)
+				}
+				s.remoteCoordinator(groups, log)
+				if k, err := s.router.CompleteRotations(ctx); err != nil || k == 0 {
+					t.Fatalf("complete over HTTP: %d, %v; want the lagging groups rotated", k, err)
+				}
+			}
+			for g := range s.groups {
+				if v := keyVersion(t, s.groups[g]); v != 2 {
+					t.Fatalf("group %d applies key set version %d, want 2", g, v)
+				}
+			}
+			if v := keyVersion(t, s.router); v != 2 {
+				t.Fatalf("the router's Info reports version %d, want 2", v)
+			}
+			for g := range s.groups {
+				before := s.supplies()
+				if _, err := s.router.Submit(ctx, mintTo(s, g, false, old[:2], owner, 7)); !errcode.Is(err, errcode.Unauthorized) {
+					t.Fatalf("old-key mint in group %d: %v, want unauthorized", g, err)
+				}
+				if after := s.supplies(); !slices.Equal(before, after) {
+					t.Fatalf("a refused mint changed the groups: %+v -> %+v", before, after)
+				}
+				if _, err := s.router.Submit(ctx, mintTo(s, g, false, []*crypto.PrivateKey{fresh, old[1]}, owner, 5)); err != nil {
+					t.Fatalf("new-key mint in group %d: %v", g, err)
+				}
+				s.minted += 5
+			}
+			s.check()
+		})
+	}
 }

@@ -381,7 +381,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 				return applied{}, err
 			}
 			b.Set(idemKey(pend.IdemKey), v)
-		} else if err := in.settleIdemRec(b, pend.IdemKey, txid, commit); err != nil {
+		} else if _, err := in.settleIdemRec(b, pend.IdemKey, txid, commit); err != nil {
 			return applied{}, err
 		}
 		writes = true
@@ -502,48 +502,53 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		b.Discard()
 		return err
 	}
-	if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
+	deleted, err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
 		if rejection == nil {
 			r.State = "" // released
 			return
 		}
 		rejectInto(r, rejection)
-	}); err != nil {
+	})
+	if err != nil {
 		b.Discard()
 		return err
 	}
 	if err := in.commitIndexed(b, true, &changes); err != nil {
 		return err
 	}
+	if deleted {
+		in.idems.removeString(pend.IdemKey)
+	}
 	in.screenReleased(txid, &pend)
 	return nil
 }
 
 // settleIdemRec adds to b the update of the idempotency record key, if it
-// is pending on txid, by set; a record set to state "" is deleted.
-func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxID, set func(*idemRec)) error {
+// is pending on txid, by set; a record set to state "" is deleted, and
+// deleted says so (the caller tells in.idems once b commits).
+func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxID, set func(*idemRec)) (deleted bool, err error) {
 	if key == "" {
-		return nil
+		return false, nil
 	}
 	var rec idemRec
 	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
-		return fmt.Errorf("idempotency key of %s: %w", txid, err)
+		return false, fmt.Errorf("idempotency key of %s: %w", txid, err)
 	}
 	if !found || rec.State != idemPending || rec.TxID != txid {
-		return nil
+		return false, nil
 	}
 	set(&rec)
 	if rec.State == "" {
 		b.Delete(idemKey(key))
-		return nil
+		return true, nil
 	}
 	v, err := recBytes(rec)
 	if err != nil {
-		return err
+		return false, err
 	}
 	b.Set(idemKey(key), v)
-	return nil
+	return false, nil
 }
 
 // ResolvePending settles spends whose outcome is unknown (the ledger or the

@@ -208,6 +208,11 @@ type Intermediary struct {
 	// is never believed.
 	foreignLocks sync.Map // money.Lock -> struct{}
 	foreignN     atomic.Int64
+	// ownLocks and idems hold the keys of the store's lock owners and
+	// idempotency records (keyset.go): a lookup of a lock of another
+	// intermediary or of a new idempotency key reads no store.
+	ownLocks *keySet
+	idems    *keySet
 
 	// idemMu guards idemLocks: one lock per idempotency key in use, so
 	// attempts with one key run one at a time.
@@ -346,10 +351,18 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		idemLocks: make(map[string]*idemLock),
 		unsettled: make(chan struct{}, 1),
 		queues:    make(map[string]*batcher[*outgoing]),
+		ownLocks:  newKeySet(),
+		idems:     newKeySet(),
 	}
 	in.workCtx, in.stopWork = context.WithCancel(context.Background())
 	in.submitter = newBatcher(in.workCtx, &in.workers, submitWorkers, maxSubmitBatch, in.submitBatch,
 		func(s *submission, err error) { s.done <- roles.Result{Err: err} })
+	if err := errors.Join(in.ownLocks.load(db, pLock), in.idems.load(db, pIdem)); err != nil {
+		in.stopWork()
+		in.workers.Wait()
+		db.Close()
+		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
+	}
 	if err := errors.Join(in.loadOpenReserved(), in.ensureTreasury(), in.initScreening()); err != nil {
 		in.stopWork()
 		in.workers.Wait()
@@ -654,6 +667,8 @@ func (in *Intermediary) createWallet(id, owner string, extra func(*store.Batch) 
 	}
 	b.Set(walletKey(id), v)
 	b.Set(lockKey(lock), []byte(id))
+	lk := lockSetKey(lock)
+	in.ownLocks.add(lk[:]) // before the lock can pay
 	if extra != nil {
 		if err := extra(b); err != nil {
 			b.Discard()
@@ -873,6 +888,9 @@ func (in *Intermediary) receiveLock(id string) (money.Lock, error) {
 func (in *Intermediary) walletOfLock(l money.Lock) (string, error) {
 	if w, ok := in.lockOwners.Load(l); ok {
 		return w.(string), nil
+	}
+	if lk := lockSetKey(l); !in.ownLocks.mayHave(lk[:]) {
+		return "", nil // another intermediary's wallet, from memory
 	}
 	if _, ok := in.foreignLocks.Load(l); ok {
 		// Unless its wallet was created after the entry was made: the

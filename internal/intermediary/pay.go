@@ -271,6 +271,9 @@ func (in *Intermediary) settleIdem(ctx context.Context, txid money.TxID) error {
 // pays anew, overwriting it) even before the background loop deletes it.
 func (in *Intermediary) loadIdem(key string) (idemRec, bool, error) {
 	var rec idemRec
+	if !in.idems.mayHaveString(key) {
+		return rec, false, nil // a new key: the common case, from memory
+	}
 	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
 		return rec, false, internalErr("idempotency key", err)
@@ -358,6 +361,9 @@ func (in *Intermediary) expireOne(ix []byte, key string) (bool, error) {
 	if err := b.Commit(false); err != nil {
 		return false, internalErr("expire idempotency key", err)
 	}
+	if deleted {
+		in.idems.removeString(key)
+	}
 	return deleted, nil
 }
 
@@ -369,6 +375,9 @@ func (in *Intermediary) rememberRejection(p roles.Payment, err error) {
 	rejectInto(&rec, err)
 	v, jerr := recBytes(rec)
 	if jerr == nil {
+		jerr = in.idemCreating(p.IdempotencyKey)
+	}
+	if jerr == nil {
 		b := in.db.NewBatch()
 		b.Set(idemKey(p.IdempotencyKey), v)
 		b.Set(idemExpiryKey(rec.Created.UnixNano(), p.IdempotencyKey), nil)
@@ -377,6 +386,25 @@ func (in *Intermediary) rememberRejection(p roles.Payment, err error) {
 	if jerr != nil {
 		in.log.Error("rejection not recorded with its idempotency key; a retry will try again", "err", jerr)
 	}
+}
+
+// idemCreating is called before a batch that writes the record of
+// idempotency key key commits, with the key's lock held: it adds the key
+// to in.idems unless the store holds a record of it already (an expired
+// one, which the batch overwrites). A batch that then fails to commit
+// leaves the key counted, which only costs a store read.
+func (in *Intermediary) idemCreating(key string) error {
+	if in.idems.mayHaveString(key) {
+		had, err := in.db.Has(idemKey(key))
+		if err != nil {
+			return internalErr("idempotency key", err)
+		}
+		if had {
+			return nil
+		}
+	}
+	in.idems.addString(key)
+	return nil
 }
 
 // rejectInto marks rec rejected with err's code, message and status.

@@ -591,14 +591,13 @@ func (in *Intermediary) resolvePending(ctx context.Context, resubmit bool) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if in.isInflight(it.txid) {
-			if resubmit {
-				// Whoever holds it may leave it pending again (a retry
-				// that cannot reach the ledger either): the settle loop
-				// looks again rather than wait for a wake-up that may
-				// already have been spent.
-				errs = append(errs, fmt.Errorf("%s: in flight", it.txid))
-			}
+		// Whoever holds it may leave it pending again (a retry that
+		// cannot reach the ledger either): the settle loop (resubmit)
+		// marks it, and its landing wakes the loop if it is still
+		// pending. Looking again after a pause instead rescanned every
+		// pending record once a second for as long as payments were in
+		// flight (3.6% of a payment's CPU under load).
+		if in.passBy(it.txid, resubmit) {
 			continue
 		}
 		if err := in.resolveOne(ctx, it.txid, &it.rec, resubmit); err != nil {

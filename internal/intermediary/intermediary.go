@@ -177,10 +177,13 @@ type Intermediary struct {
 	// each synced, share fsyncs in Pebble's commit pipeline.
 	txLocks [txLockStripes]sync.Mutex
 
-	// walletMu guards wallets and inflight.
+	// walletMu guards wallets, inflight and passed.
 	walletMu sync.Mutex
 	wallets  map[string]*walletState
 	inflight map[money.TxID]string // spends whose outcome is being awaited -> paying wallet
+	// passed holds the spends in flight the settle loop passed by: one
+	// that lands still pending wakes it (landed).
+	passed map[money.TxID]struct{}
 
 	// openReserved: the notes that spends pending when the store was
 	// opened reserve, by wallet, until the wallet's index is loaded
@@ -348,6 +351,7 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		self:      roles.Principal{Name: cfg.Name, Role: roles.RoleIntermediary},
 		wallets:   make(map[string]*walletState),
 		inflight:  make(map[money.TxID]string),
+		passed:    make(map[money.TxID]struct{}),
 		idemLocks: make(map[string]*idemLock),
 		unsettled: make(chan struct{}, 1),
 		queues:    make(map[string]*batcher[*outgoing]),

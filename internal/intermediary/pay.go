@@ -733,20 +733,46 @@ func (in *Intermediary) takeoff(txid money.TxID, wallet string) {
 	ws.inflight++
 }
 
-// landed ends what takeoff began and wakes payments waiting on the wallet.
+// landed ends what takeoff began and wakes payments waiting on the wallet,
+// and the settle loop if it passed the spend by (passBy) and the spend is
+// still pending.
 func (in *Intermediary) landed(txid money.TxID) {
+	passed := func() bool {
+		in.walletMu.Lock()
+		defer in.walletMu.Unlock()
+		wallet, ok := in.inflight[txid]
+		if !ok {
+			return false
+		}
+		delete(in.inflight, txid)
+		if ws := in.wallets[wallet]; ws != nil {
+			ws.inflight--
+			close(ws.changed)
+			ws.changed = make(chan struct{})
+		}
+		_, passed := in.passed[txid]
+		delete(in.passed, txid)
+		return passed
+	}()
+	if passed {
+		if pending, err := in.db.Has(pendingKey(txid)); pending || err != nil {
+			in.wakeSettle()
+		}
+	}
+}
+
+// passBy reports whether txid is in flight, to be left to whoever holds
+// it; with mark, its landing will wake the settle loop if still pending.
+func (in *Intermediary) passBy(txid money.TxID, mark bool) bool {
 	in.walletMu.Lock()
 	defer in.walletMu.Unlock()
-	wallet, ok := in.inflight[txid]
-	if !ok {
-		return
+	if _, ok := in.inflight[txid]; !ok {
+		return false
 	}
-	delete(in.inflight, txid)
-	if ws := in.wallets[wallet]; ws != nil {
-		ws.inflight--
-		close(ws.changed)
-		ws.changed = make(chan struct{})
+	if mark {
+		in.passed[txid] = struct{}{}
 	}
+	return true
 }
 
 // claim marks txid, a pending spend from wallet, in flight unless it
@@ -762,13 +788,6 @@ func (in *Intermediary) claim(txid money.TxID, wallet string) bool {
 	in.inflight[txid] = wallet
 	ws.inflight++
 	return true
-}
-
-func (in *Intermediary) isInflight(txid money.TxID) bool {
-	in.walletMu.Lock()
-	defer in.walletMu.Unlock()
-	_, ok := in.inflight[txid]
-	return ok
 }
 
 // waitable returns a channel closed when a spend of the wallet lands, and

@@ -239,6 +239,9 @@ type applied struct {
 }
 
 func (a *applied) log(l *slog.Logger, txid money.TxID) {
+	if !l.Enabled(context.Background(), slog.LevelDebug) {
+		return // spares boxing the arguments of every payment's lines
+	}
 	for _, w := range a.order {
 		if !(a.own && w == a.from) {
 			l.Debug("wallet credited", "wallet", w, "txid", txid, "amount", a.credited[w])

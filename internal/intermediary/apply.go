@@ -239,6 +239,9 @@ type applied struct {
 }
 
 func (a *applied) log(l *slog.Logger, txid money.TxID) {
+	if !l.Enabled(context.Background(), slog.LevelDebug) {
+		return // spares boxing the arguments of every payment's lines
+	}
 	for _, w := range a.order {
 		if !(a.own && w == a.from) {
 			l.Debug("wallet credited", "wallet", w, "txid", txid, "amount", a.credited[w])
@@ -381,7 +384,7 @@ func (in *Intermediary) applyInto(b *store.Batch, txid money.TxID, tx *money.Tx,
 				return applied{}, err
 			}
 			b.Set(idemKey(pend.IdemKey), v)
-		} else if err := in.settleIdemRec(b, pend.IdemKey, txid, commit); err != nil {
+		} else if _, err := in.settleIdemRec(b, pend.IdemKey, txid, commit); err != nil {
 			return applied{}, err
 		}
 		writes = true
@@ -502,48 +505,53 @@ func (in *Intermediary) unreserve(txid money.TxID, rejection error) error {
 		b.Discard()
 		return err
 	}
-	if err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
+	deleted, err := in.settleIdemRec(b, pend.IdemKey, txid, func(r *idemRec) {
 		if rejection == nil {
 			r.State = "" // released
 			return
 		}
 		rejectInto(r, rejection)
-	}); err != nil {
+	})
+	if err != nil {
 		b.Discard()
 		return err
 	}
 	if err := in.commitIndexed(b, true, &changes); err != nil {
 		return err
 	}
+	if deleted {
+		in.idems.removeString(pend.IdemKey)
+	}
 	in.screenReleased(txid, &pend)
 	return nil
 }
 
 // settleIdemRec adds to b the update of the idempotency record key, if it
-// is pending on txid, by set; a record set to state "" is deleted.
-func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxID, set func(*idemRec)) error {
+// is pending on txid, by set; a record set to state "" is deleted, and
+// deleted says so (the caller tells in.idems once b commits).
+func (in *Intermediary) settleIdemRec(b *store.Batch, key string, txid money.TxID, set func(*idemRec)) (deleted bool, err error) {
 	if key == "" {
-		return nil
+		return false, nil
 	}
 	var rec idemRec
 	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
-		return fmt.Errorf("idempotency key of %s: %w", txid, err)
+		return false, fmt.Errorf("idempotency key of %s: %w", txid, err)
 	}
 	if !found || rec.State != idemPending || rec.TxID != txid {
-		return nil
+		return false, nil
 	}
 	set(&rec)
 	if rec.State == "" {
 		b.Delete(idemKey(key))
-		return nil
+		return true, nil
 	}
 	v, err := recBytes(rec)
 	if err != nil {
-		return err
+		return false, err
 	}
 	b.Set(idemKey(key), v)
-	return nil
+	return false, nil
 }
 
 // ResolvePending settles spends whose outcome is unknown (the ledger or the
@@ -586,14 +594,13 @@ func (in *Intermediary) resolvePending(ctx context.Context, resubmit bool) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if in.isInflight(it.txid) {
-			if resubmit {
-				// Whoever holds it may leave it pending again (a retry
-				// that cannot reach the ledger either): the settle loop
-				// looks again rather than wait for a wake-up that may
-				// already have been spent.
-				errs = append(errs, fmt.Errorf("%s: in flight", it.txid))
-			}
+		// Whoever holds it may leave it pending again (a retry that
+		// cannot reach the ledger either): the settle loop (resubmit)
+		// marks it, and its landing wakes the loop if it is still
+		// pending. Looking again after a pause instead rescanned every
+		// pending record once a second for as long as payments were in
+		// flight (3.6% of a payment's CPU under load).
+		if in.passBy(it.txid, resubmit) {
 			continue
 		}
 		if err := in.resolveOne(ctx, it.txid, &it.rec, resubmit); err != nil {

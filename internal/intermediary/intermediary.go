@@ -177,10 +177,13 @@ type Intermediary struct {
 	// each synced, share fsyncs in Pebble's commit pipeline.
 	txLocks [txLockStripes]sync.Mutex
 
-	// walletMu guards wallets and inflight.
+	// walletMu guards wallets, inflight and passed.
 	walletMu sync.Mutex
 	wallets  map[string]*walletState
 	inflight map[money.TxID]string // spends whose outcome is being awaited -> paying wallet
+	// passed holds the spends in flight the settle loop passed by: one
+	// that lands still pending wakes it (landed).
+	passed map[money.TxID]struct{}
 
 	// openReserved: the notes that spends pending when the store was
 	// opened reserve, by wallet, until the wallet's index is loaded
@@ -208,6 +211,11 @@ type Intermediary struct {
 	// is never believed.
 	foreignLocks sync.Map // money.Lock -> struct{}
 	foreignN     atomic.Int64
+	// ownLocks and idems hold the keys of the store's lock owners and
+	// idempotency records (keyset.go): a lookup of a lock of another
+	// intermediary or of a new idempotency key reads no store.
+	ownLocks *keySet
+	idems    *keySet
 
 	// idemMu guards idemLocks: one lock per idempotency key in use, so
 	// attempts with one key run one at a time.
@@ -343,13 +351,22 @@ func Open(dir string, cfg Config, ledger roles.Ledger, issuer roles.Issuer, peer
 		self:      roles.Principal{Name: cfg.Name, Role: roles.RoleIntermediary},
 		wallets:   make(map[string]*walletState),
 		inflight:  make(map[money.TxID]string),
+		passed:    make(map[money.TxID]struct{}),
 		idemLocks: make(map[string]*idemLock),
 		unsettled: make(chan struct{}, 1),
 		queues:    make(map[string]*batcher[*outgoing]),
+		ownLocks:  newKeySet(),
+		idems:     newKeySet(),
 	}
 	in.workCtx, in.stopWork = context.WithCancel(context.Background())
 	in.submitter = newBatcher(in.workCtx, &in.workers, submitWorkers, maxSubmitBatch, in.submitBatch,
 		func(s *submission, err error) { s.done <- roles.Result{Err: err} })
+	if err := errors.Join(in.ownLocks.load(db, pLock), in.idems.load(db, pIdem)); err != nil {
+		in.stopWork()
+		in.workers.Wait()
+		db.Close()
+		return nil, fmt.Errorf("intermediary %s: %w", cfg.Name, err)
+	}
 	if err := errors.Join(in.loadOpenReserved(), in.ensureTreasury(), in.initScreening()); err != nil {
 		in.stopWork()
 		in.workers.Wait()
@@ -654,6 +671,8 @@ func (in *Intermediary) createWallet(id, owner string, extra func(*store.Batch) 
 	}
 	b.Set(walletKey(id), v)
 	b.Set(lockKey(lock), []byte(id))
+	lk := lockSetKey(lock)
+	in.ownLocks.add(lk[:]) // before the lock can pay
 	if extra != nil {
 		if err := extra(b); err != nil {
 			b.Discard()
@@ -873,6 +892,9 @@ func (in *Intermediary) receiveLock(id string) (money.Lock, error) {
 func (in *Intermediary) walletOfLock(l money.Lock) (string, error) {
 	if w, ok := in.lockOwners.Load(l); ok {
 		return w.(string), nil
+	}
+	if lk := lockSetKey(l); !in.ownLocks.mayHave(lk[:]) {
+		return "", nil // another intermediary's wallet, from memory
 	}
 	if _, ok := in.foreignLocks.Load(l); ok {
 		// Unless its wallet was created after the entry was made: the

@@ -205,6 +205,20 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	if got, err := a.Pay(as("bank-a"), p); err != nil || got != second {
 		t.Fatalf("retry of the renewed key: %+v %v, want %+v", got, err, second)
 	}
+	// The sweep deletes the first record's index entry and keeps the
+	// renewed record, which the keys held in memory (keyset.go) still
+	// find, also as rebuilt by a restart.
+	if n, err := intermediary.ExpireIdempotencyKeys(a); err != nil || n != 0 {
+		t.Fatalf("sweep of the renewed key's old index entry: %d expired, %v; want 0", n, err)
+	}
+	if got, err := a.Pay(as("bank-a"), p); err != nil || got != second {
+		t.Fatalf("retry of the renewed key after the sweep: %+v %v, want %+v", got, err, second)
+	}
+	e.close("bank-a")
+	a = e.openWith(cfg)
+	if got, err := a.Pay(as("bank-a"), p); err != nil || got != second || e.balance(alice) != 8_00 {
+		t.Fatalf("retry of the renewed key after a restart: %+v %v, alice %d; want %+v, 800", got, err, e.balance(alice), second)
+	}
 	// A rejection is remembered for the retention too.
 	big := roles.Payment{From: alice, To: tr, Amount: 1_000_00, IdempotencyKey: "too-much"}
 	_, err = a.Pay(as("bank-a"), big)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"unicode/utf8"
 
@@ -208,7 +209,9 @@ func (in *Intermediary) send(ctx context.Context, from *walletRec, key crypto.Si
 		in.log.Error("payment committed but not recorded; will settle from the ledger", "txid", txid, "err", err)
 		return roles.PaymentResult{}, internalErr("payment "+txid.String()+" committed, recording it failed", err)
 	}
-	in.log.Debug("payment committed", "txid", txid, "from", p.From, "to", p.To, "amount", p.Amount, "batch", receipt.Batch)
+	if in.log.Enabled(ctx, slog.LevelDebug) { // spares boxing the arguments
+		in.log.Debug("payment committed", "txid", txid, "from", p.From, "to", p.To, "amount", p.Amount, "batch", receipt.Batch)
+	}
 	return roles.PaymentResult{TxID: txid, Receipt: receipt, From: p.From, To: p.To, Amount: p.Amount}, nil
 }
 
@@ -271,6 +274,9 @@ func (in *Intermediary) settleIdem(ctx context.Context, txid money.TxID) error {
 // pays anew, overwriting it) even before the background loop deletes it.
 func (in *Intermediary) loadIdem(key string) (idemRec, bool, error) {
 	var rec idemRec
+	if !in.idems.mayHaveString(key) {
+		return rec, false, nil // a new key: the common case, from memory
+	}
 	found, err := getRec(in.db, idemKey(key), &rec)
 	if err != nil {
 		return rec, false, internalErr("idempotency key", err)
@@ -358,6 +364,9 @@ func (in *Intermediary) expireOne(ix []byte, key string) (bool, error) {
 	if err := b.Commit(false); err != nil {
 		return false, internalErr("expire idempotency key", err)
 	}
+	if deleted {
+		in.idems.removeString(key)
+	}
 	return deleted, nil
 }
 
@@ -369,6 +378,9 @@ func (in *Intermediary) rememberRejection(p roles.Payment, err error) {
 	rejectInto(&rec, err)
 	v, jerr := recBytes(rec)
 	if jerr == nil {
+		jerr = in.idemCreating(p.IdempotencyKey)
+	}
+	if jerr == nil {
 		b := in.db.NewBatch()
 		b.Set(idemKey(p.IdempotencyKey), v)
 		b.Set(idemExpiryKey(rec.Created.UnixNano(), p.IdempotencyKey), nil)
@@ -377,6 +389,25 @@ func (in *Intermediary) rememberRejection(p roles.Payment, err error) {
 	if jerr != nil {
 		in.log.Error("rejection not recorded with its idempotency key; a retry will try again", "err", jerr)
 	}
+}
+
+// idemCreating is called before a batch that writes the record of
+// idempotency key key commits, with the key's lock held: it adds the key
+// to in.idems unless the store holds a record of it already (an expired
+// one, which the batch overwrites). A batch that then fails to commit
+// leaves the key counted, which only costs a store read.
+func (in *Intermediary) idemCreating(key string) error {
+	if in.idems.mayHaveString(key) {
+		had, err := in.db.Has(idemKey(key))
+		if err != nil {
+			return internalErr("idempotency key", err)
+		}
+		if had {
+			return nil
+		}
+	}
+	in.idems.addString(key)
+	return nil
 }
 
 // rejectInto marks rec rejected with err's code, message and status.
@@ -705,20 +736,46 @@ func (in *Intermediary) takeoff(txid money.TxID, wallet string) {
 	ws.inflight++
 }
 
-// landed ends what takeoff began and wakes payments waiting on the wallet.
+// landed ends what takeoff began and wakes payments waiting on the wallet,
+// and the settle loop if it passed the spend by (passBy) and the spend is
+// still pending.
 func (in *Intermediary) landed(txid money.TxID) {
+	passed := func() bool {
+		in.walletMu.Lock()
+		defer in.walletMu.Unlock()
+		wallet, ok := in.inflight[txid]
+		if !ok {
+			return false
+		}
+		delete(in.inflight, txid)
+		if ws := in.wallets[wallet]; ws != nil {
+			ws.inflight--
+			close(ws.changed)
+			ws.changed = make(chan struct{})
+		}
+		_, passed := in.passed[txid]
+		delete(in.passed, txid)
+		return passed
+	}()
+	if passed {
+		if pending, err := in.db.Has(pendingKey(txid)); pending || err != nil {
+			in.wakeSettle()
+		}
+	}
+}
+
+// passBy reports whether txid is in flight, to be left to whoever holds
+// it; with mark, its landing will wake the settle loop if still pending.
+func (in *Intermediary) passBy(txid money.TxID, mark bool) bool {
 	in.walletMu.Lock()
 	defer in.walletMu.Unlock()
-	wallet, ok := in.inflight[txid]
-	if !ok {
-		return
+	if _, ok := in.inflight[txid]; !ok {
+		return false
 	}
-	delete(in.inflight, txid)
-	if ws := in.wallets[wallet]; ws != nil {
-		ws.inflight--
-		close(ws.changed)
-		ws.changed = make(chan struct{})
+	if mark {
+		in.passed[txid] = struct{}{}
 	}
+	return true
 }
 
 // claim marks txid, a pending spend from wallet, in flight unless it
@@ -734,13 +791,6 @@ func (in *Intermediary) claim(txid money.TxID, wallet string) bool {
 	in.inflight[txid] = wallet
 	ws.inflight++
 	return true
-}
-
-func (in *Intermediary) isInflight(txid money.TxID) bool {
-	in.walletMu.Lock()
-	defer in.walletMu.Unlock()
-	_, ok := in.inflight[txid]
-	return ok
 }
 
 // waitable returns a channel closed when a spend of the wallet lands, and

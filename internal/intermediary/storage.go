@@ -41,10 +41,16 @@ const (
 func walletKey(id string) []byte { return append([]byte(pWallet), id...) }
 
 func lockKey(l money.Lock) []byte {
-	k := make([]byte, 0, len(pLock)+33)
-	k = append(k, pLock...)
-	k = append(k, l.Kind)
-	return append(k, l.Key[:]...)
+	k := lockSetKey(l)
+	return append([]byte(pLock), k[:]...)
+}
+
+// lockSetKey is lockKey(l) without its prefix, as in.ownLocks holds it.
+func lockSetKey(l money.Lock) [33]byte {
+	var k [33]byte
+	k[0] = l.Kind
+	copy(k[1:], l.Key[:])
+	return k
 }
 
 func notePrefix(wallet string) []byte {

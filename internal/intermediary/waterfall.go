@@ -202,6 +202,9 @@ func (in *Intermediary) putPending(b *store.Batch, pend *pendingRec, txid money.
 		if err != nil {
 			return internalErr("idempotency record", err)
 		}
+		if err := in.idemCreating(pend.IdemKey); err != nil {
+			return err
+		}
 		b.Set(idemKey(pend.IdemKey), iv)
 		b.Set(idemExpiryKey(pend.Created.UnixNano(), pend.IdemKey), nil)
 	}

@@ -428,7 +428,7 @@ type payLoad struct {
 	lat      []int64
 	rejected map[string]int
 	done     atomic.Int64
-	start    time.Time
+	start    time.Time // set by offer under mu; status reads it from the progress goroutine
 }
 
 // pick chooses a payer uniformly among all wallets and a payee: with
@@ -475,8 +475,8 @@ func (l *payLoad) key(client, seq int) string {
 }
 
 func (l *payLoad) status() string {
-	el := time.Since(l.start)
 	l.mu.Lock()
+	el := time.Since(l.start) // start is set under mu: the progress line runs beside offer
 	ok, bad := len(l.lat), 0
 	for _, n := range l.rejected {
 		bad += n
@@ -491,8 +491,11 @@ func (l *payLoad) status() string {
 // with latency timed from each scheduled moment (open loop), so a slow
 // server's queueing shows in the figures instead of slowing the offer.
 func (l *payLoad) offer(ctx context.Context) ([]int64, int, time.Duration) {
-	l.start = time.Now()
-	deadline := l.start.Add(l.o.Duration)
+	start := time.Now()
+	l.mu.Lock()
+	l.start = start
+	l.mu.Unlock()
+	deadline := start.Add(l.o.Duration)
 	var wg sync.WaitGroup
 	offered := 0
 	if l.o.Rate <= 0 {

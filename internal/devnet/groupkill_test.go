@@ -89,8 +89,10 @@ func TestShardedProcessesGroupLeaderKilledUnderLoad(t *testing.T) {
 	}
 	victim := s.replicas[0][lead-1].proc
 	after := make(chan func(), 1)
+	var gone time.Time
 	go func() {
 		<-victim.done
+		gone = time.Now()
 		after <- load("after", 60)
 	}()
 	killAt := 20 + rng.IntN(150)
@@ -106,6 +108,7 @@ func TestShardedProcessesGroupLeaderKilledUnderLoad(t *testing.T) {
 	}
 	pl.mu.Unlock()
 	(<-after)()
+	t.Logf("the killed process was reaped %v after the SIGKILL", gone.Sub(killed).Round(time.Millisecond))
 	survivors := map[uint64]string{}
 	for id, u := range g0 {
 		if id != lead {

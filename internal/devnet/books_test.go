@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
@@ -25,6 +26,7 @@ type payLedger struct {
 	mu       sync.Mutex
 	wallets  []string                     // every wallet, treasuries included
 	reported map[money.TxID]roles.Payment // committed, as the API said
+	at       map[money.TxID]time.Time     // when the API said so
 	keyed    map[string]keyedOutcome
 }
 
@@ -35,7 +37,7 @@ type keyedOutcome struct {
 }
 
 func newPayLedger(wallets ...string) *payLedger {
-	return &payLedger{wallets: wallets, reported: map[money.TxID]roles.Payment{}, keyed: map[string]keyedOutcome{}}
+	return &payLedger{wallets: wallets, reported: map[money.TxID]roles.Payment{}, at: map[money.TxID]time.Time{}, keyed: map[string]keyedOutcome{}}
 }
 
 // record notes what p was answered. An unknown outcome (unavailable,
@@ -47,6 +49,7 @@ func (pl *payLedger) record(p roles.Payment, r roles.PaymentResult, err error) {
 	switch {
 	case err == nil:
 		pl.reported[r.TxID] = p
+		pl.at[r.TxID] = time.Now()
 		if p.IdempotencyKey != "" {
 			pl.keyed[p.IdempotencyKey] = keyedOutcome{p: p, txid: r.TxID}
 		}

@@ -297,18 +297,28 @@ func (lc *ledgerCluster) start(id uint64) {
 
 // leader is the replica that says it leads, waiting up to a minute.
 func (lc *ledgerCluster) leader() uint64 {
-	end := time.Now().Add(60 * time.Second)
+	id, _, err := raftLeader(lc.urls, 60*time.Second)
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	return id
+}
+
+// raftLeader is the replica of urls (replica ID -> URL) that says it
+// leads, and its term, waiting up to limit; replicas that do not answer
+// are passed over.
+func raftLeader(urls map[uint64]string, limit time.Duration) (id, term uint64, err error) {
+	end := time.Now().Add(limit)
 	for time.Now().Before(end) {
-		for id, u := range lc.urls {
+		for id, u := range urls {
 			var st replica.StatusInfo
 			if getJSON(u+"/raft/status", &st) == nil && st.Leader == id {
-				return id
+				return id, st.Term, nil
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	lc.t.Fatal("no leader within 60s")
-	return 0
+	return 0, 0, fmt.Errorf("no replica of %v says it leads within %v", urls, limit)
 }
 
 // kill SIGKILLs replica id's process.

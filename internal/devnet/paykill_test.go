@@ -122,15 +122,18 @@ func payLoad(p *parties, pl *payLedger, wallets []string, seed uint64, clients i
 }
 
 // killUnderLoad runs payLoad and SIGKILLs target once killAt payments
-// have been reported committed, then stops the load.
-func killUnderLoad(t *testing.T, target *proc, p *parties, pl *payLedger, wallets []string, seed uint64, clients, killAt int, tag string) {
+// have been reported committed, then stops the load; it returns when the
+// SIGKILL was sent.
+func killUnderLoad(t *testing.T, target *proc, p *parties, pl *payLedger, wallets []string, seed uint64, clients, killAt int, tag string) time.Time {
 	t.Helper()
 	stop := make(chan struct{})
 	killed := make(chan struct{})
+	var at time.Time
 	var once sync.Once
 	wg := payLoad(p, pl, wallets, seed, clients, tag, stop, func(n int) {
 		if n >= killAt {
 			once.Do(func() {
+				at = time.Now()
 				target.cmd.Process.Signal(syscall.SIGKILL)
 				close(killed)
 			})
@@ -146,6 +149,7 @@ func killUnderLoad(t *testing.T, target *proc, p *parties, pl *payLedger, wallet
 	<-target.done
 	close(stop)
 	wg.Wait()
+	return at
 }
 
 // killRounds is how the SIGKILL tests scale: rounds, funded wallets per

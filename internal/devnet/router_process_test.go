@@ -33,10 +33,29 @@ type shardedProcs struct {
 	coord    []string   // the coordinator log's
 	flags    [2]string  // the router's --groups and --coordinator
 	router   *proc
+	// replicas are each group's replica processes (replicas[k][id-1]),
+	// with the arguments and log that start one again.
+	replicas [][]*replicaProc
 }
 
-// startShardedProcs starts the network with groups of replicas replicas.
+// replicaProc is one ledger replica's process and how to start it again
+// on the same data directory.
+type replicaProc struct {
+	*proc
+	args    []string
+	logPath string
+}
+
+// startShardedProcs starts the network with groups (and the coordinator's
+// log) of replicas replicas.
 func startShardedProcs(t *testing.T, replicas int) *shardedProcs {
+	t.Helper()
+	return startShardedProcsLog(t, replicas, replicas)
+}
+
+// startShardedProcsLog starts the network with groups of replicas replicas
+// and the coordinator's log of logReplicas.
+func startShardedProcsLog(t *testing.T, replicas, logReplicas int) *shardedProcs {
 	t.Helper()
 	s := &shardedProcs{t: t, dir: t.TempDir()}
 	s.bin = buildSpecie(t, s.dir)
@@ -52,8 +71,9 @@ func startShardedProcs(t *testing.T, replicas int) *shardedProcs {
 	}
 	s.cfgPath = filepath.Join(root, devnet.ConfigFile)
 	// ledger starts one group (or the log) and returns its --cluster list.
-	ledger := func(name string) ([]string, string) {
+	ledger := func(name string, replicas int) ([]string, string, []*replicaProc) {
 		var urls, cluster []string
+		var procs []*replicaProc
 		for i := 1; i <= replicas; i++ {
 			u := "http://" + freeAddr(t)
 			urls = append(urls, u)
@@ -66,21 +86,23 @@ func startShardedProcs(t *testing.T, replicas int) *shardedProcs {
 			} else {
 				args = append(args, "--data", filepath.Join(s.dir, fmt.Sprintf("%s-r%d", name, i+1)), "--id", fmt.Sprint(i+1), "--cluster", strings.Join(cluster, ","))
 			}
-			startProc(t, s.bin, filepath.Join(s.dir, fmt.Sprintf("%s-r%d.log", name, i+1)), args...)
+			logPath := filepath.Join(s.dir, fmt.Sprintf("%s-r%d.log", name, i+1))
+			procs = append(procs, &replicaProc{startProc(t, s.bin, logPath, args...), args, logPath})
 		}
 		for _, u := range urls {
 			waitHealthy(t, u)
 		}
-		return urls, strings.Join(cluster, ",")
+		return urls, strings.Join(cluster, ","), procs
 	}
 	var gflags []string
 	for k := range 2 {
-		urls, cluster := ledger(fmt.Sprintf("group-%d", k))
+		urls, cluster, procs := ledger(fmt.Sprintf("group-%d", k), replicas)
 		s.groups = append(s.groups, urls)
+		s.replicas = append(s.replicas, procs)
 		gflags = append(gflags, cluster)
 	}
 	var cflag string
-	s.coord, cflag = ledger("coordinator")
+	s.coord, cflag, _ = ledger("coordinator", logReplicas)
 	s.flags = [2]string{strings.Join(gflags, ";"), cflag}
 	s.startRouter()
 	for _, name := range []string{"issuer", "bank-a", "bank-b"} {
@@ -309,4 +331,22 @@ func waitFor(t *testing.T, what string, limit time.Duration, f func() error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// restartReplica starts replica id of group k again on its data
+// directory and waits until it serves.
+func (s *shardedProcs) restartReplica(k int, id uint64) {
+	s.t.Helper()
+	r := s.replicas[k][id-1]
+	r.proc = startProc(s.t, s.bin, r.logPath, r.args...)
+	waitHealthy(s.t, s.groups[k][id-1])
+}
+
+// groupURLs are group k's replica URLs by replica ID.
+func (s *shardedProcs) groupURLs(k int) map[uint64]string {
+	m := map[uint64]string{}
+	for i, u := range s.groups[k] {
+		m[uint64(i+1)] = u
+	}
+	return m
 }

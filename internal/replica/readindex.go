@@ -24,6 +24,10 @@ import (
 // unavailable rather than serve what may be stale.
 const readWait = 3 * time.Second
 
+// readRetry is how often a read still waiting for its read index asks
+// again.
+const readRetry = 200 * time.Millisecond
+
 // ReadIndex returns once this replica has applied every entry committed
 // before the call, or unavailable.
 func (r *Replica) ReadIndex(ctx context.Context) error {
@@ -42,16 +46,32 @@ func (r *Replica) ReadIndex(ctx context.Context) error {
 		delete(r.reads, string(key))
 		r.readMu.Unlock()
 	}()
-	if err := r.node.ReadIndex(ctx, key); err != nil {
-		return errcode.New(errcode.Unavailable, "replica %d: read index: %v", r.id, err)
-	}
+	// A request raft sent to a leader that has just died, or dropped for
+	// want of a leader during an election, is never answered: ask again
+	// every readRetry (the same key; the first answer serves), so a read
+	// begun in an election is answered once the new leader can, not after
+	// readWait.
+	retry := time.NewTicker(readRetry)
+	defer retry.Stop()
 	var index uint64
-	select {
-	case index = <-ch:
-	case <-ctx.Done():
-		return errcode.New(errcode.Unavailable, "replica %d: no leader confirmed a read index within %s; retry", r.id, readWait)
-	case <-r.stop:
-		return errcode.New(errcode.Unavailable, "replica %d is stopping", r.id)
+	for asked := false; ; {
+		if !asked {
+			if err := r.node.ReadIndex(ctx, key); err != nil {
+				return errcode.New(errcode.Unavailable, "replica %d: read index: %v", r.id, err)
+			}
+			asked = true
+		}
+		select {
+		case index = <-ch:
+		case <-retry.C:
+			asked = false
+			continue
+		case <-ctx.Done():
+			return errcode.New(errcode.Unavailable, "replica %d: no leader confirmed a read index within %s; retry", r.id, readWait)
+		case <-r.stop:
+			return errcode.New(errcode.Unavailable, "replica %d is stopping", r.id)
+		}
+		break
 	}
 	for r.applied.Load() < index {
 		select {

@@ -74,3 +74,27 @@ func TestFollowerReadIndex(t *testing.T) {
 	}
 	t.Logf("isolated replica refused its read after %v: %v", time.Since(start).Round(time.Millisecond), err)
 }
+
+// TestReadIndexThroughLeaderLoss: a read begun on a follower just after
+// the leader is lost is answered once a new leader is elected, not
+// refused unavailable when its wait runs out. Before the fix the
+// follower's one request went to the dead leader (or was dropped for want
+// of a leader) and was never answered: such a read always failed after
+// readWait (3 s), which held up a router's lookups through a group's
+// leader SIGKILL (TestShardedProcessesGroupLeaderKilledUnderLoad in
+// internal/devnet) for 3 s.
+func TestReadIndexThroughLeaderLoss(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	if _, _, err := c.submit(c.net.MintNonce(1, []int{0, 1}, ledgertest.To(c.net.Officers[0], 7))); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(l.id)
+	for _, m := range c.running() {
+		start := time.Now()
+		if err := m.rep.ReadIndex(context.Background()); err != nil {
+			t.Fatalf("read index on replica %d begun as leader %d was lost: %v", m.id, l.id, err)
+		}
+		t.Logf("replica %d answered its read index %v after leader %d stopped", m.id, time.Since(start).Round(time.Millisecond), l.id)
+	}
+}

@@ -31,11 +31,28 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvOn(t, func(dir string) (*devnet.Node, bool, error) {
+		return devnet.Up(dir, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	})
+}
+
+// newShardedEnv is newEnv on `specie up --groups 2 --replicas 3`.
+func newShardedEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvOn(t, func(dir string) (*devnet.Node, bool, error) {
+		return devnet.UpSharded(dir, "127.0.0.1:0", 2, 3, slog.New(slog.DiscardHandler))
+	})
+}
+
+// newEnvOn starts a network with up in a fresh directory and the clients
+// of each role against it.
+func newEnvOn(t *testing.T, up func(dir string) (*devnet.Node, bool, error)) *env {
+	t.Helper()
 	// The CLI reads these; a developer's shell must not steer the tests.
 	t.Setenv("SPECIE_API", "")
 	t.Setenv("SPECIE_TOKEN", "")
 	dir := t.TempDir()
-	n, created, err := devnet.Up(dir, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	n, created, err := up(dir)
 	if err != nil {
 		t.Fatalf("devnet up: %v", err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,15 +25,8 @@ import (
 // with no checkpoint held, one log's checkpoint given twice, a checkpoint
 // without the cosignature, and a checkpoint whose text was edited.
 func TestShardedCheckpoints(t *testing.T) {
-	t.Setenv("SPECIE_API", "")
-	t.Setenv("SPECIE_TOKEN", "")
-	dir := t.TempDir()
-	n, _, err := devnet.UpSharded(dir, "127.0.0.1:0", 2, 3, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	e := &env{t: t, dir: dir, node: n, api: n.URL, ledger: client.New(n.URL, "").Ledger()}
+	e := newShardedEnv(t)
+	n := e.node
 	ctx := context.Background()
 	sh := n.Sharded
 	net := n.Config.Network

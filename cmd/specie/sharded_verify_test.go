@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,10 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/specie/specie/client"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/api/wire"
-	"github.com/specie/specie/internal/devnet"
 )
 
 // rewriteProxy serves GETs by fetching them from backend and passing the
@@ -70,15 +67,8 @@ func recode[T any](t *testing.T, body []byte, edit func(*T)) []byte {
 // that cannot be reached, and reports the published supply the main API
 // misstates.
 func TestLogVerifySharded(t *testing.T) {
-	t.Setenv("SPECIE_API", "")
-	t.Setenv("SPECIE_TOKEN", "")
-	dir := t.TempDir()
-	n, _, err := devnet.UpSharded(dir, "127.0.0.1:0", 2, 3, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	e := &env{t: t, dir: dir, node: n, api: n.URL, ledger: client.New(n.URL, "").Ledger()}
+	e := newShardedEnv(t)
+	n := e.node
 	ctx := context.Background()
 	sh := n.Sharded
 

@@ -38,15 +38,7 @@ func TestShardedRotation(t *testing.T) {
 	net := cfg.Network
 	p := newParties(t, cfg, n.URL, n.URL, n.URL, n.URL)
 	old := p.officer
-	fresh, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := policy.KeySet{Network: net.ID, Version: 2, Quorum: cfg.MintQuorum}
-	for _, k := range old {
-		next.Keys = append(next.Keys, k.Public())
-	}
-	next.Keys[0] = fresh.Public()
+	fresh, next := secondKeySet(t, cfg, old)
 	signed := policy.SignedKeySet{KeySet: next}
 	for _, k := range old[1:3] {
 		a, err := policy.SignKeySet(&next, k)
@@ -221,15 +213,7 @@ func TestReplicatedRotation(t *testing.T) {
 	net := cfg.Network
 	p := newParties(t, cfg, n.URL, n.URL, n.URL, n.URL)
 	old := p.officer
-	fresh, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := policy.KeySet{Network: net.ID, Version: 2, Quorum: cfg.MintQuorum}
-	for _, k := range old {
-		next.Keys = append(next.Keys, k.Public())
-	}
-	next.Keys[0] = fresh.Public()
+	_, next := secondKeySet(t, cfg, old)
 	keys := client.New(n.URL, cfg.Issuer.Token).Keys()
 	prop, err := keys.ProposeKeySet(ctx, next)
 	if err != nil {
@@ -276,4 +260,20 @@ func TestReplicatedRotation(t *testing.T) {
 	if after, err := n.Supply(ctx); err != nil || after != before {
 		t.Fatalf("refused mint: supply %+v, before %+v (%v)", after, before, err)
 	}
+}
+
+// secondKeySet is version 2 of cfg's officer keys: officer 0's key (of
+// old, the founding officers) replaced by fresh.
+func secondKeySet(t *testing.T, cfg *devnet.Config, old []*crypto.PrivateKey) (*crypto.PrivateKey, policy.KeySet) {
+	t.Helper()
+	fresh, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := policy.KeySet{Network: cfg.Network.ID, Version: 2, Quorum: cfg.MintQuorum}
+	for _, k := range old {
+		next.Keys = append(next.Keys, k.Public())
+	}
+	next.Keys[0] = fresh.Public()
+	return fresh, next
 }

@@ -27,16 +27,7 @@ import (
 // principal than the token's, is refused and changes nothing.
 func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	o := devnet.DefaultInit("")
-	o.RoleURLs = map[string]string{}
-	addrs := map[string]string{}
-	for _, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {
-		addrs[role] = freeAddr(t)
-		o.RoleURLs[role] = "http://" + addrs[role]
-	}
-	if _, err := devnet.Init(dir, o); err != nil {
-		t.Fatal(err)
-	}
+	_, addrs, _ := servedNet(t, dir)
 	cfg, err := devnet.MakeCerts(dir, devnet.CertsOptions{})
 	if err != nil {
 		t.Fatal(err)

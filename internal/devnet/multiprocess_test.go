@@ -26,15 +26,7 @@ func TestScenarioFourProcesses(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildSpecie(t, dir)
-	o := devnet.DefaultInit("")
-	o.RoleURLs = map[string]string{}
-	for _, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {
-		o.RoleURLs[role] = "http://" + freeAddr(t)
-	}
-	cfg, err := devnet.Init(dir, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _, _ := servedNet(t, dir)
 	cfgPath := filepath.Join(dir, devnet.ConfigFile)
 	start := func(args ...string) {
 		name := args[0]
@@ -124,6 +116,25 @@ func freeAddr(t *testing.T) string {
 	}
 	t.Fatal("no unused loopback port after 100 tries")
 	return ""
+}
+
+// servedNet initialises a network in dir whose four roles each serve on
+// a loopback address of their own (as `specie serve` processes), and
+// returns its configuration and those addresses, by role: host:port and
+// the URL.
+func servedNet(t *testing.T, dir string) (cfg *devnet.Config, addrs, urls map[string]string) {
+	t.Helper()
+	o := devnet.DefaultInit("")
+	addrs, o.RoleURLs = map[string]string{}, map[string]string{}
+	for _, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {
+		addrs[role] = freeAddr(t)
+		o.RoleURLs[role] = "http://" + addrs[role]
+	}
+	cfg, err := devnet.Init(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, addrs, o.RoleURLs
 }
 
 func waitHealthy(t *testing.T, url string) {

@@ -219,17 +219,9 @@ func TestServedIntermediaryKilledUnderPaymentLoadLosesNothing(t *testing.T) {
 	rounds, perBank, clients := killRounds()
 	dir := t.TempDir()
 	bin := buildSpecie(t, dir)
-	o := devnet.DefaultInit("")
-	o.RoleURLs = map[string]string{}
 	names := []string{"ledger", "issuer", "bank-a", "bank-b"}
-	for _, role := range names {
-		o.RoleURLs[role] = "http://" + freeAddr(t)
-	}
 	root := filepath.Join(dir, "data")
-	cfg, err := devnet.Init(root, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _, urls := servedNet(t, root)
 	dirs := upDirs(root, cfg)
 	start := func(name string) *proc {
 		args := []string{"serve", name}
@@ -238,7 +230,7 @@ func TestServedIntermediaryKilledUnderPaymentLoadLosesNothing(t *testing.T) {
 		}
 		args = append(args, "--config", filepath.Join(root, devnet.ConfigFile), "--data", dirs[name])
 		p := startProc(t, bin, filepath.Join(dir, name+".log"), args...)
-		waitHealthy(t, o.RoleURLs[name])
+		waitHealthy(t, urls[name])
 		return p
 	}
 	procs := map[string]*proc{}
@@ -248,7 +240,7 @@ func TestServedIntermediaryKilledUnderPaymentLoadLosesNothing(t *testing.T) {
 		}
 	}
 	startAll()
-	parties := newParties(t, cfg, cfg.Ledger.URL, cfg.Issuer.URL, o.RoleURLs["bank-a"], o.RoleURLs["bank-b"])
+	parties := newParties(t, cfg, cfg.Ledger.URL, cfg.Issuer.URL, urls["bank-a"], urls["bank-b"])
 	pl := newPayLedger(parties.openFunded(t, perBank, 500_00)...)
 	httpBanks := map[string]roles.Intermediary{"bank-a": parties.bankA, "bank-b": parties.bankB}
 	for round := range rounds {
@@ -256,7 +248,7 @@ func TestServedIntermediaryKilledUnderPaymentLoadLosesNothing(t *testing.T) {
 		killUnderLoad(t, procs["bank-a"], parties, pl, pl.wallets[2:], rng.Uint64(), clients, killAt, fmt.Sprintf("r%d", round))
 		t.Logf("round %d: bank-a killed after %d payments reported committed; %d so far, %d keyed outcomes", round, killAt, len(pl.reported), len(pl.keyed))
 		procs["bank-a"] = start("bank-a")
-		logViewAfterRestart(t, cfg, o.RoleURLs, parties.ledger, pl.wallets)
+		logViewAfterRestart(t, cfg, urls, parties.ledger, pl.wallets)
 		pl.checkReported(t, parties.ledger, httpBanks)
 		for i := len(names) - 1; i >= 0; i-- {
 			procs[names[i]].stop()

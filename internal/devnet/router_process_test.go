@@ -59,16 +59,9 @@ func startShardedProcsLog(t *testing.T, replicas, logReplicas int) *shardedProcs
 	t.Helper()
 	s := &shardedProcs{t: t, dir: t.TempDir()}
 	s.bin = buildSpecie(t, s.dir)
-	o := devnet.DefaultInit("")
-	o.RoleURLs = map[string]string{}
-	for _, role := range []string{"ledger", "issuer", "bank-a", "bank-b"} {
-		o.RoleURLs[role] = "http://" + freeAddr(t)
-	}
 	root := filepath.Join(s.dir, "net")
-	var err error
-	if s.cfg, err = devnet.Init(root, o); err != nil {
-		t.Fatal(err)
-	}
+	var urls map[string]string
+	s.cfg, _, urls = servedNet(t, root)
 	s.cfgPath = filepath.Join(root, devnet.ConfigFile)
 	// ledger starts one group (or the log) and returns its --cluster list.
 	ledger := func(name string, replicas int) ([]string, string, []*replicaProc) {
@@ -112,7 +105,7 @@ func startShardedProcsLog(t *testing.T, replicas, logReplicas int) *shardedProcs
 		}
 		args = append(args, "--config", s.cfgPath, "--data", filepath.Join(s.dir, name))
 		startProc(t, s.bin, filepath.Join(s.dir, name+".log"), args...)
-		waitHealthy(t, o.RoleURLs[name])
+		waitHealthy(t, urls[name])
 	}
 	return s
 }

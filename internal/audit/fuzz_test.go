@@ -125,7 +125,7 @@ func FuzzReplayStep(f *testing.F) {
 	f.Add(good, []byte{}, uint32(1))
 	f.Add(good, good, uint32(2))
 	f.Add([]byte{1, 1}, []byte{1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint32(0))
-	tr := Trust{Network: money.Network{ID: "fuzz", Currency: money.Currency{Code: "USD", Exponent: 2}}, MintKeys: []crypto.PublicKey{{1}, {2}}, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{{3}}}
+	tr := fuzzTrust
 	f.Fuzz(func(t *testing.T, a, b []byte, count uint32) {
 		ns := newMemNotes()
 		h := money.BatchHeader{Seq: 1, TxCount: count}
@@ -134,13 +134,7 @@ func FuzzReplayStep(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sum uint64
-		for _, v := range ns.unspentSet {
-			sum += v
-		}
-		if sum != tot.UnspentSum || uint64(len(ns.unspentSet)) != tot.Unspent {
-			t.Fatalf("totals say %d in %d notes, the notes hold %d in %d", tot.UnspentSum, tot.Unspent, sum, len(ns.unspentSet))
-		}
+		checkTotals(t, tot, ns)
 	})
 }
 
@@ -154,7 +148,7 @@ func FuzzReplayShardStep(f *testing.F) {
 	f.Add(good, good, byte(0), byte(3), int8(1))
 	f.Add(good, good, byte(1), byte(4), int8(-1))
 	f.Add(good, []byte{1, 3, 0}, byte(2), byte(7), int8(0))
-	tr := Trust{Network: money.Network{ID: "fuzz", Currency: money.Currency{Code: "USD", Exponent: 2}}, MintKeys: []crypto.PublicKey{{1}, {2}}, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{{3}}}
+	tr := fuzzTrust
 	f.Fuzz(func(t *testing.T, a, b []byte, pickA, pickB byte, g int8) {
 		ns := newMemNotes()
 		var needs []need
@@ -172,13 +166,7 @@ func FuzzReplayShardStep(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sum uint64
-		for _, v := range ns.unspentSet {
-			sum += v
-		}
-		if sum != tot.UnspentSum || uint64(len(ns.unspentSet)) != tot.Unspent {
-			t.Fatalf("totals say %d in %d notes, the notes hold %d in %d", tot.UnspentSum, tot.Unspent, sum, len(ns.unspentSet))
-		}
+		checkTotals(t, tot, ns)
 	})
 }
 
@@ -205,5 +193,20 @@ func TestVerifySigsMatchesOneByOne(t *testing.T) {
 		if want := crypto.Verify(it.pub, it.d, "net", it.hash, it.sig); got[i] != want {
 			t.Fatalf("signature %d: batched says %v, alone %v", i, got[i], want)
 		}
+	}
+}
+
+// fuzzTrust is the network the replay fuzzers judge transactions under.
+var fuzzTrust = Trust{Network: money.Network{ID: "fuzz", Currency: money.Currency{Code: "USD", Exponent: 2}}, MintKeys: []crypto.PublicKey{{1}, {2}}, MintQuorum: 2, RedeemKeys: []crypto.PublicKey{{3}}}
+
+// checkTotals fails t unless the replay's totals are what its notes hold.
+func checkTotals(t *testing.T, tot Totals, ns *memNotes) {
+	t.Helper()
+	var sum uint64
+	for _, v := range ns.unspentSet {
+		sum += v
+	}
+	if sum != tot.UnspentSum || uint64(len(ns.unspentSet)) != tot.Unspent {
+		t.Fatalf("totals say %d in %d notes, the notes hold %d in %d", tot.UnspentSum, tot.Unspent, sum, len(ns.unspentSet))
 	}
 }

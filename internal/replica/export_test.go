@@ -2,6 +2,8 @@ package replica
 
 import (
 	"errors"
+	"testing"
+	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
@@ -66,4 +68,12 @@ func StateMAC(key, req, answer []byte) []byte {
 	m := stateMAC(key, req)
 	m.Write(answer)
 	return m.Sum(nil)
+}
+
+// SetReadWait sets how long a read waits for its read index for the rest
+// of the test. Call it before any replica starts.
+func SetReadWait(t *testing.T, d time.Duration) {
+	old := readWait
+	readWait = d
+	t.Cleanup(func() { readWait = old })
 }

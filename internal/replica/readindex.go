@@ -21,8 +21,9 @@ import (
 
 // readWait bounds how long a read waits for its read index: a replica that
 // cannot reach a leader (a minority side, or no leader yet) answers
-// unavailable rather than serve what may be stale.
-const readWait = 3 * time.Second
+// unavailable rather than serve what may be stale. A variable only so a
+// test can wait out a slow election (SetReadWait).
+var readWait = 3 * time.Second
 
 // readRetry is how often a read still waiting for its read index asks
 // again.

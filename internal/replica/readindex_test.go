@@ -7,6 +7,7 @@ import (
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/ledger/ledgertest"
+	"github.com/specie/specie/internal/replica"
 )
 
 // TestFollowerReadIndex: a follower whose link from the leader lags does
@@ -84,6 +85,9 @@ func TestFollowerReadIndex(t *testing.T) {
 // leader SIGKILL (TestShardedProcessesGroupLeaderKilledUnderLoad in
 // internal/devnet) for 3 s.
 func TestReadIndexThroughLeaderLoss(t *testing.T) {
+	// Long enough for any election on a loaded machine: before the fix a
+	// read begun then waited all of it and failed, whatever the wait.
+	replica.SetReadWait(t, 30*time.Second)
 	c := newCluster(t, 3)
 	l := c.leader()
 	if _, _, err := c.submit(c.net.MintNonce(1, []int{0, 1}, ledgertest.To(c.net.Officers[0], 7))); err != nil {

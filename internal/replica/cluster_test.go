@@ -112,7 +112,11 @@ func newClusterRetaining(t *testing.T, n int, proxied bool, seed uint64, retenti
 	c := &cluster{t: t, net: ledgertest.NewFromSeed(1), peers: map[uint64]string{}, m: map[uint64]*member{}, retention: retention}
 	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		lvl := slog.LevelInfo
+		if os.Getenv("SPECIE_TEST_DEBUG") != "" {
+			lvl = slog.LevelDebug
+		}
+		c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	}
 	root := t.TempDir()
 	lns := map[uint64]net.Listener{}
@@ -229,6 +233,9 @@ func (c *cluster) waitFor(what string, cond func() bool) {
 	end := time.Now().Add(deadline)
 	for !cond() {
 		if time.Now().After(end) {
+			for _, m := range c.running() {
+				c.t.Logf("replica %d: %+v", m.id, m.rep.Status())
+			}
 			c.t.Fatalf("gave up waiting: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)

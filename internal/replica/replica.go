@@ -587,6 +587,10 @@ type Status struct {
 	// FirstIndex is the first entry the raft log holds: entries before it
 	// were compacted (snapshot.go).
 	FirstIndex uint64 `json:"first_index"`
+	// LastIndex is the last entry the raft log holds, applied or not: a
+	// stopped replica is sent a snapshot only when its peers compacted
+	// past it.
+	LastIndex uint64 `json:"last_index"`
 	// SnapshotsInstalled counts the snapshots this replica caught up by
 	// since it started; Compactions the compactions of its log.
 	SnapshotsInstalled uint64 `json:"snapshots_installed"`
@@ -597,8 +601,9 @@ type Status struct {
 func (r *Replica) Status() Status {
 	seq, _ := r.led.Head()
 	first, _ := r.store.FirstIndex()
+	last, _ := r.store.LastIndex()
 	return Status{ID: r.id, Leader: r.lead.Load(), Term: r.term.Load(), Applied: r.applied.Load(), Batches: seq,
-		FirstIndex: first, SnapshotsInstalled: r.snapshots.Load(), Compactions: r.compactions.Load()}
+		FirstIndex: first, LastIndex: last, SnapshotsInstalled: r.snapshots.Load(), Compactions: r.compactions.Load()}
 }
 
 // Leader is the leader's ID and base URL, or 0 and "" when none is known.

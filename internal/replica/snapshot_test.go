@@ -135,7 +135,10 @@ func TestRestartedReplicaCatchesUpBySnapshot(t *testing.T) {
 	fst := rep.Status() // stopped: where it will restart from
 	c.waitFor("the others to compact past the stopped follower", func() bool {
 		for _, m := range c.running() {
-			if m.rep.Status().FirstIndex <= fst.Applied+1 {
+			// Past the last entry its log holds, not just the last it
+			// applied: entries it holds unapplied are not sent again,
+			// and the leader would send the rest from its log.
+			if m.rep.Status().FirstIndex <= fst.LastIndex+1 {
 				return false
 			}
 		}

@@ -205,10 +205,13 @@ it found anything.`,
 }
 
 // loadOrCreateKey reads an Ed25519 key file, creating it (readable by its
-// owner only) on first use.
+// owner only, in a directory made if missing) on first use.
 func loadOrCreateKey(path string) (*crypto.PrivateKey, error) {
 	k, err := crypto.LoadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
 		if k, err = crypto.GenerateKey(); err == nil {
 			err = crypto.SaveKey(path, k)
 		}

@@ -84,10 +84,11 @@ func TestAuditCommandRunsIncrementallyAndChecksItsCheckpoint(t *testing.T) {
 	}
 
 	// As a witness: the auditor cosigns, and `log verify` accepts the
-	// checkpoint with the cosignature it asks for, not without.
+	// checkpoint with the cosignature it asks for, not without. Its key
+	// is created on first use, in a directory made for it.
 	wdir := t.TempDir()
 	var cosigned audit.Report
-	e.mustJSON(&cosigned, "audit", "--state", filepath.Join(wdir, "state"), "--out", wdir, "--witness-key", filepath.Join(wdir, "auditor.key"))
+	e.mustJSON(&cosigned, "audit", "--state", filepath.Join(wdir, "state"), "--out", wdir, "--witness-key", filepath.Join(wdir, "keys", "auditor.key"))
 	if cosigned.CosignedCheckpoint == "" || cosigned.WitnessKey == "" {
 		t.Fatalf("witness run: %+v", cosigned)
 	}

@@ -16,7 +16,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
@@ -178,6 +180,27 @@ func SaveKey(path string, k *PrivateKey) error {
 		return fmt.Errorf("save key: %w", err)
 	}
 	return nil
+}
+
+// LoadOrCreateKey reads the key at path, or on first use generates one
+// and saves it there (readable by its owner only, its directory made if
+// missing): for keys a process makes for itself, such as a log's or a
+// witness's.
+func LoadOrCreateKey(path string) (*PrivateKey, error) {
+	k, err := LoadKey(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("save key: %w", err)
+	}
+	if k, err = GenerateKey(); err != nil {
+		return nil, err
+	}
+	if err := SaveKey(path, k); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // LoadKey reads a key written by SaveKey.

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -129,7 +127,7 @@ it found anything.`,
 					// history it is shown.
 					return errcode.New(errcode.Malformed, "--witness-key needs --state: a witness cosigns only what extends the checkpoint it saw last")
 				}
-				w, err := loadOrCreateKey(witnessKey)
+				w, err := crypto.LoadOrCreateKey(witnessKey)
 				if err != nil {
 					return fmt.Errorf("--witness-key: %w", err)
 				}
@@ -202,21 +200,6 @@ it found anything.`,
 	f.StringVar(&witnessKey, "witness-key", "", "run as a witness: cosign the log's checkpoint with this key file (created if missing) after a run that found nothing")
 	f.StringVar(&logKey, "log-key", "", "the key that verifies the log's signed checkpoints (signed note format name+hash+key); default: pinned in --state")
 	return cmd
-}
-
-// loadOrCreateKey reads an Ed25519 key file, creating it (readable by its
-// owner only, in a directory made if missing) on first use.
-func loadOrCreateKey(path string) (*crypto.PrivateKey, error) {
-	k, err := crypto.LoadKey(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		if k, err = crypto.GenerateKey(); err == nil {
-			err = crypto.SaveKey(path, k)
-		}
-	}
-	return k, err
 }
 
 func parseKeys(flag string, ss []string) ([]crypto.PublicKey, error) {

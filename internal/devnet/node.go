@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -295,12 +294,7 @@ func logCheckpoints(dir string, l *ledger.Ledger, net money.Network) (*logtree.L
 // logSigner signs checkpoints of origin with the log key at path,
 // creating the key on the first start.
 func logSigner(path, origin string) (*logtree.Signer, error) {
-	k, err := crypto.LoadKey(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if k, err = crypto.GenerateKey(); err == nil {
-			err = crypto.SaveKey(path, k)
-		}
-	}
+	k, err := crypto.LoadOrCreateKey(path)
 	if err != nil {
 		return nil, fmt.Errorf("log key: %w", err)
 	}

@@ -113,7 +113,7 @@ func newClusterRetaining(t *testing.T, n int, proxied bool, seed uint64, retenti
 	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		lvl := slog.LevelInfo
-		if os.Getenv("SPECIE_TEST_DEBUG") != "" {
+		if os.Getenv("SPECIE_DEBUG") != "" {
 			lvl = slog.LevelDebug
 		}
 		c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))

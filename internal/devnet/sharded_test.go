@@ -30,6 +30,11 @@ func TestScenarioSharded(t *testing.T) {
 		p.logs = append(p.logs, client.New(reps[len(reps)-1].URL, "").Ledger())
 	}
 	runScenario(t, p)
+	// Which group a note lives in follows from its ID, and the IDs from
+	// keys made at init: whether one of the scenario's few transactions
+	// spans the groups is chance (on a CI run none did). A mint whose two
+	// notes fall in different groups makes sure one does.
+	crossGroupMint(t, p, n.Config, n.Sharded.Router, 1<<40)
 
 	ctx := context.Background()
 	sh := n.Sharded
@@ -71,28 +76,7 @@ func TestUpShardedResumes(t *testing.T) {
 	}
 	p := newParties(t, n.Config, n.URL, n.URL, n.URL, n.URL)
 	ctx := context.Background()
-	net := n.Config.Network
-	// mint commits a mint of two notes that fall in different groups.
-	mint := func(r *shard.Router, from uint64) money.TxID {
-		t.Helper()
-		for nonce := from; ; nonce++ {
-			tx := &money.Tx{Kind: money.Mint, Nonce: nonce, Outputs: []money.Output{{Value: 5, Lock: money.KeyLock(p.officer[0].Public())}, {Value: 7, Lock: money.KeyLock(p.officer[0].Public())}}}
-			id := net.TxID(tx)
-			ns := tx.OutputNotes(id)
-			if shard.GroupOf(net.NoteID(&ns[0]), 2) == shard.GroupOf(net.NoteID(&ns[1]), 2) {
-				continue
-			}
-			for _, k := range p.officer[:n.Config.MintQuorum] {
-				tx.Auth = append(tx.Auth, money.KeySig{Key: k.Public(), Sig: k.Sign(crypto.Mint, net.ID, id)})
-			}
-			slices.SortFunc(tx.Auth, func(a, b money.KeySig) int { return slices.Compare(a.Key[:], b.Key[:]) })
-			if _, err := r.Submit(ctx, tx); err != nil {
-				t.Fatal(err)
-			}
-			return id
-		}
-	}
-	first := mint(n.Sharded.Router, 1)
+	first := crossGroupMint(t, p, n.Config, n.Sharded.Router, 1)
 	before, err := n.Supply(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +107,7 @@ func TestUpShardedResumes(t *testing.T) {
 			t.Fatalf("group %d lost the mint: %v", k, err)
 		}
 	}
-	mint(n.Sharded.Router, 1<<32)
+	crossGroupMint(t, p, n.Config, n.Sharded.Router, 1<<32)
 	for _, r := range n.Replicas {
 		if err := r.Ledger.CheckInvariants(); err != nil {
 			t.Fatalf("replica %d: %v", r.ID, err)
@@ -131,5 +115,29 @@ func TestUpShardedResumes(t *testing.T) {
 	}
 	if s, _ := n.Supply(ctx); s.Minted != 24 || s.Outstanding != 24 {
 		t.Fatalf("supply %+v after two cross-group mints of 12", s)
+	}
+}
+
+// crossGroupMint commits, through router r, a mint of two notes (5 and 7
+// minor units) that fall in different groups of a 2-group network, trying
+// nonces from from on, and returns its ID.
+func crossGroupMint(t *testing.T, p *parties, cfg *devnet.Config, r *shard.Router, from uint64) money.TxID {
+	t.Helper()
+	net := cfg.Network
+	for nonce := from; ; nonce++ {
+		tx := &money.Tx{Kind: money.Mint, Nonce: nonce, Outputs: []money.Output{{Value: 5, Lock: money.KeyLock(p.officer[0].Public())}, {Value: 7, Lock: money.KeyLock(p.officer[0].Public())}}}
+		id := net.TxID(tx)
+		ns := tx.OutputNotes(id)
+		if shard.GroupOf(net.NoteID(&ns[0]), 2) == shard.GroupOf(net.NoteID(&ns[1]), 2) {
+			continue
+		}
+		for _, k := range p.officer[:cfg.MintQuorum] {
+			tx.Auth = append(tx.Auth, money.KeySig{Key: k.Public(), Sig: k.Sign(crypto.Mint, net.ID, id)})
+		}
+		slices.SortFunc(tx.Auth, func(a, b money.KeySig) int { return slices.Compare(a.Key[:], b.Key[:]) })
+		if _, err := r.Submit(context.Background(), tx); err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
 }

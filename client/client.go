@@ -280,7 +280,7 @@ func (c *Client) send(ctx context.Context, base, method, path string, header htt
 		return "", unavailable(what+": read response", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := responseError(what, resp.StatusCode, data)
+		err := ResponseError(what, resp.StatusCode, data)
 		if errcode.Is(err, errcode.NotLeader) {
 			var e *errcode.Error
 			if errors.As(err, &e) {
@@ -354,15 +354,17 @@ func (c *Client) getText(ctx context.Context, path string) ([]byte, error) {
 		return nil, unavailable(what+": read response", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, responseError(what, resp.StatusCode, data)
+		return nil, ResponseError(what, resp.StatusCode, data)
 	}
 	return data, nil
 }
 
-// responseError rebuilds the server's *errcode.Error from an error
-// response. A body that is not the API's error JSON (a proxy's page, say)
-// gets a code from the status alone.
-func responseError(what string, status int, data []byte) error {
+// ResponseError rebuilds the server's *errcode.Error from an error
+// response, for callers that make some requests themselves (the load
+// generator of `specie bench --payments`). A body that is not the API's
+// error JSON (a proxy's page, say) gets a code from the status alone;
+// what names the request in the message.
+func ResponseError(what string, status int, data []byte) error {
 	var eb wire.ErrorBody
 	if err := json.Unmarshal(data, &eb); err == nil && eb.Error.Code != "" {
 		return &errcode.Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: status}

@@ -74,6 +74,7 @@ func (p *payFlags) register(f *pflag.FlagSet) {
 	f.IntVar(&p.o.FundMints, "fund-mints", 64, "with --payments: mints per intermediary when funding (its treasury then holds that many notes to pay from concurrently)")
 	f.IntVar(&p.o.FundClients, "fund-clients", 64, "with --payments: concurrent callers per intermediary opening and funding wallets")
 	f.BoolVar(&p.o.NoIdemKeys, "no-idempotency-keys", false, "with --payments: send the measured payments without idempotency keys (by default each has its own, as docs/api.md asks of integrations)")
+	f.BoolVar(&p.o.SDKClient, "sdk-client", false, "with --payments over HTTP: send the measured payments through the Go client package (net/http's Transport), as an integration's code would, instead of the generator's own lighter requests")
 	f.BoolVar(&p.o.Verify, "verify", false, "with --payments: after the run, read every wallet through the API and check the sum is what was funded")
 	f.BoolVar(&p.screening, "screening", true, "with --payments --inproc: the intermediaries screen payments for fraud and AML (false: off, to measure what screening costs)")
 	f.BoolVar(&p.direct, "direct", false, "with --payments --inproc: call the intermediaries' Go interface in process instead of their HTTP API")

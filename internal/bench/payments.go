@@ -35,6 +35,7 @@ type PayOptions struct {
 	FundMints   int           // mints per intermediary, so its treasury holds that many notes to pay from concurrently
 	FundClients int           // concurrent callers opening and funding wallets, per intermediary
 	NoIdemKeys  bool          // send measured payments without idempotency keys
+	SDKClient   bool          // send measured payments through the client package, not the generator's own requests (rawPayer)
 	Verify      bool          // after the run, check through the API that the wallets hold what was funded
 	Progress    io.Writer     // progress lines, or nil
 	Terminal    bool          // Progress is a terminal: rewrite one line
@@ -65,11 +66,16 @@ type PayTarget struct {
 	// batches) if the target exposes them, else nil.
 	Counters func() (committed, batches float64, err error)
 	CPUNote  string
+	// raw prepares the generator's own requests for the measured
+	// payments (rawPayer), keeping up to conns connections idle; nil when
+	// the banks are not reached over HTTP.
+	raw func(conns int) (*rawPayer, bool, error)
 }
 
 // PayReport is the one JSON object `specie bench --payments` prints.
 type PayReport struct {
 	Mode            string         `json:"mode"`
+	Generator       string         `json:"generator"` // how the measured payments are sent: "raw HTTP/1.1", "client package" or "in process"
 	Via             string         `json:"via"`
 	Wallets         int            `json:"wallets"`
 	WalletsPer      int            `json:"wallets_per_intermediary"`
@@ -262,6 +268,24 @@ func RunPayments(ctx context.Context, t PayTarget, o PayOptions) (PayReport, err
 		return r, err
 	}
 	l := &payLoad{t: t, o: o, as: as, flat: flat, per: o.WalletsPer, run: run, rejected: r.Rejected, aliases: aliases}
+	if t.raw != nil && !o.SDKClient && o.Via == ViaWallet {
+		raw, ok, err := t.raw(max(o.Clients, 1024))
+		if err != nil {
+			return r, err
+		}
+		if ok {
+			l.raw = raw
+			defer raw.close()
+			r.Generator = "raw HTTP/1.1"
+		}
+	}
+	switch {
+	case r.Generator != "":
+	case t.raw != nil:
+		r.Generator = "client package"
+	default:
+		r.Generator = "in process"
+	}
 	p.set(l.status)
 	lat, offered, elapsed := l.offer(ctx)
 	if err := stopProf(); err != nil {
@@ -423,6 +447,8 @@ type payLoad struct {
 	run  string
 	// aliases is each wallet's alias, for ViaAlias.
 	aliases map[string]string
+	// raw sends the measured payments, when set (ViaWallet over HTTP).
+	raw *rawPayer
 
 	mu       sync.Mutex
 	lat      []int64

@@ -99,8 +99,13 @@ func payTarget(url string, cfg *devnet.Config) (PayTarget, error) {
 		}
 		t.Officers = append(t.Officers, k)
 	}
+	var tokens, names []string
 	for i, e := range cfg.Intermediaries {
 		t.Banks = append(t.Banks, newClient(intermediaryURLs(url, cfg)[i], e.Token).Intermediary(e.Name))
+		tokens, names = append(tokens, e.Token), append(names, e.Name)
+	}
+	t.raw = func(conns int) (*rawPayer, bool, error) {
+		return newRawPayer(intermediaryURLs(url, cfg), tokens, names, conns)
 	}
 	lu := at(url, cfg.Ledger.URL)
 	t.Counters = func() (float64, float64, error) {
@@ -144,7 +149,7 @@ func InProcPayments(dir string, direct bool, log *slog.Logger, opts ...func(*dev
 	if direct {
 		t.Mode = "inproc-direct"
 		t.CPUNote = "CPU of this process: every role and the load generator, calling the intermediaries in process (no HTTP)"
-		t.Banks = t.Banks[:0]
+		t.Banks, t.raw = t.Banks[:0], nil
 		for _, e := range n.Config.Intermediaries {
 			t.Banks = append(t.Banks, n.Banks[e.Name])
 		}

@@ -189,7 +189,11 @@ func (l *payLoad) send(ctx context.Context, from, to wallet, key string) error {
 		_, err = bank.(roles.Requests).AcceptRequest(payer, rq.ID, from.id, 0)
 		return err
 	}
-	_, err := bank.Pay(payer, roles.Payment{From: from.id, To: to.id, Amount: l.o.Amount, IdempotencyKey: key})
+	pay := roles.Payment{From: from.id, To: to.id, Amount: l.o.Amount, IdempotencyKey: key}
+	if l.raw != nil {
+		return l.raw.pay(ctx, from.bank, pay)
+	}
+	_, err := bank.Pay(payer, pay)
 	return err
 }
 

@@ -58,6 +58,7 @@ type payFlags struct {
 	coreMaxTx               int
 	coreDuration            time.Duration
 	mutexprofile, blockprof string
+	memprofile              string
 	duration                time.Duration // shared with the core bench
 	rate                    int
 	cpuprofile              string
@@ -84,6 +85,7 @@ func (p *payFlags) register(f *pflag.FlagSet) {
 	f.IntVar(&p.coreMaxTx, "core-max-tx", 400_000, "with --core: transactions pre-signed for the core run")
 	f.DurationVar(&p.coreDuration, "core-duration", 10*time.Second, "with --core: how long the core run offers load")
 	f.StringVar(&p.mutexprofile, "mutexprofile", "", "with --payments: write a mutex contention profile of the timed run to this file")
+	f.StringVar(&p.memprofile, "memprofile", "", "with --payments: write a heap profile (live objects after a collection) at the end of the timed run to this file")
 	f.StringVar(&p.blockprof, "blockprofile", "", "with --payments: write a blocking profile of the timed run to this file")
 	p.registerVia(f)
 }
@@ -100,6 +102,7 @@ func (p *payFlags) run(ctx context.Context, g *globals, target, dir string, inpr
 		{p.cpuprofile, func(f *os.File) { o.Profile = f }},
 		{p.mutexprofile, func(f *os.File) { o.MutexProf = f }},
 		{p.blockprof, func(f *os.File) { o.BlockProf = f }},
+		{p.memprofile, func(f *os.File) { o.HeapProf = f }},
 	} {
 		if pf.name == "" {
 			continue

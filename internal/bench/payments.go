@@ -42,6 +42,7 @@ type PayOptions struct {
 	Profile     io.Writer     // CPU profile of the timed run, or nil
 	MutexProf   io.Writer     // mutex contention profile of the timed run, or nil
 	BlockProf   io.Writer     // blocking profile of the timed run, or nil
+	HeapProf    io.Writer     // heap profile at the end of the timed run (after a collection), or nil
 	Via         string        // ViaWallet (""), ViaAlias or ViaRequest: how each payment reaches its payee
 	// OTPFile is where intermediary bank writes its one-time codes (the
 	// devnet's otp.log), read to register aliases for ViaAlias.
@@ -565,7 +566,8 @@ func (l *payLoad) offer(ctx context.Context) ([]int64, int, time.Duration) {
 }
 
 // startProfiles starts the CPU, mutex and block profiles asked for; the
-// returned function stops them and writes the latter two.
+// returned function stops them and writes the latter two, and the heap
+// profile.
 func startProfiles(o PayOptions) (func() error, error) {
 	if o.Profile != nil {
 		if err := pprof.StartCPUProfile(o.Profile); err != nil {
@@ -592,6 +594,12 @@ func startProfiles(o PayOptions) (func() error, error) {
 			runtime.SetBlockProfileRate(0)
 			if err := pprof.Lookup("block").WriteTo(o.BlockProf, 0); err != nil {
 				return fmt.Errorf("bench: block profile: %w", err)
+			}
+		}
+		if o.HeapProf != nil {
+			runtime.GC() // the profile's in-use figures are as of the last collection
+			if err := pprof.Lookup("heap").WriteTo(o.HeapProf, 0); err != nil {
+				return fmt.Errorf("bench: heap profile: %w", err)
 			}
 		}
 		return nil

@@ -79,6 +79,17 @@ func SanctionsEntries(in *Intermediary) int {
 // windows that count nothing; it returns how many it evicted.
 func EvictIdleWindows(in *Intermediary) int { return in.evictIdleWindows() }
 
+// EvictIdleNotes runs the background loop's eviction of idle wallets'
+// note indexes; it returns how many it dropped.
+func EvictIdleNotes(in *Intermediary) int { return in.evictIdleNotes(noteIndexIdle) }
+
+// EvictAllNotes drops every note index that holds no reserved note, idle
+// or not (the simulation's step).
+func EvictAllNotes(in *Intermediary) int { return in.evictIdleNotes(-time.Hour) }
+
+// NoteIndexIdle is how long a wallet's note index stays in memory unused.
+const NoteIndexIdle = noteIndexIdle
+
 // Windows is how many screening windows in keeps in memory.
 func Windows(in *Intermediary) int {
 	n := 0

@@ -440,6 +440,7 @@ func (in *Intermediary) loop(ctx context.Context) {
 	t := time.NewTicker(in.cfg.RetryInterval)
 	defer t.Stop()
 	lastPolicy := in.cfg.Now() // Open fetched it
+	lastEvict := in.cfg.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -458,6 +459,10 @@ func (in *Intermediary) loop(ctx context.Context) {
 		in.sweep(ctx)
 		_ = in.loadSanctions(false) // if the file changed; a bad one is logged and ignored
 		in.evictIdleWindows()
+		if in.cfg.Now().Sub(lastEvict) >= noteIndexIdle/10 {
+			in.evictIdleNotes(noteIndexIdle)
+			lastEvict = in.cfg.Now()
+		}
 		in.expireHolds()
 		in.retryDisputes(ctx)
 		if _, err := in.expireAliasCodes(); err != nil {
@@ -573,6 +578,7 @@ func (in *Intermediary) now() time.Time {
 type walletState struct {
 	mu       sync.Mutex
 	notes    map[noteID]noteRec // the wallet's notes (notes.go); nil until loaded; guarded by mu
+	used     int64              // when notes was last read (cfg.Now, Unix ns), for evictIdleNotes; guarded by mu
 	inflight int                // guarded by Intermediary.walletMu
 	changed  chan struct{}      // guarded by Intermediary.walletMu
 

@@ -292,7 +292,7 @@ func (in *Intermediary) openIfFree(ctx context.Context, id, owner string, prof *
 	// A wallet just made holds no notes (a note is credited only to a
 	// wallet whose lock is known here): its index starts empty rather
 	// than being read from the store at its first payment.
-	ws.notes = map[noteID]noteRec{}
+	ws.notes, ws.used = map[noteID]noteRec{}, in.cfg.Now().UnixNano()
 	in.describe(&w, t, prof)
 	return w, true, nil
 }

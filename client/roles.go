@@ -57,14 +57,20 @@ func (l ledgerClient) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles
 			return nil, err
 		}
 	}
+	return l.results(ctx, "/v1/transactions/batch", req, len(txs))
+}
+
+// results posts req to path and reads the n results, one per
+// transaction, of the wire.BatchResponse it answers.
+func (l ledgerClient) results(ctx context.Context, path string, req any, n int) ([]roles.Result, error) {
 	var resp wire.BatchResponse
-	if err := l.c.do(ctx, http.MethodPost, "/v1/transactions/batch", req, &resp); err != nil {
+	if err := l.c.do(ctx, http.MethodPost, path, req, &resp); err != nil {
 		return nil, err
 	}
-	if len(resp.Results) != len(txs) {
-		return nil, errcode.New(errcode.Internal, "batch: %d results for %d transactions", len(resp.Results), len(txs))
+	if len(resp.Results) != n {
+		return nil, errcode.New(errcode.Internal, "%s: %d results for %d transactions", path, len(resp.Results), n)
 	}
-	out := make([]roles.Result, len(txs))
+	out := make([]roles.Result, n)
 	for i, r := range resp.Results {
 		if r.Receipt != nil && r.Error == nil {
 			out[i].Receipt = *r.Receipt
@@ -81,6 +87,11 @@ func (l ledgerClient) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, erro
 		return roles.TxInfo{}, err
 	}
 	return w.ToTxInfo()
+}
+
+// Locate implements roles.TxLocator with one request.
+func (l ledgerClient) Locate(ctx context.Context, ids []money.TxID) ([]roles.Result, error) {
+	return l.results(ctx, "/v1/transactions/locate", wire.LocateRequest{TxIDs: ids}, len(ids))
 }
 
 func (l ledgerClient) Note(ctx context.Context, id money.NoteID) (roles.NoteInfo, error) {

@@ -46,6 +46,17 @@ type Ledger interface {
 	Headers(ctx context.Context, from uint64, limit int) ([]money.BatchHeader, error)
 }
 
+// TxLocator is a Ledger that confirms many committed transactions in one
+// call: for each its receipt (batch and index), or why not (NotFound when
+// it was never committed), without the inclusion proof Tx builds. An
+// intermediary confirms the payments delivered to it this way, a delivery
+// batch at a time; a Ledger without it is asked Tx for each.
+type TxLocator interface {
+	// Locate answers for each of ids, in order. An error for the whole
+	// call (the ledger cannot be reached) says nothing of any of them.
+	Locate(ctx context.Context, ids []money.TxID) ([]Result, error)
+}
+
 // LedgerInfo is what a participant needs to build valid transactions.
 type LedgerInfo struct {
 	Network    money.Network      `json:"network"`

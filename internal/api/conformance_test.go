@@ -12,6 +12,8 @@ import (
 
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
+	"github.com/specie/specie/internal/api"
+	"github.com/specie/specie/internal/api/wire"
 	"github.com/specie/specie/internal/ledger/ledgertest"
 	"github.com/specie/specie/money"
 	"github.com/specie/specie/policy"
@@ -76,6 +78,19 @@ func TestResponsesConformToSpec(t *testing.T) {
 	do(getTx, "/v1/transactions/"+hashOf(0x99).String(), "", "", 404, "not_found")
 	do(getTx, "/v1/transactions/zz", "", "", 400, "malformed")
 	do(getTx, "/v1/transactions/"+net.TxID(tx).String(), "not-a-token", "", 401, "unauthorized")
+
+	const locate = "POST /v1/transactions/locate"
+	lr := do(locate, "/v1/transactions/locate", "", `{"txids":["`+net.TxID(tx).String()+`","`+hashOf(0x99).String()+`"]}`, 200, "")
+	var located wire.BatchResponse
+	noErr(t, json.Unmarshal(lr.body, &located))
+	if len(located.Results) != 2 || located.Results[0].Receipt == nil || located.Results[0].Receipt.TxID != net.TxID(tx) || located.Results[0].Receipt.Batch == 0 ||
+		located.Results[1].Error == nil || located.Results[1].Error.Code != errcode.NotFound {
+		t.Fatalf("locate answered %s; want a receipt for the committed transaction, not_found for the other", lr.body)
+	}
+	tooMany := strings.Repeat(`"`+hashOf(0x99).String()+`",`, api.MaxLocate)
+	do(locate, "/v1/transactions/locate", "", `{"txids":[`+tooMany+`"`+hashOf(0x99).String()+`"]}`, 400, "malformed")
+	do(locate, "/v1/transactions/locate", "", `{"txids":["zz"]}`, 400, "malformed")
+	do(locate, "/v1/transactions/locate", "not-a-token", `{"txids":[]}`, 401, "unauthorized")
 
 	notes := e.net.Notes(tx)
 	const getNote = "GET /v1/notes/{noteid}"
@@ -568,6 +583,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{submit, "/v1/transactions", bankATok, `{"tx":"` + tx1 + `"}`},
 		{batch, "/v1/transactions/batch", bankATok, `{"txs":["` + tx1 + `"]}`},
 		{getTx, "/v1/transactions/" + h, "", ""},
+		{"POST /v1/transactions/locate", "/v1/transactions/locate", "", `{"txids":["` + h + `"]}`},
 		{getNote, "/v1/notes/" + h, "", ""},
 		{headers, "/v1/log/headers", "", ""},
 		{getBatch, "/v1/log/batches/7", "", ""},

@@ -194,6 +194,17 @@ func (f *fakeLedger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.
 	return out, nil
 }
 
+func (f *fakeLedger) Locate(ctx context.Context, ids []money.TxID) ([]roles.Result, error) {
+	if err := f.record(ctx, "Locate", ids); err != nil {
+		return nil, err
+	}
+	out := make([]roles.Result, len(ids))
+	for i, id := range ids {
+		out[i].Receipt = roles.Receipt{TxID: id, Batch: 7, Index: uint32(i)}
+	}
+	return out, nil
+}
+
 func (f *fakeLedger) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, error) {
 	if err := f.record(ctx, "Tx", id); err != nil {
 		return roles.TxInfo{}, err

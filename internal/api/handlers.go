@@ -100,17 +100,7 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("ledger returned %d results for %d transactions", len(res), len(txs))
 		}
 		for k, rs := range res {
-			i := pos[k]
-			if rs.Err != nil {
-				body, known := errorBody(rs.Err)
-				if !known {
-					s.log.Error("internal error in batch", "index", i, "err", rs.Err)
-				}
-				out.Results[i].Error = &body
-				continue
-			}
-			rc := rs.Receipt
-			out.Results[i].Receipt = &rc
+			out.Results[pos[k]] = s.batchResult(pos[k], rs)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -128,6 +118,55 @@ func (s *Server) tx(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, wire.FromTxInfo(info, s.displayCurrency(r.Context())))
 	return nil
+}
+
+// locate serves POST /v1/transactions/locate: a receipt or an error for
+// each txid, in order, through roles.TxLocator if the ledger has it, else
+// Tx for each.
+func (s *Server) locate(w http.ResponseWriter, r *http.Request) error {
+	var req wire.LocateRequest
+	if err := decodeBody(w, r, MaxBody, &req); err != nil {
+		return err
+	}
+	if len(req.TxIDs) > MaxLocate {
+		return errcode.New(errcode.Malformed, "%d txids exceed %d", len(req.TxIDs), MaxLocate)
+	}
+	var res []roles.Result
+	if loc, ok := s.cfg.Ledger.(roles.TxLocator); ok {
+		var err error
+		if res, err = loc.Locate(r.Context(), req.TxIDs); err != nil {
+			return err
+		}
+		if len(res) != len(req.TxIDs) {
+			return fmt.Errorf("ledger located %d of %d transactions", len(res), len(req.TxIDs))
+		}
+	} else {
+		res = make([]roles.Result, len(req.TxIDs))
+		for i, id := range req.TxIDs {
+			info, err := s.cfg.Ledger.Tx(r.Context(), id)
+			res[i] = roles.Result{Receipt: roles.Receipt{TxID: id, Batch: info.Header.Seq, Index: info.Index}, Err: err}
+		}
+	}
+	out := wire.BatchResponse{Results: make([]wire.BatchResult, len(res))}
+	for i, rs := range res {
+		out.Results[i] = s.batchResult(i, rs)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// batchResult is the wire form of result i of a request about many
+// transactions: its receipt, or its error (logged when internal).
+func (s *Server) batchResult(i int, rs roles.Result) wire.BatchResult {
+	if rs.Err != nil {
+		body, known := errorBody(rs.Err)
+		if !known {
+			s.log.Error("internal error in a batch's result", "index", i, "err", rs.Err)
+		}
+		return wire.BatchResult{Error: &body}
+	}
+	rc := rs.Receipt
+	return wire.BatchResult{Receipt: &rc}
 }
 
 func (s *Server) note(w http.ResponseWriter, r *http.Request) error {

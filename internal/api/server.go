@@ -46,6 +46,7 @@ const (
 	MaxBatchBody = 16 << 20 // 16 MiB for POST /v1/transactions/batch
 	MaxBatchTxs  = 10000    // transactions in one batch request
 	MaxHeaders   = 1000     // headers in one GET /v1/log/headers page
+	MaxLocate    = 10000    // txids in one POST /v1/transactions/locate (a delivery batch's worth)
 )
 
 // Credential maps a bearer token to the principal it authenticates.
@@ -202,6 +203,7 @@ func (s *Server) routes() {
 		s.handle("POST /v1/transactions", s.submitter(s.submit))
 		s.handle("POST /v1/transactions/batch", s.submitter(s.submitBatch))
 		s.handle("GET /v1/transactions/{txid}", s.public(s.tx))
+		s.handle("POST /v1/transactions/locate", s.public(s.locate))
 		s.handle("GET /v1/notes/{noteid}", s.public(s.note))
 		s.handle("GET /v1/log/headers", s.public(s.headers))
 		s.handle("GET /v1/log/batches/{seq}", s.public(s.batch))

@@ -49,14 +49,20 @@ func (in *Intermediary) DeliverBatch(ctx context.Context, ds []roles.Delivery) (
 	out := make([]error, len(ds))
 	var items []delivered
 	seen := make(map[money.TxID]bool, len(ds))
+	var checked []roles.Delivery
+	var pos []int // pos[k] is the position in ds of checked[k]
 	for i, d := range ds {
 		if err := checkMemo(d.Memo, caller.Name); err != nil {
 			out[i] = err
 			continue
 		}
-		it, err := in.checkDelivery(ctx, d)
-		if err != nil {
-			out[i] = err
+		checked, pos = append(checked, d), append(pos, i)
+	}
+	its, errs := in.checkDeliveries(ctx, checked)
+	for k, it := range its {
+		i := pos[k]
+		if errs[k] != nil {
+			out[i] = errs[k]
 			continue
 		}
 		if seen[it.txid] {
@@ -166,25 +172,86 @@ func (in *Intermediary) deliver(ctx context.Context, d roles.Delivery) error {
 // checkDelivery checks a delivered transaction's format and that the
 // ledger has committed it.
 func (in *Intermediary) checkDelivery(ctx context.Context, d roles.Delivery) (delivered, error) {
-	tx := d.Tx
-	if tx == nil {
-		return delivered{}, errcode.New(errcode.Malformed, "no transaction")
-	}
-	if err := tx.Check(); err != nil {
-		return delivered{}, errcode.New(errcode.Malformed, "%v", err)
-	}
-	txid := in.cfg.Network.TxID(tx)
-	info, err := in.ledger.Tx(in.asSelf(ctx), txid)
-	if err != nil {
-		if errcode.Is(err, errcode.NotFound) {
-			return delivered{}, errcode.New(errcode.NotFound, "transaction %s is not committed on the ledger", txid)
+	its, errs := in.checkDeliveries(ctx, []roles.Delivery{d})
+	return its[0], errs[0]
+}
+
+// checkDeliveries is checkDelivery for each of ds, asking the ledger about
+// all of them at once (confirm). A delivery that fails its checks has its
+// error at its position; its delivered is then empty.
+func (in *Intermediary) checkDeliveries(ctx context.Context, ds []roles.Delivery) ([]delivered, []error) {
+	its := make([]delivered, len(ds))
+	errs := make([]error, len(ds))
+	var ask []money.TxID
+	var at []int // at[k] is the position in ds of ask[k]
+	for i, d := range ds {
+		tx := d.Tx
+		if tx == nil {
+			errs[i] = errcode.New(errcode.Malformed, "no transaction")
+			continue
 		}
-		return delivered{}, err
+		if err := tx.Check(); err != nil {
+			errs[i] = errcode.New(errcode.Malformed, "%v", err)
+			continue
+		}
+		its[i] = delivered{txid: in.cfg.Network.TxID(tx), tx: tx, memo: d.Memo}
+		ask, at = append(ask, its[i].txid), append(at, i)
 	}
-	if info.Status != "committed" || (info.TxID != money.TxID{} && info.TxID != txid) {
-		return delivered{}, errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", txid, info.Status)
+	for k, r := range in.confirm(ctx, ask) {
+		i, txid := at[k], ask[k]
+		switch {
+		case errcode.Is(r.Err, errcode.NotFound):
+			errs[i] = errcode.New(errcode.NotFound, "transaction %s is not committed on the ledger", txid)
+		case r.Err != nil:
+			errs[i] = r.Err
+		case r.Receipt.TxID != money.TxID{} && r.Receipt.TxID != txid:
+			errs[i] = errcode.New(errcode.Conflict, "transaction %s: the ledger answered for %s", txid, r.Receipt.TxID)
+		default:
+			its[i].batch, its[i].index = r.Receipt.Batch, r.Receipt.Index
+		}
+		if errs[i] != nil {
+			its[i] = delivered{}
+		}
 	}
-	return delivered{txid: txid, tx: tx, batch: info.Header.Seq, index: info.Index, memo: d.Memo}, nil
+	return its, errs
+}
+
+// confirm asks the ledger where each of txids was committed: in one call
+// when it is a roles.TxLocator, else, or when that call fails other than
+// unavailable (a ledger without the route, say), with Tx for each, whose
+// errors are then each transaction's own.
+func (in *Intermediary) confirm(ctx context.Context, txids []money.TxID) []roles.Result {
+	if len(txids) == 0 {
+		return nil
+	}
+	if loc, ok := in.ledger.(roles.TxLocator); ok {
+		res, err := loc.Locate(in.asSelf(ctx), txids)
+		if err == nil && len(res) == len(txids) {
+			return res
+		}
+		if errcode.Is(err, errcode.Unavailable) {
+			// The ledger cannot be reached: asking one at a time would not
+			// reach it either. Each is refused, to be delivered again.
+			out := make([]roles.Result, len(txids))
+			for i := range out {
+				out[i].Err = err
+			}
+			return out
+		}
+		if err == nil {
+			err = fmt.Errorf("%d answers for %d transactions", len(res), len(txids))
+		}
+		in.log.Debug("locating delivered transactions failed; asking one at a time", "count", len(txids), "err", err)
+	}
+	out := make([]roles.Result, len(txids))
+	for i, id := range txids {
+		info, err := in.ledger.Tx(in.asSelf(ctx), id)
+		if err == nil && info.Status != "committed" {
+			err = errcode.New(errcode.Conflict, "transaction %s: ledger reports status %q", id, info.Status)
+		}
+		out[i] = roles.Result{Receipt: roles.Receipt{TxID: info.TxID, Batch: info.Header.Seq, Index: info.Index}, Err: err}
+	}
+	return out
 }
 
 // applyCommitted records a transaction the ledger has committed, in one

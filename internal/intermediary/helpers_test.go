@@ -374,6 +374,8 @@ type faultyLedger struct {
 	// hold, when set, is called before a submission travels: a test
 	// blocks in it to keep a payment in flight.
 	hold atomic.Pointer[func()]
+	// locates counts Locate calls, txs Tx calls.
+	locates, txs atomic.Int64
 }
 
 func (f *faultyLedger) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error) {
@@ -412,7 +414,17 @@ func (f *faultyLedger) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]role
 	return out, nil
 }
 
+// Locate is the ledger's, failing as Tx does while the link is down.
+func (f *faultyLedger) Locate(ctx context.Context, ids []money.TxID) ([]roles.Result, error) {
+	f.locates.Add(1)
+	if f.down.Load() {
+		return nil, errcode.New(errcode.Unavailable, "ledger unreachable")
+	}
+	return f.Ledger.Locate(ctx, ids)
+}
+
 func (f *faultyLedger) Tx(ctx context.Context, id money.TxID) (roles.TxInfo, error) {
+	f.txs.Add(1)
 	if f.down.Load() {
 		return roles.TxInfo{}, errcode.New(errcode.Unavailable, "ledger unreachable")
 	}

@@ -682,6 +682,45 @@ func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
 		return roles.TxInfo{}, err
 	}
 	defer release()
+	info, ids, err := l.find(id, nil)
+	if err != nil {
+		return roles.TxInfo{}, err
+	}
+	info.Proof = money.MerkleProof(ids, int(info.Index))
+	return info, nil
+}
+
+// Locate implements roles.TxLocator: Tx for many transactions without
+// their proofs, reading each batch once however many of ids it holds.
+func (l *Ledger) Locate(_ context.Context, ids []money.TxID) ([]roles.Result, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	out := make([]roles.Result, len(ids))
+	batches := map[uint64]batchIDs{}
+	for i, id := range ids {
+		info, _, err := l.find(id, batches)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Receipt = roles.Receipt{TxID: id, Batch: info.Header.Seq, Index: info.Index}
+	}
+	return out, nil
+}
+
+// batchIDs is a batch's header and transaction IDs, as find reads them.
+type batchIDs struct {
+	h   money.BatchHeader
+	ids []money.Hash
+}
+
+// find is Tx without the proof: the committed transaction id with its
+// batch's header and transaction IDs. seen, if not nil, caches the
+// batches read. The caller has entered.
+func (l *Ledger) find(id money.TxID, seen map[uint64]batchIDs) (roles.TxInfo, []money.Hash, error) {
 	v, err := l.db.Get(keySlice(hashKey(prefixTx, &id)))
 	if errors.Is(err, store.ErrNotFound) {
 		if ferr := l.stopped(); ferr != nil {
@@ -690,38 +729,36 @@ func (l *Ledger) Tx(_ context.Context, id money.TxID) (roles.TxInfo, error) {
 			// reaching the store; a restart redoes it. Saying not_found
 			// would let a caller settle a pending transaction as never
 			// committed (the issuer forgets a redeem's intent on it).
-			return roles.TxInfo{}, errcode.New(errcode.Unavailable, "transaction %s: ledger stopped after a storage failure, its outcome is known after a restart: %v", id, ferr)
+			return roles.TxInfo{}, nil, errcode.New(errcode.Unavailable, "transaction %s: ledger stopped after a storage failure, its outcome is known after a restart: %v", id, ferr)
 		}
-		return roles.TxInfo{}, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
+		return roles.TxInfo{}, nil, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
 	}
 	if err != nil {
-		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
+		return roles.TxInfo{}, nil, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
 	}
 	loc, err := decodeTxLoc(v)
 	if err != nil {
-		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
+		return roles.TxInfo{}, nil, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
 	}
 	kind := loc.kind.String()
 	if loc.kind == kindRotation {
 		kind = "key_set" // a rotation batch's ID (keys.go)
 	}
-	h, ids, err := l.batch(loc.seq)
-	if err != nil {
-		return roles.TxInfo{}, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
+	b, ok := seen[loc.seq]
+	if !ok {
+		if b.h, b.ids, err = l.batch(loc.seq); err != nil {
+			return roles.TxInfo{}, nil, errcode.New(errcode.Internal, "transaction %s: %v", id, err)
+		}
+		if seen != nil {
+			seen[loc.seq] = b
+		}
 	}
-	if int(loc.index) >= len(ids) || ids[loc.index] != id {
+	if int(loc.index) >= len(b.ids) || b.ids[loc.index] != id {
 		// A location left by a genesis that failed (genesis.go) names a
 		// batch 1 that does not hold the transaction.
-		return roles.TxInfo{}, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
+		return roles.TxInfo{}, nil, errcode.New(errcode.NotFound, "transaction %s is not committed", id)
 	}
-	return roles.TxInfo{
-		TxID:   id,
-		Status: "committed",
-		Kind:   kind,
-		Header: h,
-		Index:  loc.index,
-		Proof:  money.MerkleProof(ids, int(loc.index)),
-	}, nil
+	return roles.TxInfo{TxID: id, Status: "committed", Kind: kind, Header: b.h, Index: loc.index}, b.ids, nil
 }
 
 // Headers returns up to limit headers from sequence from on.

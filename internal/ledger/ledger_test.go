@@ -100,6 +100,23 @@ func TestMintPayRedeemWithProofs(t *testing.T) {
 	if _, err := l.Tx(ctx, money.TxID{1}); !errcode.Is(err, errcode.NotFound) {
 		t.Fatalf("unknown tx: %v", err)
 	}
+
+	// Locate says what Tx says of each, in order, without proofs.
+	ids := []money.TxID{n.Network.TxID(red), {1}, n.Network.TxID(mint), n.Network.TxID(pay), n.Network.TxID(mint)}
+	res, err := l.Locate(ctx, ids)
+	if err != nil || len(res) != len(ids) {
+		t.Fatalf("locate: %v %v", res, err)
+	}
+	for i, id := range ids {
+		info, terr := l.Tx(ctx, id)
+		if r := res[i]; errcode.Of(r.Err) != errcode.Of(terr) ||
+			(terr == nil && r.Receipt != (roles.Receipt{TxID: id, Batch: info.Header.Seq, Index: info.Index})) {
+			t.Errorf("locate %d: %+v, Tx says %+v %v", i, r, info, terr)
+		}
+	}
+	if !errcode.Is(res[1].Err, errcode.NotFound) {
+		t.Errorf("locate an unknown tx: %v", res[1].Err)
+	}
 }
 
 func TestRejectionsChangeNothing(t *testing.T) {

@@ -92,6 +92,13 @@ type BatchRequest struct {
 	Txs []string `json:"txs"`
 }
 
+// LocateRequest is POST /v1/transactions/locate: which of these
+// transactions are committed, and where. It is answered with a
+// BatchResponse, a receipt or an error per txid, in order.
+type LocateRequest struct {
+	TxIDs []money.TxID `json:"txids"`
+}
+
 // BatchResult is one transaction's outcome: exactly one of the fields is set.
 type BatchResult struct {
 	Receipt *roles.Receipt `json:"receipt,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/specie/specie/client"
@@ -71,7 +72,7 @@ func newRawPayer(urls, tokens, names []string, conns int) (*rawPayer, bool, erro
 		if u.Port() == "" {
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
-		path := u.EscapedPath() + "/v1/intermediaries/" + url.PathEscape(names[i]) + "/payments"
+		path := strings.TrimRight(u.EscapedPath(), "/") + "/v1/intermediaries/" + url.PathEscape(names[i]) + "/payments"
 		head := "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: specie-bench\r\n" +
 			"Content-Type: application/json\r\nAccept: application/json\r\n"
 		if tokens[i] != "" {

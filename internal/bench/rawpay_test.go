@@ -150,7 +150,7 @@ func TestRawPayerConnections(t *testing.T) {
 		}),
 	}
 	go srv.Serve(ln)
-	url := "http://" + ln.Addr().String()
+	url := "http://" + ln.Addr().String() + "/" // a base URL may end in a slash
 	p, ok, err := newRawPayer([]string{url}, []string{"tok"}, []string{"bank-a"}, 1)
 	if err != nil || !ok {
 		t.Fatalf("raw payer: ok %v, err %v", ok, err)

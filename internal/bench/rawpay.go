@@ -168,7 +168,7 @@ func (c *rawConn) send(b *rawBank, pay roles.Payment, timeout time.Duration) (ke
 	}
 	c.body = body
 	req := append(c.req[:0], b.head...)
-	if pay.IdempotencyKey != "" {
+	if pay.IdempotencyKey != "" { // the generator's own keys (payLoad.key): printable ASCII, safe in a header
 		req = append(append(append(req, wire.IdempotencyKeyHeader...), ": "...), pay.IdempotencyKey...)
 		req = append(req, "\r\n"...)
 	}

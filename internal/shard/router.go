@@ -92,7 +92,9 @@ func (r *Router) Submit(ctx context.Context, tx *money.Tx) (roles.Receipt, error
 
 // SubmitBatch sends each group its single-group transactions as one batch
 // and runs the cross-group ones through the coordinator, all at once;
-// results are in txs' order.
+// results are in txs' order, each with its txid. A group that cannot be
+// reached fails its own transactions (its error in each result), not the
+// batch: the other groups' commits are reported as such.
 func (r *Router) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Result, error) {
 	if holdsMint(txs...) {
 		release, err := r.mintGate(ctx)
@@ -119,8 +121,6 @@ func (r *Router) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 		cross, crossAt = append(cross, p), append(crossAt, i)
 	}
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var fail error
 	for g, idx := range per {
 		if len(idx) == 0 {
 			continue
@@ -133,10 +133,16 @@ func (r *Router) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 				batch[k] = txs[i]
 			}
 			rs, err := r.groups[g].SubmitBatch(ctx, batch)
+			if err == nil && len(rs) != len(batch) {
+				err = errcode.New(errcode.Internal, "group %d answered %d results for %d transactions", g, len(rs), len(batch))
+			}
 			if err != nil {
-				mu.Lock()
-				fail = err
-				mu.Unlock()
+				// This group's transactions only: each is answered with the
+				// group's error (unavailable: outcome unknown, to be asked
+				// again by txid), and the other groups' results stand.
+				for _, i := range idx {
+					out[i].Err = err
+				}
 				return
 			}
 			for k, i := range idx {
@@ -156,9 +162,6 @@ func (r *Router) SubmitBatch(ctx context.Context, txs []*money.Tx) ([]roles.Resu
 		}()
 	}
 	wg.Wait()
-	if fail != nil {
-		return nil, fail
-	}
 	return out, nil
 }
 

@@ -371,3 +371,44 @@ func TestConcurrentSpendsAcrossGroupsOneCommits(t *testing.T) {
 }
 
 var _ roles.Ledger = (*shard.Router)(nil)
+
+// A batch through the router while one group is down is answered per
+// transaction: the up group's are committed and reported so, the down
+// group's are unavailable with their txids (outcome unknown, asked again
+// later), and nothing of theirs is applied; once the group is back they
+// commit when sent again.
+func TestRouterBatchWithAGroupDown(t *testing.T) {
+	s := newSharded(t, 2)
+	alice, bob := ledgertest.MustKey(), ledgertest.MustKey()
+	n0, n1 := s.mintIn(0, alice, 100_00), s.mintIn(1, alice, 50_00)
+	tx0 := s.pay([]money.Note{n0}, []*crypto.PrivateKey{alice}, []money.Output{ledgertest.To(bob, 100_00)}, []int{0})
+	tx1 := s.pay([]money.Note{n1}, []*crypto.PrivateKey{alice}, []money.Output{ledgertest.To(bob, 50_00)}, []int{1})
+	if err := s.groups[1].l().Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.router.SubmitBatch(ctx, []*money.Tx{tx0, tx1})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("batch with group 1 down: %v %v; want a result per transaction", res, err)
+	}
+	if res[0].Err != nil || res[0].Receipt.TxID != s.n.Network.TxID(tx0) || res[0].Receipt.Batch == 0 {
+		t.Fatalf("group 0's transaction: %+v; want committed", res[0])
+	}
+	if !errcode.Is(res[1].Err, errcode.Unavailable) || res[1].Receipt.TxID != s.n.Network.TxID(tx1) {
+		t.Fatalf("group 1's transaction: %+v %v; want unavailable with its txid", res[1].Receipt, res[1].Err)
+	}
+	if got := s.outcome0(tx0, 1); got != applied {
+		t.Fatalf("group 0's transaction: %v, want applied", got)
+	}
+	s.groups[1].cur.Store(s.openLedger(s.groupDir(1)))
+	if got := s.outcome(tx1); got != notApplied {
+		t.Fatalf("group 1's transaction after the restart: %v, want not applied", got)
+	}
+	res, err = s.router.SubmitBatch(ctx, []*money.Tx{tx1})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("sent again: %v %v", res, err)
+	}
+	if got := s.outcome(tx1); got != applied {
+		t.Fatalf("group 1's transaction sent again: %v, want applied", got)
+	}
+	s.check()
+}

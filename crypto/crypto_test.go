@@ -88,10 +88,19 @@ func BenchmarkVerifySingle(b *testing.B) {
 
 // BenchmarkVerifyBatch measures batch verification by batch size: the
 // ledger's verifiers take what is queued, so at low load batches are small
-// and per-signature cost is higher.
+// and per-signature cost is higher. keys=cached is the same batch taking
+// its keys, already expanded, from a KeyCache: signers seen before.
 func BenchmarkVerifyBatch(b *testing.B) {
-	for _, n := range []int{16, 64, 128, 256, 512} {
-		b.Run(fmt.Sprintf("sigs=%d", n), func(b *testing.B) {
+	for _, bc := range []struct {
+		n      int
+		cached bool
+	}{{16, false}, {16, true}, {64, false}, {64, true}, {128, false}, {256, false}, {512, false}, {512, true}} {
+		n := bc.n
+		name := fmt.Sprintf("sigs=%d", n)
+		if bc.cached {
+			name += "/keys=cached"
+		}
+		b.Run(name, func(b *testing.B) {
 			keys := make([]*crypto.PrivateKey, n)
 			sigs := make([][64]byte, n)
 			for i := range keys {
@@ -99,6 +108,10 @@ func BenchmarkVerifyBatch(b *testing.B) {
 				sigs[i] = keys[i].Sign(crypto.Spend, "net", [32]byte{byte(i), byte(i >> 8)})
 			}
 			bv := crypto.NewBatch(n)
+			if bc.cached {
+				bv.WithKeys(crypto.NewKeyCache(n))
+			}
+			b.ReportAllocs()
 			for b.Loop() {
 				for i := range keys {
 					bv.Add(keys[i].Public(), crypto.Spend, "net", [32]byte{byte(i), byte(i >> 8)}, sigs[i])

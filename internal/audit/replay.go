@@ -469,6 +469,11 @@ type sigItem struct {
 // small enough that a ledger batch spreads over the cores.
 const sigChunk = 256
 
+// signers keeps the expanded keys of owners that sign again (a wallet
+// signs each of its payments), for every audit in the process: the same
+// verdicts, about a third less work per repeated signer.
+var signers = crypto.NewKeyCache(8192)
+
 // verifySigs verifies every signature, in batches of sigChunk over all
 // cores, and says which are valid. Batching never changes the answer:
 // crypto.Batch falls back to single ZIP-215 verification when a batch
@@ -490,7 +495,7 @@ func verifySigs(network string, items []sigItem) []bool {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := crypto.NewBatch(sigChunk)
+			b := crypto.NewBatch(sigChunk).WithKeys(signers)
 			for c := range next {
 				lo, hi := c*sigChunk, min((c+1)*sigChunk, len(items))
 				for _, it := range items[lo:hi] {

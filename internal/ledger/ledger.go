@@ -111,6 +111,9 @@ type Ledger struct {
 	queue   chan []*checked
 	queued  atomic.Int64
 	verifyQ chan *part
+	// signers keeps the expanded public keys of owners who spend again,
+	// shared by the verifiers (crypto.KeyCache).
+	signers *crypto.KeyCache
 	closed  chan struct{}
 	// gate orders submissions against Close: senders hold it shared, Close
 	// takes it exclusively, so nothing is queued after the queues drain.
@@ -238,6 +241,7 @@ func Open(dir string, cfg Config) (*Ledger, error) {
 		log:        cfg.Logger.With("role", "ledger"),
 		queue:      make(chan []*checked, 4*cfg.MaxBatch),
 		verifyQ:    make(chan *part, 1024),
+		signers:    crypto.NewKeyCache(signerKeys),
 		rotq:       make(chan *rotation),
 		closed:     make(chan struct{}),
 	}
@@ -451,6 +455,11 @@ func (l *Ledger) submit(ctx context.Context, cs []*checked, sigs bool, verified 
 	return out, nil
 }
 
+// signerKeys is how many owners' keys the verifiers keep expanded: a
+// wallet that pays again is verified about a third faster per signature.
+// Up to twice this many keys are held, about 1.5 KB each: 24 MB at most.
+const signerKeys = 8192
+
 // verifyBatch is how many transactions a verifier checks at once: about
 // 512 signatures, where batch verification is cheapest per signature.
 const verifyBatch = 256
@@ -465,7 +474,7 @@ type part struct {
 // one batch and verifies it.
 func (l *Ledger) verifier() {
 	defer l.wg.Done()
-	b := crypto.NewBatch(2 * verifyBatch)
+	b := crypto.NewBatch(2 * verifyBatch).WithKeys(l.signers)
 	var parts []*part
 	var cs []*checked
 	for {

@@ -587,12 +587,10 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key crypto.Sig
 		return nil, money.TxID{}, internalErr("build transaction", err)
 	}
 	txid := in.cfg.Network.TxID(tx)
-	for i := range tx.Inputs {
-		if tx.InputSigs[i], err = key.TrySign(crypto.Spend, in.cfg.Network.ID, txid); err != nil {
-			// Before anything is reserved: a key on an HSM that cannot
-			// sign right now leaves the wallet as it was.
-			return nil, money.TxID{}, errcode.New(errcode.Unavailable, "wallet %s cannot sign right now: %v", w.ID, err)
-		}
+	if err := in.signInputs(tx, txid, func(int) crypto.Signer { return key }); err != nil {
+		// Before anything is reserved: a key on an HSM that cannot
+		// sign right now leaves the wallet as it was.
+		return nil, money.TxID{}, errcode.New(errcode.Unavailable, "wallet %s cannot sign right now: %v", w.ID, err)
 	}
 	if pend.Tx, err = tx.MarshalBinary(); err != nil {
 		return nil, money.TxID{}, internalErr("encode transaction", err)
@@ -635,6 +633,32 @@ func pendingIdem(pend *pendingRec, txid money.TxID) idemRec {
 // selectNotes picks unspent notes covering amount: the smallest single note
 // that covers it if there is one (least change, fewest inputs), otherwise the
 // largest notes first, at most money.MaxInputs of them.
+// signInputs signs tx's inputs, input i with keyFor(i), once per key:
+// every input signs the same txid, so a key's one signature serves all its
+// inputs (Ed25519 signatures are deterministic, on an HSM too, and any
+// valid one would do). A payment from notes received one by one (a shop
+// paying a supplier) spends many notes; each signature more costs about
+// 25 µs in memory, 550 on SoftHSM2.
+func (in *Intermediary) signInputs(tx *money.Tx, txid money.TxID, keyFor func(i int) crypto.Signer) error {
+	for i := range tx.Inputs {
+		k := keyFor(i)
+		j := 0
+		for j < i && keyFor(j).Public() != k.Public() {
+			j++
+		}
+		if j < i {
+			tx.InputSigs[i] = tx.InputSigs[j]
+			continue
+		}
+		sig, err := k.TrySign(crypto.Spend, in.cfg.Network.ID, txid)
+		if err != nil {
+			return err
+		}
+		tx.InputSigs[i] = sig
+	}
+	return nil
+}
+
 func selectNotes(notes []noteRec, amount uint64, cur money.Currency) ([]money.Note, uint64, error) {
 	var avail []money.Note
 	var total uint64

@@ -137,14 +137,13 @@ func (in *Intermediary) reserveDraw(ws *walletState, w *walletRec, key crypto.Si
 		return nil, money.TxID{}, internalErr("build transaction", err)
 	}
 	txid := in.cfg.Network.TxID(tx)
-	for i := range tx.Inputs {
-		k := key
+	if err := in.signInputs(tx, txid, func(i int) crypto.Signer {
 		if i >= len(own) {
-			k = tkey
+			return tkey
 		}
-		if tx.InputSigs[i], err = k.TrySign(crypto.Spend, in.cfg.Network.ID, txid); err != nil {
-			return nil, money.TxID{}, errcode.New(errcode.Unavailable, "%s cannot sign right now: %v", in.cfg.Name, err)
-		}
+		return key
+	}); err != nil {
+		return nil, money.TxID{}, errcode.New(errcode.Unavailable, "%s cannot sign right now: %v", in.cfg.Name, err)
 	}
 	pend.PayerAccount, pend.FromAccount = prof.Account, draw
 	if pend.Tx, err = tx.MarshalBinary(); err != nil {

@@ -340,3 +340,46 @@ func TestOpenRejectsRepeatedMintKey(t *testing.T) {
 		t.Fatal("ledger opened with a repeated mint key")
 	}
 }
+
+// TestOneKeysInputsVerifiedOnce: inputs locked to one key carry the same
+// signature of the txid, and the ledger verifies that pair once. A
+// payment from several of a wallet's notes commits; a corrupted signature
+// on either input, the same corrupted signature on both, or one owner's
+// signature put on another owner's input is still refused, and changes
+// nothing.
+func TestOneKeysInputsVerifiedOnce(t *testing.T) {
+	n := ledgertest.New()
+	l := open(t, n, t.TempDir())
+	defer l.Close()
+	alice, bob := ledgertest.MustKey(), ledgertest.MustKey()
+	mint := n.Mint([]int{0, 1}, ledgertest.To(alice, 300), ledgertest.To(alice, 200), ledgertest.To(bob, 100))
+	mustSubmit(t, l, mint)
+	notes := n.Notes(mint)
+	both := func() *money.Tx {
+		return n.Spend(money.Transfer, notes[:2], []*crypto.PrivateKey{alice, alice}, ledgertest.To(bob, 500))
+	}
+	firstBad := both()
+	firstBad.InputSigs[0][7] ^= 1
+	secondBad := both()
+	secondBad.InputSigs[1][7] ^= 1
+	sameBad := both()
+	sameBad.InputSigs[0][7] ^= 1
+	sameBad.InputSigs[1] = sameBad.InputSigs[0]
+	borrowed := n.Spend(money.Transfer, []money.Note{notes[0], notes[2]}, []*crypto.PrivateKey{alice, bob}, ledgertest.To(bob, 400))
+	borrowed.InputSigs[1] = borrowed.InputSigs[0] // alice's signature on bob's note
+	for name, tx := range map[string]*money.Tx{"first corrupted": firstBad, "second corrupted": secondBad,
+		"both the same corrupted": sameBad, "one owner's signature on another's note": borrowed} {
+		before := snap(t, l)
+		if _, err := l.Submit(ctx, tx); !errcode.Is(err, errcode.BadSignature) {
+			t.Fatalf("%s: got %v, want %s", name, err, errcode.BadSignature)
+		}
+		if after := snap(t, l); after != before {
+			t.Fatalf("%s: state changed: %+v -> %+v", name, before, after)
+		}
+	}
+	good := both()
+	if good.InputSigs[0] != good.InputSigs[1] {
+		t.Fatal("one key's signatures of one txid differ")
+	}
+	mustSubmit(t, l, good)
+}

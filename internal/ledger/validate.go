@@ -4,6 +4,7 @@ import (
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
+	"slices"
 )
 
 // Validation is stateless: format, sums and signatures. It needs no ledger
@@ -117,12 +118,26 @@ func (l *Ledger) checkAuthorityKeys(tx *money.Tx) error {
 // the same however they were grouped.
 func (l *Ledger) verifySigs(b *crypto.Batch, cs []*checked) {
 	owner := make([]int, 0, len(cs)*2)
+	type keySig struct {
+		key [32]byte
+		sig money.Sig
+	}
+	var added []keySig // this transaction's, to verify each pair once
 	for i, c := range cs {
 		if c.err != nil {
 			continue
 		}
 		tx := c.tx
+		added = added[:0]
 		tx.SpendSigs(func(_ int, key [32]byte, sig money.Sig) {
+			// Inputs locked to one key all carry its signature of the
+			// same txid: the same key, message and signature verify the
+			// same way, so a payment from many of a wallet's notes costs
+			// one verification, not one per note.
+			if slices.Contains(added, keySig{key, sig}) {
+				return
+			}
+			added = append(added, keySig{key, sig})
 			b.Add(crypto.PublicKey(key), crypto.Spend, l.net.ID, c.id, sig)
 			owner = append(owner, i)
 		})

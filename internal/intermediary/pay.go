@@ -1,6 +1,7 @@
 package intermediary
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -573,11 +574,10 @@ func (in *Intermediary) tryReserve(ws *walletState, w *walletRec, key crypto.Sig
 			return nil, money.TxID{}, err
 		}
 	}
-	notes, err := in.walletNotes(ws, w.ID)
-	if err != nil {
+	if err := in.loadNotes(ws, w.ID); err != nil {
 		return nil, money.TxID{}, err
 	}
-	inputs, sum, err := selectNotes(notes, amount, in.cfg.Network.Currency)
+	inputs, sum, err := selectNotes(ws.notes, amount, in.cfg.Network.Currency)
 	if err != nil {
 		return nil, money.TxID{}, err
 	}
@@ -630,9 +630,6 @@ func pendingIdem(pend *pendingRec, txid money.TxID) idemRec {
 		State: idemPending, TxID: txid, Created: pend.Created}
 }
 
-// selectNotes picks unspent notes covering amount: the smallest single note
-// that covers it if there is one (least change, fewest inputs), otherwise the
-// largest notes first, at most money.MaxInputs of them.
 // signInputs signs tx's inputs, input i with keyFor(i), once per key:
 // every input signs the same txid, so a key's one signature serves all its
 // inputs (Ed25519 signatures are deterministic, on an HSM too, and any
@@ -659,37 +656,52 @@ func (in *Intermediary) signInputs(tx *money.Tx, txid money.TxID, keyFor func(i 
 	return nil
 }
 
-func selectNotes(notes []noteRec, amount uint64, cur money.Currency) ([]money.Note, uint64, error) {
-	var avail []money.Note
+// selectNotes picks unspent notes covering amount: the smallest single note
+// that covers it if there is one (least change, fewest inputs), otherwise the
+// largest notes first, at most money.MaxInputs of them.
+// Among notes of equal value the first in store key order (txid, index)
+// goes first, so the choice is a function of the wallet's notes, never of
+// map order. It reads the wallet's note index in place (the caller holds
+// its lock): the common payment, covered by one note, copies nothing.
+func selectNotes(notes map[noteID]noteRec, amount uint64, cur money.Currency) ([]money.Note, uint64, error) {
 	var total uint64
+	var best *money.Note
+	unspent := 0
 	for _, r := range notes {
 		if r.State != stateUnspent {
 			continue
 		}
-		avail = append(avail, r.Note)
+		unspent++
 		t, err := money.Add(total, r.Note.Value)
 		if err != nil {
 			t = ^uint64(0) // more than any amount; the sum below is bounded by MaxInputs notes
 		}
 		total = t
+		if n := r.Note; n.Value >= amount && (best == nil || n.Value < best.Value || n.Value == best.Value && keyBefore(n, *best)) {
+			best = &n
+		}
 	}
 	if total < amount {
 		return nil, 0, errcode.New(errcode.InsufficientFunds, "available %s %s is less than %s", cur.Format(total), cur.Code, cur.Format(amount))
 	}
-	best := -1
-	for i := range avail {
-		if avail[i].Value >= amount && (best < 0 || avail[i].Value < avail[best].Value) {
-			best = i
-		}
+	if best != nil {
+		return []money.Note{*best}, best.Value, nil
 	}
-	if best >= 0 {
-		return []money.Note{avail[best]}, avail[best].Value, nil
+	avail := make([]money.Note, 0, unspent)
+	for _, r := range notes {
+		if r.State == stateUnspent {
+			avail = append(avail, r.Note)
+		}
 	}
 	slices.SortFunc(avail, func(a, b money.Note) int {
 		switch {
 		case a.Value > b.Value:
 			return -1
 		case a.Value < b.Value:
+			return 1
+		case keyBefore(a, b):
+			return -1
+		case keyBefore(b, a):
 			return 1
 		}
 		return 0
@@ -702,11 +714,19 @@ func selectNotes(notes []noteRec, amount uint64, cur money.Currency) ([]money.No
 		}
 		sum = s
 		if sum >= amount {
-			return slices.Clone(avail[:i+1]), sum, nil
+			return avail[: i+1 : i+1], sum, nil
 		}
 	}
 	return nil, 0, errcode.New(errcode.InsufficientFunds,
 		"%d would need more than %d notes; the %d largest hold %d", amount, money.MaxInputs, money.MaxInputs, sum)
+}
+
+// keyBefore reports whether a comes before b in store key order.
+func keyBefore(a, b money.Note) bool {
+	if c := bytes.Compare(a.TxID[:], b.TxID[:]); c != 0 {
+		return c < 0
+	}
+	return a.Index < b.Index
 }
 
 // shortBecauseHeld turns insufficient, an insufficient_funds answer for

@@ -111,11 +111,10 @@ func (in *Intermediary) reserveDraw(ws *walletState, w *walletRec, key crypto.Si
 		return nil, money.TxID{}, errcode.New(errcode.InsufficientFunds, "available %s %s in the wallet and %s %s in its linked account %s is less than %s",
 			cur.Format(have), cur.Code, cur.Format(bal), cur.Code, prof.Account, cur.Format(amount))
 	}
-	tnotes, err := in.walletNotes(tws, tid)
-	if err != nil {
+	if err := in.loadNotes(tws, tid); err != nil {
 		return nil, money.TxID{}, err
 	}
-	tin, tsum, err := selectNotes(tnotes, draw, cur)
+	tin, tsum, err := selectNotes(tws.notes, draw, cur)
 	if err != nil {
 		in.log.Warn("the treasury cannot pay a draw from a linked account", "wallet", w.ID, "draw", draw, "err", err)
 		return nil, money.TxID{}, errcode.New(errcode.Unavailable, "%s cannot pay %s from the account %s right now: its treasury is short; retry later",

@@ -87,6 +87,14 @@ func EvictIdleNotes(in *Intermediary) int { return in.evictIdleNotes(noteIndexId
 // or not (the simulation's step).
 func EvictAllNotes(in *Intermediary) int { return in.evictIdleNotes(-time.Hour) }
 
+// WalletCached reports whether wallet id's record and key are cached in
+// memory.
+func WalletCached(in *Intermediary, id string) (rec, key bool) {
+	_, rec = in.walletRecs.Load(id)
+	_, key = in.keys.Load(id)
+	return rec, key
+}
+
 // NoteIndexIdle is how long a wallet's note index stays in memory unused.
 const NoteIndexIdle = noteIndexIdle
 

@@ -49,6 +49,13 @@ func TestIdleNoteIndexEvicted(t *testing.T) {
 	if n := intermediary.EvictIdleNotes(a); n != 0 {
 		t.Fatalf("a second round evicted %d, want 0", n)
 	}
+	// alice's record and key left memory with her index; carol's stay.
+	if rec, key := intermediary.WalletCached(a, alice); rec || key {
+		t.Fatalf("alice's record (%v) or key (%v) still cached after eviction", rec, key)
+	}
+	if rec, key := intermediary.WalletCached(a, carol); !rec || !key {
+		t.Fatalf("carol's record (%v) or key (%v) evicted while her payment is in flight", rec, key)
+	}
 
 	// carol's funds are still held by the payment in flight.
 	e.wantWallet(t, carol, 0, 50_00)
@@ -62,7 +69,10 @@ func TestIdleNoteIndexEvicted(t *testing.T) {
 	// alice's index comes back from the store.
 	e.wantWallet(t, alice, 99_00, 0)
 	if _, err := a.Pay(as("bank-a"), roles.Payment{From: alice, To: carol, Amount: 2_00}); err != nil {
-		t.Fatalf("alice paying after her index was evicted: %v", err)
+		t.Fatalf("alice paying after her index, record and key were evicted: %v", err)
+	}
+	if rec, key := intermediary.WalletCached(a, alice); !rec || !key {
+		t.Fatalf("alice's record (%v) or key (%v) not read back for her payment", rec, key)
 	}
 	e.wantWallet(t, alice, 97_00, 0)
 	e.waitWallet(t, "carol's payment settled", carol, 51_00, 0) // 50.00 - 1.00 + 2.00

@@ -51,7 +51,7 @@ func TestSelectNotes(t *testing.T) {
 			[]money.Note{note(5, 0, 40), note(6, 0, 40), note(7, 0, 40)}, ""},
 		{"short", index(unspent(note(1, 0, 30)), reserved(note(2, 0, 500))), 100, nil, errcode.InsufficientFunds},
 		{"empty", index(), 1, nil, errcode.InsufficientFunds},
-		{"more than MaxInputs notes needed", index(many(money.MaxInputs+1, 10)...), 10*(money.MaxInputs+1), nil, errcode.InsufficientFunds},
+		{"more than MaxInputs notes needed", index(many(money.MaxInputs+1, 10)...), 10 * (money.MaxInputs + 1), nil, errcode.InsufficientFunds},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/specie/specie/money"
 )
@@ -53,6 +54,36 @@ type Error struct {
 	// Leader is, for NotLeader, the base URL of the replica that leads
 	// ("" when none is known); the API sends it as LeaderHeader.
 	Leader string `json:"-"`
+	// RetryAfter is, for RateLimited, how long until the caller's budget
+	// allows the request again; the API sends it as Retry-After.
+	RetryAfter time.Duration `json:"-"`
+}
+
+// RateLimitedFor is a RateLimited error whose caller may retry after wait.
+func RateLimitedFor(wait time.Duration, format string, a ...any) *Error {
+	e := New(RateLimited, format, a...)
+	e.RetryAfter = wait
+	return e
+}
+
+// RetryAfter is how long a caller should wait before sending again a
+// request that failed with err, as the API's Retry-After header says it
+// (RFC 9110): the limiter's wait for RateLimited, a second for
+// Unavailable (the ledger or a peer was unreachable or busy; a retry
+// soon is what the API asks for), and 0 for every other error, which a
+// retry would only repeat.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if !errors.As(err, &e) {
+		return 0
+	}
+	switch e.Code {
+	case RateLimited:
+		return max(e.RetryAfter, time.Second)
+	case Unavailable:
+		return time.Second
+	}
+	return 0
 }
 
 // NotLeaderAt is a NotLeader error naming the leader's base URL.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
@@ -106,5 +107,27 @@ func TestStatusOverride(t *testing.T) {
 	e.Status = http.StatusGone
 	if got := errcode.HTTPStatus(e); got != http.StatusGone {
 		t.Fatalf("status %d, want 410", got)
+	}
+}
+
+// TestRetryAfter: what the API's Retry-After says for each kind of error.
+func TestRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want time.Duration
+	}{
+		{"rate limited with the limiter's wait", errcode.RateLimitedFor(6*time.Second, "wait"), 6 * time.Second},
+		{"rate limited under a second", errcode.RateLimitedFor(200*time.Millisecond, "wait"), time.Second},
+		{"rate limited, no wait known", errcode.New(errcode.RateLimited, "wait"), time.Second},
+		{"unavailable", errcode.New(errcode.Unavailable, "ledger down"), time.Second},
+		{"unavailable, wrapped", fmt.Errorf("pay: %w", errcode.New(errcode.Unavailable, "ledger down")), time.Second},
+		{"insufficient funds", errcode.New(errcode.InsufficientFunds, "short"), 0},
+		{"internal", errors.New("disk on fire"), 0},
+		{"nil", nil, 0},
+	} {
+		if got := errcode.RetryAfter(tc.err); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

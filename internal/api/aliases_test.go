@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,7 +152,13 @@ func TestAliasLookupRateLimitOverHTTP(t *testing.T) {
 		}
 	}
 	for _, alias := range []string{"+15559999999", "nonsense"} {
-		wantError(t, lookup(auditorTok, alias), 429, "rate_limited")
+		r := lookup(auditorTok, alias)
+		wantError(t, r, 429, "rate_limited")
+		// The budget refills one lookup an hour here (the env's
+		// AliasLookupEvery): Retry-After says when the next is allowed.
+		if n, _ := strconv.Atoi(r.header.Get("Retry-After")); n < 3590 || n > 3600 {
+			t.Fatalf("Retry-After %q, want the seconds until the next lookup is allowed (about 3600)", r.header.Get("Retry-After"))
+		}
 	}
 	// Another caller's budget is its own.
 	wantError(t, lookup(bankBTok, "+15559999999"), 404, "not_found")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -223,6 +224,15 @@ func wantError(t *testing.T, r response, status int, code string) {
 	}
 	if eb["code"] != code {
 		t.Errorf("code %v, want %s; body %s", eb["code"], code, r.body)
+	}
+	// 429 and 503 say when to retry, in whole seconds; no other error does.
+	ra := r.header.Get("Retry-After")
+	if n, err := strconv.Atoi(ra); status == 429 || status == 503 {
+		if err != nil || n < 1 {
+			t.Errorf("%d without a Retry-After of whole seconds: %q", status, ra)
+		}
+	} else if ra != "" {
+		t.Errorf("%d with Retry-After %q", status, ra)
 	}
 	if m, ok := eb["message"].(string); !ok || m == "" {
 		t.Errorf("message missing: %s", r.body)

@@ -650,6 +650,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e := (*errcode.Error)(nil); errors.As(err, &e) && e.Leader != "" {
 		w.Header().Set(errcode.LeaderHeader, e.Leader)
 	}
+	if d := errcode.RetryAfter(err); d > 0 {
+		// Whole seconds, rounded up (RFC 9110 delay-seconds).
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
 	writeJSON(w, errcode.HTTPStatus(err), wire.ErrorBody{Error: body})
 }
 

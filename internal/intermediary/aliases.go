@@ -187,7 +187,7 @@ func (in *Intermediary) RequestAliasCode(ctx context.Context, r roles.AliasReque
 	}
 
 	if ok, wait := a.sent.allow(hash, in.cfg.Now()); !ok {
-		return roles.AliasChallenge{}, errcode.New(errcode.RateLimited, "%d codes were sent to %s lately: request another in %s", AliasCodesPerTTL, alias, wait.Round(time.Second))
+		return roles.AliasChallenge{}, errcode.RateLimitedFor(wait, "%d codes were sent to %s lately: request another in %s", AliasCodesPerTTL, alias, wait.Round(time.Second))
 	}
 	var rnd [8]byte
 	if err := in.random(rnd[:]); err != nil {
@@ -348,7 +348,7 @@ func (in *Intermediary) LookupAlias(ctx context.Context, alias string) (roles.Al
 		return roles.AliasEntry{}, err
 	}
 	if ok, wait := a.lim.allow(p.Role+"/"+p.Name, in.cfg.Now()); !ok {
-		return roles.AliasEntry{}, errcode.New(errcode.RateLimited, "too many alias lookups by %s: try again in %s", p.Name, wait.Round(time.Millisecond))
+		return roles.AliasEntry{}, errcode.RateLimitedFor(wait, "too many alias lookups by %s: try again in %s", p.Name, wait.Round(time.Millisecond))
 	}
 	norm, kind, err := normAlias(alias)
 	if err != nil {

@@ -43,6 +43,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -280,12 +281,8 @@ func (c *Client) send(ctx context.Context, base, method, path string, header htt
 		return "", unavailable(what+": read response", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := ResponseError(what, resp.StatusCode, data)
+		err := responseError(what, resp, data)
 		if errcode.Is(err, errcode.NotLeader) {
-			var e *errcode.Error
-			if errors.As(err, &e) {
-				e.Leader = resp.Header.Get(errcode.LeaderHeader)
-			}
 			return resp.Header.Get(errcode.LeaderHeader), err
 		}
 		return "", err
@@ -354,9 +351,27 @@ func (c *Client) getText(ctx context.Context, path string) ([]byte, error) {
 		return nil, unavailable(what+": read response", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, ResponseError(what, resp.StatusCode, data)
+		return nil, responseError(what, resp, data)
 	}
 	return data, nil
+}
+
+// responseError is ResponseError with what the answer's headers add: the
+// leader a NotLeader names, and the Retry-After of a 429 or 503, which
+// errcode.RetryAfter then reports.
+func responseError(what string, resp *http.Response, data []byte) error {
+	err := ResponseError(what, resp.StatusCode, data)
+	var e *errcode.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	if e.Code == errcode.NotLeader {
+		e.Leader = resp.Header.Get(errcode.LeaderHeader)
+	}
+	if n, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && n > 0 {
+		e.RetryAfter = time.Duration(n) * time.Second
+	}
+	return err
 }
 
 // ResponseError rebuilds the server's *errcode.Error from an error

@@ -115,7 +115,7 @@ func (g *ISO20022) xml(ctx context.Context, method, path, contentType string, bo
 		return nil, unavailable(what+": read response", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, ResponseError(what, resp.StatusCode, data)
+		return nil, responseError(what, resp, data)
 	}
 	return data, nil
 }

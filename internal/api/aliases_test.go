@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/specie/specie/client"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/internal/intermediary"
 	"github.com/specie/specie/internal/issuer"
@@ -159,6 +160,11 @@ func TestAliasLookupRateLimitOverHTTP(t *testing.T) {
 		if n, _ := strconv.Atoi(r.header.Get("Retry-After")); n < 3590 || n > 3600 {
 			t.Fatalf("Retry-After %q, want the seconds until the next lookup is allowed (about 3600)", r.header.Get("Retry-After"))
 		}
+	}
+	// The Go client hands the wait on: errcode.RetryAfter of its error.
+	_, err := client.New(e.srv.URL, auditorTok).Intermediary("bank-a").(roles.AliasBook).LookupAlias(context.Background(), "+15559999999")
+	if !errcode.Is(err, errcode.RateLimited) || errcode.RetryAfter(err) < 3590*time.Second {
+		t.Fatalf("client past the budget: %v, retry after %v; want rate_limited and about an hour", err, errcode.RetryAfter(err))
 	}
 	// Another caller's budget is its own.
 	wantError(t, lookup(bankBTok, "+15559999999"), 404, "not_found")

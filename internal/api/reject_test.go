@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
@@ -64,7 +65,11 @@ func TestErrorCodes(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("client error %T %v, want *errcode.Error", err, err)
 			}
-			same(t, "client error", *ce, errcode.Error{Code: c.code, Message: c.message, Status: c.status})
+			want := errcode.Error{Code: c.code, Message: c.message, Status: c.status}
+			if c.status == 503 {
+				want.RetryAfter = time.Second // the answer's Retry-After, read back
+			}
+			same(t, "client error", *ce, want)
 			if errcode.HTTPStatus(err) != c.status {
 				t.Fatalf("client error status %d, want %d", errcode.HTTPStatus(err), c.status)
 			}

@@ -3,10 +3,10 @@ package intermediary
 import (
 	"bytes"
 	"fmt"
-	"github.com/specie/specie/crypto"
 	"slices"
 	"time"
 
+	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/internal/store"
 	"github.com/specie/specie/money"
 )

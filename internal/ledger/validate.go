@@ -1,10 +1,11 @@
 package ledger
 
 import (
+	"slices"
+
 	"github.com/specie/specie/crypto"
 	"github.com/specie/specie/errcode"
 	"github.com/specie/specie/money"
-	"slices"
 )
 
 // Validation is stateless: format, sums and signatures. It needs no ledger

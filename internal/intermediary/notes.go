@@ -2,6 +2,7 @@ package intermediary
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -49,6 +50,14 @@ type noteID struct {
 
 func idOf(n money.Note) noteID { return noteID{tx: n.TxID, index: n.Index} }
 
+// compareKeys orders notes as the store's keys do: by txid, then index.
+func compareKeys(a, b money.Note) int {
+	if c := bytes.Compare(a.TxID[:], b.TxID[:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Index, b.Index)
+}
+
 // walletNotes returns wallet id's notes in store key order (txid, index),
 // from the index, loading it first if needed. The caller holds ws.mu.
 func (in *Intermediary) walletNotes(ws *walletState, id string) ([]noteRec, error) {
@@ -61,18 +70,7 @@ func (in *Intermediary) walletNotes(ws *walletState, id string) ([]noteRec, erro
 	}
 	// Key order, as a scan of the store gives them: note selection is a
 	// function of the wallet's notes, never of map order.
-	slices.SortFunc(out, func(a, b noteRec) int {
-		if c := bytes.Compare(a.Note.TxID[:], b.Note.TxID[:]); c != 0 {
-			return c
-		}
-		switch {
-		case a.Note.Index < b.Note.Index:
-			return -1
-		case a.Note.Index > b.Note.Index:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b noteRec) int { return compareKeys(a.Note, b.Note) })
 	return out, nil
 }
 

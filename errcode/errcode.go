@@ -54,8 +54,9 @@ type Error struct {
 	// Leader is, for NotLeader, the base URL of the replica that leads
 	// ("" when none is known); the API sends it as LeaderHeader.
 	Leader string `json:"-"`
-	// RetryAfter is, for RateLimited, how long until the caller's budget
-	// allows the request again; the API sends it as Retry-After.
+	// RetryAfter is, for RateLimited or Unavailable, how long until a
+	// retry may succeed: the limiter's wait, or the Retry-After a server
+	// answered with (the client reads it back). See RetryAfter.
 	RetryAfter time.Duration `json:"-"`
 }
 
@@ -68,22 +69,16 @@ func RateLimitedFor(wait time.Duration, format string, a ...any) *Error {
 
 // RetryAfter is how long a caller should wait before sending again a
 // request that failed with err, as the API's Retry-After header says it
-// (RFC 9110): the limiter's wait for RateLimited, a second for
-// Unavailable (the ledger or a peer was unreachable or busy; a retry
-// soon is what the API asks for), and 0 for every other error, which a
+// (RFC 9110): for RateLimited and Unavailable the error's own RetryAfter,
+// at least a second (the ledger or a peer was unreachable or busy: a
+// retry soon is what the API asks for); 0 for every other error, which a
 // retry would only repeat.
 func RetryAfter(err error) time.Duration {
 	var e *Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) || e.Code != RateLimited && e.Code != Unavailable {
 		return 0
 	}
-	switch e.Code {
-	case RateLimited:
-		return max(e.RetryAfter, time.Second)
-	case Unavailable:
-		return time.Second
-	}
-	return 0
+	return max(e.RetryAfter, time.Second)
 }
 
 // NotLeaderAt is a NotLeader error naming the leader's base URL.

@@ -122,6 +122,8 @@ func TestRetryAfter(t *testing.T) {
 		{"rate limited, no wait known", errcode.New(errcode.RateLimited, "wait"), time.Second},
 		{"unavailable", errcode.New(errcode.Unavailable, "ledger down"), time.Second},
 		{"unavailable, wrapped", fmt.Errorf("pay: %w", errcode.New(errcode.Unavailable, "ledger down")), time.Second},
+		{"unavailable, a server's Retry-After read back", &errcode.Error{Code: errcode.Unavailable, RetryAfter: 5 * time.Second}, 5 * time.Second},
+		{"another code with a RetryAfter", &errcode.Error{Code: errcode.Conflict, RetryAfter: 5 * time.Second}, 0},
 		{"insufficient funds", errcode.New(errcode.InsufficientFunds, "short"), 0},
 		{"internal", errors.New("disk on fire"), 0},
 		{"nil", nil, 0},

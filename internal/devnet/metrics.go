@@ -8,8 +8,8 @@ import (
 
 // ledgerCollector exports the ledger's counters on /metrics.
 type ledgerCollector struct {
-	l                                          *ledger.Ledger
-	batches, committed, rejected, queued, last *prometheus.Desc
+	l                                                    *ledger.Ledger
+	batches, committed, rejected, queued, last, verified *prometheus.Desc
 }
 
 func newLedgerCollector(l *ledger.Ledger) *ledgerCollector {
@@ -20,11 +20,12 @@ func newLedgerCollector(l *ledger.Ledger) *ledgerCollector {
 		rejected:  prometheus.NewDesc("specie_ledger_rejected_total", "Transactions rejected since start, by error code.", []string{"code"}, nil),
 		queued:    prometheus.NewDesc("specie_ledger_queued", "Validated transactions waiting for the commit loop.", nil, nil),
 		last:      prometheus.NewDesc("specie_ledger_last_batch_size", "Transactions in the last committed batch.", nil, nil),
+		verified:  prometheus.NewDesc("specie_ledger_signatures_verified_total", "Signatures verified since start (inputs locked to one key share one).", nil, nil),
 	}
 }
 
 func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.batches, c.committed, c.rejected, c.queued, c.last} {
+	for _, d := range []*prometheus.Desc{c.batches, c.committed, c.rejected, c.queued, c.last, c.verified} {
 		ch <- d
 	}
 }
@@ -38,4 +39,5 @@ func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(s.Queued))
 	ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(s.LastBatch))
+	ch <- prometheus.MustNewConstMetric(c.verified, prometheus.CounterValue, float64(s.Verified))
 }

@@ -381,5 +381,18 @@ func TestOneKeysInputsVerifiedOnce(t *testing.T) {
 	if good.InputSigs[0] != good.InputSigs[1] {
 		t.Fatal("one key's signatures of one txid differ")
 	}
+	v0 := l.Stats().Verified
 	mustSubmit(t, l, good)
+	if n := l.Stats().Verified - v0; n != 1 {
+		t.Fatalf("two inputs of one key: %d signatures verified, want 1", n)
+	}
+	// Two owners' inputs are two signatures.
+	mint2 := n.Mint([]int{0, 1}, ledgertest.To(alice, 50), ledgertest.To(bob, 50))
+	mustSubmit(t, l, mint2)
+	two := n.Spend(money.Transfer, n.Notes(mint2), []*crypto.PrivateKey{alice, bob}, ledgertest.To(bob, 100))
+	v0 = l.Stats().Verified
+	mustSubmit(t, l, two)
+	if n := l.Stats().Verified - v0; n != 2 {
+		t.Fatalf("inputs of two owners: %d signatures verified, want 2", n)
+	}
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/specie/specie/errcode"
 )
@@ -14,6 +15,10 @@ type Stats struct {
 	Rejected  map[string]uint64 // by error code, since start
 	LastBatch int               // transactions in the last committed batch
 	Queued    int               // validated transactions waiting to commit
+	// Verified is how many signatures the verifiers checked since start:
+	// one per owner key and transaction (its inputs locked to one key share
+	// a signature), plus the authority signatures of mints and redeems.
+	Verified uint64
 }
 
 type counters struct {
@@ -22,6 +27,7 @@ type counters struct {
 	committed uint64
 	lastBatch int
 	rejected  map[string]uint64
+	verified  atomic.Uint64 // outside mu: the verifiers add to it
 }
 
 func (c *counters) batch(n int, batch []*checked) {
@@ -51,7 +57,7 @@ func (l *Ledger) Stats() Stats {
 	c := &l.stats
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Batches: c.batches, Committed: c.committed, LastBatch: c.lastBatch, Queued: int(l.queued.Load()), Rejected: map[string]uint64{}}
+	s := Stats{Batches: c.batches, Committed: c.committed, LastBatch: c.lastBatch, Queued: int(l.queued.Load()), Rejected: map[string]uint64{}, Verified: c.verified.Load()}
 	for k, v := range c.rejected {
 		s.Rejected[k] = v
 	}

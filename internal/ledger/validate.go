@@ -151,6 +151,7 @@ func (l *Ledger) verifySigs(b *crypto.Batch, cs []*checked) {
 			owner = append(owner, i)
 		}
 	}
+	l.stats.verified.Add(uint64(b.Len()))
 	ok, valid := b.Verify()
 	if ok {
 		return
